@@ -1,0 +1,32 @@
+import type { CommandModule } from 'yargs';
+import { emit, runCommand } from '../run';
+import { formatSynth, synth } from '../../src/commands/synth';
+import { FIXTURE_KINDS, type FixtureKind } from '../../fixtures/index';
+import { parseInputShape } from '../../src/commands/common';
+
+interface Args { kind: FixtureKind; backbone: 'full' | 'tiny'; outputs: 'raw' | 'concat' | 'decoded'; reshape: 'const' | 'shape' | 'mixed'; 'input-shape'?: string; seed?: number; o: string; json: boolean; debug: boolean }
+
+export const synthCommand: CommandModule<object, Args> = {
+  command: 'synth <kind>',
+  describe: 'Build a synthetic detector (seeded random weights) and save it as ONNX',
+  builder: (y) => y
+    .positional('kind', { choices: FIXTURE_KINDS, demandOption: true })
+    .option('backbone', { choices: ['full', 'tiny'] as const, default: 'tiny' as const, describe: 'SSD300: full VGG16 or a cheap stand-in with the same feature maps' })
+    .option('outputs', { choices: ['raw', 'concat', 'decoded'] as const, default: 'concat' as const, describe: 'per-level maps, [N,anchors,K] tensors, or activated scores + decoded boxes' })
+    .option('reshape', { choices: ['const', 'shape', 'mixed'] as const, describe: 'Reshape targets as constants, Shape-computed, or both' })
+    .option('input-shape', { type: 'string', describe: 'RetinaNet input N,C,H,W (default 1,3,800,1200)' })
+    .option('seed', { type: 'number' })
+    .option('o', { alias: 'output', type: 'string', demandOption: true, describe: 'output .onnx file' })
+    .option('json', { type: 'boolean', default: false }) as never,
+  handler: (argv) => runCommand(() => {
+    const shape = parseInputShape(argv['input-shape']);
+    const r = synth(argv.kind, argv.o, {
+      backbone: argv.backbone,
+      outputs: argv.outputs,
+      ...(argv.reshape ? { reshape: argv.reshape } : {}),
+      ...(shape ? { inputSize: [shape[2]!, shape[3]!] as [number, number] } : {}),
+      ...(argv.seed !== undefined ? { seed: argv.seed } : {}),
+    });
+    emit(argv.json, r, () => formatSynth(r));
+  }, argv.debug),
+};

@@ -1,0 +1,23 @@
+// Root of the CLI: one yargs command object per file in bin/commands; no logic here.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { commands } from './commands/index';
+
+const argv = hideBin(process.argv);
+const cli = yargs(argv)
+  .scriptName('prunedet')
+  .usage('$0 <command> [options]\n\nAnchor pruning for ONNX SSD/RetinaNet detectors (Bonnaerens et al., CVIU 2022).')
+  .option('debug', { type: 'boolean', default: false, describe: 'print stack traces for errors' })
+  .strict()
+  .demandCommand(1, 'name a command (see --help)')
+  .recommendCommands()
+  .showHelpOnFail(false)
+  .fail((msg, err) => {
+    process.stderr.write(`prunedet: ${(msg ?? err?.message ?? 'bad usage').split('\n')[0]}; see prunedet --help\n`);
+    process.exit(2);
+  })
+  .help()
+  .version(false)
+  .wrap(Math.min(110, process.stdout.columns ?? 100));
+for (const c of commands) cli.command(c);
+await cli.parseAsync();

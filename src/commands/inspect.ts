@@ -1,0 +1,99 @@
+// `prunedet inspect`: what a model is (I/O, opsets, ops, parameters, MACs); the detector view is added by
+// src/detector once the head is analysed.
+import { statSync } from 'node:fs';
+import { dtypeName } from '../ir/dtype';
+import type { Model, Value } from '../ir/graph';
+import { loadModelWithInfo } from '../onnx/load';
+import { declaredType } from '../onnx/value-info';
+import { inferShapes, type ShapeResult } from '../shape/infer';
+import { summarizeCost } from '../cost/macs';
+import { fmtBytes, fmtInt, fmtSi, table } from '../format/table';
+
+export interface IoInfo {
+  name: string;
+  dtype: string;
+  shape: (number | string)[] | null;
+}
+
+export interface InspectReport {
+  file: string;
+  bytes: number;
+  irVersion: number;
+  opsets: { domain: string; version: number }[];
+  producer: string;
+  inputs: IoInfo[];
+  outputs: IoInfo[];
+  nodes: number;
+  ops: Record<string, number>;
+  params: number;
+  totalMacs: number;
+  /** Nodes whose MACs are unknown (shapes hidden by an op shape inference cannot follow). */
+  macsUnknownAt: string[];
+  shapeFailures: string[];
+}
+
+function io(v: Value, shapes: ShapeResult): IoInfo {
+  const inferred = shapes.get(v);
+  const declared = declaredType(v);
+  return { name: v.name, dtype: dtypeName(inferred?.dtype ?? declared?.dtype ?? 0), shape: inferred?.shape ?? declared?.shape ?? null };
+}
+
+export function describeModel(model: Model, file: string, bytes: number, shapes: ShapeResult): InspectReport {
+  const g = model.graph;
+  const ops: Record<string, number> = {};
+  for (const n of g.nodes) {
+    const key = n.domain ? `${n.domain}::${n.opType}` : n.opType;
+    ops[key] = (ops[key] ?? 0) + 1;
+  }
+  const cost = summarizeCost(g, shapes);
+  const opsets = ((model.extra.opset_import as { domain?: string; version?: number | bigint }[] | undefined) ?? []).map((o) => ({ domain: o.domain ?? '', version: Number(o.version ?? 0) }));
+  return {
+    file,
+    bytes,
+    irVersion: model.irVersion,
+    opsets,
+    producer: model.producer,
+    inputs: g.inputs.filter((v) => !v.initializer).map((v) => io(v, shapes)),
+    outputs: g.outputs.map((v) => io(v, shapes)),
+    nodes: g.nodes.length,
+    ops: Object.fromEntries(Object.entries(ops).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))),
+    params: cost.params,
+    totalMacs: cost.totalMacs,
+    macsUnknownAt: cost.unknown.map((n) => n.label()),
+    shapeFailures: shapes.failures.map((f) => `${f.node.label()}: ${f.reason}`),
+  };
+}
+
+export interface InspectOptions {
+  inputShape?: number[];
+}
+
+export function inspectModel(path: string, opts: InspectOptions = {}): InspectReport {
+  const { model, byteLength } = loadModelWithInfo(path);
+  const shapes = inferShapes(model, inputShapeOverride(model, opts.inputShape));
+  return describeModel(model, path, byteLength || statSync(path).size, shapes);
+}
+
+/** `--input-shape` applies to the first non-initializer graph input. */
+export function inputShapeOverride(model: Model, shape: number[] | undefined): { inputShapes?: Record<string, number[]> } {
+  if (!shape) return {};
+  const first = model.graph.inputs.find((v) => !v.initializer);
+  return first ? { inputShapes: { [first.name]: shape } } : {};
+}
+
+export function formatInspect(r: InspectReport): string {
+  const shape = (s: IoInfo['shape']) => (s ? `[${s.join(', ')}]` : '?');
+  const lines = [
+    `${r.file}: ${fmtBytes(r.bytes)}, IR ${r.irVersion}, opset ${r.opsets.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}${r.producer ? `, from ${r.producer}` : ''}`,
+    '',
+    table(['', 'name', 'type', 'shape'], [
+      ...r.inputs.map((v) => ['input', v.name, v.dtype, shape(v.shape)]),
+      ...r.outputs.map((v) => ['output', v.name, v.dtype, shape(v.shape)]),
+    ]),
+    '',
+    `${fmtInt(r.nodes)} nodes: ${Object.entries(r.ops).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `parameters ${fmtInt(r.params)} · MACs ${fmtInt(r.totalMacs)} (${fmtSi(r.totalMacs)})${r.macsUnknownAt.length ? ` + unknown at ${r.macsUnknownAt.length} nodes (${r.macsUnknownAt.slice(0, 3).join(', ')})` : ''}`,
+  ];
+  if (r.shapeFailures.length) lines.push(`shape inference stopped at: ${r.shapeFailures.slice(0, 5).join('; ')}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,322 @@
+// A small interpreter for the ops that sit between a detector's head convs and its outputs (Transpose, Reshape,
+// Concat, Slice, activations, decode arithmetic). It runs in two modes over the same data-movement code:
+//  - 'trace': tensors hold provenance (which head-conv element each element came from), to find the anchor axis;
+//  - 'value': tensors hold float values, to evaluate in-graph decoding with zero deltas (which yields the anchors).
+// It is not a general ONNX runtime: ops outside this set end the head region (see analyze.ts).
+import type { Node, Value } from '../ir/graph';
+import type { ShapeResult } from '../shape/infer';
+
+export type Mode = 'trace' | 'value';
+
+export interface Arr {
+  shape: number[];
+  /** trace: provenance code per element (-1 = not from a head conv); value: float values. */
+  data: Int32Array | Float32Array;
+}
+
+export class LayoutEvalError extends Error {
+  constructor(
+    readonly node: Node,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Ops the interpreter understands, i.e. the ops allowed between head convs and outputs. */
+export const LAYOUT_OPS = new Set([
+  'Identity', 'Cast', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Concat', 'Slice', 'Split', 'Gather',
+  'Expand', 'Tile', 'Sigmoid', 'Softmax', 'LogSoftmax', 'Exp', 'Log', 'Sqrt', 'Neg', 'Relu', 'Clip', 'Abs', 'Tanh',
+  'Reciprocal', 'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Dropout',
+]);
+
+const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
+
+function strides(shape: readonly number[]): number[] {
+  const st = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    st[i] = acc;
+    acc *= shape[i]!;
+  }
+  return st;
+}
+
+function alloc(mode: Mode, n: number): Int32Array | Float32Array {
+  return mode === 'trace' ? new Int32Array(n).fill(-1) : new Float32Array(n);
+}
+
+/** Gather elements: out[i] = src[index(i)] for an index function over the output's multi-index. */
+function remap(mode: Mode, src: Arr, outShape: number[], srcIndex: (idx: number[]) => number): Arr {
+  const n = prod(outShape);
+  const out = alloc(mode, n);
+  const idx = new Array<number>(outShape.length).fill(0);
+  for (let i = 0; i < n; i++) {
+    out[i] = src.data[srcIndex(idx)]!;
+    for (let d = outShape.length - 1; d >= 0; d--) {
+      if (++idx[d]! < outShape[d]!) break;
+      idx[d] = 0;
+    }
+  }
+  return { shape: outShape, data: out };
+}
+
+function transpose(mode: Mode, x: Arr, perm: number[]): Arr {
+  const st = strides(x.shape);
+  const outShape = perm.map((p) => x.shape[p]!);
+  const pst = perm.map((p) => st[p]!);
+  return remap(mode, x, outShape, (idx) => {
+    let k = 0;
+    for (let d = 0; d < idx.length; d++) k += idx[d]! * pst[d]!;
+    return k;
+  });
+}
+
+/** Broadcast `x` to `shape` (numpy rules). */
+function broadcastTo(mode: Mode, x: Arr, shape: number[]): Arr {
+  if (x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i])) return x;
+  const off = shape.length - x.shape.length;
+  const st = strides(x.shape);
+  return remap(mode, x, shape, (idx) => {
+    let k = 0;
+    for (let d = 0; d < x.shape.length; d++) if (x.shape[d] !== 1) k += idx[d + off]! * st[d]!;
+    return k;
+  });
+}
+
+function broadcastShape(a: number[], b: number[]): number[] {
+  const r = Math.max(a.length, b.length);
+  return Array.from({ length: r }, (_, i) => {
+    const x = a[a.length - r + i] ?? 1;
+    const y = b[b.length - r + i] ?? 1;
+    return x === 1 ? y : x;
+  });
+}
+
+const UNARY: Record<string, (v: number) => number> = {
+  Sigmoid: (v) => 1 / (1 + Math.exp(-v)),
+  Exp: Math.exp,
+  Log: Math.log,
+  Sqrt: Math.sqrt,
+  Neg: (v) => -v,
+  Relu: (v) => Math.max(0, v),
+  Abs: Math.abs,
+  Tanh: Math.tanh,
+  Reciprocal: (v) => 1 / v,
+};
+
+const BINARY: Record<string, (a: number, b: number) => number> = {
+  Add: (a, b) => a + b,
+  Sub: (a, b) => a - b,
+  Mul: (a, b) => a * b,
+  Div: (a, b) => a / b,
+  Pow: (a, b) => a ** b,
+  Max: Math.max,
+  Min: Math.min,
+};
+
+export interface EvalContext {
+  mode: Mode;
+  shapes: ShapeResult;
+  /** Known input arrays (head conv outputs, evaluated values); anything else is looked up as a constant. */
+  env: Map<Value, Arr>;
+}
+
+/** The constant value of `v` as an array (initializer, Constant, or a small value shape inference derived). */
+function constantArr(ctx: EvalContext, v: Value): Arr | undefined {
+  const t = v.constant();
+  if (t) return { shape: [...t.dims], data: ctx.mode === 'trace' ? new Int32Array(t.size).fill(-1) : Float32Array.from(t.numbers()) };
+  const info = ctx.shapes.get(v);
+  if (info?.value && info.shape && info.value.every((x) => typeof x === 'number')) {
+    return { shape: info.shape as number[], data: ctx.mode === 'trace' ? new Int32Array(info.value.length).fill(-1) : Float32Array.from(info.value as number[]) };
+  }
+  return undefined;
+}
+
+/** Integer values of a constant input (axes, shapes, indices), from the graph's constants or shape inference. */
+function intsOf(ctx: EvalContext, v: Value | undefined): number[] | undefined {
+  if (!v) return undefined;
+  const t = v.constant();
+  if (t) return t.numbers();
+  const info = ctx.shapes.get(v);
+  return info?.value?.every((x) => typeof x === 'number') ? (info.value as number[]) : undefined;
+}
+
+export function input(ctx: EvalContext, node: Node, i: number): Arr | undefined {
+  const v = node.inputs[i];
+  if (!v) return undefined;
+  return ctx.env.get(v) ?? constantArr(ctx, v);
+}
+
+function need(ctx: EvalContext, node: Node, i: number): Arr {
+  const a = input(ctx, node, i);
+  if (!a) throw new LayoutEvalError(node, `input ${i} (${node.inputs[i]?.name ?? 'missing'}) is neither computed nor constant`);
+  return a;
+}
+
+function outShape(ctx: EvalContext, node: Node, i = 0): number[] {
+  const s = ctx.shapes.shape(node.outputs[i]);
+  if (!s || !s.every((d) => typeof d === 'number')) throw new LayoutEvalError(node, `output shape unknown`);
+  return s as number[];
+}
+
+/** Evaluate one node; returns its outputs. */
+export function evalNode(ctx: EvalContext, node: Node): Arr[] {
+  const mode = ctx.mode;
+  const op = node.opType;
+  const x = () => need(ctx, node, 0);
+  switch (op) {
+    case 'Identity':
+    case 'Cast':
+    case 'Dropout':
+    case 'Reshape':
+    case 'Flatten':
+    case 'Squeeze':
+    case 'Unsqueeze': {
+      const a = x();
+      return [{ shape: outShape(ctx, node), data: a.data }];
+    }
+    case 'Transpose': {
+      const a = x();
+      return [transpose(mode, a, node.getInts('perm', a.shape.map((_, i) => a.shape.length - 1 - i)))];
+    }
+    case 'Expand':
+    case 'Tile': {
+      const a = x();
+      const shape = outShape(ctx, node);
+      if (op === 'Expand') return [broadcastTo(mode, a, shape)];
+      const st = strides(a.shape);
+      return [remap(mode, a, shape, (idx) => idx.reduce((k, v, d) => k + (v % a.shape[d]!) * st[d]!, 0))];
+    }
+    case 'Concat': {
+      const parts = node.inputs.map((_, i) => need(ctx, node, i));
+      const shape = outShape(ctx, node);
+      const axis = (node.getInt('axis', 0) + shape.length) % shape.length;
+      const outer = prod(shape.slice(0, axis));
+      const out = alloc(mode, prod(shape));
+      let pos = 0;
+      for (let o = 0; o < outer; o++) {
+        for (const p of parts) {
+          const chunk = prod(p.shape.slice(axis));
+          out.set(p.data.subarray(o * chunk, (o + 1) * chunk), pos);
+          pos += chunk;
+        }
+      }
+      return [{ shape, data: out }];
+    }
+    case 'Slice':
+    case 'Gather':
+      return [selectAlongAxes(ctx, node, x())];
+    case 'Split': {
+      const a = x();
+      const axis = (node.getInt('axis', 0) + a.shape.length) % a.shape.length;
+      const st = strides(a.shape);
+      let start = 0;
+      return node.outputs.map((_, i) => {
+        const shape = outShape(ctx, node, i);
+        const s0 = start;
+        start += shape[axis]!;
+        return remap(mode, a, shape, (idx) => idx.reduce((k, v, d) => k + (d === axis ? v + s0 : v) * st[d]!, 0));
+      });
+    }
+    case 'Softmax':
+    case 'LogSoftmax': {
+      const a = x();
+      if (mode === 'trace') return [{ shape: a.shape, data: a.data }];
+      return [softmax(a, node.getInt('axis', -1), op === 'LogSoftmax', node)];
+    }
+    case 'Clip': {
+      const a = x();
+      if (mode === 'trace') return [{ shape: a.shape, data: a.data }];
+      const lo = intsOf(ctx, node.inputs[1])?.[0] ?? node.getFloat('min', -Infinity);
+      const hi = intsOf(ctx, node.inputs[2])?.[0] ?? node.getFloat('max', Infinity);
+      return [{ shape: a.shape, data: (a.data as Float32Array).map((v) => Math.min(Math.max(v, lo), hi)) }];
+    }
+    default: {
+      const un = UNARY[op];
+      if (un) {
+        const a = x();
+        return [{ shape: a.shape, data: mode === 'trace' ? a.data : (a.data as Float32Array).map(un) }];
+      }
+      const bin = BINARY[op];
+      if (bin) return [binary(ctx, node, bin)];
+      throw new LayoutEvalError(node, `op ${op} is not a layout op`);
+    }
+  }
+}
+
+function binary(ctx: EvalContext, node: Node, f: (a: number, b: number) => number): Arr {
+  const a = need(ctx, node, 0);
+  const b = need(ctx, node, 1);
+  const shape = broadcastShape(a.shape, b.shape);
+  const A = broadcastTo(ctx.mode, a, shape);
+  const B = broadcastTo(ctx.mode, b, shape);
+  const n = prod(shape);
+  if (ctx.mode === 'trace') {
+    // An element derived from two head elements keeps the first one's provenance (both belong to one anchor).
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) out[i] = A.data[i]! >= 0 ? A.data[i]! : B.data[i]!;
+    return { shape, data: out };
+  }
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = f(A.data[i]!, B.data[i]!);
+  return { shape, data: out };
+}
+
+function softmax(a: Arr, axisAttr: number, log: boolean, node: Node): Arr {
+  const r = a.shape.length;
+  const axis = (axisAttr + r) % r;
+  if (axis !== r - 1) throw new LayoutEvalError(node, 'softmax over a non-last axis');
+  const k = a.shape[r - 1]!;
+  const out = new Float32Array(a.data.length);
+  for (let o = 0; o < a.data.length; o += k) {
+    let m = -Infinity;
+    for (let i = 0; i < k; i++) m = Math.max(m, a.data[o + i]!);
+    let s = 0;
+    for (let i = 0; i < k; i++) s += Math.exp(a.data[o + i]! - m);
+    for (let i = 0; i < k; i++) out[o + i] = log ? a.data[o + i]! - m - Math.log(s) : Math.exp(a.data[o + i]! - m) / s;
+  }
+  return { shape: a.shape, data: out };
+}
+
+/** Slice (attribute or input form) and Gather with constant indices: a per-axis index list, then a remap. */
+function selectAlongAxes(ctx: EvalContext, node: Node, a: Arr): Arr {
+  const shape = outShape(ctx, node);
+  const st = strides(a.shape);
+  const pick: (number[] | undefined)[] = a.shape.map(() => undefined);
+  if (node.opType === 'Gather') {
+    const axis = (node.getInt('axis', 0) + a.shape.length) % a.shape.length;
+    const idx = intsOf(ctx, node.inputs[1]);
+    if (!idx) throw new LayoutEvalError(node, 'Gather indices are not constant');
+    const indices = idx.map((i) => (i < 0 ? i + a.shape[axis]! : i));
+    const ishape = ctx.shapes.shape(node.inputs[1]) as number[];
+    // out = a.shape[:axis] + indices.shape + a.shape[axis+1:]
+    const ir = ishape.length;
+    const ist = strides(ishape);
+    return remap(ctx.mode, a, shape, (o) => {
+      let flat = 0;
+      for (let d = 0; d < ir; d++) flat += o[axis + d]! * ist[d]!;
+      let k = 0;
+      for (let d = 0; d < a.shape.length; d++) {
+        const v = d < axis ? o[d]! : d === axis ? indices[flat]! : o[d + ir - 1]!;
+        k += v * st[d]!;
+      }
+      return k;
+    });
+  }
+  const fromAttr = node.getInts('starts') !== undefined;
+  const starts = fromAttr ? node.getInts('starts')! : intsOf(ctx, node.inputs[1]);
+  const ends = fromAttr ? node.getInts('ends')! : intsOf(ctx, node.inputs[2]);
+  const axesIn = fromAttr ? node.getInts('axes') : intsOf(ctx, node.inputs[3]);
+  const steps = fromAttr ? undefined : intsOf(ctx, node.inputs[4]);
+  if (!starts || !ends) throw new LayoutEvalError(node, 'Slice bounds are not constant');
+  const axes = (axesIn ?? starts.map((_, i) => i)).map((ax) => (ax + a.shape.length) % a.shape.length);
+  axes.forEach((ax, i) => {
+    const d = a.shape[ax]!;
+    const step = steps?.[i] ?? 1;
+    let s = starts[i]! < 0 ? starts[i]! + d : starts[i]!;
+    s = step > 0 ? Math.min(Math.max(s, 0), d) : Math.min(Math.max(s, -1), d - 1);
+    pick[ax] = Array.from({ length: shape[ax]! }, (_, k) => s + k * step);
+  });
+  return remap(ctx.mode, a, shape, (o) => o.reduce((k, v, d) => k + (pick[d] ? pick[d]![v]! : v) * st[d]!, 0));
+}

@@ -1,0 +1,111 @@
+// The head region: the nodes between the head's output convs and the graph outputs (layout ops, activations,
+// decode arithmetic), found by walking back from the outputs; and the provenance trace over it, which says for every
+// element of every region value which head-conv element it came from.
+import type { Graph, Node, Value } from '../ir/graph';
+import type { ShapeResult } from '../shape/infer';
+import { PrunedetError } from '../errors';
+import { LAYOUT_OPS, LayoutEvalError, evalNode, type Arr } from './layout-eval';
+
+export interface Boundary {
+  /** The value where the walk stopped. */
+  value: Value;
+  /** 'conv': a head conv output; 'input': a graph input; 'other': an op that is neither layout nor conv. */
+  kind: 'conv' | 'input' | 'other';
+  node?: Node;
+}
+
+export interface Region {
+  /** Head output convs in discovery order (outputs first to last, inputs first to last). */
+  convs: Node[];
+  /** Layout nodes in topological order. */
+  nodes: Node[];
+  boundaries: Boundary[];
+}
+
+/** True for values fixed before run time: constants, and values shape inference computed (Shape -> Gather ...). */
+export function isStaticValue(v: Value, shapes: ShapeResult): boolean {
+  return v.constant() !== undefined || shapes.get(v)?.value !== undefined;
+}
+
+/** Walk back from `outputs` through layout ops; stop at convs, graph inputs and other ops. */
+export function findRegion(graph: Graph, shapes: ShapeResult, outputs: Value[] = graph.outputs): Region {
+  const convs: Node[] = [];
+  const boundaries: Boundary[] = [];
+  const nodes = new Set<Node>();
+  const seen = new Set<Value>();
+  const visit = (v: Value) => {
+    if (seen.has(v)) return;
+    seen.add(v);
+    if (isStaticValue(v, shapes)) return;
+    const p = v.producer;
+    if (!p) {
+      boundaries.push({ value: v, kind: 'input' });
+      return;
+    }
+    if (p.opType === 'Conv' && p.domain === '') {
+      if (!convs.includes(p)) convs.push(p);
+      boundaries.push({ value: v, kind: 'conv', node: p });
+      return;
+    }
+    if (p.domain === '' && LAYOUT_OPS.has(p.opType)) {
+      nodes.add(p);
+      for (const i of p.inputs) if (i) visit(i);
+      return;
+    }
+    boundaries.push({ value: v, kind: 'other', node: p });
+  };
+  for (const o of outputs) visit(o);
+  const order = graph.topoOrder().filter((n) => nodes.has(n));
+  return { convs, nodes: order, boundaries };
+}
+
+const CONV_BITS = 2 ** 24;
+
+/** Provenance code of element `flat` of head conv `i`. */
+export function provenanceCode(conv: number, flat: number): number {
+  return conv * CONV_BITS + flat;
+}
+
+export function decodeProvenance(code: number): { conv: number; flat: number } {
+  return { conv: Math.floor(code / CONV_BITS), flat: code % CONV_BITS };
+}
+
+/**
+ * Run the region in trace mode: every head conv output element starts with its own provenance code; returns the
+ * traced array of every value the region computes (and of the conv outputs).
+ */
+export function traceRegion(region: Region, shapes: ShapeResult): Map<Value, Arr> {
+  if (region.convs.length >= 128) {
+    throw new PrunedetError('E_HEAD_AMBIGUOUS', `the outputs read ${region.convs.length} convs directly; prunedet traces at most 127`, 'describe the head with --head-spec');
+  }
+  const env = new Map<Value, Arr>();
+  region.convs.forEach((conv, i) => {
+    const out = conv.output();
+    const s = shapes.requireStatic(out, `tracing head conv ${conv.label()}`);
+    const n = s.reduce((a, b) => a * b, 1);
+    if (n >= CONV_BITS) {
+      throw new PrunedetError('E_HEAD_AMBIGUOUS', `head conv ${conv.label()} has ${n} output elements, more than prunedet's tracer handles (16.7M)`, 'analyse the model at a smaller --input-shape');
+    }
+    const data = new Int32Array(n);
+    for (let k = 0; k < n; k++) data[k] = i * CONV_BITS + k;
+    env.set(out, { shape: s, data });
+  });
+  runRegion(region, shapes, env, 'trace');
+  return env;
+}
+
+/** Evaluate the region's nodes in order into `env` (which already holds the conv outputs). */
+export function runRegion(region: Region, shapes: ShapeResult, env: Map<Value, Arr>, mode: 'trace' | 'value'): void {
+  const ctx = { mode, shapes, env };
+  for (const node of region.nodes) {
+    try {
+      const outs = evalNode(ctx, node);
+      node.outputs.forEach((v, i) => v && outs[i] && env.set(v, outs[i]!));
+    } catch (e) {
+      if (e instanceof LayoutEvalError) {
+        throw new PrunedetError('E_OP_UNSUPPORTED', `cannot follow the head's outputs through node ${e.node.label()}: ${e.message}`, 'simplify the model (onnx-simplifier) or pass --head-spec');
+      }
+      throw e;
+    }
+  }
+}

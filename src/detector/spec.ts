@@ -1,0 +1,124 @@
+// DetectorSpec: what prunedet knows about a detector's head after analysis. Every later stage (compile passes,
+// post-processing emitter, verify, bench, search) reads this one typed object instead of re-discovering the head.
+import type { Node, Value } from '../ir/graph';
+
+export type GroupRole = 'scores' | 'boxes' | 'landmarks' | 'objectness' | 'extra';
+
+/** One kind of per-anchor value a head conv carries: channels [offset, offset+size) of each anchor's block. */
+export interface HeadGroup {
+  role: GroupRole;
+  offset: number;
+  size: number;
+  /** Graph outputs these values reach. */
+  outputs: string[];
+}
+
+export interface HeadConv {
+  /** The conv whose output channels are per-anchor values (the last conv of the head branch). */
+  node: Node;
+  channels: number;
+  /** Values per anchor (K): channels = anchorsPerLocation * K. */
+  valuesPerAnchor: number;
+  /** anchor-major: channel c = a*K + k (every exporter seen so far); value-major: c = k*A + a. */
+  layout: 'anchor-major' | 'value-major';
+  groups: HeadGroup[];
+  /**
+   * Nodes before `node` that carry the same anchor channels and must be sliced with it: for a depthwise output conv,
+   * the conv feeding it and any per-channel ops (BatchNormalization, activations) between them. Last = nearest.
+   */
+  feeders: Node[];
+}
+
+export interface LevelSpec {
+  index: number;
+  /** [H, W] of the head's feature map (as the model computes it: floor or ceil rounding is already in the shapes). */
+  featureMap: [number, number];
+  /** Image size / feature map size, [x, y] (may be fractional). */
+  stride: [number, number];
+  anchorsPerLocation: number;
+  /** Offset of this level's first anchor on the concatenated anchor axis. */
+  anchorOffset: number;
+  boxes: number;
+  convs: HeadConv[];
+  /** Convs of this level's head branches (towers + feeders + output convs), for the MAC count. */
+  headNodes: Node[];
+  headMacs: number;
+  /** The feature map the head reads. */
+  feature: Value;
+}
+
+export interface OutputBinding {
+  name: string;
+  /** rows: [..., anchors, K] (anchor axis somewhere before the last); map: a raw per-level conv output. */
+  kind: 'rows' | 'map';
+  role: GroupRole;
+  /** Values per row (K of this output). */
+  valuesPerRow: number;
+  /** For maps: the level. */
+  level?: number;
+  /** Post-processing ops on the path from the head to this output. */
+  ops: string[];
+}
+
+export interface AnchorTable {
+  /** [boxes, 4] x1,y1,x2,y2 in the output's units, in anchor order. */
+  xyxy: Float32Array;
+  /** true when coordinates are relative to the image size (<= ~1). */
+  normalized: boolean;
+  /** Graph constants holding the table (possibly split into several, some read twice). */
+  constants: string[];
+  /** Graph output the table was recovered from (decoding zero deltas). */
+  output: string;
+}
+
+export interface DetectorSpec {
+  input: { name: string; shape: number[] };
+  /** [H, W] of the network input. */
+  imageSize: [number, number];
+  levels: LevelSpec[];
+  /** Score columns per anchor (with background column when softmax). */
+  classes: number;
+  scoreActivation: 'softmax' | 'sigmoid' | 'none';
+  postprocessInGraph: string[];
+  anchorTable?: AnchorTable;
+  outputs: OutputBinding[];
+  boxes: number;
+  headMacs: number;
+  /** Nodes between head convs and graph outputs (the layout region). */
+  region: Node[];
+  /** How the head was found: 'analysis' or 'head-spec'. */
+  source: 'analysis' | 'head-spec';
+}
+
+/** The JSON view `inspect --json` prints and scripts rely on. */
+export function detectorJson(spec: DetectorSpec): Record<string, unknown> {
+  return {
+    levels: spec.levels.map((l) => ({
+      level: l.index,
+      featureMap: l.featureMap,
+      stride: l.stride.map((s) => Math.round(s * 1000) / 1000),
+      anchorsPerLocation: l.anchorsPerLocation,
+      boxes: l.boxes,
+      headMacs: l.headMacs,
+      convs: l.convs.map((c) => ({
+        node: c.node.name || c.node.output().name,
+        channels: c.channels,
+        valuesPerAnchor: c.valuesPerAnchor,
+        layout: c.layout,
+        groups: c.groups.map((g) => ({ role: g.role, offset: g.offset, size: g.size })),
+        feeders: c.feeders.map((n) => n.name || n.output().name),
+      })),
+    })),
+    boxes: spec.boxes,
+    headMacs: spec.headMacs,
+    classes: spec.classes,
+    scoreActivation: spec.scoreActivation,
+    postprocessInGraph: spec.postprocessInGraph,
+    anchorTable: spec.anchorTable
+      ? { constants: spec.anchorTable.constants, normalized: spec.anchorTable.normalized, output: spec.anchorTable.output, boxes: spec.anchorTable.xyxy.length / 4 }
+      : null,
+    outputs: spec.outputs.map((o) => ({ name: o.name, kind: o.kind, role: o.role, valuesPerRow: o.valuesPerRow, ...(o.level !== undefined ? { level: o.level } : {}), ops: o.ops })),
+    input: spec.input,
+    source: spec.source,
+  };
+}
