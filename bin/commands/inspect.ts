@@ -1,9 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { emit, runCommand } from '../run';
-import { formatInspect, inspectModel } from '../../src/commands/inspect';
-import { parseInputShape } from '../../src/commands/common';
 
-interface Args { model: string; json: boolean; 'input-shape'?: string; debug: boolean }
+interface Args { model: string; json: boolean; 'input-shape'?: string; 'head-spec'?: string; debug: boolean }
 
 export const inspectCommand: CommandModule<object, Args> = {
   command: 'inspect <model>',
@@ -11,9 +9,12 @@ export const inspectCommand: CommandModule<object, Args> = {
   builder: (y) => y
     .positional('model', { type: 'string', demandOption: true, describe: 'ONNX file' })
     .option('json', { type: 'boolean', default: false, describe: 'print JSON' })
-    .option('input-shape', { type: 'string', describe: 'input shape N,C,H,W for models with a dynamic input size' }) as never,
-  handler: (argv) => runCommand(() => {
-    const r = inspectModel(argv.model, { inputShape: parseInputShape(argv['input-shape']) });
+    .option('input-shape', { type: 'string', describe: 'input shape N,C,H,W for models with a dynamic input size' })
+    .option('head-spec', { type: 'string', describe: 'JSON naming the head convs per level, when analysis cannot tell' }) as never,
+  handler: (argv) => runCommand(async () => {
+    const { inspectModel, formatInspect } = await import('../../src/commands/inspect');
+    const { parseInputShape } = await import('../../src/commands/common');
+    const r = inspectModel(argv.model, { inputShape: parseInputShape(argv['input-shape']), ...(argv['head-spec'] ? { headSpec: argv['head-spec'] } : {}) });
     emit(argv.json, r, () => formatInspect(r));
   }, argv.debug),
 };

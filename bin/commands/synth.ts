@@ -1,8 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { emit, runCommand } from '../run';
-import { formatSynth, synth } from '../../src/commands/synth';
-import { FIXTURE_KINDS, type FixtureKind } from '../../fixtures/index';
-import { parseInputShape } from '../../src/commands/common';
+const FIXTURE_KINDS = ['ssd300', 'retinanet', 'ssdlite'] as const;
+type FixtureKind = (typeof FIXTURE_KINDS)[number];
 
 interface Args { kind: FixtureKind; backbone: 'full' | 'tiny'; outputs: 'raw' | 'concat' | 'decoded'; reshape: 'const' | 'shape' | 'mixed'; 'input-shape'?: string; seed?: number; o: string; json: boolean; debug: boolean }
 
@@ -18,7 +17,9 @@ export const synthCommand: CommandModule<object, Args> = {
     .option('seed', { type: 'number' })
     .option('o', { alias: 'output', type: 'string', demandOption: true, describe: 'output .onnx file' })
     .option('json', { type: 'boolean', default: false }) as never,
-  handler: (argv) => runCommand(() => {
+  handler: (argv) => runCommand(async () => {
+    const { formatSynth, synth } = await import('../../src/commands/synth');
+    const { parseInputShape } = await import('../../src/commands/common');
     const shape = parseInputShape(argv['input-shape']);
     const r = synth(argv.kind, argv.o, {
       backbone: argv.backbone,

@@ -6,6 +6,11 @@ import type { Model, Value } from '../ir/graph';
 import { loadModelWithInfo } from '../onnx/load';
 import { declaredType } from '../onnx/value-info';
 import { inferShapes, type ShapeResult } from '../shape/infer';
+import { analyzeDetector } from '../detector/analyze';
+import { inputShapeOverride } from '../detector/index';
+import { loadHeadSpec } from '../detector/head-spec';
+import { detectorJson, type DetectorSpec } from '../detector/spec';
+import { isPrunedetError } from '../errors';
 import { summarizeCost } from '../cost/macs';
 import { fmtBytes, fmtInt, fmtSi, table } from '../format/table';
 
@@ -30,6 +35,9 @@ export interface InspectReport {
   /** Nodes whose MACs are unknown (shapes hidden by an op shape inference cannot follow). */
   macsUnknownAt: string[];
   shapeFailures: string[];
+  /** The detector view (levels, boxes, headMacs, classes, postprocessInGraph, ...), or null with the reason. */
+  detector: Record<string, unknown> | null;
+  detectorError?: string;
 }
 
 function io(v: Value, shapes: ShapeResult): IoInfo {
@@ -61,24 +69,36 @@ export function describeModel(model: Model, file: string, bytes: number, shapes:
     totalMacs: cost.totalMacs,
     macsUnknownAt: cost.unknown.map((n) => n.label()),
     shapeFailures: shapes.failures.map((f) => `${f.node.label()}: ${f.reason}`),
+    detector: null,
   };
 }
 
 export interface InspectOptions {
   inputShape?: number[];
+  headSpec?: string;
 }
 
+/**
+ * Describe any ONNX model; for detectors add the detector view. Analysis failures do not fail inspect: they are
+ * reported in `detectorError` (commands that need the head fail with them instead).
+ */
 export function inspectModel(path: string, opts: InspectOptions = {}): InspectReport {
-  const { model, byteLength } = loadModelWithInfo(path);
+  const { model, byteLength, source } = loadModelWithInfo(path);
   const shapes = inferShapes(model, inputShapeOverride(model, opts.inputShape));
-  return describeModel(model, path, byteLength || statSync(path).size, shapes);
-}
-
-/** `--input-shape` applies to the first non-initializer graph input. */
-export function inputShapeOverride(model: Model, shape: number[] | undefined): { inputShapes?: Record<string, number[]> } {
-  if (!shape) return {};
-  const first = model.graph.inputs.find((v) => !v.initializer);
-  return first ? { inputShapes: { [first.name]: shape } } : {};
+  const report = describeModel(model, path, byteLength || statSync(path).size, shapes);
+  let spec: DetectorSpec | undefined;
+  try {
+    spec = analyzeDetector(model, shapes, { label: source, ...(opts.headSpec ? { headSpec: loadHeadSpec(opts.headSpec) } : {}) });
+  } catch (e) {
+    if (!isPrunedetError(e) || e.code === 'E_FILE_NOT_FOUND' || e.code === 'E_HEAD_SPEC') throw e;
+    report.detectorError = e.oneLine().replace(/^prunedet: /, '');
+  }
+  if (!spec) return report;
+  const det = detectorJson(spec);
+  report.detector = det;
+  // The keys scripts read sit at the top level too (`levels`, `boxes`, `headMacs`, `classes`, `postprocessInGraph`).
+  const { levels, boxes, headMacs, classes, scoreActivation, postprocessInGraph, anchorTable } = det;
+  return Object.assign(report, { levels, boxes, headMacs, classes, scoreActivation, postprocessInGraph, anchorTable });
 }
 
 export function formatInspect(r: InspectReport): string {
@@ -95,5 +115,21 @@ export function formatInspect(r: InspectReport): string {
     `parameters ${fmtInt(r.params)} · MACs ${fmtInt(r.totalMacs)} (${fmtSi(r.totalMacs)})${r.macsUnknownAt.length ? ` + unknown at ${r.macsUnknownAt.length} nodes (${r.macsUnknownAt.slice(0, 3).join(', ')})` : ''}`,
   ];
   if (r.shapeFailures.length) lines.push(`shape inference stopped at: ${r.shapeFailures.slice(0, 5).join('; ')}`);
+  lines.push('', r.detector ? formatDetector(r.detector) : `detector: ${r.detectorError}`);
   return lines.join('\n');
+}
+
+interface LevelJson { level: number; featureMap: number[]; stride: number[]; anchorsPerLocation: number; boxes: number; headMacs: number }
+
+function formatDetector(d: Record<string, unknown>): string {
+  const levels = d.levels as LevelJson[];
+  const at = d.anchorTable as { constants: string[]; normalized: boolean; output: string } | null;
+  const rows = levels.map((l) => [`P${l.level + 1}`, `${l.featureMap[0]}x${l.featureMap[1]}`, l.stride.map((s) => +s.toFixed(2)).join('x'), l.anchorsPerLocation, fmtInt(l.boxes), fmtInt(l.headMacs)]);
+  rows.push(['total', '', '', '', fmtInt(d.boxes as number), fmtInt(d.headMacs as number)]);
+  const pp = (d.postprocessInGraph as string[]).join(' + ') || 'none (raw head outputs)';
+  return [
+    `detector: ${levels.length} levels, ${d.classes} score columns (${d.scoreActivation}), post-processing in graph: ${pp}`,
+    table(['level', 'feature map', 'stride', 'anchors/loc', 'boxes', 'head MACs'], rows),
+    at ? `anchor table: embedded in ${at.constants.join(', ')} (${at.normalized ? 'normalized' : 'pixel'} corners, read off output ${at.output})` : 'anchor table: not in the graph (give a baseline config or preset for decoding)',
+  ].join('\n');
 }

@@ -286,7 +286,7 @@ export class Graph {
   cloneInitializer(v: Value, base = `${v.name}_clone`): Value {
     if (!v.initializer) throw new Error(`value ${v.name} is not an initializer`);
     const t = v.initializer;
-    const copy = t.withData(t.dims, t.bytes().slice());
+    const copy = t.withData(t.dims, new Uint8Array(t.bytes())); // a real copy (Buffer.slice would share memory)
     const c = this.addInitializer(base, copy);
     if (v.info) c.info = structuredClone(v.info);
     return c;

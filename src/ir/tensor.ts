@@ -84,7 +84,7 @@ export class Tensor {
     switch (this.dataType) {
       case DataType.FLOAT:
         if (b.byteOffset % 4 === 0) return new Float32Array(b.buffer, b.byteOffset, n);
-        return new Float32Array(b.slice(0, n * 4).buffer);
+        return new Float32Array(new Uint8Array(b.subarray(0, n * 4)).buffer); // copy: Buffer.slice would be a view
       case DataType.FLOAT16: {
         const out = new Float32Array(n);
         const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);

@@ -64,8 +64,10 @@ function decodeFailure(label: string, bytes: Uint8Array, e: unknown): PrunedetEr
 
 function externalReader(baseDir: string, label: string): ExternalReader {
   const cache = new Map<string, Buffer>();
-  return (location, offset, length, tensorName) => {
-    const path = resolveInside(baseDir, location, `external data of tensor ${tensorName} in ${label}:`);
+  const where = (location: string, tensorName: string) => resolveInside(baseDir, location, `external data of tensor ${tensorName} in ${label}:`);
+  const check = (location: string, tensorName: string) => void where(location, tensorName);
+  const read = (location: string, offset: number, length: number | undefined, tensorName: string) => {
+    const path = where(location, tensorName);
     let buf = cache.get(path);
     if (!buf) {
       if (!existsSync(path)) {
@@ -88,6 +90,7 @@ function externalReader(baseDir: string, label: string): ExternalReader {
     }
     return buf.subarray(offset, end);
   };
+  return { check, read };
 }
 
 function without(msg: ProtoMessage, keys: string[]): Record<string, unknown> {

@@ -4,8 +4,12 @@ import { Tensor, type Int64, type TensorSource } from '../ir/tensor';
 import type { ProtoMessage } from './codec';
 import { PrunedetError } from '../errors';
 
-/** Reads a region of an external-data file; provided by the loader (paths already checked). */
-export type ExternalReader = (location: string, offset: number, length: number | undefined, tensorName: string) => Uint8Array;
+/** Access to external-data files, provided by the loader: `check` runs at load (paths must stay in the model's
+ * folder), `read` on first use of the tensor's data. */
+export interface ExternalReader {
+  check(location: string, tensorName: string): void;
+  read(location: string, offset: number, length: number | undefined, tensorName: string): Uint8Array;
+}
 
 const DATA_FIELDS = ['raw_data', 'float_data', 'int32_data', 'string_data', 'int64_data', 'double_data', 'uint64_data'] as const;
 const MODELLED = new Set<string>(['dims', 'data_type', 'external_data', 'data_location', ...DATA_FIELDS]);
@@ -32,9 +36,10 @@ export function tensorFromProto(t: ProtoMessage, readExternal: ExternalReader | 
     if (!readExternal) {
       throw new PrunedetError('E_EXTERNAL_DATA', `tensor ${name} keeps its data in external file "${location}", but the model was given as bytes`, 'load the model from its path so the data file can be found');
     }
+    readExternal.check(location, name);
     const extraEntries = entries.filter((e) => !['location', 'offset', 'length'].includes(e.key as string));
     if (extraEntries.length) extra.$externalExtra = extraEntries;
-    source = { kind: 'external', location, offset, length, read: () => readExternal(location, offset, length, name) };
+    source = { kind: 'external', location, offset, length, read: () => readExternal.read(location, offset, length, name) };
   } else if (t.raw_data !== undefined) {
     source = { kind: 'raw', bytes: t.raw_data as Uint8Array };
   } else if (t.float_data !== undefined) {

@@ -1,0 +1,43 @@
+// Entry point of detector analysis for commands: load, infer shapes (with an input-shape override), analyse.
+import type { Model } from '../ir/graph';
+import { loadModelWithInfo } from '../onnx/load';
+import { inferShapes, type ShapeResult } from '../shape/infer';
+import { analyzeDetector } from './analyze';
+import { loadHeadSpec } from './head-spec';
+import type { DetectorSpec } from './spec';
+
+export interface DetectorOptions {
+  /** N,C,H,W for models with a dynamic input size. */
+  inputShape?: number[];
+  /** Path of a --head-spec JSON file. */
+  headSpec?: string;
+}
+
+export interface AnalyzedModel {
+  model: Model;
+  shapes: ShapeResult;
+  spec: DetectorSpec;
+  bytes: number;
+  file: string;
+}
+
+/** Shape-inference options for `--input-shape`: it applies to the first non-initializer graph input. */
+export function inputShapeOverride(model: Model, shape: number[] | undefined): { inputShapes?: Record<string, number[]> } {
+  if (!shape) return {};
+  const first = model.graph.inputs.find((v) => !v.initializer);
+  return first ? { inputShapes: { [first.name]: shape } } : {};
+}
+
+export function analyzeModel(model: Model, opts: DetectorOptions = {}, label = 'the model'): { shapes: ShapeResult; spec: DetectorSpec } {
+  const shapes = inferShapes(model, inputShapeOverride(model, opts.inputShape));
+  const spec = analyzeDetector(model, shapes, { label, ...(opts.headSpec ? { headSpec: loadHeadSpec(opts.headSpec) } : {}) });
+  return { shapes, spec };
+}
+
+export function loadDetector(path: string, opts: DetectorOptions = {}): AnalyzedModel {
+  const { model, byteLength, source } = loadModelWithInfo(path);
+  const { shapes, spec } = analyzeModel(model, opts, source);
+  return { model, shapes, spec, bytes: byteLength, file: path };
+}
+
+export type { DetectorSpec };
