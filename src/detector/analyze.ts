@@ -87,14 +87,16 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
   const inputShape = shapes.requireStatic(input, 'detector analysis');
   const region = findRegion(graph, shapes);
   const blocked = region.boundaries.filter((b) => b.kind === 'other');
+  // An op prunedet cannot follow (NMS, TopK, ...) with head convs behind it: name it rather than "no head".
+  const behind = blocked.find((b) => findRegion(graph, shapes, b.node!.inputs.filter((v): v is Value => v !== undefined)).convs.length > 0);
+  if (blocked.length && (region.convs.length > 0 || behind)) {
+    const n = (behind ?? blocked[0]!).node!;
+    throw new PrunedetError('E_OP_UNSUPPORTED', `the outputs of ${label} pass through ${n.label()} after the head convs, which prunedet cannot follow (ops allowed there: layout, activations, decode arithmetic)`, n.opType === 'NonMaxSuppression' || n.opType === 'TopK' ? 'export the model without in-graph NMS/top-k (raw or decoded scores and boxes)' : 'simplify the model (onnx-simplifier) or pass --head-spec');
+  }
   if (region.convs.length === 0) {
     const considered = graph.outputs.map((o) => `${o.name} (from ${o.producer ? o.producer.label() : 'graph input'})`).join(', ');
     const stops = region.boundaries.map((b) => (b.node ? b.node.label() : b.value.name)).join(', ');
     throw new PrunedetError('E_NOT_DETECTOR', `no detection head found in ${label}: outputs ${considered} do not come from convolutions through layout ops (the walk stopped at ${stops || 'constants'})`, 'prunedet prunes SSD/RetinaNet-style detectors; pass --head-spec to name the head convs of an unusual export');
-  }
-  if (blocked.length) {
-    const b = blocked[0]!;
-    throw new PrunedetError('E_OP_UNSUPPORTED', `the outputs of ${label} pass through ${b.node!.label()} after the head convs, which prunedet cannot follow (ops allowed there: layout, activations, decode arithmetic)`, b.node!.opType === 'NonMaxSuppression' || b.node!.opType === 'TopK' ? 'export the model without in-graph NMS/top-k (raw or decoded scores and boxes)' : 'simplify the model (onnx-simplifier) or pass --head-spec');
   }
   const convShapes = region.convs.map((c) => shapes.requireStatic(c.output(), `head conv ${c.label()}`));
   const traced = traceRegion(region, shapes);

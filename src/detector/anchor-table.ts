@@ -3,17 +3,20 @@
 import type { Value } from '../ir/graph';
 import type { ShapeResult } from '../shape/infer';
 import { PrunedetError } from '../errors';
-import { runRegion, type Region } from './region';
+import { nodesFor, runRegion, type Region } from './region';
 import type { Arr } from './layout-eval';
 import type { AnchorTable } from './spec';
 
 export function recoverAnchorTable(boxesOut: Value, region: Region, shapes: ShapeResult, boxes: number): AnchorTable | undefined {
   const env = new Map<Value, Arr>();
+  const nodes = nodesFor(region, [boxesOut]);
+  const needed = new Set(nodes.flatMap((n) => n.inputs));
   for (const conv of region.convs) {
+    if (!needed.has(conv.output())) continue;
     const s = shapes.requireStatic(conv.output(), 'anchor table recovery');
     env.set(conv.output(), { shape: s, data: new Float32Array(s.reduce((a, b) => a * b, 1)) });
   }
-  runRegion(region, shapes, env, 'value');
+  runRegion(region, shapes, env, 'value', nodes);
   const arr = env.get(boxesOut);
   if (!arr || arr.shape[arr.shape.length - 1] !== 4) return undefined;
   const xyxy = arr.data as Float32Array;

@@ -1,5 +1,6 @@
 // Entry point of detector analysis for commands: load, infer shapes (with an input-shape override), analyse.
-import type { Model } from '../ir/graph';
+import type { Dim, Model } from '../ir/graph';
+import { declaredType } from '../onnx/value-info';
 import { loadModelWithInfo } from '../onnx/load';
 import { inferShapes, type ShapeResult } from '../shape/infer';
 import { analyzeDetector } from './analyze';
@@ -21,11 +22,17 @@ export interface AnalyzedModel {
   file: string;
 }
 
-/** Shape-inference options for `--input-shape`: it applies to the first non-initializer graph input. */
-export function inputShapeOverride(model: Model, shape: number[] | undefined): { inputShapes?: Record<string, number[]> } {
-  if (!shape) return {};
+/**
+ * Shape-inference options for `--input-shape`: it applies to the first non-initializer graph input. Without it, a
+ * symbolic batch dimension (N,3,H,W exports) is taken as 1; symbolic H or W need the flag.
+ */
+export function inputShapeOverride(model: Model, shape: number[] | undefined): { inputShapes?: Record<string, Dim[]> } {
   const first = model.graph.inputs.find((v) => !v.initializer);
-  return first ? { inputShapes: { [first.name]: shape } } : {};
+  if (!first) return {};
+  if (shape) return { inputShapes: { [first.name]: shape } };
+  const declared = declaredType(first)?.shape;
+  if (declared && declared.length === 4 && typeof declared[0] !== 'number') return { inputShapes: { [first.name]: [1, ...declared.slice(1)] } };
+  return {};
 }
 
 export function analyzeModel(model: Model, opts: DetectorOptions = {}, label = 'the model'): { shapes: ShapeResult; spec: DetectorSpec } {

@@ -61,15 +61,40 @@ function remap(mode: Mode, src: Arr, outShape: number[], srcIndex: (idx: number[
   return { shape: outShape, data: out };
 }
 
+/**
+ * The affine case of remap, which covers transpose, broadcast, slice and split: element idx of the output is
+ * src[base + sum(idx[d] * srcStrides[d])]. An odometer keeps the source offset incremental (the hot path for heads
+ * with millions of elements).
+ */
+function affine(mode: Mode, src: Arr, outShape: number[], srcStrides: number[], base = 0): Arr {
+  const n = prod(outShape);
+  const out = alloc(mode, n);
+  const r = outShape.length;
+  if (n === 0) return { shape: outShape, data: out };
+  if (r === 0) {
+    out[0] = src.data[base]!;
+    return { shape: outShape, data: out };
+  }
+  const inner = outShape[r - 1]!;
+  const innerStride = srcStrides[r - 1]!;
+  const idx = new Array<number>(r).fill(0);
+  const data = src.data;
+  let off = base;
+  for (let o = 0; o < n; o += inner) {
+    for (let i = 0, k = off; i < inner; i++, k += innerStride) out[o + i] = data[k]!;
+    for (let d = r - 2; d >= 0; d--) {
+      off += srcStrides[d]!;
+      if (++idx[d]! < outShape[d]!) break;
+      off -= srcStrides[d]! * outShape[d]!;
+      idx[d] = 0;
+    }
+  }
+  return { shape: outShape, data: out };
+}
+
 function transpose(mode: Mode, x: Arr, perm: number[]): Arr {
   const st = strides(x.shape);
-  const outShape = perm.map((p) => x.shape[p]!);
-  const pst = perm.map((p) => st[p]!);
-  return remap(mode, x, outShape, (idx) => {
-    let k = 0;
-    for (let d = 0; d < idx.length; d++) k += idx[d]! * pst[d]!;
-    return k;
-  });
+  return affine(mode, x, perm.map((p) => x.shape[p]!), perm.map((p) => st[p]!));
 }
 
 /** Broadcast `x` to `shape` (numpy rules). */
@@ -77,11 +102,7 @@ function broadcastTo(mode: Mode, x: Arr, shape: number[]): Arr {
   if (x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i])) return x;
   const off = shape.length - x.shape.length;
   const st = strides(x.shape);
-  return remap(mode, x, shape, (idx) => {
-    let k = 0;
-    for (let d = 0; d < x.shape.length; d++) if (x.shape[d] !== 1) k += idx[d + off]! * st[d]!;
-    return k;
-  });
+  return affine(mode, x, shape, shape.map((_, d) => (d < off || x.shape[d - off] === 1 ? 0 : st[d - off]!)));
 }
 
 function broadcastShape(a: number[], b: number[]): number[] {
@@ -216,7 +237,7 @@ export function evalNode(ctx: EvalContext, node: Node): Arr[] {
         const shape = outShape(ctx, node, i);
         const s0 = start;
         start += shape[axis]!;
-        return remap(mode, a, shape, (idx) => idx.reduce((k, v, d) => k + (d === axis ? v + s0 : v) * st[d]!, 0));
+        return affine(mode, a, shape, st, s0 * st[axis]!);
       });
     }
     case 'Softmax':
@@ -283,7 +304,6 @@ function softmax(a: Arr, axisAttr: number, log: boolean, node: Node): Arr {
 function selectAlongAxes(ctx: EvalContext, node: Node, a: Arr): Arr {
   const shape = outShape(ctx, node);
   const st = strides(a.shape);
-  const pick: (number[] | undefined)[] = a.shape.map(() => undefined);
   if (node.opType === 'Gather') {
     const axis = (node.getInt('axis', 0) + a.shape.length) % a.shape.length;
     const idx = intsOf(ctx, node.inputs[1]);
@@ -311,12 +331,15 @@ function selectAlongAxes(ctx: EvalContext, node: Node, a: Arr): Arr {
   const steps = fromAttr ? undefined : intsOf(ctx, node.inputs[4]);
   if (!starts || !ends) throw new LayoutEvalError(node, 'Slice bounds are not constant');
   const axes = (axesIn ?? starts.map((_, i) => i)).map((ax) => (ax + a.shape.length) % a.shape.length);
+  const srcStrides = [...st];
+  let base = 0;
   axes.forEach((ax, i) => {
     const d = a.shape[ax]!;
     const step = steps?.[i] ?? 1;
     let s = starts[i]! < 0 ? starts[i]! + d : starts[i]!;
     s = step > 0 ? Math.min(Math.max(s, 0), d) : Math.min(Math.max(s, -1), d - 1);
-    pick[ax] = Array.from({ length: shape[ax]! }, (_, k) => s + k * step);
+    base += s * st[ax]!;
+    srcStrides[ax] = step * st[ax]!;
   });
-  return remap(ctx.mode, a, shape, (o) => o.reduce((k, v, d) => k + (pick[d] ? pick[d]![v]! : v) * st[d]!, 0));
+  return affine(ctx.mode, a, shape, srcStrides, base);
 }

@@ -94,10 +94,24 @@ export function traceRegion(region: Region, shapes: ShapeResult): Map<Value, Arr
   return env;
 }
 
-/** Evaluate the region's nodes in order into `env` (which already holds the conv outputs). */
-export function runRegion(region: Region, shapes: ShapeResult, env: Map<Value, Arr>, mode: 'trace' | 'value'): void {
+/** The region's nodes that `targets` depend on, in order. */
+export function nodesFor(region: Region, targets: Value[]): Node[] {
+  const need = new Set<Node>();
+  const stack = [...targets];
+  const inRegion = new Set(region.nodes);
+  while (stack.length) {
+    const p = stack.pop()!.producer;
+    if (!p || !inRegion.has(p) || need.has(p)) continue;
+    need.add(p);
+    for (const i of p.inputs) if (i) stack.push(i);
+  }
+  return region.nodes.filter((n) => need.has(n));
+}
+
+/** Evaluate the region's nodes (or `only` those) in order into `env` (which already holds the conv outputs). */
+export function runRegion(region: Region, shapes: ShapeResult, env: Map<Value, Arr>, mode: 'trace' | 'value', only?: Node[]): void {
   const ctx = { mode, shapes, env };
-  for (const node of region.nodes) {
+  for (const node of only ?? region.nodes) {
     try {
       const outs = evalNode(ctx, node);
       node.outputs.forEach((v, i) => v && outs[i] && env.set(v, outs[i]!));

@@ -3,7 +3,7 @@
 // from the data movement the graph performs, not assumed.
 import type { Value } from '../ir/graph';
 import { PrunedetError } from '../errors';
-import { decodeProvenance } from './region';
+import { decodeProvenance, provenanceCode } from './region';
 import type { Arr } from './layout-eval';
 
 export interface ConvRows {
@@ -69,19 +69,21 @@ export function readOutput(v: Value, arr: Arr, convShapes: number[][]): OutputRo
     const loc = Math.floor(flat / (hw * C!)) * hw + (flat % hw);
     // Values computed from several channels of one anchor (decoded boxes) keep one channel's provenance each:
     // the row is then 'mixed' (step 0) and only checked to stay inside one anchor's block once K is known.
-    let step = k > 1 ? Math.floor(decodeProvenance(d[r * k + 1]!).flat / hw) % C! - ch : 1;
+    // (Hot loop over every output element: plain arithmetic, no allocation.)
+    const convBase = provenanceCode(conv, 0);
+    const n0 = Math.floor(flat / (hw * C!));
+    let step = k > 1 ? Math.floor((d[r * k + 1]! - convBase) / hw) % C! - ch : 1;
     let lo = ch;
     let hi = ch;
     for (let j = 1; j < k; j++) {
-      const e = d[r * k + j]!;
-      const p = decodeProvenance(e);
-      const pc = Math.floor(p.flat / hw) % C!;
-      if (e < 0 || p.conv !== conv || Math.floor(p.flat / (hw * C!)) * hw + (p.flat % hw) !== loc) {
+      const f = d[r * k + j]! - convBase;
+      if (f < 0 || f >= hw * C! * (n0 + 1) || f < hw * C! * n0 || f % hw !== flat % hw) {
         throw new PrunedetError('E_HEAD_AMBIGUOUS', `output ${v.name} row ${r} mixes values of different locations or convs`, 'pass --head-spec');
       }
+      const pc = Math.floor(f / hw) % C!;
       if (pc !== ch + j * step) step = 0;
-      lo = Math.min(lo, pc);
-      hi = Math.max(hi, pc);
+      if (pc < lo) lo = pc;
+      if (pc > hi) hi = pc;
     }
     let info = convs.get(conv);
     if (!info) {
