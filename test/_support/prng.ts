@@ -1,16 +1,9 @@
-// Seeded pseudo-random numbers for reproducible test inputs (mulberry32); no dependency, same sequence everywhere.
+// Seeded pseudo-random numbers for reproducible test inputs; no dependency, same sequence everywhere. The generator
+// itself (mulberry32) is the one fixtures/random.ts seeds the synthetic detectors' weights with.
+import { prng } from '../../fixtures/random';
 
-/** A generator of floats in [0, 1) from a 32-bit seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A generator of floats in [0, 1) from a 32-bit seed (mulberry32). */
+export const mulberry32: (seed: number) => () => number = prng;
 
 /** Standard normal samples (Box-Muller) from a uniform generator. */
 export function gaussian(rand: () => number): () => number {

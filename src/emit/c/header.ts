@@ -1,0 +1,196 @@
+// postprocess.h: the public face of an emitted module (guard, sizes, types, the documented run function, a usage
+// example). One emitX(writer, layout) per section, called in order by emitHeader. Only <stdint.h>/<stddef.h>.
+import type { PostprocessSpec } from '../../postprocess/spec';
+import { bannerText, commentSafe } from './banner';
+import type { PlanLayout } from './plan';
+import { CodeWriter } from './writer';
+
+/** What the deltas / boxes input holds, per decoder. */
+export function deltaOrder(spec: PostprocessSpec): string {
+  switch (spec.decoder.type) {
+    case 'none':
+      return 'decoded boxes (x1, y1, x2, y2)';
+    case 'tflite':
+      return 'box deltas (ty, tx, th, tw)';
+    default:
+      return 'box deltas (dx, dy, dw, dh)';
+  }
+}
+
+/** One line per post-processing choice, for the header's overview. */
+export function describeSpec(L: PlanLayout): string[] {
+  const s = L.plan.spec;
+  const d = s.decoder;
+  const decoder =
+    d.type === 'none' ? 'none (the graph outputs decoded xyxy boxes)'
+    : d.type === 'ssd' ? `ssd center-size, variances ${d.variances.join(', ')}`
+    : d.type === 'mmdet-delta-xywh' ? `mmdet DeltaXYWH, means ${d.means.join(', ')}, stds ${d.stds.join(', ')}, dw/dh clamped to +-${d.clamp}`
+    : d.type === 'torchvision' ? `torchvision BoxCoder, weights ${d.weights.join(', ')}, dw/dh clamped above at ${d.clamp}`
+    : `tflite center-size, scales (y, x, h, w) ${d.scales.join(', ')}`;
+  const bg = s.background === 'none' ? 'no background column' : `background column ${L.backgroundColumn} (${s.background}), not reported`;
+  const topk = s.preNmsTopK > 0 ? `top ${s.preNmsTopK} candidates ${s.topKScope === 'per-level' ? 'per level' : 'over all levels'}` : 'no top-k';
+  return [
+    `decoder:    ${decoder}${d.type === 'none' ? '' : `; anchors ${s.anchorFormat}`}`,
+    `scores:     ${s.scores} over ${L.numClasses} column(s), ${bg}; labels 0..${L.numLabels - 1}`,
+    `candidates: (anchor, label) pairs with score > ${s.scoreThreshold} (strict); ${topk}, then at most ${L.cap} kept`,
+    `            (the highest scoring; ties go to the lower anchor index, then the lower label)`,
+    `nms:        greedy, ${s.nms === 'per-class' ? 'per class' : 'class-agnostic'}, suppress when IoU > ${s.iouThreshold} (no +1 on widths)`,
+    `output:     at most ${L.maxDetections} detections by score (ties: anchor, label)${s.clip ? `; boxes clipped to [0, ${s.clip[0]}] x [0, ${s.clip[1]}]` : ''}`,
+  ];
+}
+
+function emitGuardOpen(w: CodeWriter, L: PlanLayout): void {
+  w.line(`/* ${bannerText(L.plan)} */`);
+  w.line(`#ifndef ${L.names.guard}`);
+  w.line(`#define ${L.names.guard}`);
+  w.line();
+  w.line('#include <stddef.h>');
+  w.line('#include <stdint.h>');
+  w.line();
+  w.line('#ifdef __cplusplus');
+  w.line('extern "C" {');
+  w.line('#endif');
+  w.line();
+}
+
+function levelTable(L: PlanLayout): string[] {
+  const rows = [['level', 'stride', 'map HxW', 'A', 'offset', 'anchors']];
+  L.levels.forEach((l, i) => rows.push([String(i), `${l.stride[0]}x${l.stride[1]}`, `${l.h}x${l.w}`, String(l.a), String(l.offset), String(l.count)]));
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => '  ' + r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
+}
+
+function inputDoc(L: PlanLayout): string[] {
+  const N = L.names;
+  if (L.plan.input === 'concat') {
+    return [
+      'Inputs (concat form):',
+      `  scores  float[${N.numAnchors}][${N.numClasses}], row-major, one row per anchor`,
+      `  boxes   float[${N.numAnchors}][4], ${deltaOrder(L.plan.spec)}`,
+    ];
+  }
+  return [
+    'Inputs (per-level form), NCHW maps with N = 1, one pointer per level (NULL allowed for a level with 0 anchors):',
+    `  cls[l]  float[A*${N.numClasses}][H][W], channel a*${N.numClasses} + k (anchor-major)`,
+    `  reg[l]  float[A*4][H][W], channel a*4 + j: ${deltaOrder(L.plan.spec)}`,
+  ];
+}
+
+function emitOverview(w: CodeWriter, L: PlanLayout): void {
+  const N = L.names;
+  const call =
+    L.plan.input === 'concat' ? `${N.run}(scores, boxes, workspace, sizeof workspace,` : `${N.run}(cls_maps, reg_maps, workspace, sizeof workspace,`;
+  w.doc(
+    `\\file postprocess.h`,
+    `\\brief Fused detector post-processing "${commentSafe(L.plan.name)}": score filter, top-k, decode, NMS.`,
+    '',
+    ...describeSpec(L).map(commentSafe),
+    '',
+    ...inputDoc(L),
+    '',
+    `Anchor levels (anchor n = offset + (y * W + x) * A + a, levels finest first):`,
+    ...levelTable(L),
+    '',
+    'No allocation, no stdio, no writable globals: all state lives in the caller\'s workspace, so one workspace per',
+    'thread makes the function reentrant. Link with the C math library (-lm). For results identical to prunedet\'s',
+    'reference, compile without -ffast-math and with -ffp-contract=off (the Makefile and CMakeLists.txt do).',
+    '',
+    'Example:',
+    '',
+    `    static uint32_t workspace[(${N.workspaceMacro} + 3u) / 4u];  // 4-byte aligned`,
+    `    ${N.detection} dets[${N.maxDetections}];`,
+    '    size_t n = 0, i;',
+    `    if (${call}`,
+    `            dets, ${N.maxDetections}, &n) == ${N.ok}) {`,
+    '        for (i = 0; i < n; ++i)',
+    '            draw(dets[i].box, dets[i].score, dets[i].label);',
+    '    }',
+  );
+  w.line();
+}
+
+function emitSizes(w: CodeWriter, L: PlanLayout): void {
+  const N = L.names;
+  w.line(`/** Anchor levels (pointers in the per-level form). */`);
+  w.line(`#define ${N.numLevels} ${L.levels.length}u`);
+  w.line(`/** Anchors N on the anchor axis. */`);
+  w.line(`#define ${N.numAnchors} ${L.numAnchors}u`);
+  w.line(`/** Score columns C per anchor${L.backgroundColumn >= 0 ? ', background included' : ''}. */`);
+  w.line(`#define ${N.numClasses} ${L.numClasses}u`);
+  w.line(`/** Foreground labels reported (0 .. ${N.numLabels} - 1). */`);
+  w.line(`#define ${N.numLabels} ${L.numLabels}u`);
+  w.line(`/** Most detections one run returns: min(max detections ${L.plan.spec.maxDetections}, candidate cap ${L.cap}). */`);
+  w.line(`#define ${N.maxDetections} ${L.maxDetections}u`);
+  w.line(`/** Most candidates kept for NMS (the highest ranked). */`);
+  w.line(`#define ${N.candidateCap} ${L.cap}u`);
+  w.doc('Workspace bytes (4-byte aligned) =', ...L.workspace.formula.split('\n').map((l) => `  ${l}`));
+  w.line(`#define ${N.workspaceMacro} ${L.workspace.size}u`);
+  w.line();
+}
+
+function emitTypes(w: CodeWriter, L: PlanLayout): void {
+  const N = L.names;
+  w.doc('Status of a run.');
+  w.block('typedef enum', () => {
+    w.line(`${N.ok} = 0,           /**< detections written */`);
+    w.line(`${N.errArg} = 1,      /**< NULL input or output pointer, or capacity < ${N.maxDetections} */`);
+    w.line(`${N.errWorkspace} = 2 /**< workspace NULL, not 4-byte aligned, or smaller than ${N.workspaceMacro} */`);
+  }, ` ${N.status};`);
+  w.line();
+  w.doc('One detection.');
+  w.block('typedef struct', () => {
+    w.line('float box[4];    /**< x1, y1, x2, y2 in the anchors\' units */');
+    w.line('float score;     /**< the class score that passed the threshold */');
+    w.line(`uint32_t label;  /**< foreground label, 0 .. ${N.numLabels} - 1 */`);
+    w.line(`uint32_t anchor; /**< anchor index, 0 .. ${N.numAnchors} - 1 */`);
+  }, ` ${N.detection};`);
+  w.line();
+}
+
+function emitFunctions(w: CodeWriter, L: PlanLayout): void {
+  const N = L.names;
+  w.doc(`\\return ${N.workspaceMacro}, for callers that size the workspace at run time.`);
+  w.line(`size_t ${N.workspaceSize}(void);`);
+  w.line();
+  const inputs =
+    L.plan.input === 'concat'
+      ? ['@param[in]  scores          float[N][C] class scores (see Inputs above)', '@param[in]  boxes           float[N][4] ' + deltaOrder(L.plan.spec)]
+      : [`@param[in]  cls             ${N.numLevels} pointers to class maps float[A*C][H][W]`, `@param[in]  reg             ${N.numLevels} pointers to box maps float[A*4][H][W]`];
+  w.doc(
+    'Run post-processing on one image: filter scores while streaming over the anchors (no box is decoded for a',
+    'rejected anchor), keep the top candidates, decode them, run greedy NMS and write the detections by score.',
+    '',
+    ...inputs,
+    `@param[in]  workspace       caller memory, 4-byte aligned, at least ${N.workspaceMacro} bytes`,
+    '@param[in]  workspace_size  its size in bytes',
+    `@param[out] detections      room for ${N.maxDetections} detections`,
+    '@param[in]  capacity        number of entries in detections',
+    '@param[out] count           number of detections written (0 on error)',
+    `@return ${N.ok}, ${N.errArg} or ${N.errWorkspace}; arguments are checked before anything is read.`,
+  );
+  const first = L.plan.input === 'concat' ? 'const float *scores, const float *boxes,' : 'const float *const *cls, const float *const *reg,';
+  w.line(`${N.status} ${N.run}(${first}`);
+  w.line(`    void *workspace, size_t workspace_size,`);
+  w.line(`    ${N.detection} *detections, size_t capacity, size_t *count);`);
+  w.line();
+}
+
+function emitGuardClose(w: CodeWriter, L: PlanLayout): void {
+  w.line('#ifdef __cplusplus');
+  w.line('}');
+  w.line('#endif');
+  w.line();
+  w.line(`#endif /* ${L.names.guard} */`);
+}
+
+/** The text of postprocess.h. */
+export function emitHeader(L: PlanLayout): string {
+  const w = new CodeWriter();
+  emitGuardOpen(w, L);
+  emitOverview(w, L);
+  emitSizes(w, L);
+  emitTypes(w, L);
+  emitFunctions(w, L);
+  emitGuardClose(w, L);
+  return w.toString();
+}

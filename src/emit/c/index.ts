@@ -1,0 +1,27 @@
+// Entry point of the C emitter: EmitPlan -> the files of a post-processing module (postprocess.h, postprocess.c,
+// Makefile, CMakeLists.txt). Deterministic: the same plan gives the same bytes.
+import { emitHeader } from './header';
+import { emitCMakeLists, emitMakefile } from './makefile';
+import { layoutPlan, type EmitPlan } from './plan';
+import { emitSource } from './source';
+
+export type { EmitPlan, PlanLayout } from './plan';
+export { layoutPlan } from './plan';
+
+export interface EmittedFile {
+  name: string;
+  text: string;
+}
+
+/** Generate the module for `plan`; throws PrunedetError E_POSTPROCESS for a plan that cannot be emitted. */
+export function emitPostprocessC(plan: EmitPlan): { files: EmittedFile[] } {
+  const layout = layoutPlan(plan);
+  return {
+    files: [
+      { name: 'postprocess.h', text: emitHeader(layout) },
+      { name: 'postprocess.c', text: emitSource(layout) },
+      { name: 'Makefile', text: emitMakefile(layout) },
+      { name: 'CMakeLists.txt', text: emitCMakeLists(layout) },
+    ],
+  };
+}

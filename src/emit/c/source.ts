@@ -1,0 +1,179 @@
+// postprocess.c: constant tables (anchors, levels) and the run function that streams over the anchors and calls the
+// stages from stages.ts. One emitX(writer, layout) per section, called in order by emitSource.
+import { bannerText } from './banner';
+import { cFloat } from './floats';
+import type { PlanLayout } from './plan';
+import { emitDecode, emitHeap, emitNms, emitScoreFilter } from './stages';
+import { CodeWriter } from './writer';
+
+function emitPrologue(w: CodeWriter, L: PlanLayout): void {
+  w.line(`/* ${bannerText(L.plan)} */`);
+  w.comment(
+    'Every value is computed in float, operation by operation as in prunedet\'s reference (src/postprocess/',
+    'reference.ts); compile without -ffast-math and with -ffp-contract=off to get its results exactly. No allocation,',
+    'no stdio, no writable globals: all state lives in the caller\'s workspace.',
+  );
+  w.line('#include "postprocess.h"');
+  w.line();
+  w.line('#include <math.h>');
+  w.line();
+}
+
+function emitLevelTables(w: CodeWriter, L: PlanLayout): void {
+  const perLevelInput = L.plan.input === 'per-level';
+  const needOffsets = perLevelInput || L.levelK > 0;
+  if (!needOffsets) return;
+  const N = L.names;
+  w.comment('Anchor levels: level l owns anchors level_offset[l] .. level_offset[l + 1] - 1.');
+  w.line(`static const uint32_t level_offset[${N.numLevels} + 1u] = { ${[...L.levels.map((l) => l.offset), L.numAnchors].map((v) => `${v}u`).join(', ')} };`);
+  if (perLevelInput) {
+    w.line(`static const uint32_t level_h[${N.numLevels}] = { ${L.levels.map((l) => `${l.h}u`).join(', ')} };`);
+    w.line(`static const uint32_t level_w[${N.numLevels}] = { ${L.levels.map((l) => `${l.w}u`).join(', ')} };`);
+    w.line(`static const uint32_t level_a[${N.numLevels}] = { ${L.levels.map((l) => `${l.a}u`).join(', ')} };`);
+  }
+  w.line();
+}
+
+function emitAnchorTable(w: CodeWriter, L: PlanLayout): void {
+  const c = L.centers;
+  if (!c) return;
+  w.comment(
+    `Anchors as center-size rows (cx, cy, w, h)${L.plan.spec.anchorFormat === 'xyxy' ? ', converted from the plan\'s xyxy rows in float (w = x2 - x1, cx = x1 + 0.5f*w)' : ''}.`,
+    'Printed so that each literal reads back as exactly the same float.',
+  );
+  w.line(`static const float anchors[${L.names.numAnchors}][4] = {`);
+  w.indent();
+  L.levels.forEach((l, i) => {
+    if (l.count === 0) {
+      w.comment(`level ${i}: ${l.h}x${l.w} map, ${l.a} per location: no anchors`);
+      return;
+    }
+    w.comment(`level ${i}: ${l.h}x${l.w} map, ${l.a} per location, anchors ${l.offset}..${l.offset + l.count - 1}`);
+    for (let n = l.offset; n < l.offset + l.count; n++) {
+      const v = [0, 1, 2, 3].map((j) => cFloat(c[n * 4 + j]!, `anchor ${n} value ${j}`));
+      w.line(`{ ${v.join(', ')} },`);
+    }
+  });
+  w.dedent();
+  w.line('};');
+  w.line();
+}
+
+/** The streaming pass: score_anchor for every anchor, into the level heap (per-level top-k) or the candidate heap. */
+function emitStream(w: CodeWriter, L: PlanLayout): void {
+  const C = `${L.numClasses}u`;
+  const perLevelHeap = L.levelK > 0;
+  const heap = perLevelHeap ? 'level_heap, &level_n, LEVEL_K' : 'cand, &ncand, CAP';
+  const merge = () => {
+    if (perLevelHeap) w.line('for (i = 0u; i < level_n; ++i) heap_offer(cand, &ncand, CAP, &level_heap[i]);');
+  };
+  if (L.plan.input === 'concat') {
+    if (!perLevelHeap) {
+      w.line(`for (i = 0u; i < ${L.names.numAnchors}; ++i) score_anchor(scores + (size_t)i * ${C}, 1u, i, ${heap});`);
+      return;
+    }
+    w.block(`for (l = 0u; l < ${L.names.numLevels}; ++l)`, () => {
+      w.line('uint32_t level_n = 0u;');
+      w.line(`for (i = level_offset[l]; i < level_offset[l + 1u]; ++i) score_anchor(scores + (size_t)i * ${C}, 1u, i, ${heap});`);
+      merge();
+    });
+    return;
+  }
+  w.block(`for (l = 0u; l < ${L.names.numLevels}; ++l)`, () => {
+    w.line('const size_t hw = (size_t)level_h[l] * level_w[l];');
+    w.line('const uint32_t na = level_a[l];');
+    w.line('uint32_t p, a;');
+    if (perLevelHeap) w.line('uint32_t level_n = 0u;');
+    w.comment('anchor n = offset + (y * W + x) * A + a; position p = y * W + x; class k of anchor a is channel a * C + k');
+    w.line('for (p = 0u; p < hw; ++p)');
+    w.line('    for (a = 0u; a < na; ++a)');
+    w.line(`        score_anchor(cls[l] + (size_t)a * ${C} * hw + p, hw, level_offset[l] + p * na + a, ${heap});`);
+    merge();
+  });
+}
+
+function emitDecodeLoop(w: CodeWriter, L: PlanLayout): void {
+  const anchorArg = L.centers ? ', anchors[cand[i].anchor]' : '';
+  if (L.plan.input === 'concat') {
+    w.line(`for (i = 0u; i < ncand; ++i) decode_box(boxes + (size_t)cand[i].anchor * 4u, 1u${anchorArg}, decoded + 4u * (size_t)i);`);
+    return;
+  }
+  w.block('for (i = 0u; i < ncand; ++i)', () => {
+    w.line('const uint32_t n = cand[i].anchor;');
+    w.line('size_t hw;');
+    w.line('uint32_t p;');
+    w.line('l = 0u;');
+    w.line('while (n >= level_offset[l + 1u]) ++l;');
+    w.line('hw = (size_t)level_h[l] * level_w[l];');
+    w.line('p = n - level_offset[l];');
+    w.line(`decode_box(reg[l] + (size_t)(p % level_a[l]) * 4u * hw + p / level_a[l], hw${anchorArg}, decoded + 4u * (size_t)i);`);
+  });
+}
+
+function emitRun(w: CodeWriter, L: PlanLayout): void {
+  const N = L.names;
+  const ws = L.workspace;
+  w.block(`size_t ${N.workspaceSize}(void)`, () => w.line(`return ${N.workspaceMacro};`));
+  w.line();
+  w.line(`#define CAP ${L.cap}u`);
+  if (L.levelK > 0) w.line(`#define LEVEL_K ${L.levelK}u`);
+  w.line();
+  const first = L.plan.input === 'concat' ? 'const float *scores, const float *boxes,' : 'const float *const *cls, const float *const *reg,';
+  w.line(`${N.status} ${N.run}(${first}`);
+  w.line('    void *workspace, size_t workspace_size,');
+  w.block(`    ${N.detection} *detections, size_t capacity, size_t *count)`, () => {
+    w.line('cand_t *cand;');
+    if (L.levelK > 0) w.line('cand_t *level_heap;');
+    w.line('float *decoded;');
+    w.line('uint8_t *removed;');
+    w.line('uint32_t ncand = 0u, i;');
+    if (L.plan.input === 'per-level' || L.levelK > 0) w.line('uint32_t l;');
+    w.line();
+    w.comment('Argument checks come first: nothing is read or written before they pass.');
+    w.line(`if (count == NULL) return ${N.errArg};`);
+    w.line('*count = 0u;');
+    if (L.plan.input === 'concat') {
+      w.line(`if (scores == NULL || boxes == NULL || detections == NULL || capacity < ${N.maxDetections}) return ${N.errArg};`);
+    } else {
+      w.line(`if (cls == NULL || reg == NULL || detections == NULL || capacity < ${N.maxDetections}) return ${N.errArg};`);
+      w.line(`for (l = 0u; l < ${N.numLevels}; ++l)`);
+      w.line(`    if (level_offset[l + 1u] > level_offset[l] && (cls[l] == NULL || reg[l] == NULL)) return ${N.errArg};`);
+    }
+    w.line(`if (workspace == NULL || workspace_size < ${N.workspaceMacro} || ((uintptr_t)workspace & 3u) != 0u) return ${N.errWorkspace};`);
+    w.line();
+    w.comment(`Workspace regions (bytes): candidates at 0${L.levelK > 0 ? `, level heap at ${ws.levelHeapOffset}` : ''}, boxes at ${ws.boxesOffset}, NMS flags at ${ws.flagsOffset}.`);
+    w.line('cand = (cand_t *)workspace;');
+    if (L.levelK > 0) {
+      w.line('level_heap = cand + CAP;');
+      w.line('decoded = (float *)(void *)(level_heap + LEVEL_K);');
+    } else {
+      w.line('decoded = (float *)(void *)(cand + CAP);');
+    }
+    w.line('removed = (uint8_t *)(void *)(decoded + 4u * CAP);');
+    w.line();
+    w.comment('1. One streaming pass: filter scores, keep the top candidates (nothing decoded yet).');
+    emitStream(w, L);
+    w.line();
+    w.comment('2. Rank order, then decode only the kept candidates.');
+    w.line('heap_sort(cand, ncand);');
+    emitDecodeLoop(w, L);
+    w.line();
+    w.comment('3. NMS, output in rank order.');
+    w.line('*count = nms(cand, decoded, removed, ncand, detections);');
+    w.line(`return ${N.ok};`);
+  });
+}
+
+/** The text of postprocess.c. */
+export function emitSource(L: PlanLayout): string {
+  const w = new CodeWriter();
+  emitPrologue(w, L);
+  emitLevelTables(w, L);
+  emitAnchorTable(w, L);
+  emitHeap(w);
+  emitScoreFilter(w, L);
+  emitDecode(w, L);
+  emitNms(w, L);
+  emitRun(w, L);
+  return w.toString();
+}

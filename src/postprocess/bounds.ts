@@ -1,0 +1,61 @@
+// Reject bounds for the fused score filter of the emitted C: cheap comparisons on logits that are proved never to
+// reject a (anchor, class) pair the reference keeps. Each bound is derived from the reference's float arithmetic
+// (float32.ts) with room for the C library's expf being up to 2 ulps away from a correctly rounded exp.
+import { expF, f32, lastFloatWhere, nextDownF, nextUpF } from './float32';
+
+/** The largest float below or equal to the double v. */
+function floatAtMost(v: number): number {
+  let x = f32(v);
+  while (x > v) x = nextDownF(x);
+  return x;
+}
+
+/**
+ * Sigmoid: the largest float L such that every logit x <= L has 1/(1+expf(-x)) <= thr, even when expf returns a value
+ * up to 2 ulps below the correctly rounded one (which only raises the sigmoid; an overflow to +Inf stays +Inf). The C
+ * filter skips x <= L without calling expf, then decides on the score itself, exactly as the reference does.
+ */
+export function sigmoidRejectLogit(thr: number): number {
+  const t = f32(thr);
+  return lastFloatWhere((x) => {
+    const exact = expF(-x);
+    const e = exact === Infinity ? exact : nextDownF(nextDownF(exact));
+    return f32(1 / f32(1 + (e > 0 ? e : 0))) <= t;
+  });
+}
+
+/** Unit roundoff of float. */
+const U = 2 ** -24;
+
+/**
+ * Softmax, per anchor: with m1 the largest foreground logit and r the largest logit of every other column (the
+ * background and the other foreground columns), every foreground probability is at most sigmoid(m1 - r) in exact
+ * arithmetic (p_k = e_k / sum <= e_k / (e_k + e_j) for any other column j). The float softmax can exceed the exact
+ * value by a relative error below u·(ln(1/thr) + 1.37·C + 6) (error of x - max, of expf, of the C-term sum); this
+ * returns the largest float D such that fl(m1 - r) <= D proves every float probability <= thr, with that error doubled.
+ * -Infinity when thr is 0 (then only fl(m1 - r) = -Inf, i.e. all-zero foreground probabilities, is rejected).
+ */
+export function softmaxRejectMargin(thr: number, numColumns: number): number {
+  const t = f32(thr);
+  if (t <= 0) return -Infinity;
+  if (t >= 1) return Infinity;
+  const eps = 2 * U * (Math.log(1 / t) + 2 * numColumns + 16);
+  const q = t / (1 + eps);
+  const logit = Math.log(q / (1 - q));
+  const target = logit - 1e-9 * (1 + Math.abs(logit));
+  // fl(m1 - r) <= D means the exact m1 - r is below nextUp(D); make nextUp(D) itself <= target.
+  let d = floatAtMost(target);
+  while (nextUpF(d) > target) d = nextDownF(d);
+  return d;
+}
+
+/**
+ * Softmax, per class once the anchor's sum is known: with m the row maximum, fl(x_k - m) <= S implies
+ * expf(fl(x_k - m)) <= thr (expf up to 2 ulps high), and since the float sum is >= 1 (it contains expf(0) = 1) the
+ * float probability is <= thr too, so the C code skips the class without a second expf.
+ */
+export function softmaxSkipLogit(thr: number): number {
+  const t = f32(thr);
+  if (t <= 0) return -Infinity;
+  return lastFloatWhere((x) => nextUpF(nextUpF(expF(x))) <= t);
+}

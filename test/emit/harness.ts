@@ -1,0 +1,140 @@
+// Build an emitted module together with a test harness (main reads float32 inputs from a file, calls run, prints
+// the detections), run it on inputs, and compare with the TypeScript reference.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { expect } from 'vitest';
+import { emitPostprocessC, type EmitPlan } from '../../src/emit/c';
+import { cNames } from '../../src/emit/c/names';
+import type { Detection } from '../../src/postprocess/spec';
+import { compile, O2_FLAGS, run, SANITIZE_FLAGS, tempDir, writeFiles } from '../_support/gcc';
+import { toPerLevel, type HeadOutputs } from './fixtures';
+
+/** main(): argv[1] = input file of float32 values, in the order the run function takes them. */
+export function harnessSource(plan: EmitPlan): string {
+  const N = cNames(plan.name);
+  const c = plan.numClasses;
+  const sizes =
+    plan.input === 'concat'
+      ? ''
+      : `static const size_t cls_len[] = { ${plan.levels.map((l) => l.h * l.w * l.anchorsPerLocation * c).join(', ')} };\n` +
+        `static const size_t reg_len[] = { ${plan.levels.map((l) => l.h * l.w * l.anchorsPerLocation * 4).join(', ')} };\n`;
+  const call =
+    plan.input === 'concat'
+      ? `const float *scores = data, *boxes = data + (size_t)${N.numAnchors} * ${N.numClasses};
+    st = ${N.run}(scores, boxes, ws, ${N.workspaceSize}(), dets, ${N.maxDetections}, &n);`
+      : `const float *cls[${N.numLevels}], *reg[${N.numLevels}];
+    size_t off = 0, l;
+    for (l = 0; l < ${N.numLevels}; ++l) { cls[l] = cls_len[l] ? data + off : NULL; off += cls_len[l]; }
+    for (l = 0; l < ${N.numLevels}; ++l) { reg[l] = reg_len[l] ? data + off : NULL; off += reg_len[l]; }
+    st = ${N.run}(cls, reg, ws, ${N.workspaceSize}(), dets, ${N.maxDetections}, &n);`;
+  return `#include <stdio.h>
+#include <stdlib.h>
+#include "postprocess.h"
+${sizes}
+int main(int argc, char **argv) {
+    FILE *f;
+    long bytes;
+    float *data;
+    void *ws;
+    ${N.detection} *dets;
+    size_t n = 0, i;
+    ${N.status} st;
+    if (argc != 2 || (f = fopen(argv[1], "rb")) == NULL) return 2;
+    fseek(f, 0, SEEK_END);
+    bytes = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    data = (float *)malloc(bytes > 0 ? (size_t)bytes : 1u);
+    if (data == NULL || fread(data, 1, (size_t)bytes, f) != (size_t)bytes) return 3;
+    fclose(f);
+    ws = malloc(${N.workspaceSize}());
+    dets = (${N.detection} *)malloc(sizeof *dets * ${N.maxDetections});
+    if (ws == NULL || dets == NULL) return 4;
+    {
+    ${call}
+    }
+    printf("%d %lu\\n", (int)st, (unsigned long)n);
+    for (i = 0; i < n; ++i)
+        printf("%lu %lu %.9g %.9g %.9g %.9g %.9g\\n", (unsigned long)dets[i].label, (unsigned long)dets[i].anchor,
+               (double)dets[i].score, (double)dets[i].box[0], (double)dets[i].box[1], (double)dets[i].box[2],
+               (double)dets[i].box[3]);
+    free(dets);
+    free(ws);
+    free(data);
+    return 0;
+}
+`;
+}
+
+function parseNumber(t: string): number {
+  const s = t.toLowerCase().replace(/^-nan$/, 'nan');
+  if (s === 'nan') return NaN;
+  if (s === 'inf') return Infinity;
+  if (s === '-inf') return -Infinity;
+  return Math.fround(Number(s));
+}
+
+export function parseHarnessOutput(text: string): { status: number; detections: Detection[] } {
+  const lines = text.trim().split('\n');
+  const [status, count] = lines[0]!.split(' ').map((x) => Number(x)) as [number, number];
+  const detections = lines.slice(1, 1 + count).map((l) => {
+    const v = l.split(' ').map(parseNumber);
+    return { label: Number(l.split(' ')[0]), anchor: Number(l.split(' ')[1]), score: v[2]!, box: [v[3]!, v[4]!, v[5]!, v[6]!] as [number, number, number, number] };
+  });
+  return { status, detections };
+}
+
+export interface BuiltModule {
+  /** Run the -O2 build and the ASan/UBSan build on the inputs; both outputs must be equal; returns the parse. */
+  run(outputs: HeadOutputs): { status: number; detections: Detection[] };
+  files: { name: string; text: string }[];
+  dir: string;
+  dispose(): void;
+}
+
+/** Emit, write and compile a plan twice (-O2, and -fsanitize=address,undefined). */
+export function buildModule(plan: EmitPlan, opts: { sanitize?: boolean } = {}): BuiltModule {
+  const { files } = emitPostprocessC(plan);
+  const t = tempDir();
+  writeFiles(t.dir, [...files, { name: 'harness.c', text: harnessSource(plan) }]);
+  const exes = [compile(t.dir, ['postprocess.c', 'harness.c'], 'harness_o2', O2_FLAGS)];
+  if (opts.sanitize !== false) exes.push(compile(t.dir, ['postprocess.c', 'harness.c'], 'harness_san', SANITIZE_FLAGS));
+  let runs = 0;
+  return {
+    files,
+    dir: t.dir,
+    dispose: t.dispose,
+    run(outputs) {
+      const arrays = plan.input === 'concat' ? [outputs.scores, outputs.boxes] : (() => {
+        const levels = toPerLevel(plan, outputs);
+        return [...levels.map((l) => l.cls), ...levels.map((l) => l.reg)];
+      })();
+      const total = arrays.reduce((s, a) => s + a.length, 0);
+      const all = new Float32Array(total);
+      let off = 0;
+      for (const a of arrays) {
+        all.set(a, off);
+        off += a.length;
+      }
+      const file = join(t.dir, `input-${runs++}.bin`);
+      writeFileSync(file, new Uint8Array(all.buffer));
+      const texts = exes.map((e) => run(e, [file]));
+      for (const text of texts.slice(1)) expect(text).toBe(texts[0]);
+      return parseHarnessOutput(texts[0]!);
+    },
+  };
+}
+
+/** Same detections: count, labels, anchors and order exactly; scores exactly; coordinates within 1e-4. */
+export function expectSameDetections(got: Detection[], want: Detection[]): void {
+  const key = (d: Detection[]) => d.map((x) => `${x.label}@${x.anchor}`).join(' ');
+  expect(key(got)).toBe(key(want));
+  got.forEach((d, i) => {
+    const w = want[i]!;
+    expect(d.score).toBe(w.score);
+    d.box.forEach((v, j) => {
+      const r = w.box[j]!;
+      if (Number.isFinite(r)) expect(Math.abs(v - r)).toBeLessThanOrEqual(1e-4);
+      else expect(v).toBe(r);
+    });
+  });
+}
