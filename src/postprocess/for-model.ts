@@ -1,0 +1,126 @@
+// Fitting a post-processing preset to a concrete (possibly pruned) model: what the graph already does (activation,
+// decoding) switches the matching stages off, the anchor table comes from the graph, a baseline generator or the
+// preset's own generator, and the model's outputs are mapped to the reference's input forms.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { PrunedetError } from '../errors';
+import type { DetectorSpec } from '../detector/spec';
+import { allGridAnchors, encodeAnchors, keepAnchors, ssdMinSizePriors } from '../anchors/generate';
+import type { AnchorSet, FeatureMap } from '../anchors/types';
+import { baselineFromMmdetConfig } from '../anchors/config/index';
+import { parsePostprocess } from './presets';
+import type { PostprocessSpec } from './spec';
+import type { LevelShape, PostprocessInput } from './reference';
+
+export interface ModelPostprocess {
+  /** The preset adapted to the model: decoder 'none' when boxes are decoded in the graph, 'probabilities' when activated. */
+  spec: PostprocessSpec;
+  /** [anchors, 4] in spec.anchorFormat (zeros when the decoder is 'none'). */
+  anchors: Float32Array;
+  /** Every level of the baseline, with the anchors per location the model keeps (0 for an emptied level). */
+  levels: LevelShape[];
+  numClasses: number;
+  /** Where the anchors came from, for reports. */
+  anchorSource: string;
+}
+
+/** Baseline anchor generators shipped with prunedet, by preset (used when the graph embeds no table). */
+const PRESET_BASELINES: Record<string, string> = {
+  'mmdet-ssd300': 'configs/ssd300/baseline.py',
+  'mmdet-retinanet': 'configs/retinanet/baseline.py',
+};
+
+export function shippedConfig(rel: string): string {
+  return fileURLToPath(new URL(`../../${rel}`, import.meta.url));
+}
+
+/** Ultra-Light's min-size priors for a model of this input size and these levels. */
+function ultrafacePriors(det: DetectorSpec, featureMaps: FeatureMap[]): AnchorSet {
+  const minBoxes = [[10, 16, 24], [32, 48], [64, 96], [128, 192, 256]];
+  if (featureMaps.length !== 4) {
+    throw new PrunedetError('E_POSTPROCESS', `the ultraface priors have 4 levels, the model has ${featureMaps.length}`, 'give the anchors with --baseline-config');
+  }
+  const [H, W] = det.imageSize;
+  return ssdMinSizePriors({ imageSize: [W, H], strides: [8, 16, 32, 64], minBoxes, featureMaps }).set;
+}
+
+export interface AnchorOptions {
+  /** The baseline's anchor set (e.g. from --baseline-config), unpruned. */
+  baseline?: AnchorSet;
+  /** Kept baseline anchors per level (for a pruned model whose own graph embeds no table). */
+  kept?: number[][];
+  /** Feature maps of every baseline level ([H, W]), when the model lost some levels to pruning. */
+  featureMaps?: FeatureMap[];
+}
+
+/**
+ * The post-processing of `det` under preset text `text` (e.g. `mmdet-ssd300,score_thr=0.05`). The graph's own table
+ * wins; otherwise the given baseline, the preset's shipped baseline, or the preset's generator, pruned to `kept`.
+ */
+export function postprocessForModel(det: DetectorSpec, text: string, o: AnchorOptions = {}): ModelPostprocess {
+  const preset = parsePostprocess(text);
+  const presetName = text.split(',')[0]!.trim();
+  const spec: PostprocessSpec = { ...preset };
+  if (det.scoreActivation !== 'none') spec.scores = 'probabilities';
+  else if (spec.scores === 'probabilities') spec.scores = det.classes === 1 ? 'sigmoid' : 'softmax';
+  const featureMaps = o.featureMaps ?? det.levels.map((l) => l.featureMap);
+  const kept = o.kept ?? det.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i));
+  const levels: LevelShape[] = featureMaps.map(([h, w], i) => ({ h, w, anchorsPerLocation: kept[i]!.length }));
+  const boxes = levels.reduce((s, l) => s + l.h * l.w * l.anchorsPerLocation, 0);
+  if (boxes !== det.boxes) {
+    throw new PrunedetError('E_CONFIG_MISMATCH', `the kept anchors give ${boxes} boxes but the model has ${det.boxes}`, 'pass the config the model was compiled with');
+  }
+  if (det.postprocessInGraph.includes('decode')) {
+    spec.decoder = { type: 'none' };
+    return { spec, anchors: new Float32Array(boxes * 4), levels, numClasses: det.classes, anchorSource: 'decoded in the graph' };
+  }
+  const [H, W] = det.imageSize;
+  let set: AnchorSet | undefined = o.baseline;
+  let source = set?.source ?? '';
+  let normalize: [number, number] | undefined;
+  let clamp = false;
+  if (!set && PRESET_BASELINES[presetName] && existsSync(shippedConfig(PRESET_BASELINES[presetName]!))) {
+    set = baselineFromMmdetConfig(shippedConfig(PRESET_BASELINES[presetName]!)).set;
+    source = PRESET_BASELINES[presetName]!;
+  }
+  if (!set && presetName === 'ultraface') {
+    set = ultrafacePriors(det, featureMaps);
+    source = 'Ultra-Light min-size priors';
+    normalize = [W, H];
+    clamp = true;
+  }
+  if (!set) {
+    throw new PrunedetError('E_POSTPROCESS', `the model outputs raw box deltas and embeds no anchor table, and preset ${presetName} has no anchor generator`, 'pass --baseline-config with the model\'s anchor generator');
+  }
+  if (set.levels.length !== featureMaps.length || set.levels.some((l, i) => l.base.length < kept[i]!.length)) {
+    throw new PrunedetError('E_CONFIG_MISMATCH', `the anchors of ${source} (${set.levels.map((l) => l.base.length).join(',')} per level) do not fit the model (${kept.map((k) => k.length).join(',')})`, 'give the anchor generator the model was trained with');
+  }
+  const xyxy = allGridAnchors(keepAnchors(set, kept), featureMaps);
+  const anchors = encodeAnchors(xyxy, { format: spec.anchorFormat, ...(normalize ? { normalizeBy: normalize } : {}), clamp });
+  return { spec, anchors, levels, numClasses: det.classes, anchorSource: source };
+}
+
+/** Graph outputs of one run, by name ([batch, ...] float32, batch 0 is used). */
+export type RunOutputs = Record<string, { dims: readonly number[]; data: Float32Array }>;
+
+/** The reference's input for image 0 of a run: the scores/boxes rows, or the per-level maps. */
+export function referenceInput(det: DetectorSpec, outputs: RunOutputs): PostprocessInput {
+  const rows = det.outputs.filter((o) => o.kind === 'rows');
+  const scores = rows.find((o) => o.role === 'scores');
+  const boxes = rows.find((o) => o.role === 'boxes');
+  if (scores && boxes) {
+    const s = outputs[scores.name]!;
+    const b = outputs[boxes.name]!;
+    return { form: 'concat', scores: s.data.subarray(0, det.boxes * det.classes), boxes: b.data.subarray(0, det.boxes * 4) };
+  }
+  const maps = det.outputs.filter((o) => o.kind === 'map');
+  return {
+    form: 'per-level',
+    levels: det.levels.map((_, i) => {
+      const cls = maps.find((o) => o.level === i && o.role === 'scores');
+      const reg = maps.find((o) => o.level === i && o.role === 'boxes');
+      if (!cls || !reg) throw new PrunedetError('E_HEAD_AMBIGUOUS', `level ${i} has no separate score and box maps among the outputs`, 'export the head outputs as scores and boxes');
+      return { cls: outputs[cls.name]!.data, reg: outputs[reg.name]!.data };
+    }),
+  };
+}
