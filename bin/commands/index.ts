@@ -1,6 +1,9 @@
 // Every CLI command, in help order. Add a command by adding its object here.
 import type { CommandModule } from 'yargs';
+import { compileCommand } from './compile';
+import { demoCommand } from './demo';
 import { inspectCommand } from './inspect';
+import { passesCommand } from './passes';
 import { synthCommand } from './synth';
 
-export const commands: CommandModule<object, never>[] = [inspectCommand, synthCommand] as never;
+export const commands: CommandModule<object, never>[] = [demoCommand, compileCommand, inspectCommand, synthCommand, passesCommand] as never;

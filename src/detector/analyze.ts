@@ -100,7 +100,9 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
   }
   const convShapes = region.convs.map((c) => shapes.requireStatic(c.output(), `head conv ${c.label()}`));
   const traced = traceRegion(region, shapes);
-  const reads = graph.outputs.map((o) => readOutput(o, traced.get(o)!, convShapes));
+  // Outputs fixed before run time (the empty map of a level pruned away) carry no anchors to read.
+  const live = graph.outputs.filter((o) => traced.has(o));
+  const reads = live.map((o) => readOutput(o, traced.get(o)!, convShapes));
   const rowsOuts = reads.filter((r): r is OutputRows => r.kind === 'rows');
   const mapOuts = reads.filter((r): r is OutputMap => r.kind === 'map');
 
@@ -220,7 +222,7 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
     region: region.nodes,
     source: opts.headSpec ? 'head-spec' : 'analysis',
   };
-  if (decoded) spec.anchorTable = recoverAnchorTable(graph.outputs.find((o) => o.name === boxesOut.name)!, region, shapes, spec.boxes);
+  if (decoded) spec.anchorTable = recoverAnchorTable(live.find((o) => o.name === boxesOut.name)!, region, shapes, spec.boxes);
   return spec;
 }
 

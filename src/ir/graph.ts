@@ -261,6 +261,15 @@ export class Graph {
     return v;
   }
 
+  /** Rename `v` (its name must stay unique in the graph). */
+  renameValue(v: Value, name: string): void {
+    if (v.name === name) return;
+    if (this.values.has(name)) throw new Error(`cannot rename ${v.name} to ${name}: the name is taken`);
+    this.values.delete(v.name);
+    v.name = name;
+    this.values.set(name, v);
+  }
+
   /** A value with a fresh name derived from `base`. */
   newValue(base: string): Value {
     return this.value(this.uniqueName(base));

@@ -14,6 +14,8 @@ export interface LoadedModel {
   /** Where the model came from (file path or '<bytes>'), for messages. */
   source: string;
   byteLength: number;
+  /** The file's bytes (the weights are views into them). */
+  bytes: Uint8Array;
 }
 
 /** Load a model from a path (external data resolved next to it) or from bytes. */
@@ -49,7 +51,7 @@ export function loadModelWithInfo(input: string | Uint8Array): LoadedModel {
   }
   const reader = baseDir === undefined ? undefined : externalReader(baseDir, label);
   const model = modelFromProto(proto, reader, label);
-  return { model, source: label, byteLength: bytes.length };
+  return { model, source: label, byteLength: bytes.length, bytes };
 }
 
 /** Random bytes and cut-off files both fail to decode; a cut-off file still starts like a model. */

@@ -51,6 +51,8 @@ export interface AnchorOptions {
   kept?: number[][];
   /** Feature maps of every baseline level ([H, W]), when the model lost some levels to pruning. */
   featureMaps?: FeatureMap[];
+  /** The input is the raw head (compile --cut-head): the graph's activation and decoding are not applied. */
+  rawHead?: boolean;
 }
 
 /**
@@ -61,8 +63,9 @@ export function postprocessForModel(det: DetectorSpec, text: string, o: AnchorOp
   const preset = parsePostprocess(text);
   const presetName = text.split(',')[0]!.trim();
   const spec: PostprocessSpec = { ...preset };
-  if (det.scoreActivation !== 'none') spec.scores = 'probabilities';
-  else if (spec.scores === 'probabilities') spec.scores = det.classes === 1 ? 'sigmoid' : 'softmax';
+  const activated = det.scoreActivation !== 'none' && !o.rawHead;
+  if (activated) spec.scores = 'probabilities';
+  else if (spec.scores === 'probabilities') spec.scores = det.scoreActivation === 'sigmoid' || det.classes === 1 ? 'sigmoid' : 'softmax';
   const featureMaps = o.featureMaps ?? det.levels.map((l) => l.featureMap);
   const kept = o.kept ?? det.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i));
   const levels: LevelShape[] = featureMaps.map(([h, w], i) => ({ h, w, anchorsPerLocation: kept[i]!.length }));
@@ -70,9 +73,14 @@ export function postprocessForModel(det: DetectorSpec, text: string, o: AnchorOp
   if (boxes !== det.boxes) {
     throw new PrunedetError('E_CONFIG_MISMATCH', `the kept anchors give ${boxes} boxes but the model has ${det.boxes}`, 'pass the config the model was compiled with');
   }
-  if (det.postprocessInGraph.includes('decode')) {
+  if (det.postprocessInGraph.includes('decode') && !o.rawHead) {
     spec.decoder = { type: 'none' };
     return { spec, anchors: new Float32Array(boxes * 4), levels, numClasses: det.classes, anchorSource: 'decoded in the graph' };
+  }
+  if (det.anchorTable) {
+    // the graph's own table (already pruned with the model), in its own units
+    const anchors = encodeAnchors(det.anchorTable.xyxy, { format: spec.anchorFormat });
+    return { spec, anchors, levels, numClasses: det.classes, anchorSource: `the graph's constants ${det.anchorTable.constants.join(', ')}` };
   }
   const [H, W] = det.imageSize;
   let set: AnchorSet | undefined = o.baseline;

@@ -1,0 +1,50 @@
+import type { CommandModule } from 'yargs';
+import { emit, runCommand } from '../run';
+
+interface Args {
+  model: string; config?: string; remove?: string; o: string; 'baseline-config'?: string; 'head-spec'?: string;
+  'input-shape'?: string; passes?: string; check: boolean; emit?: string[]; postprocess?: string; 'cut-head': boolean; json: boolean; debug: boolean;
+}
+
+export const compileCommand: CommandModule<object, Args> = {
+  command: 'compile <model>',
+  describe: 'Apply a pruned-anchor configuration and write OUTDIR/model.onnx + report.json (+ C post-processing)',
+  builder: (y) => y
+    .positional('model', { type: 'string', demandOption: true, describe: 'ONNX detector' })
+    .option('config', { type: 'string', describe: 'mmdetection-style .py or .json anchor config' })
+    .option('remove', { type: 'string', describe: 'global base-anchor indices to remove, e.g. 5,7,13 (as the paper prints them)' })
+    .option('o', { alias: 'output', type: 'string', demandOption: true, describe: 'output folder' })
+    .option('baseline-config', { type: 'string', describe: 'the unpruned anchor generator config (.py), to match (scale, ratio) pairs' })
+    .option('head-spec', { type: 'string', describe: 'JSON naming the head convs per level, when analysis cannot tell' })
+    .option('input-shape', { type: 'string', describe: 'input shape N,C,H,W for models with a dynamic input size' })
+    .option('passes', { type: 'string', describe: 'comma-separated pass pipeline (default: all; see `prunedet passes`)' })
+    .option('check', { type: 'boolean', default: false, describe: 'also open the model in onnxruntime after every pass' })
+    .option('emit', { type: 'string', array: true, describe: 'extra outputs: c (fused C99 post-processing)' })
+    .option('postprocess', { type: 'string', describe: 'post-processing preset and overrides, e.g. mmdet-ssd300,score_thr=0.05' })
+    .option('cut-head', { type: 'boolean', default: false, describe: 'end the ONNX at the head convs (per-level maps) and leave layout/decode to the C module' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
+    .check((a) => {
+      if (a.config === undefined && a.remove === undefined) throw new Error('give --config FILE or --remove LIST');
+      return true;
+    }) as never,
+  handler: (argv) => runCommand(async () => {
+    const { compile } = await import('../../src/compile');
+    const { formatCompile } = await import('../../src/commands/compile-format');
+    const { parseInputShape } = await import('../../src/commands/common');
+    const r = await compile({
+      model: argv.model,
+      outDir: argv.o,
+      check: argv.check,
+      cutHead: argv['cut-head'],
+      ...(argv.config !== undefined ? { config: argv.config } : {}),
+      ...(argv.remove !== undefined ? { remove: argv.remove } : {}),
+      ...(argv['baseline-config'] ? { baselineConfig: argv['baseline-config'] } : {}),
+      ...(argv['head-spec'] ? { headSpec: argv['head-spec'] } : {}),
+      ...(argv['input-shape'] ? { inputShape: parseInputShape(argv['input-shape'])! } : {}),
+      ...(argv.passes ? { passes: argv.passes.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+      ...(argv.emit ? { emit: argv.emit.flatMap((e) => e.split(',')) } : {}),
+      ...(argv.postprocess ? { postprocess: argv.postprocess } : {}),
+    });
+    emit(argv.json, r, () => formatCompile(r, argv.o));
+  }, argv.debug),
+};

@@ -1,0 +1,29 @@
+// Text form of a compile report: the before/after table users read first.
+import type { CompileReport } from '../compile';
+import { fmtBytes, fmtInt, table } from '../format/table';
+
+export function formatCompile(r: CompileReport, outDir: string): string {
+  const b = r.before;
+  const a = r.after;
+  const pct = (x: number, y: number) => (x === 0 ? '' : `${(((y - x) / x) * 100).toFixed(1)}%`);
+  const rows: (string | number)[][] = [
+    ['head MACs', fmtInt(b.headMacs), fmtInt(a.headMacs), pct(b.headMacs, a.headMacs)],
+    ['total MACs', fmtInt(b.totalMacs), fmtInt(a.totalMacs), pct(b.totalMacs, a.totalMacs)],
+    ['boxes', fmtInt(b.boxes), fmtInt(a.boxes), pct(b.boxes, a.boxes)],
+    ['anchors/level', b.anchorsPerLevel.join(','), a.anchorsPerLevel.join(','), ''],
+    ['parameters', fmtInt(b.params), fmtInt(a.params), pct(b.params, a.params)],
+    ['file size', fmtBytes(b.bytes), fmtBytes(a.bytes), pct(b.bytes, a.bytes)],
+  ];
+  const lines = [
+    `compiled ${r.model.file} with config ${r.config.name} (${r.config.source}; baseline: ${r.config.baseline})`,
+    `removed anchors {${r.config.removed.join(', ')}}`,
+    '',
+    table(['', 'before', 'after', 'change'], rows),
+    '',
+    `passes: ${r.passes.map((p) => `${p.pass}${p.changed ? '' : ' (no change)'}`).join(' -> ')}`,
+    `wrote ${r.files.map((f) => `${outDir}/${f}`).join(', ')}`,
+  ];
+  if (r.postprocess) lines.push(`post-processing: ${r.postprocess.preset}; C workspace ${fmtInt(r.postprocess.workspaceBytes as number)} bytes (cap ${r.postprocess.candidateCap} candidates)`);
+  if (r.cutHead) lines.push(`--cut-head: the model now ends at ${r.cutHead.join(', ')}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,99 @@
+// `prunedet demo`: the README's first command. Builds the SSD300 fixture (full VGG16, seeded weights), compiles the
+// paper's configurations A-D, verifies each against the original, measures model and post-processing latency, and
+// prints the paper's table with prunedet's own columns. No network, no arguments.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildFixture } from '../../fixtures/index';
+import { saveModel } from '../onnx/save';
+import { compile, type CompileReport } from '../compile';
+import { shippedConfig } from '../postprocess/for-model';
+import { fmtInt, table } from '../format/table';
+
+export interface DemoRow {
+  config: string;
+  anchorsPerLevel: number[];
+  headMacs: number;
+  paperHeadMacs: number;
+  boxes: number;
+  paperBoxes: number;
+  match: boolean;
+  extra: Record<string, string>;
+}
+
+export interface DemoResult {
+  rows: DemoRow[];
+  seconds: number;
+}
+
+/** The paper's Table (SSD300, COCO): head MACs and boxes per configuration. */
+export const PAPER_SSD300 = [
+  { config: 'baseline', headMacs: 4_231_319_040, boxes: 8732 },
+  { config: 'A', headMacs: 3_607_764_480, boxes: 7814 },
+  { config: 'B', headMacs: 2_476_592_640, boxes: 4926 },
+  { config: 'C', headMacs: 1_628_213_760, boxes: 3121 },
+  { config: 'D', headMacs: 774_938_880, boxes: 1291 },
+];
+
+export interface DemoStage {
+  /** Extra per-configuration measurements (verify, latency), added by later stages of the demo. */
+  measure?(original: string, outDir: string, report: CompileReport | undefined): Promise<Record<string, string>>;
+}
+
+export async function demo(progress: (msg: string) => void, stage: DemoStage = {}): Promise<DemoResult> {
+  const t0 = performance.now();
+  const dir = mkdtempSync(join(tmpdir(), 'prunedet-demo-'));
+  try {
+    progress('building the SSD300 fixture (VGG16 backbone, seeded random weights)');
+    const original = join(dir, 'ssd300.onnx');
+    saveModel(buildFixture('ssd300', { backbone: 'full', outputs: 'concat' }), original, { externalData: 'inline' });
+    const rows: DemoRow[] = [];
+    for (const p of PAPER_SSD300) {
+      let report: CompileReport | undefined;
+      let outDir = '';
+      if (p.config !== 'baseline') {
+        progress(`compiling configuration ${p.config}`);
+        outDir = join(dir, `config_${p.config.toLowerCase()}`);
+        report = await compile({ model: original, config: shippedConfig(`configs/ssd300/config_${p.config.toLowerCase()}.py`), outDir, emit: ['c'], postprocess: 'mmdet-ssd300' });
+      } else {
+        progress('compiling the baseline (every anchor kept) for reference');
+        outDir = join(dir, 'baseline');
+        report = await compile({ model: original, remove: '', outDir, emit: ['c'], postprocess: 'mmdet-ssd300' });
+      }
+      const extra = stage.measure ? await stage.measure(original, outDir, report) : {};
+      const after = report.after;
+      rows.push({
+        config: p.config,
+        anchorsPerLevel: after.anchorsPerLevel,
+        headMacs: after.headMacs,
+        paperHeadMacs: p.headMacs,
+        boxes: after.boxes,
+        paperBoxes: p.boxes,
+        match: after.headMacs === p.headMacs && after.boxes === p.boxes,
+        extra,
+      });
+    }
+    return { rows, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export function formatDemo(r: DemoResult): string {
+  const extraCols = [...new Set(r.rows.flatMap((x) => Object.keys(x.extra)))];
+  const rows = r.rows.map((x) => [
+    x.config,
+    x.anchorsPerLevel.join(','),
+    fmtInt(x.headMacs),
+    fmtInt(x.boxes),
+    x.match ? 'yes' : `NO (paper ${fmtInt(x.paperHeadMacs)} / ${fmtInt(x.paperBoxes)})`,
+    ...extraCols.map((c) => x.extra[c] ?? ''),
+  ]);
+  return [
+    'SSD300 (COCO, 81 classes) - the anchor-pruning paper\'s configurations, compiled by prunedet',
+    '',
+    table(['config', 'anchors/location', 'head MACs', 'boxes', 'equals paper', ...extraCols], rows),
+    '',
+    `(${r.seconds.toFixed(1)} s; weights are random, so AP is not measured: the paper's AP needs trained COCO weights)`,
+  ].join('\n');
+}

@@ -1,0 +1,93 @@
+// The optional artefacts of `compile`: the fused C post-processing module (--emit c) for the compiled model, with its
+// anchor table pruned like the model. Kept apart from compile.ts so the ONNX path does not load the emitters.
+import { basename, join } from 'node:path';
+import type { Model } from './ir/graph';
+import type { DetectorSpec } from './detector/spec';
+import type { AnchorSet, FeatureMap } from './anchors/types';
+import { PrunedetError } from './errors';
+import { writeFileAtomic } from './fs';
+import { postprocessForModel, type ModelPostprocess } from './postprocess/for-model';
+import { formatPostprocess } from './postprocess/presets';
+import { PRESETS } from './postprocess/presets';
+import { emitPostprocessC, layoutPlan, type EmitPlan } from './emit/c/index';
+import { sanitizeStem } from './emit/c/names';
+import type { CompileOptions, CompileReport } from './compile';
+import { PRUNEDET_VERSION } from './compile';
+
+export interface EmitContext {
+  options: CompileOptions;
+  report: CompileReport;
+  model: Model;
+  spec: DetectorSpec;
+  baselineSet: AnchorSet | undefined;
+  featureMaps: FeatureMap[];
+}
+
+export const EMIT_KINDS = ['c'] as const;
+
+/** Workspace candidates when the preset sets no top-k (TensorRT's EfficientNMS decodes at most 4096 too). */
+export const DEFAULT_CANDIDATE_CAP = 4096;
+
+/** How many candidates the C workspace holds: every per-level top-k survivor, the global top-k, or the default. */
+export function candidateCapFor(pp: ModelPostprocess): number {
+  const levels = pp.levels.filter((l) => l.h * l.w * l.anchorsPerLocation > 0).length;
+  const k = pp.spec.preNmsTopK;
+  if (k > 0) return pp.spec.topKScope === 'per-level' ? k * levels : k;
+  return DEFAULT_CANDIDATE_CAP;
+}
+
+/** The post-processing of the compiled model (`report.config.kept` of the baseline levels). */
+export function compiledPostprocess(ctx: Pick<EmitContext, 'spec' | 'baselineSet' | 'featureMaps'>, preset: string, kept: number[][], rawHead = false): ModelPostprocess {
+  return postprocessForModel(ctx.spec, preset, { kept, featureMaps: ctx.featureMaps, rawHead, ...(ctx.baselineSet ? { baseline: ctx.baselineSet } : {}) });
+}
+
+export function emitPlanFor(pp: ModelPostprocess, name: string, banner: EmitPlan['banner'], input: EmitPlan['input'], strides: [number, number][]): EmitPlan {
+  return {
+    name,
+    banner,
+    spec: pp.spec,
+    input,
+    levels: pp.levels.map((l, i) => ({ ...l, stride: strides[i]! })),
+    numClasses: pp.numClasses,
+    anchors: pp.anchors,
+    candidateCap: candidateCapFor(pp),
+  };
+}
+
+export async function emitArtefacts(stage: string, ctx: EmitContext): Promise<{ files: string[]; postprocess?: Record<string, unknown> }> {
+  const emit = ctx.options.emit ?? [];
+  for (const e of emit) {
+    if (!(EMIT_KINDS as readonly string[]).includes(e)) throw new PrunedetError('E_USAGE', `unknown --emit ${e}`, `choose from ${EMIT_KINDS.join(', ')}`);
+  }
+  if (!emit.includes('c')) return { files: [] };
+  const preset = ctx.options.postprocess;
+  if (!preset) {
+    throw new PrunedetError('E_USAGE', '--emit c needs the post-processing semantics', `pass --postprocess with a preset (${Object.keys(PRESETS).join(', ')}), e.g. --postprocess mmdet-ssd300`);
+  }
+  const pp = compiledPostprocess(ctx, preset, ctx.report.config.kept, ctx.options.cutHead === true);
+  const input: EmitPlan['input'] = ctx.options.cutHead || ctx.spec.outputs.some((o) => o.kind === 'map') ? 'per-level' : 'concat';
+  const [H, W] = ctx.spec.imageSize;
+  const strides = ctx.featureMaps.map(([h, w]): [number, number] => [W / w, H / h]);
+  const plan = emitPlanFor(pp, sanitizeStem(basename(ctx.options.model).replace(/\.onnx$/i, '')), {
+    version: PRUNEDET_VERSION,
+    modelFile: basename(ctx.options.model),
+    modelSha256: ctx.report.model.sha256.slice(0, 12),
+    config: ctx.report.config.name,
+  }, input, strides);
+  const layout = layoutPlan(plan);
+  const { files } = emitPostprocessC(plan);
+  for (const f of files) writeFileAtomic(join(stage, f.name), f.text);
+  return {
+    files: files.map((f) => f.name),
+    postprocess: {
+      preset: formatPostprocess(pp.spec),
+      input,
+      anchors: pp.anchorSource,
+      candidateCap: plan.candidateCap,
+      workspaceBytes: layout.workspace.size,
+      symbolPrefix: layout.names.prefix,
+    },
+  };
+}
+
+

@@ -1,0 +1,155 @@
+// `prunedet compile`: resolve a pruned-anchor configuration against the model, run the pass pipeline, and write
+// OUTDIR/model.onnx + report.json (and, asked for, the fused C post-processing) atomically.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, extname, join, resolve } from 'node:path';
+import type { Model } from './ir/graph';
+import { loadModelWithInfo } from './onnx/load';
+import { saveModel, modelToBytes } from './onnx/save';
+import { analyzeModel } from './detector/index';
+import { loadHeadSpec } from './detector/head-spec';
+import type { DetectorSpec } from './detector/spec';
+import { summarizeCost } from './cost/macs';
+import type { ShapeResult } from './shape/infer';
+import { runPipeline, type StepReport } from './pipeline';
+import { DEFAULT_PIPELINE, passesByName } from '../passes/index';
+import { PrunedetError } from './errors';
+import { samePath, writeFileAtomic, writeOutputDir } from './fs';
+import { baselineFromMmdetConfig, removeListOf, resolveConfig, type BaselineAnchors, type ResolvedConfig } from './anchors/config/index';
+import type { AnchorSet } from './anchors/types';
+import { parsePyConfig } from './anchors/config/py-literal';
+
+export interface CompileOptions {
+  model: string;
+  config?: string;
+  remove?: string;
+  baselineConfig?: string;
+  headSpec?: string;
+  inputShape?: number[];
+  outDir: string;
+  passes?: string[];
+  /** Open the model in onnxruntime after every pass. */
+  check?: boolean;
+  /** Extra artefacts, written by emitters registered in compile-emit.ts. */
+  emit?: string[];
+  postprocess?: string;
+  cutHead?: boolean;
+}
+
+export interface ModelStats {
+  headMacs: number;
+  totalMacs: number;
+  boxes: number;
+  anchorsPerLevel: number[];
+  params: number;
+  bytes: number;
+}
+
+export interface CompileReport {
+  tool: string;
+  model: { file: string; sha256: string };
+  config: { name: string; source: string; kept: number[][]; removed: number[]; baseline: string };
+  before: ModelStats;
+  after: ModelStats;
+  featureMaps: [number, number][];
+  passes: StepReport[];
+  files: string[];
+  postprocess?: Record<string, unknown>;
+  /** With --cut-head: the per-level head outputs the compiled model ends at. */
+  cutHead?: string[];
+}
+
+export const PRUNEDET_VERSION = '0.1.0';
+
+function stats(model: Model, shapes: ShapeResult, spec: DetectorSpec, anchorsPerLevel: number[], bytes: number): ModelStats {
+  const cost = summarizeCost(model.graph, shapes);
+  return { headMacs: spec.headMacs, totalMacs: cost.totalMacs, boxes: spec.boxes, anchorsPerLevel, params: cost.params, bytes };
+}
+
+/** The `_base_` config a .py config inherits from, when it is a single existing local file. */
+function baseOf(configPath: string): string | undefined {
+  if (extname(configPath) !== '.py' || !existsSync(configPath)) return undefined;
+  const mod = parsePyConfig(readFileSync(configPath, 'utf8'), configPath);
+  const base = mod.bases.length === 1 ? resolve(dirname(configPath), mod.bases[0]!.path) : undefined;
+  return base && existsSync(base) ? base : undefined;
+}
+
+/** The baseline anchors configs are resolved against: --baseline-config, the config's _base_, or the model itself. */
+export function resolveBaseline(spec: DetectorSpec, o: { config?: string; baselineConfig?: string }): { baseline: BaselineAnchors; set?: AnchorSet } {
+  const counts = spec.levels.map((l) => l.anchorsPerLocation);
+  const file = o.baselineConfig ?? (o.config ? baseOf(o.config) : undefined);
+  if (!file) return { baseline: { counts, source: 'the model' } };
+  const b = baselineFromMmdetConfig(file);
+  if (b.counts.length !== counts.length || b.counts.some((c, i) => c !== counts[i])) {
+    throw new PrunedetError('E_CONFIG_MISMATCH', `baseline ${file} has ${b.counts.join(',')} anchors per level, the model ${counts.join(',')}`, 'give the baseline config the model was trained with (--baseline-config)');
+  }
+  return { baseline: b, set: b.set };
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+export async function compile(o: CompileOptions): Promise<CompileReport> {
+  const outModel = join(o.outDir, 'model.onnx');
+  if (samePath(outModel, o.model)) {
+    throw new PrunedetError('E_OUTPUT', `compile would overwrite its input ${o.model}`, 'choose another output folder with -o');
+  }
+  const loaded = loadModelWithInfo(o.model);
+  const headSpec = o.headSpec ? loadHeadSpec(o.headSpec) : undefined;
+  const { shapes, spec } = analyzeModel(loaded.model, { ...(o.inputShape ? { inputShape: o.inputShape } : {}), ...(o.headSpec ? { headSpec: o.headSpec } : {}) }, loaded.source);
+  const { baseline, set } = resolveBaseline(spec, o);
+  const resolved: ResolvedConfig = resolveConfig({ ...(o.config ? { config: o.config } : {}), ...(o.remove !== undefined ? { remove: o.remove } : {}), baseline });
+  const counts = spec.levels.map((l) => l.anchorsPerLocation);
+  const before = stats(loaded.model, shapes, spec, counts, loaded.byteLength);
+  const featureMaps = spec.levels.map((l) => l.featureMap);
+
+  const names = o.passes ?? [...DEFAULT_PIPELINE];
+  const steps = passesByName(names).map((pass) => ({ pass, options: pass.name === 'prune-anchors' ? { kept: resolved.kept } : undefined }));
+  const model = loaded.model;
+  const reports = await runPipeline(model, steps, {
+    ...(o.inputShape ? { inputShape: o.inputShape } : {}),
+    ...(headSpec ? { headSpec } : {}),
+    label: loaded.source,
+    ...(o.check ? { check: checkInOrt } : {}),
+  });
+  const after = analyzeModel(model, o.inputShape ? { inputShape: o.inputShape } : {}, 'the compiled model');
+  const keptCounts = resolved.kept.map((k) => k.length);
+  const wantBoxes = featureMaps.reduce((s, [h, w], i) => s + h * w * keptCounts[i]!, 0);
+  const pruned = names.includes('prune-anchors');
+  if (pruned && after.spec.boxes !== wantBoxes) {
+    throw new PrunedetError('E_HEAD_AMBIGUOUS', `the compiled model has ${after.spec.boxes} boxes, the config asks for ${wantBoxes}`, 'pass --head-spec; this is likely an unusual head layout');
+  }
+  const report: CompileReport = {
+    tool: `prunedet ${PRUNEDET_VERSION}`,
+    model: { file: o.model, sha256: sha256(loaded.bytes) },
+    config: { name: resolved.name, source: o.config ?? (o.remove !== undefined ? `--remove ${o.remove}` : 'none'), kept: resolved.kept, removed: removeListOf(resolved.kept, baseline), baseline: baseline.source ?? 'the model' },
+    before,
+    after: stats(model, after.shapes, after.spec, pruned ? keptCounts : counts, 0),
+    featureMaps,
+    passes: reports,
+    files: ['model.onnx', 'report.json'],
+  };
+  if (o.cutHead) {
+    const { cutAtHead } = await import('./detector/cut-head');
+    report.cutHead = cutAtHead(model, after.spec, after.shapes);
+  }
+  await writeOutputDir(o.outDir, async (stage) => {
+    report.after.bytes = saveModel(model, join(stage, 'model.onnx'));
+    const { emitArtefacts } = await import('./compile-emit');
+    const extra = await emitArtefacts(stage, { options: o, report, model, spec: after.spec, baselineSet: set, featureMaps });
+    report.files.push(...extra.files);
+    if (extra.postprocess) report.postprocess = extra.postprocess;
+    writeFileAtomic(join(stage, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+  });
+  return report;
+}
+
+async function checkInOrt(model: Model, afterPass: string): Promise<void> {
+  const ort = await import('onnxruntime-node');
+  try {
+    await ort.InferenceSession.create(modelToBytes(model), { logSeverityLevel: 3 });
+  } catch (e) {
+    throw new PrunedetError('E_ONNX_INVALID', `onnxruntime rejects the model after pass ${afterPass}: ${(e as Error).message.split('\n')[0]}`, 'report this with the model; rerun without --check to get the output anyway');
+  }
+}
