@@ -80,6 +80,7 @@ export async function emitArtefacts(stage: string, ctx: EmitContext): Promise<{ 
   return {
     files: files.map((f) => f.name),
     postprocess: {
+      requested: preset,
       preset: formatPostprocess(pp.spec),
       input,
       anchors: pp.anchorSource,

@@ -5,5 +5,6 @@ import { demoCommand } from './demo';
 import { inspectCommand } from './inspect';
 import { passesCommand } from './passes';
 import { synthCommand } from './synth';
+import { verifyCommand } from './verify';
 
-export const commands: CommandModule<object, never>[] = [demoCommand, compileCommand, inspectCommand, synthCommand, passesCommand] as never;
+export const commands: CommandModule<object, never>[] = [demoCommand, compileCommand, verifyCommand, inspectCommand, synthCommand, passesCommand] as never;

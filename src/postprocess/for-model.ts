@@ -111,8 +111,11 @@ export function postprocessForModel(det: DetectorSpec, text: string, o: AnchorOp
 /** Graph outputs of one run, by name ([batch, ...] float32, batch 0 is used). */
 export type RunOutputs = Record<string, { dims: readonly number[]; data: Float32Array }>;
 
-/** The reference's input for image 0 of a run: the scores/boxes rows, or the per-level maps. */
-export function referenceInput(det: DetectorSpec, outputs: RunOutputs): PostprocessInput {
+/**
+ * The reference's input for image 0 of a run: the scores/boxes rows, or the per-level maps. `levels` (the
+ * post-processing's levels, which keep emptied levels with 0 anchors) aligns maps with the model's remaining levels.
+ */
+export function referenceInput(det: DetectorSpec, outputs: RunOutputs, levels?: readonly LevelShape[]): PostprocessInput {
   const rows = det.outputs.filter((o) => o.kind === 'rows');
   const scores = rows.find((o) => o.role === 'scores');
   const boxes = rows.find((o) => o.role === 'boxes');
@@ -122,12 +125,16 @@ export function referenceInput(det: DetectorSpec, outputs: RunOutputs): Postproc
     return { form: 'concat', scores: s.data.subarray(0, det.boxes * det.classes), boxes: b.data.subarray(0, det.boxes * 4) };
   }
   const maps = det.outputs.filter((o) => o.kind === 'map');
+  let next = 0;
+  const all = levels ?? det.levels.map((l) => ({ h: l.featureMap[0], w: l.featureMap[1], anchorsPerLocation: l.anchorsPerLocation }));
   return {
     form: 'per-level',
-    levels: det.levels.map((_, i) => {
+    levels: all.map((l) => {
+      if (l.anchorsPerLocation === 0) return { cls: new Float32Array(0), reg: new Float32Array(0) };
+      const i = next++;
       const cls = maps.find((o) => o.level === i && o.role === 'scores');
       const reg = maps.find((o) => o.level === i && o.role === 'boxes');
-      if (!cls || !reg) throw new PrunedetError('E_HEAD_AMBIGUOUS', `level ${i} has no separate score and box maps among the outputs`, 'export the head outputs as scores and boxes');
+      if (!cls || !reg) throw new PrunedetError('E_HEAD_AMBIGUOUS', `level ${i + 1} has no separate score and box maps among the outputs`, 'export the head outputs as scores and boxes');
       return { cls: outputs[cls.name]!.data, reg: outputs[reg.name]!.data };
     }),
   };

@@ -1,20 +1,16 @@
 // The oracle of compile's equivalence: the original model's outputs gathered at the kept anchors.
 import type { DetectorSpec } from '../../src/detector/spec';
 import type { Outputs } from './ort';
+import { keptAnchorIndices } from '../../src/verify/compare';
 
 /** Global anchor indices (original numbering) that a pruned model keeps, in its output order. */
-export function keptAnchorIndices(spec: DetectorSpec, kept: number[][]): number[] {
-  const out: number[] = [];
-  spec.levels.forEach((l, i) => {
-    const [h, w] = l.featureMap;
-    for (let p = 0; p < h * w; p++) for (const a of kept[i]!) out.push(l.anchorOffset + p * l.anchorsPerLocation + a);
-  });
-  return out;
+export function keptIndices(spec: DetectorSpec, kept: number[][]): Int32Array {
+  return keptAnchorIndices(spec.levels.map((l) => l.featureMap), spec.levels.map((l) => l.anchorsPerLocation), kept);
 }
 
 /** Max |compiled - original gathered at kept anchors| over every output of a rows-form model (batch 1). */
 export function maxRowsDiff(spec: DetectorSpec, kept: number[][], original: Outputs, compiled: Outputs): number {
-  const idx = keptAnchorIndices(spec, kept);
+  const idx = keptIndices(spec, kept);
   let max = 0;
   for (const o of spec.outputs) {
     const a = original[o.name]!;

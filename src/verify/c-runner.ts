@@ -1,0 +1,157 @@
+// Building and running an emitted C post-processing module natively: a generated harness reads a batch of inputs from
+// a binary file, calls the module's run function (optionally many times, timed with CLOCK_MONOTONIC) and prints the
+// detections. Used by verify (does the C agree with the reference?) and bench (how fast is it?).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PrunedetError } from '../errors';
+import type { Detection } from '../postprocess/spec';
+
+export interface CModuleShape {
+  /** Symbol prefix of the module (`pd_<stem>_`). */
+  prefix: string;
+  input: 'concat' | 'per-level';
+  numClasses: number;
+  levels: { h: number; w: number; anchorsPerLocation: number }[];
+}
+
+export function hasGcc(): boolean {
+  return spawnSync('gcc', ['--version'], { encoding: 'utf8' }).status === 0;
+}
+
+/** Floats of one input in the order the run function takes them: scores then boxes, or cls maps then reg maps. */
+export function inputLength(m: CModuleShape): number {
+  const anchors = m.levels.reduce((s, l) => s + l.h * l.w * l.anchorsPerLocation, 0);
+  return anchors * (m.numClasses + 4);
+}
+
+function harness(m: CModuleShape): string {
+  const P = m.prefix;
+  const M = P.toUpperCase();
+  const sizes = m.levels.map((l) => l.h * l.w * l.anchorsPerLocation);
+  const call = m.input === 'concat'
+    ? `const float *scores = in, *boxes = in + (size_t)${M}NUM_ANCHORS * ${M}NUM_CLASSES;
+      st = ${P}run(scores, boxes, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`
+    : `const float *cls[${m.levels.length}], *reg[${m.levels.length}];
+      size_t off = 0, l;
+      static const size_t count[] = { ${sizes.join(', ')} };
+      for (l = 0; l < ${m.levels.length}; ++l) { cls[l] = count[l] ? in + off : NULL; off += count[l] * ${M}NUM_CLASSES; }
+      for (l = 0; l < ${m.levels.length}; ++l) { reg[l] = count[l] ? in + off : NULL; off += count[l] * 4u; }
+      st = ${P}run(cls, reg, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`;
+  return `/* prunedet verify/bench harness: not part of the emitted module. */
+#define _POSIX_C_SOURCE 199309L
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdint.h>
+#include <time.h>
+#include "postprocess.h"
+
+static double now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+int main(int argc, char **argv) {
+    FILE *f;
+    uint32_t count, i;
+    long per = (long)${inputLength(m)};
+    long repeat = argc > 2 ? atol(argv[2]) : 1;
+    float *data;
+    void *ws;
+    size_t ws_size = ${P}workspace_size();
+    ${P}detection_t *dets;
+    if (argc < 2 || (f = fopen(argv[1], "rb")) == NULL) return 2;
+    if (fread(&count, sizeof count, 1, f) != 1) return 3;
+    data = (float *)malloc((size_t)per * count * sizeof(float) + 1);
+    ws = malloc(ws_size);
+    dets = (${P}detection_t *)malloc(sizeof *dets * ${M}MAX_DETECTIONS);
+    if (!data || !ws || !dets) return 4;
+    if (fread(data, sizeof(float), (size_t)per * count, f) != (size_t)per * count) return 5;
+    fclose(f);
+    for (i = 0; i < count; ++i) {
+        const float *in = data + (size_t)per * i;
+        ${P}status_t st = ${M}OK;
+        size_t n = 0, k;
+        long r;
+        double t0;
+        printf("input %lu", (unsigned long)i);
+        for (r = 0; r < repeat; ++r) {
+            t0 = now_ns();
+            {
+      ${call}
+            }
+            if (repeat > 1) printf(" %.0f", now_ns() - t0);
+        }
+        printf("\\nstatus %d %lu\\n", (int)st, (unsigned long)n);
+        for (k = 0; k < n; ++k)
+            printf("%lu %lu %.9g %.9g %.9g %.9g %.9g\\n", (unsigned long)dets[k].label, (unsigned long)dets[k].anchor,
+                   (double)dets[k].score, (double)dets[k].box[0], (double)dets[k].box[1], (double)dets[k].box[2], (double)dets[k].box[3]);
+    }
+    free(data); free(ws); free(dets);
+    return 0;
+}
+`;
+}
+
+export interface BuiltRunner {
+  exe: string;
+  dispose(): void;
+}
+
+/** Compile `moduleDir`/postprocess.c with a harness (gcc -O2, the module's own flags). */
+export function buildRunner(moduleDir: string, m: CModuleShape, extraFlags: string[] = []): BuiltRunner {
+  if (!hasGcc()) throw new PrunedetError('E_TOOLCHAIN', 'gcc is not installed, so the emitted C module cannot be built', 'install gcc (Debian: apt-get install gcc)');
+  const dir = mkdtempSync(join(tmpdir(), 'prunedet-c-'));
+  copyFileSync(join(moduleDir, 'postprocess.c'), join(dir, 'postprocess.c'));
+  copyFileSync(join(moduleDir, 'postprocess.h'), join(dir, 'postprocess.h'));
+  writeFileSync(join(dir, 'harness.c'), harness(m));
+  const exe = join(dir, 'harness');
+  try {
+    execFileSync('gcc', ['-std=c99', '-O2', '-ffp-contract=off', ...extraFlags, '-o', exe, 'harness.c', 'postprocess.c', '-lm'], { cwd: dir, stdio: 'pipe' });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    const err = (e as { stderr?: Buffer }).stderr?.toString().split('\n').find((l) => /error/.test(l)) ?? String(e);
+    throw new PrunedetError('E_TOOLCHAIN', `the C module in ${moduleDir} does not compile: ${err.trim()}`, 'regenerate it with prunedet compile --emit c');
+  }
+  return { exe, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface CRun {
+  detections: Detection[][];
+  /** Per input, the time of each repeat in nanoseconds (when repeat > 1). */
+  timesNs: number[][];
+}
+
+/** Run the harness on `inputs` (each inputLength floats), optionally `repeat` times each. */
+export function runRunner(r: BuiltRunner, m: CModuleShape, inputs: Float32Array[], repeat = 1): CRun {
+  const per = inputLength(m);
+  const buf = new Uint8Array(4 + inputs.length * per * 4);
+  new DataView(buf.buffer).setUint32(0, inputs.length, true);
+  inputs.forEach((x, i) => {
+    if (x.length !== per) throw new PrunedetError('E_POSTPROCESS', `C module input ${i} has ${x.length} values, the module takes ${per}`, 'the module and the model do not match');
+    buf.set(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), 4 + i * per * 4);
+  });
+  const file = join(r.exe, '..', 'inputs.bin');
+  writeFileSync(file, buf);
+  const out = execFileSync(r.exe, [file, String(repeat)], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const detections: Detection[][] = [];
+  const timesNs: number[][] = [];
+  let cur: Detection[] = [];
+  for (const line of out.split('\n')) {
+    if (line.startsWith('input ')) {
+      const parts = line.split(' ').slice(2).map(Number);
+      timesNs.push(parts);
+      cur = [];
+      detections.push(cur);
+    } else if (line.startsWith('status ')) {
+      const st = Number(line.split(' ')[1]);
+      if (st !== 0) throw new PrunedetError('E_POSTPROCESS', `the C module returned status ${st} on input ${detections.length - 1}`, 'check the workspace size and inputs');
+    } else if (line.trim()) {
+      const [label, anchor, score, x1, y1, x2, y2] = line.split(' ').map(Number) as number[];
+      cur.push({ label: label!, anchor: anchor!, score: score!, box: [x1!, y1!, x2!, y2!] });
+    }
+  }
+  return { detections, timesNs };
+}

@@ -1,0 +1,271 @@
+// `prunedet verify ORIGINAL OUTDIR`: prove a compiled detector equivalent to its original on N inputs.
+//  (a) tensors: every compiled output equals the original's output gathered at the kept anchors;
+//  (b) detections: compiled model + post-processing == original model + post-processing with the removed anchors'
+//      scores forced to zero (the paper's oracle; exact because a zero score never passes a strict threshold);
+//  (c) the emitted C module, built with gcc, gives the reference's detections on the same tensors.
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { loadDetector, type AnalyzedModel } from '../detector/index';
+import { modelToBytes } from '../onnx/save';
+import { PrunedetError } from '../errors';
+import type { CompileReport } from '../compile';
+import { postprocessForModel, referenceInput, type ModelPostprocess, type RunOutputs } from '../postprocess/for-model';
+import { postprocess } from '../postprocess/reference';
+import { baselineFromMmdetConfig } from '../anchors/config/index';
+import { listImages, decodeImage } from '../image/decode';
+import { preprocess } from '../image/preprocess';
+import { preprocessOptionsFor, type PreprocessFlags } from '../search/inputs';
+import { suppressedMask } from '../search/oracle';
+import { syntheticHeadOutputs, perLevelMaps } from '../bench/synthetic-heads';
+import { accumulate, diffDetections, emptyStats, keptAnchorIndices, TENSOR_TOLERANCE, type TensorStats } from './compare';
+import { buildRunner, hasGcc, runRunner, type CModuleShape } from './c-runner';
+import { candidateCapFor } from '../compile-emit';
+
+export interface VerifyOptions {
+  original: string;
+  outDir: string;
+  images?: string;
+  /** Number of inputs: random ones by default (4), or the first N images. */
+  samples?: number;
+  /** Post-processing preset; default: the one compile emitted C for. */
+  postprocess?: string;
+  preprocess?: PreprocessFlags;
+  inputShape?: number[];
+  progress?: (done: number, total: number) => void;
+}
+
+export interface CheckResult {
+  ok: boolean;
+  skipped?: string;
+  /** The first failing input and anchor, in words. */
+  first?: string;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  inputs: { source: 'random' | 'images'; names: string[] };
+  tensors: CheckResult & { outputs: ({ name: string } & TensorStats)[] };
+  detections: CheckResult & { inputs: number; detections: number };
+  cModule: CheckResult & { inputs: number; detections: number };
+}
+
+interface Inputs {
+  names: string[];
+  make: (i: number) => Float32Array;
+}
+
+function readReport(outDir: string): CompileReport {
+  const path = join(outDir, 'report.json');
+  if (!existsSync(path)) throw new PrunedetError('E_FILE_NOT_FOUND', `${path} does not exist`, 'pass the folder prunedet compile wrote');
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as CompileReport;
+  } catch (e) {
+    throw new PrunedetError('E_OUTPUT', `${path} is not valid JSON (${(e as Error).message})`, 'recompile the model');
+  }
+}
+
+function seeded(seed: number, n: number): Float32Array {
+  let a = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  }
+  return out;
+}
+
+function inputsFor(o: VerifyOptions, orig: AnalyzedModel, preset: string | undefined): Inputs & { source: 'random' | 'images' } {
+  const shape = orig.spec.input.shape;
+  if (!o.images) {
+    const n = o.samples ?? 4;
+    return { source: 'random', names: Array.from({ length: n }, (_, i) => `random #${i}`), make: (i) => seeded(1000 + i, shape.reduce((a, b) => a * b, 1)) };
+  }
+  const files = listImages(o.images);
+  const chosen = o.samples ? files.slice(0, o.samples) : files;
+  const opts = preprocessOptionsFor(orig.spec, preset ?? '', o.preprocess ?? {});
+  return { source: 'images', names: chosen.map((f) => basename(f)), make: (i) => preprocess(decodeImage(chosen[i]!), opts) };
+}
+
+/** The original with its head convs as extra outputs (for comparing a --cut-head model's per-level maps). */
+async function originalSession(orig: AnalyzedModel, exposeHead: boolean): Promise<ort.InferenceSession> {
+  if (exposeHead) {
+    const g = orig.model.graph;
+    for (const l of orig.spec.levels) for (const c of l.convs) if (!g.outputs.includes(c.node.output())) g.outputs.push(c.node.output());
+  }
+  return ort.InferenceSession.create(modelToBytes(orig.model), { logSeverityLevel: 3 });
+}
+
+async function runOnce(s: ort.InferenceSession, name: string, dims: number[], data: Float32Array): Promise<RunOutputs> {
+  const res = await s.run({ [name]: new ort.Tensor('float32', data, dims) });
+  const out: RunOutputs = {};
+  for (const [k, t] of Object.entries(res) as [string, ort.Tensor][]) out[k] = { dims: [...t.dims], data: t.data as Float32Array };
+  return out;
+}
+
+export async function verify(o: VerifyOptions): Promise<VerifyResult> {
+  const report = readReport(o.outDir);
+  const opt = o.inputShape ? { inputShape: o.inputShape } : {};
+  const orig = loadDetector(o.original, opt);
+  const comp = loadDetector(join(o.outDir, 'model.onnx'), opt);
+  const kept = report.config.kept;
+  const counts = orig.spec.levels.map((l) => l.anchorsPerLocation);
+  if (kept.length !== counts.length || kept.some((k, i) => k.some((a) => a >= counts[i]!))) {
+    throw new PrunedetError('E_CONFIG_MISMATCH', `the kept anchors in ${o.outDir}/report.json do not fit ${o.original} (${counts.join(',')} anchors per level)`, 'verify against the model that was compiled');
+  }
+  const featureMaps = orig.spec.levels.map((l) => l.featureMap);
+  const keptIdx = keptAnchorIndices(featureMaps, counts, kept);
+  const preset = o.postprocess ?? (report.postprocess?.requested as string | undefined) ?? (report.postprocess?.preset as string | undefined);
+  const inputs = inputsFor(o, orig, preset);
+  const cut = report.cutHead !== undefined;
+  const sOrig = await originalSession(orig, cut);
+  const sComp = await ort.InferenceSession.create(join(o.outDir, 'model.onnx'), { logSeverityLevel: 3 });
+
+  let ppOrig: ModelPostprocess | undefined;
+  let ppComp: ModelPostprocess | undefined;
+  if (preset) {
+    const baseline = report.config.baseline && existsSync(report.config.baseline) ? baselineFromMmdetConfig(report.config.baseline).set : undefined;
+    ppOrig = postprocessForModel(orig.spec, preset, baseline ? { baseline } : {});
+    ppComp = postprocessForModel(comp.spec, preset, { kept, featureMaps, rawHead: cut, ...(baseline ? { baseline } : {}) });
+  }
+  const removedMask = ppOrig ? suppressedMask(ppOrig.levels, report.config.removed) : undefined;
+
+  const outputs = new Map<string, TensorStats>();
+  let tensorFirst: string | undefined;
+  let detFirst: string | undefined;
+  let detCount = 0;
+  const cInputs: Float32Array[] = [];
+  const cNames: string[] = [];
+  const total = inputs.names.length;
+  for (let i = 0; i < total; i++) {
+    const x = inputs.make(i);
+    const a = await runOnce(sOrig, orig.spec.input.name, orig.spec.input.shape, x);
+    const b = await runOnce(sComp, comp.spec.input.name, comp.spec.input.shape, x);
+    // (a) tensors
+    for (const out of comp.spec.outputs) {
+      const s = outputs.get(out.name) ?? emptyStats();
+      outputs.set(out.name, s);
+      const got = b[out.name]!.data;
+      const before = s.mismatches;
+      if (out.kind === 'rows') {
+        const k = out.valuesPerRow;
+        if (got.length !== keptIdx.length * k) {
+          s.mismatches += got.length;
+          tensorFirst ??= `input ${i} (${inputs.names[i]}): output ${out.name} has ${got.length / k} rows, the kept anchors are ${keptIdx.length}`;
+          continue;
+        }
+        accumulate(s, got, a[out.name]!.data, (j) => keptIdx[Math.floor(j / k)]! * k + (j % k), (j) => Math.floor(j / k), TENSOR_TOLERANCE);
+      } else {
+        const lvl = out.level!;
+        const origLevel = levelIndexOf(kept, lvl);
+        const conv = orig.spec.levels[origLevel]!.convs.find((c) => c.groups.some((g) => g.role === out.role))!;
+        const src = a[cut ? conv.node.output().name : (orig.spec.outputs.find((x) => x.kind === 'map' && x.level === origLevel && x.role === out.role)?.name ?? '')];
+        if (!src) {
+          tensorFirst ??= `output ${out.name} has no counterpart in the original`;
+          s.mismatches += got.length;
+          continue;
+        }
+        const [h, w] = featureMaps[origLevel]!;
+        const K = conv.valuesPerAnchor;
+        const channels = kept[origLevel]!.flatMap((an) => Array.from({ length: K }, (_, k) => an * K + k));
+        if (got.length !== channels.length * h * w) {
+          s.mismatches += got.length;
+          tensorFirst ??= `input ${i}: output ${out.name} has ${got.length} values, expected ${channels.length * h * w}`;
+          continue;
+        }
+        accumulate(s, got, src.data, (j) => channels[Math.floor(j / (h * w))]! * h * w + (j % (h * w)), (j) => Math.floor(j / (h * w * K)) * h * w + (j % (h * w)), TENSOR_TOLERANCE);
+      }
+      if (s.mismatches > before && !tensorFirst) tensorFirst = `input ${i} (${inputs.names[i]}): output ${out.name} differs, largest error ${s.maxAbs.toExponential(2)} at compiled anchor ${s.worst} (original anchor ${keptIdx[s.worst] ?? '?'})`;
+    }
+    // (b) detections
+    if (ppOrig && ppComp && removedMask) {
+      const want = postprocess(ppOrig.spec, referenceInput(orig.spec, a), { anchors: ppOrig.anchors, levels: ppOrig.levels, numClasses: ppOrig.numClasses, suppressed: removedMask });
+      const compIn = referenceInput(comp.spec, b, ppComp.levels);
+      const got = postprocess(ppComp.spec, compIn, { anchors: ppComp.anchors, levels: ppComp.levels, numClasses: ppComp.numClasses });
+      detCount += got.length;
+      const d = diffDetections(got, want, (an) => keptIdx[an]!, 1e-5, { atol: 1e-4, rtol: 1e-5 });
+      if (d && !detFirst) detFirst = `input ${i} (${inputs.names[i]}), original anchor ${d.anchor}: ${d.detail}`;
+      if (report.postprocess) {
+        cInputs.push(flattenForC(compIn));
+        cNames.push(inputs.names[i]!);
+      }
+    }
+    o.progress?.(i + 1, total);
+  }
+  await sOrig.release();
+  await sComp.release();
+
+  const cModule = ppComp && report.postprocess ? checkC(o.outDir, report, ppComp, cInputs, cNames) : { ok: true, skipped: report.postprocess ? 'no post-processing preset' : 'compile emitted no C module (--emit c)', inputs: 0, detections: 0 };
+  const tensors = { ok: tensorFirst === undefined, ...(tensorFirst ? { first: tensorFirst } : {}), outputs: [...outputs].map(([name, s]) => ({ name, ...s })) };
+  const detections = ppOrig
+    ? { ok: detFirst === undefined, ...(detFirst ? { first: detFirst } : {}), inputs: total, detections: detCount }
+    : { ok: true, skipped: 'no post-processing preset (pass --postprocess, or compile with --emit c --postprocess)', inputs: 0, detections: 0 };
+  return { ok: tensors.ok && detections.ok && cModule.ok, inputs: { source: inputs.source, names: inputs.names }, tensors, detections, cModule };
+}
+
+/** Index among the compiled model's (non-empty) levels -> original level index. */
+function levelIndexOf(kept: number[][], compiledLevel: number): number {
+  let n = -1;
+  for (let i = 0; i < kept.length; i++) if (kept[i]!.length > 0 && ++n === compiledLevel) return i;
+  return compiledLevel;
+}
+
+function flattenForC(input: ReturnType<typeof referenceInput>): Float32Array {
+  const parts = input.form === 'concat' ? [input.scores, input.boxes] : [...input.levels.map((l) => l.cls), ...input.levels.map((l) => l.reg)];
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+function checkC(outDir: string, report: CompileReport, pp: ModelPostprocess, inputs: Float32Array[], names: string[]): CheckResult & { inputs: number; detections: number } {
+  if (!hasGcc()) return { ok: true, skipped: 'gcc not found', inputs: 0, detections: 0 };
+  const input = report.postprocess!.input as 'concat' | 'per-level';
+  const shape: CModuleShape = { prefix: report.postprocess!.symbolPrefix as string, input, numClasses: pp.numClasses, levels: pp.levels };
+  // one more input shaped like a trained detector's, so the C path sees real candidates even with random weights
+  const syn = syntheticHeadOutputs(pp.spec, pp.numClasses, pp.anchors, 77);
+  const synIn = input === 'concat' ? { form: 'concat' as const, scores: syn.scores, boxes: syn.boxes } : { form: 'per-level' as const, levels: perLevelMaps(pp.levels, pp.numClasses, syn.scores, syn.boxes) };
+  const all = [...inputs, flattenForC(synIn)];
+  const allNames = [...names, 'synthetic trained-like outputs'];
+  const cap = (report.postprocess!.candidateCap as number | undefined) ?? candidateCapFor(pp);
+  const ctx = { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses, candidateCap: cap };
+  const refs = [...inputs.map((x) => postprocess(pp.spec, unflatten(x, input, pp), ctx)), postprocess(pp.spec, synIn, ctx)];
+  const runner = buildRunner(outDir, shape);
+  try {
+    const got = runRunner(runner, shape, all).detections;
+    let first: string | undefined;
+    let count = 0;
+    got.forEach((g, i) => {
+      count += g.length;
+      const d = diffDetections(g, refs[i]!, (a) => a, 1e-6, { atol: 1e-4, rtol: 0 });
+      if (d && !first) first = `input ${i} (${allNames[i]}), anchor ${d.anchor}: ${d.detail}`;
+    });
+    return { ok: first === undefined, ...(first ? { first } : {}), inputs: all.length, detections: count };
+  } finally {
+    runner.dispose();
+  }
+}
+
+function unflatten(x: Float32Array, input: 'concat' | 'per-level', pp: ModelPostprocess): ReturnType<typeof referenceInput> {
+  const n = pp.levels.reduce((s, l) => s + l.h * l.w * l.anchorsPerLocation, 0);
+  if (input === 'concat') return { form: 'concat', scores: x.subarray(0, n * pp.numClasses), boxes: x.subarray(n * pp.numClasses) };
+  let off = 0;
+  const cls = pp.levels.map((l) => {
+    const len = l.h * l.w * l.anchorsPerLocation * pp.numClasses;
+    const v = x.subarray(off, off + len);
+    off += len;
+    return v;
+  });
+  const reg = pp.levels.map((l) => {
+    const len = l.h * l.w * l.anchorsPerLocation * 4;
+    const v = x.subarray(off, off + len);
+    off += len;
+    return v;
+  });
+  return { form: 'per-level', levels: cls.map((c, i) => ({ cls: c, reg: reg[i]! })) };
+}
