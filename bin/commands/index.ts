@@ -1,5 +1,6 @@
 // Every CLI command, in help order. Add a command by adding its object here.
 import type { CommandModule } from 'yargs';
+import { benchCommand } from './bench';
 import { compileCommand } from './compile';
 import { demoCommand } from './demo';
 import { inspectCommand } from './inspect';
@@ -7,4 +8,4 @@ import { passesCommand } from './passes';
 import { synthCommand } from './synth';
 import { verifyCommand } from './verify';
 
-export const commands: CommandModule<object, never>[] = [demoCommand, compileCommand, verifyCommand, inspectCommand, synthCommand, passesCommand] as never;
+export const commands: CommandModule<object, never>[] = [demoCommand, compileCommand, verifyCommand, benchCommand, inspectCommand, synthCommand, passesCommand] as never;

@@ -1,6 +1,7 @@
 // Reject bounds for the fused score filter of the emitted C: cheap comparisons on logits that are proved never to
 // reject a (anchor, class) pair the reference keeps. Each bound is derived from the reference's float arithmetic
-// (float32.ts) with room for the C library's expf being up to 2 ulps away from a correctly rounded exp.
+// (float32.ts). C and reference share one exp (pd_expf, within 1.2 ulp of the true exp), so it is not libm variance
+// the bounds leave room for but its non-monotonicity: for x' <= x, expF(x') >= expF(x) - 2.4 ulps. Hence 3 ulps.
 import { expF, f32, lastFloatWhere, nextDownF, nextUpF } from './float32';
 
 /** The largest float below or equal to the double v. */
@@ -12,14 +13,14 @@ function floatAtMost(v: number): number {
 
 /**
  * Sigmoid: the largest float L such that every logit x <= L has 1/(1+expf(-x)) <= thr, even when expf returns a value
- * up to 2 ulps below the correctly rounded one (which only raises the sigmoid; an overflow to +Inf stays +Inf). The C
+ * up to 3 ulps below its value at L (which only raises the sigmoid; an overflow to +Inf stays +Inf). The C
  * filter skips x <= L without calling expf, then decides on the score itself, exactly as the reference does.
  */
 export function sigmoidRejectLogit(thr: number): number {
   const t = f32(thr);
   return lastFloatWhere((x) => {
     const exact = expF(-x);
-    const e = exact === Infinity ? exact : nextDownF(nextDownF(exact));
+    const e = exact === Infinity ? exact : nextDownF(nextDownF(nextDownF(exact)));
     return f32(1 / f32(1 + (e > 0 ? e : 0))) <= t;
   });
 }
@@ -51,11 +52,11 @@ export function softmaxRejectMargin(thr: number, numColumns: number): number {
 
 /**
  * Softmax, per class once the anchor's sum is known: with m the row maximum, fl(x_k - m) <= S implies
- * expf(fl(x_k - m)) <= thr (expf up to 2 ulps high), and since the float sum is >= 1 (it contains expf(0) = 1) the
+ * expf(fl(x_k - m)) <= thr (expf up to 3 ulps high), and since the float sum is >= 1 (it contains expf(0) = 1) the
  * float probability is <= thr too, so the C code skips the class without a second expf.
  */
 export function softmaxSkipLogit(thr: number): number {
   const t = f32(thr);
   if (t <= 0) return -Infinity;
-  return lastFloatWhere((x) => nextUpF(nextUpF(expF(x))) <= t);
+  return lastFloatWhere((x) => nextUpF(nextUpF(nextUpF(expF(x)))) <= t);
 }

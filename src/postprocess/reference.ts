@@ -3,7 +3,7 @@
 // same detections (count, labels, anchors, order), coordinates within 1e-4. It is written for clarity, not speed.
 //
 // Rules (each is a choice implementations disagree on; see design.md "Post-processing semantics"):
-// - Scores per anchor over its C score columns. softmax: float32, max subtracted, sum in column order; a row with a NaN
+// - Scores per anchor over its C score columns. softmax: float32, max subtracted, the sum as four interleaved partial sums (see scoreAnchor); a row with a NaN
 //   has no candidates; a row whose maximum is +Inf gives 1/(number of +Inf columns) to those and 0 elsewhere; a row of
 //   only -Inf has no candidates. sigmoid: 1/(1+expf(-x)) (NaN -> NaN, -Inf -> 0, +Inf -> 1). probabilities: as given
 //   (NaN never passes; +Inf passes and sorts first).
@@ -17,7 +17,7 @@
 //   w = aw·expf(tw), h = ah·expf(th); box = (cx - 0.5w, cy - 0.5h, cx + 0.5w, cy + 0.5h); then clip to [0,w]x[0,h].
 // - NMS: greedy in rank order; a box is suppressed iff IoU with an already kept box (same label unless agnostic) is
 //   > iouThreshold. IoU uses the box units as given (no +1); negative widths count as 0; IoU is 0 when the union is not
-//   > 0 (so NaN boxes suppress nothing and are never suppressed). Output in rank order, truncated to maxDetections.
+//   > 0 or a coordinate of either box is NaN (so NaN boxes suppress nothing and are never suppressed). Output in rank order, truncated to maxDetections.
 import { PrunedetError } from '../errors';
 import { expF, f32, sigmoidF } from './float32';
 import { foregroundCount, labelColumn, validatePostprocessSpec, type Decoder, type Detection, type PostprocessSpec } from './spec';
@@ -149,8 +149,9 @@ export function decodeBox(spec: PostprocessSpec, d: [number, number, number, num
   return box;
 }
 
-/** IoU in float: widths below 0 (and NaN) count as 0; 0 when the union is not > 0. */
+/** IoU in float: widths below 0 count as 0; 0 when the union is not > 0 or any coordinate is NaN. */
 export function iouF(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  for (let i = 0; i < 4; i++) if (Number.isNaN(a[i]!) || Number.isNaN(b[i]!)) return 0;
   const pos = (v: number) => (v > 0 ? v : 0);
   const iw = pos(f32((a[2]! < b[2]! ? a[2]! : b[2]!) - (a[0]! > b[0]! ? a[0]! : b[0]!)));
   const ih = pos(f32((a[3]! < b[3]! ? a[3]! : b[3]!) - (a[1]! > b[1]! ? a[1]! : b[1]!)));
@@ -188,8 +189,13 @@ export function scoreAnchor(spec: PostprocessSpec, numClasses: number, col: (j: 
     for (let i = 0; i < k; i++) out[i] = col(labelColumn(spec, i)) === Infinity ? share : 0;
     return;
   }
-  let sum = 0;
-  for (let j = 0; j < numClasses; j++) sum = f32(sum + expF(f32(col(j) - m)));
+  // The denominator as four interleaved partial sums over the first 4*floor(C/4) columns, combined pairwise, then
+  // the remaining columns in order: the order the emitted C sums in (its lanes vectorize). Stated once, here.
+  const c4 = numClasses - (numClasses % 4);
+  const lane = [0, 0, 0, 0];
+  for (let j = 0; j < c4; j++) lane[j % 4] = f32(lane[j % 4]! + expF(f32(col(j) - m)));
+  let sum = f32(f32(lane[0]! + lane[1]!) + f32(lane[2]! + lane[3]!));
+  for (let j = c4; j < numClasses; j++) sum = f32(sum + expF(f32(col(j) - m)));
   for (let i = 0; i < k; i++) out[i] = f32(expF(f32(col(labelColumn(spec, i)) - m)) / sum);
 }
 

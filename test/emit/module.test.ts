@@ -72,7 +72,7 @@ describe('emitted module files', () => {
         const plan = makePlan({ spec, levels: TINY.levels.map((l) => ({ h: l.h, w: l.w, a: l.anchorsPerLocation, stride: l.stride[0] })), numClasses: 3, input, candidateCap: 1000 });
         const c = code(file(plan, 'postprocess.c'));
         expect(c).not.toMatch(/\b(malloc|calloc|realloc|free|printf|stdio|double|exp|log|fabs)\b/);
-        expect(c.match(/#include [<"][^>"]+[>"]/g)).toEqual(['#include "postprocess.h"', '#include <math.h>']);
+        expect(c.match(/#include [<"][^>"]+[>"]/g)).toEqual(['#include "postprocess.h"', '#include <float.h>', '#include <math.h>', '#include <string.h>']);
         // every file-scope object is static const; everything else at file scope is a function or a type
         for (const line of c.split('\n').filter((l) => /^[a-z]/.test(l))) {
           expect(line, `${spec}/${input}`).toMatch(/^(static const |typedef |static (void|int|float|size_t) \w+\(|size_t pd_test_workspace_size\(void\)|pd_test_status_t pd_test_run\()/);

@@ -2,6 +2,7 @@
 // stages from stages.ts. One emitX(writer, layout) per section, called in order by emitSource.
 import { bannerText } from './banner';
 import { cFloat } from './floats';
+import { EXP_CONST } from '../../postprocess/float32';
 import type { PlanLayout } from './plan';
 import { emitDecode, emitHeap, emitNms, emitScoreFilter } from './stages';
 import { CodeWriter } from './writer';
@@ -15,7 +16,73 @@ function emitPrologue(w: CodeWriter, L: PlanLayout): void {
   );
   w.line('#include "postprocess.h"');
   w.line();
+  w.line('#include <float.h>');
   w.line('#include <math.h>');
+  w.line('#include <string.h>');
+  w.line();
+  w.line('#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD != 0');
+  w.line('#error "prunedet post-processing needs float arithmetic evaluated in float (FLT_EVAL_METHOD 0, e.g. SSE or ARM, not x87)"');
+  w.line('#endif');
+  w.line();
+  const spec = L.plan.spec;
+  if (spec.decoder.type !== 'none' || spec.scores !== 'probabilities') emitExp(w);
+  if (spec.scores === 'softmax') emitExp4(w);
+}
+
+/** pd_expf: the reference's float exp (src/postprocess/float32.ts expF), operation for operation. */
+function emitExp(w: CodeWriter): void {
+  const E = EXP_CONST;
+  const F = (x: number) => cFloat(x, 'exp constant');
+  w.comment(
+    'exp in float, identical to prunedet\'s reference (not libm\'s expf, so results do not depend on the target\'s libm):',
+    'x = n*ln2 + r, e^r by Horner on the degree-7 Taylor polynomial, times 2^n as two exact power-of-two factors.',
+    'Within 1.2 ulp of the true exp; 0 below -87.33654, +Inf above 88.72284, NaN for NaN. Only float operations and',
+    'selects, so loops calling it vectorize.',
+  );
+  w.block('static float pd_expf(float x)', () => {
+    w.line(`const float xc = x >= ${F(E.lo)} ? (x <= ${F(E.hi)} ? x : ${F(E.hi)}) : ${F(E.lo)};`);
+    w.line(`const float n = (xc * ${F(E.log2e)} + ${F(E.round)}) - ${F(E.round)};`);
+    w.line(`const float r = (xc - n * ${F(E.ln2Hi)}) - n * ${F(E.ln2Lo)};`);
+    w.line(`float p = ${F(E.poly[0]!)};`);
+    w.line('float s1, s2, y;');
+    w.line('int32_t n1, n2;');
+    w.line('uint32_t b1, b2;');
+    for (const c of E.poly.slice(1)) w.line(`p = p * r + ${F(c)};`);
+    w.line('n1 = (int32_t)n / 2;');
+    w.line('n2 = (int32_t)n - n1;');
+    w.line('b1 = (uint32_t)(n1 + 127) << 23;');
+    w.line('b2 = (uint32_t)(n2 + 127) << 23;');
+    w.line('memcpy(&s1, &b1, sizeof s1);');
+    w.line('memcpy(&s2, &b2, sizeof s2);');
+    w.line('y = (p * s1) * s2;');
+    w.line(`return x != x ? x : (x > ${F(E.hi)} ? INFINITY : (x < ${F(E.lo)} ? 0.0f : y));`);
+  });
+  w.line();
+}
+
+/**
+ * pd_expf on four values at once, each statement over the four lanes, so compilers emit SIMD for it (SLP
+ * vectorization, also at -O2). Lane by lane the operations are pd_expf's: the results are identical.
+ */
+function emitExp4(w: CodeWriter): void {
+  const E = EXP_CONST;
+  const F = (x: number) => cFloat(x, 'exp constant');
+  w.comment('pd_expf of v[0..3] into out[0..3], written lane-parallel so that it vectorizes; results equal pd_expf\'s.');
+  w.block('static void pd_expf4(const float *v, float *out)', () => {
+    w.line('float xc[4], n[4], r[4], p[4], s1[4], s2[4];');
+    w.line('uint32_t b1[4], b2[4];');
+    w.line('int i;');
+    const lanes = (body: string) => w.line(`for (i = 0; i < 4; ++i) ${body}`);
+    lanes(`xc[i] = v[i] >= ${F(E.lo)} ? (v[i] <= ${F(E.hi)} ? v[i] : ${F(E.hi)}) : ${F(E.lo)};`);
+    lanes(`n[i] = (xc[i] * ${F(E.log2e)} + ${F(E.round)}) - ${F(E.round)};`);
+    lanes(`r[i] = (xc[i] - n[i] * ${F(E.ln2Hi)}) - n[i] * ${F(E.ln2Lo)};`);
+    lanes(`p[i] = ${F(E.poly[0]!)};`);
+    for (const c of E.poly.slice(1)) lanes(`p[i] = p[i] * r[i] + ${F(c)};`);
+    lanes('{ const int32_t h = (int32_t)n[i] / 2; b1[i] = (uint32_t)(h + 127) << 23; b2[i] = (uint32_t)((int32_t)n[i] - h + 127) << 23; }');
+    w.line('memcpy(s1, b1, sizeof s1);');
+    w.line('memcpy(s2, b2, sizeof s2);');
+    lanes(`{ const float y = (p[i] * s1[i]) * s2[i]; out[i] = v[i] != v[i] ? v[i] : (v[i] > ${F(E.hi)} ? INFINITY : (v[i] < ${F(E.lo)} ? 0.0f : y)); }`);
+  });
   w.line();
 }
 

@@ -86,19 +86,22 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
   const mode = L.plan.spec.scores;
   const thr = cFloat(L.scoreThreshold, 'score threshold');
   const first = L.firstLabelColumn;
-  const col = (k: string) => (first === 0 ? `row[${k} * stride]` : `row[(${k} + ${first}u) * stride]`);
+  // Concatenated inputs are row-major: a literal stride of 1 lets compilers vectorize the hot loops.
+  const S = L.plan.input === 'concat' ? '1u' : 'stride';
+  const col = (k: string) => (first === 0 ? `row[${k} * ${S}]` : `row[(${k} + ${first}u) * ${S}]`);
   const doc: Record<typeof mode, string[]> = {
     probabilities: ['Scores are probabilities already: a label is a candidate iff its score > the threshold (NaN never is).'],
     sigmoid: [
       'Sigmoid scores. A logit x <= REJECT_LOGIT has 1/(1+expf(-x)) <= the threshold even with expf 2 ulps low, so it is',
-      'skipped without expf (NaN is skipped too); otherwise the score itself decides: candidate iff score > threshold.',
+      'skipped without pd_expf (NaN is skipped too); otherwise the score itself decides: candidate iff score > threshold.',
     ],
     softmax: [
       'Softmax scores, decided per anchor before any expf: with m1 the largest foreground logit and other the largest',
       'logit of the remaining columns, every foreground probability is <= sigmoid(m1 - other) (plus float error), so',
       'm1 - other <= REJECT_MARGIN rejects the anchor (the usual fate of a background anchor). A row with a NaN has no',
       'candidates; a row whose max is +Inf gives 1/count to its +Inf columns; a row of -Inf has none. Otherwise the',
-      'float softmax as in the reference (max subtracted, sum in column order); a label with logit - max <= SKIP_LOGIT',
+      'float softmax as in the reference (max subtracted; the sum of the exponentials as four interleaved partial sums,',
+      'combined pairwise, then the columns past a multiple of 4); a label with logit - max <= SKIP_LOGIT',
       'cannot pass and skips its expf.',
     ],
   };
@@ -106,6 +109,7 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
   w.block('static void score_anchor(const float *row, size_t stride, uint32_t anchor, cand_t *heap, uint32_t *n, uint32_t cap)', () => {
     w.line('cand_t c;');
     w.line('uint32_t k;');
+    if (S !== 'stride') w.line('(void)stride;');
     if (mode === 'probabilities') {
       w.line('c.anchor = anchor;');
       w.block(`for (k = 0u; k < ${L.numLabels}u; ++k)`, () => {
@@ -120,14 +124,16 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
         w.line(`const float x = ${col('k')};`);
         w.line('float s;');
         w.line(`if (!(x > ${cFloatOrInf(L.reject, 'sigmoid reject logit')})) continue; /* REJECT_LOGIT */`);
-        w.line('s = 1.0f / (1.0f + expf(-x));');
+        w.line('s = 1.0f / (1.0f + pd_expf(-x));');
         w.block(`if (s > ${thr})`, () => emitOffer(w, 's', 'k'));
       });
       return;
     }
     const bg = L.backgroundColumn;
     w.line('float m1 = -INFINITY, m2 = -INFINITY, other, m, sum;');
+    w.line(`float e[${L.numClasses}];`);
     w.line('uint32_t j;');
+    if (bg >= 0) emitBackgroundReject(w, L, col, bg);
     w.block(`for (k = 0u; k < ${L.numLabels}u; ++k)`, () => {
       w.line(`const float x = ${col('k')};`);
       w.line('if (x != x) return;');
@@ -139,7 +145,7 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
       w.line('if (x > m2) m2 = x;');
     });
     if (bg >= 0) {
-      w.line(`other = row[${bg}u * stride];`);
+      w.line(`other = row[${bg}u * ${S}];`);
       w.line('if (other != other) return;');
       w.line('m = m1 > other ? m1 : other;');
       w.line('if (m2 > other) other = m2;');
@@ -151,7 +157,7 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
     w.line('c.anchor = anchor;');
     w.block('if (m == INFINITY)', () => {
       w.line('uint32_t inf = 0u;');
-      w.line(`for (j = 0u; j < ${L.numClasses}u; ++j) inf += row[j * stride] == INFINITY;`);
+      w.line(`for (j = 0u; j < ${L.numClasses}u; ++j) inf += row[j * ${S}] == INFINITY;`);
       w.block(`for (k = 0u; k < ${L.numLabels}u; ++k)`, () => {
         w.line(`const float s = ${col('k')} == INFINITY ? 1.0f / (float)inf : 0.0f;`);
         w.block(`if (s > ${thr})`, () => emitOffer(w, 's', 'k'));
@@ -159,17 +165,56 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
       w.line('return;');
     });
     w.line('if (m == -INFINITY) return;');
-    w.line('sum = 0.0f;');
-    w.line(`for (j = 0u; j < ${L.numClasses}u; ++j) sum += expf(row[j * stride] - m);`);
+    // the exponentials four at a time (lane-parallel: it vectorizes), then the sum as the reference defines it:
+    // four interleaved partial sums over the first 4*floor(C/4) columns, combined pairwise, then the rest in order
+    const C = L.numClasses;
+    const C4 = C - (C % 4);
+    w.block(`for (j = 0u; j + 4u <= ${C}u; j += 4u)`, () => {
+      w.line('float v[4];');
+      w.line(`v[0] = row[j * ${S}] - m;`);
+      w.line(`v[1] = row[(j + 1u) * ${S}] - m;`);
+      w.line(`v[2] = row[(j + 2u) * ${S}] - m;`);
+      w.line(`v[3] = row[(j + 3u) * ${S}] - m;`);
+      w.line('pd_expf4(v, e + j);');
+    });
+    if (C4 < C) w.line(`for (; j < ${C}u; ++j) e[j] = pd_expf(row[j * ${S}] - m);`);
+    w.block('', () => {
+      w.line('float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;');
+      w.block(`for (j = 0u; j < ${C4}u; j += 4u)`, () => {
+        w.line('s0 += e[j];');
+        w.line('s1 += e[j + 1u];');
+        w.line('s2 += e[j + 2u];');
+        w.line('s3 += e[j + 3u];');
+      });
+      w.line('sum = (s0 + s1) + (s2 + s3);');
+      if (C4 < C) w.line(`for (j = ${C4}u; j < ${C}u; ++j) sum += e[j];`);
+    });
     w.block(`for (k = 0u; k < ${L.numLabels}u; ++k)`, () => {
       w.line(`const float d = ${col('k')} - m;`);
       w.line('float s;');
       w.line(`if (d <= ${cFloatOrInf(L.skip, 'softmax skip logit')}) continue; /* SKIP_LOGIT */`);
-      w.line('s = expf(d) / sum;');
+      w.line(`s = e[k + ${first}u] / sum;`);
       w.block(`if (s > ${thr})`, () => emitOffer(w, 's', 'k'));
     });
   });
   w.line();
+}
+
+/**
+ * The fast path for the usual anchor, a background one. Every foreground probability is <= sigmoid(x_k - bg), and
+ * the background is one of the columns the exact test below takes its maximum over, so an anchor whose every
+ * fl(x_k - bg) <= REJECT_MARGIN is one the exact test rejects too (fl is monotonic: max_k fl(x_k - bg) =
+ * fl(m1 - bg)); NaN compares false and such rows have no candidates anyway. The loop is a branch-free OR of
+ * comparisons, which compilers vectorize: most anchors cost one pass over their logits and nothing else.
+ */
+function emitBackgroundReject(w: CodeWriter, L: PlanLayout, col: (k: string) => string, bg: number): void {
+  const S = L.plan.input === 'concat' ? '1u' : 'stride';
+  w.block('', () => {
+    w.line(`const float bgl = row[${bg}u * ${S}];`);
+    w.line('int hit = 0;');
+    w.line(`for (k = 0u; k < ${L.numLabels}u; ++k) hit |= (${col('k')} - bgl) > ${cFloatOrInf(L.reject, 'softmax reject margin')};`);
+    w.line('if (!hit) return; /* REJECT_MARGIN against the background alone */');
+  });
 }
 
 /** C expressions of (tx, ty, tw, th) from d0..d3, per decoder (reference.ts deltaTransform). */
@@ -225,8 +270,8 @@ export function emitDecode(w: CodeWriter, L: PlanLayout): void {
       }
       w.line('const float cx = a[0] + a[2] * tx;');
       w.line('const float cy = a[1] + a[3] * ty;');
-      w.line('const float hw = 0.5f * (a[2] * expf(tw));');
-      w.line('const float hh = 0.5f * (a[3] * expf(th));');
+      w.line('const float hw = 0.5f * (a[2] * pd_expf(tw));');
+      w.line('const float hh = 0.5f * (a[3] * pd_expf(th));');
       w.line('box[0] = cx - hw;');
       w.line('box[1] = cy - hh;');
       w.line('box[2] = cx + hw;');
@@ -250,8 +295,10 @@ export function emitDecode(w: CodeWriter, L: PlanLayout): void {
 /** iou() and nms(). */
 export function emitNms(w: CodeWriter, L: PlanLayout): void {
   const N = L.names;
-  w.comment('IoU in the boxes\' units (no +1); negative or NaN widths count as 0; 0 when the union is not > 0.');
+  w.comment('IoU in the boxes\' units (no +1); negative widths count as 0; 0 when the union is not > 0 or a coordinate is NaN.');
   w.block('static float iou(const float *a, const float *b)', () => {
+    w.line('if (a[0] != a[0] || a[1] != a[1] || a[2] != a[2] || a[3] != a[3] || b[0] != b[0] || b[1] != b[1] || b[2] != b[2] || b[3] != b[3]) return 0.0f;');
+    w.block('', () => {
     w.line('float iw = (a[2] < b[2] ? a[2] : b[2]) - (a[0] > b[0] ? a[0] : b[0]);');
     w.line('float ih = (a[3] < b[3] ? a[3] : b[3]) - (a[1] > b[1] ? a[1] : b[1]);');
     w.line('float wa = a[2] - a[0], ha = a[3] - a[1], wb = b[2] - b[0], hb = b[3] - b[1];');
@@ -265,6 +312,7 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
     w.line('inter = iw * ih;');
     w.line('uni = wa * ha + wb * hb - inter;');
     w.line('return uni > 0.0f ? inter / uni : 0.0f;');
+    });
   });
   w.line();
   const perClass = L.plan.spec.nms === 'per-class';
