@@ -10,6 +10,9 @@ import { postprocessForModel, type ModelPostprocess } from './postprocess/for-mo
 import { formatPostprocess } from './postprocess/presets';
 import { PRESETS } from './postprocess/presets';
 import { emitPostprocessC, layoutPlan, type EmitPlan } from './emit/c/index';
+import { appendPostprocess, emitOnnxNms } from './emit/onnx/index';
+import { loadModel } from './onnx/load';
+import { modelToBytes, saveModel } from './onnx/save';
 import { sanitizeStem } from './emit/c/names';
 import type { CompileOptions, CompileReport } from './compile';
 import { PRUNEDET_VERSION } from './compile';
@@ -23,7 +26,7 @@ export interface EmitContext {
   featureMaps: FeatureMap[];
 }
 
-export const EMIT_KINDS = ['c'] as const;
+export const EMIT_KINDS = ['c', 'onnx-nms'] as const;
 
 /** Workspace candidates when the preset sets no top-k (TensorRT's EfficientNMS decodes at most 4096 too). */
 export const DEFAULT_CANDIDATE_CAP = 4096;
@@ -59,12 +62,20 @@ export async function emitArtefacts(stage: string, ctx: EmitContext): Promise<{ 
   for (const e of emit) {
     if (!(EMIT_KINDS as readonly string[]).includes(e)) throw new PrunedetError('E_USAGE', `unknown --emit ${e}`, `choose from ${EMIT_KINDS.join(', ')}`);
   }
-  if (!emit.includes('c')) return { files: [] };
+  if (emit.length === 0) return { files: [] };
   const preset = ctx.options.postprocess;
   if (!preset) {
-    throw new PrunedetError('E_USAGE', '--emit c needs the post-processing semantics', `pass --postprocess with a preset (${Object.keys(PRESETS).join(', ')}), e.g. --postprocess mmdet-ssd300`);
+    throw new PrunedetError('E_USAGE', `--emit ${emit.join(',')} needs the post-processing semantics`, `pass --postprocess with a preset (${Object.keys(PRESETS).join(', ')}), e.g. --postprocess mmdet-ssd300`);
   }
   const pp = compiledPostprocess(ctx, preset, ctx.report.config.kept, ctx.options.cutHead === true);
+  const files: string[] = [];
+  const record: Record<string, unknown> = { requested: preset, preset: formatPostprocess(pp.spec), anchors: pp.anchorSource };
+  if (emit.includes('c')) Object.assign(record, emitC(stage, ctx, pp, files));
+  if (emit.includes('onnx-nms')) emitOnnx(stage, ctx, pp, files);
+  return { files, postprocess: record };
+}
+
+function emitC(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: string[]): Record<string, unknown> {
   const input: EmitPlan['input'] = ctx.options.cutHead || ctx.spec.outputs.some((o) => o.kind === 'map') ? 'per-level' : 'concat';
   const [H, W] = ctx.spec.imageSize;
   const strides = ctx.featureMaps.map(([h, w]): [number, number] => [W / w, H / h]);
@@ -75,20 +86,25 @@ export async function emitArtefacts(stage: string, ctx: EmitContext): Promise<{ 
     config: ctx.report.config.name,
   }, input, strides);
   const layout = layoutPlan(plan);
-  const { files } = emitPostprocessC(plan);
-  for (const f of files) writeFileAtomic(join(stage, f.name), f.text);
-  return {
-    files: files.map((f) => f.name),
-    postprocess: {
-      requested: preset,
-      preset: formatPostprocess(pp.spec),
-      input,
-      anchors: pp.anchorSource,
-      candidateCap: plan.candidateCap,
-      workspaceBytes: layout.workspace.size,
-      symbolPrefix: layout.names.prefix,
-    },
-  };
+  for (const f of emitPostprocessC(plan).files) {
+    writeFileAtomic(join(stage, f.name), f.text);
+    files.push(f.name);
+  }
+  return { input, candidateCap: plan.candidateCap, workspaceBytes: layout.workspace.size, symbolPrefix: layout.names.prefix };
 }
 
-
+/** postprocess.onnx (decode + NonMaxSuppression on the scores/boxes tensors) and model_nms.onnx (appended). */
+function emitOnnx(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: string[]): void {
+  const scores = ctx.spec.outputs.find((o) => o.kind === 'rows' && o.role === 'scores');
+  const boxes = ctx.spec.outputs.find((o) => o.kind === 'rows' && o.role === 'boxes');
+  if (ctx.options.cutHead || !scores || !boxes) {
+    throw new PrunedetError('E_USAGE', '--emit onnx-nms needs the model\'s concatenated score and box outputs', 'compile without --cut-head (and from a model with [N, anchors, K] outputs)');
+  }
+  const params = { spec: pp.spec, anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses };
+  writeFileAtomic(join(stage, 'postprocess.onnx'), emitOnnxNms(params));
+  files.push('postprocess.onnx');
+  const copy = loadModel(modelToBytes(ctx.model));
+  appendPostprocess(copy, { ...params, scoresName: scores.name, boxesName: boxes.name });
+  saveModel(copy, join(stage, 'model_nms.onnx'));
+  files.push('model_nms.onnx');
+}

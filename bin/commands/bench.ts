@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { runCommand } from '../run';
 
-interface Args { outdir: string; original?: string; images?: string; postprocess?: string; runs: number; 'no-model': boolean; json: boolean; debug: boolean }
+interface Args { outdir: string; original?: string; images?: string; postprocess?: string; runs: number; 'skip-model': boolean; json: boolean; debug: boolean }
 
 export const benchCommand: CommandModule<object, Args> = {
   command: 'bench <outdir>',
@@ -12,15 +12,19 @@ export const benchCommand: CommandModule<object, Args> = {
     .option('images', { type: 'string', describe: 'use the real head outputs of the first image in this folder' })
     .option('postprocess', { type: 'string', describe: 'post-processing preset (default: the one compile emitted C for)' })
     .option('runs', { type: 'number', default: 200, describe: 'timed runs per measurement (at least 200)' })
-    .option('no-model', { type: 'boolean', default: false, describe: 'skip the end-to-end model timing' })
-    .option('json', { type: 'boolean', default: false }) as never,
+    .option('skip-model', { type: 'boolean', default: false, describe: 'skip the end-to-end model timing' })
+    .option('json', { type: 'boolean', default: false })
+    .check((a) => {
+      if (!(Number(a.runs) >= 200)) throw new Error('--runs must be at least 200 (medians and p99 of fewer runs are noise)');
+      return true;
+    }) as never,
   handler: (argv) => runCommand(async () => {
     const { bench } = await import('../../src/bench/index');
     const { formatBench } = await import('../../src/commands/bench-format');
     const r = await bench({
       outDir: argv.outdir,
       runs: argv.runs,
-      noModel: argv['no-model'],
+      noModel: argv['skip-model'],
       ...(argv.original ? { original: argv.original } : {}),
       ...(argv.images ? { images: argv.images } : {}),
       ...(argv.postprocess ? { postprocess: argv.postprocess } : {}),

@@ -1,27 +1,28 @@
-// The demo's per-configuration measurements: the compiled model's latency in onnxruntime-node (median of runs).
+// The demo's per-configuration measurements: verify (tensors, the paper's oracle, the C module), post-processing
+// latency of the fused C and of onnxruntime's NonMaxSuppression path (bench), and model latency in onnxruntime.
+import { verify } from '../verify/index';
+import { bench, timeModel } from '../bench/index';
 import type { DemoStage } from './demo';
 
-async function medianMs(modelPath: string, runs: number): Promise<number> {
-  const ort = await import('onnxruntime-node');
-  const s = await ort.InferenceSession.create(modelPath, { logSeverityLevel: 3, intraOpNumThreads: 2 });
-  const input = new ort.Tensor('float32', new Float32Array(3 * 300 * 300).fill(0.1), [1, 3, 300, 300]);
-  await s.run({ [s.inputNames[0]!]: input });
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    await s.run({ [s.inputNames[0]!]: input });
-    times.push(performance.now() - t);
-  }
-  await s.release();
-  return times.sort((a, b) => a - b)[Math.floor(runs / 2)]!;
-}
+const us = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(1)} ms` : `${v.toFixed(0)} µs`);
 
 export function demoStage(progress: (m: string) => void): DemoStage {
   return {
-    async measure(_original, outDir) {
-      progress('timing the compiled model in onnxruntime');
-      const ms = await medianMs(`${outDir}/model.onnx`, 5);
-      return { 'model ms (ort)': ms.toFixed(0) };
+    async measure(original, outDir, report) {
+      progress('verifying against the original (tensors, oracle detections, C module)');
+      const v = await verify({ original, outDir, samples: 1 });
+      progress('benchmarking post-processing (C, onnxruntime NMS, TypeScript) and the model');
+      const baseline = report?.config.removed.length === 0;
+      const b = await bench({ outDir, original, runs: 200, tsRuns: 3, sets: [baseline ? 'original' : 'pruned'], noModel: true });
+      const t = (impl: string) => b.postprocess.find((p) => p.impl === impl)!;
+      const modelMs = await timeModel(`${outDir}/model.onnx`, [1, 3, 300, 300], 5);
+      return {
+        verified: v.ok ? 'yes' : 'NO',
+        'model (ort)': `${modelMs.toFixed(0)} ms`,
+        'post C': us(t('c').medianUs),
+        'post ort NMS': us(t('ort').medianUs),
+        'post TS ref': us(t('ts').medianUs),
+      };
     },
   };
 }

@@ -187,7 +187,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
       detCount += got.length;
       const d = diffDetections(got, want, (an) => keptIdx[an]!, 1e-5, { atol: 1e-4, rtol: 1e-5 });
       if (d && !detFirst) detFirst = `input ${i} (${inputs.names[i]}), original anchor ${d.anchor}: ${d.detail}`;
-      if (report.postprocess) {
+      if (report.files.includes('postprocess.c')) {
         cInputs.push(flattenForC(compIn));
         cNames.push(inputs.names[i]!);
       }
@@ -197,7 +197,8 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   await sOrig.release();
   await sComp.release();
 
-  const cModule = ppComp && report.postprocess ? checkC(o.outDir, report, ppComp, cInputs, cNames) : { ok: true, skipped: report.postprocess ? 'no post-processing preset' : 'compile emitted no C module (--emit c)', inputs: 0, detections: 0 };
+  const hasC = report.files.includes('postprocess.c');
+  const cModule = ppComp && hasC ? checkC(o.outDir, report, ppComp, cInputs, cNames) : { ok: true, skipped: hasC ? 'no post-processing preset' : 'compile emitted no C module (--emit c)', inputs: 0, detections: 0 };
   const tensors = { ok: tensorFirst === undefined, ...(tensorFirst ? { first: tensorFirst } : {}), outputs: [...outputs].map(([name, s]) => ({ name, ...s })) };
   const detections = ppOrig
     ? { ok: detFirst === undefined, ...(detFirst ? { first: detFirst } : {}), inputs: total, detections: detCount }

@@ -1,0 +1,49 @@
+// compile's extra artefacts: the C module builds with its own Makefile; the ONNX post-processing (standalone and
+// appended) gives the reference's detections on the compiled model's outputs.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { buildFixture } from '../fixtures/index';
+import { compileTemp, saveTemp } from './_support/compile';
+import { hasGcc } from './_support/gcc';
+import { randomInput, run } from './_support/ort';
+import { loadDetector } from '../src/detector/index';
+import { compiledPostprocess } from '../src/compile-emit';
+import { referenceInput } from '../src/postprocess/for-model';
+import { postprocess } from '../src/postprocess/reference';
+import { syntheticHeadOutputs } from '../src/bench/synthetic-heads';
+
+const ssd = saveTemp(buildFixture('ssd300', { outputs: 'concat' }));
+
+describe('compile --emit', () => {
+  it.skipIf(!hasGcc)('c: the emitted Makefile builds the static library', async () => {
+    const { outDir, report } = await compileTemp(ssd, { config: 'configs/ssd300/config_c.py', emit: ['c'], postprocess: 'mmdet-ssd300' });
+    expect(report.files).toEqual(['model.onnx', 'report.json', 'postprocess.h', 'postprocess.c', 'Makefile', 'CMakeLists.txt']);
+    expect(report.postprocess).toMatchObject({ requested: 'mmdet-ssd300', input: 'concat', candidateCap: 6000 });
+    const r = spawnSync('make', ['-s', 'CFLAGS=-std=c99 -O2 -Wall -Wextra -Werror'], { cwd: outDir, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(existsSync(join(outDir, 'libpd_model.a'))).toBe(true);
+  });
+
+  it('onnx-nms: postprocess.onnx and model_nms.onnx give the reference detections', async () => {
+    const { outDir, report } = await compileTemp(ssd, { config: 'configs/ssd300/config_b.py', emit: ['onnx-nms'], postprocess: 'mmdet-ssd300,score_thr=0.3' });
+    expect(report.files).toEqual(['model.onnx', 'report.json', 'postprocess.onnx', 'model_nms.onnx']);
+    const det = loadDetector(join(outDir, 'model.onnx'));
+    const pp = compiledPostprocess({ spec: det.spec, baselineSet: undefined, featureMaps: report.featureMaps }, 'mmdet-ssd300,score_thr=0.3', report.config.kept);
+    const ctx = { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses };
+    // standalone graph on trained-like tensors (random weights would give no detections)
+    const syn = syntheticHeadOutputs(pp.spec, pp.numClasses, pp.anchors, 11, 6);
+    const n = pp.anchors.length / 4;
+    const standalone = await run(join(outDir, 'postprocess.onnx'), { scores: { dims: [1, n, 81], data: syn.scores }, boxes: { dims: [1, n, 4], data: syn.boxes } });
+    const want = postprocess(pp.spec, { form: 'concat', scores: syn.scores, boxes: syn.boxes }, ctx);
+    expect(want.length).toBeGreaterThan(0);
+    expect(Array.from(standalone.det_anchors!.data as unknown as BigInt64Array, Number)).toEqual(want.map((d) => d.anchor));
+    expect(Array.from(standalone.det_scores!.data)).toEqual(want.map((d) => d.score));
+    // appended to the model: the same as the reference on the model's own outputs
+    const x = { input: { dims: [1, 3, 300, 300], data: randomInput([1, 3, 300, 300], 4) } };
+    const [raw, nms] = [await run(join(outDir, 'model.onnx'), x), await run(join(outDir, 'model_nms.onnx'), x)];
+    const fromModel = postprocess(pp.spec, referenceInput(det.spec, raw), ctx);
+    expect(Array.from(nms.det_anchors!.data as unknown as BigInt64Array, Number)).toEqual(fromModel.map((d) => d.anchor));
+  });
+});
