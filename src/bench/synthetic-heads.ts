@@ -3,6 +3,7 @@
 // background. Used by `prunedet bench` (and verify's extra C-module input) where no real photos or weights exist.
 import { anchorsCenterSize } from '../postprocess/reference';
 import { foregroundCount, labelColumn, type PostprocessSpec } from '../postprocess/spec';
+import { gaussian, mulberry32 } from '../prng';
 
 export interface SyntheticHeads {
   /** [N, C] score columns (logits, or probabilities when the spec says so). */
@@ -11,17 +12,6 @@ export interface SyntheticHeads {
   boxes: Float32Array;
   /** The planted objects: x1, y1, x2, y2 (anchor units) and label. */
   objects: [number, number, number, number, number][];
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function iou(a: ArrayLike<number>, ai: number, b: readonly number[]): number {
@@ -35,7 +25,7 @@ function iou(a: ArrayLike<number>, ai: number, b: readonly number[]): number {
 /** Seeded synthetic head outputs for anchors `anchors` ([N, 4] in spec.anchorFormat) and `numClasses` columns. */
 export function syntheticHeadOutputs(spec: PostprocessSpec, numClasses: number, anchors: Float32Array, seed: number, objects = 5): SyntheticHeads {
   const rand = mulberry32(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
+  const gauss = gaussian(rand);
   const n = anchors.length / 4;
   const c = numClasses;
   const labels = foregroundCount(spec, c);

@@ -18,6 +18,7 @@ import { preprocess } from '../image/preprocess';
 import { preprocessOptionsFor, type PreprocessFlags } from '../search/inputs';
 import { suppressedMask } from '../search/oracle';
 import { syntheticHeadOutputs, perLevelMaps } from '../bench/synthetic-heads';
+import { uniformInput } from '../prng';
 import { accumulate, diffDetections, emptyStats, keptAnchorIndices, TENSOR_TOLERANCE, type TensorStats } from './compare';
 import { buildRunner, hasGcc, runRunner, type CModuleShape } from './c-runner';
 import { candidateCapFor } from '../compile-emit';
@@ -65,23 +66,11 @@ function readReport(outDir: string): CompileReport {
   }
 }
 
-function seeded(seed: number, n: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
-
 function inputsFor(o: VerifyOptions, orig: AnalyzedModel, preset: string | undefined): Inputs & { source: 'random' | 'images' } {
   const shape = orig.spec.input.shape;
   if (!o.images) {
     const n = o.samples ?? 4;
-    return { source: 'random', names: Array.from({ length: n }, (_, i) => `random #${i}`), make: (i) => seeded(1000 + i, shape.reduce((a, b) => a * b, 1)) };
+    return { source: 'random', names: Array.from({ length: n }, (_, i) => `random #${i}`), make: (i) => uniformInput(shape.reduce((a, b) => a * b, 1), 1000 + i) };
   }
   const files = listImages(o.images);
   const chosen = o.samples ? files.slice(0, o.samples) : files;

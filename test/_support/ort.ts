@@ -2,7 +2,7 @@
 import * as ort from 'onnxruntime-node';
 import type { Model } from '../../src/ir/graph';
 import { modelToBytes } from '../../src/onnx/save';
-import { prng } from '../../fixtures/random';
+import { uniformInput } from '../../src/prng';
 
 export type Feeds = Record<string, { dims: number[]; data: Float32Array }>;
 export type Outputs = Record<string, { dims: number[]; data: Float32Array }>;
@@ -24,9 +24,5 @@ export async function run(model: Model | Uint8Array | string | ort.InferenceSess
 
 /** A seeded random image-like input in [-1, 1]. */
 export function randomInput(dims: number[], seed = 1): Float32Array {
-  const r = prng(seed);
-  const n = dims.reduce((a, b) => a * b, 1);
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) data[i] = r() * 2 - 1;
-  return data;
+  return uniformInput(dims.reduce((a, b) => a * b, 1), seed);
 }
