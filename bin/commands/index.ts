@@ -5,7 +5,8 @@ import { compileCommand } from './compile';
 import { demoCommand } from './demo';
 import { inspectCommand } from './inspect';
 import { passesCommand } from './passes';
+import { searchCommand } from './search';
 import { synthCommand } from './synth';
 import { verifyCommand } from './verify';
 
-export const commands: CommandModule<object, never>[] = [demoCommand, compileCommand, verifyCommand, benchCommand, inspectCommand, synthCommand, passesCommand] as never;
+export const commands: CommandModule<object, never>[] = [demoCommand, compileCommand, verifyCommand, benchCommand, inspectCommand, synthCommand, passesCommand, searchCommand] as never;

@@ -1,0 +1,118 @@
+// Seeded synthetic head outputs for the search tests: a few objects per image, each lighting up the anchors near it
+// with a confident class and nearby boxes (so score cuts, top-k and NMS all have work), the rest background.
+import type { LevelShape, PostprocessInput } from '../../src/postprocess/reference';
+import type { PostprocessSpec } from '../../src/postprocess/spec';
+import { labelColumn, foregroundCount } from '../../src/postprocess/spec';
+import { gaussian, mulberry32 } from '../_support/prng';
+
+export interface SynthLevel extends LevelShape {
+  stride: number;
+}
+
+export const LEVELS: SynthLevel[] = [
+  { h: 6, w: 8, anchorsPerLocation: 3, stride: 8 },
+  { h: 3, w: 4, anchorsPerLocation: 2, stride: 16 },
+  { h: 2, w: 2, anchorsPerLocation: 4, stride: 32 },
+];
+
+export function anchorCount(levels: LevelShape[]): number {
+  return levels.reduce((s, l) => s + l.h * l.w * l.anchorsPerLocation, 0);
+}
+
+/** Grid anchors in the spec's format: xyxy pixels, or cxcywh normalised by the 64x48 image. */
+export function synthAnchors(levels: SynthLevel[], format: PostprocessSpec['anchorFormat']): Float32Array {
+  const W = 64, H = 48;
+  const rows: number[] = [];
+  for (const l of levels) {
+    for (let y = 0; y < l.h; y++) {
+      for (let x = 0; x < l.w; x++) {
+        for (let a = 0; a < l.anchorsPerLocation; a++) {
+          const cx = (x + 0.5) * l.stride, cy = (y + 0.5) * l.stride;
+          const s = l.stride * (1.5 + 0.5 * a);
+          const w = s * (a % 2 ? 1.4 : 1), h = s * (a % 2 ? 0.7 : 1);
+          if (format === 'xyxy') rows.push(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2);
+          else rows.push(cx / W, cy / H, w / W, h / H);
+        }
+      }
+    }
+  }
+  return Float32Array.from(rows);
+}
+
+export interface SynthOptions {
+  levels?: SynthLevel[];
+  numClasses: number;
+  spec: PostprocessSpec;
+  form?: 'concat' | 'per-level';
+  seed: number;
+  /** Round logits to this step so scores tie (exercises the anchor tie-break). */
+  quantize?: number;
+  /** Decoded boxes on whole pixels (so IoU lands exactly on thresholds like 0.5). */
+  integerBoxes?: boolean;
+}
+
+/** One image's head outputs in the reference's input form. */
+export function synthInput(o: SynthOptions): PostprocessInput {
+  const levels = o.levels ?? LEVELS;
+  const rnd = mulberry32(o.seed);
+  const g = gaussian(rnd);
+  const C = o.numClasses;
+  const N = anchorCount(levels);
+  const K = foregroundCount(o.spec, C);
+  const scores = new Float32Array(N * C);
+  const boxes = new Float32Array(N * 4);
+  const objects = Array.from({ length: 3 }, () => ({ x: rnd() * 64, y: rnd() * 48, label: Math.floor(rnd() * K) }));
+  let n = 0;
+  for (const l of levels) {
+    for (let y = 0; y < l.h; y++) {
+      for (let x = 0; x < l.w; x++) {
+        for (let a = 0; a < l.anchorsPerLocation; a++, n++) {
+          const cx = (x + 0.5) * l.stride, cy = (y + 0.5) * l.stride;
+          for (let j = 0; j < C; j++) scores[n * C + j] = g() - 1;
+          for (const ob of objects) {
+            const d = Math.hypot(ob.x - cx, ob.y - cy) / l.stride;
+            if (d < 1.5) scores[n * C + labelColumn(o.spec, ob.label)] = 4 - d + 0.5 * g();
+          }
+          if (o.spec.background !== 'none') scores[n * C + (o.spec.background === 'first' ? 0 : C - 1)] = 1 + 0.3 * g();
+          if (o.quantize) for (let j = 0; j < C; j++) scores[n * C + j] = Math.round(scores[n * C + j]! / o.quantize) * o.quantize;
+          if (o.spec.decoder.type === 'none') {
+            const w = l.stride * (1 + a), h = l.stride * (1 + 0.5 * a);
+            const jx = o.integerBoxes ? Math.round(2 * g()) : g(), jy = o.integerBoxes ? Math.round(2 * g()) : g();
+            boxes.set([cx - w / 2 + jx, cy - h / 2 + jy, cx + w / 2 + jx, cy + h / 2 + jy], 4 * n);
+          } else {
+            boxes.set([0.3 * g(), 0.3 * g(), 0.2 * g(), 0.2 * g()], 4 * n);
+          }
+        }
+      }
+    }
+  }
+  if (o.spec.scores === 'probabilities') {
+    // softmax the rows, as a graph with the activation inside would
+    for (let i = 0; i < N; i++) {
+      const row = scores.subarray(i * C, (i + 1) * C);
+      const m = Math.max(...row);
+      const e = Array.from(row, (v) => Math.exp(v - m));
+      const s = e.reduce((p, q) => p + q, 0);
+      e.forEach((v, j) => (row[j] = o.quantize ? Math.round(v / s / o.quantize) * o.quantize : v / s));
+    }
+  }
+  if ((o.form ?? 'concat') === 'concat') return { form: 'concat', scores, boxes };
+  // per-level NCHW maps, channel c = a*K + k
+  let off = 0;
+  return {
+    form: 'per-level',
+    levels: levels.map((l) => {
+      const hw = l.h * l.w, A = l.anchorsPerLocation;
+      const cls = new Float32Array(A * C * hw), reg = new Float32Array(A * 4 * hw);
+      for (let p = 0; p < hw; p++) {
+        for (let a = 0; a < A; a++) {
+          const nn = off + p * A + a;
+          for (let k = 0; k < C; k++) cls[(a * C + k) * hw + p] = scores[nn * C + k]!;
+          for (let k = 0; k < 4; k++) reg[(a * 4 + k) * hw + p] = boxes[nn * 4 + k]!;
+        }
+      }
+      off += hw * A;
+      return { cls, reg };
+    }),
+  };
+}

@@ -1,0 +1,67 @@
+// Acceptance on the real Ultra-Light RFB-320 face detector and the 24 face photos of ../shared (fidelity mode): the
+// front runs from the full model (fidelity 1.0, 4,420 boxes) to configurations with at least 30 % fewer boxes, and
+// every front point's fidelity is what the reference post-processing gives with those anchors suppressed.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prepareGroundTruth } from '../../src/eval/coco-eval';
+import type { CocoDetection } from '../../src/eval/coco-data';
+import type { ResizeGeometry } from '../../src/image/preprocess';
+import type { PostprocessInput } from '../../src/postprocess/reference';
+import { prepareSearch, search, type SearchResult } from '../../src/search/index';
+import { forEachHeadOutput } from '../../src/search/infer';
+import { toImageXywh } from '../../src/search/inputs';
+import { oracleDetections } from '../../src/search/oracle';
+import { FACES, hasShared, ultraface } from '../_support/shared';
+
+const MODEL = ultraface('version-RFB-320.onnx');
+
+describe.skipIf(!hasShared)('search on ultraface RFB-320 with the face photos (fidelity)', () => {
+  const out = mkdtempSync(join(tmpdir(), 'pd-search-ultraface-'));
+  let r: SearchResult;
+  beforeAll(async () => {
+    r = await search({ model: MODEL, images: FACES, postprocess: 'ultraface', outDir: out, maxCandidates: 300, workers: 2 });
+  });
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it('goes from the full model (fidelity 1.0, 4,420 boxes) to configurations with at least 30 % fewer boxes', () => {
+    expect(r.images).toBe(24);
+    expect(r.points[0]).toMatchObject({ removed: [], keptPerLevel: [3, 2, 2, 3], map: 1, boxes: 4420, headMacs: 5_360_640 });
+    const full = r.points[0]!.boxes;
+    const best = (fewer: number) => Math.max(-1, ...r.points.filter((p) => p.boxes <= (1 - fewer) * full).map((p) => p.map));
+    const rows = [0.3, 0.5, 0.7].map((f) => `>= ${f * 100}% fewer boxes: best fidelity ${best(f) < 0 ? 'none on the front' : best(f).toFixed(4)}`);
+    console.log(`[search] RFB-320, 24 faces, ${r.stats.candidates} candidates, front of ${r.points.length}:\n  ${rows.join('\n  ')}\n  ${r.points.map((p) => `{${p.removed.join(',')}} ${p.map.toFixed(4)} ${p.boxes} boxes ${p.headMacs} MACs`).join('\n  ')}`);
+    expect(best(0.3)).toBeGreaterThan(0);
+    for (const p of r.points) {
+      expect(p.map).toBeGreaterThanOrEqual(0);
+      expect(p.map).toBeLessThanOrEqual(1);
+    }
+    // the front trades fidelity for MACs: fewer MACs, lower (or equal) fidelity along it
+    for (let i = 2; i < r.points.length; i++) expect(r.points[i]!.map).toBeLessThan(r.points[i - 1]!.map);
+  });
+
+  it('every front point\'s fidelity is the reference post-processing\'s with the removed anchors suppressed', async () => {
+    const p = await prepareSearch({ model: MODEL, images: FACES, postprocess: 'ultraface', outDir: out });
+    expect(p.cache.hits).toBe(24);
+    const inputs: PostprocessInput[] = [];
+    const geometry: ResizeGeometry[] = [];
+    await forEachHeadOutput(
+      { modelPath: MODEL, modelBytes: readFileSync(MODEL), model: p.det.model, det: p.det.spec, images: p.images, preprocess: p.preprocess, cacheDir: join(out, 'cache') },
+      (img) => {
+        inputs[img.index] = img.input;
+        geometry[img.index] = img.geometry;
+      },
+    );
+    const m = p.data.metric;
+    expect(m.divisor).toBe(1); // ordinary case: COCOeval gives identical detections exactly 1
+    const gt = prepareGroundTruth(m.gt);
+    const ctx = { anchors: p.pp.anchors, levels: p.pp.levels, numClasses: p.pp.numClasses };
+    for (const point of r.points) {
+      const dets: CocoDetection[] = p.images.flatMap((_, i) =>
+        oracleDetections(p.pp.spec, inputs[i]!, ctx, point.removed).map((d) => ({ image_id: m.imageIds[i]!, category_id: m.categoryIds[d.label]!, bbox: toImageXywh(d.box, p.units, geometry[i]!), score: d.score })),
+      );
+      expect(Math.min(1, gt.evaluate(dets).map / m.divisor)).toBe(point.map);
+    }
+  });
+});
