@@ -13,7 +13,9 @@ const cli = yargs(argv)
   .recommendCommands()
   .showHelpOnFail(false)
   .fail((msg, err) => {
-    process.stderr.write(`prunedet: ${(msg ?? err?.message ?? 'bad usage').split('\n')[0]}; see prunedet --help\n`);
+    // yargs' messages may span lines ("Invalid values:\n  Argument: ..."): keep them on the one line users get
+    const text = (msg ?? err?.message ?? 'bad usage').split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+    process.stderr.write(`prunedet: ${text}; see prunedet --help\n`);
     process.exit(2);
   })
   .help()

@@ -12,6 +12,7 @@ export function formatVerify(r: VerifyResult): string {
     '',
     `(b) detections: compiled + post-processing vs original with the removed anchors' scores forced to 0 — ${r.detections.skipped ? `skipped: ${r.detections.skipped}` : r.detections.ok ? `identical (${r.detections.detections} detections over ${r.detections.inputs} inputs)` : 'MISMATCH'}`,
     `(c) C module vs the TypeScript reference on the same tensors — ${r.cModule.skipped ? `skipped: ${r.cModule.skipped}` : r.cModule.ok ? `identical (${r.cModule.detections} detections over ${r.cModule.inputs} inputs)` : 'MISMATCH'}`,
+    ...(r.fidelity !== undefined ? [`fidelity (mAP of the compiled model against the original's detections, as search scores it): ${r.fidelity}`] : []),
     '',
   ];
   const first = [t.first, r.detections.first, r.cModule.first].find(Boolean);

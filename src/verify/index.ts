@@ -14,8 +14,11 @@ import { postprocessForModel, referenceInput, type ModelPostprocess, type RunOut
 import { postprocess } from '../postprocess/reference';
 import { baselineFromMmdetConfig } from '../anchors/config/index';
 import { listImages, decodeImage } from '../image/decode';
-import { preprocess } from '../image/preprocess';
-import { preprocessOptionsFor, type PreprocessFlags } from '../search/inputs';
+import { preprocess, resizeGeometry, type ResizeGeometry } from '../image/preprocess';
+import { boxUnitsOf, preprocessOptionsFor, toImageXywh, type PreprocessFlags } from '../search/inputs';
+import { fidelityMetric, scoreDetections } from '../search/metric';
+import type { CocoDetection } from '../eval/coco-data';
+import { foregroundCount, type Detection } from '../postprocess/spec';
 import { suppressedMask } from '../search/oracle';
 import { syntheticHeadOutputs, perLevelMaps } from '../bench/synthetic-heads';
 import { uniformInput } from '../prng';
@@ -45,6 +48,11 @@ export interface CheckResult {
 
 export interface VerifyResult {
   ok: boolean;
+  /**
+   * With images and a preset: mAP@[.5:.95] of the compiled model's detections against the original's own (what
+   * search calls fidelity; 1.0 = the original's detections), computed exactly as search computes a front point's.
+   */
+  fidelity?: number;
   inputs: { source: 'random' | 'images'; names: string[] };
   tensors: CheckResult & { outputs: ({ name: string } & TensorStats)[] };
   detections: CheckResult & { inputs: number; detections: number };
@@ -54,6 +62,8 @@ export interface VerifyResult {
 interface Inputs {
   names: string[];
   make: (i: number) => Float32Array;
+  /** Per image, how the network input maps back to the photo (images only). */
+  geometry?: (i: number) => ResizeGeometry;
 }
 
 function readReport(outDir: string): CompileReport {
@@ -75,7 +85,17 @@ function inputsFor(o: VerifyOptions, orig: AnalyzedModel, preset: string | undef
   const files = listImages(o.images);
   const chosen = o.samples ? files.slice(0, o.samples) : files;
   const opts = preprocessOptionsFor(orig.spec, preset ?? '', o.preprocess ?? {});
-  return { source: 'images', names: chosen.map((f) => basename(f)), make: (i) => preprocess(decodeImage(chosen[i]!), opts) };
+  const sizes: [number, number][] = [];
+  return {
+    source: 'images',
+    names: chosen.map((f) => basename(f)),
+    make: (i) => {
+      const img = decodeImage(chosen[i]!);
+      sizes[i] = [img.width, img.height];
+      return preprocess(img, opts);
+    },
+    geometry: (i) => resizeGeometry(sizes[i]![0], sizes[i]![1], opts),
+  };
 }
 
 /** The original with its head convs as extra outputs (for comparing a --cut-head model's per-level maps). */
@@ -120,6 +140,13 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
     ppComp = postprocessForModel(comp.spec, preset, { kept, featureMaps, rawHead: cut, ...(baseline ? { baseline } : {}) });
   }
   const removedMask = ppOrig ? suppressedMask(ppOrig.levels, report.config.removed) : undefined;
+  // fidelity (images only): both models' detections as COCO results in photo pixels, as search scores them
+  const units = ppOrig && inputs.geometry ? boxUnitsOf(orig.spec, ppOrig) : undefined;
+  const fullCoco: CocoDetection[] = [];
+  const compCoco: CocoDetection[] = [];
+  const toCoco = (dets: Detection[], i: number, into: CocoDetection[]) => {
+    for (const d of dets) into.push({ image_id: i + 1, category_id: d.label + 1, bbox: toImageXywh(d.box, units!, inputs.geometry!(i)), score: d.score });
+  };
 
   const outputs = new Map<string, TensorStats>();
   let tensorFirst: string | undefined;
@@ -174,6 +201,10 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
       const compIn = referenceInput(comp.spec, b, ppComp.levels);
       const got = postprocess(ppComp.spec, compIn, { anchors: ppComp.anchors, levels: ppComp.levels, numClasses: ppComp.numClasses });
       detCount += got.length;
+      if (units) {
+        toCoco(postprocess(ppOrig.spec, referenceInput(orig.spec, a), { anchors: ppOrig.anchors, levels: ppOrig.levels, numClasses: ppOrig.numClasses }), i, fullCoco);
+        toCoco(got, i, compCoco);
+      }
       const d = diffDetections(got, want, (an) => keptIdx[an]!, 1e-5, { atol: 1e-4, rtol: 1e-5 });
       if (d && !detFirst) detFirst = `input ${i} (${inputs.names[i]}), original anchor ${d.anchor}: ${d.detail}`;
       if (report.files.includes('postprocess.c')) {
@@ -192,7 +223,12 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   const detections = ppOrig
     ? { ok: detFirst === undefined, ...(detFirst ? { first: detFirst } : {}), inputs: total, detections: detCount }
     : { ok: true, skipped: 'no post-processing preset (pass --postprocess, or compile with --emit c --postprocess)', inputs: 0, detections: 0 };
-  return { ok: tensors.ok && detections.ok && cModule.ok, inputs: { source: inputs.source, names: inputs.names }, tensors, detections, cModule };
+  let fidelity: number | undefined;
+  if (units && ppOrig) {
+    const foreground = foregroundCount(ppOrig.spec, ppOrig.numClasses);
+    fidelity = scoreDetections(fidelityMetric(fullCoco, inputs.names.map((_, i) => i + 1), foreground), compCoco);
+  }
+  return { ok: tensors.ok && detections.ok && cModule.ok, ...(fidelity !== undefined ? { fidelity } : {}), inputs: { source: inputs.source, names: inputs.names }, tensors, detections, cModule };
 }
 
 /** Index among the compiled model's (non-empty) levels -> original level index. */
