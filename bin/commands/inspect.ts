@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { emit, runCommand } from '../run';
 
-interface Args { model: string; json: boolean; 'input-shape'?: string; 'head-spec'?: string; debug: boolean }
+interface Args { model: string; json: boolean; 'input-shape'?: string; 'head-spec'?: string; postprocess?: string; 'baseline-config'?: string; debug: boolean }
 
 export const inspectCommand: CommandModule<object, Args> = {
   command: 'inspect <model>',
@@ -10,11 +10,18 @@ export const inspectCommand: CommandModule<object, Args> = {
     .positional('model', { type: 'string', demandOption: true, describe: 'ONNX file' })
     .option('json', { type: 'boolean', default: false, describe: 'print JSON' })
     .option('input-shape', { type: 'string', describe: 'input shape N,C,H,W for models with a dynamic input size' })
-    .option('head-spec', { type: 'string', describe: 'JSON naming the head convs per level, when analysis cannot tell' }) as never,
+    .option('head-spec', { type: 'string', describe: 'JSON naming the head convs per level, when analysis cannot tell' })
+    .option('postprocess', { type: 'string', describe: 'cross-check an embedded anchor table against this preset\'s anchor generator' })
+    .option('baseline-config', { type: 'string', describe: 'cross-check an embedded anchor table against this anchor generator config (.py)' }) as never,
   handler: (argv) => runCommand(async () => {
     const { inspectModel, formatInspect } = await import('../../src/commands/inspect');
     const { parseInputShape } = await import('../../src/commands/common');
-    const r = inspectModel(argv.model, { inputShape: parseInputShape(argv['input-shape']), ...(argv['head-spec'] ? { headSpec: argv['head-spec'] } : {}) });
+    const r = inspectModel(argv.model, {
+      inputShape: parseInputShape(argv['input-shape']),
+      ...(argv['head-spec'] ? { headSpec: argv['head-spec'] } : {}),
+      ...(argv.postprocess ? { postprocess: argv.postprocess } : {}),
+      ...(argv['baseline-config'] ? { baselineConfig: argv['baseline-config'] } : {}),
+    });
     emit(argv.json, r, () => formatInspect(r));
   }, argv.debug),
 };

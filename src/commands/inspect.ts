@@ -11,6 +11,8 @@ import { inputShapeOverride } from '../detector/index';
 import { loadHeadSpec } from '../detector/head-spec';
 import { detectorJson, type DetectorSpec } from '../detector/spec';
 import { isPrunedetError } from '../errors';
+import { anchorTableDifference, generatedAnchors } from '../postprocess/for-model';
+import { baselineFromMmdetConfig } from '../anchors/config/index';
 import { summarizeCost } from '../cost/macs';
 import { fmtBytes, fmtInt, fmtSi, table } from '../format/table';
 
@@ -76,6 +78,9 @@ export function describeModel(model: Model, file: string, bytes: number, shapes:
 export interface InspectOptions {
   inputShape?: number[];
   headSpec?: string;
+  /** Cross-check the embedded anchor table against this preset's generator (or --baseline-config). */
+  postprocess?: string;
+  baselineConfig?: string;
 }
 
 /**
@@ -96,6 +101,12 @@ export function inspectModel(path: string, opts: InspectOptions = {}): InspectRe
   if (!spec) return report;
   const det = detectorJson(spec);
   report.detector = det;
+  if (spec.anchorTable && (opts.postprocess || opts.baselineConfig)) {
+    const baseline = opts.baselineConfig ? baselineFromMmdetConfig(opts.baselineConfig).set : undefined;
+    const all = spec.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i));
+    const gen = generatedAnchors(spec, (opts.postprocess ?? '').split(',')[0]!.trim(), spec.levels.map((l) => l.featureMap), all, baseline);
+    (det.anchorTable as Record<string, unknown>).check = { generator: gen.source, maxDifference: anchorTableDifference(spec, gen) };
+  }
   // The keys scripts read sit at the top level too (`levels`, `boxes`, `headMacs`, `classes`, `postprocessInGraph`).
   const { levels, boxes, headMacs, classes, scoreActivation, postprocessInGraph, anchorTable } = det;
   return Object.assign(report, { levels, boxes, headMacs, classes, scoreActivation, postprocessInGraph, anchorTable });
@@ -123,7 +134,7 @@ interface LevelJson { level: number; featureMap: number[]; stride: number[]; anc
 
 function formatDetector(d: Record<string, unknown>): string {
   const levels = d.levels as LevelJson[];
-  const at = d.anchorTable as { constants: string[]; normalized: boolean; output: string } | null;
+  const at = d.anchorTable as { constants: string[]; normalized: boolean; output: string; check?: { generator: string; maxDifference: number } } | null;
   const rows = levels.map((l) => [`P${l.level + 1}`, `${l.featureMap[0]}x${l.featureMap[1]}`, l.stride.map((s) => +s.toFixed(2)).join('x'), l.anchorsPerLocation, fmtInt(l.boxes), fmtInt(l.headMacs)]);
   rows.push(['total', '', '', '', fmtInt(d.boxes as number), fmtInt(d.headMacs as number)]);
   const pp = (d.postprocessInGraph as string[]).join(' + ') || 'none (raw head outputs)';
@@ -131,5 +142,6 @@ function formatDetector(d: Record<string, unknown>): string {
     `detector: ${levels.length} levels, ${d.classes} score columns (${d.scoreActivation}), post-processing in graph: ${pp}`,
     table(['level', 'feature map', 'stride', 'anchors/loc', 'boxes', 'head MACs'], rows),
     at ? `anchor table: embedded in ${at.constants.join(', ')} (${at.normalized ? 'normalized' : 'pixel'} corners, read off output ${at.output})` : 'anchor table: not in the graph (give a baseline config or preset for decoding)',
+    ...(at?.check ? [`anchor table vs ${at.check.generator}: max difference ${at.check.maxDifference.toExponential(2)}`] : []),
   ].join('\n');
 }

@@ -82,8 +82,29 @@ export function postprocessForModel(det: DetectorSpec, text: string, o: AnchorOp
     const anchors = encodeAnchors(det.anchorTable.xyxy, { format: spec.anchorFormat });
     return { spec, anchors, levels, numClasses: det.classes, anchorSource: `the graph's constants ${det.anchorTable.constants.join(', ')}` };
   }
+  const gen = generatedAnchors(det, presetName, featureMaps, kept, o.baseline);
+  const anchors = encodeAnchors(gen.xyxy, { format: spec.anchorFormat, ...(gen.normalize ? { normalizeBy: gen.normalize } : {}), clamp: gen.clamp });
+  const source = gen.source;
+  return { spec, anchors, levels, numClasses: det.classes, anchorSource: source };
+}
+
+export interface GeneratedAnchors {
+  /** xyxy pixels, kept anchors of every level in head order. */
+  xyxy: Float32Array;
+  /** Divide by this [W, H] to get the model's (normalized) units; undefined = pixels. */
+  normalize?: [number, number];
+  /** Clamp the centre-size numbers to [0, 1] (SSD priors). */
+  clamp: boolean;
+  source: string;
+}
+
+/**
+ * The anchors a generator gives this model: `baseline` (e.g. --baseline-config), else the preset's shipped baseline
+ * config, else the preset's own generator (ultraface's min-size priors).
+ */
+export function generatedAnchors(det: DetectorSpec, presetName: string, featureMaps: FeatureMap[], kept: number[][], baseline?: AnchorSet): GeneratedAnchors {
   const [H, W] = det.imageSize;
-  let set: AnchorSet | undefined = o.baseline;
+  let set: AnchorSet | undefined = baseline;
   let source = set?.source ?? '';
   let normalize: [number, number] | undefined;
   let clamp = false;
@@ -103,9 +124,25 @@ export function postprocessForModel(det: DetectorSpec, text: string, o: AnchorOp
   if (set.levels.length !== featureMaps.length || set.levels.some((l, i) => l.base.length < kept[i]!.length)) {
     throw new PrunedetError('E_CONFIG_MISMATCH', `the anchors of ${source} (${set.levels.map((l) => l.base.length).join(',')} per level) do not fit the model (${kept.map((k) => k.length).join(',')})`, 'give the anchor generator the model was trained with');
   }
-  const xyxy = allGridAnchors(keepAnchors(set, kept), featureMaps);
-  const anchors = encodeAnchors(xyxy, { format: spec.anchorFormat, ...(normalize ? { normalizeBy: normalize } : {}), clamp });
-  return { spec, anchors, levels, numClasses: det.classes, anchorSource: source };
+  return { xyxy: allGridAnchors(keepAnchors(set, kept), featureMaps), ...(normalize ? { normalize } : {}), clamp, source };
+}
+
+/**
+ * Largest difference between the graph's embedded anchor table and a generator's anchors, in the table's units
+ * (the generator's anchors go through the same centre-size encoding and clamping the exporter applied).
+ */
+export function anchorTableDifference(det: DetectorSpec, gen: GeneratedAnchors): number {
+  const table = det.anchorTable;
+  if (!table) throw new PrunedetError('E_POSTPROCESS', 'the model embeds no anchor table to compare', 'compare a model with in-graph decoding');
+  const cs = encodeAnchors(gen.xyxy, { format: 'cxcywh', ...(gen.normalize ? { normalizeBy: gen.normalize } : {}), clamp: gen.clamp });
+  if (cs.length !== table.xyxy.length) return Infinity;
+  let max = 0;
+  for (let i = 0; i < cs.length; i += 4) {
+    const [cx, cy, w, h] = [cs[i]!, cs[i + 1]!, cs[i + 2]!, cs[i + 3]!];
+    const g = [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2];
+    for (let k = 0; k < 4; k++) max = Math.max(max, Math.abs(g[k]! - table.xyxy[i + k]!));
+  }
+  return max;
 }
 
 /** Graph outputs of one run, by name ([batch, ...] float32, batch 0 is used). */
