@@ -40,6 +40,14 @@ export interface InspectReport {
   /** The detector view (levels, boxes, headMacs, classes, postprocessInGraph, ...), or null with the reason. */
   detector: Record<string, unknown> | null;
   detectorError?: string;
+  /** For detectors, the keys scripts read, also at the top level (see detectorJson). */
+  levels?: unknown;
+  boxes?: number;
+  headMacs?: number;
+  classes?: number;
+  scoreActivation?: string;
+  postprocessInGraph?: string[];
+  anchorTable?: unknown;
 }
 
 function io(v: Value, shapes: ShapeResult): IoInfo {
@@ -108,8 +116,15 @@ export function inspectModel(path: string, opts: InspectOptions = {}): InspectRe
     (det.anchorTable as Record<string, unknown>).check = { generator: gen.source, maxDifference: anchorTableDifference(spec, gen) };
   }
   // The keys scripts read sit at the top level too (`levels`, `boxes`, `headMacs`, `classes`, `postprocessInGraph`).
-  const { levels, boxes, headMacs, classes, scoreActivation, postprocessInGraph, anchorTable } = det;
-  return Object.assign(report, { levels, boxes, headMacs, classes, scoreActivation, postprocessInGraph, anchorTable });
+  return Object.assign(report, {
+    levels: det.levels,
+    boxes: det.boxes as number,
+    headMacs: det.headMacs as number,
+    classes: det.classes as number,
+    scoreActivation: det.scoreActivation as string,
+    postprocessInGraph: det.postprocessInGraph as string[],
+    anchorTable: det.anchorTable,
+  });
 }
 
 export function formatInspect(r: InspectReport): string {
