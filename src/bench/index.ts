@@ -15,7 +15,8 @@ import { postprocess, scoreAnchor, type PostprocessInput } from '../postprocess/
 import { foregroundCount } from '../postprocess/spec';
 import { baselineFromMmdetConfig } from '../anchors/config/index';
 import { emitPostprocessC } from '../emit/c/index';
-import { buildRunner, hasGcc, runRunner, type CModuleShape } from '../verify/c-runner';
+import { hasGcc } from '../verify/c-runner';
+import { timeSideBySide, type TimedModule } from './c-timing';
 import { keptAnchorIndices } from '../verify/compare';
 import { listImages, decodeImage } from '../image/decode';
 import { preprocess } from '../image/preprocess';
@@ -53,7 +54,15 @@ export interface PostprocessTiming extends Summary {
   detections: number;
 }
 
+/**
+ * The C module is timed as it would be built for this machine: gcc -O2 for the host CPU (-march=native: the vector
+ * width the target has). Embedded builds use their own -mcpu; the results are identical either way (-ffp-contract=off).
+ */
+export const NATIVE_FLAGS = ['-march=native'];
+
 export interface BenchResult {
+  /** How the C module was compiled for timing. */
+  cFlags: string;
   preset: string;
   inputs: 'synthetic' | 'images';
   boxes: { original: number; pruned: number };
@@ -166,6 +175,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
   ].filter((x) => !o.sets || o.sets.includes(x.anchors));
   const timings: PostprocessTiming[] = [];
   const floors: Partial<Record<'original' | 'pruned', Summary>> = {};
+  const cMods: { anchors: 'original' | 'pruned'; candidates: number; mod: TimedModule }[] = [];
   const work = mkdtempSync(join(tmpdir(), 'prunedet-bench-'));
   try {
     for (const set of sets) {
@@ -174,21 +184,12 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
       const ctx = { anchors: set.pp.anchors, levels: set.pp.levels, numClasses: set.pp.numClasses, candidateCap: cap };
       const ref = postprocess(set.pp.spec, set.input, ctx);
       if (hasGcc()) {
-        say(`C post-processing, ${set.anchors} anchors (${runs} runs)`);
+        // emitted now, timed below side by side with the other set's module
         const dir = join(work, set.anchors);
-        const plan = emitPlanFor(set.pp, 'bench', { version: 'bench', modelFile: 'bench', modelSha256: 'bench', config: set.anchors }, 'concat', featureMaps.map(([h, w]) => [orig.spec.imageSize[1] / w, orig.spec.imageSize[0] / h]));
+        const plan = emitPlanFor(set.pp, set.anchors, { version: 'bench', modelFile: 'bench', modelSha256: 'bench', config: set.anchors }, 'concat', featureMaps.map(([h, w]) => [orig.spec.imageSize[1] / w, orig.spec.imageSize[0] / h]));
         mkdirSync(dir, { recursive: true }); // bench's private scratch folder: plain writes are enough
         for (const f of emitPostprocessC(plan).files) writeFileSync(join(dir, f.name), f.text);
-        const shape: CModuleShape = { prefix: 'pd_bench_', input: 'concat', numClasses: set.pp.numClasses, levels: set.pp.levels };
-        const runner = buildRunner(dir, shape);
-        try {
-          const x = flatten(set.input);
-          const res = runRunner(runner, shape, [x], runs + warmup);
-          timings.push({ impl: 'c', anchors: set.anchors, candidates, detections: res.detections[0]!.length, ...summarize(res.timesNs[0]!.slice(warmup).map((v) => v / 1000)) });
-          floors[set.anchors] = summarize(runRunner(runner, shape, [x], runs + warmup, true).timesNs[0]!.slice(warmup).map((v) => v / 1000));
-        } finally {
-          runner.dispose();
-        }
+        cMods.push({ anchors: set.anchors, candidates, mod: { dir, shape: { prefix: `pd_${set.anchors}_`, input: 'concat', numClasses: set.pp.numClasses, levels: set.pp.levels }, input: flatten(set.input) } });
       }
       const tsRuns = o.tsRuns ?? runs;
       const tsWarm = Math.min(warmup, tsRuns);
@@ -216,6 +217,16 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
       await s.release();
       timings.push({ impl: 'ort', anchors: set.anchors, candidates, detections: dets, ...summarize(t) });
     }
+    if (cMods.length) {
+      say(`C post-processing, ${cMods.map((m) => m.anchors).join(' and ')} anchors side by side (${runs} runs)`);
+      const t = timeSideBySide(cMods.map((m) => m.mod), runs, warmup, NATIVE_FLAGS);
+      const cTimes: PostprocessTiming[] = [];
+      cMods.forEach((m, i) => {
+        cTimes.push({ impl: 'c', anchors: m.anchors, candidates: m.candidates, detections: t.detections[i]!, ...summarize(t.runs[i]!.map((v) => v / 1000)) });
+        floors[m.anchors] = summarize(t.floors[i]!.map((v) => v / 1000));
+      });
+      timings.unshift(...cTimes);
+    }
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -226,6 +237,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
     model = { originalMs: await timeModel(originalPath, orig.spec.input.shape, mr), compiledMs: await timeModel(join(o.outDir, 'model.onnx'), comp.spec.input.shape, mr) };
   }
   return {
+    cFlags: ['gcc', '-std=c99', '-O2', '-ffp-contract=off', ...NATIVE_FLAGS].join(' '),
     preset,
     inputs: o.images ? 'images' : 'synthetic',
     boxes: { original: orig.spec.boxes, pruned: idx.length },

@@ -27,6 +27,7 @@ export function formatBench(r: BenchResult): string {
     `post-processing (${r.preset}) on ${r.inputs === 'images' ? 'real head outputs of an image' : 'synthetic trained-like head outputs'}: ${fmtInt(r.boxes.original)} -> ${fmtInt(r.boxes.pruned)} boxes, ${r.runs} runs after warm-up`,
     '',
     table(['impl', 'anchors', 'min', 'median', 'p90', 'p99', 'candidates', 'detections'], rows),
+    `C built with: ${r.cFlags}`,
     `floor (memcpy of the head outputs): original median ${us(r.floors.original.medianUs)}, pruned median ${us(r.floors.pruned.medianUs)}`,
     '',
     table(['ratio', ''], ratios),

@@ -1,6 +1,6 @@
 // Building and running an emitted C post-processing module natively: a generated harness reads a batch of inputs from
-// a binary file, calls the module's run function (optionally many times, timed with CLOCK_MONOTONIC) and prints the
-// detections. Used by verify (does the C agree with the reference?) and bench (how fast is it?).
+// a binary file, calls the module's run function on each and prints the detections. Used by verify (does the C agree
+// with the reference?); bench times modules with its own side-by-side harness (src/bench/c-timing.ts).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,28 +40,15 @@ function harness(m: CModuleShape): string {
       for (l = 0; l < ${m.levels.length}; ++l) { reg[l] = count[l] ? in + off : NULL; off += count[l] * 4u; }
       st = ${P}run(cls, reg, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`;
   return `/* prunedet verify/bench harness: not part of the emitted module. */
-#define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
-#include <string.h>
-#include <time.h>
 #include "postprocess.h"
-
-static double now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
-}
 
 int main(int argc, char **argv) {
     FILE *f;
     uint32_t count, i;
     long per = (long)${inputLength(m)};
-    long repeat = argc > 2 ? atol(argv[2]) : 1;
-    int floor_only = argc > 3 && strcmp(argv[3], "floor") == 0;
-    float *copy;
-    volatile float sink = 0.0f;
     float *data;
     void *ws;
     size_t ws_size = ${P}workspace_size();
@@ -71,35 +58,22 @@ int main(int argc, char **argv) {
     data = (float *)malloc((size_t)per * count * sizeof(float) + 1);
     ws = malloc(ws_size);
     dets = (${P}detection_t *)malloc(sizeof *dets * ${M}MAX_DETECTIONS);
-    copy = (float *)malloc((size_t)per * sizeof(float) + 1);
-    if (!data || !ws || !dets || !copy) return 4;
+    if (!data || !ws || !dets) return 4;
     if (fread(data, sizeof(float), (size_t)per * count, f) != (size_t)per * count) return 5;
     fclose(f);
     for (i = 0; i < count; ++i) {
         const float *in = data + (size_t)per * i;
         ${P}status_t st = ${M}OK;
         size_t n = 0, k;
-        long r;
-        double t0;
-        printf("input %lu", (unsigned long)i);
-        for (r = 0; r < repeat; ++r) {
-            t0 = now_ns();
-            if (floor_only) {
-                /* the floor: read the head outputs once (a copy of the same bytes) */
-                memcpy(copy, in, (size_t)per * sizeof(float));
-                sink += copy[r % per];
-            } else {
+        {
       ${call}
-            }
-            if (repeat > 1) printf(" %.0f", now_ns() - t0);
         }
-        printf("\\nstatus %d %lu\\n", (int)st, (unsigned long)n);
+        printf("input %lu\\nstatus %d %lu\\n", (unsigned long)i, (int)st, (unsigned long)n);
         for (k = 0; k < n; ++k)
             printf("%lu %lu %.9g %.9g %.9g %.9g %.9g\\n", (unsigned long)dets[k].label, (unsigned long)dets[k].anchor,
                    (double)dets[k].score, (double)dets[k].box[0], (double)dets[k].box[1], (double)dets[k].box[2], (double)dets[k].box[3]);
     }
-    free(data); free(ws); free(dets); free(copy);
-    (void)sink;
+    free(data); free(ws); free(dets);
     return 0;
 }
 `;
@@ -130,15 +104,10 @@ export function buildRunner(moduleDir: string, m: CModuleShape, extraFlags: stri
 
 export interface CRun {
   detections: Detection[][];
-  /** Per input, the time of each repeat in nanoseconds (when repeat > 1). */
-  timesNs: number[][];
 }
 
-/**
- * Run the harness on `inputs` (each inputLength floats), optionally `repeat` times each; `floor` times a memcpy of
- * each input instead of the module (the cost of merely reading the head outputs once).
- */
-export function runRunner(r: BuiltRunner, m: CModuleShape, inputs: Float32Array[], repeat = 1, floor = false): CRun {
+/** Run the harness on `inputs` (each inputLength floats). */
+export function runRunner(r: BuiltRunner, m: CModuleShape, inputs: Float32Array[]): CRun {
   const per = inputLength(m);
   const buf = new Uint8Array(4 + inputs.length * per * 4);
   new DataView(buf.buffer).setUint32(0, inputs.length, true);
@@ -148,14 +117,11 @@ export function runRunner(r: BuiltRunner, m: CModuleShape, inputs: Float32Array[
   });
   const file = join(r.exe, '..', 'inputs.bin');
   writeFileSync(file, buf);
-  const out = execFileSync(r.exe, [file, String(repeat), ...(floor ? ['floor'] : [])], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const out = execFileSync(r.exe, [file], { encoding: 'utf8', maxBuffer: 1 << 28 });
   const detections: Detection[][] = [];
-  const timesNs: number[][] = [];
   let cur: Detection[] = [];
   for (const line of out.split('\n')) {
     if (line.startsWith('input ')) {
-      const parts = line.split(' ').slice(2).map(Number);
-      timesNs.push(parts);
       cur = [];
       detections.push(cur);
     } else if (line.startsWith('status ')) {
@@ -166,5 +132,5 @@ export function runRunner(r: BuiltRunner, m: CModuleShape, inputs: Float32Array[
       cur.push({ label: label!, anchor: anchor!, score: score!, box: [x1!, y1!, x2!, y2!] });
     }
   }
-  return { detections, timesNs };
+  return { detections };
 }

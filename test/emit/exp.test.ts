@@ -38,11 +38,12 @@ describe('expF (the reference exp)', () => {
 });
 
 describe.skipIf(!hasGcc)('pd_expf in the emitted C', () => {
-  it('equals expF bit for bit, also lane by lane in pd_expf4', () => {
+  it('equals expF bit for bit, also value by value in pd_expf_row (a row of 4 columns here)', () => {
     const { files } = emitPostprocessC(makePlan({ spec: 'mmdet-ssd300', levels: [{ h: 2, w: 2, a: 1, stride: 8 }], numClasses: 5 }));
     const src = files.find((f) => f.name === 'postprocess.c')!.text;
     const grab = (name: string) => {
       const start = src.indexOf(`static ${name === 'pd_expf' ? 'float' : 'void'} ${name}(`);
+      if (start < 0) throw new Error(`no ${name} in the emitted source`);
       return src.slice(start, src.indexOf('\n}\n', start) + 3);
     };
     const t = tempDir();
@@ -54,14 +55,14 @@ describe.skipIf(!hasGcc)('pd_expf in the emitted C', () => {
 #include <string.h>
 #include <math.h>
 ${grab('pd_expf')}
-${grab('pd_expf4')}
+${grab('pd_expf_row')}
 int main(int argc, char **argv) {
     FILE *f = fopen(argv[1], "rb");
     float v[4], o[4];
     size_t n, i;
     (void)argc;
     while ((n = fread(v, sizeof(float), 4, f)) == 4) {
-        pd_expf4(v, o);
+        pd_expf_row(v, o);
         for (i = 0; i < 4; ++i) {
             float s = pd_expf(v[i]);
             uint32_t a, b;

@@ -26,7 +26,7 @@ function emitPrologue(w: CodeWriter, L: PlanLayout): void {
   w.line();
   const spec = L.plan.spec;
   if (spec.decoder.type !== 'none' || spec.scores !== 'probabilities') emitExp(w);
-  if (spec.scores === 'softmax') emitExp4(w);
+  if (spec.scores === 'softmax' && L.numClasses >= 4) emitExpRow(w, L.numClasses - (L.numClasses % 4));
 }
 
 /** pd_expf: the reference's float exp (src/postprocess/float32.ts expF), operation for operation. */
@@ -61,27 +61,33 @@ function emitExp(w: CodeWriter): void {
 }
 
 /**
- * pd_expf on four values at once, each statement over the four lanes, so compilers emit SIMD for it (SLP
- * vectorization, also at -O2). Lane by lane the operations are pd_expf's: the results are identical.
+ * pd_expf on a row of `n` values (n = the score columns rounded down to a multiple of 4), one stage at a time over
+ * the whole row: every stage is a loop of independent iterations with a constant count, so compilers vectorize each
+ * one (also at -O2) and the polynomial's latency overlaps across columns. Value by value the operations are
+ * pd_expf's: the results are identical.
  */
-function emitExp4(w: CodeWriter): void {
+function emitExpRow(w: CodeWriter, n: number): void {
   const E = EXP_CONST;
   const F = (x: number) => cFloat(x, 'exp constant');
-  w.comment('pd_expf of v[0..3] into out[0..3], written lane-parallel so that it vectorizes; results equal pd_expf\'s.');
-  w.block('static void pd_expf4(const float *v, float *out)', () => {
-    w.line('float xc[4], n[4], r[4], p[4], s1[4], s2[4];');
-    w.line('uint32_t b1[4], b2[4];');
+  w.comment(`pd_expf of v[0..${n - 1}] into out[0..${n - 1}], stage by stage so that it vectorizes; results equal pd_expf's.`);
+  w.block('static void pd_expf_row(const float *v, float *out)', () => {
+    w.line(`float xc[${n}], nn[${n}], r[${n}], s1[${n}], s2[${n}];`);
+    w.line(`uint32_t b1[${n}], b2[${n}];`);
     w.line('int i;');
-    const lanes = (body: string) => w.line(`for (i = 0; i < 4; ++i) ${body}`);
-    lanes(`xc[i] = v[i] >= ${F(E.lo)} ? (v[i] <= ${F(E.hi)} ? v[i] : ${F(E.hi)}) : ${F(E.lo)};`);
-    lanes(`n[i] = (xc[i] * ${F(E.log2e)} + ${F(E.round)}) - ${F(E.round)};`);
-    lanes(`r[i] = (xc[i] - n[i] * ${F(E.ln2Hi)}) - n[i] * ${F(E.ln2Lo)};`);
-    lanes(`p[i] = ${F(E.poly[0]!)};`);
-    for (const c of E.poly.slice(1)) lanes(`p[i] = p[i] * r[i] + ${F(c)};`);
-    lanes('{ const int32_t h = (int32_t)n[i] / 2; b1[i] = (uint32_t)(h + 127) << 23; b2[i] = (uint32_t)((int32_t)n[i] - h + 127) << 23; }');
+    const loop = (body: string) => w.line(`for (i = 0; i < ${n}; ++i) ${body}`);
+    loop(`xc[i] = v[i] >= ${F(E.lo)} ? (v[i] <= ${F(E.hi)} ? v[i] : ${F(E.hi)}) : ${F(E.lo)};`);
+    loop(`nn[i] = (xc[i] * ${F(E.log2e)} + ${F(E.round)}) - ${F(E.round)};`);
+    loop(`r[i] = (xc[i] - nn[i] * ${F(E.ln2Hi)}) - nn[i] * ${F(E.ln2Lo)};`);
+    loop(`out[i] = ${F(E.poly[0]!)};`);
+    for (const c of E.poly.slice(1)) loop(`out[i] = out[i] * r[i] + ${F(c)};`);
+    loop('{ const int32_t h = (int32_t)nn[i] / 2; b1[i] = (uint32_t)(h + 127) << 23; b2[i] = (uint32_t)((int32_t)nn[i] - h + 127) << 23; }');
     w.line('memcpy(s1, b1, sizeof s1);');
     w.line('memcpy(s2, b2, sizeof s2);');
-    lanes(`{ const float y = (p[i] * s1[i]) * s2[i]; out[i] = v[i] != v[i] ? v[i] : (v[i] > ${F(E.hi)} ? INFINITY : (v[i] < ${F(E.lo)} ? 0.0f : y)); }`);
+    // one select per statement (each vectorizes as a compare and a blend): the order gives pd_expf's precedence
+    loop('out[i] = (out[i] * s1[i]) * s2[i];');
+    loop(`out[i] = v[i] < ${F(E.lo)} ? 0.0f : out[i];`);
+    loop(`out[i] = v[i] > ${F(E.hi)} ? INFINITY : out[i];`);
+    loop('out[i] = v[i] != v[i] ? v[i] : out[i];');
   });
   w.line();
 }
@@ -131,17 +137,27 @@ function emitStream(w: CodeWriter, L: PlanLayout): void {
   const C = `${L.numClasses}u`;
   const perLevelHeap = L.levelK > 0;
   const heap = perLevelHeap ? 'level_heap, &level_n, LEVEL_K' : 'cand, &ncand, CAP';
+  // softmax with a background column: most anchors are rejected by one vectorized pass before score_anchor
+  const pre = L.plan.spec.scores === 'softmax' && L.backgroundColumn >= 0;
+  const call = (row: string, stride: string, anchor: string) =>
+    pre ? `if (!background_rejects(${row}, ${stride})) score_anchor(${row}, ${stride}, ${anchor}, ${heap});` : `score_anchor(${row}, ${stride}, ${anchor}, ${heap});`;
   const merge = () => {
     if (perLevelHeap) w.line('for (i = 0u; i < level_n; ++i) heap_offer(cand, &ncand, CAP, &level_heap[i]);');
   };
   if (L.plan.input === 'concat') {
     if (!perLevelHeap) {
-      w.line(`for (i = 0u; i < ${L.names.numAnchors}; ++i) score_anchor(scores + (size_t)i * ${C}, 1u, i, ${heap});`);
+      w.block(`for (i = 0u; i < ${L.names.numAnchors}; ++i)`, () => {
+        w.line(`const float *row = scores + (size_t)i * ${C};`);
+        w.line(call('row', '1u', 'i'));
+      });
       return;
     }
     w.block(`for (l = 0u; l < ${L.names.numLevels}; ++l)`, () => {
       w.line('uint32_t level_n = 0u;');
-      w.line(`for (i = level_offset[l]; i < level_offset[l + 1u]; ++i) score_anchor(scores + (size_t)i * ${C}, 1u, i, ${heap});`);
+      w.block('for (i = level_offset[l]; i < level_offset[l + 1u]; ++i)', () => {
+        w.line(`const float *row = scores + (size_t)i * ${C};`);
+        w.line(call('row', '1u', 'i'));
+      });
       merge();
     });
     return;
@@ -152,9 +168,12 @@ function emitStream(w: CodeWriter, L: PlanLayout): void {
     w.line('uint32_t p, a;');
     if (perLevelHeap) w.line('uint32_t level_n = 0u;');
     w.comment('anchor n = offset + (y * W + x) * A + a; position p = y * W + x; class k of anchor a is channel a * C + k');
-    w.line('for (p = 0u; p < hw; ++p)');
-    w.line('    for (a = 0u; a < na; ++a)');
-    w.line(`        score_anchor(cls[l] + (size_t)a * ${C} * hw + p, hw, level_offset[l] + p * na + a, ${heap});`);
+    w.block('for (p = 0u; p < hw; ++p)', () => {
+      w.block('for (a = 0u; a < na; ++a)', () => {
+        w.line(`const float *row = cls[l] + (size_t)a * ${C} * hw + p;`);
+        w.line(call('row', 'hw', 'level_offset[l] + p * na + a'));
+      });
+    });
     merge();
   });
 }

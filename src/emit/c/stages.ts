@@ -98,13 +98,15 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
     softmax: [
       'Softmax scores, decided per anchor before any expf: with m1 the largest foreground logit and other the largest',
       'logit of the remaining columns, every foreground probability is <= sigmoid(m1 - other) (plus float error), so',
-      'm1 - other <= REJECT_MARGIN rejects the anchor (the usual fate of a background anchor). A row with a NaN has no',
+      'm1 - other <= REJECT_MARGIN rejects the anchor (with a background column, background_rejects() applies this with',
+      'other = the background logit before score_anchor is called at all). A row with a NaN has no',
       'candidates; a row whose max is +Inf gives 1/count to its +Inf columns; a row of -Inf has none. Otherwise the',
       'float softmax as in the reference (max subtracted; the sum of the exponentials as four interleaved partial sums,',
       'combined pairwise, then the columns past a multiple of 4); a label with logit - max <= SKIP_LOGIT',
       'cannot pass and skips its expf.',
     ],
   };
+  if (mode === 'softmax' && L.backgroundColumn >= 0) emitBackgroundReject(w, L);
   w.comment(...doc[mode]);
   w.block('static void score_anchor(const float *row, size_t stride, uint32_t anchor, cand_t *heap, uint32_t *n, uint32_t cap)', () => {
     w.line('cand_t c;');
@@ -130,30 +132,39 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
       return;
     }
     const bg = L.backgroundColumn;
-    w.line('float m1 = -INFINITY, m2 = -INFINITY, other, m, sum;');
     w.line(`float e[${L.numClasses}];`);
+    w.line('float m, sum;');
     w.line('uint32_t j;');
-    if (bg >= 0) emitBackgroundReject(w, L, col, bg);
-    w.block(`for (k = 0u; k < ${L.numLabels}u; ++k)`, () => {
-      w.line(`const float x = ${col('k')};`);
-      w.line('if (x != x) return;');
-      w.block('if (x > m1)', () => {
-        w.line('m2 = m1;');
-        w.line('m1 = x;');
-        w.line('continue;');
-      });
-      w.line('if (x > m2) m2 = x;');
-    });
     if (bg >= 0) {
-      w.line(`other = row[${bg}u * ${S}];`);
-      w.line('if (other != other) return;');
-      w.line('m = m1 > other ? m1 : other;');
-      w.line('if (m2 > other) other = m2;');
+      // background_rejects() already ran the cheap test; what remains is the row maximum (and whether a NaN is in
+      // the row), taken over order-preserving integer keys: a branch-free reduction compilers vectorize.
+      w.line('uint32_t hi = 0u, lo = 0xffffffffu;');
+      w.block(`for (j = 0u; j < ${L.numClasses}u; ++j)`, () => {
+        w.line('uint32_t u;');
+        w.line(`const float x = row[j * ${S}];`);
+        w.line('memcpy(&u, &x, sizeof u);');
+        w.line('u ^= (u >> 31) ? 0xffffffffu : 0x80000000u; /* float order = unsigned order; NaNs beyond the infinities */');
+        w.line('hi = u > hi ? u : hi;');
+        w.line('lo = u < lo ? u : lo;');
+      });
+      w.line('if (hi > 0xff800000u || lo < 0x007fffffu) return; /* a NaN in the row: no candidates */');
+      w.line('hi ^= (hi >> 31) ? 0x80000000u : 0xffffffffu;');
+      w.line('memcpy(&m, &hi, sizeof m);');
     } else {
-      w.line('other = m2;');
+      w.line('float m1 = -INFINITY, m2 = -INFINITY;');
+      w.block(`for (k = 0u; k < ${L.numLabels}u; ++k)`, () => {
+        w.line(`const float x = ${col('k')};`);
+        w.line('if (x != x) return;');
+        w.block('if (x > m1)', () => {
+          w.line('m2 = m1;');
+          w.line('m1 = x;');
+          w.line('continue;');
+        });
+        w.line('if (x > m2) m2 = x;');
+      });
       w.line('m = m1;');
+      w.line(`if (m1 - m2 <= ${cFloatOrInf(L.reject, 'softmax reject margin')}) return; /* REJECT_MARGIN */`);
     }
-    w.line(`if (m1 - other <= ${cFloatOrInf(L.reject, 'softmax reject margin')}) return; /* REJECT_MARGIN */`);
     w.line('c.anchor = anchor;');
     w.block('if (m == INFINITY)', () => {
       w.line('uint32_t inf = 0u;');
@@ -165,19 +176,18 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
       w.line('return;');
     });
     w.line('if (m == -INFINITY) return;');
-    // the exponentials four at a time (lane-parallel: it vectorizes), then the sum as the reference defines it:
-    // four interleaved partial sums over the first 4*floor(C/4) columns, combined pairwise, then the rest in order
+    // the exponentials of a whole row at once (stage by stage: it vectorizes), then the sum as the reference
+    // defines it: four interleaved partial sums over the first 4*floor(C/4) columns, combined pairwise, then the rest
     const C = L.numClasses;
     const C4 = C - (C % 4);
-    w.block(`for (j = 0u; j + 4u <= ${C}u; j += 4u)`, () => {
-      w.line('float v[4];');
-      w.line(`v[0] = row[j * ${S}] - m;`);
-      w.line(`v[1] = row[(j + 1u) * ${S}] - m;`);
-      w.line(`v[2] = row[(j + 2u) * ${S}] - m;`);
-      w.line(`v[3] = row[(j + 3u) * ${S}] - m;`);
-      w.line('pd_expf4(v, e + j);');
-    });
-    if (C4 < C) w.line(`for (; j < ${C}u; ++j) e[j] = pd_expf(row[j * ${S}] - m);`);
+    if (C4 > 0) {
+      w.block('', () => {
+        w.line(`float v[${C4}];`);
+        w.line(`for (j = 0u; j < ${C4}u; ++j) v[j] = row[j * ${S}] - m;`);
+        w.line('pd_expf_row(v, e);');
+      });
+    }
+    if (C4 < C) w.line(`for (j = ${C4}u; j < ${C}u; ++j) e[j] = pd_expf(row[j * ${S}] - m);`);
     w.block('', () => {
       w.line('float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;');
       w.block(`for (j = 0u; j < ${C4}u; j += 4u)`, () => {
@@ -201,20 +211,29 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
 }
 
 /**
- * The fast path for the usual anchor, a background one. Every foreground probability is <= sigmoid(x_k - bg), and
- * the background is one of the columns the exact test below takes its maximum over, so an anchor whose every
- * fl(x_k - bg) <= REJECT_MARGIN is one the exact test rejects too (fl is monotonic: max_k fl(x_k - bg) =
- * fl(m1 - bg)); NaN compares false and such rows have no candidates anyway. The loop is a branch-free OR of
- * comparisons, which compilers vectorize: most anchors cost one pass over their logits and nothing else.
+ * The fast path for the usual anchor, a background one, run before score_anchor: every foreground probability is
+ * <= sigmoid(x_k - bg), and the background is one of the columns score_anchor's exact test takes its maximum over,
+ * so an anchor whose every fl(x_k - bg) <= REJECT_MARGIN is one the exact test rejects too (NaN compares false, and
+ * such rows have no candidates anyway). One branch-free comparison per logit, which compilers vectorize.
  */
-function emitBackgroundReject(w: CodeWriter, L: PlanLayout, col: (k: string) => string, bg: number): void {
+function emitBackgroundReject(w: CodeWriter, L: PlanLayout): void {
   const S = L.plan.input === 'concat' ? '1u' : 'stride';
-  w.block('', () => {
-    w.line(`const float bgl = row[${bg}u * ${S}];`);
+  const first = L.firstLabelColumn;
+  const col = (k: string) => (first === 0 ? `row[${k} * ${S}]` : `row[(${k} + ${first}u) * ${S}]`);
+  w.comment(
+    'The usual anchor, a background one, costs this one pass: every foreground probability is <= sigmoid(x_k - bg),',
+    'and bg is one of the columns score_anchor\'s exact test takes its maximum over, so every fl(x_k - bg) <=',
+    'REJECT_MARGIN means no candidate (NaN compares false; such rows have none anyway). Branch-free: it vectorizes.',
+  );
+  w.block('static int background_rejects(const float *row, size_t stride)', () => {
+    w.line(`const float bgl = row[${L.backgroundColumn}u * ${S}];`);
     w.line('int hit = 0;');
+    w.line('uint32_t k;');
+    if (S !== 'stride') w.line('(void)stride;');
     w.line(`for (k = 0u; k < ${L.numLabels}u; ++k) hit |= (${col('k')} - bgl) > ${cFloatOrInf(L.reject, 'softmax reject margin')};`);
-    w.line('if (!hit) return; /* REJECT_MARGIN against the background alone */');
+    w.line('return !hit;');
   });
+  w.line();
 }
 
 /** C expressions of (tx, ty, tw, th) from d0..d3, per decoder (reference.ts deltaTransform). */
