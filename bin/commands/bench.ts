@@ -38,6 +38,7 @@ export const benchCommand: CommandModule<object, Args> = {
         model: r.model,
         boxes: r.boxes,
         preset: r.preset,
+        cFlags: r.cFlags,
         runs: r.runs,
       };
       process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
