@@ -15,7 +15,7 @@ import { postprocess, scoreAnchor, type PostprocessInput } from '../postprocess/
 import { foregroundCount } from '../postprocess/spec';
 import { baselineFromMmdetConfig } from '../anchors/config/index';
 import { emitPostprocessC } from '../emit/c/index';
-import { hasGcc } from '../verify/c-runner';
+import { flattenForC, hasGcc } from '../verify/c-runner';
 import { timeSideBySide, type TimedModule } from './c-timing';
 import { keptAnchorIndices } from '../verify/compare';
 import { listImages, decodeImage } from '../image/decode';
@@ -93,17 +93,6 @@ export function countCandidates(pp: ModelPostprocess, input: PostprocessInput): 
     for (let j = 0; j < k; j++) if (out[j]! > pp.spec.scoreThreshold) count++;
   }
   return count;
-}
-
-function flatten(input: PostprocessInput): Float32Array {
-  const parts = input.form === 'concat' ? [input.scores, input.boxes] : [...input.levels.map((l) => l.cls), ...input.levels.map((l) => l.reg)];
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** Gather the rows of kept anchors out of concat-form outputs. */
@@ -189,7 +178,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
         const plan = emitPlanFor(set.pp, set.anchors, { version: 'bench', modelFile: 'bench', modelSha256: 'bench', config: set.anchors }, 'concat', featureMaps.map(([h, w]) => [orig.spec.imageSize[1] / w, orig.spec.imageSize[0] / h]));
         mkdirSync(dir, { recursive: true }); // bench's private scratch folder: plain writes are enough
         for (const f of emitPostprocessC(plan).files) writeFileSync(join(dir, f.name), f.text);
-        cMods.push({ anchors: set.anchors, candidates, mod: { dir, shape: { prefix: `pd_${set.anchors}_`, input: 'concat', numClasses: set.pp.numClasses, levels: set.pp.levels }, input: flatten(set.input) } });
+        cMods.push({ anchors: set.anchors, candidates, mod: { dir, shape: { prefix: `pd_${set.anchors}_`, input: 'concat', numClasses: set.pp.numClasses, levels: set.pp.levels }, input: flattenForC(set.input) } });
       }
       const tsRuns = o.tsRuns ?? runs;
       const tsWarm = Math.min(warmup, tsRuns);

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PrunedetError } from '../errors';
 import type { Detection } from '../postprocess/spec';
+import type { PostprocessInput } from '../postprocess/reference';
 
 export interface CModuleShape {
   /** Symbol prefix of the module (`pd_<stem>_`). */
@@ -14,6 +15,18 @@ export interface CModuleShape {
   input: 'concat' | 'per-level';
   numClasses: number;
   levels: { h: number; w: number; anchorsPerLocation: number }[];
+}
+
+/** A post-processing input flattened in the order a C module's run function takes it (scores, boxes; or cls maps then reg maps). */
+export function flattenForC(input: PostprocessInput): Float32Array {
+  const parts = input.form === 'concat' ? [input.scores, input.boxes] : [...input.levels.map((l) => l.cls), ...input.levels.map((l) => l.reg)];
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
 
 export function hasGcc(): boolean {

@@ -23,7 +23,7 @@ import { suppressedMask } from '../search/oracle';
 import { syntheticHeadOutputs, perLevelMaps } from '../bench/synthetic-heads';
 import { uniformInput } from '../prng';
 import { accumulate, diffDetections, emptyStats, keptAnchorIndices, TENSOR_TOLERANCE, type TensorStats } from './compare';
-import { buildRunner, hasGcc, runRunner, type CModuleShape } from './c-runner';
+import { buildRunner, flattenForC, hasGcc, runRunner, type CModuleShape } from './c-runner';
 import { candidateCapFor } from '../compile-emit';
 
 export interface VerifyOptions {
@@ -236,17 +236,6 @@ function levelIndexOf(kept: number[][], compiledLevel: number): number {
   let n = -1;
   for (let i = 0; i < kept.length; i++) if (kept[i]!.length > 0 && ++n === compiledLevel) return i;
   return compiledLevel;
-}
-
-function flattenForC(input: ReturnType<typeof referenceInput>): Float32Array {
-  const parts = input.form === 'concat' ? [input.scores, input.boxes] : [...input.levels.map((l) => l.cls), ...input.levels.map((l) => l.reg)];
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 function checkC(outDir: string, report: CompileReport, pp: ModelPostprocess, inputs: Float32Array[], names: string[]): CheckResult & { inputs: number; detections: number } {

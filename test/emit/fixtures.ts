@@ -6,6 +6,7 @@ import { PRESETS } from '../../src/postprocess/presets';
 import type { PostprocessContext, PostprocessInput } from '../../src/postprocess/reference';
 import { foregroundCount, labelColumn, type PostprocessSpec } from '../../src/postprocess/spec';
 import { gaussian, mulberry32 } from '../_support/prng';
+import { perLevelMaps } from '../../src/bench/synthetic-heads';
 
 export interface LevelDef {
   h: number;
@@ -145,23 +146,7 @@ export function detectorOutputs(plan: EmitPlan, seed: number, objects = 6): Head
 
 /** The same outputs in the per-level NCHW form (channel a·K + k). */
 export function toPerLevel(plan: EmitPlan, out: HeadOutputs): { cls: Float32Array; reg: Float32Array }[] {
-  const c = plan.numClasses;
-  let off = 0;
-  return plan.levels.map((l) => {
-    const hw = l.h * l.w;
-    const A = l.anchorsPerLocation;
-    const cls = new Float32Array(A * c * hw);
-    const reg = new Float32Array(A * 4 * hw);
-    for (let p = 0; p < hw; p++) {
-      for (let a = 0; a < A; a++) {
-        const n = off + p * A + a;
-        for (let k = 0; k < c; k++) cls[(a * c + k) * hw + p] = out.scores[n * c + k]!;
-        for (let j = 0; j < 4; j++) reg[(a * 4 + j) * hw + p] = out.boxes[n * 4 + j]!;
-      }
-    }
-    off += hw * A;
-    return { cls, reg };
-  });
+  return perLevelMaps(plan.levels, plan.numClasses, out.scores, out.boxes);
 }
 
 export function inputOf(plan: EmitPlan, out: HeadOutputs): PostprocessInput {

@@ -4,6 +4,7 @@ import type { LevelShape, PostprocessInput } from '../../src/postprocess/referen
 import type { PostprocessSpec } from '../../src/postprocess/spec';
 import { labelColumn, foregroundCount } from '../../src/postprocess/spec';
 import { gaussian, mulberry32 } from '../_support/prng';
+import { perLevelMaps } from '../../src/bench/synthetic-heads';
 
 export interface SynthLevel extends LevelShape {
   stride: number;
@@ -98,21 +99,5 @@ export function synthInput(o: SynthOptions): PostprocessInput {
   }
   if ((o.form ?? 'concat') === 'concat') return { form: 'concat', scores, boxes };
   // per-level NCHW maps, channel c = a*K + k
-  let off = 0;
-  return {
-    form: 'per-level',
-    levels: levels.map((l) => {
-      const hw = l.h * l.w, A = l.anchorsPerLocation;
-      const cls = new Float32Array(A * C * hw), reg = new Float32Array(A * 4 * hw);
-      for (let p = 0; p < hw; p++) {
-        for (let a = 0; a < A; a++) {
-          const nn = off + p * A + a;
-          for (let k = 0; k < C; k++) cls[(a * C + k) * hw + p] = scores[nn * C + k]!;
-          for (let k = 0; k < 4; k++) reg[(a * 4 + k) * hw + p] = boxes[nn * 4 + k]!;
-        }
-      }
-      off += hw * A;
-      return { cls, reg };
-    }),
-  };
+  return { form: 'per-level', levels: perLevelMaps(levels, C, scores, boxes) };
 }
