@@ -8,17 +8,10 @@ import { prepareGroundTruth, type PreparedGroundTruth } from '../eval/coco-eval'
 import { scoreDetections } from './metric';
 import { removedLookup, selectDetections, type CandidateList, type SelectParams } from './oracle';
 
-/** Candidate lists of all images in shared memory; image i's entries are start[i] .. start[i+1] - 1. */
-export interface PackedTables {
+/** Candidate lists of all images in shared memory (CandidateList's arrays, concatenated); image i's entries are start[i] .. start[i+1] - 1. */
+export interface PackedTables extends CandidateList {
   images: number;
   start: Int32Array;
-  anchor: Int32Array;
-  label: Int32Array;
-  level: Int32Array;
-  base: Int32Array;
-  score: Float64Array;
-  box: Float32Array;
-  area: Float32Array;
   /** Per entry the box as COCO [x, y, w, h] in the photo's pixels. */
   coco: Float64Array;
 }

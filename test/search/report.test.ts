@@ -1,18 +1,15 @@
 // The report a search writes, opened in headless Chromium: no console errors, no network, one plotted point per front
 // entry, and the anchors panel follows the chosen point.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { hasChromium, launchChromium, type Browser } from '../_support/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { search, type SearchResult } from '../../src/search/index';
 import { FACES, hasShared, ultraface } from '../_support/shared';
 import { SYNTH_POSTPROCESS, makeProject } from './project';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`skipping the search report browser test: ${CHROMIUM} is absent (apt-get install -y chromium)`);
 
 describe.skipIf(!hasChromium)('search report in headless Chromium', () => {
   const root = mkdtempSync(join(tmpdir(), 'pd-search-report-'));
@@ -22,10 +19,7 @@ describe.skipIf(!hasChromium)('search report in headless Chromium', () => {
     const p = makeProject(root, 3);
     results.push(await search({ model: p.model, images: p.images, postprocess: SYNTH_POSTPROCESS, outDir: join(root, 'synth'), maxCandidates: 40, workers: 1 }));
     if (hasShared) results.push(await search({ model: ultraface('version-RFB-320.onnx'), images: FACES, postprocess: 'ultraface', outDir: join(root, 'faces'), maxCandidates: 300, workers: 2 }));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
