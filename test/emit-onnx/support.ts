@@ -18,15 +18,7 @@ export const LEVELS: LevelDef[] = [
   { h: 1, w: 1, a: 5, stride: 64 },
 ];
 
-/** SSD300's maps and anchors per location: 8732 anchors. */
-export const SSD300_LEVELS: LevelDef[] = [
-  { h: 38, w: 38, a: 4, stride: 8 },
-  { h: 19, w: 19, a: 6, stride: 16 },
-  { h: 10, w: 10, a: 6, stride: 32 },
-  { h: 5, w: 5, a: 6, stride: 64 },
-  { h: 3, w: 3, a: 4, stride: 100 },
-  { h: 1, w: 1, a: 4, stride: 300 },
-];
+export { SSD300_LEVELS } from '../emit/fixtures';
 
 export function classesFor(spec: PostprocessSpec): number {
   return spec.background === 'none' ? 5 : 6;

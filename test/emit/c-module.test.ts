@@ -9,7 +9,7 @@ import { foregroundCount, type PostprocessSpec } from '../../src/postprocess/spe
 import { sigmoidRejectLogit } from '../../src/postprocess/bounds';
 import { compile, hasGcc, O2_FLAGS, run as runExe, SANITIZE_FLAGS, tempDir, writeFiles } from '../_support/gcc';
 import { gaussian, mulberry32 } from '../_support/prng';
-import { contextOf, detectorOutputs, inputOf, makePlan, numAnchors, type HeadOutputs, type LevelDef } from './fixtures';
+import { contextOf, detectorOutputs, inputOf, makePlan, numAnchors, SSD300_LEVELS, type HeadOutputs, type LevelDef } from './fixtures';
 import { buildModule, expectSameDetections, type BuiltModule } from './harness';
 import { emitPostprocessC } from '../../src/emit/c';
 import { cNames } from '../../src/emit/c/names';
@@ -171,15 +171,7 @@ describe.skipIf(!hasGcc)('emitted C agrees with the reference', () => {
   });
 
   it('an SSD300-sized plan (8732 anchors x 81 classes, per-level top 1000, cap 1000)', () => {
-    const levels: LevelDef[] = [
-      { h: 38, w: 38, a: 4, stride: 8 },
-      { h: 19, w: 19, a: 6, stride: 16 },
-      { h: 10, w: 10, a: 6, stride: 32 },
-      { h: 5, w: 5, a: 6, stride: 64 },
-      { h: 3, w: 3, a: 4, stride: 100 },
-      { h: 1, w: 1, a: 4, stride: 300 },
-    ];
-    const plan = makePlan({ name: 'ssd300', spec: 'mmdet-ssd300', levels, numClasses: 81, candidateCap: 1000 });
+    const plan = makePlan({ name: 'ssd300', spec: 'mmdet-ssd300', levels: SSD300_LEVELS, numClasses: 81, candidateCap: 1000 });
     expect(numAnchors(plan)).toBe(8732);
     const m = build(plan);
     const counts = check(m, plan, [detectorOutputs(plan, 1, 30), detectorOutputs(plan, 2, 300)]);

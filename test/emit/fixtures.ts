@@ -15,6 +15,16 @@ export interface LevelDef {
   stride: number;
 }
 
+/** SSD300's levels (maps 38..1, 4,6,6,6,4,4 anchors, strides 8..300): 8732 anchors. */
+export const SSD300_LEVELS: LevelDef[] = [
+  { h: 38, w: 38, a: 4, stride: 8 },
+  { h: 19, w: 19, a: 6, stride: 16 },
+  { h: 10, w: 10, a: 6, stride: 32 },
+  { h: 5, w: 5, a: 6, stride: 64 },
+  { h: 3, w: 3, a: 4, stride: 100 },
+  { h: 1, w: 1, a: 4, stride: 300 },
+];
+
 /** Image size the synthetic anchors cover: the largest map times its stride. */
 function imageSize(levels: LevelDef[]): [number, number] {
   const w = Math.max(...levels.map((l) => l.w * l.stride));

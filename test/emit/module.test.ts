@@ -3,16 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { emitPostprocessC, layoutPlan, type EmitPlan } from '../../src/emit/c';
 import { PRESETS } from '../../src/postprocess/presets';
-import { makePlan, type LevelDef } from './fixtures';
+import { makePlan, SSD300_LEVELS } from './fixtures';
 
-const SSD300_LEVELS: LevelDef[] = [
-  { h: 38, w: 38, a: 4, stride: 8 },
-  { h: 19, w: 19, a: 6, stride: 16 },
-  { h: 10, w: 10, a: 6, stride: 32 },
-  { h: 5, w: 5, a: 6, stride: 64 },
-  { h: 3, w: 3, a: 4, stride: 100 },
-  { h: 1, w: 1, a: 4, stride: 300 },
-];
 
 export const TINY: EmitPlan = makePlan({
   name: 'tiny',
