@@ -38,6 +38,16 @@ describe('prunedet compile', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('--check opens the model in onnxruntime after every pass; --passes picks the pipeline', () => {
+    const out = join(tempDir(), 'checked');
+    const r = prunedet(['compile', small, '--remove', '0,3', '-o', out, '--check', '--passes', 'prune-anchors,eliminate-dead', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.passes.map((p: { pass: string }) => p.pass)).toEqual(['prune-anchors', 'eliminate-dead']);
+    expect(report.after.anchorsPerLevel).toEqual([1, 2, 2]);
+    expectUserError(prunedet(['compile', small, '--remove', '0', '-o', out, '--passes', 'prune-anchors,frobnicate']), /unknown pass "frobnicate"; choose from prune-anchors, eliminate-dead/, expect as never);
+  });
+
   it('needs a config', () => {
     expectUserError(prunedet(['compile', small, '-o', tempDir()]), /give --config FILE or --remove LIST/, expect as never);
   });
