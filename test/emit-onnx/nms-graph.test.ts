@@ -6,26 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { buildPostprocessGraph, emitOnnxNms, MAX_CANDIDATES } from '../../src/emit/onnx';
 import { PrunedetError } from '../../src/errors';
 import { PRESETS } from '../../src/postprocess/presets';
-import { scoreAnchor } from '../../src/postprocess/reference';
-import { DECODER_TYPES, foregroundCount, type Decoder, type PostprocessSpec } from '../../src/postprocess/spec';
+import { DECODER_TYPES, type Decoder, type PostprocessSpec } from '../../src/postprocess/spec';
 import { f32 } from '../../src/postprocess/float32';
 import { declaredType } from '../../src/onnx/value-info';
-import { detectorOutputs, numAnchors, type HeadOutputs } from '../emit/fixtures';
-import type { EmitPlan } from '../../src/emit/c';
+import { candidatesAbove, detectorOutputs, numAnchors } from '../emit/fixtures';
 import { session } from '../_support/ort';
 import { check, openGraph, paramsOf, planFor, reference, SSD300_LEVELS } from './support';
-
-/** (anchor, label) pairs above the score threshold, before any top-k: to prove a cap was hit. */
-function candidatesAbove(plan: EmitPlan, out: HeadOutputs): number {
-  const c = plan.numClasses;
-  const scores = new Float64Array(foregroundCount(plan.spec, c));
-  let count = 0;
-  for (let n = 0; n < numAnchors(plan); n++) {
-    scoreAnchor(plan.spec, c, (j) => out.scores[n * c + j]!, scores);
-    for (const s of scores) if (s > f32(plan.spec.scoreThreshold)) count++;
-  }
-  return count;
-}
 
 const DECODER_PARAMS: Record<Decoder['type'], Decoder> = {
   none: { type: 'none' },

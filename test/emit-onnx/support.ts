@@ -7,7 +7,7 @@ import type { Model } from '../../src/ir/graph';
 import { postprocess, type PostprocessContext } from '../../src/postprocess/reference';
 import type { Detection, PostprocessSpec } from '../../src/postprocess/spec';
 import { session } from '../_support/ort';
-import { contextOf, makePlan, numAnchors, type HeadOutputs, type LevelDef } from '../emit/fixtures';
+import { classesFor, contextOf, makePlan, numAnchors, type HeadOutputs, type LevelDef } from '../emit/fixtures';
 
 /** Levels with the awkward cases: a level with 0 anchors per location and one with an empty map. */
 export const LEVELS: LevelDef[] = [
@@ -19,10 +19,6 @@ export const LEVELS: LevelDef[] = [
 ];
 
 export { SSD300_LEVELS } from '../emit/fixtures';
-
-export function classesFor(spec: PostprocessSpec): number {
-  return spec.background === 'none' ? 5 : 6;
-}
 
 export function planFor(spec: PostprocessSpec, levels: LevelDef[] = LEVELS, numClasses = classesFor(spec)): EmitPlan {
   return makePlan({ spec, levels, numClasses });

@@ -4,12 +4,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { EmitPlan } from '../../src/emit/c';
 import { f32, nextDownF, nextUpF } from '../../src/postprocess/float32';
 import { PRESETS } from '../../src/postprocess/presets';
-import { postprocess, scoreAnchor } from '../../src/postprocess/reference';
-import { foregroundCount, type PostprocessSpec } from '../../src/postprocess/spec';
+import { postprocess } from '../../src/postprocess/reference';
+import type { PostprocessSpec } from '../../src/postprocess/spec';
 import { sigmoidRejectLogit } from '../../src/postprocess/bounds';
 import { compile, hasGcc, O2_FLAGS, run as runExe, SANITIZE_FLAGS, tempDir, writeFiles } from '../_support/gcc';
 import { gaussian, mulberry32 } from '../_support/prng';
-import { contextOf, detectorOutputs, inputOf, makePlan, numAnchors, SSD300_LEVELS, type HeadOutputs, type LevelDef } from './fixtures';
+import { candidatesAbove, classesFor, contextOf, detectorOutputs, inputOf, makePlan, numAnchors, SSD300_LEVELS, type HeadOutputs, type LevelDef } from './fixtures';
 import { buildModule, expectSameDetections, type BuiltModule } from './harness';
 import { emitPostprocessC } from '../../src/emit/c';
 import { cNames } from '../../src/emit/c/names';
@@ -41,22 +41,6 @@ function check(m: BuiltModule, plan: EmitPlan, outputs: HeadOutputs[]): number[]
     expectSameDetections(got.detections, want);
     return want.length;
   });
-}
-
-/** (anchor, label) pairs above the score threshold, before any top-k or cap. */
-function candidatesAbove(plan: EmitPlan, out: HeadOutputs): number {
-  const c = plan.numClasses;
-  const scores = new Float64Array(foregroundCount(plan.spec, c));
-  let count = 0;
-  for (let n = 0; n < numAnchors(plan); n++) {
-    scoreAnchor(plan.spec, c, (j) => out.scores[n * c + j]!, scores);
-    for (const s of scores) if (s > f32(plan.spec.scoreThreshold)) count++;
-  }
-  return count;
-}
-
-function classesFor(spec: PostprocessSpec): number {
-  return spec.background === 'none' ? 5 : 6;
 }
 
 describe.skipIf(!hasGcc)('emitted C agrees with the reference', () => {

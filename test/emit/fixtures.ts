@@ -3,7 +3,7 @@
 import type { EmitPlan } from '../../src/emit/c/plan';
 import { f32, sigmoidF } from '../../src/postprocess/float32';
 import { PRESETS } from '../../src/postprocess/presets';
-import type { PostprocessContext, PostprocessInput } from '../../src/postprocess/reference';
+import { scoreAnchor, type PostprocessContext, type PostprocessInput } from '../../src/postprocess/reference';
 import { foregroundCount, labelColumn, type PostprocessSpec } from '../../src/postprocess/spec';
 import { gaussian, mulberry32 } from '../_support/prng';
 import { perLevelMaps } from '../../src/bench/synthetic-heads';
@@ -90,6 +90,23 @@ export function contextOf(plan: EmitPlan, extra: Partial<PostprocessContext> = {
 
 export function numAnchors(plan: EmitPlan): number {
   return plan.levels.reduce((s, l) => s + l.h * l.w * l.anchorsPerLocation, 0);
+}
+
+/** (anchor, label) pairs above the score threshold, before any top-k or cap: to prove a cap was hit. */
+export function candidatesAbove(plan: EmitPlan, out: HeadOutputs): number {
+  const c = plan.numClasses;
+  const scores = new Float64Array(foregroundCount(plan.spec, c));
+  let count = 0;
+  for (let n = 0; n < numAnchors(plan); n++) {
+    scoreAnchor(plan.spec, c, (j) => out.scores[n * c + j]!, scores);
+    for (const s of scores) if (s > f32(plan.spec.scoreThreshold)) count++;
+  }
+  return count;
+}
+
+/** A class count for the synthetic plans: 5 foreground classes, plus a background column when the spec has one. */
+export function classesFor(spec: PostprocessSpec): number {
+  return spec.background === 'none' ? 5 : 6;
 }
 
 export interface HeadOutputs {
