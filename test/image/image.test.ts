@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeImage, decodeImageBytes, listImages, type RgbImage } from '../../src/image/decode';
@@ -10,6 +10,7 @@ import { ULTRA_LIGHT_FACE_320, boxToImage, preprocess, resizeGeometry, type Prep
 import { resizeBilinear } from '../../src/image/resize';
 import { PrunedetError } from '../../src/errors';
 import { FACES } from '../_support/shared';
+import { pngChunk, pngFile } from '../_support/png';
 
 const dir = mkdtempSync(join(tmpdir(), 'prunedet-image-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -198,16 +199,6 @@ describe('decodeImage: JPEG', () => {
 });
 
 // --- PNG: a tiny encoder for the tests (filter per row chosen by the caller, optional Adam7) ---------------------------
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, data.length);
-  out.set([...type].map((c) => c.charCodeAt(0)), 4);
-  out.set(data, 8);
-  dv.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)) >>> 0);
-  return out;
-}
-
 /** `rows(w, h)` returns the packed (unfiltered) scanlines of a w x h sub-image; filters cycle 0..4. */
 function encodePng(width: number, height: number, depth: number, colorType: number, pixel: (x: number, y: number) => number[], opts: { interlace?: boolean; palette?: number[] } = {}): Uint8Array {
   const channels = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }[colorType]!;
@@ -245,16 +236,11 @@ function encodePng(width: number, height: number, depth: number, colorType: numb
       prev = line;
     }
   }
-  const ihdr = new Uint8Array(13);
-  const dv = new DataView(ihdr.buffer);
-  dv.setUint32(0, width);
-  dv.setUint32(4, height);
-  ihdr.set([depth, colorType, 0, 0, opts.interlace ? 1 : 0], 8);
-  const parts = [Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr)];
-  if (opts.palette) parts.push(chunk('PLTE', Uint8Array.from(opts.palette)));
+  const chunks: Uint8Array[] = [];
+  if (opts.palette) chunks.push(pngChunk('PLTE', Uint8Array.from(opts.palette)));
   const z = deflateSync(Uint8Array.from(raw));
-  parts.push(chunk('IDAT', z.subarray(0, 10)), chunk('IDAT', z.subarray(10)), chunk('IEND', new Uint8Array(0)));
-  return Uint8Array.from(parts.flatMap((p) => [...p]));
+  chunks.push(pngChunk('IDAT', z.subarray(0, 10)), pngChunk('IDAT', z.subarray(10)));
+  return pngFile({ width, height, depth, colorType, interlace: opts.interlace }, chunks);
 }
 
 describe('decodeImage: PNG', () => {

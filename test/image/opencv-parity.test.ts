@@ -6,32 +6,19 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '../../src/image/decode';
 import { resizeBilinear } from '../../src/image/resize';
 import { mulberry32 } from '../_support/prng';
+import { pngChunk, pngFile } from '../_support/png';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const python = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import cv2'], { encoding: 'utf8' }).status === 0);
 if (!python) console.warn('skipping the OpenCV parity tests: no python3 with cv2 (apt-get install python3-opencv to run them)');
 
 function png(width: number, height: number, colorType: 2 | 6, rows: Uint8Array): Uint8Array {
-  const chunk = (type: string, data: Uint8Array) => {
-    const out = new Uint8Array(12 + data.length);
-    const dv = new DataView(out.buffer);
-    dv.setUint32(0, data.length);
-    out.set([...type].map((c) => c.charCodeAt(0)), 4);
-    out.set(data, 8);
-    dv.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)) >>> 0);
-    return out;
-  };
-  const ihdr = new Uint8Array(13);
-  new DataView(ihdr.buffer).setUint32(0, width);
-  new DataView(ihdr.buffer).setUint32(4, height);
-  ihdr.set([8, colorType, 0, 0, 0], 8);
-  const sig = Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Uint8Array.from([...sig, ...chunk('IHDR', ihdr), ...chunk('IDAT', deflateSync(rows)), ...chunk('IEND', new Uint8Array(0))]);
+  return pngFile({ width, height, depth: 8, colorType }, [pngChunk('IDAT', deflateSync(rows))]);
 }
 
 describe.skipIf(!python)('OpenCV parity', () => {
