@@ -111,6 +111,7 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
     ...(o.inputShape ? { inputShape: o.inputShape } : {}),
     ...(headSpec ? { headSpec } : {}),
     label: loaded.source,
+    initial: { shapes, spec },
     ...(o.check ? { check: checkInOrt } : {}),
   });
   const after = analyzeModel(model, o.inputShape ? { inputShape: o.inputShape } : {}, 'the compiled model');

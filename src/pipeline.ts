@@ -53,6 +53,8 @@ export interface PipelineOptions {
   /** Called after each pass (for --print-after). */
   after?: (pass: string, model: Model) => void;
   label?: string;
+  /** The caller's shapes and analysis of the model as given (the same options), so the runner need not redo them. */
+  initial?: { shapes: ShapeResult; spec: DetectorSpec | undefined };
 }
 
 /** Declared types of graph outputs, value_info and initializer inputs follow the inferred shapes (symbols kept). */
@@ -61,14 +63,14 @@ export function refreshDeclaredTypes(g: Graph, shapes: ShapeResult): void {
     const d = declaredType(v);
     const s = shapes.get(v);
     if (!d || !s?.shape) continue;
-    const merged = s.shape.map((x, i) => (typeof x === 'string' && d.shape && typeof d.shape[i] === 'string' ? d.shape[i]! : typeof x === 'number' ? x : (d.shape?.[i] ?? x)));
+    const merged = s.shape.map((x, i) => (typeof x === 'number' ? x : (d.shape?.[i] ?? x)));
     setDeclaredType(v, d.dtype || s.dtype, d.shape === undefined ? undefined : merged);
   }
 }
 
 export async function runPipeline(model: Model, steps: PipelineStep[], opts: PipelineOptions = {}): Promise<StepReport[]> {
   const infer = () => inferShapes(model, inputShapeOverride(model, opts.inputShape));
-  let shapes = infer();
+  let shapes = opts.initial?.shapes ?? infer();
   const baseFailures = new Set(shapes.failures.map((f) => f.node));
   const analyze = (): DetectorSpec | undefined => {
     try {
@@ -78,9 +80,15 @@ export async function runPipeline(model: Model, steps: PipelineStep[], opts: Pip
       throw e;
     }
   };
-  let spec = analyze();
+  // Analysis is redone lazily: only when a pass follows the one that changed the graph.
+  let spec = opts.initial ? opts.initial.spec : analyze();
+  let stale = false;
   const reports: StepReport[] = [];
   for (const step of steps) {
+    if (stale) {
+      spec = analyze();
+      stale = false;
+    }
     const t0 = performance.now();
     const result = step.pass.run(model.graph, { model, shapes, spec }, step.options as never);
     reports.push({ pass: step.pass.name, ms: performance.now() - t0, ...result });
@@ -92,7 +100,7 @@ export async function runPipeline(model: Model, steps: PipelineStep[], opts: Pip
     const fresh = shapes.failures.filter((f) => !baseFailures.has(f.node));
     if (fresh.length) throw new InternalError(`after pass ${step.pass.name}, shape inference fails at ${fresh[0]!.node.label()}: ${fresh[0]!.reason}; passes run: ${before}`);
     refreshDeclaredTypes(model.graph, shapes);
-    spec = analyze();
+    stale = true;
     opts.after?.(step.pass.name, model);
     if (opts.check) await opts.check(model, step.pass.name);
   }
