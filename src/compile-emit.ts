@@ -8,7 +8,6 @@ import { PrunedetError } from './errors';
 import { writeFileAtomic } from './fs';
 import { postprocessForModel, type ModelPostprocess } from './postprocess/for-model';
 import { formatPostprocess } from './postprocess/presets';
-import { PRESETS } from './postprocess/presets';
 import { emitPostprocessC, layoutPlan, type EmitPlan } from './emit/c/index';
 import { appendPostprocess, emitOnnxNms } from './emit/onnx/index';
 import { loadModel } from './onnx/load';
@@ -25,8 +24,6 @@ export interface EmitContext {
   baselineSet: AnchorSet | undefined;
   featureMaps: FeatureMap[];
 }
-
-export const EMIT_KINDS = ['c', 'onnx-nms'] as const;
 
 /** Workspace candidates when the preset sets no top-k (TensorRT's EfficientNMS decodes at most 4096 too). */
 export const DEFAULT_CANDIDATE_CAP = 4096;
@@ -59,14 +56,9 @@ export function emitPlanFor(pp: ModelPostprocess, name: string, banner: EmitPlan
 
 export async function emitArtefacts(stage: string, ctx: EmitContext): Promise<{ files: string[]; postprocess?: Record<string, unknown> }> {
   const emit = ctx.options.emit ?? [];
-  for (const e of emit) {
-    if (!(EMIT_KINDS as readonly string[]).includes(e)) throw new PrunedetError('E_USAGE', `unknown --emit ${e}`, `choose from ${EMIT_KINDS.join(', ')}`);
-  }
-  if (emit.length === 0) return { files: [] };
   const preset = ctx.options.postprocess;
-  if (!preset) {
-    throw new PrunedetError('E_USAGE', `--emit ${emit.join(',')} needs the post-processing semantics`, `pass --postprocess with a preset (${Object.keys(PRESETS).join(', ')}), e.g. --postprocess mmdet-ssd300`);
-  }
+  // compile checked the kinds and that a preset is given (checkEmitOptions) before doing any work
+  if (emit.length === 0 || !preset) return { files: [] };
   const pp = compiledPostprocess(ctx, preset, ctx.report.config.kept, ctx.options.cutHead === true);
   const files: string[] = [];
   const record: Record<string, unknown> = { requested: preset, preset: formatPostprocess(pp.spec), anchors: pp.anchorSource };

@@ -18,6 +18,7 @@ import { samePath, writeFileAtomic, writeOutputDir } from './fs';
 import { baselineFromMmdetConfig, removeListOf, resolveConfig, type BaselineAnchors, type ResolvedConfig } from './anchors/config/index';
 import type { AnchorSet } from './anchors/types';
 import { parsePyConfig } from './anchors/config/py-literal';
+import { PRESETS } from './postprocess/presets';
 
 export interface CompileOptions {
   model: string;
@@ -86,6 +87,20 @@ export function resolveBaseline(spec: DetectorSpec, o: { config?: string; baseli
   return { baseline: b, set: b.set };
 }
 
+/** What --emit can write (emitters in compile-emit.ts). */
+export const EMIT_KINDS = ['c', 'onnx-nms'] as const;
+
+/** --emit and --postprocess, checked before any work: known kinds, and the semantics any emitter needs. */
+function checkEmitOptions(o: CompileOptions): void {
+  const emit = o.emit ?? [];
+  for (const e of emit) {
+    if (!(EMIT_KINDS as readonly string[]).includes(e)) throw new PrunedetError('E_USAGE', `unknown --emit ${e}`, `choose from ${EMIT_KINDS.join(', ')}`);
+  }
+  if (emit.length > 0 && !o.postprocess) {
+    throw new PrunedetError('E_USAGE', `--emit ${emit.join(',')} needs the post-processing semantics`, `pass --postprocess with a preset (${Object.keys(PRESETS).join(', ')}), e.g. --postprocess mmdet-ssd300`);
+  }
+}
+
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
@@ -95,6 +110,7 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
   if (samePath(outModel, o.model)) {
     throw new PrunedetError('E_OUTPUT', `compile would overwrite its input ${o.model}`, 'choose another output folder with -o');
   }
+  checkEmitOptions(o);
   const loaded = loadModelWithInfo(o.model);
   const headSpec = o.headSpec ? loadHeadSpec(o.headSpec) : undefined;
   const { shapes, spec } = analyzeModel(loaded.model, { ...(o.inputShape ? { inputShape: o.inputShape } : {}), ...(o.headSpec ? { headSpec: o.headSpec } : {}) }, loaded.source);

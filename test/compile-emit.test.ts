@@ -5,11 +5,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildFixture } from '../fixtures/index';
-import { compileTemp, saveTemp } from './_support/compile';
+import { compileTemp, saveTemp, tempDir } from './_support/compile';
 import { hasGcc } from './_support/gcc';
 import { randomInput, run } from './_support/ort';
 import { loadDetector } from '../src/detector/index';
 import { compiledPostprocess } from '../src/compile-emit';
+import { compile } from '../src/compile';
 import { referenceInput } from '../src/postprocess/for-model';
 import { postprocess } from '../src/postprocess/reference';
 import { syntheticHeadOutputs } from '../src/bench/synthetic-heads';
@@ -17,6 +18,15 @@ import { syntheticHeadOutputs } from '../src/bench/synthetic-heads';
 const ssd = saveTemp(buildFixture('ssd300', { outputs: 'concat' }));
 
 describe('compile --emit', () => {
+  it('refuses an unknown kind, or an emit without --postprocess, before touching the model or the output folder', async () => {
+    const dir = tempDir();
+    const absent = join(dir, 'absent.onnx');
+    const outDir = join(dir, 'out');
+    await expect(compile({ model: absent, outDir, emit: ['c', 'cc'], postprocess: 'mmdet-ssd300' })).rejects.toMatchObject({ code: 'E_USAGE', message: 'unknown --emit cc' });
+    await expect(compile({ model: absent, outDir, emit: ['onnx-nms'] })).rejects.toMatchObject({ code: 'E_USAGE', message: '--emit onnx-nms needs the post-processing semantics' });
+    expect(existsSync(outDir)).toBe(false);
+  });
+
   it.skipIf(!hasGcc)('c: the emitted Makefile builds the static library', async () => {
     const { outDir, report } = await compileTemp(ssd, { config: 'configs/ssd300/config_c.py', emit: ['c'], postprocess: 'mmdet-ssd300' });
     expect(report.files).toEqual(['model.onnx', 'report.json', 'postprocess.h', 'postprocess.c', 'Makefile', 'CMakeLists.txt']);
