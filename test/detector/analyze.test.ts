@@ -7,8 +7,8 @@ import { buildVariant, VARIANTS, VARIANT_LEVELS } from '../../fixtures/variants'
 import { analyzeModel, loadDetector } from '../../src/detector/index';
 import { ssd300BaselineAnchors } from '../../fixtures/anchor-tables';
 import { ssdMinSizePriors } from '../../src/anchors/generate';
-import { GraphBuilder, finishModel, A } from '../../src/ir/builder';
-import { DataType } from '../../src/ir/dtype';
+import { GraphBuilder } from '../../src/ir/builder';
+import { buildClassifier } from '../../fixtures/classifier';
 import { Tensor } from '../../src/ir/tensor';
 import { hasShared, ultraface } from '../_support/shared';
 
@@ -114,13 +114,7 @@ describe.skipIf(!hasShared)('analysis of the real ultraface models', () => {
 
 describe('failures say what was found and what is missing', () => {
   it('a classifier: no detection head found, listing the outputs considered', () => {
-    const b = new GraphBuilder();
-    const x = b.input('image', DataType.FLOAT, [1, 3, 32, 32]);
-    const c = b.conv(x, b.init('w', Tensor.fromFloat32([8, 3, 3, 3], new Float32Array(216))), undefined, { pad: 1, name: 'features' });
-    const p = b.op('GlobalAveragePool', [b.relu(c)], [], 'gap');
-    const fc = b.op('Gemm', [b.op('Flatten', [p]), b.init('fc', Tensor.fromFloat32([8, 10], new Float32Array(80)))], [], 'fc');
-    b.output(b.op('Softmax', [fc], [A.int('axis', 1)], 'prob'));
-    expect(() => analyzeModel(finishModel(b.graph))).toThrow(/no detection head found in the model: outputs prob \(from prob \(Softmax\)\) do not come from convolutions .*stopped at fc \(Gemm\)/);
+    expect(() => analyzeModel(buildClassifier())).toThrow(/no detection head found in the model: outputs prob \(from prob \(Softmax\)\) do not come from convolutions .*stopped at fc \(Gemm\)/);
   });
 
   it('in-graph NMS is named with the fix', () => {

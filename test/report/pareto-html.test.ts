@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { hasChromium, launchChromium, type Browser } from '../_support/browser';
+import { hasChromium, launchChromium, watchPage, type Browser } from '../_support/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderParetoReport, type ParetoLevel, type ParetoReport } from '../../src/report/pareto-html';
 
@@ -101,13 +101,7 @@ describe.skipIf(!hasChromium)('renderParetoReport in headless Chromium', () => {
     const file = join(dir, 'report.html');
     writeFileSync(file, renderParetoReport({ ...report, model: '<b>ssd</b> & "friends"' }));
     const page = await browser.newPage();
-    const problems: string[] = [];
-    const requests: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') problems.push(`console.${m.type()}: ${m.text()}`);
-    });
-    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-    page.on('request', (r) => requests.push(r.url()));
+    const { problems, requests } = watchPage(page);
     await page.goto(pathToFileURL(file).href);
 
     expect(await page.locator('.front-point').count()).toBe(report.points.length);

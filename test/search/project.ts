@@ -4,9 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { buildFixture } from '../../fixtures/index';
-import { A, GraphBuilder, finishModel } from '../../src/ir/builder';
-import { DataType } from '../../src/ir/dtype';
-import { Tensor } from '../../src/ir/tensor';
+import { buildClassifier } from '../../fixtures/classifier';
 import { saveModel } from '../../src/onnx/save';
 
 /** Preset text the synthetic SSD300 fires under (its random weights give near-uniform softmax scores ~1/81). */
@@ -41,13 +39,7 @@ export function makeProject(dir: string, count = 6): Project {
   saveModel(buildFixture('ssd300', { backbone: 'tiny', outputs: 'concat', seed: 1 }), model, { externalData: 'inline' });
   const photos = Array.from({ length: count }, (_, i) => ({ name: `p${String(i).padStart(2, '0')}.jpg`, width: 200 + 40 * (i % 6), height: 180 + 20 * (i % 5) }));
   photos.forEach((p, i) => writeFileSync(join(dir, 'images', p.name), photo(p.width, p.height, i)));
-  const b = new GraphBuilder();
-  const x = b.input('image', DataType.FLOAT, [1, 3, 32, 32]);
-  const c = b.conv(x, b.init('w', Tensor.fromFloat32([8, 3, 3, 3], new Float32Array(216))), undefined, { pad: 1, name: 'features' });
-  const p = b.op('GlobalAveragePool', [b.relu(c)], [], 'gap');
-  const fc = b.op('Gemm', [b.op('Flatten', [p]), b.init('fc', Tensor.fromFloat32([8, 10], new Float32Array(80)))], [], 'fc');
-  b.output(b.op('Softmax', [fc], [A.int('axis', 1)], 'prob'));
   const classifier = join(dir, 'classifier.onnx');
-  saveModel(finishModel(b.graph), classifier, { externalData: 'inline' });
+  saveModel(buildClassifier(), classifier, { externalData: 'inline' });
   return { model, images: join(dir, 'images'), classifier, photos };
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { hasChromium, launchChromium, type Browser } from '../_support/browser';
+import { hasChromium, launchChromium, watchPage, type Browser } from '../_support/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { search, type SearchResult } from '../../src/search/index';
 import { FACES, hasShared, ultraface } from '../_support/shared';
@@ -29,13 +29,7 @@ describe.skipIf(!hasChromium)('search report in headless Chromium', () => {
   it('opens with no console errors and one .front-point per front entry', async () => {
     for (const r of results) {
       const page = await browser.newPage();
-      const problems: string[] = [];
-      const requests: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error' || m.type() === 'warning') problems.push(`console.${m.type()}: ${m.text()}`);
-      });
-      page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
-      page.on('request', (q) => requests.push(q.url()));
+      const { problems, requests } = watchPage(page);
       await page.goto(pathToFileURL(r.report).href);
       const file = JSON.parse(readFileSync(r.pareto, 'utf8')) as { points: unknown[] };
       expect(file.points.length).toBe(r.points.length);
