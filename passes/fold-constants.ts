@@ -19,6 +19,7 @@ import { DataType } from '../src/ir/dtype';
 import { removeDead } from '../src/ir/dce';
 import { LAYOUT_OPS, evalNode, type Arr } from '../src/detector/layout-eval';
 import { inferShapes, type ShapeResult } from '../src/shape/infer';
+import { isStatic, numbersOf } from '../src/shape/types';
 
 const FROM_VALUES = new Set<number>([DataType.FLOAT, DataType.INT64, DataType.INT32, DataType.DOUBLE, DataType.UINT8, DataType.BOOL, DataType.INT8]);
 const NEVER = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli', 'Constant']);
@@ -34,15 +35,15 @@ function foldNode(n: Node, shapes: ShapeResult): Tensor[] | undefined {
   if (outs.length !== n.outputs.length || outs.some((o) => o.isGraphOutput || o.uses.length === 0)) return undefined;
   // 1) values shape inference tracked (int shape arithmetic, Shape of static shapes)
   const known = outs.map((o) => shapes.get(o));
-  if (known.every((k) => k?.value && k.shape && k.shape.every((d) => typeof d === 'number') && k.value.every((x) => typeof x === 'number') && FROM_VALUES.has(k.dtype))) {
-    return known.map((k) => Tensor.fromNumbers(k!.dtype, k!.shape as number[], k!.value as number[]));
+  if (known.every((k) => k !== undefined && isStatic(k.shape) && numbersOf(k) !== undefined && FROM_VALUES.has(k.dtype))) {
+    return known.map((k) => Tensor.fromNumbers(k!.dtype, k!.shape as number[], numbersOf(k)!));
   }
   // 2) float layout/arithmetic ops on constants
   if (!n.inputs.every(isConst) || !LAYOUT_OPS.has(n.opType) || outs.length !== 1) return undefined;
   const info = shapes.get(outs[0]);
-  if (info?.dtype !== DataType.FLOAT || !info.shape?.every((d) => typeof d === 'number')) return undefined;
+  if (info?.dtype !== DataType.FLOAT || !isStatic(info.shape)) return undefined;
   const inBytes = n.inputs.reduce((s, v) => s + (v?.constant()?.byteLength ?? 0), 0);
-  const outBytes = (info.shape as number[]).reduce((a, b) => a * b, 1) * 4;
+  const outBytes = info.shape.reduce((a, b) => a * b, 1) * 4;
   if (outBytes > MAX_GROWTH_BYTES && outBytes > 2 * inBytes) return undefined;
   if (n.inputs.some((v) => v && v.constant()!.dataType !== DataType.FLOAT && !['Reshape', 'Slice', 'Gather', 'Unsqueeze', 'Squeeze', 'Expand', 'Tile', 'Split', 'Clip'].includes(n.opType))) return undefined;
   const env = new Map<Value, Arr>();

@@ -3,6 +3,7 @@
 import type { Graph, Node } from '../ir/graph';
 import { isFloatType } from '../ir/dtype';
 import type { ShapeResult } from '../shape/infer';
+import { isStatic } from '../shape/types';
 
 type MacRule = (node: Node, shapes: ShapeResult) => number | undefined;
 
@@ -11,7 +12,7 @@ const prod = (xs: readonly number[]) => xs.reduce((a, b) => a * b, 1);
 function staticShape(shapes: ShapeResult, node: Node, i: number, output = false): number[] | undefined {
   const v = output ? node.outputs[i] : node.inputs[i];
   const s = shapes.shape(v);
-  return s && s.every((d) => typeof d === 'number') ? (s as number[]) : undefined;
+  return isStatic(s) ? s : undefined;
 }
 
 const convMacs: MacRule = (node, shapes) => {
@@ -45,7 +46,7 @@ const matmulMacs: MacRule = (node, shapes) => {
   return prod(y) * a[a.length - 1]!;
 };
 
-export const MAC_RULES: Readonly<Record<string, MacRule>> = {
+const MAC_RULES: Readonly<Record<string, MacRule>> = {
   Conv: convMacs,
   ConvTranspose: convTransposeMacs,
   Gemm: gemmMacs,

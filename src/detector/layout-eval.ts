@@ -5,6 +5,7 @@
 // It is not a general ONNX runtime: ops outside this set end the head region (see analyze.ts).
 import type { Node, Value } from '../ir/graph';
 import type { ShapeResult } from '../shape/infer';
+import { isStatic, numbersOf, sliceArgs } from '../shape/types';
 
 export type Mode = 'trace' | 'value';
 
@@ -148,8 +149,9 @@ function constantArr(ctx: EvalContext, v: Value): Arr | undefined {
   const t = v.constant();
   if (t) return { shape: [...t.dims], data: ctx.mode === 'trace' ? new Int32Array(t.size).fill(-1) : Float32Array.from(t.numbers()) };
   const info = ctx.shapes.get(v);
-  if (info?.value && info.shape && info.value.every((x) => typeof x === 'number')) {
-    return { shape: info.shape as number[], data: ctx.mode === 'trace' ? new Int32Array(info.value.length).fill(-1) : Float32Array.from(info.value as number[]) };
+  const values = numbersOf(info);
+  if (values && info?.shape) {
+    return { shape: info.shape as number[], data: ctx.mode === 'trace' ? new Int32Array(values.length).fill(-1) : Float32Array.from(values) };
   }
   return undefined;
 }
@@ -159,8 +161,7 @@ function intsOf(ctx: EvalContext, v: Value | undefined): number[] | undefined {
   if (!v) return undefined;
   const t = v.constant();
   if (t) return t.numbers();
-  const info = ctx.shapes.get(v);
-  return info?.value?.every((x) => typeof x === 'number') ? (info.value as number[]) : undefined;
+  return numbersOf(ctx.shapes.get(v));
 }
 
 export function input(ctx: EvalContext, node: Node, i: number): Arr | undefined {
@@ -177,8 +178,8 @@ function need(ctx: EvalContext, node: Node, i: number): Arr {
 
 function outShape(ctx: EvalContext, node: Node, i = 0): number[] {
   const s = ctx.shapes.shape(node.outputs[i]);
-  if (!s || !s.every((d) => typeof d === 'number')) throw new LayoutEvalError(node, `output shape unknown`);
-  return s as number[];
+  if (!isStatic(s)) throw new LayoutEvalError(node, `output shape unknown`);
+  return s;
 }
 
 /** Evaluate one node; returns its outputs. */
@@ -324,11 +325,7 @@ function selectAlongAxes(ctx: EvalContext, node: Node, a: Arr): Arr {
       return k;
     });
   }
-  const fromAttr = node.getInts('starts') !== undefined;
-  const starts = fromAttr ? node.getInts('starts')! : intsOf(ctx, node.inputs[1]);
-  const ends = fromAttr ? node.getInts('ends')! : intsOf(ctx, node.inputs[2]);
-  const axesIn = fromAttr ? node.getInts('axes') : intsOf(ctx, node.inputs[3]);
-  const steps = fromAttr ? undefined : intsOf(ctx, node.inputs[4]);
+  const { starts, ends, axes: axesIn, steps } = sliceArgs(node, (i) => intsOf(ctx, node.inputs[i]));
   if (!starts || !ends) throw new LayoutEvalError(node, 'Slice bounds are not constant');
   const axes = (axesIn ?? starts.map((_, i) => i)).map((ax) => (ax + a.shape.length) % a.shape.length);
   const srcStrides = [...st];

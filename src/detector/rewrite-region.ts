@@ -4,6 +4,7 @@
 import type { Graph, Node, Value } from '../ir/graph';
 import { Tensor } from '../ir/tensor';
 import { PrunedetError } from '../errors';
+import { sliceArgs } from '../shape/types';
 import { keptCount, type ValueKeep } from './keep';
 import type { SliceCache } from './slice-head';
 
@@ -119,12 +120,8 @@ function sliceConstantOperands(n: Node, ko: ValueKeep, cache: SliceCache): numbe
 function rewriteSlice(g: Graph, n: Node, keep: Map<Value, ValueKeep>): boolean {
   const ki = keep.get(n.inputs[0]!);
   if (!ki || !ki.some((a) => a.kept)) return false;
-  const fromAttr = n.getInts('starts') !== undefined;
-  const get = (i: number, attr: string) => (fromAttr ? n.getInts(attr) : n.inputs[i]?.constant()?.numbers());
-  const starts = get(1, 'starts');
-  const ends = get(2, 'ends');
-  const axes = (get(3, 'axes') ?? starts?.map((_, i) => i))?.map((a) => (a + ki.length) % ki.length);
-  const steps = fromAttr ? undefined : get(4, 'steps');
+  const { fromAttr, starts, ends, axes: axesIn, steps } = sliceArgs(n, (i) => n.inputs[i]?.constant()?.numbers());
+  const axes = (axesIn ?? starts?.map((_, i) => i))?.map((a) => (a + ki.length) % ki.length);
   if (!starts || !ends || !axes) throw new PrunedetError('E_OP_UNSUPPORTED', `${n.label()} slices the anchor axis with bounds computed at run time`, 'simplify the model (onnx-simplifier)');
   let touched = false;
   const newStarts = [...starts];

@@ -70,7 +70,3 @@ export function dtypeWidth(t: DataType): number {
 export function isFloatType(t: DataType): boolean {
   return t === DataType.FLOAT || t === DataType.DOUBLE || t === DataType.FLOAT16 || t === DataType.BFLOAT16;
 }
-
-export function isIntType(t: DataType): boolean {
-  return [2, 3, 4, 5, 6, 7, 9, 12, 13].includes(t);
-}

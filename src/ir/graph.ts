@@ -25,10 +25,6 @@ export class Value {
     readonly graph: Graph,
   ) {}
 
-  get isInitializer(): boolean {
-    return this.initializer !== undefined;
-  }
-
   get isGraphInput(): boolean {
     return this.graph.inputs.includes(this);
   }
@@ -46,11 +42,6 @@ export class Value {
       if (a?.value.type === 'tensor') return a.value.value;
     }
     return undefined;
-  }
-
-  /** Nodes reading this value (each once, in use order). */
-  consumers(): Node[] {
-    return [...new Set(this.uses.map((u) => u.node))];
   }
 }
 
@@ -345,10 +336,7 @@ export class Graph {
   /** Remove a node: its input uses are dropped; its outputs lose their producer (callers rewire uses first). */
   removeNode(node: Node): void {
     node.inputs.forEach((v, i) => v && removeUse(v, node, i));
-    for (const v of node.captures) {
-      const k = v.uses.findIndex((u) => u.node === node && u.index === -1);
-      if (k >= 0) v.uses.splice(k, 1);
-    }
+    for (const v of node.captures) removeUse(v, node, -1);
     for (const v of node.outputs) if (v && v.producer === node) v.producer = undefined;
     const i = this.nodes.indexOf(node);
     if (i >= 0) this.nodes.splice(i, 1);

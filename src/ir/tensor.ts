@@ -5,6 +5,14 @@ import { DataType, dtypeName, dtypeWidth } from './dtype';
 
 export type Int64 = number | bigint;
 
+const MIN_SAFE = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** An int64 as a number when exactly representable, else as the bigint itself. */
+export function int64FromBigInt(v: bigint): Int64 {
+  return v >= MIN_SAFE && v <= MAX_SAFE ? Number(v) : v;
+}
+
 /** Which TensorProto field a tensor's values came from; save writes them back to the same field. */
 export type TensorSource =
   | { kind: 'raw'; bytes: Uint8Array }
@@ -146,10 +154,8 @@ export class Tensor {
     const b = this.bytes();
     const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
     const out: Int64[] = [];
-    for (let i = 0; i < this.size; i++) {
-      const v = dv.getBigInt64(i * 8, true);
-      out.push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
-    }
+    const n = this.size;
+    for (let i = 0; i < n; i++) out.push(int64FromBigInt(dv.getBigInt64(i * 8, true)));
     return out;
   }
 
@@ -217,7 +223,7 @@ function packInt32Field(t: DataType, data: number[], n: number): Uint8Array {
   return out;
 }
 
-export function halfToFloat(h: number): number {
+function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const f = h & 0x3ff;

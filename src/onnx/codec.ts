@@ -6,6 +6,7 @@
 // never copied on load), and every unknown field is kept verbatim in `$unknown` and written back on save.
 import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
+import { int64FromBigInt } from '../ir/tensor';
 
 /** A decoded message: schema field name -> value; only fields present on the wire are set. */
 export interface ProtoMessage {
@@ -93,7 +94,7 @@ function loadSchemas(): Map<string, MessageSchema> {
 }
 
 /** The schema of one ONNX message, e.g. `schemaOf('onnx.ModelProto')`. */
-export function schemaOf(typeName: string): MessageSchema {
+function schemaOf(typeName: string): MessageSchema {
   const s = loadSchemas().get(typeName);
   if (!s) throw new Error(`unknown protobuf message type ${typeName}`);
   return s;
@@ -103,8 +104,7 @@ export function schemaOf(typeName: string): MessageSchema {
 function longToInt64(v: protobuf.Long | number, unsigned: boolean): Int64 {
   if (typeof v === 'number') return v;
   const b = BigInt(v.toString());
-  const big = unsigned ? BigInt.asUintN(64, b) : b;
-  return big >= BigInt(Number.MIN_SAFE_INTEGER) && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : big;
+  return int64FromBigInt(unsigned ? BigInt.asUintN(64, b) : b);
 }
 
 function readScalar(reader: protobuf.Reader, scalar: Scalar): unknown {
@@ -207,6 +207,13 @@ function decodeInto(reader: protobuf.Reader, schema: MessageSchema, end: number,
   }
   if (reader.pos !== end) throw new RangeError(`message overran its length by ${reader.pos - end} bytes`);
   return msg;
+}
+
+/** A copy of `msg`'s fields except `keys` (in their original order). */
+export function without(msg: ProtoMessage, keys: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(msg)) if (!keys.includes(k)) out[k] = v;
+  return out;
 }
 
 /** Decode `bytes` as message `typeName`. Bytes fields of the result are views into `bytes`. */

@@ -6,7 +6,8 @@ import { Graph, Model, Node, type Attribute, type AttrValue } from '../ir/graph'
 import type { Tensor, Int64 } from '../ir/tensor';
 import { PrunedetError } from '../errors';
 import { resolveInside } from '../fs';
-import { decodeMessage, type ProtoMessage } from './codec';
+import { ATTRIBUTE_TYPE } from './attribute-type';
+import { decodeMessage, without, type ProtoMessage } from './codec';
 import { tensorFromProto, type ExternalReader } from './tensor-proto';
 
 export interface LoadedModel {
@@ -95,13 +96,7 @@ function externalReader(baseDir: string, label: string): ExternalReader {
   return { check, read };
 }
 
-function without(msg: ProtoMessage, keys: string[]): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(msg)) if (!keys.includes(k)) out[k] = v;
-  return out;
-}
-
-export function modelFromProto(proto: ProtoMessage, reader: ExternalReader | undefined, label = '<model>'): Model {
+function modelFromProto(proto: ProtoMessage, reader: ExternalReader | undefined, label = '<model>'): Model {
   const graph = graphFromProto(proto.graph as ProtoMessage, reader, label);
   return new Model(graph, without(proto, ['graph']));
 }
@@ -198,10 +193,10 @@ function attributeFromProto(a: ProtoMessage, reader: ExternalReader | undefined)
     if (a.ints !== undefined) return [['ints'], { type: 'ints', value: a.ints as Int64[] }];
     if (a.strings !== undefined) return [['strings'], { type: 'strings', value: a.strings as Uint8Array[] }];
     // An empty list is written with no value field at all; its type field says which list it is.
-    if (type === 6) return [[], { type: 'floats', value: [] }];
-    if (type === 7) return [[], { type: 'ints', value: [] }];
-    if (type === 8) return [[], { type: 'strings', value: [] }];
-    if (type === 9) return [[], { type: 'tensors', value: [] }];
+    if (type === ATTRIBUTE_TYPE.floats) return [[], { type: 'floats', value: [] }];
+    if (type === ATTRIBUTE_TYPE.ints) return [[], { type: 'ints', value: [] }];
+    if (type === ATTRIBUTE_TYPE.strings) return [[], { type: 'strings', value: [] }];
+    if (type === ATTRIBUTE_TYPE.tensors) return [[], { type: 'tensors', value: [] }];
     return [[], { type: 'opaque', value: a }];
   };
   const [fields, value] = pick();

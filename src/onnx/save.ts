@@ -4,6 +4,7 @@ import type { Attribute, Graph, Model, Node } from '../ir/graph';
 import type { Tensor } from '../ir/tensor';
 import { PrunedetError } from '../errors';
 import { resolveInside, writeFileAtomic } from '../fs';
+import { ATTRIBUTE_TYPE } from './attribute-type';
 import { encodeMessage, type ProtoMessage } from './codec';
 import { tensorToProto, type ExternalPlacement } from './tensor-proto';
 
@@ -87,7 +88,7 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): n
 
 type Placer = (t: Tensor) => ExternalPlacement | undefined;
 
-export function modelToProto(model: Model, place: Placer): ProtoMessage {
+function modelToProto(model: Model, place: Placer): ProtoMessage {
   return { ...model.extra, graph: graphToProto(model.graph, place) };
 }
 
@@ -120,8 +121,7 @@ function attributeToProto(a: Attribute, place: Placer): ProtoMessage {
   const v = a.value;
   if (v.type === 'opaque') return { ...v.value, name: a.name };
   const out: ProtoMessage = { ...a.extra, name: a.name };
-  const TYPE: Record<string, number> = { float: 1, int: 2, string: 3, tensor: 4, floats: 6, ints: 7, strings: 8, tensors: 9 };
-  if (!('$noType' in a.extra)) out.type = TYPE[v.type];
+  if (!('$noType' in a.extra)) out.type = ATTRIBUTE_TYPE[v.type];
   switch (v.type) {
     case 'float': out.f = v.value; break;
     case 'int': out.i = v.value; break;

@@ -1,7 +1,7 @@
 // TensorProto <-> IR Tensor. Keeps the field the data came from, so a saved model stores it the same way.
 import { DataType } from '../ir/dtype';
 import { Tensor, type Int64, type TensorSource } from '../ir/tensor';
-import type { ProtoMessage } from './codec';
+import { without, type ProtoMessage } from './codec';
 import { PrunedetError } from '../errors';
 
 /** Access to external-data files, provided by the loader: `check` runs at load (paths must stay in the model's
@@ -12,15 +12,13 @@ export interface ExternalReader {
 }
 
 const DATA_FIELDS = ['raw_data', 'float_data', 'int32_data', 'string_data', 'int64_data', 'double_data', 'uint64_data'] as const;
-const MODELLED = new Set<string>(['dims', 'data_type', 'external_data', 'data_location', ...DATA_FIELDS]);
+const MODELLED = ['dims', 'data_type', 'external_data', 'data_location', ...DATA_FIELDS];
+const MODELLED_AND_NAME = [...MODELLED, 'name'];
 
 export function tensorFromProto(t: ProtoMessage, readExternal: ExternalReader | undefined, keepName: boolean): Tensor {
   const dims = ((t.dims as Int64[] | undefined) ?? []).map(Number);
   const dataType = Number(t.data_type ?? 0);
-  const extra: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(t)) {
-    if (!MODELLED.has(k) && (keepName || k !== 'name')) extra[k] = v;
-  }
+  const extra = without(t, keepName ? MODELLED : MODELLED_AND_NAME);
   const name = (t.name as string | undefined) ?? '';
   let source: TensorSource;
   if (Number(t.data_location ?? 0) === 1) {

@@ -4,9 +4,9 @@
 import type { Graph, Model, Node, Value } from '../ir/graph';
 import { declaredType } from '../onnx/value-info';
 import { PrunedetError } from '../errors';
-import { MAX_TRACKED_ELEMENTS, ShapeRuleError, type Dim, type RuleContext, type ShapeRule, type TensorInfo } from './types';
+import { MAX_TRACKED_ELEMENTS, ShapeRuleError, isStatic, type Dim, type RuleContext, type ShapeRule, type TensorInfo } from './types';
 import { conv, convTranspose, globalPool, pool } from './rules/conv-pool';
-import { batchNorm, broadcastOp, cast, dropout, identity, reduce, sameAsInput, softmaxLike } from './rules/elementwise';
+import { batchNorm, broadcastOp, cast, dropout, identity, reduce, sameAsInput } from './rules/elementwise';
 import {
   concat, constantOfShape, depthToSpace, expand, flatten, gather, pad, range, reshape, resize, shape, size, slice, split,
   squeeze, tile, transpose, unsqueeze,
@@ -20,9 +20,10 @@ const UNARY = [
 ];
 
 /** The op table: ONNX op type (default domain) -> shape rule. */
-export const SHAPE_RULES: Readonly<Record<string, ShapeRule>> = {
+const SHAPE_RULES: Readonly<Record<string, ShapeRule>> = {
   ...Object.fromEntries(UNARY.map((op) => [op, sameAsInput])),
-  Softmax: softmaxLike, LogSoftmax: softmaxLike, Hardmax: softmaxLike,
+  Softmax: sameAsInput, LogSoftmax: sameAsInput, Hardmax: sameAsInput,
+  Constant: (_ins, ctx) => [constantNodeInfo(ctx.node) ?? { dtype: 1 }],
   Identity: identity, Dropout: dropout, BatchNormalization: batchNorm, Cast: cast,
   Add: broadcastOp(false), Sub: broadcastOp(false), Mul: broadcastOp(false), Div: broadcastOp(false),
   Pow: broadcastOp(false), Max: broadcastOp(false), Min: broadcastOp(false), Sum: broadcastOp(false),
@@ -71,7 +72,7 @@ export class ShapeResult {
   /** The static shape of `v`, or an error naming the node whose op hid it. */
   requireStatic(v: Value, purpose: string): number[] {
     const s = this.shape(v);
-    if (s && s.every((d) => typeof d === 'number')) return s as number[];
+    if (isStatic(s)) return s;
     const culprit = this.culprit(v);
     if (culprit) {
       throw new PrunedetError(culprit.unsupported ? 'E_OP_UNSUPPORTED' : 'E_SHAPE',
@@ -146,9 +147,7 @@ export function inferShapes(model: Model | Graph, opts: InferOptions = {}): Shap
     const ins = node.inputs.map((v) => (v ? info.get(v) : undefined));
     let outs: TensorInfo[] | undefined;
     const rule = node.domain === '' ? SHAPE_RULES[node.opType] : undefined;
-    if (node.opType === 'Constant' && node.domain === '') {
-      outs = [constantNodeInfo(node) ?? { dtype: 1 }];
-    } else if (!rule) {
+    if (!rule) {
       failures.push({ node, reason: `no shape rule for op ${node.domain ? `${node.domain}::` : ''}${node.opType}`, unsupported: true });
     } else {
       try {
@@ -162,9 +161,12 @@ export function inferShapes(model: Model | Graph, opts: InferOptions = {}): Shap
     node.outputs.forEach((v, i) => {
       if (!v) return;
       const o = outs?.[i];
+      if (o && o.shape) {
+        info.set(v, o);
+        return;
+      }
       const declared = declaredType(v);
-      if (o && o.shape) info.set(v, o);
-      else if (declared?.shape) info.set(v, { dtype: o?.dtype ?? declared.dtype, shape: declared.shape });
+      if (declared?.shape) info.set(v, { dtype: o?.dtype ?? declared.dtype, shape: declared.shape });
       else info.set(v, o ?? { dtype: declared?.dtype ?? 1 });
     });
   }

@@ -62,6 +62,26 @@ export function numbersOf(info: TensorInfo | undefined): number[] | undefined {
   return info.value as number[];
 }
 
+/** Slice's bounds; `fromAttr` when they are attributes (Slice-1), else inputs 1-4 (Slice-10+). */
+export interface SliceArgs {
+  fromAttr: boolean;
+  starts: number[] | undefined;
+  ends: number[] | undefined;
+  axes: number[] | undefined;
+  /** Only the input form has steps. */
+  steps: number[] | undefined;
+}
+
+/**
+ * Slice's starts/ends/axes/steps, from its attributes or, when it has none, from inputs 1-4 through `readValues`
+ * (undefined for an omitted or unknown input). Axes come back as given (negative axes are not normalised).
+ */
+export function sliceArgs(node: Node, readValues: (input: number) => number[] | undefined): SliceArgs {
+  const starts = node.getInts('starts');
+  if (starts !== undefined) return { fromAttr: true, starts, ends: node.getInts('ends'), axes: node.getInts('axes'), steps: undefined };
+  return { fromAttr: false, starts: readValues(1), ends: readValues(2), axes: readValues(3), steps: readValues(4) };
+}
+
 /** Numpy-style broadcast of shapes; symbols broadcast against 1, equal symbols stay, others become fresh. */
 export function broadcast(shapes: Dim[][], fresh: () => string): Dim[] {
   const rank = Math.max(0, ...shapes.map((s) => s.length));

@@ -3,6 +3,7 @@ import { A, GraphBuilder, finishModel } from '../../src/ir/builder';
 import { DataType } from '../../src/ir/dtype';
 import { Tensor } from '../../src/ir/tensor';
 import { inferShapes } from '../../src/shape/infer';
+import { sliceArgs } from '../../src/shape/types';
 import type { Value } from '../../src/ir/graph';
 
 function infer(build: (b: GraphBuilder, x: Value) => Value, shape: (number | string)[] = [1, 8, 10, 12]) {
@@ -46,6 +47,19 @@ describe('shape rules', () => {
     expect(infer((b, x) => b.op('Slice', [x, b.constInts([-4]), b.constInts([100]), b.constInts([3]), b.constInts([2])]))?.shape).toEqual([1, 8, 10, 2]);
     expect(infer((b, x) => b.op('Squeeze', [x], [A.ints('axes', [0])]))?.shape).toEqual([8, 10, 12]);
     expect(infer((b, x) => b.op('Unsqueeze', [x, b.constInts([0, 5])]))?.shape).toEqual([1, 1, 8, 10, 12, 1]);
+  });
+
+  it('sliceArgs: attribute form as given, input form through the caller\'s reader (inputs 1-4)', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.FLOAT, [4, 6]);
+    const attrForm = b.op('Slice', [x], [A.ints('starts', [1]), A.ints('ends', [3]), A.ints('axes', [-1])]).producer!;
+    expect(sliceArgs(attrForm, () => { throw new Error('attribute form reads no input'); }))
+      .toEqual({ fromAttr: true, starts: [1], ends: [3], axes: [-1], steps: undefined });
+    const inputForm = b.op('Slice', [x, b.constInts([0]), b.constInts([2])]).producer!;
+    const read: number[] = [];
+    const args = sliceArgs(inputForm, (i) => (read.push(i), i < 3 ? inputForm.inputs[i]!.constant()!.numbers() : undefined));
+    expect(read).toEqual([1, 2, 3, 4]);
+    expect(args).toEqual({ fromAttr: false, starts: [0], ends: [2], axes: undefined, steps: undefined });
   });
 
   it('Concat, Split, Transpose, Flatten, Gather, broadcasting', () => {

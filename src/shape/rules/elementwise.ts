@@ -1,7 +1,7 @@
 // Shape rules for ops whose output has the input's shape or a broadcast of several inputs, with value propagation
 // for the small integer arithmetic exporters put in shape computations.
 import { DataType } from '../../ir/dtype';
-import { broadcast, numbersOf, shapeOf, ShapeRuleError, type Dim, type ShapeRule, type TensorInfo } from '../types';
+import { broadcast, numbersOf, numel, shapeOf, ShapeRuleError, type Dim, type ShapeRule, type TensorInfo } from '../types';
 
 /** Output = input 0 (type and shape). Values pass through for Identity-like ops. */
 export const sameAsInput: ShapeRule = (ins) => {
@@ -52,7 +52,8 @@ export function broadcastOp(boolOut: boolean): ShapeRule {
     const f = ARITH[ctx.node.opType];
     const a = numbersOf(ins[0]);
     const b = numbersOf(ins[1]);
-    const n = shape.every((d) => typeof d === 'number') ? (shape as number[]).reduce((p, q) => p * q, 1) : -1;
+    const total = numel(shape);
+    const n = typeof total === 'number' ? total : -1;
     if (f && a && b && n >= 0 && (a.length === n || a.length === 1) && (b.length === n || b.length === 1)) {
       const isInt = dtype !== DataType.FLOAT && dtype !== DataType.DOUBLE && dtype !== DataType.FLOAT16;
       out.value = Array.from({ length: n }, (_, i) => {
@@ -94,10 +95,4 @@ export const reduce: ShapeRule = (ins, ctx) => {
     else if (keep) shape.push(1);
   });
   return [{ dtype: isArg ? DataType.INT64 : ins[0]!.dtype, shape }];
-};
-
-export const softmaxLike: ShapeRule = (ins) => {
-  const x = ins[0];
-  if (!x) throw new ShapeRuleError('input 0 missing');
-  return [{ dtype: x.dtype, shape: x.shape && [...x.shape] }];
 };

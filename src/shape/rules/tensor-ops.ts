@@ -2,7 +2,7 @@
 // the values of the small int64 tensors exporters compute shapes with.
 import { DataType } from '../../ir/dtype';
 import {
-  MAX_TRACKED_ELEMENTS, broadcast, normAxis, numbersOf, numel, shapeOf, ShapeRuleError,
+  MAX_TRACKED_ELEMENTS, broadcast, normAxis, numbersOf, numel, shapeOf, sliceArgs, ShapeRuleError,
   type Dim, type RuleContext, type ShapeRule, type TensorInfo,
 } from '../types';
 
@@ -158,11 +158,7 @@ function sliceLength(d: number, start: number, end: number, step: number): [numb
 
 export const slice: ShapeRule = (ins, ctx) => {
   const x = shapeOf(ins, 0);
-  const fromAttr = ctx.node.getInts('starts') !== undefined;
-  const starts = fromAttr ? ctx.node.getInts('starts')! : numbersOf(ins[1]);
-  const ends = fromAttr ? ctx.node.getInts('ends')! : numbersOf(ins[2]);
-  const axesIn = fromAttr ? ctx.node.getInts('axes') : ins[3] ? numbersOf(ins[3]) : undefined;
-  const steps = fromAttr ? undefined : ins[4] ? numbersOf(ins[4]) : undefined;
+  const { fromAttr, starts, ends, axes: axesIn, steps } = sliceArgs(ctx.node, (i) => numbersOf(ins[i]));
   if (!starts || !ends || (!fromAttr && ins[3] && !axesIn) || (!fromAttr && ins[4] && !steps)) {
     return [{ dtype: ins[0]!.dtype, shape: x.map(() => ctx.fresh()) }];
   }
