@@ -3,9 +3,10 @@
 export { allGridAnchors, allGridAnchorsF64, anchorCounts, centeredAnchor, encodeAnchors, gridAnchors, keepAnchors, totalAnchors } from './grid';
 export type { AnchorEncoding } from './grid';
 export { mmdetAnchors, mmdetSsdAnchors, preciseAnchors, ssdSizes } from './mmdet';
-export type { MmdetAnchorOptions, MmdetSsdOptions, PreciseOptions, Stride } from './mmdet';
-export { roundHalfEven, torchvisionAnchors, torchvisionDefaultBoxes, torchvisionRetinaSizes } from './torchvision';
+export type { MmdetAnchorOptions, MmdetSsdOptions, PreciseOptions } from './mmdet';
+export { roundHalfEven } from './common';
+export { torchvisionAnchors, torchvisionDefaultBoxes, torchvisionRetinaSizes } from './torchvision';
 export type { DefaultBoxOptions, TorchvisionAnchorOptions } from './torchvision';
 export { ssdMinSizePriors } from './min-size-priors';
 export type { MinSizePriorOptions, MinSizePriors } from './min-size-priors';
-export type { AnchorLevel, AnchorPair, AnchorSet, BaseAnchor, FeatureMap } from './types';
+export type { AnchorLevel, AnchorPair, AnchorSet, BaseAnchor, FeatureMap, Stride } from './types';

@@ -1,6 +1,7 @@
 // Tiles an AnchorSet over feature maps in head-channel order and converts the result to the encodings post-processing
 // reads (xyxy / cxcywh, pixels or normalized, clamped or not). Generators live in generate.ts; nothing here guesses.
 import { InternalError, PrunedetError } from '../errors';
+import { clamp01 } from './common';
 import type { AnchorLevel, AnchorPair, AnchorSet, BaseAnchor, FeatureMap } from './types';
 
 /** A base anchor of width w and height h centred on (cx, cy). */
@@ -59,7 +60,7 @@ export function encodeAnchors(xyxy: Float32Array | Float64Array, enc: AnchorEnco
   const [nw, nh] = enc.normalizeBy ?? [1, 1];
   if (!(nw > 0 && nh > 0)) throw new InternalError(`encodeAnchors: normalizeBy must be positive, got [${nw}, ${nh}]`);
   const out = new Float32Array(xyxy.length);
-  const clamp = enc.clamp ? (v: number) => Math.min(1, Math.max(0, v)) : (v: number) => v;
+  const clamp = enc.clamp ? clamp01 : (v: number) => v;
   for (let i = 0; i < xyxy.length; i += 4) {
     const x1 = xyxy[i]!, y1 = xyxy[i + 1]!, x2 = xyxy[i + 2]!, y2 = xyxy[i + 3]!;
     const v = enc.format === 'cxcywh' ? [(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1] : [x1, y1, x2, y2];

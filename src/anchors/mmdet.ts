@@ -1,11 +1,9 @@
 // mmdetection's anchor generators as pure functions: the paper's PreciseAnchorGenerator, the standard AnchorGenerator
 // (RetinaNet) and SSDAnchorGenerator (SSD300/512), reproducing mmdetection 2.x/3.x anchor values and order. Reading
 // them out of config files is config/mmdet-config.ts's job.
-import { PrunedetError } from '../errors';
+import { configError, pairOf } from './common';
 import { centeredAnchor } from './grid';
-import type { AnchorLevel, AnchorPair, AnchorSet } from './types';
-
-export type Stride = number | [number, number];
+import type { AnchorLevel, AnchorPair, AnchorSet, BaseAnchor, Stride } from './types';
 
 export interface PreciseOptions {
   strides: Stride[];
@@ -30,10 +28,7 @@ export function preciseAnchors(o: PreciseOptions): AnchorSet {
     const [cx, cy] = o.centers?.[l] ?? [offset * o.baseSize, offset * o.baseSize];
     return {
       stride: pairOf(o.strides[l]!),
-      base: pairs.map((p) => {
-        const hr = Math.sqrt(p.ratio);
-        return centeredAnchor(cx, cy, o.baseSize * p.scale / hr, o.baseSize * p.scale * hr, { scale: p.scale, ratio: p.ratio });
-      }),
+      base: pairs.map((p) => sizedAnchor(cx, cy, o.baseSize, p.scale, p.ratio, p.scale)),
     };
   });
   return { levels, source: 'mmdet PreciseAnchorGenerator' };
@@ -67,16 +62,9 @@ export function mmdetAnchors(o: MmdetAnchorOptions): AnchorSet {
   const scaleMajor = o.scaleMajor ?? true;
   const levels = baseSizes.map((size, l): AnchorLevel => {
     const [cx, cy] = o.centers?.[l] ?? [offset * size, offset * size];
-    // scale_major: ratio is the outer loop (index = r*S + s); otherwise scale is (index = s*R + r).
-    const order: [number, number][] = [];
-    if (scaleMajor) o.ratios.forEach((r) => scales.forEach((s) => order.push([s, r])));
-    else scales.forEach((s) => o.ratios.forEach((r) => order.push([s, r])));
     return {
       stride: pairOf(o.strides[l]!),
-      base: order.map(([s, r]) => {
-        const hr = Math.sqrt(r);
-        return centeredAnchor(cx, cy, size * s / hr, size * s * hr, { scale: (size * s) / pairBase, ratio: r });
-      }),
+      base: scaleRatioOrder(scales, o.ratios, scaleMajor).map(([s, r]) => sizedAnchor(cx, cy, size, s, r, (size * s) / pairBase)),
     };
   });
   return { levels, source: 'mmdet AnchorGenerator' };
@@ -118,17 +106,14 @@ export function mmdetSsdAnchors(o: MmdetSsdOptions): AnchorSet {
     const scales = [1, Math.sqrt(maxSizes[l]! / size)];
     const ratios = [1];
     for (const r of o.ratios[l]!) ratios.push(1 / r, r);
-    const product: [number, number][] = [];
-    if (scaleMajor) ratios.forEach((r) => scales.forEach((s) => product.push([s, r])));
-    else scales.forEach((s) => ratios.forEach((r) => product.push([s, r])));
+    const product = scaleRatioOrder(scales, ratios, scaleMajor);
     const pick = ratios.map((_, i) => i);
     pick.splice(1, 0, ratios.length);
     return {
       stride,
       base: pick.map((i) => {
         const [s, r] = product[i]!;
-        const hr = Math.sqrt(r);
-        return centeredAnchor(stride[0] / 2, stride[1] / 2, size * s / hr, size * s * hr, { scale: (size * s) / pairBase, ratio: r });
+        return sizedAnchor(stride[0] / 2, stride[1] / 2, size, s, r, (size * s) / pairBase);
       }),
     };
   });
@@ -169,8 +154,25 @@ function anchorScales(o: MmdetAnchorOptions): number[] {
   return Array.from({ length: spo }, (_, i) => 2 ** (i / spo) * o.octaveBaseScale!);
 }
 
-export function pairOf(s: Stride): [number, number] {
-  return typeof s === 'number' ? [s, s] : [s[0], s[1]];
+/**
+ * Every (scale, ratio) of the scales x ratios product in mmdetection's order: scale_major makes ratio the outer loop
+ * (index = r*S + s); otherwise scale is (index = s*R + r).
+ */
+function scaleRatioOrder(scales: number[], ratios: number[], scaleMajor: boolean): [number, number][] {
+  const order: [number, number][] = [];
+  if (scaleMajor) ratios.forEach((r) => scales.forEach((s) => order.push([s, r])));
+  else scales.forEach((s) => ratios.forEach((r) => order.push([s, r])));
+  return order;
+}
+
+/**
+ * mmdetection's anchor of size base*scale at ratio h/w = `ratio`, centred on (cx, cy): h_ratio = sqrt(ratio),
+ * w = base*scale/h_ratio, h = base*scale*h_ratio; its pair is (pairScale, ratio).
+ */
+function sizedAnchor(cx: number, cy: number, base: number, scale: number, ratio: number, pairScale: number): BaseAnchor {
+  const hr = Math.sqrt(ratio);
+  const size = base * scale;
+  return centeredAnchor(cx, cy, size / hr, size * hr, { scale: pairScale, ratio });
 }
 
 function checkCommon(strides: Stride[], n: number, what: string, centers: [number, number][] | undefined, offset: number): void {
@@ -178,8 +180,4 @@ function checkCommon(strides: Stride[], n: number, what: string, centers: [numbe
   if (centers && centers.length !== n) throw configError(`anchor generator has ${n} levels but ${centers.length} centers`);
   if (!(offset >= 0 && offset <= 1)) throw configError(`center_offset must lie in [0, 1], got ${offset}`);
   if (centers && offset !== 0) throw configError('anchor generator sets both centers and a non-zero center_offset');
-}
-
-function configError(message: string): PrunedetError {
-  return new PrunedetError('E_CONFIG_PARSE', message, 'fix the anchor generator settings');
 }

@@ -1,8 +1,8 @@
 // torchvision's anchor generators as pure functions: DefaultBoxGenerator (SSD default boxes, normalized, optionally
 // clipped) and AnchorGenerator (RetinaNet/Faster R-CNN cell anchors, rounded to integers as torchvision rounds them).
-import { PrunedetError } from '../errors';
+import { clamp01, configError, pairOf, roundHalfEven } from './common';
 import { centeredAnchor } from './grid';
-import type { AnchorLevel, AnchorSet, FeatureMap } from './types';
+import type { AnchorLevel, AnchorSet, FeatureMap, Stride } from './types';
 
 export interface DefaultBoxOptions {
   /** Per level the extra aspect ratios (w/h); each adds a wide and a tall box: SSD300 [[2],[2,3],[2,3],[2,3],[2],[2]]. */
@@ -29,9 +29,9 @@ export interface DefaultBoxOptions {
 export function torchvisionDefaultBoxes(o: DefaultBoxOptions): AnchorSet {
   const n = o.aspectRatios.length;
   const scales = o.scales ?? defaultScales(n, o.minRatio ?? 0.15, o.maxRatio ?? 0.9);
-  if (scales.length < n + 1) throw tvError(`DefaultBoxGenerator needs ${n + 1} scales for ${n} levels, got ${scales.length}`);
-  if (o.steps && o.steps.length !== n) throw tvError(`DefaultBoxGenerator has ${n} aspect-ratio lists but ${o.steps.length} steps`);
-  if (!o.steps && o.featureMaps?.length !== n) throw tvError('DefaultBoxGenerator without steps needs one feature map size per level');
+  if (scales.length < n + 1) throw configError(`DefaultBoxGenerator needs ${n + 1} scales for ${n} levels, got ${scales.length}`);
+  if (o.steps && o.steps.length !== n) throw configError(`DefaultBoxGenerator has ${n} aspect-ratio lists but ${o.steps.length} steps`);
+  if (!o.steps && o.featureMaps?.length !== n) throw configError('DefaultBoxGenerator without steps needs one feature map size per level');
   const [W, H] = o.imageSize;
   const clip = o.clip ?? true;
   const levels = o.aspectRatios.map((ars, k): AnchorLevel => {
@@ -60,7 +60,7 @@ export interface TorchvisionAnchorOptions {
   /** h/w ratios per level, or one list for every level. */
   aspectRatios: number[][] | number[];
   /** Pixel strides per level (torchvision derives them as image // feature map). */
-  strides: (number | [number, number])[];
+  strides: Stride[];
   /** Size the pairs' scales are relative to; default the first size of the last level (512 for RetinaNet). */
   pairBase?: number;
 }
@@ -73,14 +73,13 @@ export function torchvisionAnchors(o: TorchvisionAnchorOptions): AnchorSet {
   const n = o.sizes.length;
   const ratiosOf = (l: number): number[] => (typeof o.aspectRatios[0] === 'number' ? (o.aspectRatios as number[]) : (o.aspectRatios as number[][])[l]!);
   if (typeof o.aspectRatios[0] !== 'number' && o.aspectRatios.length !== n) {
-    throw tvError(`AnchorGenerator has ${n} size lists but ${o.aspectRatios.length} aspect-ratio lists`);
+    throw configError(`AnchorGenerator has ${n} size lists but ${o.aspectRatios.length} aspect-ratio lists`);
   }
-  if (o.strides.length !== n) throw tvError(`AnchorGenerator has ${n} size lists but ${o.strides.length} strides`);
+  if (o.strides.length !== n) throw configError(`AnchorGenerator has ${n} size lists but ${o.strides.length} strides`);
   const last = o.sizes[n - 1]!;
   const pairBase = o.pairBase ?? last[0]!;
   const f = Math.fround;
   const levels = o.sizes.map((sizes, l): AnchorLevel => {
-    const s = o.strides[l]!;
     const base = ratiosOf(l).flatMap((r) => {
       const hr = f(Math.sqrt(f(r)));
       const wr = f(1 / hr);
@@ -93,7 +92,7 @@ export function torchvisionAnchors(o: TorchvisionAnchorOptions): AnchorSet {
         };
       });
     });
-    return { stride: typeof s === 'number' ? [s, s] : [s[0], s[1]], base };
+    return { stride: pairOf(o.strides[l]!), base };
   });
   return { levels, source: 'torchvision AnchorGenerator' };
 }
@@ -107,17 +106,4 @@ export function torchvisionRetinaSizes(): number[][] {
 function defaultScales(n: number, min: number, max: number): number[] {
   if (n <= 1) return [min, max];
   return [...Array.from({ length: n }, (_, k) => min + ((max - min) * k) / (n - 1)), 1];
-}
-
-export function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-function clamp01(v: number): number {
-  return Math.min(1, Math.max(0, v));
-}
-
-function tvError(message: string): PrunedetError {
-  return new PrunedetError('E_CONFIG_PARSE', message, 'fix the anchor generator settings');
 }

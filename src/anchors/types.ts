@@ -30,5 +30,8 @@ export interface AnchorSet {
   source: string;
 }
 
+/** A stride in pixels: one number for both axes, or [w, h]. */
+export type Stride = number | [number, number];
+
 /** Feature-map size of one level as [H, W]. */
 export type FeatureMap = [number, number];

@@ -2,11 +2,11 @@
 // location, how values reach the outputs, post-processing already in the graph, and the embedded anchor table.
 // Method: walk back from the outputs through layout ops to the head convs (region.ts), trace element provenance
 // through that region (layout-eval.ts), read anchors/values per row off the traced outputs (rows.ts).
-import type { Model, Value } from '../ir/graph';
+import type { Model, Node, Value } from '../ir/graph';
 import type { ShapeResult } from '../shape/infer';
 import { nodeMacs } from '../cost/macs';
 import { PrunedetError } from '../errors';
-import { findRegion, traceRegion, type Region } from './region';
+import { findRegion, traceRegion } from './region';
 import { readOutput, type OutputMap, type OutputRows } from './rows';
 import { headBranch } from './head-chain';
 import { recoverAnchorTable } from './anchor-table';
@@ -21,9 +21,8 @@ export interface AnalyzeOptions {
 
 const ACTIVATIONS = new Set(['Softmax', 'LogSoftmax', 'Sigmoid']);
 
-/** Op types on any path from the region's convs to `out`. */
-function opsOnPath(out: Value, region: Region): string[] {
-  const inRegion = new Set(region.nodes);
+/** Op types on any path from the region's convs to `out` (`inRegion`: the region's nodes). */
+function opsOnPath(out: Value, inRegion: ReadonlySet<Node>): string[] {
   const ops = new Set<string>();
   const stack = [out];
   const seen = new Set<Value>();
@@ -105,10 +104,13 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
   const reads = live.map((o) => readOutput(o, traced.get(o)!, convShapes));
   const rowsOuts = reads.filter((r): r is OutputRows => r.kind === 'rows');
   const mapOuts = reads.filter((r): r is OutputMap => r.kind === 'map');
+  // Post-processing ops between the head and each output, walked once per output.
+  const inRegion = new Set(region.nodes);
+  const opsOf = new Map(reads.map((r) => [r, opsOnPath(r.value, inRegion)]));
 
   // Anchors per location and values per anchor of each conv, from the rows-outputs reading it.
   const perConv = region.convs.map(() => ({ a: 0, step: 1, groups: [] as HeadGroup[] }));
-  const outRoles = assignRoles(rowsOuts.map((r) => ({ name: r.value.name, k: r.valuesPerRow, ops: opsOnPath(r.value, region) })));
+  const outRoles = assignRoles(rowsOuts.map((r) => ({ name: r.value.name, k: r.valuesPerRow, ops: opsOf.get(r)! })));
   rowsOuts.forEach((r, oi) => {
     for (const [ci, info] of r.convs) {
       const pc = perConv[ci]!;
@@ -146,23 +148,25 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
   const rest = region.convs.map((_, ci) => levelKey(ci)).filter((k) => !keys.includes(k));
   rest.sort((a, b) => b.split('x').reduce((p, q) => p * +q, 1) - a.split('x').reduce((p, q) => p * +q, 1));
   keys.push(...new Set(rest));
+  // Per level (as `keys`), its convs' indices, ascending.
+  const levelMembers = keys.map((k) => region.convs.flatMap((_, ci) => (levelKey(ci) === k ? [ci] : [])));
 
-  if (opts.headSpec) applyHeadSpec(opts.headSpec, region.convs, convShapes, keys.map((k) => region.convs.flatMap((_, ci) => (levelKey(ci) === k ? [ci] : []))), perConv);
-  else inferMapAnchors(keys, convShapes, perConv, levelKey, (ci) => mapOuts.find((m) => m.conv === ci)?.value.name ?? region.convs[ci]!.name);
+  if (opts.headSpec) applyHeadSpec(opts.headSpec, region.convs, convShapes, levelMembers, perConv);
+  else inferMapAnchors(keys, levelMembers, convShapes, perConv, (ci) => mapOuts.find((m) => m.conv === ci)?.value.name ?? region.convs[ci]!.name);
   for (const m of mapOuts) perConv[m.conv]!.groups.forEach((g) => g.outputs.includes(m.value.name) || g.outputs.push(m.value.name));
 
   let offset = 0;
-  const levels: LevelSpec[] = keys.map((key, li) => {
-    const members = region.convs.map((_, ci) => ci).filter((ci) => levelKey(ci) === key);
+  const levels: LevelSpec[] = levelMembers.map((members, li) => {
     const [H, W] = convShapes[members[0]!]!.slice(2) as [number, number];
     const a = perConv[members[0]!]!.a;
     if (members.some((ci) => perConv[ci]!.a !== a)) {
       throw new PrunedetError('E_HEAD_AMBIGUOUS', `the head convs of the ${H}x${W} level disagree on anchors per location (${members.map((ci) => `${region.convs[ci]!.label()}: ${perConv[ci]!.a}`).join(', ')})`, 'pass --head-spec');
     }
-    const convs: HeadConv[] = members.map((ci) => {
+    const branches = members.map((ci) => headBranch(region.convs[ci]!, shapes));
+    const convs: HeadConv[] = members.map((ci, mi) => {
       const node = region.convs[ci]!;
       const C = convShapes[ci]![1]!;
-      const branch = headBranch(node, shapes);
+      const branch = branches[mi]!;
       return {
         node,
         channels: C,
@@ -172,7 +176,7 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
         feeders: branch.feeders,
       };
     });
-    const headNodes = [...new Set(members.flatMap((ci) => [region.convs[ci]!, ...headBranch(region.convs[ci]!, shapes).nodes]))].filter((n) => n.opType === 'Conv');
+    const headNodes = [...new Set(members.flatMap((ci, mi) => [region.convs[ci]!, ...branches[mi]!.nodes]))].filter((n) => n.opType === 'Conv');
     const headMacs = headNodes.reduce((s, n) => s + (nodeMacs(n, shapes) ?? 0), 0);
     const level: LevelSpec = {
       index: li,
@@ -184,14 +188,14 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
       convs,
       headNodes,
       headMacs,
-      feature: headBranch(region.convs[members[0]!]!, shapes).feature,
+      feature: branches[0]!.feature,
     };
     offset += level.boxes;
     return level;
   });
 
   const outputs: OutputBinding[] = reads.map((r) => {
-    const ops = opsOnPath(r.value, region);
+    const ops = opsOf.get(r)!;
     if (r.kind === 'rows') {
       const role = outRoles[rowsOuts.indexOf(r)]!;
       return { name: r.value.name, kind: 'rows', role, valuesPerRow: r.valuesPerRow, ops };
@@ -219,7 +223,6 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
     outputs,
     boxes: offset,
     headMacs: levels.reduce((s, l) => s + l.headMacs, 0),
-    region: region.nodes,
     source: opts.headSpec ? 'head-spec' : 'analysis',
   };
   if (decoded) spec.anchorTable = recoverAnchorTable(live.find((o) => o.name === boxesOut.name)!, region, shapes, spec.boxes);
@@ -231,26 +234,24 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
  * A = C/4 and every other conv of the level must split into A blocks; the class conv must give the same K on every
  * level. Among the candidates, the assignment consistent across levels wins.
  */
-function inferMapAnchors(keys: string[], convShapes: number[][], perConv: { a: number; groups: HeadGroup[] }[], levelKey: (ci: number) => string, nameOf: (ci: number) => string): void {
-  const all = convShapes.map((_, ci) => ci);
-  const unknown = keys.filter((k) => all.some((ci) => levelKey(ci) === k && perConv[ci]!.a === 0));
+function inferMapAnchors(keys: string[], levelMembers: number[][], convShapes: number[][], perConv: { a: number; groups: HeadGroup[] }[], nameOf: (ci: number) => string): void {
+  const unknown = levelMembers.flatMap((members, li) => (members.some((ci) => perConv[ci]!.a === 0) ? [{ key: keys[li]!, members }] : []));
   if (!unknown.length) return;
-  const options = unknown.map((k) => {
-    const members = all.filter((ci) => levelKey(ci) === k);
+  const options = unknown.map(({ key, members }) => {
     const known = members.find((ci) => perConv[ci]!.a > 0);
     const cands = known !== undefined ? [perConv[known]!.a] : members.filter((ci) => convShapes[ci]![1]! % 4 === 0).map((ci) => convShapes[ci]![1]! / 4);
     const valid = [...new Set(cands)].filter((a) => members.every((ci) => convShapes[ci]![1]! % a === 0));
-    return { members, valid };
+    return { key, members, valid };
   });
   // The class conv's K must match across levels: pick the A per level giving the most common largest-K.
   const kOf = (members: number[], a: number) => Math.max(...members.map((ci) => convShapes[ci]![1]! / a));
   const votes = new Map<number, number>();
   for (const o of options) for (const a of o.valid) votes.set(kOf(o.members, a), (votes.get(kOf(o.members, a)) ?? 0) + 1);
   const bestK = [...votes.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0])[0]?.[0];
-  options.forEach((o, i) => {
+  options.forEach((o) => {
     const a = o.valid.find((x) => kOf(o.members, x) === bestK) ?? (o.valid.length === 1 ? o.valid[0] : undefined);
     if (a === undefined) {
-      throw new PrunedetError('E_HEAD_AMBIGUOUS', `cannot tell anchors per location of the ${unknown[i]} level from its raw outputs (conv channels ${o.members.map((ci) => convShapes[ci]![1]).join(', ')})`, 'pass --head-spec with "anchors" per level');
+      throw new PrunedetError('E_HEAD_AMBIGUOUS', `cannot tell anchors per location of the ${o.key} level from its raw outputs (conv channels ${o.members.map((ci) => convShapes[ci]![1]).join(', ')})`, 'pass --head-spec with "anchors" per level');
     }
     for (const ci of o.members) {
       if (perConv[ci]!.a) continue;

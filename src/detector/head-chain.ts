@@ -6,7 +6,7 @@ import type { ShapeResult } from '../shape/infer';
 import { PrunedetError } from '../errors';
 
 /** Ops that act per channel (their parameters, if any, are indexed by channel) and keep the shape. */
-export const PER_CHANNEL_OPS = new Set(['BatchNormalization', 'Relu', 'Clip', 'LeakyRelu', 'HardSwish', 'HardSigmoid', 'Sigmoid', 'PRelu', 'Elu', 'Selu', 'Mish', 'Tanh', 'Identity']);
+const PER_CHANNEL_OPS = new Set(['BatchNormalization', 'Relu', 'Clip', 'LeakyRelu', 'HardSwish', 'HardSigmoid', 'Sigmoid', 'PRelu', 'Elu', 'Selu', 'Mish', 'Tanh', 'Identity']);
 
 function spatial(shapes: ShapeResult, v: Value | undefined): string {
   return (shapes.shape(v) ?? []).slice(2).join('x');

@@ -4,6 +4,7 @@
 import type { Node, Value } from '../ir/graph';
 import { PrunedetError } from '../errors';
 import type { Arr } from './layout-eval';
+import { provenanceConv, provenanceFlat } from './region';
 import type { DetectorSpec, HeadConv } from './spec';
 
 /** Per axis: its size before pruning and the kept indices (ascending), or null when every index stays. */
@@ -39,8 +40,6 @@ export function channelMasks(spec: DetectorSpec, kept: number[][]): Map<Node, Ui
   return masks;
 }
 
-const CONV_BITS = 2 ** 24;
-
 /**
  * Kept sets of every traced value. `convs` lists the region's head convs in trace order (provenance conv index),
  * `convShapes` their NCHW output shapes, `masks` their kept channels.
@@ -48,7 +47,7 @@ const CONV_BITS = 2 ** 24;
 export function keptSets(traced: Map<Value, Arr>, convs: Node[], convShapes: number[][], masks: Map<Node, Uint8Array>): Map<Value, ValueKeep> {
   const hw = convShapes.map((s) => s[2]! * s[3]!);
   const cs = convShapes.map((s) => s[1]!);
-  const mk = convs.map((c) => masks.get(c) ?? new Uint8Array(cs[convs.indexOf(c)]!).fill(1));
+  const mk = convs.map((c, i) => masks.get(c) ?? new Uint8Array(cs[i]!).fill(1));
   const out = new Map<Value, ValueKeep>();
   for (const [v, arr] of traced) {
     const shape = arr.shape;
@@ -57,9 +56,8 @@ export function keptSets(traced: Map<Value, Arr>, convs: Node[], convShapes: num
     const n = arr.data.length;
     const state = (code: number): number => {
       if (code < 0) return 2;
-      const ci = Math.floor(code / CONV_BITS);
-      const flat = code - ci * CONV_BITS;
-      return mk[ci]![Math.floor(flat / hw[ci]!) % cs[ci]!]!;
+      const ci = provenanceConv(code);
+      return mk[ci]![Math.floor(provenanceFlat(code) / hw[ci]!) % cs[ci]!]!;
     };
     const idx = new Int32Array(r);
     for (let e = 0; e < n; e++) {

@@ -23,7 +23,7 @@ export interface Region {
 }
 
 /** True for values fixed before run time: constants, and values shape inference computed (Shape -> Gather ...). */
-export function isStaticValue(v: Value, shapes: ShapeResult): boolean {
+function isStaticValue(v: Value, shapes: ShapeResult): boolean {
   return v.constant() !== undefined || shapes.get(v)?.value !== undefined;
 }
 
@@ -59,6 +59,7 @@ export function findRegion(graph: Graph, shapes: ShapeResult, outputs: Value[] =
   return { convs, nodes: order, boundaries };
 }
 
+/** Provenance codes: head conv i's element `flat` is i * CONV_BITS + flat (negative: no head-conv element). */
 const CONV_BITS = 2 ** 24;
 
 /** Provenance code of element `flat` of head conv `i`. */
@@ -66,8 +67,18 @@ export function provenanceCode(conv: number, flat: number): number {
   return conv * CONV_BITS + flat;
 }
 
+/** The head conv a provenance code (>= 0) names; allocation-free, for hot loops. */
+export function provenanceConv(code: number): number {
+  return Math.floor(code / CONV_BITS);
+}
+
+/** The element of its head conv a provenance code (>= 0) names; allocation-free, for hot loops. */
+export function provenanceFlat(code: number): number {
+  return code % CONV_BITS;
+}
+
 export function decodeProvenance(code: number): { conv: number; flat: number } {
-  return { conv: Math.floor(code / CONV_BITS), flat: code % CONV_BITS };
+  return { conv: provenanceConv(code), flat: provenanceFlat(code) };
 }
 
 /**

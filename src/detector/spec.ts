@@ -84,8 +84,6 @@ export interface DetectorSpec {
   outputs: OutputBinding[];
   boxes: number;
   headMacs: number;
-  /** Nodes between head convs and graph outputs (the layout region). */
-  region: Node[];
   /** How the head was found: 'analysis' or 'head-spec'. */
   source: 'analysis' | 'head-spec';
 }

@@ -12,15 +12,10 @@
 //   (two truncations, so it can be 1 below the exactly rounded value: that is what OpenCV outputs).
 // Checked against OpenCV 4.6's cv2.resize on random images (downscales, upscales, odd sizes): identical bytes.
 // Recent OpenCV versions special-case exact 2x upscaling; results there may differ by 1.
+import { roundHalfEven } from '../anchors/common';
 
 const COEF_BITS = 11;
 const COEF_SCALE = 1 << COEF_BITS;
-
-/** Round half to even, as cvRound / lrint do for the weights. */
-function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 interface Taps {
   ofs: Int32Array;

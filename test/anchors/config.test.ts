@@ -200,6 +200,19 @@ describe('errors (E_CONFIG_MISMATCH unless the file is malformed)', () => {
       .toBe(`${p}:1:46: anchor generator has 2 strides but 1 scale_ratios entries`);
   });
 
+  it('None leaves an optional setting unset, except PreciseAnchorGenerator center_offset, which must be a number', () => {
+    const ag = (s: string) => `model = dict(bbox_head=dict(anchor_generator=dict(${s})))\n`;
+    const precise = "type='PreciseAnchorGenerator', strides=[8], anchor_base_size=300, scale_ratios=[[(0.1, 1.0)]]";
+    const p = file('offset_none.py', ag(`${precise}, center_offset=None`));
+    expect(fails(() => baselineFromMmdetConfig(p), 'E_CONFIG_PARSE').message).toBe(`${p}:1:160: center_offset must be a number, found None`);
+    expect(baselineFromMmdetConfig(file('centers_none.py', ag(`${precise}, centers=None`))).counts).toEqual([1]);
+    const retina = baselineFromMmdetConfig(file('retina_none.py', ag("type='AnchorGenerator', strides=[8, 16], ratios=[0.5, 1.0], scales=[1, 2], base_sizes=None, scale_major=None, centers=None, center_offset=None, octave_base_scale=None, scales_per_octave=None")));
+    expect(retina.counts).toEqual([4, 4]);
+    const ssd = baselineFromMmdetConfig(file('ssd_none.py', ag("type='SSDAnchorGenerator', strides=[8, 16, 32, 64, 100, 300], ratios=[[2], [2, 3], [2, 3], [2, 3], [2], [2]], input_size=None, basesize_ratio_range=None, min_sizes=None, max_sizes=None, scale_major=None")));
+    expect(ssd.counts).toEqual([4, 6, 6, 6, 4, 4]);
+    expect(ssd.pairBase).toBe(300);
+  });
+
   it('a paper-style file (f-string _base_ into an absent mmdetection tree, _delete_=True) needs no base', () => {
     const p = file('paper_style.py', [
       "mmdet_root = '/nonexistent/mmdetection/configs'",

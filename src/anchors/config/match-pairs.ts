@@ -5,7 +5,7 @@ import type { AnchorPair } from '../types';
 import { formatPair, type BaselineAnchors } from './types';
 
 /** Relative tolerance on scale and on ratio. */
-export const PAIR_TOLERANCE = 1e-2;
+const PAIR_TOLERANCE = 1e-2;
 
 export interface WantedPair {
   pair: AnchorPair;

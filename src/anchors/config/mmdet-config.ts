@@ -3,7 +3,7 @@
 import { basename, dirname, extname } from 'node:path';
 import { PrunedetError } from '../../errors';
 import { mmdetAnchors, mmdetSsdAnchors, preciseAnchors } from '../mmdet';
-import type { AnchorSet } from '../types';
+import type { AnchorSet, Stride } from '../types';
 import { matchLevelPairs, type WantedPair } from './match-pairs';
 import { loadPyConfig, lookup, stripDelete } from './py-config';
 import { formatLoc, type PyValue } from './py-literal';
@@ -11,7 +11,6 @@ import { checkKeys, readBool, readInt, readNum, readNums, readPositive, readSeq,
 import { baselineFromSet, checkLevelCount, finishConfig, type BaselineAnchors, type ResolvedConfig } from './types';
 
 export interface MmdetGenerator {
-  type: string;
   /** Build the generator's AnchorSet (checks strides/centers against the levels; resolving by pairs needs neither). */
   build(): AnchorSet;
   /** Per level the pairs with their place in the file (generator settings for non-Precise types). */
@@ -20,7 +19,6 @@ export interface MmdetGenerator {
   pairBase: number;
   /** Where the per-level list starts (scale_ratios, or the generator dict), for level-count messages. */
   levelsWhere: string;
-  file: string;
 }
 
 type Dict = PyValue & { kind: 'dict' };
@@ -44,41 +42,35 @@ export function readMmdetAnchorGenerator(path: string): MmdetGenerator {
   const type = ag.entries.get('type');
   if (!type) throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(ag.loc)}: anchor_generator has no type`, "add type='PreciseAnchorGenerator'");
   const name = readStr(type, 'anchor_generator type');
-  const g = (k: string) => ag.entries.get(k);
-  if (name === 'PreciseAnchorGenerator') return precise(ag, path);
+  if (name === 'PreciseAnchorGenerator') return precise(ag);
   if (name === 'AnchorGenerator') {
     checkKeys(ag, ['type', 'strides', 'ratios', 'scales', 'base_sizes', 'scale_major', 'octave_base_scale', 'scales_per_octave', 'centers', 'center_offset'], name);
-    const opt = <T>(k: string, read: (v: PyValue, w: string) => T): T | undefined => {
-      const v = g(k);
-      return v === undefined || v.kind === 'none' ? undefined : read(v, k);
-    };
     const set = located(ag, () => mmdetAnchors({
-      strides: readSeq(need(ag, 'strides'), 'strides').map((v, i) => readStride(v, `strides[${i}]`)),
+      strides: readStrides(ag),
       ratios: readNums(need(ag, 'ratios'), 'ratios'),
-      scales: opt('scales', readNums),
-      octaveBaseScale: opt('octave_base_scale', readPositive),
-      scalesPerOctave: opt('scales_per_octave', readInt),
-      baseSizes: opt('base_sizes', readNums),
-      scaleMajor: opt('scale_major', readBool),
-      centers: opt('centers', readCenters),
-      centerOffset: opt('center_offset', readNum),
+      scales: optional(ag, 'scales', readNums),
+      octaveBaseScale: optional(ag, 'octave_base_scale', readPositive),
+      scalesPerOctave: optional(ag, 'scales_per_octave', readInt),
+      baseSizes: optional(ag, 'base_sizes', readNums),
+      scaleMajor: optional(ag, 'scale_major', readBool),
+      centers: optional(ag, 'centers', readCenters),
+      centerOffset: optional(ag, 'center_offset', readNum),
     }));
-    return derived(name, set, ag, path, pairBaseOf(set));
+    return derived(set, ag, pairBaseOf(set));
   }
   if (name === 'SSDAnchorGenerator') {
     checkKeys(ag, ['type', 'strides', 'ratios', 'basesize_ratio_range', 'input_size', 'min_sizes', 'max_sizes', 'scale_major'], name);
-    const v = (k: string) => (g(k)?.kind === 'none' ? undefined : g(k));
-    const inputSize = v('input_size') ? readPositive(v('input_size')!, 'input_size') : 300;
+    const inputSize = optional(ag, 'input_size', readPositive) ?? 300;
     const set = located(ag, () => mmdetSsdAnchors({
-      strides: readSeq(need(ag, 'strides'), 'strides').map((x, i) => readStride(x, `strides[${i}]`)),
+      strides: readStrides(ag),
       ratios: readSeq(need(ag, 'ratios'), 'ratios').map((x, i) => readNums(x, `ratios[${i}]`)),
-      basesizeRatioRange: v('basesize_ratio_range') ? readTwo(v('basesize_ratio_range')!, 'basesize_ratio_range') : undefined,
+      basesizeRatioRange: optional(ag, 'basesize_ratio_range', readTwo),
       inputSize,
-      minSizes: v('min_sizes') ? readNums(v('min_sizes')!, 'min_sizes') : undefined,
-      maxSizes: v('max_sizes') ? readNums(v('max_sizes')!, 'max_sizes') : undefined,
-      scaleMajor: v('scale_major') ? readBool(v('scale_major')!, 'scale_major') : undefined,
+      minSizes: optional(ag, 'min_sizes', readNums),
+      maxSizes: optional(ag, 'max_sizes', readNums),
+      scaleMajor: optional(ag, 'scale_major', readBool),
     }));
-    return derived(name, set, ag, path, inputSize);
+    return derived(set, ag, inputSize);
   }
   throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(type.loc)}: anchor generator type ${name} is not supported`, 'use PreciseAnchorGenerator, AnchorGenerator or SSDAnchorGenerator');
 }
@@ -106,7 +98,7 @@ export function baselineFromMmdetConfig(path: string): BaselineAnchors & { set: 
   return { ...baselineFromSet(set, gen.pairBase), source: path, set };
 }
 
-function precise(ag: Dict, file: string): MmdetGenerator {
+function precise(ag: Dict): MmdetGenerator {
   checkKeys(ag, ['type', 'strides', 'scale_ratios', 'anchor_base_size', 'centers', 'center_offset'], 'PreciseAnchorGenerator');
   const sr = need(ag, 'scale_ratios');
   const levels: WantedPair[][] = readSeq(sr, 'scale_ratios').map((lv, l) =>
@@ -116,26 +108,25 @@ function precise(ag: Dict, file: string): MmdetGenerator {
       return { pair: { scale, ratio }, where: formatLoc(p.loc) };
     }),
   );
-  const centers = ag.entries.get('centers');
-  const offset = ag.entries.get('center_offset');
   const baseSize = readPositive(need(ag, 'anchor_base_size'), 'anchor_base_size');
-  const strides = readSeq(need(ag, 'strides'), 'strides').map((v, i) => readStride(v, `strides[${i}]`));
+  const strides = readStrides(ag);
   const build = () =>
     located(ag, () => preciseAnchors({
       strides,
       baseSize,
       scaleRatios: levels.map((lv) => lv.map((w) => w.pair)),
-      centers: centers && centers.kind !== 'none' ? readCenters(centers, 'centers') : undefined,
-      centerOffset: offset ? readNum(offset, 'center_offset') : undefined,
+      centers: optional(ag, 'centers', readCenters),
+      // center_offset=None is an error here (a number is required when the key is given), unlike in AnchorGenerator.
+      centerOffset: optional(ag, 'center_offset', readNum, { noneIsUnset: false }),
     }));
-  return { type: 'PreciseAnchorGenerator', build, levels, pairBase: baseSize, levelsWhere: formatLoc(sr.loc), file };
+  return { build, levels, pairBase: baseSize, levelsWhere: formatLoc(sr.loc) };
 }
 
 /** Non-Precise generators: the pairs are the generated anchors' own (all of them; nothing is pruned). */
-function derived(type: string, set: AnchorSet, ag: Dict, file: string, pairBase: number): MmdetGenerator {
+function derived(set: AnchorSet, ag: Dict, pairBase: number): MmdetGenerator {
   const at = formatLoc(ag.loc);
   const levels = set.levels.map((l) => l.base.map((b) => ({ pair: b.pair!, where: at })));
-  return { type, build: () => set, levels, pairBase, levelsWhere: at, file };
+  return { build: () => set, levels, pairBase, levelsWhere: at };
 }
 
 /** The base size a generated set's pairs are relative to, recovered from one anchor: w = base*s/sqrt(r). */
@@ -160,6 +151,21 @@ function need(ag: Dict, key: string): PyValue {
   const v = ag.entries.get(key);
   if (v === undefined) throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(ag.loc)}: anchor_generator has no ${key}`, `add ${key}=...`);
   return v;
+}
+
+/**
+ * Optional setting `key` read with `read` (whose messages name it `key`); undefined when absent or, unless
+ * `noneIsUnset` is false, None.
+ */
+function optional<T>(ag: Dict, key: string, read: (v: PyValue, what: string) => T, o: { noneIsUnset?: boolean } = {}): T | undefined {
+  const v = ag.entries.get(key);
+  if (v === undefined || (v.kind === 'none' && o.noneIsUnset !== false)) return undefined;
+  return read(v, key);
+}
+
+/** The required `strides` list: one number or (w, h) per level. */
+function readStrides(ag: Dict): Stride[] {
+  return readSeq(need(ag, 'strides'), 'strides').map((v, i) => readStride(v, `strides[${i}]`));
 }
 
 function readCenters(v: PyValue, what: string): [number, number][] {

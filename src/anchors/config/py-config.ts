@@ -43,7 +43,7 @@ function load(path: string, baseDir: string | undefined, chain: string[]): PyMod
 }
 
 /** `child` over `base`: dicts merge per key unless the child says `_delete_=True`; anything else replaces. */
-export function mergeValue(base: PyValue, child: PyValue, path: string): PyValue {
+function mergeValue(base: PyValue, child: PyValue, path: string): PyValue {
   if (child.kind !== 'dict') return child;
   const del = child.entries.get('_delete_');
   if (del?.kind === 'bool' && del.value) return stripDelete(child);

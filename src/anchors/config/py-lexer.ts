@@ -27,7 +27,7 @@ export function formatLoc(loc: PyLoc): string {
   return `${loc.file}:${loc.line}:${loc.col}`;
 }
 
-export const SUBSET_HINT =
+const SUBSET_HINT =
   'prunedet reads only literal assignments (numbers, strings, lists, tuples, dicts, dict(...)) and never runs Python; write the value out literally';
 
 export function parseError(loc: PyLoc, what: string, hint = SUBSET_HINT): PrunedetError {

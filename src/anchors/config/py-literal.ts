@@ -5,7 +5,6 @@ import { parseError, refused, tokenize, type PyLoc, type Token } from './py-lexe
 import { binary, pyStr } from './py-ops';
 
 export { formatLoc, type PyLoc } from './py-lexer';
-export { pyStr } from './py-ops';
 
 export type PyValue =
   | { kind: 'num'; value: number; isFloat: boolean; loc: PyLoc }
