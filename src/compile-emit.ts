@@ -8,7 +8,7 @@ import { PrunedetError } from './errors';
 import { writeFileAtomic } from './fs';
 import { postprocessForModel, type ModelPostprocess } from './postprocess/for-model';
 import { formatPostprocess } from './postprocess/presets';
-import { emitPostprocessC, layoutPlan, type EmitPlan } from './emit/c/index';
+import { emitPostprocessC, type EmitPlan } from './emit/c/index';
 import { appendPostprocess, emitOnnxNms } from './emit/onnx/index';
 import { loadModel } from './onnx/load';
 import { modelToBytes, saveModel } from './onnx/save';
@@ -41,13 +41,15 @@ export function compiledPostprocess(ctx: Pick<EmitContext, 'spec' | 'baselineSet
   return postprocessForModel(ctx.spec, preset, { kept, featureMaps: ctx.featureMaps, rawHead, ...(ctx.baselineSet ? { baseline: ctx.baselineSet } : {}) });
 }
 
-export function emitPlanFor(pp: ModelPostprocess, name: string, banner: EmitPlan['banner'], input: EmitPlan['input'], strides: [number, number][]): EmitPlan {
+/** The C emit plan of `pp` for a network input of `imageSize` ([H, W]): level strides are the input over the map size. */
+export function emitPlanFor(pp: ModelPostprocess, name: string, banner: EmitPlan['banner'], input: EmitPlan['input'], imageSize: readonly [number, number]): EmitPlan {
+  const [H, W] = imageSize;
   return {
     name,
     banner,
     spec: pp.spec,
     input,
-    levels: pp.levels.map((l, i) => ({ ...l, stride: strides[i]! })),
+    levels: pp.levels.map((l) => ({ ...l, stride: [W / l.w, H / l.h] })),
     numClasses: pp.numClasses,
     anchors: pp.anchors,
     candidateCap: candidateCapFor(pp),
@@ -69,16 +71,15 @@ export async function emitArtefacts(stage: string, ctx: EmitContext): Promise<{ 
 
 function emitC(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: string[]): Record<string, unknown> {
   const input: EmitPlan['input'] = ctx.options.cutHead || ctx.spec.outputs.some((o) => o.kind === 'map') ? 'per-level' : 'concat';
-  const [H, W] = ctx.spec.imageSize;
-  const strides = ctx.featureMaps.map(([h, w]): [number, number] => [W / w, H / h]);
   const plan = emitPlanFor(pp, sanitizeStem(basename(ctx.options.model).replace(/\.onnx$/i, '')), {
     version: PRUNEDET_VERSION,
     modelFile: basename(ctx.options.model),
     modelSha256: ctx.report.model.sha256.slice(0, 12),
     config: ctx.report.config.name,
-  }, input, strides);
-  const layout = layoutPlan(plan);
-  for (const f of emitPostprocessC(plan).files) {
+  }, input, ctx.spec.imageSize);
+  const emitted = emitPostprocessC(plan);
+  const layout = emitted.layout;
+  for (const f of emitted.files) {
     writeFileAtomic(join(stage, f.name), f.text);
     files.push(f.name);
   }

@@ -6,7 +6,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PrunedetError } from '../errors';
-import { hasGcc, inputLength, type CModuleShape } from '../verify/c-runner';
+import { anchorCount, gccBuild, hasGcc, inputLength, levelPointersC, type CModuleShape } from '../verify/c-runner';
 
 export interface TimedModule {
   /** Folder holding postprocess.c and postprocess.h. */
@@ -30,13 +30,9 @@ function harness(mods: TimedModule[]): string {
   const calls = mods.map((m, i) => {
     const P = m.shape.prefix;
     const M = P.toUpperCase();
-    const n = m.shape.levels.reduce((s, l) => s + l.h * l.w * l.anchorsPerLocation, 0);
-    const counts = m.shape.levels.map((l) => l.h * l.w * l.anchorsPerLocation);
     const call = m.shape.input === 'concat'
-      ? `st = ${P}run(in[${i}], in[${i}] + (size_t)${n} * ${m.shape.numClasses}u, ws[${i}], ${P}workspace_size(), (${P}detection_t *)dets[${i}], ${M}MAX_DETECTIONS, &n);`
-      : `{ const float *cls[${counts.length}], *reg[${counts.length}]; static const size_t cnt[] = { ${counts.join(', ')} }; size_t o = 0, l;
-          for (l = 0; l < ${counts.length}; ++l) { cls[l] = cnt[l] ? in[${i}] + o : NULL; o += cnt[l] * ${m.shape.numClasses}u; }
-          for (l = 0; l < ${counts.length}; ++l) { reg[l] = cnt[l] ? in[${i}] + o : NULL; o += cnt[l] * 4u; }
+      ? `st = ${P}run(in[${i}], in[${i}] + (size_t)${anchorCount(m.shape)} * ${m.shape.numClasses}u, ws[${i}], ${P}workspace_size(), (${P}detection_t *)dets[${i}], ${M}MAX_DETECTIONS, &n);`
+      : `{ ${levelPointersC(m.shape, `in[${i}]`, `${m.shape.numClasses}u`, '          ')}
           st = ${P}run(cls, reg, ws[${i}], ${P}workspace_size(), (${P}detection_t *)dets[${i}], ${M}MAX_DETECTIONS, &n); }`;
     return { i, P, call, len: inputLength(m.shape) };
   });
@@ -99,12 +95,8 @@ export function timeSideBySide(mods: TimedModule[], runs: number, warmup: number
     });
     writeFileSync(join(dir, 'harness.c'), harness(mods));
     const exe = join(dir, 'harness');
-    try {
-      execFileSync('gcc', ['-std=c99', '-O2', '-ffp-contract=off', ...flags, '-o', exe, ...sources, '-lm'], { cwd: dir, stdio: 'pipe' });
-    } catch (e) {
-      const err = (e as { stderr?: Buffer }).stderr?.toString().split('\n').find((l) => /error/.test(l)) ?? String(e);
-      throw new PrunedetError('E_TOOLCHAIN', `the C modules do not compile for timing: ${err.trim()}`, 'regenerate them with prunedet compile --emit c');
-    }
+    const err = gccBuild(dir, exe, sources, flags);
+    if (err !== undefined) throw new PrunedetError('E_TOOLCHAIN', `the C modules do not compile for timing: ${err}`, 'regenerate them with prunedet compile --emit c');
     const out = execFileSync(exe, [String(runs + warmup), ...mods.map((_, i) => join(dir, `in${i}.bin`))], { encoding: 'utf8', maxBuffer: 1 << 28 });
     const res: SideBySide = { runs: mods.map(() => []), floors: mods.map(() => []), detections: mods.map(() => 0) };
     const seen = mods.map(() => 0);

@@ -2,20 +2,20 @@
 // pruned one, each implementation runs on the same head outputs: the emitted C (gcc -O2, timed natively), the
 // TypeScript reference, and onnxruntime running decode + NonMaxSuppression as an ONNX graph; next to the floor (a
 // memcpy of the same bytes) and end-to-end model latency in onnxruntime.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadDetector } from '../detector/index';
 import { PrunedetError } from '../errors';
-import type { CompileReport } from '../compile';
 import { compiledPostprocess, emitPlanFor, candidateCapFor } from '../compile-emit';
-import { postprocessForModel, referenceInput, type ModelPostprocess, type RunOutputs } from '../postprocess/for-model';
+import { postprocessForModel, referenceInput, type ModelPostprocess } from '../postprocess/for-model';
 import { postprocess, scoreAnchor, type PostprocessInput } from '../postprocess/reference';
 import { foregroundCount } from '../postprocess/spec';
-import { baselineFromMmdetConfig } from '../anchors/config/index';
 import { emitPostprocessC } from '../emit/c/index';
-import { flattenForC, hasGcc } from '../verify/c-runner';
+import { BASE_CFLAGS, flattenForC, hasGcc } from '../verify/c-runner';
+import { readCompileReport, reportBaselineSet } from '../verify/report';
+import { RUN_SESSION_OPTIONS, runOnce } from '../verify/session';
 import { timeSideBySide, type TimedModule } from './c-timing';
 import { keptAnchorIndices } from '../verify/compare';
 import { listImages, decodeImage } from '../image/decode';
@@ -75,12 +75,6 @@ export interface BenchResult {
   runs: number;
 }
 
-function readReport(outDir: string): CompileReport {
-  const p = join(outDir, 'report.json');
-  if (!existsSync(p)) throw new PrunedetError('E_FILE_NOT_FOUND', `${p} does not exist`, 'pass the folder prunedet compile wrote');
-  return JSON.parse(readFileSync(p, 'utf8')) as CompileReport;
-}
-
 /** (anchor, class) pairs whose score passes the threshold: the work NMS sees. */
 export function countCandidates(pp: ModelPostprocess, input: PostprocessInput): number {
   if (input.form !== 'concat') return -1;
@@ -126,7 +120,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
   const runs = o.runs ?? 200;
   const warmup = o.warmup ?? 20;
   const say = o.progress ?? (() => undefined);
-  const report = readReport(o.outDir);
+  const report = readCompileReport(o.outDir);
   const originalPath = o.original ?? report.model.file;
   if (!existsSync(originalPath)) throw new PrunedetError('E_FILE_NOT_FOUND', `the original model ${originalPath} is not there`, 'pass it with --original');
   const preset = o.postprocess ?? (report.postprocess?.requested as string | undefined);
@@ -136,7 +130,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
   const kept = report.config.kept;
   const featureMaps = report.featureMaps;
   const counts = orig.spec.levels.map((l) => l.anchorsPerLocation);
-  const baseline = report.config.baseline && existsSync(report.config.baseline) ? baselineFromMmdetConfig(report.config.baseline).set : undefined;
+  const baseline = reportBaselineSet(report);
   // both anchor sets read the same kind of input: the raw head (concat), as a fused post-processing would
   const ppOrig = postprocessForModel(orig.spec, preset, { rawHead: true, ...(baseline ? { baseline } : {}) });
   const ppPruned = compiledPostprocess({ spec: comp.spec, baselineSet: baseline, featureMaps }, preset, kept, true);
@@ -147,10 +141,9 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
   if (o.images) {
     const img = listImages(o.images)[0]!;
     const x = preprocess(decodeImage(img), preprocessOptionsFor(orig.spec, preset));
-    const s = await ort.InferenceSession.create(originalPath, { logSeverityLevel: 3 });
-    const res = await s.run({ [orig.spec.input.name]: new ort.Tensor('float32', x, orig.spec.input.shape) });
-    const outs: RunOutputs = {};
-    for (const [k, t] of Object.entries(res) as [string, ort.Tensor][]) outs[k] = { dims: [...t.dims], data: t.data as Float32Array };
+    const s = await ort.InferenceSession.create(originalPath, RUN_SESSION_OPTIONS);
+    const outs = await runOnce(s, orig.spec.input.name, orig.spec.input.shape, x);
+    await s.release();
     const ri = referenceInput(orig.spec, outs);
     if (ri.form !== 'concat') throw new PrunedetError('E_USAGE', 'bench on images needs a model with concatenated outputs', 'bench without --images');
     origIn = { scores: ri.scores, boxes: ri.boxes };
@@ -175,7 +168,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
       if (hasGcc()) {
         // emitted now, timed below side by side with the other set's module
         const dir = join(work, set.anchors);
-        const plan = emitPlanFor(set.pp, set.anchors, { version: 'bench', modelFile: 'bench', modelSha256: 'bench', config: set.anchors }, 'concat', featureMaps.map(([h, w]) => [orig.spec.imageSize[1] / w, orig.spec.imageSize[0] / h]));
+        const plan = emitPlanFor(set.pp, set.anchors, { version: 'bench', modelFile: 'bench', modelSha256: 'bench', config: set.anchors }, 'concat', orig.spec.imageSize);
         mkdirSync(dir, { recursive: true }); // bench's private scratch folder: plain writes are enough
         for (const f of emitPostprocessC(plan).files) writeFileSync(join(dir, f.name), f.text);
         cMods.push({ anchors: set.anchors, candidates, mod: { dir, shape: { prefix: `pd_${set.anchors}_`, input: 'concat', numClasses: set.pp.numClasses, levels: set.pp.levels }, input: flattenForC(set.input) } });
@@ -226,7 +219,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
     model = { originalMs: await timeModel(originalPath, orig.spec.input.shape, mr), compiledMs: await timeModel(join(o.outDir, 'model.onnx'), comp.spec.input.shape, mr) };
   }
   return {
-    cFlags: ['gcc', '-std=c99', '-O2', '-ffp-contract=off', ...NATIVE_FLAGS].join(' '),
+    cFlags: ['gcc', ...BASE_CFLAGS, ...NATIVE_FLAGS].join(' '),
     preset,
     inputs: o.images ? 'images' : 'synthetic',
     boxes: { original: orig.spec.boxes, pruned: idx.length },

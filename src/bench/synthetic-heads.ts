@@ -2,7 +2,7 @@
 // a few objects per image; anchors overlapping an object (IoU > 0.5) score high for its class, the rest favour the
 // background. Used by `prunedet bench` (and verify's extra C-module input) where no real photos or weights exist.
 import { anchorsCenterSize } from '../postprocess/reference';
-import { foregroundCount, labelColumn, type PostprocessSpec } from '../postprocess/spec';
+import { backgroundColumn, foregroundCount, labelColumn, type PostprocessSpec } from '../postprocess/spec';
 import { gaussian, mulberry32 } from '../prng';
 
 export interface SyntheticHeads {
@@ -44,7 +44,7 @@ export function syntheticHeadOutputs(spec: PostprocessSpec, numClasses: number, 
     planted.push([cx + dx - w / 2, cy + dy - h / 2, cx + dx + w / 2, cy + dy + h / 2, Math.floor(rand() * labels)]);
   }
   const sigmoidLike = spec.scores === 'sigmoid' || (spec.scores === 'probabilities' && spec.background === 'none');
-  const bg = spec.background === 'first' ? 0 : spec.background === 'last' ? c - 1 : -1;
+  const bg = backgroundColumn(spec, c);
   const logits = new Float32Array(n * c);
   for (let i = 0; i < n; i++) {
     let best = 0;

@@ -1,7 +1,7 @@
 // Named post-processing presets (the values the original projects use) and the one-line text form
 // `preset,key=value,...` used on the command line and in reports. Semantics are in reference.ts.
 import { PrunedetError } from '../errors';
-import { DECODER_TYPES, validatePostprocessSpec, type Decoder, type DecoderType, type PostprocessSpec } from './spec';
+import { ANCHOR_FORMATS, BACKGROUND_POSITIONS, DECODER_TYPES, NMS_MODES, SCORE_MODES, TOP_K_SCOPES, validatePostprocessSpec, type Decoder, type DecoderType, type PostprocessSpec } from './spec';
 
 /** |log(16/1000)| = log(1000/16): the dw/dh clamp of mmdetection (both sides) and torchvision (upper side only). */
 export const LOG_1000_OVER_16 = Math.log(1000 / 16);
@@ -195,13 +195,13 @@ const KEYS: KeyDef[] = [
     },
     format: (s) => (s.decoder.type === 'mmdet-delta-xywh' || s.decoder.type === 'torchvision' ? fmt(s.decoder.clamp) : undefined),
   },
-  { names: ['anchor_format'], form: 'xyxy|cxcywh', apply: (s, v, k) => void (s.anchorFormat = pick(k, v, ['xyxy', 'cxcywh'] as const)), format: (s) => s.anchorFormat },
-  { names: ['scores'], form: 'softmax|sigmoid|probabilities', apply: (s, v, k) => void (s.scores = pick(k, v, ['softmax', 'sigmoid', 'probabilities'] as const)), format: (s) => s.scores },
-  { names: ['background'], form: 'first|last|none', apply: (s, v, k) => void (s.background = pick(k, v, ['first', 'last', 'none'] as const)), format: (s) => s.background },
+  { names: ['anchor_format'], form: ANCHOR_FORMATS.join('|'), apply: (s, v, k) => void (s.anchorFormat = pick(k, v, ANCHOR_FORMATS)), format: (s) => s.anchorFormat },
+  { names: ['scores'], form: SCORE_MODES.join('|'), apply: (s, v, k) => void (s.scores = pick(k, v, SCORE_MODES)), format: (s) => s.scores },
+  { names: ['background'], form: BACKGROUND_POSITIONS.join('|'), apply: (s, v, k) => void (s.background = pick(k, v, BACKGROUND_POSITIONS)), format: (s) => s.background },
   { names: ['score_thr', 'score_threshold'], form: 'a number', apply: (s, v, k) => void (s.scoreThreshold = num(k, v)), format: (s) => fmt(s.scoreThreshold) },
   { names: ['top_k', 'pre_nms_top_k', 'nms_pre'], form: 'a whole number', apply: (s, v, k) => void (s.preNmsTopK = int(k, v)), format: (s) => fmt(s.preNmsTopK) },
-  { names: ['top_k_scope'], form: 'per-level|global', apply: (s, v, k) => void (s.topKScope = pick(k, v, ['per-level', 'global'] as const)), format: (s) => s.topKScope },
-  { names: ['nms'], form: 'per-class|agnostic', apply: (s, v, k) => void (s.nms = pick(k, v, ['per-class', 'agnostic'] as const)), format: (s) => s.nms },
+  { names: ['top_k_scope'], form: TOP_K_SCOPES.join('|'), apply: (s, v, k) => void (s.topKScope = pick(k, v, TOP_K_SCOPES)), format: (s) => s.topKScope },
+  { names: ['nms'], form: NMS_MODES.join('|'), apply: (s, v, k) => void (s.nms = pick(k, v, NMS_MODES)), format: (s) => s.nms },
   { names: ['iou_thr', 'iou_threshold'], form: 'a number', apply: (s, v, k) => void (s.iouThreshold = num(k, v)), format: (s) => fmt(s.iouThreshold) },
   { names: ['max_det', 'max_detections'], form: 'a whole number', apply: (s, v, k) => void (s.maxDetections = int(k, v)), format: (s) => fmt(s.maxDetections) },
   {

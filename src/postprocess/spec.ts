@@ -51,6 +51,11 @@ export interface Detection {
 }
 
 export const DECODER_TYPES: readonly DecoderType[] = ['none', 'ssd', 'mmdet-delta-xywh', 'torchvision', 'tflite'];
+export const ANCHOR_FORMATS: readonly PostprocessSpec['anchorFormat'][] = ['xyxy', 'cxcywh'];
+export const SCORE_MODES: readonly PostprocessSpec['scores'][] = ['softmax', 'sigmoid', 'probabilities'];
+export const BACKGROUND_POSITIONS: readonly PostprocessSpec['background'][] = ['first', 'last', 'none'];
+export const TOP_K_SCOPES: readonly PostprocessSpec['topKScope'][] = ['per-level', 'global'];
+export const NMS_MODES: readonly PostprocessSpec['nms'][] = ['per-class', 'agnostic'];
 
 /** Number of foreground labels for `numClasses` score columns. */
 export function foregroundCount(spec: Pick<PostprocessSpec, 'background'>, numClasses: number): number {
@@ -118,15 +123,15 @@ export function validatePostprocessSpec(spec: PostprocessSpec, numClasses?: numb
       tuple('scales', d.scales, 4, true);
       break;
   }
-  oneOf('anchor_format', spec.anchorFormat, ['xyxy', 'cxcywh'] as const);
-  oneOf('scores', spec.scores, ['softmax', 'sigmoid', 'probabilities'] as const);
-  oneOf('background', spec.background, ['first', 'last', 'none'] as const);
+  oneOf('anchor_format', spec.anchorFormat, ANCHOR_FORMATS);
+  oneOf('scores', spec.scores, SCORE_MODES);
+  oneOf('background', spec.background, BACKGROUND_POSITIONS);
   if (finite('score_thr', spec.scoreThreshold) < 0) {
     fail(`score_thr is ${spec.scoreThreshold}; a negative threshold would let zero scores (and suppressed anchors) pass`, 'use a threshold >= 0');
   }
   count('pre_nms_top_k', spec.preNmsTopK, 0);
-  oneOf('top_k_scope', spec.topKScope, ['per-level', 'global'] as const);
-  oneOf('nms', spec.nms, ['per-class', 'agnostic'] as const);
+  oneOf('top_k_scope', spec.topKScope, TOP_K_SCOPES);
+  oneOf('nms', spec.nms, NMS_MODES);
   const iou = finite('iou_thr', spec.iouThreshold);
   if (iou < 0 || iou > 1) fail(`iou_thr is ${iou}`, 'use an IoU threshold in [0, 1]');
   count('max_det', spec.maxDetections, 1);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PrunedetError } from '../errors';
 import type { Detection } from '../postprocess/spec';
-import type { PostprocessInput } from '../postprocess/reference';
+import { levelOffsets, type PostprocessInput } from '../postprocess/reference';
 
 export interface CModuleShape {
   /** Symbol prefix of the module (`pd_<stem>_`). */
@@ -29,28 +29,61 @@ export function flattenForC(input: PostprocessInput): Float32Array {
   return out;
 }
 
+let gccFound: boolean | undefined;
+
+/** Whether gcc runs here (asked once per process). */
 export function hasGcc(): boolean {
-  return spawnSync('gcc', ['--version'], { encoding: 'utf8' }).status === 0;
+  gccFound ??= spawnSync('gcc', ['--version'], { encoding: 'utf8' }).status === 0;
+  return gccFound;
+}
+
+/** The flags every build of an emitted module starts with (the module's own: no FMA contraction, so C == reference). */
+export const BASE_CFLAGS: readonly string[] = ['-std=c99', '-O2', '-ffp-contract=off'];
+
+/** `gcc BASE_CFLAGS flags -o exe sources -lm` in `cwd`: undefined when it builds, else the first line of gcc's output naming an error. */
+export function gccBuild(cwd: string, exe: string, sources: string[], flags: readonly string[]): string | undefined {
+  try {
+    execFileSync('gcc', [...BASE_CFLAGS, ...flags, '-o', exe, ...sources, '-lm'], { cwd, stdio: 'pipe' });
+    return undefined;
+  } catch (e) {
+    return ((e as { stderr?: Buffer }).stderr?.toString().split('\n').find((l) => /error/.test(l)) ?? String(e)).trim();
+  }
+}
+
+/**
+ * C statements that point `cls[l]` / `reg[l]` at level l's maps inside the flat input `input` (all cls maps, then all
+ * reg maps; NULL for a level without anchors); `classes` is the C expression of the score columns. Lines after the
+ * first are indented with `indent`.
+ */
+export function levelPointersC(m: CModuleShape, input: string, classes: string, indent: string): string {
+  const counts = m.levels.map((l) => l.h * l.w * l.anchorsPerLocation);
+  const L = counts.length;
+  return [
+    `const float *cls[${L}], *reg[${L}];`,
+    'size_t off = 0, l;',
+    `static const size_t count[] = { ${counts.join(', ')} };`,
+    `for (l = 0; l < ${L}; ++l) { cls[l] = count[l] ? ${input} + off : NULL; off += count[l] * ${classes}; }`,
+    `for (l = 0; l < ${L}; ++l) { reg[l] = count[l] ? ${input} + off : NULL; off += count[l] * 4u; }`,
+  ].join(`\n${indent}`);
+}
+
+/** Anchors of a module: the sum of h·w·A over its levels. */
+export function anchorCount(m: Pick<CModuleShape, 'levels'>): number {
+  return levelOffsets(m.levels).at(-1)!;
 }
 
 /** Floats of one input in the order the run function takes them: scores then boxes, or cls maps then reg maps. */
 export function inputLength(m: CModuleShape): number {
-  const anchors = m.levels.reduce((s, l) => s + l.h * l.w * l.anchorsPerLocation, 0);
-  return anchors * (m.numClasses + 4);
+  return anchorCount(m) * (m.numClasses + 4);
 }
 
 function harness(m: CModuleShape): string {
   const P = m.prefix;
   const M = P.toUpperCase();
-  const sizes = m.levels.map((l) => l.h * l.w * l.anchorsPerLocation);
   const call = m.input === 'concat'
     ? `const float *scores = in, *boxes = in + (size_t)${M}NUM_ANCHORS * ${M}NUM_CLASSES;
       st = ${P}run(scores, boxes, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`
-    : `const float *cls[${m.levels.length}], *reg[${m.levels.length}];
-      size_t off = 0, l;
-      static const size_t count[] = { ${sizes.join(', ')} };
-      for (l = 0; l < ${m.levels.length}; ++l) { cls[l] = count[l] ? in + off : NULL; off += count[l] * ${M}NUM_CLASSES; }
-      for (l = 0; l < ${m.levels.length}; ++l) { reg[l] = count[l] ? in + off : NULL; off += count[l] * 4u; }
+    : `${levelPointersC(m, 'in', `${M}NUM_CLASSES`, '      ')}
       st = ${P}run(cls, reg, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`;
   return `/* prunedet verify/bench harness: not part of the emitted module. */
 #include <stdio.h>
@@ -105,12 +138,10 @@ export function buildRunner(moduleDir: string, m: CModuleShape, extraFlags: stri
   copyFileSync(join(moduleDir, 'postprocess.h'), join(dir, 'postprocess.h'));
   writeFileSync(join(dir, 'harness.c'), harness(m));
   const exe = join(dir, 'harness');
-  try {
-    execFileSync('gcc', ['-std=c99', '-O2', '-ffp-contract=off', ...extraFlags, '-o', exe, 'harness.c', 'postprocess.c', '-lm'], { cwd: dir, stdio: 'pipe' });
-  } catch (e) {
+  const err = gccBuild(dir, exe, ['harness.c', 'postprocess.c'], extraFlags);
+  if (err !== undefined) {
     rmSync(dir, { recursive: true, force: true });
-    const err = (e as { stderr?: Buffer }).stderr?.toString().split('\n').find((l) => /error/.test(l)) ?? String(e);
-    throw new PrunedetError('E_TOOLCHAIN', `the C module in ${moduleDir} does not compile: ${err.trim()}`, 'regenerate it with prunedet compile --emit c');
+    throw new PrunedetError('E_TOOLCHAIN', `the C module in ${moduleDir} does not compile: ${err}`, 'regenerate it with prunedet compile --emit c');
   }
   return { exe, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }

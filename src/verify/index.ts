@@ -3,16 +3,14 @@
 //  (b) detections: compiled model + post-processing == original model + post-processing with the removed anchors'
 //      scores forced to zero (the paper's oracle; exact because a zero score never passes a strict threshold);
 //  (c) the emitted C module, built with gcc, gives the reference's detections on the same tensors.
-import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadDetector, type AnalyzedModel } from '../detector/index';
 import { modelToBytes } from '../onnx/save';
 import { PrunedetError } from '../errors';
 import type { CompileReport } from '../compile';
-import { postprocessForModel, referenceInput, type ModelPostprocess, type RunOutputs } from '../postprocess/for-model';
-import { postprocess } from '../postprocess/reference';
-import { baselineFromMmdetConfig } from '../anchors/config/index';
+import { postprocessForModel, referenceInput, type ModelPostprocess } from '../postprocess/for-model';
+import { postprocess, type PostprocessInput } from '../postprocess/reference';
 import { listImages, decodeImage } from '../image/decode';
 import { preprocess, resizeGeometry, type ResizeGeometry } from '../image/preprocess';
 import { boxUnitsOf, preprocessOptionsFor, toImageXywh, type PreprocessFlags } from '../search/inputs';
@@ -23,8 +21,10 @@ import { suppressedMask } from '../search/oracle';
 import { syntheticHeadOutputs, perLevelMaps } from '../bench/synthetic-heads';
 import { uniformInput } from '../prng';
 import { accumulate, diffDetections, emptyStats, keptAnchorIndices, TENSOR_TOLERANCE, type TensorStats } from './compare';
-import { buildRunner, flattenForC, hasGcc, runRunner, type CModuleShape } from './c-runner';
-import { candidateCapFor } from '../compile-emit';
+import { anchorCount, buildRunner, flattenForC, hasGcc, runRunner, type CModuleShape } from './c-runner';
+import { candidateCapFor, compiledPostprocess } from '../compile-emit';
+import { readCompileReport, reportBaselineSet } from './report';
+import { RUN_SESSION_OPTIONS, runOnce } from './session';
 
 export interface VerifyOptions {
   original: string;
@@ -66,16 +66,6 @@ interface Inputs {
   geometry?: (i: number) => ResizeGeometry;
 }
 
-function readReport(outDir: string): CompileReport {
-  const path = join(outDir, 'report.json');
-  if (!existsSync(path)) throw new PrunedetError('E_FILE_NOT_FOUND', `${path} does not exist`, 'pass the folder prunedet compile wrote');
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as CompileReport;
-  } catch (e) {
-    throw new PrunedetError('E_OUTPUT', `${path} is not valid JSON (${(e as Error).message})`, 'recompile the model');
-  }
-}
-
 function inputsFor(o: VerifyOptions, orig: AnalyzedModel, preset: string | undefined): Inputs & { source: 'random' | 'images' } {
   const shape = orig.spec.input.shape;
   if (!o.images) {
@@ -104,18 +94,11 @@ async function originalSession(orig: AnalyzedModel, exposeHead: boolean): Promis
     const g = orig.model.graph;
     for (const l of orig.spec.levels) for (const c of l.convs) if (!g.outputs.includes(c.node.output())) g.outputs.push(c.node.output());
   }
-  return ort.InferenceSession.create(modelToBytes(orig.model), { logSeverityLevel: 3 });
-}
-
-async function runOnce(s: ort.InferenceSession, name: string, dims: number[], data: Float32Array): Promise<RunOutputs> {
-  const res = await s.run({ [name]: new ort.Tensor('float32', data, dims) });
-  const out: RunOutputs = {};
-  for (const [k, t] of Object.entries(res) as [string, ort.Tensor][]) out[k] = { dims: [...t.dims], data: t.data as Float32Array };
-  return out;
+  return ort.InferenceSession.create(modelToBytes(orig.model), RUN_SESSION_OPTIONS);
 }
 
 export async function verify(o: VerifyOptions): Promise<VerifyResult> {
-  const report = readReport(o.outDir);
+  const report = readCompileReport(o.outDir);
   const opt = o.inputShape ? { inputShape: o.inputShape } : {};
   const orig = loadDetector(o.original, opt);
   const comp = loadDetector(join(o.outDir, 'model.onnx'), opt);
@@ -130,14 +113,14 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   const inputs = inputsFor(o, orig, preset);
   const cut = report.cutHead !== undefined;
   const sOrig = await originalSession(orig, cut);
-  const sComp = await ort.InferenceSession.create(join(o.outDir, 'model.onnx'), { logSeverityLevel: 3 });
+  const sComp = await ort.InferenceSession.create(join(o.outDir, 'model.onnx'), RUN_SESSION_OPTIONS);
 
   let ppOrig: ModelPostprocess | undefined;
   let ppComp: ModelPostprocess | undefined;
   if (preset) {
-    const baseline = report.config.baseline && existsSync(report.config.baseline) ? baselineFromMmdetConfig(report.config.baseline).set : undefined;
+    const baseline = reportBaselineSet(report);
     ppOrig = postprocessForModel(orig.spec, preset, baseline ? { baseline } : {});
-    ppComp = postprocessForModel(comp.spec, preset, { kept, featureMaps, rawHead: cut, ...(baseline ? { baseline } : {}) });
+    ppComp = compiledPostprocess({ spec: comp.spec, baselineSet: baseline, featureMaps }, preset, kept, cut);
   }
   const removedMask = ppOrig ? suppressedMask(ppOrig.levels, report.config.removed) : undefined;
   // fidelity (images only): both models' detections as COCO results in photo pixels, as search scores them
@@ -152,7 +135,8 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   let tensorFirst: string | undefined;
   let detFirst: string | undefined;
   let detCount = 0;
-  const cInputs: Float32Array[] = [];
+  const hasC = report.files.includes('postprocess.c');
+  const cInputs: PostprocessInput[] = [];
   const cNames: string[] = [];
   const total = inputs.names.length;
   for (let i = 0; i < total; i++) {
@@ -197,18 +181,19 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
     }
     // (b) detections
     if (ppOrig && ppComp && removedMask) {
-      const want = postprocess(ppOrig.spec, referenceInput(orig.spec, a), { anchors: ppOrig.anchors, levels: ppOrig.levels, numClasses: ppOrig.numClasses, suppressed: removedMask });
+      const origIn = referenceInput(orig.spec, a);
+      const want = postprocess(ppOrig.spec, origIn, { anchors: ppOrig.anchors, levels: ppOrig.levels, numClasses: ppOrig.numClasses, suppressed: removedMask });
       const compIn = referenceInput(comp.spec, b, ppComp.levels);
       const got = postprocess(ppComp.spec, compIn, { anchors: ppComp.anchors, levels: ppComp.levels, numClasses: ppComp.numClasses });
       detCount += got.length;
       if (units) {
-        toCoco(postprocess(ppOrig.spec, referenceInput(orig.spec, a), { anchors: ppOrig.anchors, levels: ppOrig.levels, numClasses: ppOrig.numClasses }), i, fullCoco);
+        toCoco(postprocess(ppOrig.spec, origIn, { anchors: ppOrig.anchors, levels: ppOrig.levels, numClasses: ppOrig.numClasses }), i, fullCoco);
         toCoco(got, i, compCoco);
       }
       const d = diffDetections(got, want, (an) => keptIdx[an]!, 1e-5, { atol: 1e-4, rtol: 1e-5 });
       if (d && !detFirst) detFirst = `input ${i} (${inputs.names[i]}), original anchor ${d.anchor}: ${d.detail}`;
-      if (report.files.includes('postprocess.c')) {
-        cInputs.push(flattenForC(compIn));
+      if (hasC) {
+        cInputs.push(compIn);
         cNames.push(inputs.names[i]!);
       }
     }
@@ -217,7 +202,6 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   await sOrig.release();
   await sComp.release();
 
-  const hasC = report.files.includes('postprocess.c');
   const cModule = ppComp && hasC ? checkC(o.outDir, report, ppComp, cInputs, cNames) : { ok: true, skipped: hasC ? 'no post-processing preset' : 'compile emitted no C module (--emit c)', inputs: 0, detections: 0 };
   const tensors = { ok: tensorFirst === undefined, ...(tensorFirst ? { first: tensorFirst } : {}), outputs: [...outputs].map(([name, s]) => ({ name, ...s })) };
   const detections = ppOrig
@@ -238,21 +222,21 @@ function levelIndexOf(kept: number[][], compiledLevel: number): number {
   return compiledLevel;
 }
 
-function checkC(outDir: string, report: CompileReport, pp: ModelPostprocess, inputs: Float32Array[], names: string[]): CheckResult & { inputs: number; detections: number } {
+function checkC(outDir: string, report: CompileReport, pp: ModelPostprocess, inputs: PostprocessInput[], names: string[]): CheckResult & { inputs: number; detections: number } {
   if (!hasGcc()) return { ok: true, skipped: 'gcc not found', inputs: 0, detections: 0 };
   const input = report.postprocess!.input as 'concat' | 'per-level';
   const shape: CModuleShape = { prefix: report.postprocess!.symbolPrefix as string, input, numClasses: pp.numClasses, levels: pp.levels };
   // one more input shaped like a trained detector's, so the C path sees real candidates even with random weights
   const syn = syntheticHeadOutputs(pp.spec, pp.numClasses, pp.anchors, 77);
   const synIn = input === 'concat' ? { form: 'concat' as const, scores: syn.scores, boxes: syn.boxes } : { form: 'per-level' as const, levels: perLevelMaps(pp.levels, pp.numClasses, syn.scores, syn.boxes) };
-  const all = [...inputs, flattenForC(synIn)];
+  const all = [...inputs, synIn];
   const allNames = [...names, 'synthetic trained-like outputs'];
   const cap = (report.postprocess!.candidateCap as number | undefined) ?? candidateCapFor(pp);
   const ctx = { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses, candidateCap: cap };
-  const refs = [...inputs.map((x) => postprocess(pp.spec, unflatten(x, input, pp), ctx)), postprocess(pp.spec, synIn, ctx)];
+  const refs = all.map((x) => postprocess(pp.spec, x.form === input ? x : asModuleReads(flattenForC(x), input, pp), ctx));
   const runner = buildRunner(outDir, shape);
   try {
-    const got = runRunner(runner, shape, all).detections;
+    const got = runRunner(runner, shape, all.map(flattenForC)).detections;
     let first: string | undefined;
     let count = 0;
     got.forEach((g, i) => {
@@ -266,21 +250,16 @@ function checkC(outDir: string, report: CompileReport, pp: ModelPostprocess, inp
   }
 }
 
-function unflatten(x: Float32Array, input: 'concat' | 'per-level', pp: ModelPostprocess): ReturnType<typeof referenceInput> {
-  const n = pp.levels.reduce((s, l) => s + l.h * l.w * l.anchorsPerLocation, 0);
+/**
+ * The floats `x` as a module taking `input` reads them. Only for a model whose outputs are in the other form than the
+ * module's (concatenated rows next to per-level maps): the C and the reference then see the same floats.
+ */
+function asModuleReads(x: Float32Array, input: 'concat' | 'per-level', pp: ModelPostprocess): PostprocessInput {
+  const n = anchorCount(pp);
   if (input === 'concat') return { form: 'concat', scores: x.subarray(0, n * pp.numClasses), boxes: x.subarray(n * pp.numClasses) };
   let off = 0;
-  const cls = pp.levels.map((l) => {
-    const len = l.h * l.w * l.anchorsPerLocation * pp.numClasses;
-    const v = x.subarray(off, off + len);
-    off += len;
-    return v;
-  });
-  const reg = pp.levels.map((l) => {
-    const len = l.h * l.w * l.anchorsPerLocation * 4;
-    const v = x.subarray(off, off + len);
-    off += len;
-    return v;
-  });
+  const take = (len: number) => x.subarray(off, (off += len));
+  const cls = pp.levels.map((l) => take(l.h * l.w * l.anchorsPerLocation * pp.numClasses));
+  const reg = pp.levels.map((l) => take(l.h * l.w * l.anchorsPerLocation * 4));
   return { form: 'per-level', levels: cls.map((c, i) => ({ cls: c, reg: reg[i]! })) };
 }

@@ -78,7 +78,7 @@ describe('verify fails, naming the input and anchor', () => {
     const { spec } = analyzeModel(loadModel(join(outDir, 'model.onnx')));
     const pp = compiledPostprocess({ spec, baselineSet: undefined, featureMaps: report.featureMaps }, 'mmdet-ssd300', report.config.kept);
     const shifted = pp.anchors.map((v) => v + 4);
-    const plan = emitPlanFor({ ...pp, anchors: shifted }, 'model', { version: 'x', modelFile: 'x', modelSha256: 'x', config: 'x' }, 'concat', report.featureMaps.map(([h]) => [300 / h, 300 / h]));
+    const plan = emitPlanFor({ ...pp, anchors: shifted }, 'model', { version: 'x', modelFile: 'x', modelSha256: 'x', config: 'x' }, 'concat', [300, 300]);
     for (const f of emitPostprocessC(plan).files) writeFileSync(join(outDir, f.name), f.text);
     const r = await verify({ original: ssd, outDir, samples: 1 });
     expect(r.tensors.ok).toBe(true);

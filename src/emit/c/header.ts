@@ -5,6 +5,13 @@ import { bannerText, commentSafe } from './banner';
 import type { PlanLayout } from './plan';
 import { CodeWriter } from './writer';
 
+/** The run function's signature as three lines: the header ends the last with `;`, the source with the body. */
+export function runSignature(L: PlanLayout): [string, string, string] {
+  const N = L.names;
+  const first = L.plan.input === 'concat' ? 'const float *scores, const float *boxes,' : 'const float *const *cls, const float *const *reg,';
+  return [`${N.status} ${N.run}(${first}`, '    void *workspace, size_t workspace_size,', `    ${N.detection} *detections, size_t capacity, size_t *count)`];
+}
+
 /** What the deltas / boxes input holds, per decoder. */
 export function deltaOrder(spec: PostprocessSpec): string {
   switch (spec.decoder.type) {
@@ -168,10 +175,10 @@ function emitFunctions(w: CodeWriter, L: PlanLayout): void {
     '@param[out] count           number of detections written (0 on error)',
     `@return ${N.ok}, ${N.errArg} or ${N.errWorkspace}; arguments are checked before anything is read.`,
   );
-  const first = L.plan.input === 'concat' ? 'const float *scores, const float *boxes,' : 'const float *const *cls, const float *const *reg,';
-  w.line(`${N.status} ${N.run}(${first}`);
-  w.line(`    void *workspace, size_t workspace_size,`);
-  w.line(`    ${N.detection} *detections, size_t capacity, size_t *count);`);
+  const [head, args, last] = runSignature(L);
+  w.line(head);
+  w.line(args);
+  w.line(`${last};`);
   w.line();
 }
 

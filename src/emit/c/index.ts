@@ -2,7 +2,7 @@
 // Makefile, CMakeLists.txt). Deterministic: the same plan gives the same bytes.
 import { emitHeader } from './header';
 import { emitCMakeLists, emitMakefile } from './makefile';
-import { layoutPlan, type EmitPlan } from './plan';
+import { layoutPlan, type EmitPlan, type PlanLayout } from './plan';
 import { emitSource } from './source';
 
 export type { EmitPlan, PlanLayout } from './plan';
@@ -13,10 +13,14 @@ export interface EmittedFile {
   text: string;
 }
 
-/** Generate the module for `plan`; throws PrunedetError E_POSTPROCESS for a plan that cannot be emitted. */
-export function emitPostprocessC(plan: EmitPlan): { files: EmittedFile[] } {
+/**
+ * Generate the module for `plan`, with the layout it was printed from (workspace size, symbol names); throws
+ * PrunedetError E_POSTPROCESS for a plan that cannot be emitted.
+ */
+export function emitPostprocessC(plan: EmitPlan): { files: EmittedFile[]; layout: PlanLayout } {
   const layout = layoutPlan(plan);
   return {
+    layout,
     files: [
       { name: 'postprocess.h', text: emitHeader(layout) },
       { name: 'postprocess.c', text: emitSource(layout) },

@@ -4,7 +4,7 @@ import { PrunedetError } from '../../errors';
 import { softmaxRejectMargin, softmaxSkipLogit, sigmoidRejectLogit } from '../../postprocess/bounds';
 import { f32 } from '../../postprocess/float32';
 import { anchorsCenterSize, levelOffsets } from '../../postprocess/reference';
-import { backgroundColumn, foregroundCount, validatePostprocessSpec, type PostprocessSpec } from '../../postprocess/spec';
+import { backgroundColumn, foregroundCount, labelColumn, validatePostprocessSpec, type PostprocessSpec } from '../../postprocess/spec';
 import { cNames, type CNames } from './names';
 
 export interface EmitPlan {
@@ -122,7 +122,7 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
     numAnchors,
     numClasses: plan.numClasses,
     numLabels,
-    firstLabelColumn: spec.background === 'first' ? 1 : 0,
+    firstLabelColumn: labelColumn(spec, 0),
     backgroundColumn: backgroundColumn(spec, plan.numClasses),
     levels,
     cap,

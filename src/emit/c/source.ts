@@ -3,6 +3,7 @@
 import { bannerText } from './banner';
 import { cFloat } from './floats';
 import { EXP_CONST } from '../../postprocess/float32';
+import { runSignature } from './header';
 import type { PlanLayout } from './plan';
 import { emitDecode, emitHeap, emitNms, emitScoreFilter } from './stages';
 import { CodeWriter } from './writer';
@@ -204,10 +205,10 @@ function emitRun(w: CodeWriter, L: PlanLayout): void {
   w.line(`#define CAP ${L.cap}u`);
   if (L.levelK > 0) w.line(`#define LEVEL_K ${L.levelK}u`);
   w.line();
-  const first = L.plan.input === 'concat' ? 'const float *scores, const float *boxes,' : 'const float *const *cls, const float *const *reg,';
-  w.line(`${N.status} ${N.run}(${first}`);
-  w.line('    void *workspace, size_t workspace_size,');
-  w.block(`    ${N.detection} *detections, size_t capacity, size_t *count)`, () => {
+  const [head, args, last] = runSignature(L);
+  w.line(head);
+  w.line(args);
+  w.block(last, () => {
     w.line('cand_t *cand;');
     if (L.levelK > 0) w.line('cand_t *level_heap;');
     w.line('float *decoded;');

@@ -75,6 +75,16 @@ export function emitHeap(w: CodeWriter): void {
   w.line();
 }
 
+/**
+ * How the filters read score column `k` of an anchor's `row`: concatenated inputs are row-major, and a literal stride
+ * of 1 lets compilers vectorize the hot loops; per-level maps step by `stride` (the map's H·W).
+ */
+function rowAccess(L: PlanLayout): { S: string; first: number; col: (k: string) => string } {
+  const S = L.plan.input === 'concat' ? '1u' : 'stride';
+  const first = L.firstLabelColumn;
+  return { S, first, col: (k) => (first === 0 ? `row[${k} * ${S}]` : `row[(${k} + ${first}u) * ${S}]`) };
+}
+
 function emitOffer(w: CodeWriter, score: string, label: string): void {
   w.line(`c.score = ${score};`);
   w.line(`c.label = ${label};`);
@@ -85,10 +95,7 @@ function emitOffer(w: CodeWriter, score: string, label: string): void {
 export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
   const mode = L.plan.spec.scores;
   const thr = cFloat(L.scoreThreshold, 'score threshold');
-  const first = L.firstLabelColumn;
-  // Concatenated inputs are row-major: a literal stride of 1 lets compilers vectorize the hot loops.
-  const S = L.plan.input === 'concat' ? '1u' : 'stride';
-  const col = (k: string) => (first === 0 ? `row[${k} * ${S}]` : `row[(${k} + ${first}u) * ${S}]`);
+  const { S, first, col } = rowAccess(L);
   const doc: Record<typeof mode, string[]> = {
     probabilities: ['Scores are probabilities already: a label is a candidate iff its score > the threshold (NaN never is).'],
     sigmoid: [
@@ -217,9 +224,7 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
  * such rows have no candidates anyway). One branch-free comparison per logit, which compilers vectorize.
  */
 function emitBackgroundReject(w: CodeWriter, L: PlanLayout): void {
-  const S = L.plan.input === 'concat' ? '1u' : 'stride';
-  const first = L.firstLabelColumn;
-  const col = (k: string) => (first === 0 ? `row[${k} * ${S}]` : `row[(${k} + ${first}u) * ${S}]`);
+  const { S, col } = rowAccess(L);
   w.comment(
     'The usual anchor, a background one, costs this one pass: every foreground probability is <= sigmoid(x_k - bg),',
     'and bg is one of the columns score_anchor\'s exact test takes its maximum over, so every fl(x_k - bg) <=',

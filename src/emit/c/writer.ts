@@ -13,12 +13,6 @@ export class CodeWriter {
     return this;
   }
 
-  /** Several lines; a multi-line string is split on newlines. */
-  text(...texts: string[]): this {
-    for (const t of texts) for (const l of t.split('\n')) this.line(l);
-    return this;
-  }
-
   indent(): this {
     this.depth++;
     return this;
@@ -42,18 +36,19 @@ export class CodeWriter {
 
   /** A `/* ... *\/` comment block, one ` * ` line per entry (entries may contain newlines). */
   comment(...texts: string[]): this {
-    const body = texts.flatMap((t) => t.split('\n'));
-    if (body.length === 1) return this.line(`/* ${body[0]} */`);
-    this.line('/*');
-    for (const l of body) this.line(l === '' ? ' *' : ` * ${l}`);
-    return this.line(' */');
+    return this.commentBlock('/*', texts);
   }
 
   /** A `/** ... *\/` doc comment. */
   doc(...texts: string[]): this {
+    return this.commentBlock('/**', texts);
+  }
+
+  /** The text on one line between `opener` and the closer, or `opener`, one ` * ` line per line of text, the closer. */
+  private commentBlock(opener: string, texts: string[]): this {
     const body = texts.flatMap((t) => t.split('\n'));
-    if (body.length === 1) return this.line(`/** ${body[0]} */`);
-    this.line('/**');
+    if (body.length === 1) return this.line(`${opener} ${body[0]} */`);
+    this.line(opener);
     for (const l of body) this.line(l === '' ? ' *' : ` * ${l}`);
     return this.line(' */');
   }

@@ -4,12 +4,12 @@
 import { A, DataType } from '../../ir/builder';
 import type { Value } from '../../ir/graph';
 import { f32 } from '../../postprocess/float32';
-import type { Decoder, PostprocessSpec } from '../../postprocess/spec';
+import { labelColumn, type Decoder, type PostprocessSpec } from '../../postprocess/spec';
 import type { Ops } from './ops';
 
 /** Foreground scores [N, K] from the score rows x [N, C]. */
 export function activate(ops: Ops, spec: PostprocessSpec, x: Value, c: number, k: number): Value {
-  const first = spec.background === 'first' ? 1 : 0;
+  const first = labelColumn(spec, 0);
   const fg = (v: Value) => (k === c ? v : ops.slice(v, 1, first, first + k, 'foreground'));
   switch (spec.scores) {
     case 'probabilities':
