@@ -113,7 +113,7 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
   checkEmitOptions(o);
   const loaded = loadModelWithInfo(o.model);
   const headSpec = o.headSpec ? loadHeadSpec(o.headSpec) : undefined;
-  const { shapes, spec } = analyzeModel(loaded.model, { ...(o.inputShape ? { inputShape: o.inputShape } : {}), ...(o.headSpec ? { headSpec: o.headSpec } : {}) }, loaded.source);
+  const { shapes, spec } = analyzeModel(loaded.model, { ...(o.inputShape ? { inputShape: o.inputShape } : {}), ...(headSpec ? { headSpec } : {}) }, loaded.source);
   const { baseline, set } = resolveBaseline(spec, o);
   const resolved: ResolvedConfig = resolveConfig({ ...(o.config ? { config: o.config } : {}), ...(o.remove !== undefined ? { remove: o.remove } : {}), baseline });
   const counts = spec.levels.map((l) => l.anchorsPerLocation);

@@ -1,8 +1,28 @@
 // File-system helpers with the guarantees prunedet promises: outputs appear atomically (temp file + rename, or a
-// staged folder moved into place), paths named inside a model never leave its folder, inputs are never written.
-import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+// staged folder moved into place), paths named inside a model never leave its folder, inputs are never written; and
+// the one wording for an input file (image, annotations) that cannot be read.
+import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { PrunedetError } from './errors';
+import { PrunedetError, type ErrorCode } from './errors';
+
+/**
+ * The error for an input file that could not be read (or decoded): `${what} does not exist`, `${what} is a folder`,
+ * or `${what} cannot be read (CODE)`.
+ */
+export function inputFileError(e: unknown, code: ErrorCode, what: string, hint: string): PrunedetError {
+  const errno = (e as NodeJS.ErrnoException).code;
+  const why = errno === 'ENOENT' ? 'does not exist' : errno === 'EISDIR' ? 'is a folder' : `cannot be read (${errno ?? String(e)})`;
+  return new PrunedetError(code, `${what} ${why}`, hint);
+}
+
+/** Read a whole input file; failures throw inputFileError(code, what, hint). */
+export function readInputFile(path: string, code: ErrorCode, what: string, hint: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw inputFileError(e, code, what, hint);
+  }
+}
 
 /** Write `data` to `path` so that readers see the old file or the whole new one, never a part. */
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
@@ -55,10 +75,7 @@ export function resolveInside(baseDir: string, location: string, what: string): 
  * file is renamed into `outDir` (created if needed), on failure the staging folder is removed and `outDir` untouched.
  */
 export async function writeOutputDir<T>(outDir: string, fill: (stageDir: string) => Promise<T> | T): Promise<T> {
-  const target = resolve(outDir);
-  if (existsSync(target) && !statSync(target).isDirectory()) {
-    throw new PrunedetError('E_OUTPUT', `output ${outDir} exists and is not a folder`, 'pass a folder path with -o');
-  }
+  const target = checkOutputDir(outDir);
   const parent = dirname(target);
   mkdirSync(parent, { recursive: true });
   const stage = mkdtempSync(join(parent, `.${basename(target)}.staging-`));
@@ -70,6 +87,15 @@ export async function writeOutputDir<T>(outDir: string, fill: (stageDir: string)
   } finally {
     rmSync(stage, { recursive: true, force: true });
   }
+}
+
+/** Refuse an output folder path that names an existing file (E_OUTPUT); returns the resolved path. */
+export function checkOutputDir(outDir: string): string {
+  const target = resolve(outDir);
+  if (existsSync(target) && !statSync(target).isDirectory()) {
+    throw new PrunedetError('E_OUTPUT', `output ${outDir} exists and is not a folder`, 'pass a folder path with -o');
+  }
+  return target;
 }
 
 function moveTree(from: string, to: string): void {

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { runCommand } from '../run';
+import { emit, runCommand } from '../run';
 
 interface Args { outdir: string; original?: string; images?: string; postprocess?: string; runs: number; 'skip-model': boolean; json: boolean; debug: boolean }
 
@@ -30,18 +30,16 @@ export const benchCommand: CommandModule<object, Args> = {
       ...(argv.postprocess ? { postprocess: argv.postprocess } : {}),
       progress: (m) => process.stderr.write(`[bench] ${m}\n`),
     });
-    if (argv.json) {
-      const json = {
-        floorUs: r.floorUs,
-        floors: { originalUs: r.floors.original.medianUs, prunedUs: r.floors.pruned.medianUs },
-        postprocess: r.postprocess.map((t) => ({ impl: t.impl, anchors: t.anchors, medianUs: t.medianUs, p99Us: t.p99Us, minUs: t.minUs, p90Us: t.p90Us, candidates: t.candidates, detections: t.detections })),
-        model: r.model,
-        boxes: r.boxes,
-        preset: r.preset,
-        cFlags: r.cFlags,
-        runs: r.runs,
-      };
-      process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
-    } else process.stdout.write(`${formatBench(r)}\n`);
+    const json = {
+      floorUs: r.floorUs,
+      floors: { originalUs: r.floors.original.medianUs, prunedUs: r.floors.pruned.medianUs },
+      postprocess: r.postprocess.map((t) => ({ impl: t.impl, anchors: t.anchors, medianUs: t.medianUs, p99Us: t.p99Us, minUs: t.minUs, p90Us: t.p90Us, candidates: t.candidates, detections: t.detections })),
+      model: r.model,
+      boxes: r.boxes,
+      preset: r.preset,
+      cFlags: r.cFlags,
+      runs: r.runs,
+    };
+    emit(argv.json, json, () => formatBench(r));
   }, argv.debug),
 };

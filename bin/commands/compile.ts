@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { emit, runCommand } from '../run';
+import { HEAD_SPEC_OPTION, INPUT_SHAPE_OPTION } from '../options';
 
 interface Args {
   model: string; config?: string; remove?: string; o: string; 'baseline-config'?: string; 'head-spec'?: string;
@@ -15,8 +16,8 @@ export const compileCommand: CommandModule<object, Args> = {
     .option('remove', { type: 'string', describe: 'global base-anchor indices to remove, e.g. 5,7,13 (as the paper prints them)' })
     .option('o', { alias: 'output', type: 'string', demandOption: true, describe: 'output folder' })
     .option('baseline-config', { type: 'string', describe: 'the unpruned anchor generator config (.py), to match (scale, ratio) pairs' })
-    .option('head-spec', { type: 'string', describe: 'JSON naming the head convs per level, when analysis cannot tell' })
-    .option('input-shape', { type: 'string', describe: 'input shape N,C,H,W for models with a dynamic input size' })
+    .option('head-spec', HEAD_SPEC_OPTION)
+    .option('input-shape', INPUT_SHAPE_OPTION)
     .option('passes', { type: 'string', describe: 'comma-separated pass pipeline (default: all; see `prunedet passes`)' })
     .option('check', { type: 'boolean', default: false, describe: 'also open the model in onnxruntime after every pass' })
     .option('emit', { type: 'string', array: true, describe: 'extra outputs: c (fused C99 post-processing), onnx-nms (decode + NMS as ONNX, alone and appended to the model)' })

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { emit, runCommand } from '../run';
+import { HEAD_SPEC_OPTION, INPUT_SHAPE_OPTION } from '../options';
 
 interface Args { model: string; json: boolean; 'input-shape'?: string; 'head-spec'?: string; postprocess?: string; 'baseline-config'?: string; debug: boolean }
 
@@ -9,8 +10,8 @@ export const inspectCommand: CommandModule<object, Args> = {
   builder: (y) => y
     .positional('model', { type: 'string', demandOption: true, describe: 'ONNX file' })
     .option('json', { type: 'boolean', default: false, describe: 'print JSON' })
-    .option('input-shape', { type: 'string', describe: 'input shape N,C,H,W for models with a dynamic input size' })
-    .option('head-spec', { type: 'string', describe: 'JSON naming the head convs per level, when analysis cannot tell' })
+    .option('input-shape', INPUT_SHAPE_OPTION)
+    .option('head-spec', HEAD_SPEC_OPTION)
     .option('postprocess', { type: 'string', describe: 'cross-check an embedded anchor table against this preset\'s anchor generator' })
     .option('baseline-config', { type: 'string', describe: 'cross-check an embedded anchor table against this anchor generator config (.py)' }) as never,
   handler: (argv) => runCommand(async () => {

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { emit, runCommand } from '../run';
+import { HEAD_SPEC_OPTION, INPUT_SHAPE_OPTION } from '../options';
 import type { SearchOptions } from '../../src/search/index';
 
 interface Args {
@@ -39,8 +40,8 @@ export const searchCommand: CommandModule<object, Args> = {
     .option('anchors-per-level', { type: 'number', describe: 'layerwise: remove at most this many anchors per level (default: no limit)' })
     .option('max-candidates', { type: 'number', describe: 'evaluate at most this many candidates over all runs of this search (default 2000)' })
     .option('workers', { type: 'number', describe: 'evaluation threads (default: number of cores)' })
-    .option('input-shape', { type: 'string', describe: 'input shape N,C,H,W for models with a dynamic input size' })
-    .option('head-spec', { type: 'string', describe: 'JSON naming the head convs per level, when analysis cannot tell' })
+    .option('input-shape', INPUT_SHAPE_OPTION)
+    .option('head-spec', HEAD_SPEC_OPTION)
     .option('size', { type: 'string', describe: 'network input WxH (default: the model\'s)' })
     .option('mean', { type: 'string', describe: 'per-channel mean r,g,b in pixel units (default: the preset\'s)' })
     .option('std', { type: 'string', describe: 'per-channel std r,g,b in pixel units (default: the preset\'s)' })

@@ -1,9 +1,8 @@
 import type { CommandModule } from 'yargs';
 import { emit, runCommand } from '../run';
-const FIXTURE_KINDS = ['ssd300', 'retinanet', 'ssdlite'] as const;
-type FixtureKind = (typeof FIXTURE_KINDS)[number];
+import { FIXTURE_KINDS, OUTPUT_STYLES, RESHAPE_TARGETS, type FixtureKind, type OutputStyle, type ReshapeTargets } from '../../fixtures/kinds';
 
-interface Args { kind: FixtureKind; backbone: 'full' | 'tiny'; outputs: 'raw' | 'concat' | 'decoded'; reshape: 'const' | 'shape' | 'mixed'; 'input-shape'?: string; seed?: number; o: string; json: boolean; debug: boolean }
+interface Args { kind: FixtureKind; backbone: 'full' | 'tiny'; outputs: OutputStyle; reshape: ReshapeTargets; 'input-shape'?: string; seed?: number; o: string; json: boolean; debug: boolean }
 
 export const synthCommand: CommandModule<object, Args> = {
   command: 'synth <kind>',
@@ -11,8 +10,8 @@ export const synthCommand: CommandModule<object, Args> = {
   builder: (y) => y
     .positional('kind', { choices: FIXTURE_KINDS, demandOption: true })
     .option('backbone', { choices: ['full', 'tiny'] as const, default: 'tiny' as const, describe: 'SSD300: full VGG16 or a cheap stand-in with the same feature maps' })
-    .option('outputs', { choices: ['raw', 'concat', 'decoded'] as const, default: 'concat' as const, describe: 'per-level maps, [N,anchors,K] tensors, or activated scores + decoded boxes' })
-    .option('reshape', { choices: ['const', 'shape', 'mixed'] as const, describe: 'Reshape targets as constants, Shape-computed, or both' })
+    .option('outputs', { choices: OUTPUT_STYLES, default: 'concat' as const, describe: 'per-level maps, [N,anchors,K] tensors, or activated scores + decoded boxes' })
+    .option('reshape', { choices: RESHAPE_TARGETS, describe: 'Reshape targets as constants, Shape-computed, or both' })
     .option('input-shape', { type: 'string', describe: 'RetinaNet input N,C,H,W (default 1,3,800,1200)' })
     .option('seed', { type: 'number' })
     .option('o', { alias: 'output', type: 'string', demandOption: true, describe: 'output .onnx file' })

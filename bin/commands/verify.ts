@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { emit, runCommand } from '../run';
+import { INPUT_SHAPE_OPTION } from '../options';
 
 interface Args {
   original: string; outdir: string; images?: string; samples?: number; postprocess?: string; size?: string; mean?: string;
@@ -20,7 +21,7 @@ export const verifyCommand: CommandModule<object, Args> = {
     .option('std', { type: 'string', describe: 'image preprocessing: per-channel std r,g,b' })
     .option('bgr', { type: 'boolean', default: false, describe: 'image preprocessing: feed B,G,R planes' })
     .option('letterbox', { type: 'boolean', default: false, describe: 'image preprocessing: keep aspect ratio, pad' })
-    .option('input-shape', { type: 'string', describe: 'input shape N,C,H,W for models with a dynamic input size' })
+    .option('input-shape', INPUT_SHAPE_OPTION)
     .option('json', { type: 'boolean', default: false }) as never,
   handler: (argv) => runCommand(async () => {
     const { verify } = await import('../../src/verify/index');

@@ -50,17 +50,17 @@ export async function demo(progress: (msg: string) => void, stage: DemoStage = {
     saveModel(buildFixture('ssd300', { backbone, outputs: 'concat' }), original, { externalData: 'inline' });
     const rows: DemoRow[] = [];
     for (const p of PAPER_SSD300) {
-      let report: CompileReport | undefined;
-      let outDir = '';
-      if (p.config !== 'baseline') {
-        progress(`compiling configuration ${p.config}`);
-        outDir = join(dir, `config_${p.config.toLowerCase()}`);
-        report = await compile({ model: original, config: shippedConfig(`configs/ssd300/config_${p.config.toLowerCase()}.py`), outDir, emit: ['c'], postprocess: 'mmdet-ssd300' });
-      } else {
-        progress('compiling the baseline (every anchor kept) for reference');
-        outDir = join(dir, 'baseline');
-        report = await compile({ model: original, remove: '', outDir, emit: ['c'], postprocess: 'mmdet-ssd300' });
-      }
+      const baseline = p.config === 'baseline';
+      const name = p.config.toLowerCase();
+      progress(baseline ? 'compiling the baseline (every anchor kept) for reference' : `compiling configuration ${p.config}`);
+      const outDir = join(dir, baseline ? 'baseline' : `config_${name}`);
+      const report = await compile({
+        model: original,
+        ...(baseline ? { remove: '' } : { config: shippedConfig(`configs/ssd300/config_${name}.py`) }),
+        outDir,
+        emit: ['c'],
+        postprocess: 'mmdet-ssd300',
+      });
       const extra = stage.measure ? await stage.measure(original, outDir, report) : {};
       const after = report.after;
       rows.push({

@@ -1,6 +1,5 @@
 // `prunedet inspect`: what a model is (I/O, opsets, ops, parameters, MACs); the detector view is added by
 // src/detector once the head is analysed.
-import { statSync } from 'node:fs';
 import { dtypeName } from '../ir/dtype';
 import type { Model, Value } from '../ir/graph';
 import { loadModelWithInfo } from '../onnx/load';
@@ -98,7 +97,7 @@ export interface InspectOptions {
 export function inspectModel(path: string, opts: InspectOptions = {}): InspectReport {
   const { model, byteLength, source } = loadModelWithInfo(path);
   const shapes = inferShapes(model, inputShapeOverride(model, opts.inputShape));
-  const report = describeModel(model, path, byteLength || statSync(path).size, shapes);
+  const report = describeModel(model, path, byteLength, shapes);
   let spec: DetectorSpec | undefined;
   try {
     spec = analyzeDetector(model, shapes, { label: source, ...(opts.headSpec ? { headSpec: loadHeadSpec(opts.headSpec) } : {}) });

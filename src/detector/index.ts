@@ -4,14 +4,14 @@ import { declaredType } from '../onnx/value-info';
 import { loadModelWithInfo } from '../onnx/load';
 import { inferShapes, type ShapeResult } from '../shape/infer';
 import { analyzeDetector } from './analyze';
-import { loadHeadSpec } from './head-spec';
+import { loadHeadSpec, type HeadSpecFile } from './head-spec';
 import type { DetectorSpec } from './spec';
 
 export interface DetectorOptions {
   /** N,C,H,W for models with a dynamic input size. */
   inputShape?: number[];
-  /** Path of a --head-spec JSON file. */
-  headSpec?: string;
+  /** Path of a --head-spec JSON file, or the file already loaded (loadHeadSpec). */
+  headSpec?: string | HeadSpecFile;
 }
 
 export interface AnalyzedModel {
@@ -19,6 +19,8 @@ export interface AnalyzedModel {
   shapes: ShapeResult;
   spec: DetectorSpec;
   bytes: number;
+  /** The file's bytes (the weights are views into them). */
+  fileBytes: Uint8Array;
   file: string;
 }
 
@@ -37,14 +39,15 @@ export function inputShapeOverride(model: Model, shape: number[] | undefined): {
 
 export function analyzeModel(model: Model, opts: DetectorOptions = {}, label = 'the model'): { shapes: ShapeResult; spec: DetectorSpec } {
   const shapes = inferShapes(model, inputShapeOverride(model, opts.inputShape));
-  const spec = analyzeDetector(model, shapes, { label, ...(opts.headSpec ? { headSpec: loadHeadSpec(opts.headSpec) } : {}) });
+  const headSpec = !opts.headSpec ? undefined : typeof opts.headSpec === 'string' ? loadHeadSpec(opts.headSpec) : opts.headSpec;
+  const spec = analyzeDetector(model, shapes, { label, ...(headSpec ? { headSpec } : {}) });
   return { shapes, spec };
 }
 
 export function loadDetector(path: string, opts: DetectorOptions = {}): AnalyzedModel {
-  const { model, byteLength, source } = loadModelWithInfo(path);
+  const { model, byteLength, bytes, source } = loadModelWithInfo(path);
   const { shapes, spec } = analyzeModel(model, opts, source);
-  return { model, shapes, spec, bytes: byteLength, file: path };
+  return { model, shapes, spec, bytes: byteLength, fileBytes: bytes, file: path };
 }
 
 export type { DetectorSpec };

@@ -1,7 +1,7 @@
 // COCO-format ground truth and detections: the types, loading + validation of annotation files, and turning a model's
 // own detections into ground truth (fidelity mode). Not the metric itself: that is coco-eval.ts.
-import { readFileSync } from 'node:fs';
 import { PrunedetError } from '../errors';
+import { inputFileError, readInputFile } from '../fs';
 
 export interface CocoImage {
   id: number;
@@ -41,15 +41,26 @@ export interface CocoDetection {
   score: number;
 }
 
+const ANNOTATIONS_HINT = 'pass the path of a COCO instances JSON file';
+
 /** Read and validate a COCO annotation file (instances_*.json layout). Throws E_ANNOTATIONS naming the file and entry. */
 export function loadCocoAnnotations(path: string): CocoGroundTruth {
+  return parseCocoAnnotations(readCocoAnnotations(path), path);
+}
+
+/** The bytes of a COCO annotation file; a missing or unreadable file throws E_ANNOTATIONS naming it. */
+export function readCocoAnnotations(path: string): Buffer {
+  return readInputFile(path, 'E_ANNOTATIONS', `annotations file ${path}`, ANNOTATIONS_HINT);
+}
+
+/** Parse and validate the bytes of the annotation file `path` (as loadCocoAnnotations does after reading them). */
+export function parseCocoAnnotations(bytes: Uint8Array, path: string): CocoGroundTruth {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a folder' : `cannot be read (${code ?? String(e)})`;
-    throw new PrunedetError('E_ANNOTATIONS', `annotations file ${path} ${why}`, 'pass the path of a COCO instances JSON file');
+    // a file too large for one string: reported as reading it as text reports it
+    throw inputFileError(e, 'E_ANNOTATIONS', `annotations file ${path}`, ANNOTATIONS_HINT);
   }
   let json: unknown;
   try {
@@ -80,28 +91,8 @@ export function validateCocoGroundTruth(json: unknown, where = 'ground truth'): 
   const annotations = obj.annotations as unknown[];
   const categories = obj.categories as unknown[];
 
-  const imageIds = new Set<number>();
-  images.forEach((img, i) => {
-    const id = (img as CocoImage | null)?.id;
-    if (!isFiniteNumber(id)) {
-      throw new PrunedetError('E_ANNOTATIONS', `${where}: images[${i}] has no numeric "id"`, fixHint);
-    }
-    if (imageIds.has(id)) {
-      throw new PrunedetError('E_ANNOTATIONS', `${where}: images[${i}] repeats image id ${id}`, 'give every image a unique id');
-    }
-    imageIds.add(id);
-  });
-  const categoryIds = new Set<number>();
-  categories.forEach((cat, i) => {
-    const id = (cat as CocoCategory | null)?.id;
-    if (!isFiniteNumber(id)) {
-      throw new PrunedetError('E_ANNOTATIONS', `${where}: categories[${i}] has no numeric "id"`, fixHint);
-    }
-    if (categoryIds.has(id)) {
-      throw new PrunedetError('E_ANNOTATIONS', `${where}: categories[${i}] repeats category id ${id}`, 'give every category a unique id');
-    }
-    categoryIds.add(id);
-  });
+  const imageIds = uniqueIds(images, 'images', 'image', where, fixHint);
+  const categoryIds = uniqueIds(categories, 'categories', 'category', where, fixHint);
   const annIds = new Set<number>();
   annotations.forEach((raw, i) => {
     if (raw === null || typeof raw !== 'object') {
@@ -174,6 +165,22 @@ export function detectionsAsGroundTruth(dets: readonly CocoDetection[], opts: De
     annotations,
     categories: [...categoryIds].sort((a, b) => a - b).map((id) => ({ id })),
   };
+}
+
+/** The numeric, unique "id"s of the entries of array `key` (`noun` in messages). */
+function uniqueIds(entries: unknown[], key: string, noun: string, where: string, fixHint: string): Set<number> {
+  const ids = new Set<number>();
+  entries.forEach((entry, i) => {
+    const id = (entry as { id?: unknown } | null)?.id;
+    if (!isFiniteNumber(id)) {
+      throw new PrunedetError('E_ANNOTATIONS', `${where}: ${key}[${i}] has no numeric "id"`, fixHint);
+    }
+    if (ids.has(id)) {
+      throw new PrunedetError('E_ANNOTATIONS', `${where}: ${key}[${i}] repeats ${noun} id ${id}`, `give every ${noun} a unique id`);
+    }
+    ids.add(id);
+  });
+  return ids;
 }
 
 function isFiniteNumber(v: unknown): v is number {

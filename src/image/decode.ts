@@ -1,9 +1,10 @@
 // Image files -> 8-bit RGB pixels: JPEG through jpeg-js, PNG through png.ts, chosen by the file's magic bytes; and the
 // listing of an image folder. Resizing and normalisation are preprocess.ts. Input files are only ever read.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PrunedetError } from '../errors';
+import { readInputFile } from '../fs';
 import { decodePng, isPng } from './png';
 
 /** 8-bit RGB, interleaved, rows top to bottom: data.length = width * height * 3. */
@@ -26,14 +27,7 @@ export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png'];
 
 /** Read and decode a JPEG or PNG file. Every failure is E_IMAGES naming the file. */
 export function decodeImage(path: string, opts: DecodeOptions = {}): RgbImage {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a folder' : `cannot be read (${code ?? String(e)})`;
-    throw new PrunedetError('E_IMAGES', `image ${path} ${why}`, 'pass an existing .jpg/.jpeg/.png file');
-  }
+  const bytes = readInputFile(path, 'E_IMAGES', `image ${path}`, 'pass an existing .jpg/.jpeg/.png file');
   return decodeImageBytes(bytes, path, opts);
 }
 

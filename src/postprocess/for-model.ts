@@ -10,7 +10,7 @@ import type { AnchorSet, FeatureMap } from '../anchors/types';
 import { baselineFromMmdetConfig } from '../anchors/config/index';
 import { parsePostprocess } from './presets';
 import type { PostprocessSpec } from './spec';
-import type { LevelShape, PostprocessInput } from './reference';
+import { levelOffsets, type LevelShape, type PostprocessInput } from './reference';
 
 export interface ModelPostprocess {
   /** The preset adapted to the model: decoder 'none' when boxes are decoded in the graph, 'probabilities' when activated. */
@@ -69,7 +69,7 @@ export function postprocessForModel(det: DetectorSpec, text: string, o: AnchorOp
   const featureMaps = o.featureMaps ?? det.levels.map((l) => l.featureMap);
   const kept = o.kept ?? det.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i));
   const levels: LevelShape[] = featureMaps.map(([h, w], i) => ({ h, w, anchorsPerLocation: kept[i]!.length }));
-  const boxes = levels.reduce((s, l) => s + l.h * l.w * l.anchorsPerLocation, 0);
+  const boxes = levelOffsets(levels).at(-1)!;
   if (boxes !== det.boxes) {
     throw new PrunedetError('E_CONFIG_MISMATCH', `the kept anchors give ${boxes} boxes but the model has ${det.boxes}`, 'pass the config the model was compiled with');
   }
@@ -148,17 +148,28 @@ export function anchorTableDifference(det: DetectorSpec, gen: GeneratedAnchors):
 /** Graph outputs of one run, by name ([batch, ...] float32, batch 0 is used). */
 export type RunOutputs = Record<string, { dims: readonly number[]; data: Float32Array }>;
 
+/** The scores and boxes row outputs when the model has both (the reference then takes the 'concat' form). */
+function rowOutputs(det: DetectorSpec): { scores: string; boxes: string } | undefined {
+  const rows = det.outputs.filter((o) => o.kind === 'rows');
+  const scores = rows.find((o) => o.role === 'scores');
+  const boxes = rows.find((o) => o.role === 'boxes');
+  return scores && boxes ? { scores: scores.name, boxes: boxes.name } : undefined;
+}
+
+/** The form referenceInput produces for this detector. */
+export function referenceInputForm(det: DetectorSpec): PostprocessInput['form'] {
+  return rowOutputs(det) ? 'concat' : 'per-level';
+}
+
 /**
  * The reference's input for image 0 of a run: the scores/boxes rows, or the per-level maps. `levels` (the
  * post-processing's levels, which keep emptied levels with 0 anchors) aligns maps with the model's remaining levels.
  */
 export function referenceInput(det: DetectorSpec, outputs: RunOutputs, levels?: readonly LevelShape[]): PostprocessInput {
-  const rows = det.outputs.filter((o) => o.kind === 'rows');
-  const scores = rows.find((o) => o.role === 'scores');
-  const boxes = rows.find((o) => o.role === 'boxes');
-  if (scores && boxes) {
-    const s = outputs[scores.name]!;
-    const b = outputs[boxes.name]!;
+  const rows = rowOutputs(det);
+  if (rows) {
+    const s = outputs[rows.scores]!;
+    const b = outputs[rows.boxes]!;
     return { form: 'concat', scores: s.data.subarray(0, det.boxes * det.classes), boxes: b.data.subarray(0, det.boxes * 4) };
   }
   const maps = det.outputs.filter((o) => o.kind === 'map');

@@ -52,7 +52,8 @@ export function evaluationDriver(o: DriverOptions): EvaluationDriver {
     all.push(e);
   };
   for (const [k, [map, fingerprint]] of Object.entries(o.journal.results)) remember(toEvaluated(k === '' ? [] : k.split(',').map(Number), { map, fingerprint }));
-  const total = () => Object.keys(o.journal.results).length;
+  // Entries in the journal (all runs), kept in step with o.journal.results as candidates are added.
+  let total = Object.keys(o.journal.results).length;
   const save = () => {
     o.journal.seconds += pendingSeconds;
     pendingSeconds = 0;
@@ -71,7 +72,7 @@ export function evaluationDriver(o: DriverOptions): EvaluationDriver {
       return thisRun;
     },
     get total() {
-      return total();
+      return total;
     },
     exhausted: () => exhausted,
     save,
@@ -81,7 +82,7 @@ export function evaluationDriver(o: DriverOptions): EvaluationDriver {
       for (const r of sets) {
         const k = removedKey(r);
         if (memo.has(k) || planned.has(k)) continue;
-        if (total() + todo.length >= o.maxCandidates) {
+        if (total + todo.length >= o.maxCandidates) {
           exhausted = true;
           continue;
         }
@@ -94,12 +95,14 @@ export function evaluationDriver(o: DriverOptions): EvaluationDriver {
         pendingSeconds += (performance.now() - t0) / 1000;
         todo.forEach((r, i) => {
           const s = scores[i]!;
-          o.journal.results[removedKey(r)] = [s.map, s.fingerprint];
+          const key = removedKey(r);
+          if (!Object.prototype.hasOwnProperty.call(o.journal.results, key)) total++;
+          o.journal.results[key] = [s.map, s.fingerprint];
           remember(toEvaluated(r, s));
         });
         thisRun += todo.length;
         if (Date.now() - lastSave > SAVE_EVERY_MS) save();
-        o.onEvaluated?.(total());
+        o.onEvaluated?.(total);
       }
       return sets.map((r) => memo.get(removedKey(r)));
     },

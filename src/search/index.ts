@@ -1,15 +1,16 @@
 // `prunedet search`: find pruned-anchor configurations the way the paper does, on the user's photos. Runs the model
 // once per photo (cached), builds the oracle's candidate lists, walks a strategy with candidates scored in worker
-// threads, and writes the front (configs, pareto.json, report.html). The pieces verify reuses are re-exported here.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+// threads, and writes the front (configs, pareto.json, report.html). Verify and bench import the pieces they reuse
+// (inputs.ts, metric.ts, oracle.ts) from their own modules.
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { PrunedetError, InternalError } from '../errors';
+import { InternalError } from '../errors';
+import { checkOutputDir } from '../fs';
 import { loadDetector, type AnalyzedModel } from '../detector/index';
 import type { DetectorSpec } from '../detector/spec';
 import { listImages } from '../image/decode';
 import type { PreprocessOptions, ResizeGeometry } from '../image/preprocess';
-import { loadCocoAnnotations } from '../eval/coco-data';
+import { parseCocoAnnotations, readCocoAnnotations } from '../eval/coco-data';
 import { postprocessForModel, type ModelPostprocess } from '../postprocess/for-model';
 import { formatPostprocess, PRESETS } from '../postprocess/presets';
 import { foregroundCount, type Detection } from '../postprocess/spec';
@@ -18,7 +19,7 @@ import { fmtInt, table } from '../format/table';
 import { levelCosts } from './cost';
 import { CandidateEvaluator, packTables, type CandidateScore, type EvaluatorData, type MetricSpec } from './evaluator';
 import { forEachHeadOutput, type CacheStats } from './infer';
-import { boxUnitsOf, describePreprocess, preprocessOptionsFor, toImageXywh, type BoxUnits, type PreprocessFlags } from './inputs';
+import { boxUnitsOf, describePreprocess, preprocessOptionsFor, toImageXywh, usage, type BoxUnits, type PreprocessFlags } from './inputs';
 import { cocoMetric, fidelityMetric, matchAnnotations } from './metric';
 import { buildCandidateList, oracleDetections, oracleModel, selectParams, type CandidateList } from './oracle';
 import { writeSearchOutputs } from './output';
@@ -27,13 +28,6 @@ import { loadJournal } from './state';
 import { runStrategy, STRATEGIES, type StrategyName } from './strategies';
 import { evaluationDriver } from './driver';
 import { sha256Hex } from './cache';
-
-export { candidateCost, costOfCounts, levelCosts } from './cost';
-export { CandidateEvaluator, packTables } from './evaluator';
-export { oracleDetections, suppressedMask, buildCandidateList, oracleModel, selectDetections } from './oracle';
-export { preprocessOptionsFor, boxUnitsOf, toImageXywh } from './inputs';
-export { cocoMetric, fidelityMetric, matchAnnotations, scoreDetections } from './metric';
-export { ORT_SESSION_OPTIONS, forEachHeadOutput } from './infer';
 
 export interface SearchOptions {
   model: string;
@@ -87,10 +81,6 @@ export const DEFAULT_MAX_CANDIDATES = 2000;
  */
 export const EVALUATION_CHUNK = 8;
 
-function usage(message: string, hint: string): never {
-  throw new PrunedetError('E_USAGE', message, hint);
-}
-
 function checkInt(name: string, v: number | undefined, min: number, max: number): void {
   if (v === undefined) return;
   if (!Number.isInteger(v) || v < min || v > max) usage(`${name} ${v} is out of range`, `use a whole number from ${min} to ${max}`);
@@ -103,8 +93,7 @@ function checkOptions(o: SearchOptions): void {
   checkInt('--max-candidates', o.maxCandidates, 1, 10_000_000);
   checkInt('--workers', o.workers, 1, 256);
   checkInt('--anchors-per-level', o.anchorsPerLevel, 1, 1_000_000);
-  const out = resolve(o.outDir);
-  if (existsSync(out) && !statSync(out).isDirectory()) throw new PrunedetError('E_OUTPUT', `output ${o.outDir} exists and is not a folder`, 'pass a folder path with -o');
+  checkOutputDir(o.outDir);
 }
 
 /** Base-anchor sizes per level in input pixels (for the report's anchor drawings). */
@@ -162,7 +151,13 @@ export async function prepareSearch(o: PrepareOptions): Promise<PreparedSearch> 
   if (!o.postprocess) usage('search needs the post-processing the model is used with', `pass --postprocess with a preset (${Object.keys(PRESETS).join(', ')}) and key=value overrides`);
   // Cheap checks first: the photos and the annotations, before the model is loaded and analysed.
   const images = listImages(o.images);
-  const matched = o.annotations ? matchAnnotations(loadCocoAnnotations(o.annotations), images, o.annotations) : undefined;
+  let matched: ReturnType<typeof matchAnnotations> | undefined;
+  let annotationsSha256: string | null = null;
+  if (o.annotations) {
+    const bytes = readCocoAnnotations(o.annotations);
+    matched = matchAnnotations(parseCocoAnnotations(bytes, o.annotations), images, o.annotations);
+    annotationsSha256 = sha256Hex(bytes);
+  }
   const det = loadDetector(o.model, { ...(o.inputShape ? { inputShape: o.inputShape } : {}), ...(o.headSpec ? { headSpec: o.headSpec } : {}) });
   const spec = det.spec;
   const pp = postprocessForModel(spec, o.postprocess);
@@ -183,7 +178,7 @@ export async function prepareSearch(o: PrepareOptions): Promise<PreparedSearch> 
   let check: Detection[] | undefined;
   const cache = await forEachHeadOutput(
     {
-      modelPath: o.model, modelBytes: readFileSync(o.model), model: det.model, det: spec, images, preprocess: prep,
+      modelPath: o.model, modelBytes: det.fileBytes, model: det.model, det: spec, images, preprocess: prep,
       cacheDir: o.cacheDir ?? join(resolve(o.outDir), 'cache'),
       onProgress: (p) => o.onProgress?.({ phase: 'inference', ...p }),
       onKey: (i, k) => (cacheKeys[i] = k),
@@ -204,15 +199,15 @@ export async function prepareSearch(o: PrepareOptions): Promise<PreparedSearch> 
     ? cocoMetric(matched.gt, imageIds, foreground, o.annotations!)
     : fidelityMetric(probe.cocoDetections([], imageIds, Array.from({ length: foreground }, (_, k) => k + 1)), imageIds, foreground);
   return {
-    det, pp, preprocess: prep, images, imageIds, units, counts, data: { ...data, metric }, cache, cacheKeys,
-    annotationsSha256: o.annotations ? sha256Hex(readFileSync(o.annotations)) : null,
+    det, pp, preprocess: prep, images, imageIds, units, counts, data: { ...data, metric }, cache, cacheKeys, annotationsSha256,
   };
 }
 
 /**
  * Score one removed set (global base-anchor indices, level-major) exactly as search does: its mAP (COCO or fidelity),
  * the detection fingerprint, and per photo the detections of the original model's post-processing with those
- * anchors' scores forced to zero (boxes in the model's units; COCO boxes via toImageXywh). For verify.
+ * anchors' scores forced to zero (boxes in the model's units; COCO boxes via toImageXywh). Used by the tests to check
+ * the scores search reports.
  */
 export function evaluateCandidate(p: PreparedSearch, removed: readonly number[]): CandidateScore & { detections: Detection[][] } {
   const ev = new CandidateEvaluator(p.data);

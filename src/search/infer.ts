@@ -8,7 +8,7 @@ import { PrunedetError } from '../errors';
 import type { DetectorSpec } from '../detector/spec';
 import { decodeImageBytes } from '../image/decode';
 import { preprocess, resizeGeometry, type PreprocessOptions, type ResizeGeometry } from '../image/preprocess';
-import { referenceInput, type RunOutputs } from '../postprocess/for-model';
+import { referenceInput, referenceInputForm, type RunOutputs } from '../postprocess/for-model';
 import type { PostprocessInput } from '../postprocess/reference';
 import { cacheKey, readCacheRecord, sha256Hex, writeCacheRecord, type CacheRecord } from './cache';
 
@@ -69,12 +69,6 @@ function inputFromArrays(form: PostprocessInput['form'], arrays: { name: string;
   return { form, levels };
 }
 
-/** The form referenceInput produces for this detector. */
-function inputForm(det: DetectorSpec): PostprocessInput['form'] {
-  const rows = det.outputs.filter((o) => o.kind === 'rows');
-  return rows.some((o) => o.role === 'scores') && rows.some((o) => o.role === 'boxes') ? 'concat' : 'per-level';
-}
-
 /** [batch size, dynamic?] of the model's image input. */
 function batchOf(model: Model, det: DetectorSpec): [number, boolean] {
   const v = model.graph.inputs.find((x) => x.name === det.input.name);
@@ -102,7 +96,7 @@ export async function forEachHeadOutput(o: HeadRunOptions, visit: (img: ImageHea
   const { det } = o;
   mkdirSync(o.cacheDir, { recursive: true });
   const modelSha256 = sha256Hex(o.modelBytes);
-  const form = inputForm(det);
+  const form = referenceInputForm(det);
   const inputShape = [1, ...det.input.shape.slice(1)];
   const [batch, dynamic] = batchOf(o.model, det);
   const outputs = det.outputs.map((x) => x.name).sort();
@@ -140,7 +134,7 @@ export async function forEachHeadOutput(o: HeadRunOptions, visit: (img: ImageHea
         if (!t) throw new PrunedetError('E_ONNX_INVALID', `onnxruntime returned no output "${name}"`, 'check the model');
         const all = t.data as Float32Array;
         const size = all.length / n;
-        outs[name] = { dims: [1, ...t.dims.slice(1)], data: all.slice(b * size, (b + 1) * size) };
+        outs[name] = { dims: [1, ...t.dims.slice(1)], data: all.subarray(b * size, (b + 1) * size) }; // copied by copyInput
       }
       const input = copyInput(referenceInput(det, outs));
       const record: CacheRecord = { key: p.key, width: p.geometry.imageWidth, height: p.geometry.imageHeight, arrays: inputArrays(input) };

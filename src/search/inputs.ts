@@ -36,7 +36,8 @@ const PRESET_NORMALISATION: Record<string, Normalisation> = {
 
 const RAW: Normalisation = { mean: [0, 0, 0], std: [1, 1, 1], channelOrder: 'rgb' };
 
-function usage(message: string, hint: string): never {
+/** Throw E_USAGE: a flag or flag combination the user can fix (used by search's option checks too). */
+export function usage(message: string, hint: string): never {
   throw new PrunedetError('E_USAGE', message, hint);
 }
 
