@@ -7,6 +7,7 @@ interface Args {
   images?: string;
   postprocess?: string;
   load?: string[];
+  anchors?: string;
   runs: number;
   'slow-runs': number;
   'model-runs': number;
@@ -22,6 +23,7 @@ export const benchCommand: CommandModule<object, Args> = {
     .positional('outdir', { type: 'string', demandOption: true, describe: 'the folder compile wrote' })
     .option('original', { type: 'string', describe: 'the original model (default: the path in report.json)' })
     .option('load', { type: 'string', array: true, describe: 'light, real, medium, heavy, photos (default: light to heavy, and photos with --images); comma-separated or repeated' })
+    .option('anchors', { type: 'string', choices: ['original', 'pruned', 'both'], default: 'both', describe: 'which anchor sets to measure' })
     .option('images', { type: 'string', describe: 'the photos load: the original model\'s head outputs on (up to 8) images of this folder' })
     .option('postprocess', { type: 'string', describe: 'post-processing preset (default: the one compile emitted C for)' })
     .option('runs', { type: 'number', default: 200, describe: 'timed rounds for the C and onnxruntime peers (at least 200)' })
@@ -47,6 +49,7 @@ export const benchCommand: CommandModule<object, Args> = {
       modelRuns: argv['model-runs'],
       noModel: argv['skip-model'],
       ...(loads?.length ? { loads: checkLoads(loads) } : {}),
+      ...(argv.anchors && argv.anchors !== 'both' ? { sets: [argv.anchors as 'original' | 'pruned'] } : {}),
       ...(argv.original ? { original: argv.original } : {}),
       ...(argv.images ? { images: argv.images } : {}),
       ...(argv.postprocess ? { postprocess: argv.postprocess } : {}),
