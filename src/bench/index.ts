@@ -203,7 +203,7 @@ interface SetData {
 }
 
 /** The head outputs of each load for the original anchor set (the pruned set gathers its rows). */
-async function loadInputs(load: LoadName, o: BenchOptions, originalPath: string, ppOrig: ModelPostprocess): Promise<HeadPair[]> {
+async function loadInputs(load: LoadName, o: BenchOptions, originalPath: string, ppOrig: ModelPostprocess, preset: string): Promise<HeadPair[]> {
   if (load !== 'photos') return [loadHeadOutputs(load, ppOrig.spec, ppOrig.numClasses, ppOrig.anchors)];
   if (!o.images) throw new PrunedetError('E_USAGE', 'the photos load needs images', 'pass --images DIR');
   const orig = loadDetector(originalPath);
@@ -213,7 +213,7 @@ async function loadInputs(load: LoadName, o: BenchOptions, originalPath: string,
   try {
     const out: HeadPair[] = [];
     for (const f of files) {
-      const x = preprocess(decodeImage(f), preprocessOptionsFor(orig.spec, o.postprocess ?? ''));
+      const x = preprocess(decodeImage(f), preprocessOptionsFor(orig.spec, preset));
       const ri = referenceInput(orig.spec, await runOnce(s, orig.spec.input.name, orig.spec.input.shape, x));
       if (ri.form !== 'concat') throw new PrunedetError('E_USAGE', 'the photos load needs a model with concatenated outputs', 'bench a synthetic load instead');
       out.push({ scores: ri.scores, boxes: ri.boxes });
@@ -280,7 +280,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
     const inputs: { load: LoadName; sets: HeadPair[][] }[] = [];
     for (const load of loads) {
       say(load === 'photos' ? `photos: running the original model on up to 8 images of ${o.images}` : `load ${load}: ${LOAD_DEFS[load].describe}`);
-      const origIn = await loadInputs(load, o, originalPath, ppOrig);
+      const origIn = await loadInputs(load, o, originalPath, ppOrig, preset);
       inputs.push({ load, sets: sets.map((s) => (s.name === 'original' ? origIn : origIn.map((x) => gatherRows(x, idx, ppOrig.numClasses)))) });
     }
     const cPeers = (['c', 'c-portable'] as const).filter((p) => peers.has(p));
