@@ -19,8 +19,9 @@ const CASES: { name: string; plan: EmitPlan; loops: string[] }[] = [
     name: 'softmax with a background column (mmdet-ssd300, 81 columns)',
     plan: makePlan({ name: 'ssd', spec: 'mmdet-ssd300', levels: SSD300_LEVELS, numClasses: 81, candidateCap: 6000 }),
     loops: [
-      'hit |= (row[k] - bgl) > margin;', // the row reject every anchor pays
-      'hi = u > hi ? u : hi;', // the bound and the row max, over integer keys
+      'hit |= !((row[k] - bgl) <= margin);', // the row reject every anchor pays
+      'const uint32_t u = float_key(d) | (0u - (uint32_t)(d != d)); hi = u > hi ? u : hi;', // a row's bound (NaN: the largest key)
+      'u ^= (u >> 31) ? 0xffffffffu : 0x80000000u; hi = u > hi ? u : hi;', // the row max, over integer keys
       'e[r][j] = pd_expf_neg(x[j] - mr);', // the row's exponentials
       'any |= (uint32_t)(er[q] > lim);', // does any label pass its cheap test
       'bits |= bit16[q] & (0u - (uint32_t)(er[0u + q] > lim));', // which labels pass

@@ -211,7 +211,7 @@ function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
     w.block('if (lead < nr)', () => {
       w.line('pool_finish(pool);');
       w.block('for (q = lead; q < nr; ++q)', () => {
-        w.line('if (!(key_float(0xffffffffu - (uint32_t)(order[q] >> 32)) > pool->reject)) continue;');
+        w.line('if (!(0xffffffffu - (uint32_t)(order[q] >> 32) > float_key(pool->reject))) continue;');
         w.block('', add);
       });
       flush();

@@ -92,18 +92,11 @@ export function emitCandidates(w: CodeWriter, L: PlanLayout): void {
     w.line('return score;');
   });
   w.line();
-  w.comment('Order-preserving integer key of a float (-Inf lowest, +Inf highest, NaNs beyond them) and back.');
+  w.comment('Order-preserving integer key of a float (-Inf lowest, +Inf highest; a NaN beyond one of them, by its sign).');
   w.block('static inline uint32_t float_key(float x)', () => {
     w.line('uint32_t u;');
     w.line('memcpy(&u, &x, sizeof u);');
     w.line('return u ^ ((u >> 31) ? 0xffffffffu : 0x80000000u);');
-  });
-  w.line();
-  w.block('static inline float key_float(uint32_t k)', () => {
-    w.line('float x;');
-    w.line('k ^= (k >> 31) ? 0x80000000u : 0xffffffffu;');
-    w.line('memcpy(&x, &k, sizeof x);');
-    w.line('return x;');
   });
   w.line();
   w.comment(
@@ -355,27 +348,28 @@ function emitBackgroundBound(w: CodeWriter, L: PlanLayout): void {
   w.comment(
     'u = max_k fl(x_k - bg) of one row, as an order-preserving key. Every foreground probability is <= sigmoid(x_k - bg)',
     '(bg is one of the columns the softmax sums), so u <= a proven margin (REJECT_MARGIN, or the pool\'s bound for its',
-    'bar) means no label the pool would take. Branch-free: it vectorizes.',
+    'bar) means no label the pool would take. A NaN difference (+Inf - +Inf: the row may give 1/count to its +Inf',
+    'columns) proves nothing: its key is the largest. Branch-free: it vectorizes.',
   );
   w.block(`static uint32_t row_bound(const float *${S === '1u' ? 'restrict ' : ''}row, size_t stride)`, () => {
     w.line(`const float bgl = ${col(`${L.backgroundColumn}u`)};`);
     w.line('uint32_t hi = 0u, k;');
     if (S !== 'stride') w.line('(void)stride;');
     const x = col(first === 0 ? 'k' : `k + ${first}u`);
-    emitRowLoop(w, L.numLabels, 'k', `{ const float d = ${x} - bgl; const uint32_t u = float_key(d); hi = u > hi ? u : hi; }`);
+    emitRowLoop(w, L.numLabels, 'k', `{ const float d = ${x} - bgl; const uint32_t u = float_key(d) | (0u - (uint32_t)(d != d)); hi = u > hi ? u : hi; }`);
     w.line('return hi;');
   });
   w.line();
   w.comment(
-    'The same test as one branch-free pass that only says whether any fl(x_k - bg) > margin: cheaper than the',
-    'bound itself, which is computed only for rows that pass when their order matters.',
+    'The same test as one branch-free pass that only says whether any fl(x_k - bg) is not <= margin (NaN included):',
+    'cheaper than the bound itself, which is computed only for rows that pass when their order matters.',
   );
   w.block(`static int row_rejects(const float *${S === '1u' ? 'restrict ' : ''}row, size_t stride, float margin)`, () => {
     w.line(`const float bgl = ${col(`${L.backgroundColumn}u`)};`);
     w.line('int32_t hit = 0;');
     w.line('uint32_t k;');
     if (S !== 'stride') w.line('(void)stride;');
-    emitRowLoop(w, L.numLabels, 'k', `hit |= (${col(first === 0 ? 'k' : `k + ${first}u`)} - bgl) > margin;`);
+    emitRowLoop(w, L.numLabels, 'k', `hit |= !((${col(first === 0 ? 'k' : `k + ${first}u`)} - bgl) <= margin);`);
     w.line('return !hit;');
   });
   w.line();
@@ -389,7 +383,8 @@ function emitMarginBound(w: CodeWriter, L: PlanLayout): void {
   const { S, col } = rowAccess(L);
   w.comment(
     'Softmax without a background column: with m1 the largest logit and m2 the second largest, every probability is',
-    '<= sigmoid(m1 - m2), so u = m1 - m2 <= a proven margin means no candidate; a row with a NaN has none (u = -Inf).',
+    '<= sigmoid(m1 - m2), so u = m1 - m2 <= a proven margin means no candidate; a row with a NaN has none (key 0); a',
+    'NaN difference (two +Inf, or every logit -Inf) proves nothing (the largest key).',
     'Returns u as an order-preserving key.',
   );
   w.block('static uint32_t row_bound(const float *row, size_t stride)', () => {
@@ -406,6 +401,7 @@ function emitMarginBound(w: CodeWriter, L: PlanLayout): void {
       });
       w.line('if (x > m2) m2 = x;');
     });
+    w.line('if (m1 - m2 != m1 - m2) return 0xffffffffu; /* +Inf - +Inf: 1/count to the +Inf columns; proves nothing */');
     w.line('return float_key(m1 - m2);');
   });
   w.line();
