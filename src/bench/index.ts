@@ -34,7 +34,7 @@ import { summarize, type Summary } from './stats';
 export type AnchorSetName = 'original' | 'pruned';
 
 /** The implementations bench times, in the order of its tables. */
-export const PEERS = ['c', 'c-portable', 'ort-nms-op', 'ort-mmdeploy', 'onnx-nms', 'ts'] as const;
+export const PEERS = ['c', 'c-portable', 'ort-nms-op', 'ort-mmdeploy', 'onnx-nms', 'onnx-nms-exact', 'ts'] as const;
 export type Peer = (typeof PEERS)[number];
 
 export const PEER_DOC: Readonly<Record<Peer, string>> = {
@@ -42,12 +42,13 @@ export const PEER_DOC: Readonly<Record<Peer, string>> = {
   'c-portable': 'prunedet fused C, the Makefile\'s flags (gcc -O2, no -march: baseline ISA)',
   'ort-nms-op': 'onnxruntime NonMaxSuppression op alone (boxes decoded, scores activated beforehand)',
   'ort-mmdeploy': 'onnxruntime, mmdeploy-style graph (activation, decode, pre-top-k, NMS, gather, top-k)',
-  'onnx-nms': 'onnxruntime, prunedet compile --emit onnx-nms graph (bit-exact with the reference)',
+  'onnx-nms': 'onnxruntime, prunedet compile --emit onnx-nms graph (the runtime\'s Softmax/Sigmoid/Exp)',
+  'onnx-nms-exact': 'onnxruntime, prunedet compile --emit onnx-nms-exact graph (bit-exact with the reference)',
   ts: 'prunedet TypeScript reference (src/postprocess/reference.ts)',
 };
 
 /** Peers too slow for `runs` rounds: they get `slowRuns` (and a time budget). */
-const SLOW: readonly Peer[] = ['ts', 'onnx-nms'];
+const SLOW: readonly Peer[] = ['ts', 'onnx-nms-exact'];
 
 export interface BenchOptions {
   outDir: string;
@@ -59,7 +60,7 @@ export interface BenchOptions {
   loads?: LoadName[];
   /** Timed rounds for the C, the floor and the onnxruntime peers (the CLI insists on at least 200). */
   runs?: number;
-  /** Timed runs of the slow peers (TypeScript reference, bit-exact graph): at most this many... */
+  /** Timed runs of the slow peers (TypeScript reference, bit-exact onnx-nms graph): at most this many... */
   slowRuns?: number;
   /** ...and no more once at least 5 are in and they have taken this long (ms per peer, load and anchor set). */
   slowBudgetMs?: number;
@@ -263,6 +264,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
       if (peers.has('ort-mmdeploy')) graphs['ort-mmdeploy'] = modelToBytes(mmdeployStyleGraph(params));
       if (peers.has('ort-nms-op')) graphs['ort-nms-op'] = modelToBytes(nmsOpGraph(params));
       if (peers.has('onnx-nms')) graphs['onnx-nms'] = modelToBytes(buildPostprocessGraph(params));
+      if (peers.has('onnx-nms-exact')) graphs['onnx-nms-exact'] = modelToBytes(buildPostprocessGraph({ ...params, exact: true }));
       let cDirs: SetData['cDirs'];
       if (withC) {
         cDirs = { c: join(work, `${name}-c`), 'c-portable': join(work, `${name}-c-portable`) };
@@ -308,7 +310,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
           const n = x.scores.length / s.pp.numClasses;
           return { scores: new ort.Tensor('float32', x.scores, [1, n, s.pp.numClasses]), boxes: new ort.Tensor('float32', x.boxes, [1, n, 4]) };
         });
-        for (const peer of ['ort-mmdeploy', 'onnx-nms'] as const) {
+        for (const peer of ['ort-mmdeploy', 'onnx-nms', 'onnx-nms-exact'] as const) {
           const g = s.graphs[peer];
           if (g) nodePeers.push(await ortPeer(peer, s.name, SLOW.includes(peer) ? slowRuns : runs, SLOW.includes(peer) ? slowBudgetMs : Infinity, g, feeds));
         }
@@ -400,12 +402,13 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
 export function ratiosOf(timings: PeerTiming[], floor: Summary): Record<string, number> {
   const c = timings.find((t) => t.peer === 'c');
   const out: Record<string, number> = {};
-  if (!c) return out;
-  if (floor.runs > 0 && floor.medianUs > 0) out['c/floor'] = c.medianUs / floor.medianUs;
-  for (const t of timings) if (t.peer !== 'c') out[`${t.peer}/c`] = t.medianUs / c.medianUs;
+  if (c && floor.runs > 0 && floor.medianUs > 0) out['c/floor'] = c.medianUs / floor.medianUs;
+  if (c) for (const t of timings) if (t.peer !== 'c') out[`${t.peer}/c`] = t.medianUs / c.medianUs;
   const mm = timings.find((t) => t.peer === 'ort-mmdeploy');
-  const nms = timings.find((t) => t.peer === 'onnx-nms');
-  if (mm && nms) out['onnx-nms/ort-mmdeploy'] = nms.medianUs / mm.medianUs;
+  for (const g of ['onnx-nms', 'onnx-nms-exact'] as const) {
+    const t = timings.find((v) => v.peer === g);
+    if (mm && t) out[`${g}/ort-mmdeploy`] = t.medianUs / mm.medianUs;
+  }
   return out;
 }
 

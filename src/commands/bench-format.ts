@@ -21,7 +21,7 @@ export function medianTable(r: BenchResult): string {
   const peers = peersIn(r);
   return table(
     ['load', 'anchors', 'pairs > thr', 'floor', ...peers],
-    r.results.map((l) => [loadLabel(l), l.anchors, `${fmtInt(l.candidates)} (${pct(l.candidates, l.pairs)})`, us(l.floor.medianUs), ...peers.map((p) => {
+    r.results.map((l) => [loadLabel(l), l.anchors, `${fmtInt(l.candidates)} (${pct(l.candidates, l.pairs)})`, l.floor.runs ? us(l.floor.medianUs) : '', ...peers.map((p) => {
       const t = l.timings.find((v) => v.peer === p);
       return t ? us(t.medianUs) : '';
     })]),
@@ -31,10 +31,10 @@ export function medianTable(r: BenchResult): string {
 /** C over the floor and every peer over the C, from the medians. */
 export function ratioTable(r: BenchResult): string {
   const peers = peersIn(r).filter((p) => p !== 'c');
-  const extra = r.results.some((l) => l.ratios['onnx-nms/ort-mmdeploy'] !== undefined);
+  const extra = ['onnx-nms/ort-mmdeploy', 'onnx-nms-exact/ort-mmdeploy'].filter((k) => r.results.some((l) => l.ratios[k] !== undefined));
   return table(
-    ['load', 'anchors', 'C / floor', ...peers.map((p) => `${p} / C`), ...(extra ? ['onnx-nms / ort-mmdeploy'] : [])],
-    r.results.map((l) => [loadLabel(l), l.anchors, x(l.ratios['c/floor']), ...peers.map((p) => x(l.ratios[`${p}/c`])), ...(extra ? [x(l.ratios['onnx-nms/ort-mmdeploy'])] : [])]),
+    ['load', 'anchors', 'C / floor', ...peers.map((p) => `${p} / C`), ...extra.map((k) => k.replace('/', ' / '))],
+    r.results.map((l) => [loadLabel(l), l.anchors, x(l.ratios['c/floor']), ...peers.map((p) => x(l.ratios[`${p}/c`])), ...extra.map((k) => x(l.ratios[k]))]),
   );
 }
 

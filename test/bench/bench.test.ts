@@ -20,15 +20,15 @@ describe.skipIf(!hasGcc)('bench', () => {
       expect(x.floor.medianUs).toBeGreaterThan(0);
       expect(x.timings.map((t) => t.peer)).toEqual([...PEERS]);
       for (const t of x.timings) {
-        expect(t.runs).toBe(t.peer === 'ts' || t.peer === 'onnx-nms' ? 3 : 12);
+        expect(t.runs).toBe(t.peer === 'ts' || t.peer === 'onnx-nms-exact' ? 3 : 12);
         expect(t.p99Us).toBeGreaterThanOrEqual(t.medianUs);
         expect(t.minUs).toBeLessThanOrEqual(t.medianUs);
       }
       // prunedet's own implementations agree on the same tensors (the peers have their own semantics)
       const dets = (peer: string) => x.timings.find((t) => t.peer === peer)!.detections;
-      expect(new Set(['c', 'c-portable', 'ts', 'onnx-nms'].map(dets)).size).toBe(1);
+      expect(new Set(['c', 'c-portable', 'ts', 'onnx-nms-exact'].map(dets)).size).toBe(1);
       expect(dets('c')).toBeGreaterThan(0);
-      for (const k of ['c/floor', 'ort-nms-op/c', 'ort-mmdeploy/c', 'ts/c', 'onnx-nms/c', 'onnx-nms/ort-mmdeploy']) expect(x.ratios[k], k).toBeGreaterThan(0);
+      for (const k of ['c/floor', 'ort-nms-op/c', 'ort-mmdeploy/c', 'ts/c', 'onnx-nms/c', 'onnx-nms-exact/c', 'onnx-nms/ort-mmdeploy', 'onnx-nms-exact/ort-mmdeploy']) expect(x.ratios[k], k).toBeGreaterThan(0);
       expect(x.pairs).toBe((x.anchors === 'original' ? 3234 : 2156) * 90);
     }
     // the loads are what they say: heavy passes about 6.5% of the pairs, light a small fraction of that
