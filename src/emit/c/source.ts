@@ -21,6 +21,21 @@ function emitPrologue(w: CodeWriter, L: PlanLayout): void {
   w.line('#include <math.h>');
   w.line('#include <string.h>');
   w.line();
+  w.comment(
+    'PD_HOT marks the functions with the hot loops. With GCC or Clang on x86-64 Linux/glibc they are compiled three',
+    'times (baseline ISA, AVX2, AVX-512) and the loader picks the widest the CPU has (target_clones): the same C and',
+    'the same -ffp-contract=off, so the same results, from the default -O2 build. -DPD_PORTABLE compiles the plain',
+    'C99 path only; other compilers and targets always get it (build with the target\'s -march for its SIMD width).',
+  );
+  w.line('#if !defined(PD_PORTABLE) && !defined(PD_HOT) && defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && defined(__has_attribute)');
+  w.line('#if __has_attribute(target_clones)');
+  w.line('#define PD_HOT __attribute__((target_clones("default", "avx2", "avx512f")))');
+  w.line('#endif');
+  w.line('#endif');
+  w.line('#ifndef PD_HOT');
+  w.line('#define PD_HOT');
+  w.line('#endif');
+  w.line();
   w.line('#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD != 0');
   w.line('#error "prunedet post-processing needs float arithmetic evaluated in float (FLT_EVAL_METHOD 0, e.g. SSE or ARM, not x87)"');
   w.line('#endif');
@@ -157,7 +172,7 @@ function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
     'does not depend on the order (top-k), only the work does. order[] holds one key per row: ~bound, row index.',
     concat ? 'Row q is base + q * C (concatenated scores).' : 'Row q (position p = q / na, anchor a = q % na) is base + a * C * hw + p, stride hw (per-level maps).',
   );
-  w.block(`static void score_range(const float *base, size_t hw, uint32_t na, uint32_t first_anchor, uint32_t count, pool_t *pool, cand_t *order)`, () => {
+  w.block(`static PD_HOT void score_range(const float *base, size_t hw, uint32_t na, uint32_t first_anchor, uint32_t count, pool_t *pool, cand_t *order)`, () => {
     w.line(`const float *batch_row[${BATCH}];`);
     w.line(`uint32_t batch_anchor[${BATCH}], nb = 0u, nr = 0u, q, lead;`);
     if (!concat) {
@@ -220,13 +235,44 @@ function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
   w.line();
 }
 
+/**
+ * score_range() for sigmoid and probability scores: the rows of one range behind their block reject (concatenated
+ * input) or one by one (per-level maps), into a pool. The same signature as the softmax one, so the run function
+ * calls either alike; it is a function of its own so that the hot loop can be cloned for wider SIMD (PD_HOT).
+ */
+function emitPlainRange(w: CodeWriter, L: PlanLayout): void {
+  const C = L.numClasses;
+  const concat = L.plan.input === 'concat';
+  const bound = L.plan.spec.scores === 'sigmoid' ? 'pool->reject' : cFloat(L.scoreThreshold, 'score threshold');
+  w.comment(
+    'Rows first_anchor .. first_anchor + count - 1 of one range into the pool:',
+    concat ? 'whole blocks of BLOCK_ROWS rows first (one vectorized test rejects a block without a candidate), then the rest.' : 'row q is base + (q % na) * C * hw + q / na (per-level maps, stride hw).',
+  );
+  w.block('static PD_HOT void score_range(const float *base, size_t hw, uint32_t na, uint32_t first_anchor, uint32_t count, pool_t *pool, cand_t *order)', () => {
+    w.line('uint32_t q = 0u;');
+    w.line('(void)order;');
+    if (concat) {
+      w.line('(void)hw;');
+      w.line('(void)na;');
+      w.block('for (; q + BLOCK_ROWS <= count; q += BLOCK_ROWS)', () => {
+        w.line('uint32_t r;');
+        w.line(`if (block_rejects(base + (size_t)q * ${C}u, ${bound})) continue;`);
+        w.line(`for (r = 0u; r < BLOCK_ROWS; ++r) score_anchor(base + (size_t)(q + r) * ${C}u, 1u, first_anchor + q + r, pool);`);
+      });
+      w.line(`for (; q < count; ++q) score_anchor(base + (size_t)q * ${C}u, 1u, first_anchor + q, pool);`);
+      return;
+    }
+    w.line(`for (; q < count; ++q) score_anchor(base + (size_t)(q % na) * ${C}u * hw + q / na, hw, first_anchor + q, pool);`);
+  });
+  w.line();
+}
+
 /** The streaming pass: every anchor behind its fast reject, into the level pool or the candidate pool. */
 function emitStream(w: CodeWriter, L: PlanLayout): void {
   const C = `${L.numClasses}u`;
   const perLevelPool = L.levelK > 0;
   const pool = perLevelPool ? '&lp' : '&cp';
-  const softmax = L.plan.spec.scores === 'softmax';
-  const P = perLevelPool ? 'lp' : 'cp';
+  const order = L.workspace.orderRows > 0 ? 'order' : 'NULL';
   const levelStart = () => {
     if (perLevelPool) w.line('pool_reset(&lp);');
   };
@@ -236,45 +282,21 @@ function emitStream(w: CodeWriter, L: PlanLayout): void {
     w.line('for (i = 0u; i < lp.n; ++i) pool_offer(&cp, lp.buf[i]);');
   };
   if (L.plan.input === 'concat') {
-    const body = (from: string, count: string) => {
-      if (softmax) {
-        w.line(`score_range(scores + (size_t)${from} * ${C}, 0u, 0u, ${from}, ${count}, ${pool}, order);`);
-        return;
-      }
-      w.line(`const uint32_t end = ${from} + ${count};`);
-      w.line(`i = ${from};`);
-      w.comment('whole blocks of rows first: one vectorized test rejects a block without a candidate');
-      w.block('for (; i + BLOCK_ROWS <= end; i += BLOCK_ROWS)', () => {
-        w.line('uint32_t r;');
-        w.line(`if (block_rejects(scores + (size_t)i * ${C}, ${L.plan.spec.scores === 'sigmoid' ? `${P}.reject` : cFloat(L.scoreThreshold, 'score threshold')})) continue;`);
-        w.line(`for (r = 0u; r < BLOCK_ROWS; ++r) score_anchor(scores + (size_t)(i + r) * ${C}, 1u, i + r, ${pool});`);
-      });
-      w.line(`for (; i < end; ++i) score_anchor(scores + (size_t)i * ${C}, 1u, i, ${pool});`);
-    };
     if (!perLevelPool) {
-      w.block('', () => body('0u', `${L.names.numAnchors}`));
+      w.line(`score_range(scores, 0u, 0u, 0u, ${L.names.numAnchors}, &cp, ${order});`);
       return;
     }
     w.block(`for (l = 0u; l < ${L.names.numLevels}; ++l)`, () => {
       levelStart();
-      w.block('', () => body('level_offset[l]', 'level_offset[l + 1u] - level_offset[l]'));
+      w.line(`score_range(scores + (size_t)level_offset[l] * ${C}, 0u, 0u, level_offset[l], level_offset[l + 1u] - level_offset[l], ${pool}, ${order});`);
       levelEnd();
     });
     return;
   }
+  w.comment('anchor n = offset + (y * W + x) * A + a; position p = y * W + x; class k of anchor a is channel a * C + k');
   w.block(`for (l = 0u; l < ${L.names.numLevels}; ++l)`, () => {
-    w.line('const size_t hw = (size_t)level_h[l] * level_w[l];');
-    w.line('const uint32_t na = level_a[l];');
     levelStart();
-    if (softmax) {
-      w.line(`score_range(cls[l], hw, na, level_offset[l], level_offset[l + 1u] - level_offset[l], ${pool}, order);`);
-    } else {
-      w.line('uint32_t p, a;');
-      w.comment('anchor n = offset + (y * W + x) * A + a; position p = y * W + x; class k of anchor a is channel a * C + k');
-      w.block('for (p = 0u; p < hw; ++p)', () => {
-        w.line(`for (a = 0u; a < na; ++a) score_anchor(cls[l] + (size_t)a * ${C} * hw + p, hw, level_offset[l] + p * na + a, ${pool});`);
-      });
-    }
+    w.line(`score_range(cls[l], (size_t)level_h[l] * level_w[l], level_a[l], level_offset[l], level_offset[l + 1u] - level_offset[l], ${pool}, ${order});`);
     levelEnd();
   });
 }
@@ -297,8 +319,7 @@ function emitRun(w: CodeWriter, L: PlanLayout): void {
     if (ws.orderRows > 0) w.line('cand_t *order;');
     if (perClass) w.line('uint32_t *head, *next;');
     w.line('char *base;');
-    const softmax = L.plan.spec.scores === 'softmax';
-    if (L.levelK > 0 || (!softmax && L.plan.input === 'concat')) w.line('uint32_t i;');
+    if (L.levelK > 0) w.line('uint32_t i;');
     if (L.plan.input === 'per-level' || L.levelK > 0) w.line('uint32_t l;');
     w.line();
     w.comment('Argument checks come first: nothing is read or written before they pass.');
@@ -350,6 +371,7 @@ export function emitSource(L: PlanLayout): string {
   emitCandidates(w, L);
   emitScoreFilter(w, L);
   if (L.plan.spec.scores === 'softmax') emitSoftmaxRange(w, L);
+  else emitPlainRange(w, L);
   emitDecode(w, L);
   emitNms(w, L);
   emitRun(w, L);

@@ -441,7 +441,7 @@ function emitSoftmaxBatch(w: CodeWriter, L: PlanLayout): void {
     'the pool\'s bar), which every label the pool would take satisfies (the division and the product are each within',
     'half an ulp); that cheap test runs over the whole row at once.',
   );
-  w.block('static void score_batch(const float *const *rows, const uint32_t *anchors, uint32_t nb, pool_t *pool)', () => {
+  w.block('static PD_HOT void score_batch(const float *const *rows, const uint32_t *anchors, uint32_t nb, pool_t *pool)', () => {
     w.line(`float e[${BATCH}][${C}];`);
     w.line(`float m[${BATCH}], sum[${BATCH}];`);
     w.line(`uint32_t kind[${BATCH}]; /* 0: softmax; 1: no candidates (a NaN, or every logit -Inf); 2: max +Inf */`);
