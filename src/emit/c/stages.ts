@@ -119,20 +119,17 @@ export function emitCandidates(w: CodeWriter, L: PlanLayout): void {
         'keys with a smaller digit are kept (moved to the front), those with digit d stay undecided; each partition',
         'swaps unconditionally and advances w by the comparison, so it has no data-dependent branch',
       );
+      const partition = (from: string, test: string) =>
+        w.block(`for (i = ${from}; i < hi; ++i)`, () => {
+          w.line('const cand_t t = a[i];');
+          w.line('a[i] = a[w];');
+          w.line('a[w] = t;');
+          w.line(`w += ((uint32_t)(t >> shift) & 255u) ${test} d;`);
+        });
       w.line('w = lo;');
-      w.block('for (i = lo; i < hi; ++i)', () => {
-        w.line('const cand_t t = a[i];');
-        w.line('a[i] = a[w];');
-        w.line('a[w] = t;');
-        w.line('w += ((uint32_t)(t >> shift) & 255u) < d;');
-      });
+      partition('lo', '<');
       w.line('lo = w;');
-      w.block('for (i = w; i < hi; ++i)', () => {
-        w.line('const cand_t t = a[i];');
-        w.line('a[i] = a[w];');
-        w.line('a[w] = t;');
-        w.line('w += ((uint32_t)(t >> shift) & 255u) == d;');
-      });
+      partition('w', '==');
       w.line('hi = w;');
       w.line('if (hi - lo == need) lo = hi; /* every undecided key is needed */');
     });
