@@ -52,8 +52,8 @@ function emitExp(w: CodeWriter): void {
   w.comment(
     'exp in float, identical to prunedet\'s reference (not libm\'s expf, so results do not depend on the target\'s libm):',
     'x = n*ln2 + r, e^r by Horner on the degree-7 Taylor polynomial, times 2^n as two exact power-of-two factors.',
-    'Within 1.2 ulp of the true exp; 0 below -87.33654, +Inf above 88.72284, NaN for NaN. Only float operations and',
-    'selects, so loops calling it vectorize.',
+    'Within 1.2 ulp of the true exp; 0 below -87.33654, +Inf above 88.72284, NaN for NaN. Used per box and per sigmoid',
+    'candidate; the softmax rows use pd_expf_neg (below), written for the vectorizer.',
   );
   w.block('static float pd_expf(float x)', () => {
     w.line(`const float xc = x >= ${F(E.lo)} ? (x <= ${F(E.hi)} ? x : ${F(E.hi)}) : ${F(E.lo)};`);

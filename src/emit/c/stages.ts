@@ -35,7 +35,7 @@ export function emitMaskScan(w: CodeWriter, k: number, cond: (j: string) => stri
   if (main > 0) {
     w.block('', () => {
       w.line('uint32_t q, any = 0u;');
-      w.comment('one reduction tells whether any label passes; most rows have none');
+      w.comment('one reduction tells whether any label passes; a row without one skips the masks');
       w.line(`for (q = 0u; q < ${main}u; ++q) any |= (uint32_t)(${cond('q')});`);
       w.block('if (any != 0u)', () => {
         // words of up to 64 labels (four 16-label groups): one loop over a word's set bits, not one per group
