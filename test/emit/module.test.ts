@@ -87,10 +87,10 @@ describe('emitted module files', () => {
       sizes[preset] = size;
     }
     // per-level top 1000: 4 (alignment) + 2·1000·8 (candidate pool) + 2·1000·8 (level pool) + 5776·8 (the largest
-    // level's softmax row order) + 80·4 + 200·4 (per-class NMS lists)
-    expect(sizes['mmdet-ssd300']).toBe(4 + 16_000 + 16_000 + 46_208 + 320 + 800);
-    // no top-k: 4 + 2·1000·8 + 8732·8 (every anchor's row order) + 80·4 + 200·4
-    expect(sizes['torchvision-ssd']).toBe(4 + 16_000 + 69_856 + 320 + 800);
+    // level's softmax row order) + 5·208·4 (200 kept boxes and areas, padded to 16) + 80·4 + 200·4 (per-label lists)
+    expect(sizes['mmdet-ssd300']).toBe(4 + 16_000 + 16_000 + 46_208 + 4_160 + 320 + 800);
+    // no top-k: 4 + 2·1000·8 + 8732·8 (every anchor's row order) + 5·208·4 + 80·4 + 200·4
+    expect(sizes['torchvision-ssd']).toBe(4 + 16_000 + 69_856 + 4_160 + 320 + 800);
     const h = file(makePlan({ name: 'ssd300', spec: 'mmdet-ssd300', levels: SSD300_LEVELS, numClasses: 81, candidateCap: 1000 }), 'postprocess.h');
     expect(h).toContain(' *   CAP = min(candidate_cap 1000, anchors x labels 698560) = 1000\n *   LEVEL_K = min(top_k 1000, largest level 5776 x 80 labels) = 1000\n');
   });

@@ -25,8 +25,10 @@ export interface EmitPlan {
 
 /** Bytes of one workspace candidate: a 64-bit rank key (score bits, anchor * labels + label). */
 export const CANDIDATE_BYTES = 8;
-/** Bytes of one NMS link (per-class NMS: a label's first kept detection, each kept detection's next). */
+/** Bytes of one NMS index (a label's first kept box, a kept box's next, or a kept box's label). */
 export const LINK_BYTES = 4;
+/** Per-class NMS with at least this many labels chains each label's kept boxes; below it (and agnostic) it scans all. */
+export const SCAN_MAX_LABELS = 16;
 /** Slack for aligning the 8-byte keys inside a workspace the API only asks to be 4-byte aligned. */
 export const ALIGN_SLACK = 4;
 
@@ -59,7 +61,23 @@ export interface PlanLayout {
    * Byte offsets after the 8-byte alignment: candidate pool at 0, then the level pool, the softmax row order
    * (orderRows keys), the label heads, the links.
    */
-  workspace: { levelPoolOffset: number; orderOffset: number; orderRows: number; headOffset: number; nextOffset: number; size: number; formula: string };
+  workspace: {
+    levelPoolOffset: number;
+    orderOffset: number;
+    orderRows: number;
+    /** The kept boxes (x1, y1, x2, y2, area), keptPad floats each, then the NMS index region (labels, or lists). */
+    keptOffset: number;
+    keptPad: number;
+    nmsOffset: number;
+    size: number;
+    formula: string;
+  };
+  /**
+   * How NMS finds the kept boxes a candidate is compared with: 'lists' (per-class NMS with many labels: each label's
+   * kept boxes chained, compared one by one) or 'scan' (agnostic NMS or few labels: every kept box, 16 at a time in a
+   * vectorized loop, the label compared lane by lane).
+   */
+  nmsScan: 'lists' | 'scan';
   /** Float constants, already rounded to float32. */
   scoreThreshold: number;
   iouThreshold: number;
@@ -118,15 +136,21 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
   // softmax scores the rows of one range (a level, or all anchors) best bound first: one key per row of the largest range
   const ranges = levelK > 0 || plan.input === 'per-level';
   const orderRows = spec.scores === 'softmax' ? (ranges ? largestLevel : numAnchors) : 0;
-  const headOffset = orderOffset + orderRows * CANDIDATE_BYTES;
-  const nextOffset = headOffset + (perClass ? numLabels * LINK_BYTES : 0);
-  const size = ALIGN_SLACK + nextOffset + (perClass ? maxDetections * LINK_BYTES : 0);
+  const keptOffset = orderOffset + orderRows * CANDIDATE_BYTES;
+  const keptPad = Math.ceil(maxDetections / 16) * 16;
+  const nmsOffset = keptOffset + 5 * keptPad * 4;
+  const nmsScan: PlanLayout['nmsScan'] = perClass && numLabels >= SCAN_MAX_LABELS ? 'lists' : 'scan';
+  const nmsBytes = nmsScan === 'lists' ? (numLabels + maxDetections) * LINK_BYTES : keptPad * LINK_BYTES;
+  const size = ALIGN_SLACK + nmsOffset + nmsBytes;
   const capWhy = [`candidate_cap ${plan.candidateCap}`, `anchors x labels ${pairs}`, ...(spec.topKScope === 'global' && topK > 0 ? [`top_k ${topK}`] : [])];
   const formula = [
     `${ALIGN_SLACK} (8-byte alignment) + 2 * CAP * ${CANDIDATE_BYTES} (candidate pool: 64-bit rank keys)`,
     ...(levelK > 0 ? [`+ 2 * LEVEL_K * ${CANDIDATE_BYTES} (per-level top-k pool)`] : []),
     ...(orderRows > 0 ? [`+ ${orderRows} rows * ${CANDIDATE_BYTES} (softmax rows of ${ranges ? 'the largest level' : 'all anchors'}, ordered by their bound)`] : []),
-    ...(perClass ? [`+ ${numLabels} labels * ${LINK_BYTES} + MAX_DETECTIONS ${maxDetections} * ${LINK_BYTES} (per-class NMS lists)`] : []),
+    `+ 5 * ${keptPad} * 4 (the kept boxes and their areas, MAX_DETECTIONS ${maxDetections} rounded up to 16)`,
+    nmsScan === 'lists'
+      ? `+ ${numLabels} labels * ${LINK_BYTES} + MAX_DETECTIONS ${maxDetections} * ${LINK_BYTES} (each label's kept boxes, chained)`
+      : `+ ${keptPad} * ${LINK_BYTES} (the kept boxes' labels)`,
     `CAP = min(${capWhy.join(', ')}) = ${cap}`,
     ...(levelK > 0 ? [`LEVEL_K = min(top_k ${topK}, largest level ${largestLevel} x ${numLabels} labels) = ${levelK}`] : []),
   ].join('\n');
@@ -145,7 +169,8 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
     cap,
     levelK,
     maxDetections,
-    workspace: { levelPoolOffset, orderOffset, orderRows, headOffset, nextOffset, size, formula },
+    workspace: { levelPoolOffset, orderOffset, orderRows, keptOffset, keptPad, nmsOffset, size, formula },
+    nmsScan,
     scoreThreshold: thr,
     iouThreshold: f32(spec.iouThreshold),
     reject: rejectBound(thr),

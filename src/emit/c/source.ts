@@ -304,7 +304,6 @@ function emitStream(w: CodeWriter, L: PlanLayout): void {
 function emitRun(w: CodeWriter, L: PlanLayout): void {
   const N = L.names;
   const ws = L.workspace;
-  const perClass = L.plan.spec.nms === 'per-class';
   w.block(`size_t ${N.workspaceSize}(void)`, () => w.line(`return ${N.workspaceMacro};`));
   w.line();
   w.line(`#define CAP ${L.cap}u`);
@@ -317,7 +316,8 @@ function emitRun(w: CodeWriter, L: PlanLayout): void {
     w.line('pool_t cp;');
     if (L.levelK > 0) w.line('pool_t lp;');
     if (ws.orderRows > 0) w.line('cand_t *order;');
-    if (perClass) w.line('uint32_t *head, *next;');
+    w.line('float *kb;');
+    w.line(L.nmsScan === 'scan' ? 'uint32_t *klab;' : 'uint32_t *head, *next;');
     w.line('char *base;');
     if (L.levelK > 0) w.line('uint32_t i;');
     if (L.plan.input === 'per-level' || L.levelK > 0) w.line('uint32_t l;');
@@ -335,7 +335,7 @@ function emitRun(w: CodeWriter, L: PlanLayout): void {
     w.line(`if (workspace == NULL || workspace_size < ${N.workspaceMacro} || ((uintptr_t)workspace & 3u) != 0u) return ${N.errWorkspace};`);
     w.line();
     w.comment(
-      `Workspace regions (bytes, after aligning to 8): candidate pool at 0${L.levelK > 0 ? `, level pool at ${ws.levelPoolOffset}` : ''}${ws.orderRows > 0 ? `, row order at ${ws.orderOffset}` : ''}${perClass ? `, NMS label heads at ${ws.headOffset}, links at ${ws.nextOffset}` : ''}.`,
+      `Workspace regions (bytes, after aligning to 8): candidate pool at 0${L.levelK > 0 ? `, level pool at ${ws.levelPoolOffset}` : ''}${ws.orderRows > 0 ? `, row order at ${ws.orderOffset}` : ''}, kept boxes at ${ws.keptOffset}, ${L.nmsScan === 'scan' ? 'their labels' : 'label heads and links'} at ${ws.nmsOffset}.`,
     );
     w.line('base = (char *)workspace + ((uintptr_t)workspace & 4u);');
     w.line('cp.buf = (cand_t *)(void *)base;');
@@ -346,9 +346,12 @@ function emitRun(w: CodeWriter, L: PlanLayout): void {
       w.line('lp.keep = LEVEL_K;');
     }
     if (ws.orderRows > 0) w.line(`order = (cand_t *)(void *)(base + ${ws.orderOffset}u);`);
-    if (perClass) {
-      w.line(`head = (uint32_t *)(void *)(base + ${ws.headOffset}u);`);
-      w.line(`next = (uint32_t *)(void *)(base + ${ws.nextOffset}u);`);
+    w.line(`kb = (float *)(void *)(base + ${ws.keptOffset}u);`);
+    if (L.nmsScan === 'scan') {
+      w.line(`klab = (uint32_t *)(void *)(base + ${ws.nmsOffset}u);`);
+    } else {
+      w.line(`head = (uint32_t *)(void *)(base + ${ws.nmsOffset}u);`);
+      w.line(`next = head + ${L.numLabels}u;`);
     }
     w.line();
     w.comment('1. One streaming pass: filter scores, keep the best candidates (nothing decoded yet).');
@@ -357,7 +360,7 @@ function emitRun(w: CodeWriter, L: PlanLayout): void {
     w.line();
     w.comment('2. NMS in rank order, decoding each candidate when it is reached; output in rank order.');
     const inArg = L.plan.input === 'concat' ? 'boxes' : 'reg';
-    w.line(`*count = nms(cp.buf, cp.n, ${inArg}, ${perClass ? 'head, next, ' : ''}detections);`);
+    w.line(`*count = nms(cp.buf, cp.n, ${inArg}, kb, ${L.nmsScan === 'scan' ? 'klab' : 'head, next'}, detections);`);
     w.line(`return ${N.ok};`);
   });
 }

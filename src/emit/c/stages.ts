@@ -575,67 +575,126 @@ export function emitDecode(w: CodeWriter, L: PlanLayout): void {
   w.line();
 }
 
-/** iou(), decode_candidate() and nms(). */
+/** The IoU test of a candidate against kept boxes, decode_candidate() and nms(). */
 export function emitNms(w: CodeWriter, L: PlanLayout): void {
   const N = L.names;
-  w.comment('IoU in the boxes\' units (no +1); negative widths count as 0; 0 when the union is not > 0 or a coordinate is NaN.');
-  w.block('static float iou(const float *a, const float *b)', () => {
-    w.line('if (a[0] != a[0] || a[1] != a[1] || a[2] != a[2] || a[3] != a[3] || b[0] != b[0] || b[1] != b[1] || b[2] != b[2] || b[3] != b[3]) return 0.0f;');
-    w.block('', () => {
-    w.line('float iw = (a[2] < b[2] ? a[2] : b[2]) - (a[0] > b[0] ? a[0] : b[0]);');
-    w.line('float ih = (a[3] < b[3] ? a[3] : b[3]) - (a[1] > b[1] ? a[1] : b[1]);');
-    w.line('float wa = a[2] - a[0], ha = a[3] - a[1], wb = b[2] - b[0], hb = b[3] - b[1];');
-    w.line('float inter, uni;');
-    w.line('iw = iw > 0.0f ? iw : 0.0f;');
-    w.line('ih = ih > 0.0f ? ih : 0.0f;');
-    w.line('wa = wa > 0.0f ? wa : 0.0f;');
-    w.line('ha = ha > 0.0f ? ha : 0.0f;');
-    w.line('wb = wb > 0.0f ? wb : 0.0f;');
-    w.line('hb = hb > 0.0f ? hb : 0.0f;');
-    w.line('inter = iw * ih;');
-    w.line('uni = wa * ha + wb * hb - inter;');
-    w.line('return uni > 0.0f ? inter / uni : 0.0f;');
+  const scan = L.nmsScan === 'scan';
+  const perClass = L.plan.spec.nms === 'per-class';
+  const thr = cFloat(L.iouThreshold, 'IoU threshold');
+  const P = L.workspace.keptPad;
+  w.line(`#define KEPT_PAD ${P}u`);
+  w.comment(
+    'Kept boxes, structure of arrays (KEPT_PAD floats each): x1, y1, x2, y2 and the area pos(x2 - x1) * pos(y2 - y1),',
+    'NaN for a box with a NaN coordinate and for the slots past the last kept box. IoU as the reference computes it',
+    '(boxes\' units, no +1; negative widths count as 0), kept box first: iw = pos(min(x2) - max(x1)), ih likewise,',
+    'inter = iw * ih, union = (area_kept + area_candidate) - inter; a candidate is suppressed iff union > 0 and',
+    `inter / union > ${L.plan.spec.iouThreshold}. A NaN area makes union NaN: such a kept box suppresses nothing; a candidate with a NaN`,
+    'coordinate is never compared (the reference\'s IoU is 0 for both).',
+  );
+  const lane = (i: string, extra: string) => [
+    `float iw = (x2[${i}] < b[2] ? x2[${i}] : b[2]) - (x1[${i}] > b[0] ? x1[${i}] : b[0]);`,
+    `float ih = (y2[${i}] < b[3] ? y2[${i}] : b[3]) - (y1[${i}] > b[1] ? y1[${i}] : b[1]);`,
+    'float inter, uni, den, v;',
+    'uint32_t ub, pos;',
+    'iw = iw > 0.0f ? iw : 0.0f;',
+    'ih = ih > 0.0f ? ih : 0.0f;',
+    'inter = iw * ih;',
+    `uni = (ka[${i}] + barea) - inter;`,
+    '/* den = union > 0 ? union : 1 (the reference divides only then), as a bitwise select: a conditional here', ' * becomes a branch (inter / 1 folded) that stops gcc from vectorizing the loop */',
+    'pos = 0u - (uint32_t)(uni > 0.0f);',
+    'memcpy(&ub, &uni, sizeof ub);',
+    'ub = (ub & pos) | (0x3f800000u & ~pos);',
+    'memcpy(&den, &ub, sizeof den);',
+    'v = inter / den;',
+    `hit |= (int32_t)(uni > 0.0f) & (int32_t)(v > ${thr})${extra};`,
+  ];
+  const arrays = (q: string) => `const float *${q}x1 = kb, *${q}y1 = kb + KEPT_PAD, *${q}x2 = kb + 2u * KEPT_PAD, *${q}y2 = kb + 3u * KEPT_PAD, *${q}ka = kb + 4u * KEPT_PAD;`;
+  if (scan) {
+    w.comment(
+      `Whether a kept box${perClass ? ' of the candidate\'s label' : ''} suppresses box b (area barea): every kept box, 16 at a time in a loop`,
+      'that vectorizes (lanes past the last kept box have a NaN area).',
+    );
+    w.block(`static PD_HOT int suppressed_by_kept(const float *restrict kb, const uint32_t *restrict klab, uint32_t kept, const float *b, float barea, uint32_t label)`, () => {
+      w.line(arrays('restrict '));
+      w.line('uint32_t blk, q;');
+      if (!perClass) {
+        w.line('(void)klab;');
+        w.line('(void)label;');
+      }
+      w.block('for (blk = 0u; blk < kept; blk += 16u)', () => {
+        w.line('int32_t hit = 0;');
+        w.block('for (q = 0u; q < 16u; ++q)', () => {
+          w.line('const uint32_t i = blk + q;');
+          for (const l of lane('i', perClass ? ' & (int32_t)(klab[i] == label)' : '')) w.line(l);
+        });
+        w.line('if (hit) return 1;');
+      });
+      w.line('return 0;');
     });
-  });
+  } else {
+    w.comment('Whether kept box i suppresses box b (area barea).');
+    w.block('static int kept_suppresses(const float *kb, uint32_t i, const float *b, float barea)', () => {
+      w.line(arrays(''));
+      w.line('int32_t hit = 0;');
+      for (const l of lane('i', '')) w.line(l);
+      w.line('return hit;');
+    });
+  }
   w.line();
   emitDecodeCandidate(w, L);
-  const perClass = L.plan.spec.nms === 'per-class';
   w.comment(
     'Greedy NMS in rank order, candidates taken from the heap one at a time and decoded only then: a candidate is',
     `output unless an already output box${perClass ? ' of its label' : ''} has IoU > ${L.plan.spec.iouThreshold} with it (the reference\'s greedy`,
     'suppression: a box is suppressed exactly by the kept boxes before it). Stops after',
-    `${N.maxDetections} outputs, so candidates ranked after the last output are never decoded.${perClass ? ' The kept boxes of each label' : ''}`,
-    ...(perClass ? ['are chained through next[] from head[label], so a candidate is compared with its own label\'s only.'] : []),
+    `${N.maxDetections} outputs, so candidates ranked after the last output are never decoded.`,
+    ...(scan
+      ? [`Every kept box is checked${perClass ? ' (its label lane by lane)' : ''}; klab[] holds their labels.`]
+      : ['The kept boxes of each label are chained through next[] from head[label]: a candidate meets its own label\'s only.']),
   );
   const inArgs = L.plan.input === 'concat' ? 'const float *boxes' : 'const float *const *reg';
-  w.block(`static size_t nms(cand_t *heap, uint32_t n, ${inArgs}, ${perClass ? 'uint32_t *head, uint32_t *next, ' : ''}${N.detection} *out)`, () => {
+  w.block(`static size_t nms(cand_t *heap, uint32_t n, ${inArgs}, float *kb, uint32_t *${scan ? 'klab' : 'head, uint32_t *next'}, ${N.detection} *out)`, () => {
     w.line('size_t kept = 0u;');
     w.line('uint32_t i;');
-    if (perClass) w.line(`for (i = 0u; i < ${L.numLabels}u; ++i) head[i] = 0xffffffffu;`);
+    if (!scan) w.line(`for (i = 0u; i < ${L.numLabels}u; ++i) head[i] = 0xffffffffu;`);
     w.line('for (i = n / 2u; i-- > 0u;) heap_sift_down(heap, n, i);');
     w.block(`while (n > 0u && kept < ${N.maxDetections})`, () => {
       w.line('const cand_t c = heap[0];');
       w.line(`const uint32_t anchor = (uint32_t)c / ${L.numLabels}u, label = (uint32_t)c % ${L.numLabels}u;`);
-      w.line('float box[4];');
-      w.line('int suppressed = 0;');
+      w.line('float box[4], barea, bw, bh;');
+      w.line('const uint32_t k = (uint32_t)kept;');
       w.line('heap[0] = heap[--n];');
       w.line('heap_sift_down(heap, n, 0u);');
       w.line(`decode_candidate(${L.plan.input === 'concat' ? 'boxes' : 'reg'}, anchor, box);`);
-      const thr = cFloat(L.iouThreshold, 'IoU threshold');
-      if (perClass) {
-        w.line(`for (i = head[label]; i != 0xffffffffu; i = next[i]) if (iou(out[i].box, box) > ${thr}) { suppressed = 1; break; }`);
+      w.line('bw = box[2] - box[0];');
+      w.line('bh = box[3] - box[1];');
+      w.line('barea = (bw > 0.0f ? bw : 0.0f) * (bh > 0.0f ? bh : 0.0f);');
+      w.block('if (box[0] == box[0] && box[1] == box[1] && box[2] == box[2] && box[3] == box[3])', () => {
+        if (scan) {
+          w.line('if (suppressed_by_kept(kb, klab, k, box, barea, label)) continue;');
+        } else {
+          w.line('int sup = 0;');
+          w.line('for (i = head[label]; i != 0xffffffffu; i = next[i]) if (kept_suppresses(kb, i, box, barea)) { sup = 1; break; }');
+          w.line('if (sup) continue;');
+        }
+      });
+      w.line('else barea = NAN; /* a NaN coordinate: it suppresses nothing either */');
+      if (scan) {
+        w.block('if (k % 16u == 0u)', () => {
+          w.comment('a new block of 16 slots: past the last kept box they must never suppress');
+          w.line('for (i = k; i < k + 16u; ++i) { kb[i] = kb[KEPT_PAD + i] = kb[2u * KEPT_PAD + i] = kb[3u * KEPT_PAD + i] = 0.0f; kb[4u * KEPT_PAD + i] = NAN; klab[i] = 0xffffffffu; }');
+        });
+      }
+      w.line('for (i = 0u; i < 4u; ++i) kb[i * KEPT_PAD + k] = out[k].box[i] = box[i];');
+      w.line('kb[4u * KEPT_PAD + k] = barea;');
+      if (scan) {
+        w.line('klab[k] = label;');
       } else {
-        w.line(`for (i = 0u; i < (uint32_t)kept; ++i) if (iou(out[i].box, box) > ${thr}) { suppressed = 1; break; }`);
+        w.line('next[k] = head[label];');
+        w.line('head[label] = k;');
       }
-      w.line('if (suppressed) continue;');
-      w.line('for (i = 0u; i < 4u; ++i) out[kept].box[i] = box[i];');
-      w.line('out[kept].score = cand_score(c);');
-      w.line('out[kept].label = label;');
-      w.line('out[kept].anchor = anchor;');
-      if (perClass) {
-        w.line('next[kept] = head[label];');
-        w.line('head[label] = (uint32_t)kept;');
-      }
+      w.line('out[k].score = cand_score(c);');
+      w.line('out[k].label = label;');
+      w.line('out[k].anchor = anchor;');
       w.line('++kept;');
     });
     w.line('return kept;');

@@ -61,10 +61,11 @@ extern "C" {
 /**
  * Workspace bytes (4-byte aligned) =
  *   4 (8-byte alignment) + 2 * CAP * 8 (candidate pool: 64-bit rank keys)
- *   + 1 labels * 4 + MAX_DETECTIONS 14 * 4 (per-class NMS lists)
+ *   + 5 * 16 * 4 (the kept boxes and their areas, MAX_DETECTIONS 14 rounded up to 16)
+ *   + 16 * 4 (the kept boxes' labels)
  *   CAP = min(candidate_cap 200, anchors x labels 14, top_k 200) = 14
  */
-#define PD_TINY_WORKSPACE_SIZE 288u
+#define PD_TINY_WORKSPACE_SIZE 612u
 
 /** Status of a run. */
 typedef enum {
