@@ -1,7 +1,8 @@
 // Timing emitted C modules inside bench's round-robin: one native process holds every module (each object built with
-// its own flags), and each request runs one round: per module, a warm-up read of the input (untimed), the module's
-// run function, then a memcpy of its score tensor (the floor), each timed with CLOCK_MONOTONIC. bench interleaves these
-// rounds with the onnxruntime and TypeScript peers, so the noise of a shared machine hits all of them alike.
+// its own flags), and each request runs one round: per module, a read of its whole input (untimed: the head outputs a
+// model has just written are in cache), the module's run function, then a memcpy of its score tensor (the floor), each
+// timed with CLOCK_MONOTONIC. bench interleaves these rounds with the onnxruntime and TypeScript peers, so the noise
+// of a shared machine hits all of them alike.
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,7 +52,7 @@ function harness(mods: TimedModule[]): string {
             int st;
             double t0, t1, t2;
             float acc = 0.0f;
-            for (k = 0; k < (size_t)floor_len[${i}]; k += 16) acc += x[k];
+            for (k = 0; k < (size_t)len[${i}]; k += 16) acc += x[k];
             sink += acc;
             t0 = now_ns();
             ${call}
