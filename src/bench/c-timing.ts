@@ -1,8 +1,9 @@
 // Timing emitted C modules inside bench's round-robin: one native process holds every module (each object built with
 // its own flags), and each request runs one round: per module, a read of its whole input (untimed: the head outputs a
-// model has just written are in cache), the module's run function, then a memcpy of its score tensor (the floor), each
-// timed with CLOCK_MONOTONIC. bench interleaves these rounds with the onnxruntime and TypeScript peers, so the noise
-// of a shared machine hits all of them alike.
+// model has just written are in cache), 200 us of spinning (untimed: the process slept while node ran the other peers,
+// and a core woken from idle ran the module up to 2x slower, while the onnxruntime peers never let theirs idle), the
+// module's run function, then a memcpy of its score tensor (the floor), each timed with CLOCK_MONOTONIC. bench
+// interleaves these rounds with the onnxruntime and TypeScript peers, so the noise of a shared machine hits all alike.
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,6 +55,7 @@ function harness(mods: TimedModule[]): string {
             float acc = 0.0f;
             for (k = 0; k < (size_t)len[${i}]; k += 16) acc += x[k];
             sink += acc;
+            { double s0 = now_ns(); while (now_ns() - s0 < 200000.0) sink += 1.0f; } /* an active core, as node's */
             t0 = now_ns();
             ${call}
             t1 = now_ns();
