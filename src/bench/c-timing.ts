@@ -16,7 +16,10 @@ export interface TimedModule {
   /** Folder holding postprocess.c and postprocess.h. */
   dir: string;
   shape: CModuleShape;
-  /** Inputs in the order the module's run function takes them (scores then boxes for concat); rounds pick one. */
+  /**
+   * Inputs in the order the module's run function takes them (scores then boxes for concat); rounds pick one. Modules
+   * given the same array share one buffer in the harness (as one model's outputs would be).
+   */
   inputs: Float32Array[];
   /** gcc flags of this module's object, after BASE_CFLAGS (e.g. -march=native). */
   flags: readonly string[];
@@ -92,13 +95,19 @@ int main(int argc, char **argv) {
     long idx[${mods.length}];
     int i;
     if (argc != ${mods.length + 1}) return 2;
+    static const int same_as[] = { ${mods.map((m, i) => mods.findIndex((o) => o.inputs === m.inputs) < i ? mods.findIndex((o) => o.inputs === m.inputs) : -1).join(', ')} };
     for (i = 0; i < ${mods.length}; ++i) {
-        FILE *f = fopen(argv[1 + i], "rb");
         const size_t total = (size_t)len[i] * (size_t)cnt[i];
-        in[i] = (float *)malloc(total * sizeof(float));
         copy[i] = (float *)malloc((size_t)floor_len[i] * sizeof(float));
-        if (!f || !in[i] || !copy[i] || fread(in[i], sizeof(float), total, f) != total) return 3;
-        fclose(f);
+        if (!copy[i]) return 3;
+        if (same_as[i] >= 0) {
+            in[i] = in[same_as[i]];
+        } else {
+            FILE *f = fopen(argv[1 + i], "rb");
+            in[i] = (float *)malloc(total * sizeof(float));
+            if (!f || !in[i] || fread(in[i], sizeof(float), total, f) != total) return 3;
+            fclose(f);
+        }
     }
 ${P.map((p, i) => `    ws[${i}] = malloc(${p}workspace_size()); dets[${i}] = malloc(sizeof(${p}detection_t) * ${p.toUpperCase()}MAX_DETECTIONS);`).join('\n')}
     while (fgets(line, sizeof line, stdin) != NULL && line[0] != 'q') {
@@ -135,12 +144,14 @@ export async function startCTimer(mods: TimedModule[]): Promise<CTimer> {
       copyFileSync(join(m.dir, 'postprocess.h'), join(dir, `m${i}`, 'postprocess.h'));
       copyFileSync(join(m.dir, 'postprocess.c'), join(dir, `m${i}`, 'postprocess.c'));
       const per = inputLength(m.shape);
-      const all = new Float32Array(per * m.inputs.length);
       m.inputs.forEach((x, j) => {
         if (x.length !== per) throw new PrunedetError('E_POSTPROCESS', `bench input ${j} of module ${i} has ${x.length} values, the module takes ${per}`, 'the module and the tensors do not match');
-        all.set(x, j * per);
       });
-      writeFileSync(join(dir, `in${i}.bin`), new Uint8Array(all.buffer));
+      if (mods.findIndex((o) => o.inputs === m.inputs) === i) {
+        const all = new Float32Array(per * m.inputs.length);
+        m.inputs.forEach((x, j) => all.set(x, j * per));
+        writeFileSync(join(dir, `in${i}.bin`), new Uint8Array(all.buffer));
+      }
       gcc(dir, [...BASE_CFLAGS, ...m.flags, '-c', join(`m${i}`, 'postprocess.c'), '-o', `m${i}.o`]);
       objects.push(`m${i}.o`);
     });

@@ -290,8 +290,9 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
     if (withC) {
       const timed: TimedModule[] = [];
       sets.forEach((s, si) => {
+        // one copy of the set's inputs, shared by its modules (the harness keeps one buffer per distinct array)
+        const all = inputs.flatMap((l) => l.sets[si]!.map((x) => flattenForC({ form: 'concat', ...x })));
         for (const peer of cPeers) {
-          const all = inputs.flatMap((l) => l.sets[si]!.map((x) => flattenForC({ form: 'concat', ...x })));
           let b = 0;
           const base = inputs.map((l) => ((b += l.sets[si]!.length), b - l.sets[si]!.length));
           mods.push({ set: si, peer, base });
