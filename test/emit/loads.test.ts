@@ -19,10 +19,16 @@ const RETINA_LEVELS: LevelDef[] = [
   { h: 7, w: 5, a: 8, stride: 64 },
 ];
 
+/** No suppression and room for every candidate kept: the output is the whole pool, so top-k and the cap show. */
+const EXPOSED = { iouThreshold: 1, maxDetections: 100_000 };
+
 const CASES: { name: string; plan: EmitPlan }[] = [
   // SSD300's levels 2-4 (2,916 anchors): enough rows per level for every path, a third of the reference's time
   { name: 'SSD300 levels 2-4 (softmax, background last, per-level top 1000)', plan: makePlan({ name: 'ssd', spec: 'mmdet-ssd300', levels: SSD300_LEVELS.slice(1, 4), numClasses: 81, candidateCap: 3000 }) },
   { name: 'RetinaNet-like (sigmoid, per-level top 1000)', plan: makePlan({ name: 'retina', spec: 'mmdet-retinanet', levels: RETINA_LEVELS, numClasses: 80, candidateCap: 3000 }) },
+  // every kept candidate is output: a pool or a reject bound that lost one ranked near the top-k cut would show
+  { name: 'SSD300 levels 2-4, whole pool out (top 1000 per level, global cap 2500)', plan: makePlan({ name: 'ssdall', spec: { ...PRESETS['mmdet-ssd300']!, ...EXPOSED }, levels: SSD300_LEVELS.slice(1, 4), numClasses: 81, candidateCap: 2500 }) },
+  { name: 'RetinaNet-like, whole pool out (top 1000 per level, global cap 2500)', plan: makePlan({ name: 'retall', spec: { ...PRESETS['mmdet-retinanet']!, ...EXPOSED }, levels: RETINA_LEVELS, numClasses: 80, candidateCap: 2500 }) },
   // (the preset's 1e-8 threshold passes every pair of any load: 0.02 here)
   { name: 'TFLite SSD (probabilities, background first, 90 labels, agnostic)', plan: makePlan({ name: 'tfl', spec: { ...PRESETS['tflite-ssd']!, scoreThreshold: 0.02 }, levels: RETINA_LEVELS.slice(1), numClasses: 91, candidateCap: 2048 }) },
 ];
