@@ -11,11 +11,12 @@
  * Shapes come from the model's declared input shapes (never from --input-shape or an assumed batch of 1), so a
  * dynamic dimension stays dynamic. Leaves alone: graph outputs, outputs much larger than their inputs (ConstantOfShape/Expand/Tile blow-ups), random
  * ops, values with symbolic dims.
+ * A folded float value whose op rounds (arithmetic, not data movement) is recorded as a rounding change for verify.
  */
-import type { Pass } from '../src/pipeline';
+import type { Pass, RoundingChange } from '../src/pipeline';
 import type { Node, Value } from '../src/ir/graph';
 import { Tensor } from '../src/ir/tensor';
-import { DataType } from '../src/ir/dtype';
+import { DataType, isFloatType } from '../src/ir/dtype';
 import { removeDead } from '../src/ir/dce';
 import { LAYOUT_OPS, evalNode, type Arr } from '../src/detector/layout-eval';
 import { inferShapes, type ShapeResult } from '../src/shape/infer';
@@ -24,6 +25,8 @@ import { isStatic, numbersOf } from '../src/shape/types';
 const FROM_VALUES = new Set<number>([DataType.FLOAT, DataType.INT64, DataType.INT32, DataType.DOUBLE, DataType.UINT8, DataType.BOOL, DataType.INT8]);
 const NEVER = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli', 'Constant']);
 const MAX_GROWTH_BYTES = 1 << 20;
+/** Ops that move, select or clamp values without rounding them: folding them changes no float arithmetic. */
+const EXACT = new Set(['Reshape', 'Slice', 'Gather', 'Unsqueeze', 'Squeeze', 'Expand', 'Tile', 'Split', 'Transpose', 'Concat', 'Identity', 'Flatten', 'Shape', 'Size', 'Cast', 'Relu', 'Clip', 'Max', 'Min', 'Abs', 'Neg', 'Dropout']);
 
 function isConst(v: Value | undefined): boolean {
   return v === undefined || v.constant() !== undefined;
@@ -59,10 +62,12 @@ export const foldConstants: Pass = {
     // hold for every input the exported model accepts.
     const shapes = inferShapes(ctx.model);
     let folded = 0;
+    const rounding: RoundingChange[] = [];
     for (const n of graph.topoOrder()) {
       if (n.domain !== '' || NEVER.has(n.opType)) continue;
       const tensors = foldNode(n, shapes);
       if (!tensors) continue;
+      if (!EXACT.has(n.opType)) n.outputs.forEach((o, i) => isFloatType(tensors[i]!.dataType) && rounding.push({ value: o!.name, how: 'constant-folded' }));
       graph.removeNode(n);
       n.outputs.forEach((o, i) => {
         o!.initializer = tensors[i]!;
@@ -72,6 +77,6 @@ export const foldConstants: Pass = {
     }
     if (!folded) return { changed: false, stats: { nodesFolded: 0 }, skipped: 'no node computes a constant' };
     const dce = removeDead(graph);
-    return { changed: true, stats: { nodesFolded: folded, ...dce } };
+    return { changed: true, stats: { nodesFolded: folded, ...dce }, ...(rounding.length ? { rounding } : {}) };
   },
 };
