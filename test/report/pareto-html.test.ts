@@ -56,6 +56,17 @@ describe('renderParetoReport (static HTML)', () => {
     expect(html).toContain('href="configs/cand%2012.json"');
   });
 
+  it('shows the reference detections per level and marks the configurations whose score is not evidence', () => {
+    const flagged = { ...report, points: report.points.map((p, i) => ({ ...p, lowEvidence: i === 3 ? [0] : [] })), evidence: { referenceDetections: [4, 120, 80, 30, 12, 9], minDetections: 10 } };
+    const out = renderParetoReport(flagged);
+    expect(out).toContain('L1 4 \u00b7 L2 120 \u00b7 L3 80 \u00b7 L4 30 \u00b7 L5 12 \u00b7 L6 9.');
+    expect(out).toMatch(/Levels 1, 6 have fewer than 10: 1 configuration marked \u26a0/);
+    expect(out.match(/<tr data-index="\d+" class="low-evidence">/g)).toHaveLength(1);
+    expect(out).toContain('<tr data-index="3" class="low-evidence">');
+    expect(out).toContain('\u26a0 weak evidence on L1');
+    expect(html).not.toContain('low-evidence">');
+  });
+
   it('references nothing over the network', () => {
     expect(html).not.toMatch(/https?:\/\//i);
     expect(html).not.toMatch(/<link[^>]+rel="stylesheet"/);
