@@ -6,11 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildFixture } from '../../fixtures/index';
-import { analyzeModel } from '../../src/detector/index';
-import { loadModel } from '../../src/onnx/load';
-import { saveModel } from '../../src/onnx/save';
-import { Tensor } from '../../src/ir/tensor';
 import { validateCompileReport } from '../../src/verify/report';
+import { nudgeHeadConv } from '../_support/edit-model';
 import { compileTemp, saveTemp } from '../_support/compile';
 import { expectUserError, prunedet } from '../_support/cli';
 import { hasGcc } from '../_support/gcc';
@@ -99,13 +96,7 @@ describe('an output only slicing reaches is compared bit for bit', () => {
   it('a kept score bias moved by 4e-6 fails although the output moves by less than 1e-5', async () => {
     const dir = join(root, 'nudged');
     cpSync(outDir, dir, { recursive: true });
-    const m = loadModel(join(dir, 'model.onnx'));
-    const { spec } = analyzeModel(m);
-    const b = spec.levels[0]!.convs.find((c) => c.groups[0]!.role === 'scores')!.node.inputs[2]!;
-    const data = Float32Array.from(b.initializer!.float32());
-    data[0] = data[0]! + 4e-6;
-    b.initializer = Tensor.fromFloat32([...b.initializer!.dims], data);
-    saveModel(m, join(dir, 'model.onnx'));
+    nudgeHeadConv(join(dir, 'model.onnx'), 0, 'scores', 2, 0, 4e-6);
     const r = prunedet(['verify', model, dir, '--samples', '1', '--skip-c', '--json']);
     expect(r.code).toBe(1);
     const res = JSON.parse(r.stdout);

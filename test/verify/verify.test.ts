@@ -3,9 +3,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildFixture } from '../../fixtures/index';
 import { loadModel } from '../../src/onnx/load';
-import { saveModel } from '../../src/onnx/save';
-import { Tensor } from '../../src/ir/tensor';
 import { verify, type VerifyResult } from '../../src/verify/index';
+import { nudgeHeadConv } from '../_support/edit-model';
 import { compileTemp, saveTemp } from '../_support/compile';
 import { prunedet } from '../_support/cli';
 import { hasGcc } from '../_support/gcc';
@@ -86,13 +85,7 @@ describe('verify passes on compiled models, saying what it compared', () => {
 describe('verify fails, naming the input and anchor', () => {
   it('on a compiled model with one weight changed (exit 1 from the CLI)', async () => {
     const { outDir } = await compileTemp(ssd, { config: 'configs/ssd300/config_b.py' });
-    const m = loadModel(join(outDir, 'model.onnx'));
-    const { spec } = analyzeModel(m);
-    const w = spec.levels[1]!.convs.find((c) => c.groups[0]!.role === 'boxes')!.node.inputs[1]!;
-    const data = Float32Array.from(w.initializer!.float32());
-    data[0] = data[0]! + 0.5;
-    w.initializer = Tensor.fromFloat32([...w.initializer!.dims], data);
-    saveModel(m, join(outDir, 'model.onnx'));
+    nudgeHeadConv(join(outDir, 'model.onnx'), 1, 'boxes', 1, 0, 0.5);
     const r = prunedet(['verify', ssd, outDir, '--samples', '1', '--postprocess', 'mmdet-ssd300']);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/\(a\) tensors, .* — MISMATCH/);
