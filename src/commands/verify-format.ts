@@ -4,6 +4,7 @@ import type { CheckStatus, ComparedTensor, VerifyResult } from '../verify/index'
 import { fmtInt, table } from '../format/table';
 
 const e = (v: number) => (v === 0 ? '0' : v.toExponential(1));
+const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 const STATUS: Record<CheckStatus, string> = { pass: 'pass', fail: 'MISMATCH', inconclusive: 'INCONCLUSIVE', skipped: 'skipped' };
 
@@ -19,15 +20,22 @@ function tolerance(t: ComparedTensor): string {
   return t.tolerance.kind === 'bitwise' ? 'bitwise' : `≤ ${e(t.tolerance.max)}`;
 }
 
+/** One line per distinct tolerance origin, naming the outputs it applies to. */
+function origins(outputs: ComparedTensor[]): string[] {
+  const by = new Map<string, string[]>();
+  for (const o of outputs) if (o.tolerance.kind !== 'bitwise') by.set(o.tolerance.origin, [...(by.get(o.tolerance.origin) ?? []), o.name]);
+  return [...by].map(([origin, names]) => `    ${names.length > 3 ? `${names.slice(0, 2).join(', ')}, … (${names.length} outputs)` : names.join(', ')}: tolerance from ${origin}`);
+}
+
 export function formatVerify(r: VerifyResult): string {
   const { tensors: t, detections: d, cModule: c } = r.checks;
   const names = r.inputs.names;
   const lines = [
     `inputs: ${r.inputs.count} ${r.inputs.source === 'random' ? 'seeded random tensors' : `images (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''})`}; original sha256 ${r.original.sha256.slice(0, 12)}… matches report.json`,
     '',
-    `(a) tensors, compiled vs original at the ${fmtInt(t.anchors)} kept anchors, ${t.inputs} inputs — ${STATUS[t.status]}`,
+    `(a) tensors, compiled vs original at the ${fmtInt(t.anchors)} kept anchors, ${plural(t.inputs, 'input')} — ${STATUS[t.status]}`,
     table(['output', 'elements', 'tolerance', 'max abs err', 'over', 'worst element (compiled/original anchor)'], t.outputs.map((o) => [o.name, fmtInt(o.elements), tolerance(o), e(o.maxAbsError), fmtInt(o.overTolerance), worst(o)])),
-    ...t.outputs.filter((o) => o.tolerance.kind !== 'bitwise').map((o) => `    ${o.name}: tolerance from ${o.tolerance.origin}`),
+    ...origins(t.outputs),
   ];
   if (t.features.length) {
     const f = t.features;
@@ -39,7 +47,7 @@ export function formatVerify(r: VerifyResult): string {
   const perLevel = d.levels.map((l) => (l.anchors === 0 ? '-' : `${l.detections.inputs}+${l.detections.planted}`)).join(' · ');
   lines.push(`(b) detections, the paper's oracle (removed anchors' scores forced to 0)${d.preset ? ` with ${d.preset}` : ''} — ${STATUS[d.status]}`);
   if (d.preset) {
-    lines.push(`    per level (from the ${d.inputs.count} inputs + from ${d.planted.count} planted head outputs): ${perLevel}`);
+    lines.push(`    per level (from the ${plural(d.inputs.count, 'input')} + from ${d.planted.count} planted head outputs): ${perLevel}`);
     lines.push(`    oracle vs compiled post-processing of the kept anchors: ${fmtInt(d.inputs.detections + d.planted.detections)} detections on ${d.inputs.count + d.planted.count} inputs, bit for bit`);
     lines.push(`    the compiled model's own: ${fmtInt(d.inputs.compiled)} detections vs the oracle's ${fmtInt(d.inputs.detections)}; ${fmtInt(d.inputs.matched)} same label and anchor, ${fmtInt(d.inputs.identical)} bit for bit`);
   }

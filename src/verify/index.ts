@@ -347,6 +347,13 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
     const baseline = reportBaselineSet(report);
     ppOrig = postprocessForModel(orig.spec, preset, { ...(baseline ? { baseline } : {}), ...(cut ? { rawHead: true } : {}) });
     ppComp = compiledPostprocess({ spec: comp.spec, baselineSet: baseline, featureMaps }, preset, kept, cut);
+    if (cut && orig.spec.anchorTable) {
+      // a --cut-head model lost the in-graph decoding that held the anchor table; compile emitted its C module from
+      // the table of the model before the cut (the original's kept rows), and so does the original's side here
+      const rows = new Float32Array(keptIdx.length * 4);
+      keptIdx.forEach((n, r) => rows.set(ppOrig!.anchors.subarray(4 * n, 4 * n + 4), 4 * r));
+      ppComp = { ...ppComp, anchors: rows, anchorSource: ppOrig.anchorSource };
+    }
   }
   const total = orig.spec.boxes;
   const mask = removedMask(total, keptIdx);

@@ -55,6 +55,15 @@ describe.skipIf(!hasShared)('verify on ultraface RFB-320 (fold-batchnorm re-roun
     expect(Number(m2![3])).toBeCloseTo(2 * boxes.tolerance.max, 3);
   });
 
+  it('--cut-head of the export that decodes in the graph: the C module keeps the graph\'s anchor table, bit for bit', async () => {
+    const model = ultraface('version-RFB-320.onnx');
+    const { outDir } = await compileTemp(model, { remove: '2,4,6,9', postprocess: 'ultraface', emit: ['c'], cutHead: true });
+    const r = await verify({ original: model, outDir, images: FACES, samples: 3 });
+    expect(r.status).toBe('equivalent');
+    expect(r.checks.detections.inputs.detections).toBeGreaterThan(0);
+    if (hasGcc) expect(r.checks.cModule).toMatchObject({ status: 'pass', runs: 5 });
+  });
+
   it('random inputs compare detections on every level that keeps anchors, for every shared ultraface model', async () => {
     for (const name of ['version-RFB-320.onnx', 'version-RFB-320_without_postprocessing.onnx', 'version-slim-320.onnx', 'version-slim-320_simplified.onnx']) {
       const model = ultraface(name);
