@@ -60,7 +60,7 @@ export const foldBatchnorm: Pass = {
       rounding.push({ value: z.name, how: 'batchnorm-folded' });
       folded++;
     }
-    if (!folded) return { changed: false, stats: { folded }, skipped: 'no BatchNormalization follows a Conv it alone reads' };
+    if (!folded) return { changed: false, stats: { folded }, rounding, skipped: 'no BatchNormalization follows a Conv it alone reads' };
     return { changed: true, stats: { folded, ...removeDead(graph) }, rounding };
   },
 };

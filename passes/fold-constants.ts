@@ -75,8 +75,8 @@ export const foldConstants: Pass = {
       });
       folded++;
     }
-    if (!folded) return { changed: false, stats: { nodesFolded: 0 }, skipped: 'no node computes a constant' };
+    if (!folded) return { changed: false, stats: { nodesFolded: 0 }, rounding, skipped: 'no node computes a constant' };
     const dce = removeDead(graph);
-    return { changed: true, stats: { nodesFolded: folded, ...dce }, ...(rounding.length ? { rounding } : {}) };
+    return { changed: true, stats: { nodesFolded: folded, ...dce }, rounding };
   },
 };

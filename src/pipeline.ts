@@ -33,8 +33,11 @@ export interface PassResult {
   stats: Record<string, number>;
   /** Why the pass did nothing (not an error): e.g. 'no BatchNormalization follows a Conv'. */
   skipped?: string;
-  /** Every value whose float arithmetic the pass changed (absent or empty: the pass changed no arithmetic). */
-  rounding?: RoundingChange[];
+  /**
+   * Every value whose float arithmetic the pass changed; [] when it changed none (slicing, removal, rewiring). Reports
+   * of older prunedet versions lack the field: verify then assumes every conv may have been re-rounded.
+   */
+  rounding: RoundingChange[];
 }
 
 export interface PassContext {

@@ -327,8 +327,9 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
 
   // what the passes re-rounded, and the tolerance model it implies (before any tap is added to the graph)
   const changes = report.passes.flatMap((p) => (p.changed ? (p.rounding ?? []) : []));
+  const unrecorded = report.passes.filter((p) => p.changed && p.rounding === undefined).map((p) => p.pass);
   const outValues = comp.spec.outputs.map((b) => comp.model.graph.values.get(b.name)!);
-  const plan = new RoundingPlan(comp.model.graph, comp.shapes, changes);
+  const plan = new RoundingPlan(comp.model.graph, comp.shapes, changes, unrecorded);
   const inputMap = (conv: Node) => {
     const p = pairs.find((x) => x.comp.node === conv);
     const inC = conv.inputs[1]?.constant()?.dims[1];

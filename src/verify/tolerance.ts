@@ -110,17 +110,19 @@ export class RoundingPlan {
     readonly graph: Graph,
     private readonly shapes: ShapeResult,
     readonly changes: readonly RoundingChange[],
+    /** Passes that changed the graph without saying what they re-rounded (an older report.json): every conv counts. */
+    readonly unrecorded: readonly string[] = [],
   ) {
-    let unresolved = 0;
+    let unresolved = unrecorded.length;
     for (const c of changes) {
       const v = graph.values.get(c.value);
       if (!v) unresolved++;
       else if (c.how === 'constant-folded' || !v.producer) this.foldedConsts.add(v);
       else this.foldedNodes.add(v.producer);
     }
-    this.unresolved = unresolved;
+    this.unresolved = unresolved - unrecorded.length;
     for (const node of graph.topoOrder()) {
-      if (unresolved > 0 && node.opType === 'Conv') this.foldedNodes.add(node);
+      if (unresolved > 0 && node.opType === 'Conv') this.foldedNodes.add(node); // conservative: any conv may differ
       const bin = this.inputS2(node);
       if (bin === 0 && !this.foldedNodes.has(node)) continue;
       const own = this.ownUlps(node);
@@ -160,7 +162,7 @@ export class RoundingPlan {
   describe(): string {
     const bn = this.changes.filter((c) => c.how === 'batchnorm-folded').length;
     const fc = this.changes.filter((c) => c.how === 'constant-folded').length;
-    return [bn ? `fold-batchnorm re-rounded ${bn} conv${bn === 1 ? '' : 's'}` : '', fc ? `fold-constants computed ${fc} float value${fc === 1 ? '' : 's'}` : '', this.unresolved ? `${this.unresolved} renamed later (every conv counted)` : '']
+    return [bn ? `fold-batchnorm re-rounded ${bn} conv${bn === 1 ? '' : 's'}` : '', fc ? `fold-constants computed ${fc} float value${fc === 1 ? '' : 's'}` : '', this.unresolved ? `${this.unresolved} renamed later (every conv counted)` : '', this.unrecorded.length ? `${this.unrecorded.join(', ')} recorded no rounding changes (report.json of an older prunedet: every conv counted)` : '']
       .filter(Boolean).join(', ');
   }
 }

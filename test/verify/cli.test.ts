@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildFixture } from '../../fixtures/index';
 import { validateCompileReport } from '../../src/verify/report';
+import { verify } from '../../src/verify/index';
 import { nudgeHeadConv } from '../_support/edit-model';
 import { compileTemp, saveTemp } from '../_support/compile';
 import { expectUserError, prunedet } from '../_support/cli';
@@ -61,6 +62,13 @@ describe('verify: bad input is one line, exit 2', () => {
     ['a C module without its symbol prefix', (r: Record<string, any>) => (delete r.postprocess.symbolPrefix, r), /report\.json: postprocess\.symbolPrefix is missing/],
   ])('report.json %s', (name, edit, pattern) => {
     expectUserError(prunedet(['verify', model, withReport(name.replace(/\W+/g, '-'), edit)]), pattern, expect);
+  });
+
+  it('a report.json of an older prunedet (no rounding records) is still verified, counting every conv as re-rounded', async () => {
+    const dir = withReport('older', (r) => (r.passes.forEach((p: Record<string, unknown>) => delete p.rounding), r));
+    const res = await verify({ original: model, outDir: dir, samples: 1, skipC: true });
+    expect(res.status).toBe('equivalent');
+    expect(res.checks.tensors.outputs[0]!.tolerance).toMatchObject({ kind: 'derived', origin: expect.stringMatching(/prune-anchors, eliminate-dead.* recorded no rounding changes \(report\.json of an older prunedet: every conv counted\)/) });
   });
 
   it('the report compile writes passes the validation', () => {
