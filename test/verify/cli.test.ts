@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildFixture } from '../../fixtures/index';
-import { validateCompileReport } from '../../src/verify/report';
+import { readCompileReport, validateCompileReport } from '../../src/verify/report';
+import { PrunedetError } from '../../src/errors';
+import { parseCount, parseToleranceFlags } from '../../src/commands/common';
 import { verify } from '../../src/verify/index';
 import { nudgeHeadConv } from '../_support/edit-model';
 import { compileTemp, saveTemp } from '../_support/compile';
@@ -35,12 +37,17 @@ describe('verify: bad input is one line, exit 2', () => {
   it.each([
     [['--samples', '0'], /--samples 0 is not a whole number from 1 to 1000/],
     [['--samples', '1001'], /--samples 1001 is not a whole number from 1 to 1000/],
-    [['--samples', '2.5'], /--samples 2\.5 is not a whole number/],
     [['--samples', 'many'], /--samples many is not a whole number/],
     [['--atol', 'big'], /--atol big is not a number >= 0/],
-    [['--rtol', 'scores:-1'], /--rtol scores:-1 is not a number >= 0/],
   ])('flags %j', (flags, pattern) => {
     expectUserError(prunedet(['verify', model, outDir, ...flags]), pattern, expect);
+  });
+
+  it('flag parsing: whole numbers, tolerances global or per output', () => {
+    expect(() => parseCount('--samples', '2.5')).toThrow(/--samples 2\.5 is not a whole number/);
+    expect(() => parseToleranceFlags([], ['scores:-1'])).toThrow(/--rtol scores:-1 is not a number >= 0/);
+    expect(parseToleranceFlags(['1e-4', 'boxes:1e-3'], ['scores:0.01'])).toEqual({ all: { atol: 1e-4 }, byOutput: { boxes: { atol: 1e-3 }, scores: { rtol: 0.01 } } });
+    expect(parseToleranceFlags([], [])).toBeUndefined();
   });
 
   it('an ORIGINAL that is not the compiled model: both hashes shown, for verify and for bench', () => {
@@ -52,16 +59,30 @@ describe('verify: bad input is one line, exit 2', () => {
   it.each([
     ['null', 'null', /report\.json is null, not a compile report/],
     ['an array', '[]', /report\.json is an array, not a compile report/],
-    ['not JSON', '{"tool": ', /report\.json is not valid JSON/],
     ['no config.kept', (r: Record<string, any>) => (delete r.config.kept, r), /report\.json: config\.kept is missing/],
+  ])('report.json %s', (name, edit, pattern) => {
+    expectUserError(prunedet(['verify', model, withReport(name.replace(/\W+/g, '-'), edit)]), pattern, expect);
+  });
+
+  it.each([
+    ['not JSON', '{"tool": ', /report\.json is not valid JSON/],
     ['config.kept of strings', (r: Record<string, any>) => ((r.config.kept[1] = ['0']), r), /report\.json: config\.kept\[1\]\[0\] is string "0", not a whole number >= 0/],
     ['no model.sha256', (r: Record<string, any>) => (delete r.model.sha256, r), /report\.json: model\.sha256 is missing/],
     ['a short featureMaps', (r: Record<string, any>) => (r.featureMaps.pop(), r), /report\.json: featureMaps has 4 levels but config\.kept has 5/],
     ['passes not an array', (r: Record<string, any>) => ((r.passes = {}), r), /report\.json: passes is an object, not an array/],
     ['an unknown rounding kind', (r: Record<string, any>) => ((r.passes[0].rounding = [{ value: 'x', how: 'magic' }]), r), /report\.json: passes\[0\]\.rounding\[0\]\.how is string "magic", not one of batchnorm-folded, constant-folded/],
     ['a C module without its symbol prefix', (r: Record<string, any>) => (delete r.postprocess.symbolPrefix, r), /report\.json: postprocess\.symbolPrefix is missing/],
-  ])('report.json %s', (name, edit, pattern) => {
-    expectUserError(prunedet(['verify', model, withReport(name.replace(/\W+/g, '-'), edit)]), pattern, expect);
+  ])('report.json %s (the reader verify and bench share)', (name, edit, pattern) => {
+    const dir = withReport(name.replace(/\W+/g, '-'), edit);
+    let err: unknown;
+    try {
+      readCompileReport(dir);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(PrunedetError);
+    expect((err as PrunedetError).code).toBe('E_REPORT');
+    expect((err as PrunedetError).oneLine()).toMatch(pattern);
   });
 
   it('a report.json of an older prunedet (no rounding records) is still verified, counting every conv as re-rounded', async () => {
