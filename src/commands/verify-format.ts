@@ -31,7 +31,7 @@ export function formatVerify(r: VerifyResult): string {
   const { tensors: t, detections: d, cModule: c } = r.checks;
   const names = r.inputs.names;
   const lines = [
-    `inputs: ${r.inputs.count} ${r.inputs.source === 'random' ? 'seeded random tensors' : `images (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''})`}; original sha256 ${r.original.sha256.slice(0, 12)}… matches report.json`,
+    `inputs: ${r.inputs.source === 'random' ? plural(r.inputs.count, 'seeded random tensor') : `${plural(r.inputs.count, 'image')} (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''})`}; original sha256 ${r.original.sha256.slice(0, 12)}… matches report.json`,
     '',
     `(a) tensors, compiled vs original at the ${fmtInt(t.anchors)} kept anchors, ${plural(t.inputs, 'input')} — ${STATUS[t.status]}`,
     table(['output', 'elements', 'tolerance', 'max abs err', 'over', 'worst element (compiled/original anchor)'], t.outputs.map((o) => [o.name, fmtInt(o.elements), tolerance(o), e(o.maxAbsError), fmtInt(o.overTolerance), worst(o)])),

@@ -295,10 +295,12 @@ function outputPlans(orig: AnalyzedModel, comp: AnalyzedModel, kept: number[][],
   });
 }
 
-/** The user's override for output `name`, if any. */
+/** The user's override for output `name`, if any: per-output values win over global ones, each of atol and rtol. */
 function overrideFor(t: ToleranceOverrides | undefined, name: string): Tolerance | undefined {
-  const o = t?.byOutput?.[name] ?? t?.all;
-  return o && (o.atol !== undefined || o.rtol !== undefined) ? { atol: o.atol ?? 0, rtol: o.rtol ?? 0 } : undefined;
+  const own = t?.byOutput?.[name];
+  const atol = own?.atol ?? t?.all?.atol;
+  const rtol = own?.rtol ?? t?.all?.rtol;
+  return atol !== undefined || rtol !== undefined ? { atol: atol ?? 0, rtol: rtol ?? 0 } : undefined;
 }
 
 function describeTolerance(t: Tolerance): string {

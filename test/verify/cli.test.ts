@@ -136,5 +136,11 @@ describe('an output only slicing reaches is compared bit for bit', () => {
     expect(scores.maxAbsError).toBeLessThan(1e-5);
     expect(scores.worst).toMatchObject({ input: 0, inputName: 'random #0', tolerance: 0, anchor: { level: 1, value: expect.any(Number) } });
     expect(res.advice).toMatch(/^input 0 \(random #0\): output scores at compiled anchor \d+ \(original anchor \d+, level 1\), value \d+: got \S+, expected \S+, error \S+ > tolerance 0\.00e\+0$/);
+    // the user may say what is acceptable (Polygraphy style): then the override is the tolerance, and says so
+    const ok = prunedet(['verify', model, dir, '--samples', '1', '--skip-c', '--json', '--atol', 'scores:1e-5']);
+    expect(ok.code).toBe(0);
+    const okScores = JSON.parse(ok.stdout).checks.tensors.outputs.find((o: { name: string }) => o.name === 'scores');
+    expect(okScores.tolerance).toMatchObject({ kind: 'override', atol: 1e-5, rtol: 0, max: 1e-5, origin: '--atol/--rtol: atol 0.00001' });
+    expect(okScores.overTolerance).toBe(0);
   });
 });
