@@ -8,6 +8,7 @@
 //  (c) the emitted C module, built with gcc, gives the reference's detections bit for bit on the same tensors.
 // A check that compared nothing (no inputs, no detections on a level, no C build) is inconclusive, and so is the
 // verdict: exit 3, with a line saying what to do. See the README for the JSON schema (VerifyResult).
+import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadDetector, type AnalyzedModel } from '../detector/index';
@@ -311,6 +312,8 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   checkOptions(o);
   const report = readCompileReport(o.outDir);
   checkOriginal(report, o.original, o.outDir);
+  const missing = report.files.includes('postprocess.c') && !o.skipC ? ['postprocess.c', 'postprocess.h'].find((f) => !existsSync(join(o.outDir, f))) : undefined;
+  if (missing) throw new PrunedetError('E_REPORT', `${join(o.outDir, 'report.json')} lists the C module but ${join(o.outDir, missing)} is missing`, 'recompile with --emit c, or pass --skip-c');
   const opt = o.inputShape ? { inputShape: o.inputShape } : {};
   const orig = loadDetector(o.original, opt);
   const comp = loadDetector(join(o.outDir, 'model.onnx'), opt);

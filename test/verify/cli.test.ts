@@ -1,7 +1,7 @@
 // `prunedet verify` (and bench's original check) through the real bin: bad input is one line and exit 2; a
 // toolchain-less PATH is inconclusive (exit 3), --skip-c says "C module not checked"; a change below 1e-5 in an
 // output only slicing reaches fails (bit for bit).
-import { cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -83,6 +83,12 @@ describe('verify: bad input is one line, exit 2', () => {
     expect(err).toBeInstanceOf(PrunedetError);
     expect((err as PrunedetError).code).toBe('E_REPORT');
     expect((err as PrunedetError).oneLine()).toMatch(pattern);
+  });
+
+  it('a C module listed in report.json but missing from OUTDIR', () => {
+    const dir = withReport('no-c', (r) => r);
+    rmSync(join(dir, 'postprocess.c'));
+    expectUserError(prunedet(['verify', model, dir]), /report\.json lists the C module but .*postprocess\.c is missing; recompile with --emit c, or pass --skip-c/, expect);
   });
 
   it('a report.json of an older prunedet (no rounding records) is still verified, counting every conv as re-rounded', async () => {
