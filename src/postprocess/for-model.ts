@@ -11,6 +11,7 @@ import { baselineFromMmdetConfig } from '../anchors/config/index';
 import { parsePostprocess } from './presets';
 import type { PostprocessSpec } from './spec';
 import { levelOffsets, type LevelShape, type PostprocessInput } from './reference';
+import { levelName } from '../format/levels';
 
 export interface ModelPostprocess {
   /** The preset adapted to the model: decoder 'none' when boxes are decoded in the graph, 'probabilities' when activated. */
@@ -182,7 +183,7 @@ export function referenceInput(det: DetectorSpec, outputs: RunOutputs, levels?: 
       const i = next++;
       const cls = maps.find((o) => o.level === i && o.role === 'scores');
       const reg = maps.find((o) => o.level === i && o.role === 'boxes');
-      if (!cls || !reg) throw new PrunedetError('E_HEAD_AMBIGUOUS', `level ${i + 1} has no separate score and box maps among the outputs`, 'export the head outputs as scores and boxes');
+      if (!cls || !reg) throw new PrunedetError('E_HEAD_AMBIGUOUS', `${levelName(i)} has no separate score and box maps among the outputs`, 'export the head outputs as scores and boxes');
       return { cls: outputs[cls.name]!.data, reg: outputs[reg.name]!.data };
     }),
   };
