@@ -9,7 +9,7 @@ import { removeIdentity } from './remove-identity';
 import { foldBatchnorm } from './fold-batchnorm';
 import { dropInitializerInputs } from './drop-initializer-inputs';
 
-export const PASSES: readonly Pass<never>[] = [dropInitializerInputs, pruneAnchors, eliminateDead, foldConstants, removeIdentity, foldBatchnorm] as Pass<never>[];
+export const PASSES: readonly Pass<never>[] = [pruneAnchors, eliminateDead, foldConstants, removeIdentity, foldBatchnorm, dropInitializerInputs] as Pass<never>[];
 
 export const DEFAULT_PIPELINE: readonly string[] = ['drop-initializer-inputs', 'prune-anchors', 'eliminate-dead', 'fold-constants', 'remove-identity', 'fold-batchnorm'];
 

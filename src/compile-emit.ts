@@ -61,6 +61,9 @@ export async function emitArtefacts(stage: string, ctx: EmitContext): Promise<{ 
   const preset = ctx.options.postprocess;
   // compile checked the kinds and that a preset is given (checkEmitOptions) before doing any work
   if (emit.length === 0 || !preset) return { files: [] };
+  if (ctx.spec.postprocess && !ctx.options.cutHead) {
+    throw new PrunedetError('E_USAGE', `--emit ${emit.join(',')}: ${basename(ctx.options.model)} keeps its own post-processing (${ctx.spec.postprocess.ops.includes('NonMaxSuppression') ? 'NMS' : 'top-k'} in the graph), so no emitted module could read its outputs`, 'add --cut-head to end the model at the head and post-process with the emitted module');
+  }
   const pp = compiledPostprocess(ctx, preset, ctx.report.config.kept, ctx.options.cutHead === true);
   const files: string[] = [];
   const record: Record<string, unknown> = { requested: preset, preset: formatPostprocess(pp.spec), anchors: pp.anchorSource };

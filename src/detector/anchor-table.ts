@@ -90,3 +90,10 @@ function finish(xyxy: Float32Array, constants: string[], output: string): Anchor
   }
   return { xyxy, normalized: max <= 2, constants, output };
 }
+
+/** The rows of `table` at `kept` global anchor indices (a pruned model's anchors, in its order). */
+export function keptAnchorTable(table: AnchorTable, kept: ArrayLike<number>): AnchorTable {
+  const xyxy = new Float32Array(kept.length * 4);
+  for (let i = 0; i < kept.length; i++) xyxy.set(table.xyxy.subarray(4 * kept[i]!, 4 * kept[i]! + 4), 4 * i);
+  return { ...table, xyxy };
+}

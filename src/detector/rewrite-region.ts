@@ -63,6 +63,9 @@ export function rewriteRegion(g: Graph, nodes: Node[], keep: Map<Value, ValueKee
         if (!old) break; // computed at run time from symbolic sizes: checked by shape inference after the pass
         const inKeep = keep.get(n.inputs[0]!);
         const want = newShapeOf(ko);
+        // A target the graph computes (from Shape: torchvision's view(N, -1, K, H, W)) stays computed when its -1
+        // absorbs every shrinking axis: it then keeps a dynamic batch dynamic.
+        if (!n.inputs[1]!.constant() && ko.every((a, i) => a.kept === null || old[i] === -1)) break;
         const values = old.map((t, i) => (t === -1 ? -1 : t === 0 && inKeep && keptCount(inKeep[i]!) === want[i] ? 0 : want[i]!));
         n.setInput(1, constInts(g, `${n.inputs[1]!.name}_pruned`, values));
         stats.reshapes++;

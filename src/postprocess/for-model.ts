@@ -75,7 +75,9 @@ export function postprocessForModel(det: DetectorSpec, text: string, o: AnchorOp
   if (boxes !== det.boxes) {
     throw new PrunedetError('E_CONFIG_MISMATCH', `the kept anchors give ${boxes} boxes but the model has ${det.boxes}`, 'pass the config the model was compiled with');
   }
-  if (det.postprocessInGraph.includes('decode') && !o.rawHead) {
+  // boxes decoded in the head tensors the reference reads (a full export decodes after its top-k: not these)
+  const decoded = det.outputs.some((out) => out.columns.some((c) => c.role === 'boxes') && out.ops.includes('Exp'));
+  if (decoded && !o.rawHead) {
     spec.decoder = { type: 'none' };
     return { spec, anchors: new Float32Array(boxes * 4), levels, numClasses: det.classes, anchorSource: 'decoded in the graph' };
   }

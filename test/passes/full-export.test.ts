@@ -2,7 +2,7 @@
 // filter, top-k, decode, batched NMS in an If): pruned so the full model still runs in onnxruntime and gives exactly
 // the detections of the original with the removed anchors' scores forced to zero (the paper's oracle, built in the
 // graph); or cut at the head with --cut-head and post-processed by the emitted C module.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildFullExport, FULL_EXPORT, type FullExportStyle } from '../../fixtures/full-export';
@@ -88,6 +88,25 @@ for (const style of ['retinanet', 'ssd'] as FullExportStyle[]) {
   });
 }
 
+describe('prunedet verify on a full export', () => {
+  it('compares the compiled model with the masked original on random images, and fails when they differ', async () => {
+    const { verify } = await import('../../src/verify/index');
+    const path = saveTemp(buildFullExport({ style: 'retinanet' }));
+    const { outDir } = await compileTemp(path, { remove: '0,9,18' });
+    const good = await verify({ original: path, outDir, samples: 2 });
+    expect(good.ok).toBe(true);
+    expect(good.detections.detections).toBeGreaterThan(20);
+    expect(good.tensors.outputs.map((t) => t.name).sort()).toEqual(['boxes', 'labels', 'scores']);
+    // the same compiled model checked against a config that removed other anchors: the masks disagree
+    const report = JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8'));
+    report.config.kept = report.config.kept.map((k: number[]) => [...k.slice(1), 0].sort((a, b) => a - b));
+    writeFileSync(join(outDir, 'report.json'), JSON.stringify(report));
+    const bad = await verify({ original: path, outDir, samples: 2 });
+    expect(bad.ok).toBe(false);
+    expect(bad.detections.first).toMatch(/differs from the masked original|has shape/);
+  });
+});
+
 describe('--cut-head on a full export', () => {
   it('drops the in-graph post-processing: per-level head maps out, the C module takes them with the pruned anchor table', async () => {
     const path = saveTemp(buildFullExport({ style: 'retinanet' }));
@@ -105,5 +124,15 @@ describe('--cut-head on a full export', () => {
     expect(existsSync(join(outDir, 'postprocess.c'))).toBe(true);
     expect(String(report.postprocess!.anchors)).toMatch(/the graph's constants/);
     expect(readFileSync(join(outDir, 'postprocess.h'), 'utf8')).toMatch(/ {2}0 +8x8 +12x16 +8 +0 +1536/);
+    // verify: per-level maps equal the original's at the kept anchors, detections equal the oracle's, the C module's too
+    const { verify } = await import('../../src/verify/index');
+    const v = await verify({ original: path, outDir, samples: 2 });
+    expect([v.tensors.ok, v.detections.ok, v.cModule.ok]).toEqual([true, true, true]);
+    expect(v.detections.detections).toBeGreaterThan(20);
+  });
+
+  it('--emit c without --cut-head is refused: the full export keeps its own NMS', async () => {
+    const path = saveTemp(buildFullExport({ style: 'ssd' }));
+    await expect(compileTemp(path, { remove: '0', emit: ['c'], postprocess: 'torchvision-ssd' })).rejects.toThrow(/keeps its own post-processing \(NMS in the graph\)/);
   });
 });

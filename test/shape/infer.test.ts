@@ -95,7 +95,7 @@ describe('shape rules', () => {
 
 describe('value propagation of small tensors (in-graph preprocessing)', () => {
   it("torchvision's resize scale and pad-to-32: ReduceMin/Max, Reciprocal, Min, Floor, Ceil, Cast, the pads reversed by Slice(step -1)", () => {
-    const sizes = infer((b, x) => {
+    const sizes = infer((b) => {
       const sides = b.constInts([90, 120], 'sides');
       const f = (v: Value) => b.op('Cast', [v], [A.int('to', DataType.FLOAT)]);
       const lo = f(b.op('ReduceMin', [sides], [A.int('keepdims', 0)]));
