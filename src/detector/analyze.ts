@@ -29,7 +29,7 @@ export interface AnalyzeOptions {
 const IMAGE_TYPES = new Set([1, 2, 10, 11, 16]);
 
 /** Op types on any path from the region's convs to `out` (`inRegion`: the region's nodes). */
-function opsOnPath(out: Value, inRegion: ReadonlySet<Node>): string[] {
+export function opsOnPath(out: Value, inRegion: ReadonlySet<Node>): string[] {
   const ops = new Set<string>();
   const stack = [out];
   const seen = new Set<Value>();

@@ -5,7 +5,7 @@
 // It is not a general ONNX runtime: ops outside this set end the head region (see analyze.ts).
 import type { Node, Value } from '../ir/graph';
 import type { ShapeResult } from '../shape/infer';
-import { isStatic, numbersOf, sliceArgs } from '../shape/types';
+import { isStatic, numbersOf, sliceArgs, strides } from '../shape/types';
 
 export type Mode = 'trace' | 'value';
 
@@ -32,16 +32,6 @@ export const LAYOUT_OPS = new Set([
 ]);
 
 const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-
-function strides(shape: readonly number[]): number[] {
-  const st = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    st[i] = acc;
-    acc *= shape[i]!;
-  }
-  return st;
-}
 
 function alloc(mode: Mode, n: number): Int32Array | Float32Array {
   return mode === 'trace' ? new Int32Array(n).fill(-1) : new Float32Array(n);

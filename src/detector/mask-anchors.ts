@@ -8,7 +8,8 @@ import { DataType } from '../ir/dtype';
 import { loadModel } from '../onnx/load';
 import { modelToBytes } from '../onnx/save';
 import type { ShapeResult } from '../shape/infer';
-import { analyzeDetector } from './analyze';
+import { analyzeDetector, opsOnPath } from './analyze';
+import { forEachSubgraphNode } from '../onnx/subgraphs';
 import { findRegion, provenanceConv, provenanceFlat, traceRegion } from './region';
 import { keptChannels } from './keep';
 
@@ -63,7 +64,7 @@ export function maskRemovedAnchors(model: Model, kept: number[][], shapesOf: (m:
       }
     });
     if (!n) continue;
-    const activated = hasActivation(e, inRegion);
+    const activated = opsOnPath(e, inRegion).some((op) => ACTIVATIONS.has(op));
     const fill = g.addInitializer(`${e.name}_masked_fill`, Tensor.fromFloat32([], Float32Array.of(activated ? 0 : -3.4028234663852886e38)));
     const mask = g.addInitializer(`${e.name}_kept_mask`, Tensor.fromNumbers(DataType.BOOL, arr.shape, keepElem));
     const out = g.newValue(`${e.name}_masked`);
@@ -77,39 +78,11 @@ export function maskRemovedAnchors(model: Model, kept: number[][], shapesOf: (m:
   return { model: copy, masked };
 }
 
-/** Whether a Sigmoid or Softmax lies between the head convs and `v`. */
-function hasActivation(v: Value, inRegion: ReadonlySet<Node>): boolean {
-  const stack = [v];
-  const seen = new Set<Value>();
-  while (stack.length) {
-    const x = stack.pop()!;
-    if (seen.has(x)) continue;
-    seen.add(x);
-    const p = x.producer;
-    if (!p || !inRegion.has(p)) continue;
-    if (ACTIVATIONS.has(p.opType)) return true;
-    for (const i of p.inputs) if (i) stack.push(i);
-  }
-  return false;
-}
-
 /** A subgraph (If/Loop body) that reads `from` by name reads `to` instead. */
 function rewireCapture(node: Node, from: Value, to: Value): void {
-  const rename = (g: { node?: { input?: string[]; attribute?: { g?: unknown; graphs?: unknown[] }[] }[] } | undefined) => {
-    for (const n of g?.node ?? []) {
-      if (n.input) n.input = n.input.map((x) => (x === from.name ? to.name : x));
-      for (const a of n.attribute ?? []) {
-        if (a.g) rename(a.g as never);
-        for (const sg of a.graphs ?? []) rename(sg as never);
-      }
-    }
-  };
-  for (const a of node.attributes) {
-    if (a.value.type !== 'opaque') continue;
-    const p = a.value.value as { g?: unknown; graphs?: unknown[] };
-    if (p.g) rename(p.g as never);
-    for (const sg of p.graphs ?? []) rename(sg as never);
-  }
+  forEachSubgraphNode(node, (n) => {
+    if (n.input) n.input = n.input.map((x) => (x === from.name ? to.name : x));
+  });
   const i = node.captures.indexOf(from);
   if (i >= 0) {
     node.captures[i] = to;

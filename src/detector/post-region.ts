@@ -9,6 +9,7 @@ import type { Node, Value } from '../ir/graph';
 import type { ShapeResult } from '../shape/infer';
 import { isStatic, numbersOf } from '../shape/types';
 import type { Region } from './region';
+import { forEachSubgraphNode } from '../onnx/subgraphs';
 
 /** Positions along `axis` of region value `of`, grouped by `divisor` (position p = elements p*d .. p*d+d-1). */
 export interface IndexSpace {
@@ -166,20 +167,6 @@ export function analyzePostRegion(region: Region, shapes: ShapeResult, traced: R
 /** Op types inside a node's subgraphs (torchvision's batched NMS runs inside an If), recursively. */
 function subgraphOps(n: Node): string[] {
   const out: string[] = [];
-  const visit = (g: { node?: { op_type?: string; attribute?: { g?: unknown; graphs?: unknown[] }[] }[] } | undefined) => {
-    for (const m of g?.node ?? []) {
-      if (m.op_type) out.push(m.op_type);
-      for (const a of m.attribute ?? []) {
-        if (a.g) visit(a.g as never);
-        for (const sg of a.graphs ?? []) visit(sg as never);
-      }
-    }
-  };
-  for (const a of n.attributes) {
-    if (a.value.type !== 'opaque') continue;
-    const p = a.value.value as { g?: unknown; graphs?: unknown[] };
-    if (p.g) visit(p.g as never);
-    for (const sg of p.graphs ?? []) visit(sg as never);
-  }
+  forEachSubgraphNode(n, (m) => m.op_type && out.push(m.op_type));
   return out;
 }

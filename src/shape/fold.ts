@@ -5,7 +5,7 @@
 // Where): element-wise arithmetic with broadcasting, reductions, data movement, Cast, Range, ConstantOfShape.
 import type { Node } from '../ir/graph';
 import { DataType } from '../ir/dtype';
-import { MAX_TRACKED_ELEMENTS, isStatic, numbersOf, sliceArgs, type TensorInfo } from './types';
+import { MAX_TRACKED_ELEMENTS, isStatic, numbersOf, sliceArgs, strides, type TensorInfo } from './types';
 
 interface Arr {
   shape: number[];
@@ -17,16 +17,6 @@ const FLOATS = new Set<number>([DataType.FLOAT, DataType.DOUBLE, DataType.FLOAT1
 const isFloat = (dtype: number) => FLOATS.has(dtype);
 
 const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-
-function strides(shape: readonly number[]): number[] {
-  const st = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    st[i] = acc;
-    acc *= shape[i]!;
-  }
-  return st;
-}
 
 /** out[i] = src[index(multi-index of i)] over an output shape. */
 function gatherBy(shape: number[], f: (idx: number[]) => number): number[] {
