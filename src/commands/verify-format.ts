@@ -2,6 +2,7 @@
 // with the first difference or what to do.
 import type { CheckStatus, ComparedTensor, VerifyResult } from '../verify/index';
 import { fmtInt, table } from '../format/table';
+import { levelName } from '../format/levels';
 
 const e = (v: number) => (v === 0 ? '0' : v.toExponential(1));
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
@@ -11,7 +12,7 @@ const STATUS: Record<CheckStatus, string> = { pass: 'pass', fail: 'MISMATCH', in
 function worst(t: ComparedTensor): string {
   const w = t.worst;
   if (!w) return '-';
-  const where = w.anchor ? `anchor ${w.anchor.compiled}/${w.anchor.original} L${w.anchor.level}` : `element ${w.index}`;
+  const where = w.anchor ? `anchor ${w.anchor.compiled}/${w.anchor.original} (${levelName(w.anchor.level)})` : `element ${w.index}`;
   const v = (x: number) => String(Number(x.toPrecision(8)));
   return `${w.inputName}, ${where}: ${v(w.got)} vs ${v(w.expected)} (err ${e(w.absError)}, tol ${e(w.tolerance)})`;
 }

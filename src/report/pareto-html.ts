@@ -1,6 +1,7 @@
 // The search report: one self-contained HTML file (inline CSS, inline SVG, a small inline script; no network, no external
 // fonts, enforced by a CSP meta tag) showing the Pareto front of mAP vs head MACs, the anchors each front entry keeps,
 // and a table of the front. Pure string rendering: writing the file is the caller's job (src/fs.ts writeFileAtomic).
+import { fmtHW, fmtStride, levelName } from '../format/levels';
 
 export interface ParetoPoint {
   /** Removed base anchors as global indices over the baseline's base anchors, level-major (the paper's notation). */
@@ -38,6 +39,11 @@ export interface ParetoReport {
   evidence?: { referenceDetections: number[]; minDetections: number };
 }
 
+/** The caption of a level's anchor drawing, in the notation of src/format/levels.ts. */
+function levelCaption(l: ParetoLevel, i: number): string {
+  return `${levelName(i)} · ${fmtHW(l.featureMap[0], l.featureMap[1])} map · stride ${fmtStride(l.stride)}`;
+}
+
 const PLOT = { width: 720, height: 420, left: 70, right: 24, top: 20, bottom: 52 };
 
 /** Render the report as one HTML document. All text from `data` is escaped; nothing is fetched when it is opened. */
@@ -53,9 +59,9 @@ export function renderParetoReport(data: ParetoReport): string {
   const weak = ev ? ev.referenceDetections.map((n, l) => ({ n, l })).filter((x) => x.n < ev.minDetections) : [];
   const flagged = pts.filter((p) => p.lowEvidence?.length).length;
   const evidence = ev
-    ? `<p class="evidence">Reference detections per level (the full model\u2019s on these images): ${ev.referenceDetections.map((n, l) => `L${l + 1} ${esc(fmtInt(n))}`).join(' \u00b7 ')}.` +
+    ? `<p class="evidence">Reference detections per level (the full model\u2019s on these images): ${ev.referenceDetections.map((n, l) => `${levelName(l)}: ${esc(fmtInt(n))}`).join(', ')}.` +
       (weak.length
-        ? ` <strong class="warn">Level${weak.length > 1 ? 's' : ''} ${weak.map((w) => w.l + 1).join(', ')} ha${weak.length > 1 ? 've' : 's'} fewer than ${ev.minDetections}: ${flagged} configuration${flagged === 1 ? '' : 's'} marked \u26a0 remove anchors there, and their score is not evidence for ${weak.length > 1 ? 'those levels' : 'that level'}.</strong>`
+        ? ` <strong class="warn">${weak.map((w) => levelName(w.l)).join(', ')} ha${weak.length > 1 ? 've' : 's'} fewer than ${ev.minDetections}: ${flagged} configuration${flagged === 1 ? '' : 's'} marked \u26a0 remove anchors there, and their score is not evidence for ${weak.length > 1 ? 'those levels' : 'that level'}.</strong>`
         : ` Every level has at least ${ev.minDetections}.`) +
       '</p>'
     : '';
@@ -92,7 +98,7 @@ ${renderPlot(data, metricLabel)}
 ${renderTable(pts)}
 </section>
 </main>
-<script type="application/json" id="report-data">${jsonForScript({ points: pts, levels: data.levels.map((l, i) => ({ ...l, ...(ev ? { reference: ev.referenceDetections[i] } : {}) })) })}</script>
+<script type="application/json" id="report-data">${jsonForScript({ points: pts, levels: data.levels.map((l, i) => ({ ...l, caption: levelCaption(l, i), ...(ev ? { reference: ev.referenceDetections[i] } : {}) })) })}</script>
 <script>${SCRIPT}</script>
 </body>
 </html>
@@ -101,7 +107,7 @@ ${renderTable(pts)}
 
 function pointLabel(p: ParetoPoint, i: number): string {
   const head = i === 0 ? '#0 full model' : `#${i} \u2212${p.removed.length} anchors`;
-  const weak = p.lowEvidence?.length ? ` \u00b7 \u26a0 weak evidence on L${p.lowEvidence.map((l) => l + 1).join(', L')}` : '';
+  const weak = p.lowEvidence?.length ? ` \u00b7 \u26a0 weak evidence on ${p.lowEvidence.map(levelName).join(', ')}` : '';
   return `${head} \u00b7 mAP ${fmtNum(p.map, 4)} \u00b7 ${fmtNum(p.headMacs / 1e9, 3)} GMACs${weak}`;
 }
 
@@ -153,7 +159,7 @@ function renderTable(pts: ParetoPoint[]): string {
   const base = pts[0]?.boxes ?? 0;
   const rows = pts.map((p, i) => {
     const removedPct = base > 0 ? (1 - p.boxes / base) * 100 : NaN;
-    const weak = p.lowEvidence?.length ? p.lowEvidence.map((l) => `L${l + 1}`).join(', ') : '';
+    const weak = p.lowEvidence?.length ? p.lowEvidence.map(levelName).join(', ') : '';
     return (
       `<tr data-index="${i}"${weak ? ' class="low-evidence"' : ''}>` +
       `<td class="num">${i}</td>` +
@@ -334,8 +340,7 @@ const SCRIPT = `
       svg('circle', { 'class': 'centre', cx: 0, cy: 0, r: ext / 120 }, s);
       if (kept === 0) fig.className += ' empty';
       var cap = document.createElement('figcaption');
-      cap.textContent = 'L' + (l + 1) + ' \\u00b7 ' + lv.featureMap[0] + '\\u00d7' + lv.featureMap[1] + ' map \\u00b7 stride ' +
-        (sh === sw ? sh : sh + '\\u00d7' + sw) + ' \\u00b7 kept ' + kept + '/' + lv.anchors.length +
+      cap.textContent = lv.caption + ' \\u00b7 kept ' + kept + '/' + lv.anchors.length +
         (lv.reference === undefined ? '' : ' \\u00b7 ' + lv.reference + ' reference detections');
       fig.appendChild(cap);
       box.appendChild(fig);

@@ -29,6 +29,7 @@ import { runStrategy, STRATEGIES, type StrategyName } from './strategies';
 import { evaluationDriver } from './driver';
 import { sha256Hex } from './cache';
 import { detectionsPerLevel } from '../postprocess/per-level';
+import { levelName } from '../format/levels';
 
 export interface SearchOptions {
   model: string;
@@ -128,9 +129,9 @@ function reportLevels(det: DetectorSpec, pp: ModelPostprocess, units: BoxUnits):
         const k = t.normalized ? [W, H] : [1, 1];
         return { w: (r[2]! - r[0]!) * k[0]!, h: (r[3]! - r[1]!) * k[1]! };
       }
-      return { w: l.stride[0], h: l.stride[1] };
+      return { w: l.stride[1], h: l.stride[0] };
     });
-    return { featureMap: l.featureMap, stride: [l.stride[1], l.stride[0]], anchors };
+    return { featureMap: l.featureMap, stride: l.stride, anchors };
   });
 }
 
@@ -318,12 +319,12 @@ function cocoBoxes(list: CandidateList, units: BoxUnits, g: ResizeGeometry): Flo
 /** The reference detections per level and, when a front point removes anchors of a weak level, the warning. */
 function evidenceLines(r: SearchResult): string[] {
   const e = r.evidence;
-  const lines = [`reference detections per level (the full model's on these ${r.images} images): ${e.referenceDetections.map((n, l) => `L${l + 1} ${fmtInt(n)}`).join(' · ')}`];
+  const lines = [`reference detections per level (the full model's on these ${r.images} images): ${e.referenceDetections.map((n, l) => `${levelName(l)}: ${fmtInt(n)}`).join(', ')}`];
   const weak = e.referenceDetections.map((n, l) => ({ n, l })).filter((x) => x.n < e.minDetections);
   for (const { n, l } of weak) {
     const flagged = r.points.map((p, i) => ({ p, i })).filter(({ p }) => p.lowEvidence.includes(l)).map(({ i }) => `#${i}`);
     if (flagged.length === 0) continue;
-    lines.push(`warning: level ${l + 1} has ${n} reference detection${n === 1 ? '' : 's'} (< ${e.minDetections}): the scores of ${flagged.join(', ')}, which remove its anchors, are not evidence for that level; add images with objects at its scale (or annotations)`);
+    lines.push(`warning: ${levelName(l)} has ${n} reference detection${n === 1 ? '' : 's'} (< ${e.minDetections}): the scores of ${flagged.join(', ')}, which remove its anchors, are not evidence for that level; add images with objects at its scale (or annotations)`);
   }
   return [...lines, ''];
 }

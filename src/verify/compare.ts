@@ -8,6 +8,26 @@ export interface Tolerance {
   rtol: number;
 }
 
+export interface ToleranceOverrides {
+  /** For every output. */
+  all?: Partial<Tolerance>;
+  /** By output name (wins over `all`). */
+  byOutput?: Record<string, Partial<Tolerance>>;
+}
+
+/** The user's override for output `name`, if any: per-output values win over global ones, each of atol and rtol. */
+export function overrideFor(t: ToleranceOverrides | undefined, name: string): Tolerance | undefined {
+  const own = t?.byOutput?.[name];
+  const atol = own?.atol ?? t?.all?.atol;
+  const rtol = own?.rtol ?? t?.all?.rtol;
+  return atol !== undefined || rtol !== undefined ? { atol: atol ?? 0, rtol: rtol ?? 0 } : undefined;
+}
+
+/** How an override reads: "atol 1e-5 + rtol 0.001·|expected|". */
+export function describeTolerance(t: Tolerance): string {
+  return `atol ${t.atol}${t.rtol ? ` + rtol ${t.rtol}·|expected|` : ''}`;
+}
+
 /** Original anchor index (level-major, then y, x, a) of each anchor the compiled model keeps, in its order. */
 export function keptAnchorIndices(featureMaps: readonly [number, number][], baselineCounts: readonly number[], kept: readonly (readonly number[])[]): Int32Array {
   const total = featureMaps.reduce((s, [h, w], i) => s + h * w * kept[i]!.length, 0);

@@ -14,6 +14,7 @@ import * as ort from 'onnxruntime-node';
 import { loadDetector, type AnalyzedModel } from '../detector/index';
 import type { HeadConv } from '../detector/spec';
 import type { Node, Value } from '../ir/graph';
+import { keptAnchorTable } from '../detector/anchor-table';
 import { modelToBytes } from '../onnx/save';
 import { PrunedetError } from '../errors';
 import { findRegion } from '../detector/region';
@@ -22,12 +23,13 @@ import { postprocessForModel, referenceInput, referenceInputForm, type ModelPost
 import { levelOffsets, postprocess, type PostprocessInput } from '../postprocess/reference';
 import { listImages, decodeImage } from '../image/decode';
 import { preprocess, resizeGeometry, type ResizeGeometry } from '../image/preprocess';
-import { boxUnitsOf, preprocessOptionsFor, toImageXywh, type PreprocessFlags } from '../search/inputs';
+import { boxUnitsOf, preprocessOptionsFor, toImageXywh } from '../search/inputs';
 import { fidelityMetric, scoreDetections } from '../search/metric';
 import type { CocoDetection } from '../eval/coco-data';
 import { foregroundCount, type Detection } from '../postprocess/spec';
 import { uniformInput } from '../prng';
-import { accumulate, diffDetections, emptyStats, matchDetections, keptAnchorIndices, type TensorStats, type Tolerance, type WorstElement } from './compare';
+import { accumulate, describeTolerance, diffDetections, emptyStats, matchDetections, keptAnchorIndices, overrideFor, type TensorStats, type WorstElement } from './compare';
+import { DEFAULT_SAMPLES, MAX_SAMPLES, VERIFY_EXIT, type CCheck, type ComparedTensor, type DetectionCheck, type ElementReport, type LevelCount, type Status, type TensorCheck, type VerifyOptions, type VerifyResult } from './result';
 import { anchorCount, buildRunner, flattenForC, hasGcc, runRunner, BASE_CFLAGS, type CModuleShape } from './c-runner';
 import { candidateCapFor, compiledPostprocess } from '../compile-emit';
 import { checkOriginal, readCompileReport, reportBaselineSet } from './report';
@@ -37,125 +39,9 @@ import { gatherKept, plantedInput, removedMask, PLANTED_SEEDS } from './detectio
 import { detectionsPerLevel, levelOfAnchor } from '../postprocess/per-level';
 import type { CompileReport } from '../compile';
 
-/** Most inputs verify runs (each is two model runs; more says nothing new). */
-export const MAX_SAMPLES = 1000;
-/** Random inputs when neither --samples nor --images is given. */
-export const DEFAULT_SAMPLES = 4;
-
-/** Exit codes of `prunedet verify` (2 is every user error, as for every command). */
-export const VERIFY_EXIT = { equivalent: 0, mismatch: 1, inconclusive: 3 } as const;
-
-export interface ToleranceOverrides {
-  /** For every output. */
-  all?: Partial<Tolerance>;
-  /** By output name (wins over `all`). */
-  byOutput?: Record<string, Partial<Tolerance>>;
-}
-
-export interface VerifyOptions {
-  original: string;
-  outDir: string;
-  images?: string;
-  /** Number of inputs: random ones by default (4), or the first N images. */
-  samples?: number;
-  /** Post-processing preset; default: the one compile emitted C for. */
-  postprocess?: string;
-  preprocess?: PreprocessFlags;
-  inputShape?: number[];
-  /** --atol/--rtol: replace the derived tensor tolerances. */
-  tolerances?: ToleranceOverrides;
-  /** Do not build and run the emitted C module (the verdict then says so). */
-  skipC?: boolean;
-  progress?: (done: number, total: number) => void;
-}
-
-export type Status = keyof typeof VERIFY_EXIT;
-export type CheckStatus = 'pass' | 'fail' | 'inconclusive' | 'skipped';
-
-export interface CheckBase {
-  status: CheckStatus;
-  /** fail: the first difference (input, anchor, values); inconclusive/skipped: why, and what to do. */
-  reason?: string;
-}
-
-export interface ElementReport extends WorstElement {
-  inputName: string;
-  /** For per-anchor outputs: the anchor in the compiled and in the original numbering, its level and value index. */
-  anchor?: { compiled: number; original: number; level: number; value: number };
-}
-
-export interface ComparedTensor {
-  name: string;
-  elements: number;
-  tolerance: {
-    kind: 'bitwise' | 'derived' | 'override';
-    /** Largest per-element tolerance used. */
-    max: number;
-    /** What it follows from. */
-    origin: string;
-    atol?: number;
-    rtol?: number;
-  };
-  maxAbsError: number;
-  overTolerance: number;
-  /** The element with the largest error relative to its tolerance (absent when every element is equal). */
-  worst?: ElementReport;
-}
-
-export interface TensorCheck extends CheckBase {
-  inputs: number;
-  /** Kept anchors compared per input. */
-  anchors: number;
-  outputs: ComparedTensor[];
-  /** The feature maps the head reads, when a rounding change reaches them (tolerance: step 1 of tolerance.ts). */
-  features: ComparedTensor[];
-}
-
-export interface LevelCount {
-  level: number;
-  /** Kept anchors per location (original indices). */
-  keptAnchors: number[];
-  /** Kept anchors on this level's grid. */
-  anchors: number;
-  /** Oracle detections compared on this level: from the model's outputs, from the planted head outputs. */
-  detections: { inputs: number; planted: number };
-}
-
-export interface DetectionCheck extends CheckBase {
-  preset?: string;
-  levels: LevelCount[];
-  /**
-   * On the model's own outputs: the oracle's detections; the compiled model's, how many of those have an oracle
-   * detection of the same label and anchor, and how many equal it bit for bit (all of them when every tensor is).
-   */
-  inputs: { count: number; detections: number; compiled: number; matched: number; identical: number };
-  /** Head outputs with objects planted on every level that keeps anchors (fed to both post-processings). */
-  planted: { count: number; detections: number };
-}
-
-export interface CCheck extends CheckBase {
-  /** Inputs the C module ran on (the compiled model's outputs, then the planted head outputs). */
-  runs: number;
-  detections: number;
-  flags?: string;
-}
-
-export interface VerifyResult {
-  schema: 'prunedet.verify/1';
-  status: Status;
-  exitCode: number;
-  /** One line: what failed, or what to do about an inconclusive check. */
-  advice?: string;
-  original: { file: string; sha256: string };
-  outDir: string;
-  inputs: { source: 'random' | 'images'; count: number; names: string[] };
-  checks: { tensors: TensorCheck; detections: DetectionCheck; cModule: CCheck };
-  /**
-   * With images and a preset: mAP@[.5:.95] of the compiled model's detections against the original's own (what
-   * search calls fidelity; 1.0 = the original's detections), computed exactly as search computes a front point's.
-   */
-  fidelity?: number;
-}
+export { MAX_SAMPLES, DEFAULT_SAMPLES, VERIFY_EXIT } from './result';
+export type { VerifyOptions, Status, CheckStatus, CheckBase, ElementReport, ComparedTensor, TensorCheck, LevelCount, DetectionCheck, CCheck, VerifyResult } from './result';
+export type { ToleranceOverrides } from './compare';
 
 interface Inputs {
   source: 'random' | 'images';
@@ -258,15 +144,24 @@ function outputPlans(orig: AnalyzedModel, comp: AnalyzedModel, kept: number[][],
   const compOffsets = levelOffsets(comp.spec.levels.map((l) => ({ h: l.featureMap[0], w: l.featureMap[1], anchorsPerLocation: l.anchorsPerLocation })));
   return comp.spec.outputs.map((out): OutputPlan => {
     if (out.kind === 'rows') {
+      // rows of the anchors of out.levels (all levels, or one per output as in SCRFD-style exports), in level order
       const k = out.valuesPerRow;
+      const anchors = Int32Array.from(out.levels.flatMap((l) => Array.from({ length: compOffsets[l + 1]! - compOffsets[l]! }, (_, i) => compOffsets[l]! + i)));
+      const origRows = new Map<number, number>();
+      let rows = 0;
+      for (const l of orig.spec.outputs.find((x) => x.name === out.name)?.levels ?? []) {
+        origRows.set(l, rows);
+        rows += origOffsets[l + 1]! - origOffsets[l]!;
+      }
+      const origRow = (n: number) => origRows.get(levelOfOrig(n))! + n - origOffsets[levelOfOrig(n)]!;
       return {
         name: out.name,
         got: (b) => b[out.name]!.data,
         want: (a) => a[out.name]?.data,
-        index: (j) => keptIdx[Math.floor(j / k)]! * k + (j % k),
-        length: keptIdx.length * k,
+        index: (j) => origRow(keptIdx[anchors[Math.floor(j / k)]!]!) * k + (j % k),
+        length: anchors.length * k,
         anchorOf: (j) => {
-          const r = Math.floor(j / k);
+          const r = anchors[Math.floor(j / k)]!;
           return { compiled: r, original: keptIdx[r]!, level: levelOfOrig(keptIdx[r]!), value: j % k };
         },
       };
@@ -296,18 +191,6 @@ function outputPlans(orig: AnalyzedModel, comp: AnalyzedModel, kept: number[][],
   });
 }
 
-/** The user's override for output `name`, if any: per-output values win over global ones, each of atol and rtol. */
-function overrideFor(t: ToleranceOverrides | undefined, name: string): Tolerance | undefined {
-  const own = t?.byOutput?.[name];
-  const atol = own?.atol ?? t?.all?.atol;
-  const rtol = own?.rtol ?? t?.all?.rtol;
-  return atol !== undefined || rtol !== undefined ? { atol: atol ?? 0, rtol: rtol ?? 0 } : undefined;
-}
-
-function describeTolerance(t: Tolerance): string {
-  return `atol ${t.atol}${t.rtol ? ` + rtol ${t.rtol}·|expected|` : ''}`;
-}
-
 export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   checkOptions(o);
   const report = readCompileReport(o.outDir);
@@ -317,6 +200,8 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   const opt = o.inputShape ? { inputShape: o.inputShape } : {};
   const orig = loadDetector(o.original, opt);
   const comp = loadDetector(join(o.outDir, 'model.onnx'), opt);
+  // a full export keeps its NMS: its detections are compared with the masked original's, in the graph
+  if (orig.spec.postprocess && report.cutHead === undefined) return (await import('./full-export')).verifyFullExport(o, report, orig, comp);
   const kept = report.config.kept;
   const counts = orig.spec.levels.map((l) => l.anchorsPerLocation);
   if (kept.length !== counts.length || kept.some((k, i) => k.some((a) => a >= counts[i]!))) {
@@ -352,14 +237,10 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   if (typeof preset === 'string') {
     const baseline = reportBaselineSet(report);
     ppOrig = postprocessForModel(orig.spec, preset, { ...(baseline ? { baseline } : {}), ...(cut ? { rawHead: true } : {}) });
-    ppComp = compiledPostprocess({ spec: comp.spec, baselineSet: baseline, featureMaps }, preset, kept, cut);
-    if (cut && orig.spec.anchorTable) {
-      // a --cut-head model lost the in-graph decoding that held the anchor table; compile emitted its C module from
-      // the table of the model before the cut (the original's kept rows), and so does the original's side here
-      const rows = new Float32Array(keptIdx.length * 4);
-      keptIdx.forEach((n, r) => rows.set(ppOrig!.anchors.subarray(4 * n, 4 * n + 4), 4 * r));
-      ppComp = { ...ppComp, anchors: rows, anchorSource: ppOrig.anchorSource };
-    }
+    // a model cut at the head lost the anchor table its graph embedded; compile emitted its C module from the table
+    // of the model before the cut: the original's, at the kept anchors
+    const compSpec = comp.spec.anchorTable || !orig.spec.anchorTable ? comp.spec : { ...comp.spec, anchorTable: keptAnchorTable(orig.spec.anchorTable, keptIdx) };
+    ppComp = compiledPostprocess({ spec: compSpec, baselineSet: baseline, featureMaps }, preset, kept, cut);
   }
   const total = orig.spec.boxes;
   const mask = removedMask(total, keptIdx);

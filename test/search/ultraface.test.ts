@@ -63,9 +63,9 @@ describe.skipIf(!hasShared)('search on ultraface RFB-320 with the face photos (f
     expect(file.evidence).toEqual(r.evidence);
     expect(file.points.map((p: { lowEvidence: number[] }) => p.lowEvidence)).toEqual(r.points.map((p) => p.lowEvidence));
     const html = readFileSync(join(out, 'report.html'), 'utf8');
-    expect(html).toContain(`L4 0.`);
+    expect(html).toContain('level 3: 0.');
     expect(html.match(/<tr data-index="\d+" class="low-evidence">/g)).toHaveLength(r.points.filter((p) => p.lowEvidence.length).length);
-    expect(formatSearch(r)).toMatch(/warning: level 4 has 0 reference detections \(< 10\): the scores of #\d+(, #\d+)*, which remove its anchors, are not evidence for that level/);
+    expect(formatSearch(r)).toMatch(/warning: level 3 has 0 reference detections \(< 10\): the scores of #\d+(, #\d+)*, which remove its anchors, are not evidence for that level/);
   });
 
   it('every front point\'s fidelity is the reference post-processing\'s with the removed anchors suppressed', async () => {
