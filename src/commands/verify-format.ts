@@ -37,6 +37,7 @@ export function formatVerify(r: VerifyResult): string {
     `(a) tensors, compiled vs original at the ${fmtInt(t.anchors)} kept anchors, ${plural(t.inputs, 'input')} — ${STATUS[t.status]}`,
     table(['output', 'elements', 'tolerance', 'max abs err', 'over', 'worst element (compiled/original anchor)'], t.outputs.map((o) => [o.name, fmtInt(o.elements), tolerance(o), e(o.maxAbsError), fmtInt(o.overTolerance), worst(o)])),
     ...origins(t.outputs),
+    ...(t.parameters.convs ? [`    sliced parameters: ${plural(t.parameters.convs, 'conv')}, ${fmtInt(t.parameters.values)} weights and biases vs the original's kept channels, bit for bit: ${t.parameters.mismatches ? `${fmtInt(t.parameters.mismatches)} DIFFER` : 'equal'}`] : []),
   ];
   if (t.features.length) {
     const f = t.features;

@@ -111,7 +111,7 @@ export async function verifyFullExport(o: VerifyOptions, report: CompileReport, 
     outDir: o.outDir,
     inputs: { source: 'random', count: n, names },
     checks: {
-      tensors: { ...tensors, inputs: n, anchors: kept.reduce((t, k, l) => t + k.length * report.featureMaps[l]![0] * report.featureMaps[l]![1], 0), outputs, features: [] },
+      tensors: { ...tensors, parameters: { convs: 0, values: 0, mismatches: 0 }, inputs: n, anchors: kept.reduce((t, k, l) => t + k.length * report.featureMaps[l]![0] * report.featureMaps[l]![1], 0), outputs, features: [] },
       detections: { ...dets, levels: [], inputs: { count: n, detections, compiled, matched: identical, identical }, planted: { count: 0, detections: 0 } },
       cModule: { status: 'skipped', reason: 'the compiled model keeps its in-graph post-processing; compile with --cut-head --emit c for a C module', runs: 0, detections: 0 },
     },

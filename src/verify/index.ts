@@ -36,6 +36,7 @@ import { checkOriginal, readCompileReport, reportBaselineSet } from './report';
 import { RUN_SESSION_OPTIONS, runOnce } from './session';
 import { LAMBDA, RoundingPlan, ToleranceModel, type OutputRadii } from './tolerance';
 import { gatherKept, plantedInput, removedMask, PLANTED_SEEDS } from './detections';
+import { checkSlicedParameters, slicedConvs } from './parameters';
 import { detectionsPerLevel, levelOfAnchor } from '../postprocess/per-level';
 import type { CompileReport } from '../compile';
 
@@ -143,9 +144,11 @@ function outputPlans(orig: AnalyzedModel, comp: AnalyzedModel, kept: number[][],
   const levelOfOrig = (n: number) => levelOfAnchor(origOffsets, n);
   const compOffsets = levelOffsets(comp.spec.levels.map((l) => ({ h: l.featureMap[0], w: l.featureMap[1], anchorsPerLocation: l.anchorsPerLocation })));
   return comp.spec.outputs.map((out): OutputPlan => {
-    if (out.kind === 'rows') {
-      // rows of the anchors of out.levels (all levels, or one per output as in SCRFD-style exports), in level order
-      const k = out.valuesPerRow;
+    // rows of the anchors of out.levels (all levels, or one per output as in SCRFD-style exports), in level order; the
+    // original's reading wins when the compiled output is ambiguous (one anchor and one value per location reads as a map)
+    const origOut = orig.spec.outputs.find((x) => x.name === out.name);
+    if (out.kind === 'rows' || origOut?.kind === 'rows') {
+      const k = origOut?.valuesPerRow ?? out.valuesPerRow;
       const anchors = Int32Array.from(out.levels.flatMap((l) => Array.from({ length: compOffsets[l + 1]! - compOffsets[l]! }, (_, i) => compOffsets[l]! + i)));
       const origRows = new Map<number, number>();
       let rows = 0;
@@ -219,7 +222,10 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   const changes = report.passes.flatMap((p) => (p.changed ? (p.rounding ?? []) : []));
   const unrecorded = report.passes.filter((p) => p.changed && p.rounding === undefined).map((p) => p.pass);
   const outValues = comp.spec.outputs.map((b) => comp.model.graph.values.get(b.name)!);
-  const plan = new RoundingPlan(comp.model.graph, comp.shapes, changes, unrecorded);
+  const sliced = pairs.filter((p) => p.channels.length < p.orig.channels).flatMap((p) => slicedConvs(p).map(([c]) => c));
+  const plan = new RoundingPlan(comp.model.graph, comp.shapes, changes, unrecorded, sliced);
+  // the exact half of slicing: the sliced convs hold the original's parameters at the kept channels, bit for bit
+  const parameters = checkSlicedParameters(pairs, (c) => plan.parametersChanged(c) || !c.inputs[1]?.constant());
   const inputMap = (conv: Node) => {
     const p = pairs.find((x) => x.comp.node === conv);
     const inC = conv.inputs[1]?.constant()?.dims[1];
@@ -386,15 +392,15 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   const features: ComparedTensor[] = [...featureStats].map(([name, s]) => ({
     name,
     elements: s.elements,
-    tolerance: { kind: 'derived', max: s.maxTolerance, origin: `${plan.describe()}: ${LAMBDA}·s = ${s.ulps.toFixed(0)} ulp of max|x| (tolerance.ts step 1)` },
+    tolerance: { kind: 'derived', max: s.maxTolerance, origin: `${plan.describe([comp.model.graph.values.get(name)!])}: ${LAMBDA}·s = ${s.ulps.toFixed(0)} ulp of max|x| (tolerance.ts step 1)` },
     maxAbsError: s.maxAbs,
     overTolerance: s.mismatches,
     ...(s.worst ? { worst: elementReport(s.worst, inputs.names, () => undefined) } : {}),
   }));
   const compared = outputs.reduce((t, x) => t + x.elements, 0);
   const tensors: TensorCheck = {
-    ...(tensorFirst
-      ? { status: 'fail' as const, reason: tensorFirst }
+    ...(tensorFirst || parameters.first
+      ? { status: 'fail' as const, reason: tensorFirst ?? parameters.first! }
       : underivable.size
         ? { status: 'inconclusive' as const, reason: `no tolerance follows for output ${[...underivable.keys()].join(', ')} (${[...underivable.values()][0]}): give one with --atol/--rtol` }
         : compared === 0
@@ -402,6 +408,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
           : { status: 'pass' as const }),
     inputs: n,
     anchors: keptIdx.length,
+    parameters,
     outputs,
     features,
   };

@@ -1,9 +1,11 @@
 // Tolerances that follow from what the passes did (design.md, "What a proof must say").
 //
-// Slicing and removal change no arithmetic, so an output that no recorded rounding change (StepReport.rounding)
-// reaches must equal the original bit for bit: its tolerance is 0. Both models run in onnxruntime at the 'extended'
-// optimization level (session.ts), where a kept channel is computed by the same kernels in the same order whatever
-// the channel count. When a rounding change does reach the head, the tolerance is derived per element, per input:
+// Slicing and removal change no arithmetic: verify checks the sliced parameters bit for bit (parameters.ts), and an
+// output that neither a recorded rounding change (StepReport.rounding) nor a sliced conv reaches must equal the
+// original bit for bit. A sliced conv computes each kept channel with the same weights, but onnxruntime chooses its
+// conv kernel by channel count (a classifier cut from 2 channels to 1 sums in another order at the 'extended' level,
+// an ultraface head at 'all'), so its outputs may differ by the summation order: that is its own rounding below,
+// with no input difference. Where a change reaches the head, the tolerance is derived per element, per input:
 //
 //  1. Features. A budget per value, walked over the compiled graph in topological order, in float32 ulps
 //     (u = 2^-24) of the value's largest magnitude: 0 where no change reaches. A node reading a value with a budget,
@@ -103,6 +105,8 @@ export class RoundingPlan {
   private readonly s2 = new Map<Value, number>();
   private readonly foldedConsts = new Set<Value>();
   private readonly foldedNodes = new Set<Node>();
+  /** Nodes whose own constants a pass re-rounded (or may have: unresolved and unrecorded changes). */
+  private readonly reRounded = new Set<Node>();
   /** Changes whose value is no longer in the graph (renamed by a later pass): every conv is then counted as folded. */
   readonly unresolved: number;
 
@@ -112,6 +116,11 @@ export class RoundingPlan {
     readonly changes: readonly RoundingChange[],
     /** Passes that changed the graph without saying what they re-rounded (an older report.json): every conv counts. */
     readonly unrecorded: readonly string[] = [],
+    /**
+     * Convs whose output channels prune-anchors sliced: same arithmetic per kept channel (verify checks their
+     * parameters bit for bit), but onnxruntime picks conv kernels by channel count, so the order of the sums may change.
+     */
+    readonly sliced: readonly Node[] = [],
   ) {
     let unresolved = unrecorded.length;
     for (const c of changes) {
@@ -121,8 +130,14 @@ export class RoundingPlan {
       else this.foldedNodes.add(v.producer);
     }
     this.unresolved = unresolved - unrecorded.length;
+    for (const n of this.foldedNodes) this.reRounded.add(n);
+    for (const n of sliced) this.foldedNodes.add(n);
     for (const node of graph.topoOrder()) {
-      if (unresolved > 0 && node.opType === 'Conv') this.foldedNodes.add(node); // conservative: any conv may differ
+      if (unresolved > 0 && node.opType === 'Conv') {
+        // conservative: any conv may have been re-rounded
+        this.foldedNodes.add(node);
+        this.reRounded.add(node);
+      }
       const bin = this.inputS2(node);
       if (bin === 0 && !this.foldedNodes.has(node)) continue;
       const own = this.ownUlps(node);
@@ -141,7 +156,12 @@ export class RoundingPlan {
     return Math.sqrt(this.s2.get(v) ?? (this.foldedConsts.has(v) ? CONSTANT_FOLD_ULPS ** 2 : 0));
   }
 
-  /** Whether `node` itself computes with re-rounded constants (a folded conv). */
+  /** Whether a pass re-rounded `node`'s own constants (a folded conv; any conv when changes went unrecorded). */
+  parametersChanged(node: Node): boolean {
+    return this.reRounded.has(node);
+  }
+
+  /** Whether `node` itself may round differently: a folded conv, or one whose channels were sliced. */
   folded(node: Node): boolean {
     return this.foldedNodes.has(node);
   }
@@ -158,13 +178,32 @@ export class RoundingPlan {
     return n === undefined ? ELEMENTWISE_ULPS : 2 * Math.sqrt(n) + 2;
   }
 
-  /** One line: what the passes changed, e.g. "fold-batchnorm re-rounded 35 convs". */
-  describe(): string {
-    const bn = this.changes.filter((c) => c.how === 'batchnorm-folded').length;
-    const fc = this.changes.filter((c) => c.how === 'constant-folded').length;
-    return [bn ? `fold-batchnorm re-rounded ${bn} conv${bn === 1 ? '' : 's'}` : '', fc ? `fold-constants computed ${fc} float value${fc === 1 ? '' : 's'}` : '', this.unresolved ? `${this.unresolved} renamed later (every conv counted)` : '', this.unrecorded.length ? `${this.unrecorded.join(', ')} recorded no rounding changes (report.json of an older prunedet: every conv counted)` : '']
+  /**
+   * One line: what the passes changed, e.g. "fold-batchnorm re-rounded 35 convs"; with `of`, only the changes that reach
+   * those values (what an output or feature map depends on).
+   */
+  describe(of?: readonly Value[]): string {
+    const up = of ? ancestors(of) : undefined;
+    const reaches = (name: string) => !up || up.has(this.graph.values.get(name)!);
+    const bn = this.changes.filter((c) => c.how === 'batchnorm-folded' && reaches(c.value)).length;
+    const fc = this.changes.filter((c) => c.how === 'constant-folded' && reaches(c.value)).length;
+    const sl = this.sliced.filter((n) => !up || up.has(n.output())).length;
+    return [sl ? `prune-anchors sliced ${sl} conv${sl === 1 ? '' : 's'} (the runtime may sum the kept channels in another order)` : '', bn ? `fold-batchnorm re-rounded ${bn} conv${bn === 1 ? '' : 's'}` : '', fc ? `fold-constants computed ${fc} float value${fc === 1 ? '' : 's'}` : '', this.unresolved ? `${this.unresolved} renamed later (every conv counted)` : '', this.unrecorded.length ? `${this.unrecorded.join(', ')} recorded no rounding changes (report.json of an older prunedet: every conv counted)` : '']
       .filter(Boolean).join(', ');
   }
+}
+
+/** Every value `of` depends on (themselves included). */
+function ancestors(of: readonly Value[]): Set<Value> {
+  const seen = new Set<Value>();
+  const stack = [...of];
+  while (stack.length) {
+    const v = stack.pop()!;
+    if (seen.has(v)) continue;
+    seen.add(v);
+    for (const i of v.producer?.inputs ?? []) if (i) stack.push(i);
+  }
+  return seen;
 }
 
 /** Per-channel max |v| of an NCHW tensor (batch 0) of `channels` channels. */
@@ -295,7 +334,7 @@ export class ToleranceModel {
     if (heads.length === 0) return undefined;
     const ops = [...new Set(nodes.map((n) => n.opType).filter((t) => !MOVES.has(t)))];
     const at = heads.some((b) => b.kind === 'conv') ? 'per head-conv channel, ‖W‖₁·(input difference + rounding)' : "from the head values' budget";
-    return `${this.plan.describe()}: ${at}${ops.length ? `, through ${ops.join(', ')}` : ''}`;
+    return `${this.plan.describe([o])}: ${at}${ops.length ? `, through ${ops.join(', ')}` : ''}`;
   }
 
   /** Values the tolerance needs from the compiled model's run besides its outputs (and, by name, from the original's). */
@@ -310,6 +349,7 @@ export class ToleranceModel {
   /** Step 1 on one input: each head feature map, compiled against original, with its tolerance. */
   features(comp: Tapped, orig: Tapped): FeatureComparison[] {
     return this.heads.flatMap((h) => {
+      if (this.plan.budget(h.value) === 0) return []; // the head reads what the original computes, bit for bit
       const got = comp[h.value.name];
       const want = orig[h.value.name];
       if (!got || !want) return [];

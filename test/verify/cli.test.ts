@@ -127,7 +127,7 @@ describe.skipIf(!hasGcc)('verify without gcc', () => {
   });
 });
 
-describe('an output only slicing reaches is compared bit for bit', () => {
+describe('slicing is checked exactly', () => {
   it('a kept score bias moved by 4e-6 fails although the output moves by less than 1e-5', async () => {
     const dir = join(root, 'nudged');
     cpSync(outDir, dir, { recursive: true });
@@ -136,17 +136,9 @@ describe('an output only slicing reaches is compared bit for bit', () => {
     expect(r.code).toBe(1);
     const res = JSON.parse(r.stdout);
     const scores = res.checks.tensors.outputs.find((o: { name: string }) => o.name === 'scores');
-    expect(scores.tolerance).toMatchObject({ kind: 'bitwise', max: 0 });
-    expect(scores.overTolerance).toBeGreaterThan(0);
     expect(scores.maxAbsError).toBeGreaterThan(0);
     expect(scores.maxAbsError).toBeLessThan(1e-5);
-    expect(scores.worst).toMatchObject({ input: 0, inputName: 'random #0', tolerance: 0, anchor: { level: 1, value: expect.any(Number) } });
-    expect(res.advice).toMatch(/^input 0 \(random #0\): output scores at compiled anchor \d+ \(original anchor \d+, level 1\), value \d+: got \S+, expected \S+, error \S+ > tolerance 0\.00e\+0$/);
-    // the user may say what is acceptable (Polygraphy style): then the override is the tolerance, and says so
-    const ok = prunedet(['verify', model, dir, '--samples', '1', '--skip-c', '--json', '--atol', 'scores:1e-5']);
-    expect(ok.code).toBe(0);
-    const okScores = JSON.parse(ok.stdout).checks.tensors.outputs.find((o: { name: string }) => o.name === 'scores');
-    expect(okScores.tolerance).toMatchObject({ kind: 'override', atol: 1e-5, rtol: 0, max: 1e-5, origin: '--atol/--rtol: atol 0.00001' });
-    expect(okScores.overTolerance).toBe(0);
+    expect(res.checks.tensors.parameters.mismatches).toBeGreaterThanOrEqual(1); // the levels share the sliced bias
+    expect(res.advice).toMatch(/^level 1 head conv .*: bias of compiled channel 0 \(original channel \d+\) is \S+, the original's \S+: slicing cannot explain it$/);
   });
 });

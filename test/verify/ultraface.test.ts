@@ -29,7 +29,8 @@ describe.skipIf(!hasShared)('verify on ultraface RFB-320 (fold-batchnorm re-roun
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^\(a\) tensors, compiled vs original at the 2,820 kept anchors, 24 inputs — pass$/m);
     expect(r.stdout).toMatch(/^boxes +270,720 +≤ \S+ /m);
-    expect(r.stdout).toMatch(/^ {4}boxes: tolerance from fold-batchnorm re-rounded 35 convs: per head-conv channel, ‖W‖₁·\(input difference \+ rounding\)$/m);
+    expect(r.stdout).toMatch(/^ {4}boxes: tolerance from prune-anchors sliced 4 convs \(the runtime may sum the kept channels in another order\), fold-batchnorm re-rounded 35 convs: per head-conv channel, ‖W‖₁·\(input difference \+ rounding\)$/m);
+    expect(r.stdout).toMatch(/^ {4}sliced parameters: 8 convs, [\d,]+ weights and biases vs the original's kept channels, bit for bit: equal$/m);
     expect(r.stdout).toMatch(/^\(b\) detections, .* — pass$/m);
     expect(r.stdout).toMatch(/per level \(from the 24 inputs \+ from 2 planted head outputs\): [1-9]\d*\+[1-9]\d* · \d+\+[1-9]\d* · \d+\+[1-9]\d* · \d+\+[1-9]\d*$/m);
     if (hasGcc) expect(r.stdout).toMatch(/^\(c\) C module vs the TypeScript reference, bit for bit — pass \(26 runs, /m);
@@ -53,6 +54,15 @@ describe.skipIf(!hasShared)('verify on ultraface RFB-320 (fold-batchnorm re-roun
     expect(m2, last).not.toBeNull();
     expect(Number(m2![3])).toBeGreaterThan(Number(m2![4]));
     expect(Number(m2![3])).toBeCloseTo(2 * boxes.tolerance.max, 3);
+  });
+
+  it('--atol/--rtol replace the derived tolerance (and say so)', async () => {
+    const r = await verify({ original: MODEL, outDir: out, samples: 1, skipC: true, tolerances: { byOutput: { boxes: { atol: 1e-9 } } } });
+    const boxes = r.checks.tensors.outputs.find((o) => o.name === 'boxes')!;
+    expect(boxes.tolerance).toMatchObject({ kind: 'override', atol: 1e-9, rtol: 0, max: 1e-9 });
+    expect(boxes.overTolerance).toBeGreaterThan(0); // fold-batchnorm's legitimate rounding is more than 1e-9
+    expect(r.status).toBe('mismatch');
+    expect(r.checks.tensors.outputs.find((o) => o.name === 'scores')!.tolerance.kind).toBe('derived');
   });
 
   it('--cut-head of the export that decodes in the graph: the C module keeps the graph\'s anchor table, bit for bit', async () => {
