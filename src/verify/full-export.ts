@@ -15,7 +15,7 @@ import { uniformInput } from '../prng';
 import type { CompileReport } from '../compile';
 import { RUN_SESSION_OPTIONS, runOnce } from './session';
 import { accumulate, describeTolerance, emptyStats, overrideFor, type TensorStats } from './compare';
-import { DEFAULT_SAMPLES, VERIFY_EXIT, type CheckStatus, type ComparedTensor, type Status, type VerifyOptions, type VerifyResult } from './result';
+import { DEFAULT_SAMPLES, verdict, type CheckStatus, type ComparedTensor, type VerifyOptions, type VerifyResult } from './result';
 
 /** Images in [0, 1] (what a full export's in-graph normalisation expects), seeded. */
 function image(size: number, seed: number): Float32Array {
@@ -99,14 +99,9 @@ export async function verifyFullExport(o: VerifyOptions, report: CompileReport, 
       ? check('inconclusive', `${undecided}; a pass re-rounded float arithmetic and no tolerance follows through the graph's NMS: give --atol/--rtol, or compile with --cut-head to verify the head maps with derived tolerances`)
       : check('pass');
   const dets = first ? check('fail', first) : detections === 0 ? check('inconclusive', 'no input gave a detection, so nothing was compared: the masked original detects nothing on random images (lower the graph\'s score threshold, or compile with --cut-head)') : tensors;
-  const all = [tensors, dets];
-  const status: Status = all.some((c) => c.status === 'fail') ? 'mismatch' : all.some((c) => c.status === 'inconclusive') ? 'inconclusive' : 'equivalent';
-  const advice = status === 'equivalent' ? undefined : all.find((c) => c.status === (status === 'mismatch' ? 'fail' : 'inconclusive'))!.reason;
   return {
     schema: 'prunedet.verify/1',
-    status,
-    exitCode: VERIFY_EXIT[status],
-    ...(advice ? { advice } : {}),
+    ...verdict([tensors, dets]),
     original: { file: o.original, sha256: report.model.sha256 },
     outDir: o.outDir,
     inputs: { source: 'random', count: n, names },

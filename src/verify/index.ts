@@ -29,7 +29,7 @@ import type { CocoDetection } from '../eval/coco-data';
 import { foregroundCount, type Detection } from '../postprocess/spec';
 import { uniformInput } from '../prng';
 import { accumulate, describeTolerance, diffDetections, emptyStats, matchDetections, keptAnchorIndices, overrideFor, type TensorStats, type WorstElement } from './compare';
-import { DEFAULT_SAMPLES, MAX_SAMPLES, VERIFY_EXIT, type CCheck, type ComparedTensor, type DetectionCheck, type ElementReport, type LevelCount, type Status, type TensorCheck, type VerifyOptions, type VerifyResult } from './result';
+import { DEFAULT_SAMPLES, MAX_SAMPLES, verdict, type CCheck, type ComparedTensor, type DetectionCheck, type ElementReport, type LevelCount, type TensorCheck, type VerifyOptions, type VerifyResult } from './result';
 import { anchorCount, buildRunner, flattenForC, hasGcc, runRunner, BASE_CFLAGS, type CModuleShape } from './c-runner';
 import { candidateCapFor, compiledPostprocess } from '../compile-emit';
 import { checkOriginal, readCompileReport, reportBaselineSet } from './report';
@@ -441,14 +441,9 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
     fidelity = scoreDetections(fidelityMetric(fullCoco, inputs.names.map((_, i) => i + 1), foreground), compCoco);
   }
   const checks = { tensors, detections, cModule };
-  const all = [tensors, detections, cModule];
-  const status: Status = all.some((c) => c.status === 'fail') ? 'mismatch' : all.some((c) => c.status === 'inconclusive') ? 'inconclusive' : 'equivalent';
-  const advice = status === 'equivalent' ? undefined : all.find((c) => c.status === (status === 'mismatch' ? 'fail' : 'inconclusive'))!.reason;
   return {
     schema: 'prunedet.verify/1',
-    status,
-    exitCode: VERIFY_EXIT[status],
-    ...(advice ? { advice } : {}),
+    ...verdict([tensors, detections, cModule]),
     original: { file: o.original, sha256: report.model.sha256 },
     outDir: o.outDir,
     inputs: { source: inputs.source, count: n, names: inputs.names },
