@@ -87,6 +87,18 @@ describe('verify passes on compiled models, saying what it compared', () => {
   });
 });
 
+describe('verify is inconclusive when a check compared nothing', () => {
+  it('no post-processing preset: no detection compared; a threshold nothing passes: no level compared', async () => {
+    const { outDir } = await compileTemp(ssd, { config: 'configs/ssd300/config_b.py' });
+    const none = await verify({ original: ssd, outDir, samples: 1 });
+    expect(none).toMatchObject({ status: 'inconclusive', exitCode: 3, checks: { tensors: { status: 'pass' }, detections: { status: 'inconclusive' }, cModule: { status: 'skipped' } } });
+    expect(none.advice).toMatch(/no post-processing preset is known for OUTDIR, so no detection was compared: pass --postprocess PRESET/);
+    const silent = await verify({ original: ssd, outDir, samples: 1, postprocess: 'mmdet-ssd300,score_thr=1' });
+    expect(silent.status).toBe('inconclusive');
+    expect(silent.checks.detections.reason).toMatch(/^levels 0, 1, 2, 3, 4, 5 keep anchors but no detection there was compared: give --images/);
+  });
+});
+
 describe('verify fails, naming the input and anchor', () => {
   it('on a compiled model with one weight changed (exit 1 from the CLI)', async () => {
     const { outDir } = await compileTemp(ssd, { config: 'configs/ssd300/config_b.py' });
