@@ -39,10 +39,11 @@ export interface Scene {
 }
 
 /**
- * Anchors as xyxy boxes and planted objects (drawn from `rand`), with each anchor's best match: `objects` of them, or
- * as many as it takes (at most 1000) for `{ rows }` anchors to match one.
+ * Anchors as xyxy boxes and planted objects (drawn from `rand`), with each anchor's best match: `objects` of them
+ * centred near random anchors, one near each anchor of a list (verify plants objects on every level this way, so that
+ * every level's anchors detect something), or as many as it takes (at most 1000) for `{ rows }` anchors to match one.
  */
-export function plantScene(spec: PostprocessSpec, numClasses: number, anchors: Float32Array, rand: () => number, objects: number | { rows: number }): Scene {
+export function plantScene(spec: PostprocessSpec, numClasses: number, anchors: Float32Array, rand: () => number, objects: number | readonly number[] | { rows: number }): Scene {
   const n = anchors.length / 4;
   const c = numClasses;
   const labels = foregroundCount(spec, c);
@@ -56,9 +57,11 @@ export function plantScene(spec: PostprocessSpec, numClasses: number, anchors: F
   const best = new Float64Array(n);
   const bestLabel = new Int32Array(n).fill(-1);
   let matched = 0;
-  const enough = () => (typeof objects === 'number' ? planted.length >= objects : matched >= objects.rows || planted.length >= 1000);
+  const list = Array.isArray(objects) ? (objects as readonly number[]) : undefined;
+  const enough = () =>
+    typeof objects === 'number' ? planted.length >= objects : list ? planted.length >= list.length : matched >= (objects as { rows: number }).rows || planted.length >= 1000;
   while (n > 0 && !enough()) {
-    const i = Math.floor(rand() * n);
+    const i = list ? list[planted.length]! : Math.floor(rand() * n);
     const [cx, cy, w, h] = [cs[4 * i]!, cs[4 * i + 1]!, cs[4 * i + 2]! * (0.85 + 0.3 * rand()), cs[4 * i + 3]! * (0.85 + 0.3 * rand())];
     const dx = (rand() - 0.5) * 0.2 * w;
     const dy = (rand() - 0.5) * 0.2 * h;
@@ -129,8 +132,11 @@ export function syntheticBoxes(spec: PostprocessSpec, scene: Scene, gauss: () =>
   return boxes;
 }
 
-/** Seeded synthetic head outputs for anchors `anchors` ([N, 4] in spec.anchorFormat) and `numClasses` columns. */
-export function syntheticHeadOutputs(spec: PostprocessSpec, numClasses: number, anchors: Float32Array, seed: number, objects = 5): SyntheticHeads {
+/**
+ * Seeded synthetic head outputs for anchors `anchors` ([N, 4] in spec.anchorFormat) and `numClasses` columns: `objects`
+ * objects centred near random anchors, or one near each anchor of a list (see plantScene).
+ */
+export function syntheticHeadOutputs(spec: PostprocessSpec, numClasses: number, anchors: Float32Array, seed: number, objects: number | readonly number[] = 5): SyntheticHeads {
   const rand = mulberry32(seed);
   const gauss = gaussian(rand);
   const scene = plantScene(spec, numClasses, anchors, rand, objects);

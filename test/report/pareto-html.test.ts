@@ -56,6 +56,17 @@ describe('renderParetoReport (static HTML)', () => {
     expect(html).toContain('href="configs/cand%2012.json"');
   });
 
+  it('shows the reference detections per level and marks the configurations whose score is not evidence', () => {
+    const flagged = { ...report, points: report.points.map((p, i) => ({ ...p, lowEvidence: i === 3 ? [0] : [] })), evidence: { referenceDetections: [4, 120, 80, 30, 12, 9], minDetections: 10 } };
+    const out = renderParetoReport(flagged);
+    expect(out).toContain('level 0: 4, level 1: 120, level 2: 80, level 3: 30, level 4: 12, level 5: 9.');
+    expect(out).toMatch(/level 0, level 5 have fewer than 10: 1 configuration marked \u26a0/);
+    expect(out.match(/<tr data-index="\d+" class="low-evidence">/g)).toHaveLength(1);
+    expect(out).toContain('<tr data-index="3" class="low-evidence">');
+    expect(out).toContain('\u26a0 weak evidence on level 0');
+    expect(html).not.toContain('low-evidence">');
+  });
+
   it('references nothing over the network', () => {
     expect(html).not.toMatch(/https?:\/\//i);
     expect(html).not.toMatch(/<link[^>]+rel="stylesheet"/);
@@ -117,8 +128,8 @@ describe.skipIf(!hasChromium)('renderParetoReport in headless Chromium', () => {
     const removedIds = await page.locator('#anchors rect.anchor.removed').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-anchor'))).sort((a, b) => a - b));
     expect(removedIds).toEqual(CONFIG_A);
     expect(await page.locator('#anchors figcaption').allTextContents()).toEqual([
-      'L1 · 38×38 map · stride 8 · kept 4/4', 'L2 · 19×19 map · stride 16 · kept 4/6', 'L3 · 10×10 map · stride 32 · kept 5/6',
-      'L4 · 5×5 map · stride 64 · kept 3/6', 'L5 · 3×3 map · stride 100 · kept 2/4', 'L6 · 1×1 map · stride 300 · kept 1/4',
+      'level 0 · 38x38 map · stride 8x8 · kept 4/4', 'level 1 · 19x19 map · stride 16x16 · kept 4/6', 'level 2 · 10x10 map · stride 32x32 · kept 5/6',
+      'level 3 · 5x5 map · stride 64x64 · kept 3/6', 'level 4 · 3x3 map · stride 100x100 · kept 2/4', 'level 5 · 1x1 map · stride 300x300 · kept 1/4',
     ]);
     expect(await page.locator('#front-table tr.selected').getAttribute('data-index')).toBe('2');
     expect(await page.locator('.front-point.selected').getAttribute('data-index')).toBe('2');
