@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { InternalError } from '../errors';
-import { checkOutputDir } from '../fs';
+import { checkOutput, claimOutputDir, type CheckOutputOptions } from '../fs';
 import { loadDetector, type AnalyzedModel } from '../detector/index';
 import type { DetectorSpec } from '../detector/spec';
 import { listImages } from '../image/decode';
@@ -49,6 +49,8 @@ export interface SearchOptions {
   headSpec?: string;
   preprocess?: PreprocessFlags;
   onProgress?: (p: SearchProgress) => void;
+  /** Replace an existing non-empty OUTDIR that prunedet did not make. */
+  force?: boolean;
 }
 
 export type SearchProgress =
@@ -93,7 +95,12 @@ function checkOptions(o: SearchOptions): void {
   checkInt('--max-candidates', o.maxCandidates, 1, 10_000_000);
   checkInt('--workers', o.workers, 1, 256);
   checkInt('--anchors-per-level', o.anchorsPerLevel, 1, 1_000_000);
-  checkOutputDir(o.outDir);
+  checkOutput(o.outDir, outputRule(o, []));
+}
+
+/** The output rule for search: every input named on the command line, plus `more` (files read). */
+function outputRule(o: SearchOptions, more: readonly string[]): CheckOutputOptions {
+  return { command: 'search', kind: 'dir', inputs: [o.model, o.images, o.annotations, o.headSpec, ...more], ...(o.force ? { force: true } : {}) };
 }
 
 /** Base-anchor sizes per level in input pixels (for the report's anchor drawings). */
@@ -141,6 +148,8 @@ export interface PreparedSearch {
 export type PrepareOptions = Pick<SearchOptions, 'model' | 'images' | 'outDir' | 'annotations' | 'postprocess' | 'inputShape' | 'headSpec' | 'preprocess' | 'onProgress' | 'strategy'> & {
   /** Cache folder (default OUTDIR/cache). */
   cacheDir?: string;
+  /** Called once the inputs are read and checked, before the first write (the cache): search claims OUTDIR there. */
+  beforeWrite?: (det: AnalyzedModel, images: string[]) => void;
 };
 
 /**
@@ -172,6 +181,7 @@ export async function prepareSearch(o: PrepareOptions): Promise<PreparedSearch> 
   const units = boxUnitsOf(spec, pp);
   const ctx = { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses };
   const om = oracleModel(pp.spec, ctx);
+  o.beforeWrite?.(det, images);
   const lists: CandidateList[] = new Array(images.length);
   const coco: Float64Array[] = new Array(images.length);
   const cacheKeys: string[] = new Array(images.length);
@@ -219,7 +229,21 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
   checkOptions(o);
   const strategy = o.strategy ?? 'pareto';
   const outDir = resolve(o.outDir);
-  const prepared = await prepareSearch(o);
+  let claim: ReturnType<typeof claimOutputDir> | undefined;
+  try {
+    const r = await searchIn(o, outDir, strategy, (det, images) => {
+      claim = claimOutputDir(checkOutput(o.outDir, outputRule(o, [...det.files, ...images])));
+    });
+    claim?.keep();
+    return r;
+  } catch (e) {
+    claim?.abandon(); // a run that failed before writing anything leaves no empty OUTDIR behind
+    throw e;
+  }
+}
+
+async function searchIn(o: SearchOptions, outDir: string, strategy: StrategyName, beforeWrite: PrepareOptions['beforeWrite']): Promise<SearchResult> {
+  const prepared = await prepareSearch({ ...o, beforeWrite });
   const { det, pp, counts, data, cache, cacheKeys } = prepared;
   const spec = det.spec;
   const metric = data.metric;
