@@ -2,9 +2,11 @@
 // and the anchors per location. Format:
 //   { "levels": [ { "anchors": 4, "convs": { "scores": "<conv node or output name>", "boxes": "...", "landmarks": "..." } }, ... ] }
 // Levels are listed finest first; conv names are node names or their output value names.
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Node } from '../ir/graph';
 import { PrunedetError } from '../errors';
+import { readInputFile } from '../fs';
+import { LIMITS } from '../limits';
 import type { GroupRole, HeadGroup } from './spec';
 
 export interface HeadSpecFile {
@@ -15,23 +17,27 @@ export interface HeadSpecFile {
 
 const ROLES: GroupRole[] = ['scores', 'boxes', 'landmarks', 'objectness', 'extra'];
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 export function loadHeadSpec(path: string): HeadSpecFile {
   if (!existsSync(path)) throw new PrunedetError('E_FILE_NOT_FOUND', `head spec ${path} does not exist`, 'check the --head-spec path');
+  const text = readInputFile(path, 'E_HEAD_SPEC', `head spec ${path}`, 'a head spec is a small JSON file; pass the right one', LIMITS.configBytes).toString('utf8');
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    raw = JSON.parse(text);
   } catch (e) {
     throw new PrunedetError('E_HEAD_SPEC', `head spec ${path} is not valid JSON (${(e as Error).message})`, 'fix the JSON syntax');
   }
-  const levels = (raw as { levels?: unknown }).levels;
+  const levels = isObject(raw) ? raw.levels : undefined;
   if (!Array.isArray(levels) || levels.length === 0) {
-    throw new PrunedetError('E_HEAD_SPEC', `head spec ${path} has no "levels" list`, 'write { "levels": [ { "anchors": A, "convs": { "scores": "...", "boxes": "..." } } ] }');
+    throw new PrunedetError('E_HEAD_SPEC', `head spec ${path} has no "levels" list${isObject(raw) ? '' : ` (it holds ${raw === null ? 'null' : Array.isArray(raw) ? 'a list' : `a ${typeof raw}`}, not an object)`}`, 'write { "levels": [ { "anchors": A, "convs": { "scores": "...", "boxes": "..." } } ] }');
   }
   levels.forEach((l: { anchors?: unknown; convs?: Record<string, unknown> }, i) => {
+    if (!isObject(l)) throw new PrunedetError('E_HEAD_SPEC', `head spec ${path} level ${i} is not an object`, 'write each level as { "anchors": A, "convs": { ... } }');
     if (!Number.isInteger(l.anchors) || (l.anchors as number) < 1) {
       throw new PrunedetError('E_HEAD_SPEC', `head spec ${path} level ${i} needs a positive integer "anchors"`, 'give the anchors per location of every level');
     }
-    if (!l.convs || typeof l.convs !== 'object' || !Object.keys(l.convs).length) {
+    if (!isObject(l.convs) || !Object.keys(l.convs).length) {
       throw new PrunedetError('E_HEAD_SPEC', `head spec ${path} level ${i} names no convs`, 'give "convs": { "scores": "...", "boxes": "..." }');
     }
     for (const [role, name] of Object.entries(l.convs)) {

@@ -5,6 +5,7 @@ import { extname, join } from 'node:path';
 import jpeg from 'jpeg-js';
 import { PrunedetError } from '../errors';
 import { readInputFile } from '../fs';
+import { LIMITS } from '../limits';
 import { decodePng, isPng } from './png';
 
 /** 8-bit RGB, interleaved, rows top to bottom: data.length = width * height * 3. */
@@ -17,7 +18,7 @@ export interface RgbImage {
 export interface DecodeOptions {
   /** Apply the JPEG EXIF orientation tag like cv2.imread does by default (default true). */
   exifOrientation?: boolean;
-  /** Refuse images above this many megapixels (default 100). */
+  /** Refuse images above this many megapixels (default LIMITS.imageMegapixels). */
   maxMegapixels?: number;
   /** jpeg-js working-memory cap in MB (default 1024: a 100 MP image needs ~300 MB of component buffers + output). */
   maxMemoryUsageInMB?: number;
@@ -25,19 +26,54 @@ export interface DecodeOptions {
 
 export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png'];
 
-/** Read and decode a JPEG or PNG file. Every failure is E_IMAGES naming the file. */
+/** Read and decode a JPEG or PNG file (at most LIMITS.imageFileBytes). Every failure is E_IMAGES naming the file. */
 export function decodeImage(path: string, opts: DecodeOptions = {}): RgbImage {
-  const bytes = readInputFile(path, 'E_IMAGES', `image ${path}`, 'pass an existing .jpg/.jpeg/.png file');
+  const bytes = readInputFile(path, 'E_IMAGES', `image ${path}`, 'pass an existing .jpg/.jpeg/.png file', LIMITS.imageFileBytes);
   return decodeImageBytes(bytes, path, opts);
+}
+
+/**
+ * The size a JPEG declares in its first SOF marker, read before decoding (undefined when no SOF is found: the decoder
+ * then names what is wrong).
+ */
+export function jpegDeclaredSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  let i = 2;
+  while (i + 4 <= bytes.length) {
+    if (bytes[i] !== 0xff) return undefined;
+    const m = bytes[i + 1]!;
+    if (m === 0xff) {
+      i++; // fill byte
+      continue;
+    }
+    if (m === 0xd8 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) {
+      i += 2;
+      continue;
+    }
+    const len = (bytes[i + 2]! << 8) | bytes[i + 3]!;
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
+      if (i + 9 > bytes.length) return undefined;
+      return { height: (bytes[i + 5]! << 8) | bytes[i + 6]!, width: (bytes[i + 7]! << 8) | bytes[i + 8]! };
+    }
+    if (m === 0xda || len < 2) return undefined; // scan data before any frame header
+    i += 2 + len;
+  }
+  return undefined;
 }
 
 /** Decode JPEG or PNG bytes; `name` is used in error messages. */
 export function decodeImageBytes(bytes: Uint8Array, name: string, opts: DecodeOptions = {}): RgbImage {
-  const maxMegapixels = opts.maxMegapixels ?? 100;
+  const maxMegapixels = opts.maxMegapixels ?? LIMITS.imageMegapixels;
   if (bytes.length === 0) {
     throw new PrunedetError('E_IMAGES', `image ${name} is empty (0 bytes)`, 'replace or remove the file');
   }
   if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) {
+    const declared = jpegDeclaredSize(bytes);
+    if (declared && declared.width * declared.height > maxMegapixels * 1e6) {
+      throw new PrunedetError('E_IMAGES', `image ${name} is not a readable JPEG (it declares ${declared.width}x${declared.height} pixels, above the ${maxMegapixels} MP limit)`, 'downscale the image or remove it from the folder');
+    }
+    if (declared && (declared.width === 0 || declared.height === 0)) {
+      throw new PrunedetError('E_IMAGES', `image ${name} is not a readable JPEG (it declares ${declared.width}x${declared.height} pixels)`, 're-encode the file or remove it from the folder');
+    }
     let decoded: { width: number; height: number; data: Uint8Array; exifBuffer?: Uint8Array };
     try {
       decoded = jpeg.decode(bytes, {
