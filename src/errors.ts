@@ -42,7 +42,8 @@ export class PrunedetError extends Error {
   /** The single line the CLI prints. */
   oneLine(): string {
     const text = this.hint ? `${this.message}; ${this.hint}` : this.message;
-    return `prunedet: ${text.replace(/\s*\n\s*/g, ' ')}`;
+    // names from a damaged file may hold control characters: one printable line whatever they are
+    return `prunedet: ${text.replace(/\s*\n\s*/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '\ufffd')}`;
   }
 }
 

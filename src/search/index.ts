@@ -8,7 +8,7 @@ import { InternalError } from '../errors';
 import { checkOutput, claimOutputDir, type CheckOutputOptions } from '../fs';
 import { loadDetector, type AnalyzedModel } from '../detector/index';
 import type { DetectorSpec } from '../detector/spec';
-import { listImages } from '../image/decode';
+import { checkImageFile, listImages } from '../image/decode';
 import type { PreprocessOptions, ResizeGeometry } from '../image/preprocess';
 import { parseCocoAnnotations, readCocoAnnotations } from '../eval/coco-data';
 import { postprocessForModel, type ModelPostprocess } from '../postprocess/for-model';
@@ -160,6 +160,7 @@ export async function prepareSearch(o: PrepareOptions): Promise<PreparedSearch> 
   if (!o.postprocess) usage('search needs the post-processing the model is used with', `pass --postprocess with a preset (${Object.keys(PRESETS).join(', ')}) and key=value overrides`);
   // Cheap checks first: the photos and the annotations, before the model is loaded and analysed.
   const images = listImages(o.images);
+  for (const img of images) checkImageFile(img); // a bad file fails here, before anything is computed or written
   let matched: ReturnType<typeof matchAnnotations> | undefined;
   let annotationsSha256: string | null = null;
   if (o.annotations) {

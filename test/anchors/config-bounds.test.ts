@@ -36,17 +36,17 @@ function parseFails(text: string, pattern: RegExp): void {
 
 describe('config literal size and nesting are bounded', () => {
   it('a list repeated past the value budget is refused before it is built', () => {
-    parseFails('x = [0] * 10**9\n', /c\.py:1:9: this expression builds 1,000,000,000 values, past the 1,000,000 a config may build/);
-    parseFails('x = [0] * 10**5 * 10**5\n', /past the 1,000,000 a config may build/);
+    parseFails('x = [0] * 10**9\n', /c\.py:1:9: this expression builds 1,000,000,000 values, taking the config past the 1,000,000 values it may build/);
+    parseFails('x = [0] * 10**5 * 10**5\n', /taking the config past the 1,000,000 values it may build/);
     parseFails('x = (1,) * 2**31\n', /builds 2,147,483,648 values/);
   });
 
   it('doubling by names, lists or strings runs out of budget', () => {
-    parseFails(['a = [0] * 1000', ...Array.from({ length: 30 }, () => 'a = a + a')].join('\n'), /past the 1,000,000/);
-    parseFails(['s = "xxxxxxxxxx"', ...Array.from({ length: 40 }, () => 's = s + s')].join('\n'), /past the 1,000,000/);
+    parseFails(['a = [0] * 1000', ...Array.from({ length: 30 }, () => 'a = a + a')].join('\n'), /past the 1,000,000 values it may build/);
+    parseFails(['s = "xxxxxxxxxx"', ...Array.from({ length: 40 }, () => 's = s + s')].join('\n'), /past the 1,000,000 values it may build/);
     // no operator at all: each line holds two references to the previous value (2^40 leaves)
-    parseFails(['a0 = [0, 0]', ...Array.from({ length: 40 }, (_, i) => `a${i + 1} = [a${i}, a${i}]`)].join('\n'), /past the 1,000,000/);
-    parseFails(["s = 'xxxxxxxxxxxxxxxx'", ...Array.from({ length: 20 }, () => "s = f'{s}{s}'")].join('\n'), /past the 1,000,000/);
+    parseFails(['a0 = [0, 0]', ...Array.from({ length: 40 }, (_, i) => `a${i + 1} = [a${i}, a${i}]`)].join('\n'), /past the 1,000,000 values it may build/);
+    parseFails(["s = 'xxxxxxxxxxxxxxxx'", ...Array.from({ length: 20 }, () => "s = f'{s}{s}'")].join('\n'), /past the 1,000,000 values it may build/);
   });
 
   it('brackets, dict() calls, signs and ** chains deeper than the limit are refused (no stack overflow)', () => {

@@ -1,7 +1,7 @@
 // The output-safety rule through every command that writes (compile, search, synth), on crafted inputs: outputs that
 // would destroy or swallow an input are refused with one line and exit 2 before anything is written, inputs keep
 // their bytes, an earlier output is replaced as a whole, a foreign folder needs --force.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +14,9 @@ import { PrunedetError } from '../../src/errors';
 import { OUTPUT_MARKER } from '../../src/fs';
 import { expectUserError, prunedet, sha256 } from '../_support/cli';
 import { makeProject, photo, SYNTH_POSTPROCESS } from '../search/project';
+import { pngChunk, pngFile } from '../_support/png';
+
+const pngHeaderOnly = (w: number, h: number) => pngFile({ width: w, height: h, depth: 8, colorType: 2 }, [pngChunk('IDAT', new Uint8Array(8))]);
 
 const root = mkdtempSync(join(tmpdir(), 'pd-output-'));
 let n = 0;
@@ -161,9 +164,19 @@ describe('search and synth follow the same rule', () => {
 
   it('a search that fails on an image leaves no output folder behind', async () => {
     const p = proj();
-    writeFileSync(join(p.images, 'a-bad.jpg'), photo(40, 30, 1).subarray(0, 100)); // fails before any photo is cached
     const out = join(p.d, 'out');
-    await refused(search({ model: p.model, images: p.images, postprocess: SYNTH_POSTPROCESS, maxCandidates: 2, outDir: out }), 'E_IMAGES', /a-bad\.jpg/);
+    const opts = { model: p.model, images: p.images, postprocess: SYNTH_POSTPROCESS, maxCandidates: 2, outDir: out };
+    // a file that is no image, or declares too many pixels, is caught from its header before anything runs, wherever it sorts
+    writeFileSync(join(p.images, 'zz-text.jpg'), 'not a jpeg');
+    await refused(search(opts), 'E_IMAGES', /zz-text\.jpg has an unsupported image format/);
+    expect(existsSync(out)).toBe(false);
+    writeFileSync(join(p.images, 'zz-text.jpg'), pngHeaderOnly(60000, 60000));
+    await refused(search(opts), 'E_IMAGES', /zz-text\.jpg is not a readable PNG \(it declares 60000x60000 pixels/);
+    expect(existsSync(out)).toBe(false);
+    rmSync(join(p.images, 'zz-text.jpg'));
+    // a JPEG cut short decodes only partly: when it is the first photo, nothing was cached and no folder is left
+    writeFileSync(join(p.images, 'a-cut.jpg'), photo(40, 30, 1).subarray(0, 100));
+    await refused(search(opts), 'E_IMAGES', /a-cut\.jpg/);
     expect(existsSync(out)).toBe(false);
   });
 

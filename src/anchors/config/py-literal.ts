@@ -90,7 +90,7 @@ class Parser {
   private readonly spend = (n: number, at: Token): void => {
     this.budget -= n;
     if (!(this.budget >= 0)) {
-      throw parseError(at.loc, `this expression builds ${Number.isFinite(n) ? n.toLocaleString('en-US') : 'unboundedly many'} values, past the ${LIMITS.configValues.toLocaleString('en-US')} a config may build`, 'anchor configs hold a few hundred values; write the value out literally');
+      throw parseError(at.loc, `this expression builds ${Number.isFinite(n) ? n.toLocaleString('en-US') : 'unboundedly many'} values, taking the config past the ${LIMITS.configValues.toLocaleString('en-US')} values it may build`, 'anchor configs hold a few hundred values; write the value out literally');
     }
   };
 
