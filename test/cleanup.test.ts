@@ -2,7 +2,7 @@
 // SIGTERM: nothing left behind; SIGKILL: the next run removes the dead run's staging folder), mid-bench (its temp
 // folder goes), and verify failing on a missing postprocess.c leaves no temp folder. Each child gets its own TMPDIR.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, unlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -53,6 +53,19 @@ function interrupt(args: string[], env: Record<string, string>, trigger: () => b
   });
 }
 
+let tiny: Promise<{ model: string; out: string }> | undefined;
+/** The tiny-backbone SSD300 compiled once with its C module (for bench and verify). */
+function compiledTiny(): Promise<{ model: string; out: string }> {
+  tiny ??= (async () => {
+    const model = join(fresh('m'), 'ssd300.onnx');
+    saveModel(buildFixture('ssd300', { backbone: 'tiny', outputs: 'concat' }), model, { externalData: 'inline' });
+    const out = join(fresh('c'), 'out');
+    await compile({ model, config: 'configs/ssd300/config_a.py', outDir: out, emit: ['c'], postprocess: 'mmdet-ssd300' });
+    return { model, out };
+  })();
+  return tiny;
+}
+
 const staging = (dir: string) => readdirSync(dir).filter((f) => f.includes('.staging-'));
 /** prunedet's scratch folders in a TMPDIR (other tools, e.g. tsx and gcc, keep their own files there). */
 const scratch = (tmp: string) => readdirSync(tmp).filter((f) => f.startsWith('prunedet-'));
@@ -85,10 +98,7 @@ describe('interrupts leave nothing behind', () => {
   });
 
   it.skipIf(!hasGcc())('SIGINT mid-bench removes its temp folder', async () => {
-    const out = join(fresh('bench'), 'out');
-    const model = join(fresh('m'), 'ssd300.onnx');
-    saveModel(buildFixture('ssd300', { backbone: 'tiny', outputs: 'concat' }), model, { externalData: 'inline' });
-    await compile({ model, config: 'configs/ssd300/config_a.py', outDir: out, emit: ['c'], postprocess: 'mmdet-ssd300' });
+    const { out } = await compiledTiny();
     const tmp = fresh('tmp');
     const r = await interrupt(['bench', out, '--skip-model', '--runs', '2000'], { TMPDIR: tmp }, () => scratch(tmp).some((f) => f.startsWith('prunedet-bench-')), 'SIGINT');
     expect(r.sawTrigger).toBe(true);
@@ -99,10 +109,10 @@ describe('interrupts leave nothing behind', () => {
 
 describe('temporary folders are removed on every exit path', () => {
   it.skipIf(!hasGcc())('verify failing on a deleted postprocess.c: exit 2 naming it, no temp folder left', async () => {
+    const compiled = await compiledTiny();
     const out = join(fresh('v'), 'out');
-    const model = join(fresh('m'), 'ssd300.onnx');
-    saveModel(buildFixture('ssd300', { backbone: 'tiny', outputs: 'concat' }), model, { externalData: 'inline' });
-    await compile({ model, config: 'configs/ssd300/config_a.py', outDir: out, emit: ['c'], postprocess: 'mmdet-ssd300' });
+    cpSync(compiled.out, out, { recursive: true });
+    const model = compiled.model;
     unlinkSync(join(out, 'postprocess.c'));
     const tmp = fresh('tmp');
     const r = await interrupt(['verify', model, out, '--samples', '1'], { TMPDIR: tmp }, () => false, 'SIGINT');

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PrunedetError } from '../src/errors';
+import { refused } from './_support/refused';
 import { OUTPUT_MARKER, checkOutput, claimOutputDir, readOutputMarker, writeOutputDir, type CheckOutputOptions } from '../src/fs';
 
 const root = mkdtempSync(join(tmpdir(), 'pd-fs-'));
@@ -15,19 +15,6 @@ const fresh = () => {
   return d;
 };
 const rule = (inputs: string[], extra: Partial<CheckOutputOptions> = {}): CheckOutputOptions => ({ command: 'compile', kind: 'dir', inputs, ...extra });
-
-/** Refused with `code`; `pattern` is matched against the one line the CLI prints (message; hint). */
-function refused(f: () => unknown, code: string, pattern: RegExp): void {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'not refused').toBeInstanceOf(PrunedetError);
-  expect((err as PrunedetError).code).toBe(code);
-  expect((err as PrunedetError).oneLine()).toMatch(pattern);
-}
 
 describe('checkOutput refuses, before writing, an output that would replace or live inside an input', () => {
   it('an output folder equal to, holding, or inside an input', () => {

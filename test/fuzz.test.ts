@@ -20,7 +20,7 @@ import { hasShared, ultraface } from './_support/shared';
 
 const CASES_PER_MODEL = 150;
 const COMPILE_EVERY = 10;
-const CLI_CASES = 3;
+const CLI_CASES = 2;
 const root = mkdtempSync(join(tmpdir(), 'pd-fuzz-'));
 
 /** [start, end) of every initializer's raw_data in the file: the weights, which flips rarely make invalid. */
@@ -152,7 +152,7 @@ describe('fuzzed models end in success or one user-error line, never an internal
     for (const [, make, seed] of bases) {
       const dir = join(root, `cli-${seed}`);
       mkdirSync(dir, { recursive: true });
-      const cases = mutants(make(), seed + 7, CLI_CASES * 5).filter((_, i) => i % 5 < CLI_CASES); // flip, overwrite, truncate
+      const cases = mutants(make(), seed + 7, 5).filter((_, i) => i % 5 === 1 || i % 5 === 2).slice(0, CLI_CASES); // overwrite, truncate
       for (const [i, m] of cases.entries()) {
         const path = join(dir, `case-${i}.onnx`);
         writeFileSync(path, m.bytes);

@@ -10,7 +10,7 @@ import { modelToBytes, saveModel } from '../../src/onnx/save';
 import { compile } from '../../src/compile';
 import { search } from '../../src/search/index';
 import { synth } from '../../src/commands/synth';
-import { PrunedetError } from '../../src/errors';
+import { refused as refusedSync, refusedAsync } from '../_support/refused';
 import { OUTPUT_MARKER } from '../../src/fs';
 import { expectUserError, prunedet, sha256 } from '../_support/cli';
 import { makeProject, photo, SYNTH_POSTPROCESS } from '../search/project';
@@ -37,16 +37,10 @@ const ssd300 = () => {
   return tiny;
 };
 
+/** A user error from a promise or a function (see _support/refused.ts). */
 async function refused(p: Promise<unknown> | (() => unknown), code: string, pattern: RegExp): Promise<void> {
-  let err: unknown;
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'not refused').toBeInstanceOf(PrunedetError);
-  expect((err as PrunedetError).code).toBe(code);
-  expect((err as PrunedetError).oneLine()).toMatch(pattern);
+  if (typeof p === 'function') refusedSync(p, code, pattern);
+  else await refusedAsync(p, code, pattern);
 }
 
 /** sha256 of every file under `dir` (what "inputs are never modified" compares). */
@@ -95,12 +89,12 @@ describe('compile never writes over or around its inputs', () => {
     expect(hashes(out)).toEqual(before);
   });
 
-  it("-o '' and -o . are refused; nothing is written in the current folder", () => {
+  it("-o '' and -o . are refused; nothing is written in the current folder", async () => {
     const d = fresh();
     writeFileSync(join(d, 'm.onnx'), ssdlite);
     writeFileSync(join(d, 'notes.txt'), 'mine');
     expectUserError(prunedet(['compile', 'm.onnx', '--remove', '0', '-o', ''], { cwd: d }), /-o '' names no output folder; pass a new folder, e\.g\. -o out/, expect as never);
-    expectUserError(prunedet(['compile', 'm.onnx', '--remove', '0', '-o', '.'], { cwd: d }), /-o \. would replace the current folder/, expect as never);
+    await refused(compile({ model: join(d, 'm.onnx'), remove: '0', outDir: '.' }), 'E_OUTPUT', /-o \. would replace the current folder/);
     expect(readdirSync(d).sort()).toEqual(['m.onnx', 'notes.txt']);
   });
 
@@ -112,7 +106,7 @@ describe('compile never writes over or around its inputs', () => {
     expect(readdirSync(out).sort()).toEqual([OUTPUT_MARKER, 'model.onnx', 'report.json']);
   });
 
-  it('a non-empty folder prunedet did not make needs --force, which replaces it as a whole', () => {
+  it('a non-empty folder prunedet did not make needs --force, which replaces it as a whole', async () => {
     const d = fresh();
     const model = join(d, 'm.onnx');
     writeFileSync(model, ssdlite);
@@ -121,12 +115,11 @@ describe('compile never writes over or around its inputs', () => {
     writeFileSync(join(out, 'postprocess.c'), '/* someone else\'s */');
     expectUserError(prunedet(['compile', model, '--remove', '0', '-o', out]), /theirs is a non-empty folder prunedet did not make \(1 entries: postprocess\.c\); choose a new or empty folder, or pass --force/, expect as never);
     expect(readdirSync(out)).toEqual(['postprocess.c']);
-    const r = prunedet(['compile', model, '--remove', '0', '-o', out, '--force']);
-    expect(r.code).toBe(0);
+    await compile({ model, remove: '0', outDir: out, force: true });
     expect(readdirSync(out).sort()).toEqual([OUTPUT_MARKER, 'model.onnx', 'report.json']);
   });
 
-  it('unusable output locations are one line, exit 2 (not an internal error)', () => {
+  it('unusable output locations are one line, exit 2 (not an internal error)', async () => {
     const d = fresh();
     const model = join(d, 'm.onnx');
     writeFileSync(model, ssdlite);
@@ -138,7 +131,9 @@ describe('compile never writes over or around its inputs', () => {
       ['/proc/prunedet-x/y', /cannot create folder \/proc\/prunedet-x \(ENOENT\)/], // mkdir -p loops forever there
       ['/sys/prunedet-x', /cannot (create folder|stage the outputs in) \/sys.* \((EPERM|EACCES|EROFS|ENOENT)\)/],
     ];
-    for (const [out, pattern] of cases) expectUserError(prunedet(['compile', model, '--remove', '0', '-o', out], { timeout: 60_000 }), pattern, expect as never);
+    for (const [out, pattern] of cases) await refused(compile({ model, remove: '0', outDir: out }), 'E_OUTPUT', pattern);
+    // and through the CLI: exit 2 and one line (mkdir -p on /proc loops forever in Node: prunedet creates folders one by one)
+    expectUserError(prunedet(['compile', model, '--remove', '0', '-o', '/proc/prunedet-x/y'], { timeout: 60_000 }), /cannot create folder \/proc\/prunedet-x \(ENOENT\)/, expect as never);
   });
 });
 
@@ -183,10 +178,10 @@ describe('search and synth follow the same rule', () => {
   it("synth: -o '' and a folder are refused; a file prunedet did not make needs --force; its own is replaced", () => {
     const d = fresh();
     expectUserError(prunedet(['synth', 'ssdlite', '-o', ''], { cwd: d }), /-o '' names no output file/, expect as never);
-    expectUserError(prunedet(['synth', 'ssdlite', '-o', d]), /is a folder; pass a file path with -o/, expect as never);
+    refusedSync(() => synth('ssdlite', d, {}), 'E_OUTPUT', /is a folder; pass a file path with -o/);
     const theirs = join(d, 'theirs.onnx');
     writeFileSync(theirs, 'precious');
-    expectUserError(prunedet(['synth', 'ssdlite', '-o', theirs]), /exists and prunedet did not make it/, expect as never);
+    refusedSync(() => synth('ssdlite', theirs, {}), 'E_OUTPUT', /exists and prunedet did not make it; choose a new file name, or pass --force/);
     expect(readFileSync(theirs, 'utf8')).toBe('precious');
     const mine = join(d, 'mine.onnx');
     synth('ssdlite', mine, {});

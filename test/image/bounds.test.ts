@@ -7,22 +7,12 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { describe, expect, it } from 'vitest';
-import { PrunedetError } from '../../src/errors';
+import { refused } from '../_support/refused';
 import { readInputFile } from '../../src/fs';
 import { decodeImageBytes, jpegDeclaredSize } from '../../src/image/decode';
 import { pngChunk, pngFile } from '../_support/png';
 
-function imagesError(f: () => unknown, pattern: RegExp): void {
-  let err: unknown;
-  try {
-    f();
-  } catch (e) {
-    err = e;
-  }
-  expect(err, 'accepted').toBeInstanceOf(PrunedetError);
-  expect((err as PrunedetError).code).toBe('E_IMAGES');
-  expect((err as PrunedetError).message).toMatch(pattern);
-}
+const imagesError = (f: () => unknown, pattern: RegExp) => refused(f, 'E_IMAGES', pattern);
 
 /** A 64x48 JPEG whose SOF header then claims `w`x`h`. */
 function jpegDeclaring(w: number, h: number): Uint8Array {
@@ -81,12 +71,6 @@ describe('input files', () => {
   it('a file above the byte limit is refused by its size, before it is read', () => {
     const p = join(mkdtempSync(join(tmpdir(), 'pd-img-bounds-')), 'big.jpg');
     writeFileSync(p, Buffer.alloc(2048));
-    let err: unknown;
-    try {
-      readInputFile(p, 'E_IMAGES', `image ${p}`, 'downscale it', 1024);
-    } catch (e) {
-      err = e;
-    }
-    expect((err as PrunedetError).oneLine()).toMatch(/image .*big\.jpg is 2,048 bytes, above prunedet's limit of 1,024; downscale it/);
+    refused(() => readInputFile(p, 'E_IMAGES', `image ${p}`, 'downscale it', 1024), 'E_IMAGES', /image .*big\.jpg is 2,048 bytes, above prunedet's limit of 1,024; downscale it/);
   });
 });
