@@ -2,10 +2,10 @@
 // before anything else looks at it (load.ts calls it between decoding and building the IR). Each refusal is one
 // PrunedetError naming the tensor or node and the fix:
 //   - an ir_version of at least 3 and an opset for the default domain;
-//   - every tensor (initializers, node attribute tensors, in subgraphs too): a data type ONNX defines, dims that are
-//     whole numbers >= 0, and exactly dims x dtype-size bytes of data, whichever field holds them (raw_data, the typed
-//     fields, or an external file: known keys, whole-number offset/length, a regular file inside the model's folder
-//     holding that range);
+//   - every tensor (initializers, node attribute tensors, in subgraphs and local functions too): a data type ONNX
+//     defines, dims that are whole numbers >= 0, and exactly dims x dtype-size bytes of data, whichever field holds
+//     them (raw_data, the typed fields, or an external file: known keys, whole-number offset/length, a regular file
+//     inside the model's folder holding that range);
 //   - top-level nodes: an op type, every input defined (graph input, initializer, some node's output, or empty),
 //     every graph output computed, no cycle; Conv/ConvTranspose attributes consistent with a constant weight
 //     (kernel_shape, group, bias length, one float element type).
@@ -106,13 +106,19 @@ class Validator {
     }
     const g = m.graph as ProtoMessage;
     this.tensors(g, '');
+    for (const f of (m.functions as ProtoMessage[] | undefined) ?? []) this.nodeTensors((f.node as ProtoMessage[] | undefined) ?? [], ` (in local function ${String(f.name ?? '')})`);
     this.topLevel(g);
   }
 
   /** Every tensor of a graph and its subgraphs. */
   private tensors(g: ProtoMessage, scope: string): void {
     for (const t of (g.initializer as ProtoMessage[] | undefined) ?? []) this.tensor(t, `initializer ${String(t.name ?? '')}${scope}`);
-    ((g.node as ProtoMessage[] | undefined) ?? []).forEach((n, i) => {
+    this.nodeTensors((g.node as ProtoMessage[] | undefined) ?? [], scope);
+  }
+
+  /** The attribute tensors of `nodes`, and of their subgraphs. */
+  private nodeTensors(nodes: ProtoMessage[], scope: string): void {
+    nodes.forEach((n, i) => {
       for (const a of (n.attribute as ProtoMessage[] | undefined) ?? []) {
         const where = `attribute ${String(a.name ?? '')} of node ${nodeLabel(n, i)}${scope}`;
         if (a.t) this.tensor(a.t as ProtoMessage, where);

@@ -68,6 +68,9 @@ const CASES: [string, (m: ProtoMessage) => void, string, RegExp][] = [
   ['an attribute tensor of a Constant node, short', (m) => {
     nodes(m).unshift({ op_type: 'Constant', name: 'const_short', output: ['c_out'], attribute: [{ name: 'value', type: 4, t: { data_type: 1, dims: [4], raw_data: new Uint8Array(8) } }] });
   }, 'E_ONNX_INVALID', /attribute value of node const_short \(Constant\) is float32\[4\], which needs 16 bytes/],
+  ['a Constant inside a local function, short', (m) => {
+    m.functions = [{ name: 'Helper', domain: 'local', input: ['x'], output: ['y'], node: [{ op_type: 'Constant', name: 'fconst', output: ['y'], attribute: [{ name: 'value', type: 4, t: { data_type: 7, dims: [3], raw_data: new Uint8Array(16) } }] }] }];
+  }, 'E_ONNX_INVALID', /attribute value of node fconst \(Constant\) \(in local function Helper\) is int64\[3\], which needs 24 bytes/],
   // external data: keys, ranges, files
   ['external offset "abc"', (m) => external(convWeight(m), [['location', 'm.data'], ['offset', 'abc']]), 'E_EXTERNAL_DATA', /initializer backbone\.0\.weight has external-data offset "abc", which is not a whole number of bytes/],
   ['external length "-4"', (m) => external(convWeight(m), [['location', 'm.data'], ['length', '-4']]), 'E_EXTERNAL_DATA', /external-data length "-4"/],
