@@ -7,10 +7,11 @@ import { eliminateDead } from './eliminate-dead';
 import { foldConstants } from './fold-constants';
 import { removeIdentity } from './remove-identity';
 import { foldBatchnorm } from './fold-batchnorm';
+import { dropInitializerInputs } from './drop-initializer-inputs';
 
-export const PASSES: readonly Pass<never>[] = [pruneAnchors, eliminateDead, foldConstants, removeIdentity, foldBatchnorm] as Pass<never>[];
+export const PASSES: readonly Pass<never>[] = [pruneAnchors, eliminateDead, foldConstants, removeIdentity, foldBatchnorm, dropInitializerInputs] as Pass<never>[];
 
-export const DEFAULT_PIPELINE: readonly string[] = ['prune-anchors', 'eliminate-dead', 'fold-constants', 'remove-identity', 'fold-batchnorm'];
+export const DEFAULT_PIPELINE: readonly string[] = ['drop-initializer-inputs', 'prune-anchors', 'eliminate-dead', 'fold-constants', 'remove-identity', 'fold-batchnorm'];
 
 /** Passes by name, in the given order; unknown names are a usage error listing the known ones. */
 export function passesByName(names: readonly string[]): Pass<never>[] {

@@ -41,7 +41,7 @@ export function compiledPostprocess(ctx: Pick<EmitContext, 'spec' | 'baselineSet
   return postprocessForModel(ctx.spec, preset, { kept, featureMaps: ctx.featureMaps, rawHead, ...(ctx.baselineSet ? { baseline: ctx.baselineSet } : {}) });
 }
 
-/** The C emit plan of `pp` for a network input of `imageSize` ([H, W]): level strides are the input over the map size. */
+/** The C emit plan of `pp` for a network input of `imageSize` ([H, W]): level strides ([h, w]) are the input over the map size. */
 export function emitPlanFor(pp: ModelPostprocess, name: string, banner: EmitPlan['banner'], input: EmitPlan['input'], imageSize: readonly [number, number]): EmitPlan {
   const [H, W] = imageSize;
   return {
@@ -49,7 +49,7 @@ export function emitPlanFor(pp: ModelPostprocess, name: string, banner: EmitPlan
     banner,
     spec: pp.spec,
     input,
-    levels: pp.levels.map((l) => ({ ...l, stride: [W / l.w, H / l.h] })),
+    levels: pp.levels.map((l) => ({ ...l, stride: [H / l.h, W / l.w] })),
     numClasses: pp.numClasses,
     anchors: pp.anchors,
     candidateCap: candidateCapFor(pp),
@@ -61,6 +61,9 @@ export async function emitArtefacts(stage: string, ctx: EmitContext): Promise<{ 
   const preset = ctx.options.postprocess;
   // compile checked the kinds and that a preset is given (checkEmitOptions) before doing any work
   if (emit.length === 0 || !preset) return { files: [] };
+  if (ctx.spec.postprocess && !ctx.options.cutHead) {
+    throw new PrunedetError('E_USAGE', `--emit ${emit.join(',')}: ${basename(ctx.options.model)} keeps its own post-processing (${ctx.spec.postprocess.ops.includes('NonMaxSuppression') ? 'NMS' : 'top-k'} in the graph), so no emitted module could read its outputs`, 'add --cut-head to end the model at the head and post-process with the emitted module');
+  }
   const pp = compiledPostprocess(ctx, preset, ctx.report.config.kept, ctx.options.cutHead === true);
   const files: string[] = [];
   const record: Record<string, unknown> = { requested: preset, preset: formatPostprocess(pp.spec), anchors: pp.anchorSource };

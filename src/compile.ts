@@ -54,6 +54,8 @@ export interface CompileReport {
   before: ModelStats;
   after: ModelStats;
   featureMaps: [number, number][];
+  /** Per level (numbered from 0, finest first), as inspect shows it: map and stride [h, w], anchors before and kept. */
+  levels: { level: number; featureMap: [number, number]; stride: [number, number]; anchors: number; kept: number[] }[];
   passes: StepReport[];
   files: string[];
   postprocess?: Record<string, unknown>;
@@ -146,6 +148,7 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
     before,
     after: stats(model, after.shapes, after.spec, pruned ? keptCounts : counts, 0),
     featureMaps,
+    levels: spec.levels.map((l, i) => ({ level: i, featureMap: l.featureMap, stride: l.stride, anchors: l.anchorsPerLocation, kept: resolved.kept[i] ?? [] })),
     passes: reports,
     files: ['model.onnx', 'report.json'],
   };

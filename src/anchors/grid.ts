@@ -3,6 +3,7 @@
 import { InternalError, PrunedetError } from '../errors';
 import { clamp01 } from './common';
 import type { AnchorLevel, AnchorPair, AnchorSet, BaseAnchor, FeatureMap } from './types';
+import { levelName } from '../format/levels';
 
 /** A base anchor of width w and height h centred on (cx, cy). */
 export function centeredAnchor(cx: number, cy: number, w: number, h: number, pair?: AnchorPair): BaseAnchor {
@@ -84,7 +85,7 @@ export function keepAnchors(set: AnchorSet, kept: number[][]): AnchorSet {
     stride: [l.stride[0], l.stride[1]] as [number, number],
     base: kept[i]!.map((k) => {
       const b = l.base[k];
-      if (!b) throw new InternalError(`keepAnchors: level ${i + 1} has no anchor ${k} (it has ${l.base.length})`);
+      if (!b) throw new InternalError(`keepAnchors: ${levelName(i)} has no anchor ${k} (it has ${l.base.length})`);
       return b;
     }),
   }));

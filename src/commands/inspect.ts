@@ -14,6 +14,9 @@ import { anchorTableDifference, generatedAnchors } from '../postprocess/for-mode
 import { baselineFromMmdetConfig } from '../anchors/config/index';
 import { summarizeCost } from '../cost/macs';
 import { fmtBytes, fmtInt, fmtSi, table } from '../format/table';
+import { fmtHW, fmtNum, fmtStride, levelName } from '../format/levels';
+import { anchorRows, type AnchorRow, type AnchorSizeSource } from '../detector/anchor-rows';
+import type { AnchorSet } from '../anchors/types';
 
 export interface IoInfo {
   name: string;
@@ -47,6 +50,10 @@ export interface InspectReport {
   scoreActivation?: string;
   postprocessInGraph?: string[];
   anchorTable?: unknown;
+  /** One row per base anchor in the numbering `--remove` takes: level, index in the level, w, h, ratio (h / w). */
+  anchors?: AnchorRow[];
+  /** Where the anchor sizes come from (the graph's table, --baseline-config, a preset's generator), or null. */
+  anchorSizes?: string | null;
 }
 
 function io(v: Value, shapes: ShapeResult): IoInfo {
@@ -108,12 +115,15 @@ export function inspectModel(path: string, opts: InspectOptions = {}): InspectRe
   if (!spec) return report;
   const det = detectorJson(spec);
   report.detector = det;
+  const baseline = opts.baselineConfig ? baselineFromMmdetConfig(opts.baselineConfig).set : undefined;
   if (spec.anchorTable && (opts.postprocess || opts.baselineConfig)) {
-    const baseline = opts.baselineConfig ? baselineFromMmdetConfig(opts.baselineConfig).set : undefined;
     const all = spec.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i));
     const gen = generatedAnchors(spec, (opts.postprocess ?? '').split(',')[0]!.trim(), spec.levels.map((l) => l.featureMap), all, baseline);
     (det.anchorTable as Record<string, unknown>).check = { generator: gen.source, maxDifference: anchorTableDifference(spec, gen) };
   }
+  const sizes = anchorSizeSource(spec, opts, baseline);
+  det.anchors = anchorRows(spec, sizes);
+  det.anchorSizes = sizes?.source ?? null;
   // The keys scripts read sit at the top level too (`levels`, `boxes`, `headMacs`, `classes`, `postprocessInGraph`).
   return Object.assign(report, {
     levels: det.levels,
@@ -123,7 +133,24 @@ export function inspectModel(path: string, opts: InspectOptions = {}): InspectRe
     scoreActivation: det.scoreActivation as string,
     postprocessInGraph: det.postprocessInGraph as string[],
     anchorTable: det.anchorTable,
+    anchors: det.anchors as AnchorRow[],
+    anchorSizes: det.anchorSizes as string | null,
   });
+}
+
+/** Anchor sizes for the per-anchor rows: the graph's own table, else --baseline-config, else the preset's generator. */
+function anchorSizeSource(spec: DetectorSpec, opts: InspectOptions, baseline: AnchorSet | undefined): AnchorSizeSource | undefined {
+  if (spec.anchorTable) return { kind: 'table', xyxy: spec.anchorTable.xyxy, normalized: spec.anchorTable.normalized, source: `the graph's anchor table (${spec.anchorTable.constants.slice(0, 3).join(', ')}${spec.anchorTable.constants.length > 3 ? ', ...' : ''})` };
+  if (baseline) return { kind: 'set', set: baseline, source: opts.baselineConfig! };
+  if (!opts.postprocess) return undefined;
+  try {
+    const all = spec.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i));
+    const gen = generatedAnchors(spec, opts.postprocess.split(',')[0]!.trim(), spec.levels.map((l) => l.featureMap), all);
+    return { kind: 'table', xyxy: gen.xyxy, normalized: false, source: gen.source };
+  } catch (e) {
+    if (isPrunedetError(e)) return undefined;
+    throw e;
+  }
 }
 
 export function formatInspect(r: InspectReport): string {
@@ -144,18 +171,37 @@ export function formatInspect(r: InspectReport): string {
   return lines.join('\n');
 }
 
-interface LevelJson { level: number; featureMap: number[]; stride: number[]; anchorsPerLocation: number; boxes: number; headMacs: number }
+interface LevelJson { level: number; featureMap: [number, number]; stride: [number, number]; anchorsPerLocation: number; boxes: number; headMacs: number }
+interface OutputJson { name: string; kind: string; role: string; columns: { role: string; offset: number; size: number }[]; evidence: string[]; valuesPerRow: number; levels: number[]; graphOutput: boolean }
 
 function formatDetector(d: Record<string, unknown>): string {
   const levels = d.levels as LevelJson[];
   const at = d.anchorTable as { constants: string[]; normalized: boolean; output: string; check?: { generator: string; maxDifference: number } } | null;
-  const rows = levels.map((l) => [`P${l.level + 1}`, `${l.featureMap[0]}x${l.featureMap[1]}`, l.stride.map((s) => +s.toFixed(2)).join('x'), l.anchorsPerLocation, fmtInt(l.boxes), fmtInt(l.headMacs)]);
+  const rows = levels.map((l) => [levelName(l.level), fmtHW(l.featureMap[0], l.featureMap[1]), fmtStride(l.stride), l.anchorsPerLocation, fmtInt(l.boxes), fmtInt(l.headMacs)]);
   rows.push(['total', '', '', '', fmtInt(d.boxes as number), fmtInt(d.headMacs as number)]);
   const pp = (d.postprocessInGraph as string[]).join(' + ') || 'none (raw head outputs)';
+  const roles = d.roles as { complete: boolean; missing?: string };
+  const outs = (d.outputs as OutputJson[]).map((o) => [
+    o.name + (o.graphOutput ? '' : ' (in graph)'),
+    o.kind === 'map' ? `map of ${levelName(o.levels[0]!)}` : `rows, ${o.levels.length === levels.length ? 'all levels' : o.levels.map(levelName).join(', ')}`,
+    o.valuesPerRow,
+    o.columns.map((c) => (o.columns.length > 1 ? `${c.role} ${c.offset}..${c.offset + c.size - 1}` : c.role)).join(', '),
+    o.evidence.join('; '),
+  ]);
+  const anchors = (d.anchors as AnchorRow[]) ?? [];
+  const sized = anchors.some((a) => a.w !== null);
+  const anchorTable = table(['index', 'level', 'anchor', 'w', 'h', 'ratio h/w'], anchors.map((a) => [a.index, levelName(a.level), a.anchor, a.w === null ? '?' : fmtNum(a.w), a.h === null ? '?' : fmtNum(a.h), a.ratio === null ? '?' : fmtNum(a.ratio, 3)]));
   return [
     `detector: ${levels.length} levels, ${d.classes} score columns (${d.scoreActivation}), post-processing in graph: ${pp}`,
     table(['level', 'feature map', 'stride', 'anchors/loc', 'boxes', 'head MACs'], rows),
-    at ? `anchor table: embedded in ${at.constants.join(', ')} (${at.normalized ? 'normalized' : 'pixel'} corners, read off output ${at.output})` : 'anchor table: not in the graph (give a baseline config or preset for decoding)',
+    '',
+    table(['head output', 'carries', 'K', 'holds', 'evidence'], outs),
+    ...(roles.complete ? [] : [`roles incomplete: ${roles.missing}; pruning works, post-processing needs --head-spec {"outputs": {"<name>": "scores" | "boxes" | "boxes+landmarks" | ...}}`]),
+    '',
+    at ? `anchor table: embedded in ${at.constants.join(', ')} (${at.normalized ? 'normalized' : 'pixel'} corners, read off ${at.output})` : 'anchor table: not in the graph (give a baseline config or preset for decoding)',
     ...(at?.check ? [`anchor table vs ${at.check.generator}: max difference ${at.check.maxDifference.toExponential(2)}`] : []),
+    '',
+    `anchors (the numbers --remove takes; sizes in input pixels ${sized ? `from ${d.anchorSizes}` : 'unknown: pass --baseline-config or --postprocess'}):`,
+    anchorTable,
   ].join('\n');
 }

@@ -1,16 +1,22 @@
 // Detector analysis: from a model with no hints, the levels, head convs, per-anchor channel groups, anchors per
 // location, how values reach the outputs, post-processing already in the graph, and the embedded anchor table.
-// Method: walk back from the outputs through layout ops to the head convs (region.ts), trace element provenance
-// through that region (layout-eval.ts), read anchors/values per row off the traced outputs (rows.ts).
-import type { Model, Node, Value } from '../ir/graph';
+// Method: walk back from the outputs through layout ops (and through in-graph NMS/top-k, which full exports end
+// with) to the head convs (region.ts), trace element provenance through that region (layout-eval.ts), read anchors
+// and values per row off the traced head tensors (rows.ts), then tell what each holds from evidence (roles.ts).
+import type { Graph, Model, Node, Value } from '../ir/graph';
 import type { ShapeResult } from '../shape/infer';
+import { isStatic } from '../shape/types';
 import { nodeMacs } from '../cost/macs';
 import { PrunedetError } from '../errors';
-import { findRegion, traceRegion } from './region';
+import { levelName } from '../format/levels';
+import { findRegion, traceRegion, provenanceConv, provenanceFlat, type Region } from './region';
 import { readOutput, type OutputMap, type OutputRows } from './rows';
 import { headBranch } from './head-chain';
-import { recoverAnchorTable } from './anchor-table';
+import { anchorTableFromIndexed, recoverAnchorTable } from './anchor-table';
 import { applyHeadSpec, type HeadSpecFile } from './head-spec';
+import { inferRoles, type RoleInput } from './roles';
+import { analyzePostRegion } from './post-region';
+import type { Arr } from './layout-eval';
 import type { DetectorSpec, GroupRole, HeadConv, HeadGroup, LevelSpec, OutputBinding } from './spec';
 
 export interface AnalyzeOptions {
@@ -19,10 +25,11 @@ export interface AnalyzeOptions {
   label?: string;
 }
 
-const ACTIVATIONS = new Set(['Softmax', 'LogSoftmax', 'Sigmoid']);
+/** Element types an image input may have. */
+const IMAGE_TYPES = new Set([1, 2, 10, 11, 16]);
 
 /** Op types on any path from the region's convs to `out` (`inRegion`: the region's nodes). */
-function opsOnPath(out: Value, inRegion: ReadonlySet<Node>): string[] {
+export function opsOnPath(out: Value, inRegion: ReadonlySet<Node>): string[] {
   const ops = new Set<string>();
   const stack = [out];
   const seen = new Set<Value>();
@@ -38,59 +45,77 @@ function opsOnPath(out: Value, inRegion: ReadonlySet<Node>): string[] {
   return [...ops];
 }
 
-function roleFromName(name: string): GroupRole | undefined {
-  const n = name.toLowerCase();
-  if (/landm|kps|keypoint|lmk/.test(n)) return 'landmarks';
-  if (/score|cls|conf|logit|prob|class/.test(n)) return 'scores';
-  if (/box|loc|reg|bbox|delta|coord/.test(n)) return 'boxes';
-  if (/obj|iou|center|quality/.test(n)) return 'objectness';
-  return undefined;
+/** The image input: a float (or uint8) graph input of rank 4 (N,C,H,W) or 3 (C,H,W, batched in the graph). */
+function imageInput(graph: Graph, shapes: ShapeResult): Value | undefined {
+  const cands = graph.inputs.filter((v) => !v.initializer && IMAGE_TYPES.has(shapes.get(v)?.dtype ?? 1));
+  return cands.find((v) => shapes.shape(v)?.length === 4) ?? cands.find((v) => shapes.shape(v)?.length === 3);
 }
 
-/** Role of each rows-output: activations mark scores, Exp marks decoded boxes, then K and names decide. */
-function assignRoles(outs: { name: string; k: number; ops: string[] }[]): GroupRole[] {
-  const roles: (GroupRole | undefined)[] = outs.map((o) => {
-    if (o.ops.some((op) => ACTIVATIONS.has(op))) return 'scores';
-    if (o.ops.includes('Exp')) return 'boxes';
-    return undefined;
-  });
-  const has = (r: GroupRole) => roles.includes(r);
-  outs.forEach((o, i) => {
-    if (roles[i]) return;
-    const byName = roleFromName(o.name);
-    if (byName && !(byName === 'boxes' && o.k !== 4) && !(byName === 'scores' && has('scores'))) roles[i] = byName;
-    else if (o.k === 4 && !has('boxes')) roles[i] = 'boxes';
-  });
-  outs.forEach((o, i) => {
-    if (roles[i]) return;
-    if (o.k === 10) roles[i] = 'landmarks';
-    else if (o.k === 1) roles[i] = 'objectness';
-  });
-  if (!has('scores')) {
-    let best = -1;
-    outs.forEach((o, i) => {
-      if (!roles[i] && (best < 0 || o.k > outs[best]!.k)) best = i;
-    });
-    if (best >= 0) roles[best] = 'scores';
+/**
+ * [H, W] of the image the backbone sees: the input's, unless the graph resizes it (torchvision's transform) or pads
+ * the unbatched image (to a multiple of 32, before stacking the batch). A Pad of the batched tensor right before a
+ * conv is the conv's own padding (BlazeFace's SAME padding) and leaves the size alone.
+ */
+function networkImageSize(input: Value, inputShape: number[], shapes: ShapeResult): [number, number] {
+  let size: [number, number] = [inputShape[inputShape.length - 2]!, inputShape[inputShape.length - 1]!];
+  let v = input;
+  for (let step = 0; step < 256; step++) {
+    const next = v.uses.map((u) => u.node).find((n) => n.opType !== 'Shape' && n.opType !== 'Size' && n.outputs[0] && n.domain === '');
+    if (!next || next.opType === 'Conv') break;
+    const out = next.outputs[0]!;
+    const s = shapes.shape(out);
+    if (isStatic(s) && s.length >= 3 && (next.opType === 'Resize' || next.opType === 'Upsample' || (next.opType === 'Pad' && s.length === 3))) {
+      size = [s[s.length - 2]!, s[s.length - 1]!];
+    }
+    v = out;
   }
-  return roles.map((r) => r ?? 'extra');
+  return size;
+}
+
+type Read = OutputRows | OutputMap;
+
+/**
+ * The head tensors: each value the outputs or the in-graph post-processing read from the region, or, where that value
+ * has no per-anchor rows (a flattened score vector before a threshold), the nearest values before it that have.
+ */
+function headTensors(region: Region, traced: Map<Value, Arr>, convShapes: number[][]): Read[] {
+  const reads: Read[] = [];
+  const seen = new Set<Value>();
+  const inRegion = new Set(region.nodes);
+  const visit = (v: Value, strict: boolean) => {
+    if (seen.has(v)) return;
+    seen.add(v);
+    const arr = traced.get(v);
+    if (!arr) return;
+    try {
+      reads.push(readOutput(v, arr, convShapes));
+      return;
+    } catch (e) {
+      if (strict || !(e instanceof PrunedetError)) throw e;
+    }
+    const p = v.producer;
+    if (!p || !inRegion.has(p)) return;
+    for (const i of p.inputs) if (i && traced.has(i)) visit(i, false);
+  };
+  for (const e of region.exits) visit(e, e.isGraphOutput && region.post.length === 0);
+  return reads;
 }
 
 export function analyzeDetector(model: Model, shapes: ShapeResult, opts: AnalyzeOptions = {}): DetectorSpec {
   const graph = model.graph;
   const label = opts.label ?? 'the model';
-  const input = graph.inputs.find((v) => !v.initializer && (shapes.shape(v)?.length ?? 0) === 4);
+  const input = imageInput(graph, shapes);
   if (!input) {
-    throw new PrunedetError('E_NOT_DETECTOR', `no image input found in ${label} (no graph input of rank 4)`, 'prunedet works on detectors taking an N,C,H,W image');
+    throw new PrunedetError('E_NOT_DETECTOR', `no image input found in ${label} (no float graph input of rank 4 or 3)`, 'prunedet works on detectors taking an image, N,C,H,W (or C,H,W with in-graph preprocessing)');
   }
   const inputShape = shapes.requireStatic(input, 'detector analysis');
   const region = findRegion(graph, shapes);
   const blocked = region.boundaries.filter((b) => b.kind === 'other');
-  // An op prunedet cannot follow (NMS, TopK, ...) with head convs behind it: name it rather than "no head".
-  const behind = blocked.find((b) => findRegion(graph, shapes, b.node!.inputs.filter((v): v is Value => v !== undefined)).convs.length > 0);
+  // An op prunedet cannot follow with head convs behind it: name it rather than "no head".
+  const behind = blocked.find((b) => findRegion(graph, shapes, b.node!.inputs.filter((v): v is Value => v !== undefined), region.statics).convs.length > 0);
   if (blocked.length && (region.convs.length > 0 || behind)) {
     const n = (behind ?? blocked[0]!).node!;
-    throw new PrunedetError('E_OP_UNSUPPORTED', `the outputs of ${label} pass through ${n.label()} after the head convs, which prunedet cannot follow (ops allowed there: layout, activations, decode arithmetic)`, n.opType === 'NonMaxSuppression' || n.opType === 'TopK' ? 'export the model without in-graph NMS/top-k (raw or decoded scores and boxes)' : 'simplify the model (onnx-simplifier) or pass --head-spec');
+    throw new PrunedetError('E_OP_UNSUPPORTED', `the outputs of ${label} pass through ${n.label()} after the head convs, which prunedet cannot follow (ops allowed there: layout, activations, decode arithmetic, score filters, top-k, NMS)`, 'simplify the model (onnx-simplifier) or pass --head-spec');
   }
   if (region.convs.length === 0) {
     const considered = graph.outputs.map((o) => `${o.name} (from ${o.producer ? o.producer.label() : 'graph input'})`).join(', ');
@@ -99,19 +124,16 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
   }
   const convShapes = region.convs.map((c) => shapes.requireStatic(c.output(), `head conv ${c.label()}`));
   const traced = traceRegion(region, shapes);
-  // Outputs fixed before run time (the empty map of a level pruned away) carry no anchors to read.
-  const live = graph.outputs.filter((o) => traced.has(o));
-  const reads = live.map((o) => readOutput(o, traced.get(o)!, convShapes));
+  const reads = headTensors(region, traced, convShapes);
   const rowsOuts = reads.filter((r): r is OutputRows => r.kind === 'rows');
   const mapOuts = reads.filter((r): r is OutputMap => r.kind === 'map');
-  // Post-processing ops between the head and each output, walked once per output.
   const inRegion = new Set(region.nodes);
   const opsOf = new Map(reads.map((r) => [r, opsOnPath(r.value, inRegion)]));
 
-  // Anchors per location and values per anchor of each conv, from the rows-outputs reading it.
+  // Anchors per location of each conv, and where each rows-output's values start in an anchor's block.
   const perConv = region.convs.map(() => ({ a: 0, step: 1, groups: [] as HeadGroup[] }));
-  const outRoles = assignRoles(rowsOuts.map((r) => ({ name: r.value.name, k: r.valuesPerRow, ops: opsOf.get(r)! })));
-  rowsOuts.forEach((r, oi) => {
+  const starts: { read: Read; conv: number; offset: number }[] = [];
+  rowsOuts.forEach((r) => {
     for (const [ci, info] of r.convs) {
       const pc = perConv[ci]!;
       if (!info.locationMajor) {
@@ -136,10 +158,10 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
       }
       if (info.step !== 0) pc.step = info.step;
       const c0 = info.firstChannels[0]!;
-      const offset = valueMajor ? Math.floor(c0 / pc.a) : c0 % K;
-      pc.groups.push({ role: outRoles[oi]!, offset, size: r.valuesPerRow, outputs: [r.value.name] });
+      starts.push({ read: r, conv: ci, offset: valueMajor ? Math.floor(c0 / pc.a) : c0 % K });
     }
   });
+  for (const m of mapOuts) starts.push({ read: m, conv: m.conv, offset: 0 });
 
   // Levels: convs grouped by output H x W, ordered by where their rows start on the anchor axis.
   const levelKey = (ci: number) => convShapes[ci]!.slice(2).join('x');
@@ -150,30 +172,54 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
   keys.push(...new Set(rest));
   // Per level (as `keys`), its convs' indices, ascending.
   const levelMembers = keys.map((k) => region.convs.flatMap((_, ci) => (levelKey(ci) === k ? [ci] : [])));
+  const levelOfConv = (ci: number) => keys.indexOf(levelKey(ci));
 
-  if (opts.headSpec) applyHeadSpec(opts.headSpec, region.convs, convShapes, levelMembers, perConv);
-  else inferMapAnchors(keys, levelMembers, convShapes, perConv, (ci) => mapOuts.find((m) => m.conv === ci)?.value.name ?? region.convs[ci]!.name);
-  for (const m of mapOuts) perConv[m.conv]!.groups.forEach((g) => g.outputs.includes(m.value.name) || g.outputs.push(m.value.name));
+  if (opts.headSpec?.levels) applyHeadSpec(opts.headSpec, region.convs, convShapes, levelMembers, perConv);
+  else inferMapAnchors(keys, levelMembers, convShapes, perConv);
+
+  // What each head tensor holds, from evidence.
+  const kOf = (r: Read) => (r.kind === 'rows' ? r.valuesPerRow : convShapes[r.conv]![1]! / perConv[r.conv]!.a);
+  const levelsOf = (r: Read) => [...new Set((r.kind === 'rows' ? r.convOrder : [r.conv]).map(levelOfConv))].sort((a, b) => a - b);
+  const roleInputs: RoleInput[] = reads.map((r) => {
+    const byConv = (r.kind === 'rows' ? r.convOrder : [r.conv]).map((ci) => givenByConv(opts.headSpec, region.convs[ci]!, levelOfConv(ci)));
+    const given = opts.headSpec?.outputs?.[r.value.name] ?? (byConv.every((g) => g !== undefined && g === byConv[0]) ? byConv[0] : undefined);
+    return { name: r.value.name, k: kOf(r), ops: opsOf.get(r)!, levels: levelsOf(r), ...(given ? { given } : {}) };
+  });
+  const inferred = inferRoles(roleInputs);
+  for (const s of starts) {
+    const role = inferred.roles[reads.indexOf(s.read)]!;
+    const name = s.read.value.name;
+    for (const col of role.columns) perConv[s.conv]!.groups.push({ role: col.role, offset: s.offset + col.offset, size: col.size, outputs: [name] });
+  }
+  // Convs only a --head-spec by conv name describes (no output read them).
+  if (opts.headSpec?.levels) {
+    opts.headSpec.levels.forEach((l, li) => {
+      for (const [role, name] of Object.entries(l.convs ?? {}) as [GroupRole, string][]) {
+        const ci = region.convs.findIndex((c) => c.name === name || c.output().name === name);
+        if (ci >= 0 && levelMembers[li]?.includes(ci) && perConv[ci]!.groups.length === 0) perConv[ci]!.groups.push({ role, offset: 0, size: convShapes[ci]![1]! / l.anchors, outputs: [] });
+      }
+    });
+  }
 
   let offset = 0;
+  const imageSize = networkImageSize(input, inputShape, shapes);
   const levels: LevelSpec[] = levelMembers.map((members, li) => {
     const [H, W] = convShapes[members[0]!]!.slice(2) as [number, number];
     const a = perConv[members[0]!]!.a;
     if (members.some((ci) => perConv[ci]!.a !== a)) {
-      throw new PrunedetError('E_HEAD_AMBIGUOUS', `the head convs of the ${H}x${W} level disagree on anchors per location (${members.map((ci) => `${region.convs[ci]!.label()}: ${perConv[ci]!.a}`).join(', ')})`, 'pass --head-spec');
+      throw new PrunedetError('E_HEAD_AMBIGUOUS', `the head convs of ${levelName(li)} (${H}x${W}) disagree on anchors per location (${members.map((ci) => `${region.convs[ci]!.label()}: ${perConv[ci]!.a}`).join(', ')})`, 'pass --head-spec');
     }
     const branches = members.map((ci) => headBranch(region.convs[ci]!, shapes));
     const convs: HeadConv[] = members.map((ci, mi) => {
       const node = region.convs[ci]!;
       const C = convShapes[ci]![1]!;
-      const branch = branches[mi]!;
       return {
         node,
         channels: C,
         valuesPerAnchor: C / a,
         layout: perConv[ci]!.step === 1 ? 'anchor-major' : 'value-major',
-        groups: perConv[ci]!.groups.sort((x, y) => x.offset - y.offset),
-        feeders: branch.feeders,
+        groups: mergeGroups(perConv[ci]!.groups),
+        feeders: branches[mi]!.feeders,
       };
     });
     const headNodes = [...new Set(members.flatMap((ci, mi) => [region.convs[ci]!, ...branches[mi]!.nodes]))].filter((n) => n.opType === 'Conv');
@@ -181,7 +227,7 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
     const level: LevelSpec = {
       index: li,
       featureMap: [H, W],
-      stride: [inputShape[3]! / W, inputShape[2]! / H],
+      stride: [imageSize[0] / H, imageSize[1] / W],
       anchorsPerLocation: a,
       anchorOffset: offset,
       boxes: H * W * a,
@@ -194,39 +240,75 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
     return level;
   });
 
-  const outputs: OutputBinding[] = reads.map((r) => {
-    const ops = opsOf.get(r)!;
-    if (r.kind === 'rows') {
-      const role = outRoles[rowsOuts.indexOf(r)]!;
-      return { name: r.value.name, kind: 'rows', role, valuesPerRow: r.valuesPerRow, ops };
-    }
-    const ci = r.conv;
-    const li = keys.indexOf(levelKey(ci));
-    const g = perConv[ci]!.groups[0];
-    return { name: r.value.name, kind: 'map', role: g?.role ?? 'extra', valuesPerRow: convShapes[ci]![1]! / perConv[ci]!.a, level: li, ops };
+  const outputs: OutputBinding[] = reads.map((r, i) => {
+    const role = inferred.roles[i]!;
+    const common = { name: r.value.name, role: role.role, columns: role.columns, evidence: role.evidence, valuesPerRow: kOf(r), levels: levelsOf(r), graphOutput: r.value.isGraphOutput, ops: opsOf.get(r)! };
+    return r.kind === 'rows' ? { ...common, kind: 'rows' } : { ...common, kind: 'map', level: levelOfConv(r.conv) };
   });
   const scoresOut = outputs.find((o) => o.role === 'scores');
-  if (!scoresOut || !outputs.some((o) => o.role === 'boxes')) {
-    throw new PrunedetError('E_HEAD_AMBIGUOUS', `found head convs but could not tell scores from boxes among outputs ${outputs.map((o) => `${o.name} (K=${o.valuesPerRow})`).join(', ')}`, 'pass --head-spec naming the score and box convs');
-  }
-  const activation = scoresOut.ops.includes('Softmax') || scoresOut.ops.includes('LogSoftmax') ? 'softmax' : scoresOut.ops.includes('Sigmoid') ? 'sigmoid' : 'none';
-  const boxesOut = outputs.find((o) => o.role === 'boxes')!;
-  const decoded = boxesOut.ops.includes('Exp');
-  const postprocessInGraph = [...(activation === 'none' ? [] : [activation]), ...(decoded ? ['decode'] : [])];
+  const boxesOut = outputs.find((o) => o.columns.some((c) => c.role === 'boxes'));
+  const activation = !scoresOut ? 'none' : scoresOut.ops.includes('Softmax') || scoresOut.ops.includes('LogSoftmax') ? 'softmax' : scoresOut.ops.includes('Sigmoid') ? 'sigmoid' : 'none';
+  const post = region.post.length ? analyzePostRegion(region, shapes, traced) : undefined;
+  const decodedInRegion = boxesOut?.ops.includes('Exp') === true;
+  const decoded = decodedInRegion || post?.ops.includes('Exp') === true;
+  const postprocessInGraph = [
+    ...(activation === 'none' ? [] : [activation]),
+    ...(decoded ? ['decode'] : []),
+    ...(post?.ops.includes('NonZero') ? ['score-filter'] : []),
+    ...(post?.ops.includes('TopK') ? ['top-k'] : []),
+    ...(post?.ops.includes('NonMaxSuppression') ? ['nms'] : []),
+  ];
   const spec: DetectorSpec = {
     input: { name: input.name, shape: inputShape },
-    imageSize: [inputShape[2]!, inputShape[3]!],
+    imageSize,
     levels,
-    classes: scoresOut.valuesPerRow,
+    classes: scoresOut?.valuesPerRow ?? 0,
     scoreActivation: activation,
     postprocessInGraph,
     outputs,
     boxes: offset,
     headMacs: levels.reduce((s, l) => s + l.headMacs, 0),
     source: opts.headSpec ? 'head-spec' : 'analysis',
+    roles: inferred.missing ? { complete: false, missing: inferred.missing } : { complete: true },
+    ...(post ? { postprocess: post } : {}),
   };
-  if (decoded) spec.anchorTable = recoverAnchorTable(live.find((o) => o.name === boxesOut.name)!, region, shapes, spec.boxes);
+  if (decodedInRegion) spec.anchorTable = recoverAnchorTable(graph.values.get(boxesOut!.name)!, region, shapes, spec.boxes);
+  else if (post?.anchorIndexed.length) spec.anchorTable = anchorTableFromIndexed(post.anchorIndexed, region, traced, (code: number) => anchorOfCode(code, spec, region, convShapes));
   return spec;
+}
+
+/** The global anchor index of a provenance code (a head-conv element). */
+function anchorOfCode(code: number, spec: DetectorSpec, region: Region, convShapes: number[][]): number | undefined {
+  if (code < 0) return undefined;
+  const ci = provenanceConv(code);
+  const flat = provenanceFlat(code);
+  const [, C, H, W] = convShapes[ci]!;
+  const hw = H! * W!;
+  const level = spec.levels.find((l) => l.convs.some((c) => c.node === region.convs[ci]));
+  const conv = level?.convs.find((c) => c.node === region.convs[ci]);
+  if (!level || !conv) return undefined;
+  const ch = Math.floor(flat / hw) % C!;
+  const loc = flat % hw;
+  const a = conv.layout === 'anchor-major' ? Math.floor(ch / conv.valuesPerAnchor) : ch % level.anchorsPerLocation;
+  return level.anchorOffset + loc * level.anchorsPerLocation + a;
+}
+
+/** Groups of one conv by offset; one output's group read again through another output keeps both names. */
+function mergeGroups(groups: HeadGroup[]): HeadGroup[] {
+  const out: HeadGroup[] = [];
+  for (const g of [...groups].sort((x, y) => x.offset - y.offset)) {
+    const same = out.find((o) => o.offset === g.offset && o.size === g.size && o.role === g.role);
+    if (!same) out.push({ ...g, outputs: [...g.outputs] });
+    else for (const n of g.outputs) if (!same.outputs.includes(n)) same.outputs.push(n);
+  }
+  return out;
+}
+
+/** The role a --head-spec gives a conv by name (levels form), for raw per-level outputs. */
+function givenByConv(hs: HeadSpecFile | undefined, conv: Node, level: number): string | undefined {
+  const convs = hs?.levels?.[level]?.convs;
+  if (!convs) return undefined;
+  return Object.entries(convs).find(([, name]) => name === conv.name || name === conv.output().name)?.[0];
 }
 
 /**
@@ -234,14 +316,14 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
  * A = C/4 and every other conv of the level must split into A blocks; the class conv must give the same K on every
  * level. Among the candidates, the assignment consistent across levels wins.
  */
-function inferMapAnchors(keys: string[], levelMembers: number[][], convShapes: number[][], perConv: { a: number; groups: HeadGroup[] }[], nameOf: (ci: number) => string): void {
-  const unknown = levelMembers.flatMap((members, li) => (members.some((ci) => perConv[ci]!.a === 0) ? [{ key: keys[li]!, members }] : []));
+function inferMapAnchors(keys: string[], levelMembers: number[][], convShapes: number[][], perConv: { a: number }[]): void {
+  const unknown = levelMembers.flatMap((members, li) => (members.some((ci) => perConv[ci]!.a === 0) ? [{ key: keys[li]!, li, members }] : []));
   if (!unknown.length) return;
-  const options = unknown.map(({ key, members }) => {
+  const options = unknown.map(({ key, li, members }) => {
     const known = members.find((ci) => perConv[ci]!.a > 0);
     const cands = known !== undefined ? [perConv[known]!.a] : members.filter((ci) => convShapes[ci]![1]! % 4 === 0).map((ci) => convShapes[ci]![1]! / 4);
     const valid = [...new Set(cands)].filter((a) => members.every((ci) => convShapes[ci]![1]! % a === 0));
-    return { key, members, valid };
+    return { key, li, members, valid };
   });
   // The class conv's K must match across levels: pick the A per level giving the most common largest-K.
   const kOf = (members: number[], a: number) => Math.max(...members.map((ci) => convShapes[ci]![1]! / a));
@@ -251,14 +333,8 @@ function inferMapAnchors(keys: string[], levelMembers: number[][], convShapes: n
   options.forEach((o) => {
     const a = o.valid.find((x) => kOf(o.members, x) === bestK) ?? (o.valid.length === 1 ? o.valid[0] : undefined);
     if (a === undefined) {
-      throw new PrunedetError('E_HEAD_AMBIGUOUS', `cannot tell anchors per location of the ${o.key} level from its raw outputs (conv channels ${o.members.map((ci) => convShapes[ci]![1]).join(', ')})`, 'pass --head-spec with "anchors" per level');
+      throw new PrunedetError('E_HEAD_AMBIGUOUS', `cannot tell anchors per location of ${levelName(o.li)} (${o.key}) from its raw outputs (conv channels ${o.members.map((ci) => convShapes[ci]![1]).join(', ')})`, 'pass --head-spec with "anchors" per level');
     }
-    for (const ci of o.members) {
-      if (perConv[ci]!.a) continue;
-      perConv[ci]!.a = a;
-      const K = convShapes[ci]![1]! / a;
-      const role: GroupRole = K === 4 ? 'boxes' : K === bestK ? 'scores' : K === 10 ? 'landmarks' : K === 1 ? 'objectness' : (roleFromName(nameOf(ci)) ?? 'extra');
-      perConv[ci]!.groups = [{ role, offset: 0, size: K, outputs: [] }];
-    }
+    for (const ci of o.members) if (!perConv[ci]!.a) perConv[ci]!.a = a;
   });
 }

@@ -6,6 +6,7 @@ import { setDeclaredType } from '../onnx/value-info';
 import type { ShapeResult } from '../shape/infer';
 import { PrunedetError } from '../errors';
 import type { DetectorSpec } from './spec';
+import { levelName } from '../format/levels';
 
 /** Replace the outputs by `<role>_<level>` per head conv (scores before boxes), finest level first. */
 export function cutAtHead(model: Model, spec: DetectorSpec, shapes: ShapeResult): string[] {
@@ -15,7 +16,7 @@ export function cutAtHead(model: Model, spec: DetectorSpec, shapes: ShapeResult)
     const cls = byRole('scores');
     const reg = byRole('boxes');
     if (!cls || !reg) {
-      throw new PrunedetError('E_OP_UNSUPPORTED', `--cut-head needs one score conv and one box conv per level; level ${l.index + 1} has ${l.convs.map((c) => c.groups.map((x) => x.role).join('+')).join(', ')}`, 'compile without --cut-head');
+      throw new PrunedetError('E_OP_UNSUPPORTED', `--cut-head needs one score conv and one box conv per level; ${levelName(l.index)} has ${l.convs.map((c) => c.groups.map((x) => x.role).join('+')).join(', ')}`, 'compile without --cut-head');
     }
     return [[cls, `scores_${l.index}`], [reg, `boxes_${l.index}`]] as const;
   });

@@ -5,7 +5,7 @@
 // It is not a general ONNX runtime: ops outside this set end the head region (see analyze.ts).
 import type { Node, Value } from '../ir/graph';
 import type { ShapeResult } from '../shape/infer';
-import { isStatic, numbersOf, sliceArgs } from '../shape/types';
+import { isStatic, numbersOf, sliceArgs, strides } from '../shape/types';
 
 export type Mode = 'trace' | 'value';
 
@@ -32,16 +32,6 @@ export const LAYOUT_OPS = new Set([
 ]);
 
 const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
-
-function strides(shape: readonly number[]): number[] {
-  const st = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    st[i] = acc;
-    acc *= shape[i]!;
-  }
-  return st;
-}
 
 function alloc(mode: Mode, n: number): Int32Array | Float32Array {
   return mode === 'trace' ? new Int32Array(n).fill(-1) : new Float32Array(n);
@@ -115,6 +105,8 @@ function broadcastShape(a: number[], b: number[]): number[] {
   });
 }
 
+const FLOAT_TYPES = new Set([1, 10, 11, 16]);
+
 const UNARY: Record<string, (v: number) => number> = {
   Sigmoid: (v) => 1 / (1 + Math.exp(-v)),
   Exp: Math.exp,
@@ -137,14 +129,23 @@ const BINARY: Record<string, (a: number, b: number) => number> = {
   Min: Math.min,
 };
 
+/** Values fixed before run time that are neither constants nor small enough for shape inference to carry. */
+export interface StaticSource {
+  has(v: Value): boolean;
+  /** The value-mode array of a static value, evaluated on demand. */
+  value(v: Value): Arr | undefined;
+}
+
 export interface EvalContext {
   mode: Mode;
   shapes: ShapeResult;
   /** Known input arrays (head conv outputs, evaluated values); anything else is looked up as a constant. */
   env: Map<Value, Arr>;
+  /** Computed static values (an anchor grid built from Shape -> Range -> ...), when the caller knows them. */
+  statics?: StaticSource;
 }
 
-/** The constant value of `v` as an array (initializer, Constant, or a small value shape inference derived). */
+/** The constant value of `v` as an array (initializer, Constant, a small value shape inference derived, or a static value). */
 function constantArr(ctx: EvalContext, v: Value): Arr | undefined {
   const t = v.constant();
   if (t) return { shape: [...t.dims], data: ctx.mode === 'trace' ? new Int32Array(t.size).fill(-1) : Float32Array.from(t.numbers()) };
@@ -152,6 +153,11 @@ function constantArr(ctx: EvalContext, v: Value): Arr | undefined {
   const values = numbersOf(info);
   if (values && info?.shape) {
     return { shape: info.shape as number[], data: ctx.mode === 'trace' ? new Int32Array(values.length).fill(-1) : Float32Array.from(values) };
+  }
+  if (ctx.statics?.has(v)) {
+    if (ctx.mode === 'value') return ctx.statics.value(v);
+    const s = info?.shape;
+    if (isStatic(s)) return { shape: s, data: new Int32Array(prod(s)).fill(-1) };
   }
   return undefined;
 }
@@ -188,8 +194,13 @@ export function evalNode(ctx: EvalContext, node: Node): Arr[] {
   const op = node.opType;
   const x = () => need(ctx, node, 0);
   switch (op) {
+    case 'Cast': {
+      const a = x();
+      const to = node.getInt('to', 1);
+      if (mode === 'trace' || FLOAT_TYPES.has(to)) return [{ shape: outShape(ctx, node), data: a.data }];
+      return [{ shape: outShape(ctx, node), data: (a.data as Float32Array).map((v) => (to === 9 ? (v ? 1 : 0) : Math.trunc(v))) }];
+    }
     case 'Identity':
-    case 'Cast':
     case 'Dropout':
     case 'Reshape':
     case 'Flatten':
@@ -261,7 +272,14 @@ export function evalNode(ctx: EvalContext, node: Node): Arr[] {
         return [{ shape: a.shape, data: mode === 'trace' ? a.data : (a.data as Float32Array).map(un) }];
       }
       const bin = BINARY[op];
-      if (bin) return [binary(ctx, node, bin)];
+      if (bin) {
+        const intDiv = op === 'Div' && mode === 'value' && !FLOAT_TYPES.has(ctx.shapes.get(node.outputs[0])?.dtype ?? 1);
+        return [binary(ctx, node, intDiv ? (a, b) => Math.trunc(a / b) : bin)];
+      }
+      if (mode === 'value') {
+        const more = evalStatic(ctx, node);
+        if (more) return more;
+      }
       throw new LayoutEvalError(node, `op ${op} is not a layout op`);
     }
   }
@@ -339,4 +357,81 @@ function selectAlongAxes(ctx: EvalContext, node: Node, a: Arr): Arr {
     srcStrides[ax] = step * st[ax]!;
   });
   return affine(ctx.mode, a, shape, srcStrides, base);
+}
+
+const STATIC_UNARY: Record<string, (v: number) => number> = {
+  Floor: Math.floor, Ceil: Math.ceil, Round: (v) => (Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v)), Sign: Math.sign, Not: (v) => +!v,
+};
+const STATIC_BINARY: Record<string, (a: number, b: number) => number> = {
+  Equal: (a, b) => +(a === b), Less: (a, b) => +(a < b), Greater: (a, b) => +(a > b), LessOrEqual: (a, b) => +(a <= b),
+  GreaterOrEqual: (a, b) => +(a >= b), And: (a, b) => +(!!a && !!b), Or: (a, b) => +(!!a || !!b), Xor: (a, b) => +(!!a !== !!b),
+  Mod: (a, b) => ((a % b) + b) % b,
+};
+
+/**
+ * Value mode only: the ops that compute static tensors (anchor grids built in the graph from feature-map sizes) but
+ * never sit between head convs and outputs: Shape, Range, ConstantOfShape, comparisons, Where, rounding, reductions.
+ */
+function evalStatic(ctx: EvalContext, node: Node): Arr[] | undefined {
+  const op = node.opType;
+  const shape = () => outShape(ctx, node);
+  const un = STATIC_UNARY[op];
+  if (un) {
+    const a = need(ctx, node, 0);
+    return [{ shape: a.shape, data: (a.data as Float32Array).map(un) }];
+  }
+  const bin = STATIC_BINARY[op];
+  if (bin) return [binary(ctx, node, op === 'Mod' && node.getInt('fmod', 0) === 1 ? (a, b) => a % b : bin)];
+  switch (op) {
+    case 'Shape':
+    case 'Size':
+    case 'Range':
+    case 'ConstantOfShape': {
+      const info = ctx.shapes.get(node.outputs[0]);
+      const values = numbersOf(info);
+      if (values && isStatic(info?.shape)) return [{ shape: info.shape, data: Float32Array.from(values) }];
+      if (op === 'Range') {
+        const [s, l, d] = [0, 1, 2].map((i) => need(ctx, node, i).data[0]!);
+        const n = Math.max(Math.ceil((l - s) / d), 0);
+        return [{ shape: [n], data: Float32Array.from({ length: n }, (_, i) => s + i * d) }];
+      }
+      if (op === 'ConstantOfShape') {
+        const fill = node.getTensor('value')?.numbers()[0] ?? 0;
+        return [{ shape: shape(), data: new Float32Array(prod(shape())).fill(fill) }];
+      }
+      return undefined;
+    }
+    case 'Where': {
+      const [c, a, b] = [0, 1, 2].map((i) => need(ctx, node, i));
+      const s = broadcastShape(broadcastShape(c!.shape, a!.shape), b!.shape);
+      const [C, X, Y] = [c!, a!, b!].map((t) => broadcastTo('value', t, s));
+      return [{ shape: s, data: (C!.data as Float32Array).map((v, i) => (v ? X!.data[i]! : Y!.data[i]!)) }];
+    }
+    case 'ReduceMax':
+    case 'ReduceMin':
+    case 'ReduceSum':
+    case 'ReduceProd':
+    case 'ReduceMean': {
+      const a = need(ctx, node, 0);
+      const axesIn = node.getInts('axes') ?? intsOf(ctx, node.inputs[1]);
+      const r = a.shape.length;
+      const axes = new Set((axesIn && axesIn.length ? axesIn : a.shape.map((_, i) => i)).map((v) => (v + r) % r));
+      const kept = a.shape.map((d, i) => (axes.has(i) ? 1 : d));
+      const f = op === 'ReduceMax' ? Math.max : op === 'ReduceMin' ? Math.min : op === 'ReduceProd' ? (p: number, q: number) => p * q : (p: number, q: number) => p + q;
+      const init = op === 'ReduceMax' ? -Infinity : op === 'ReduceMin' ? Infinity : op === 'ReduceProd' ? 1 : 0;
+      const acc = new Float32Array(prod(kept)).fill(init);
+      const kst = strides(kept);
+      const ast = strides(a.shape);
+      remap('value', a, a.shape, (idx) => {
+        const flat = idx.reduce((k, v, d) => k + v * ast[d]!, 0);
+        const o = idx.reduce((k, v, d) => k + (axes.has(d) ? 0 : v * kst[d]!), 0);
+        acc[o] = f(acc[o]!, a.data[flat]!);
+        return flat;
+      });
+      if (op === 'ReduceMean') acc.forEach((v, i) => (acc[i] = v / (a.data.length / acc.length)));
+      return [{ shape: shape(), data: acc }];
+    }
+    default:
+      return undefined;
+  }
 }

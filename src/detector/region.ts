@@ -5,6 +5,7 @@ import type { Graph, Node, Value } from '../ir/graph';
 import type { ShapeResult } from '../shape/infer';
 import { PrunedetError } from '../errors';
 import { LAYOUT_OPS, LayoutEvalError, evalNode, type Arr } from './layout-eval';
+import { StaticValues } from './static-values';
 
 export interface Boundary {
   /** The value where the walk stopped. */
@@ -17,46 +18,82 @@ export interface Boundary {
 export interface Region {
   /** Head output convs in discovery order (outputs first to last, inputs first to last). */
   convs: Node[];
-  /** Layout nodes in topological order. */
+  /** Layout nodes in topological order, fed by the convs and static values only (their shapes are fixed). */
   nodes: Node[];
   boundaries: Boundary[];
+  /**
+   * In-graph post-processing after the region (score filters, top-k, NMS and everything downstream of them), in
+   * topological order. Empty for exports that end at the head, activation or box decoding.
+   */
+  post: Node[];
+  /** Values of the region (conv outputs included) that post-processing or the graph outputs read. */
+  exits: Value[];
+  /** What is fixed before run time in this graph. */
+  statics: StaticValues;
 }
 
-/** True for values fixed before run time: constants, and values shape inference computed (Shape -> Gather ...). */
-function isStaticValue(v: Value, shapes: ShapeResult): boolean {
-  return v.constant() !== undefined || shapes.get(v)?.value !== undefined;
-}
+/**
+ * Ops of in-graph post-processing the walk passes through on its way back to the head: score thresholds, index
+ * selection, top-k, NMS, the index arithmetic between them, and control flow (torchvision's batched NMS is an If).
+ */
+export const POSTPROCESS_OPS = new Set([
+  'NonZero', 'TopK', 'NonMaxSuppression', 'GatherND', 'GatherElements', 'Greater', 'Less', 'Equal', 'GreaterOrEqual',
+  'LessOrEqual', 'Not', 'And', 'Or', 'Xor', 'Where', 'If', 'Loop', 'ReduceMax', 'ReduceMin', 'ReduceSum', 'ReduceProd',
+  'ReduceMean', 'ArgMax', 'ArgMin', 'Mod', 'Floor', 'Ceil', 'Round', 'Sign', 'ConstantOfShape', 'Range', 'ScatterND',
+  'ScatterElements', 'Compress', 'CumSum',
+]);
 
-/** Walk back from `outputs` through layout ops; stop at convs, graph inputs and other ops. */
-export function findRegion(graph: Graph, shapes: ShapeResult, outputs: Value[] = graph.outputs): Region {
+/**
+ * Walk back from `outputs` through layout ops and in-graph post-processing; stop at convs, graph inputs, static
+ * values and other ops. The layout nodes fed only by convs and static values form the region; the rest is post.
+ */
+export function findRegion(graph: Graph, shapes: ShapeResult, outputs: Value[] = graph.outputs, statics = new StaticValues(graph, shapes)): Region {
   const convs: Node[] = [];
   const boundaries: Boundary[] = [];
-  const nodes = new Set<Node>();
+  const visited = new Set<Node>();
   const seen = new Set<Value>();
-  const visit = (v: Value) => {
-    if (seen.has(v)) return;
+  const stack = [...outputs].reverse();
+  while (stack.length) {
+    const v = stack.pop()!;
+    if (seen.has(v)) continue;
     seen.add(v);
-    if (isStaticValue(v, shapes)) return;
+    if (statics.has(v)) continue;
     const p = v.producer;
     if (!p) {
       boundaries.push({ value: v, kind: 'input' });
-      return;
+      continue;
     }
     if (p.opType === 'Conv' && p.domain === '') {
       if (!convs.includes(p)) convs.push(p);
       boundaries.push({ value: v, kind: 'conv', node: p });
-      return;
+      continue;
     }
-    if (p.domain === '' && LAYOUT_OPS.has(p.opType)) {
-      nodes.add(p);
-      for (const i of p.inputs) if (i) visit(i);
-      return;
+    if (p.domain === '' && (LAYOUT_OPS.has(p.opType) || POSTPROCESS_OPS.has(p.opType))) {
+      visited.add(p);
+      const next = [...p.inputs, ...p.captures].filter((i): i is Value => i !== undefined);
+      for (let i = next.length - 1; i >= 0; i--) stack.push(next[i]!);
+      continue;
     }
     boundaries.push({ value: v, kind: 'other', node: p });
-  };
-  for (const o of outputs) visit(o);
-  const order = graph.topoOrder().filter((n) => nodes.has(n));
-  return { convs, nodes: order, boundaries };
+  }
+  const inRegion = new Set<Value>(convs.map((c) => c.output()));
+  const nodes: Node[] = [];
+  const post: Node[] = [];
+  for (const n of graph.topoOrder()) {
+    if (!visited.has(n)) continue;
+    const fed = n.captures.length === 0 && LAYOUT_OPS.has(n.opType) && n.inputs.every((i) => !i || inRegion.has(i) || statics.has(i)) && n.inputs.some((i) => i && inRegion.has(i));
+    if (fed) {
+      nodes.push(n);
+      for (const o of n.outputs) if (o) inRegion.add(o);
+    } else {
+      post.push(n);
+    }
+  }
+  const exits: Value[] = [];
+  const addExit = (v: Value) => inRegion.has(v) && !exits.includes(v) && exits.push(v);
+  for (const o of outputs) addExit(o);
+  for (const n of post) for (const i of [...n.inputs, ...n.captures]) if (i) addExit(i);
+  return { convs, nodes, boundaries, post, exits, statics };
 }
 
 /** Provenance codes: head conv i's element `flat` is i * CONV_BITS + flat (negative: no head-conv element). */
@@ -121,7 +158,7 @@ export function nodesFor(region: Region, targets: Value[]): Node[] {
 
 /** Evaluate the region's nodes (or `only` those) in order into `env` (which already holds the conv outputs). */
 export function runRegion(region: Region, shapes: ShapeResult, env: Map<Value, Arr>, mode: 'trace' | 'value', only?: Node[]): void {
-  const ctx = { mode, shapes, env };
+  const ctx = { mode, shapes, env, statics: region.statics };
   for (const node of only ?? region.nodes) {
     try {
       const outs = evalNode(ctx, node);

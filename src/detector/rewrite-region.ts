@@ -4,7 +4,8 @@
 import type { Graph, Node, Value } from '../ir/graph';
 import { Tensor } from '../ir/tensor';
 import { PrunedetError } from '../errors';
-import { sliceArgs } from '../shape/types';
+import { numbersOf, sliceArgs } from '../shape/types';
+import type { ShapeResult } from '../shape/infer';
 import { keptCount, type ValueKeep } from './keep';
 import type { SliceCache } from './slice-head';
 
@@ -37,23 +38,34 @@ function constInts(g: Graph, base: string, values: number[]): Value {
   return g.addInitializer(base, Tensor.fromInt64([values.length], values));
 }
 
-export function rewriteRegion(g: Graph, nodes: Node[], keep: Map<Value, ValueKeep>, cache: SliceCache): RewriteStats {
+/**
+ * Numbers of a value fixed before run time: a constant, or what shape inference computed (level split points and
+ * Reshape targets built from Shape ops). Values with symbolic sizes (a dynamic batch) stay computed at run time.
+ */
+type Numbers = (v: Value | undefined) => number[] | undefined;
+
+export function rewriteRegion(g: Graph, nodes: Node[], keep: Map<Value, ValueKeep>, cache: SliceCache, shapes?: ShapeResult): RewriteStats {
   const stats: RewriteStats = { reshapes: 0, slices: 0, concatInputsDropped: 0, constantsSliced: 0 };
+  const numbers: Numbers = (v) => v?.constant()?.numbers() ?? (v && shapes ? numbersOf(shapes.get(v)) : undefined);
   const changed = (v: Value | undefined) => v !== undefined && keep.get(v)?.some((a) => a.kept !== null) === true;
   for (const n of nodes) {
     const out = n.outputs[0];
     const ko = out ? keep.get(out) : undefined;
     if (!out || !ko) continue;
-    // A value of an emptied level: its Concat drops it and eliminate-dead removes the chain, left as it was.
-    if (n.opType !== 'Concat' && ko.some((a) => keptCount(a) === 0)) continue;
+    // A value of an emptied level: its Concat drops it and eliminate-dead removes the chain, left as it was. (A slice
+    // of a live tensor that comes out empty is rewritten: in-graph post-processing may still read it.)
+    const emptied = (k: ValueKeep | undefined) => k?.some((a) => keptCount(a) === 0) === true;
+    if (n.opType !== 'Concat' && emptied(ko) && (n.inputs[0] === undefined || emptied(keep.get(n.inputs[0])) || !keep.has(n.inputs[0]))) continue;
     switch (n.opType) {
       case 'Reshape': {
         if (!changed(out)) break;
-        const target = n.inputs[1]?.constant();
-        if (!target) break; // computed at run time (Shape -> ...): checked by shape inference after the pass
-        const old = target.numbers();
+        const old = numbers(n.inputs[1]);
+        if (!old) break; // computed at run time from symbolic sizes: checked by shape inference after the pass
         const inKeep = keep.get(n.inputs[0]!);
         const want = newShapeOf(ko);
+        // A target the graph computes (from Shape: torchvision's view(N, -1, K, H, W)) stays computed when its -1
+        // absorbs every shrinking axis: it then keeps a dynamic batch dynamic.
+        if (!n.inputs[1]!.constant() && ko.every((a, i) => a.kept === null || old[i] === -1)) break;
         const values = old.map((t, i) => (t === -1 ? -1 : t === 0 && inKeep && keptCount(inKeep[i]!) === want[i] ? 0 : want[i]!));
         n.setInput(1, constInts(g, `${n.inputs[1]!.name}_pruned`, values));
         stats.reshapes++;
@@ -74,7 +86,7 @@ export function rewriteRegion(g: Graph, nodes: Node[], keep: Map<Value, ValueKee
         break;
       }
       case 'Slice':
-        if (rewriteSlice(g, n, keep)) stats.slices++;
+        if (rewriteSlice(g, n, keep, numbers)) stats.slices++;
         break;
       case 'Split':
         if (rewriteSplit(g, n, keep)) stats.slices++;
@@ -83,7 +95,7 @@ export function rewriteRegion(g: Graph, nodes: Node[], keep: Map<Value, ValueKee
         if (rewriteGather(g, n, keep)) stats.slices++;
         break;
       case 'Expand': {
-        if (!changed(out) || !n.inputs[1]?.constant()) break;
+        if (!changed(out) || !numbers(n.inputs[1])) break;
         n.setInput(1, constInts(g, `${n.inputs[1]!.name}_pruned`, newShapeOf(ko)));
         stats.reshapes++;
         break;
@@ -99,8 +111,9 @@ export function rewriteRegion(g: Graph, nodes: Node[], keep: Map<Value, ValueKee
 function sliceConstantOperands(n: Node, ko: ValueKeep, cache: SliceCache): number {
   let count = 0;
   n.inputs.forEach((v, i) => {
-    const t = v?.constant();
-    if (!v || !t) return;
+    const dims = v ? (v.constant()?.dims ?? cache.staticDims(v)) : undefined;
+    if (!v || !dims) return;
+    const t = { dims };
     const off = ko.length - t.dims.length;
     let cur = v;
     t.dims.forEach((d, j) => {
@@ -117,10 +130,10 @@ function sliceConstantOperands(n: Node, ko: ValueKeep, cache: SliceCache): numbe
   return count;
 }
 
-function rewriteSlice(g: Graph, n: Node, keep: Map<Value, ValueKeep>): boolean {
+function rewriteSlice(g: Graph, n: Node, keep: Map<Value, ValueKeep>, numbers: Numbers): boolean {
   const ki = keep.get(n.inputs[0]!);
   if (!ki || !ki.some((a) => a.kept)) return false;
-  const { fromAttr, starts, ends, axes: axesIn, steps } = sliceArgs(n, (i) => n.inputs[i]?.constant()?.numbers());
+  const { fromAttr, starts, ends, axes: axesIn, steps } = sliceArgs(n, (i) => numbers(n.inputs[i]));
   const axes = (axesIn ?? starts?.map((_, i) => i))?.map((a) => (a + ki.length) % ki.length);
   if (!starts || !ends || !axes) throw new PrunedetError('E_OP_UNSUPPORTED', `${n.label()} slices the anchor axis with bounds computed at run time`, 'simplify the model (onnx-simplifier)');
   let touched = false;
@@ -143,6 +156,8 @@ function rewriteSlice(g: Graph, n: Node, keep: Map<Value, ValueKeep>): boolean {
   } else {
     n.setInput(1, constInts(g, `${n.inputs[1]!.name}_pruned`, newStarts));
     n.setInput(2, constInts(g, `${n.inputs[2]!.name}_pruned`, newEnds));
+    if (n.inputs[3] && !n.inputs[3].constant()) n.setInput(3, constInts(g, `${n.inputs[3].name}_pruned`, axesIn!));
+    if (n.inputs[4] && !n.inputs[4].constant()) n.setInput(4, constInts(g, `${n.inputs[4].name}_pruned`, steps!));
   }
   return true;
 }

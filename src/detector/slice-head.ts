@@ -1,29 +1,58 @@
 // Slicing a head conv's output channels (weights and bias), through a depthwise conv back into the conv feeding it
 // (group rewritten), and the per-channel ops between them. Initializers shared by several nodes are never mutated:
-// each distinct slice becomes a new initializer, memoised so identical slices stay shared.
+// each distinct slice becomes a new initializer, memoised so identical slices stay shared. A value the graph computes
+// before run time (an anchor grid built from feature-map sizes) is sliced by a Gather on it, so its numbers stay the
+// ones the graph computes, bit for bit; unless its computation reads the shape of a tensor the pruning shrinks
+// (torchvision splits the anchor grid by the head's anchors per level): then its original value becomes a constant.
 import type { Graph, Node, Value } from '../ir/graph';
+import { A } from '../ir/builder';
+import { Tensor } from '../ir/tensor';
 import { takeAlongAxis } from '../ir/slice';
 import { PrunedetError } from '../errors';
 
 export class SliceCache {
   private readonly memo = new Map<string, Value>();
   cloned = 0;
+  /** Gathers inserted on computed static values. */
+  gathered = 0;
+  /** Computed static values stored as (sliced) constants. */
+  frozen = 0;
 
-  constructor(private readonly graph: Graph) {}
+  /** `isStatic`: values fixed before run time that are computed (not initializers), which `take` may gather from. */
+  constructor(
+    private readonly graph: Graph,
+    private readonly isStatic: (v: Value) => boolean = () => false,
+    private readonly dimsOf: (v: Value) => readonly number[] | undefined = () => undefined,
+    /** The original value of a computed static value that pruning would change, as a constant to slice instead. */
+    private readonly freeze: (v: Value) => Tensor | undefined = () => undefined,
+  ) {}
 
-  /** `v` restricted to `indices` along `axis`, as a (shared) new initializer. */
+  /** Dims of a computed static value (an operand `take` can slice), else undefined. */
+  staticDims(v: Value): readonly number[] | undefined {
+    return this.isStatic(v) ? this.dimsOf(v) : undefined;
+  }
+
+  /** `v` restricted to `indices` along `axis`: a (shared) new initializer, or a Gather of a computed static value. */
   take(v: Value, axis: number, indices: readonly number[], user: Node): Value {
-    const t = v.constant();
-    if (!t) {
+    const t = v.constant() ?? (this.isStatic(v) ? this.freeze(v) : undefined);
+    if (!t && !this.isStatic(v)) {
       throw new PrunedetError('E_OP_UNSUPPORTED', `${user.label()} reads ${v.name}, which is computed at run time; prunedet slices only constant weights`, 'export with constant weights (fold the graph with onnx-simplifier)');
     }
-    if (t.dims[axis] === indices.length && indices.every((x, i) => x === i)) return v;
+    if (v.constant() && t!.dims[axis] === indices.length && indices.every((x, i) => x === i)) return v;
     const key = `${v.name}\u0000${axis}\u0000${indices.join(',')}`;
     let out = this.memo.get(key);
     if (!out) {
-      out = this.graph.addInitializer(`${v.name}_pruned`, takeAlongAxis(t, axis, indices));
+      if (t) {
+        out = this.graph.addInitializer(`${v.name}_pruned`, takeAlongAxis(t, axis, indices));
+        if (v.constant()) this.cloned++;
+        else this.frozen++;
+      } else {
+        const idx = this.graph.addInitializer(`${v.name}_kept`, Tensor.fromInt64([indices.length], [...indices]));
+        out = this.graph.newValue(`${v.name}_pruned`);
+        this.graph.addNode('Gather', [v, idx], [out], { name: this.graph.uniqueName(`${v.name}_prune_gather`), attributes: [A.int('axis', axis)], ...(v.producer ? { after: v.producer } : { before: user }) });
+        this.gathered++;
+      }
       this.memo.set(key, out);
-      this.cloned++;
     }
     return out;
   }

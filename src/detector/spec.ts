@@ -1,6 +1,10 @@
 // DetectorSpec: what prunedet knows about a detector's head after analysis. Every later stage (compile passes,
 // post-processing emitter, verify, bench, search) reads this one typed object instead of re-discovering the head.
 import type { Node, Value } from '../ir/graph';
+import { PrunedetError } from '../errors';
+import { levelName } from '../format/levels';
+import type { RoleColumn } from './roles';
+import type { AnchorIndexed, FixedTopK } from './post-region';
 
 export type GroupRole = 'scores' | 'boxes' | 'landmarks' | 'objectness' | 'extra';
 
@@ -33,7 +37,7 @@ export interface LevelSpec {
   index: number;
   /** [H, W] of the head's feature map (as the model computes it: floor or ceil rounding is already in the shapes). */
   featureMap: [number, number];
-  /** Image size / feature map size, [x, y] (may be fractional). */
+  /** Image size / feature map size, [h, w] like featureMap (may be fractional: 240 px over 8 rows = 30). */
   stride: [number, number];
   anchorsPerLocation: number;
   /** Offset of this level's first anchor on the concatenated anchor axis. */
@@ -48,14 +52,24 @@ export interface LevelSpec {
 }
 
 export interface OutputBinding {
+  /** A graph output, or (in a full export whose outputs are detections) the head tensor the in-graph NMS reads. */
   name: string;
   /** rows: [..., anchors, K] (anchor axis somewhere before the last); map: a raw per-level conv output. */
   kind: 'rows' | 'map';
+  /** The first column's role (boxes for an output of box + landmark values). */
   role: GroupRole;
+  /** What the K values of a row hold, e.g. boxes 0..3 and landmarks 4..13. */
+  columns: RoleColumn[];
+  /** How the role was decided (activation, decoding, K, name, the other outputs), for inspect. */
+  evidence: string[];
   /** Values per row (K of this output). */
   valuesPerRow: number;
   /** For maps: the level. */
   level?: number;
+  /** Levels whose anchors this output carries. */
+  levels: number[];
+  /** False for the head tensors of a full export (read inside the graph, not a graph output). */
+  graphOutput: boolean;
   /** Post-processing ops on the path from the head to this output. */
   ops: string[];
 }
@@ -71,9 +85,20 @@ export interface AnchorTable {
   output: string;
 }
 
+/** In-graph post-processing after the head tensors (full exports): what it does and what in it indexes anchors. */
+export interface PostprocessInGraph {
+  /** Op types of the post-processing (NonZero, TopK, NonMaxSuppression, ...). */
+  ops: string[];
+  /** Static tensors (anchor tables) the post-processing reads at anchor positions: sliced with the head. */
+  anchorIndexed: AnchorIndexed[];
+  /** Top-k over head tensors with a fixed k. */
+  topK: FixedTopK[];
+}
+
 export interface DetectorSpec {
+  /** The image input: N,C,H,W, or C,H,W for full exports that batch and preprocess in the graph. */
   input: { name: string; shape: number[] };
-  /** [H, W] of the network input. */
+  /** [H, W] of the network input (after any in-graph resize and padding): what strides divide. */
   imageSize: [number, number];
   levels: LevelSpec[];
   /** Score columns per anchor (with background column when softmax). */
@@ -86,6 +111,21 @@ export interface DetectorSpec {
   headMacs: number;
   /** How the head was found: 'analysis' or 'head-spec'. */
   source: 'analysis' | 'head-spec';
+  /** Whether scores and boxes were told apart; when not, why (naming the outputs), for post-processing to report. */
+  roles: { complete: boolean; missing?: string };
+  /** Present when the graph's outputs come out of in-graph top-k / NMS rather than per-anchor tensors. */
+  postprocess?: PostprocessInGraph;
+}
+
+/**
+ * Post-processing, the oracle and C emission need to know which outputs hold scores and boxes; pruning does not.
+ * Throws, naming the outputs in question and the --head-spec that settles them, when analysis could not tell.
+ */
+export function requireRoles(spec: DetectorSpec, purpose: string): void {
+  if (spec.roles.complete) return;
+  const names = spec.outputs.map((o) => o.name);
+  throw new PrunedetError('E_HEAD_AMBIGUOUS', `${purpose} needs to know which outputs hold scores and boxes: ${spec.roles.missing}`,
+    `pass --head-spec with the roles of the outputs, e.g. {"outputs": {${names.slice(0, 3).map((n, i) => `"${n}": "${['scores', 'boxes', 'landmarks'][i]}"`).join(', ')}}}`);
 }
 
 /** The JSON view `inspect --json` prints and scripts rely on. */
@@ -93,6 +133,7 @@ export function detectorJson(spec: DetectorSpec): Record<string, unknown> {
   return {
     levels: spec.levels.map((l) => ({
       level: l.index,
+      name: levelName(l.index),
       featureMap: l.featureMap,
       stride: l.stride.map((s) => Math.round(s * 1000) / 1000),
       anchorsPerLocation: l.anchorsPerLocation,
@@ -115,8 +156,16 @@ export function detectorJson(spec: DetectorSpec): Record<string, unknown> {
     anchorTable: spec.anchorTable
       ? { constants: spec.anchorTable.constants, normalized: spec.anchorTable.normalized, output: spec.anchorTable.output, boxes: spec.anchorTable.xyxy.length / 4 }
       : null,
-    outputs: spec.outputs.map((o) => ({ name: o.name, kind: o.kind, role: o.role, valuesPerRow: o.valuesPerRow, ...(o.level !== undefined ? { level: o.level } : {}), ops: o.ops })),
+    outputs: spec.outputs.map((o) => ({
+      name: o.name, kind: o.kind, role: o.role, columns: o.columns, evidence: o.evidence, valuesPerRow: o.valuesPerRow,
+      ...(o.level !== undefined ? { level: o.level } : {}), levels: o.levels, graphOutput: o.graphOutput, ops: o.ops,
+    })),
+    roles: spec.roles,
+    postprocess: spec.postprocess
+      ? { ops: spec.postprocess.ops, anchorIndexed: spec.postprocess.anchorIndexed.map((a) => ({ value: a.value.name, axis: a.axis, readBy: a.node.name || a.node.opType })) }
+      : null,
     input: spec.input,
+    imageSize: spec.imageSize,
     source: spec.source,
   };
 }

@@ -33,13 +33,20 @@ export class Value {
     return this.graph.outputs.includes(this);
   }
 
-  /** The constant tensor behind this value: an initializer or the output of a Constant node with a `value`. */
+  /**
+   * The constant tensor behind this value: an initializer, the output of a Constant node with a `value`, or either of
+   * them through Identity nodes (torch.onnx shares equal initializers that way).
+   */
   constant(): Tensor | undefined {
     if (this.initializer) return this.initializer;
     const p = this.producer;
-    if (p && p.opType === 'Constant' && p.domain === '') {
-      const a = p.attr('value');
-      if (a?.value.type === 'tensor') return a.value.value;
+    if (p && p.domain === '') {
+      if (p.opType === 'Constant') {
+        const a = p.attr('value');
+        if (a?.value.type === 'tensor') return a.value.value;
+      } else if (p.opType === 'Identity') {
+        return p.inputs[0]?.constant();
+      }
     }
     return undefined;
   }

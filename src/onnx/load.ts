@@ -10,6 +10,7 @@ import { ATTRIBUTE_TYPE } from './attribute-type';
 import { decodeMessage, without, type ProtoMessage } from './codec';
 import { tensorFromProto, type ExternalReader } from './tensor-proto';
 import { validateModelProto } from './validate';
+import { inlineFunctions } from './functions';
 
 export interface LoadedModel {
   model: Model;
@@ -101,6 +102,7 @@ function externalReader(baseDir: string, label: string): ExternalReader {
 }
 
 function modelFromProto(proto: ProtoMessage, reader: ExternalReader | undefined, label = '<model>'): Model {
+  inlineFunctions(proto, label); // model-local functions (dynamo exports): the IR is the inlined graph
   const graph = graphFromProto(proto.graph as ProtoMessage, reader, label);
   return new Model(graph, without(proto, ['graph']));
 }
@@ -173,6 +175,7 @@ function freeNames(protos: ProtoMessage[]): Set<string> {
   };
   for (const p of protos) {
     if (p.node !== undefined || p.output !== undefined) visitGraph(p, new Set());
+    if (p.g) visitGraph(p.g as ProtoMessage, new Set());
     for (const sg of (p.graphs as ProtoMessage[] | undefined) ?? []) visitGraph(sg, new Set());
   }
   return free;

@@ -4,13 +4,14 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { PrunedetError } from '../errors';
-import type { DetectorSpec } from '../detector/spec';
+import { requireRoles, type DetectorSpec, type OutputBinding } from '../detector/spec';
 import { allGridAnchors, encodeAnchors, keepAnchors, ssdMinSizePriors } from '../anchors/generate';
 import type { AnchorSet, FeatureMap } from '../anchors/types';
 import { baselineFromMmdetConfig } from '../anchors/config/index';
 import { parsePostprocess } from './presets';
 import type { PostprocessSpec } from './spec';
 import { levelOffsets, type LevelShape, type PostprocessInput } from './reference';
+import { levelName } from '../format/levels';
 
 export interface ModelPostprocess {
   /** The preset adapted to the model: decoder 'none' when boxes are decoded in the graph, 'probabilities' when activated. */
@@ -60,6 +61,7 @@ export interface AnchorOptions {
  * wins; otherwise the given baseline, the preset's shipped baseline, or the preset's generator, pruned to `kept`.
  */
 export function postprocessForModel(det: DetectorSpec, text: string, o: AnchorOptions = {}): ModelPostprocess {
+  requireRoles(det, 'post-processing');
   const preset = parsePostprocess(text);
   const presetName = text.split(',')[0]!.trim();
   const spec: PostprocessSpec = { ...preset };
@@ -73,7 +75,9 @@ export function postprocessForModel(det: DetectorSpec, text: string, o: AnchorOp
   if (boxes !== det.boxes) {
     throw new PrunedetError('E_CONFIG_MISMATCH', `the kept anchors give ${boxes} boxes but the model has ${det.boxes}`, 'pass the config the model was compiled with');
   }
-  if (det.postprocessInGraph.includes('decode') && !o.rawHead) {
+  // boxes decoded in the head tensors the reference reads (a full export decodes after its top-k: not these)
+  const decoded = det.outputs.some((out) => out.columns.some((c) => c.role === 'boxes') && out.ops.includes('Exp'));
+  if (decoded && !o.rawHead) {
     spec.decoder = { type: 'none' };
     return { spec, anchors: new Float32Array(boxes * 4), levels, numClasses: det.classes, anchorSource: 'decoded in the graph' };
   }
@@ -148,12 +152,14 @@ export function anchorTableDifference(det: DetectorSpec, gen: GeneratedAnchors):
 /** Graph outputs of one run, by name ([batch, ...] float32, batch 0 is used). */
 export type RunOutputs = Record<string, { dims: readonly number[]; data: Float32Array }>;
 
-/** The scores and boxes row outputs when the model has both (the reference then takes the 'concat' form). */
-function rowOutputs(det: DetectorSpec): { scores: string; boxes: string } | undefined {
+/** The scores and boxes rows outputs in anchor order (one per level for per-level exports), when the model has both. */
+function rowOutputs(det: DetectorSpec): { scores: OutputBinding[]; boxes: OutputBinding[] } | undefined {
   const rows = det.outputs.filter((o) => o.kind === 'rows');
-  const scores = rows.find((o) => o.role === 'scores');
-  const boxes = rows.find((o) => o.role === 'boxes');
-  return scores && boxes ? { scores: scores.name, boxes: boxes.name } : undefined;
+  const byLevel = (a: OutputBinding, b: OutputBinding) => (a.levels[0] ?? 0) - (b.levels[0] ?? 0);
+  const scores = rows.filter((o) => o.role === 'scores').sort(byLevel);
+  const boxes = rows.filter((o) => o.columns.some((c) => c.role === 'boxes')).sort(byLevel);
+  const covered = (os: OutputBinding[]) => os.flatMap((o) => o.levels).join() === det.levels.map((l) => l.index).join();
+  return scores.length && boxes.length && covered(scores) && covered(boxes) ? { scores, boxes } : undefined;
 }
 
 /** The form referenceInput produces for this detector. */
@@ -161,16 +167,37 @@ export function referenceInputForm(det: DetectorSpec): PostprocessInput['form'] 
   return rowOutputs(det) ? 'concat' : 'per-level';
 }
 
+/** Rows of image 0 of `outs` in anchor order, columns [offset, offset + size) of each (no copy for one whole output). */
+function gatherRows(det: DetectorSpec, outs: OutputBinding[], outputs: RunOutputs, column: { offset: number; size: number } | undefined): Float32Array {
+  const parts = outs.map((o) => {
+    const got = outputs[o.name];
+    if (!got) {
+      throw new PrunedetError('E_POSTPROCESS', `the head tensor ${o.name} is ${o.graphOutput ? 'missing from the run' : 'inside the graph (its in-graph post-processing reads it), not an output'}`, 'compile with --cut-head to end the model at the head, then post-process with --emit c');
+    }
+    const rows = o.levels.reduce((s, l) => s + det.levels[l]!.boxes, 0);
+    return { data: got.data.subarray(0, rows * o.valuesPerRow), rows, k: o.valuesPerRow };
+  });
+  const c = column ?? { offset: 0, size: parts[0]!.k };
+  if (parts.length === 1 && c.offset === 0 && c.size === parts[0]!.k) return parts[0]!.data;
+  const out = new Float32Array(parts.reduce((s, p) => s + p.rows, 0) * c.size);
+  let o = 0;
+  for (const p of parts) {
+    for (let r = 0; r < p.rows; r++, o += c.size) out.set(p.data.subarray(r * p.k + c.offset, r * p.k + c.offset + c.size), o);
+  }
+  return out;
+}
+
 /**
- * The reference's input for image 0 of a run: the scores/boxes rows, or the per-level maps. `levels` (the
- * post-processing's levels, which keep emptied levels with 0 anchors) aligns maps with the model's remaining levels.
+ * The reference's input for image 0 of a run: the scores/boxes rows (concatenated over per-level outputs, boxes taken
+ * from the columns that hold them), or the per-level maps. `levels` (the post-processing's levels, which keep emptied
+ * levels with 0 anchors) aligns maps with the model's remaining levels.
  */
 export function referenceInput(det: DetectorSpec, outputs: RunOutputs, levels?: readonly LevelShape[]): PostprocessInput {
+  requireRoles(det, 'post-processing');
   const rows = rowOutputs(det);
   if (rows) {
-    const s = outputs[rows.scores]!;
-    const b = outputs[rows.boxes]!;
-    return { form: 'concat', scores: s.data.subarray(0, det.boxes * det.classes), boxes: b.data.subarray(0, det.boxes * 4) };
+    const box = rows.boxes[0]!.columns.find((c) => c.role === 'boxes')!;
+    return { form: 'concat', scores: gatherRows(det, rows.scores, outputs, undefined), boxes: gatherRows(det, rows.boxes, outputs, box) };
   }
   const maps = det.outputs.filter((o) => o.kind === 'map');
   let next = 0;
@@ -181,8 +208,8 @@ export function referenceInput(det: DetectorSpec, outputs: RunOutputs, levels?: 
       if (l.anchorsPerLocation === 0) return { cls: new Float32Array(0), reg: new Float32Array(0) };
       const i = next++;
       const cls = maps.find((o) => o.level === i && o.role === 'scores');
-      const reg = maps.find((o) => o.level === i && o.role === 'boxes');
-      if (!cls || !reg) throw new PrunedetError('E_HEAD_AMBIGUOUS', `level ${i + 1} has no separate score and box maps among the outputs`, 'export the head outputs as scores and boxes');
+      const reg = maps.find((o) => o.level === i && o.role === 'boxes' && o.valuesPerRow === 4);
+      if (!cls || !reg) throw new PrunedetError('E_HEAD_AMBIGUOUS', `${levelName(i)} has no separate score and box maps among the outputs`, 'export the head outputs as scores and boxes');
       return { cls: outputs[cls.name]!.data, reg: outputs[reg.name]!.data };
     }),
   };

@@ -1,6 +1,7 @@
 // The search report: one self-contained HTML file (inline CSS, inline SVG, a small inline script; no network, no external
 // fonts, enforced by a CSP meta tag) showing the Pareto front of mAP vs head MACs, the anchors each front entry keeps,
 // and a table of the front. Pure string rendering: writing the file is the caller's job (src/fs.ts writeFileAtomic).
+import { fmtHW, fmtStride, levelName } from '../format/levels';
 
 export interface ParetoPoint {
   /** Removed base anchors as global indices over the baseline's base anchors, level-major (the paper's notation). */
@@ -32,6 +33,11 @@ export interface ParetoReport {
   levels: ParetoLevel[];
   /** Every evaluated candidate, drawn faint behind the front. */
   all?: { map: number; headMacs: number }[];
+}
+
+/** The caption of a level's anchor drawing, in the notation of src/format/levels.ts. */
+function levelCaption(l: ParetoLevel, i: number): string {
+  return `${levelName(i)} · ${fmtHW(l.featureMap[0], l.featureMap[1])} map · stride ${fmtStride(l.stride)}`;
 }
 
 const PLOT = { width: 720, height: 420, left: 70, right: 24, top: 20, bottom: 52 };
@@ -77,7 +83,7 @@ ${renderPlot(data, metricLabel)}
 ${renderTable(pts)}
 </section>
 </main>
-<script type="application/json" id="report-data">${jsonForScript({ points: pts, levels: data.levels })}</script>
+<script type="application/json" id="report-data">${jsonForScript({ points: pts, levels: data.levels.map((l, i) => ({ ...l, caption: levelCaption(l, i) })) })}</script>
 <script>${SCRIPT}</script>
 </body>
 </html>
@@ -315,8 +321,7 @@ const SCRIPT = `
       svg('circle', { 'class': 'centre', cx: 0, cy: 0, r: ext / 120 }, s);
       if (kept === 0) fig.className += ' empty';
       var cap = document.createElement('figcaption');
-      cap.textContent = 'L' + (l + 1) + ' \\u00b7 ' + lv.featureMap[0] + '\\u00d7' + lv.featureMap[1] + ' map \\u00b7 stride ' +
-        (sh === sw ? sh : sh + '\\u00d7' + sw) + ' \\u00b7 kept ' + kept + '/' + lv.anchors.length;
+      cap.textContent = lv.caption + ' \\u00b7 kept ' + kept + '/' + lv.anchors.length;
       fig.appendChild(cap);
       box.appendChild(fig);
     });

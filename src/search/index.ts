@@ -120,9 +120,9 @@ function reportLevels(det: DetectorSpec, pp: ModelPostprocess, units: BoxUnits):
         const k = t.normalized ? [W, H] : [1, 1];
         return { w: (r[2]! - r[0]!) * k[0]!, h: (r[3]! - r[1]!) * k[1]! };
       }
-      return { w: l.stride[0], h: l.stride[1] };
+      return { w: l.stride[1], h: l.stride[0] };
     });
-    return { featureMap: l.featureMap, stride: [l.stride[1], l.stride[0]], anchors };
+    return { featureMap: l.featureMap, stride: l.stride, anchors };
   });
 }
 

@@ -11,7 +11,8 @@ import {
   concat, constantOfShape, depthToSpace, expand, flatten, gather, pad, range, reshape, resize, shape, size, slice, split,
   squeeze, tile, transpose, unsqueeze,
 } from './rules/tensor-ops';
-import { gemm, matmul, nonMaxSuppression, nonZero, topk } from './rules/linalg-misc';
+import { gatherElements, gatherNd, gemm, ifRule, matmul, nonMaxSuppression, nonZero, topk } from './rules/linalg-misc';
+import { foldValues } from './fold';
 
 const UNARY = [
   'Relu', 'LeakyRelu', 'PRelu', 'Clip', 'Sigmoid', 'Exp', 'HardSwish', 'HardSigmoid', 'Tanh', 'Log', 'Sqrt', 'Neg',
@@ -41,6 +42,7 @@ const SHAPE_RULES: Readonly<Record<string, ShapeRule>> = {
   ConstantOfShape: constantOfShape, Expand: expand, Tile: tile, Pad: pad, Resize: resize, Upsample: resize,
   Range: range, DepthToSpace: depthToSpace, SpaceToDepth: depthToSpace,
   Gemm: gemm, MatMul: matmul, TopK: topk, NonMaxSuppression: nonMaxSuppression, NonZero: nonZero,
+  GatherND: gatherNd, GatherElements: gatherElements, ScatterND: sameAsInput, ScatterElements: sameAsInput, If: ifRule,
 };
 
 export interface ShapeFailure {
@@ -153,6 +155,7 @@ export function inferShapes(model: Model | Graph, opts: InferOptions = {}): Shap
       try {
         const ctx: RuleContext = { node, fresh, opset };
         outs = rule(ins, ctx);
+        foldValues(node, ins, outs);
       } catch (e) {
         if (!(e instanceof ShapeRuleError) && !(e instanceof TypeError) && !(e instanceof RangeError)) throw e;
         failures.push({ node, reason: e.message, unsupported: false });

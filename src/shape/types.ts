@@ -13,6 +13,17 @@ export interface TensorInfo {
   value?: Dim[];
 }
 
+/** Row-major element strides of a shape. */
+export function strides(shape: readonly number[]): number[] {
+  const st = new Array<number>(shape.length);
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    st[i] = acc;
+    acc *= shape[i]!;
+  }
+  return st;
+}
+
 /** Largest tensor whose values shape inference tracks. */
 export const MAX_TRACKED_ELEMENTS = 1024;
 

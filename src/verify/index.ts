@@ -6,6 +6,7 @@
 import { basename, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadDetector, type AnalyzedModel } from '../detector/index';
+import { keptAnchorTable } from '../detector/anchor-table';
 import { modelToBytes } from '../onnx/save';
 import { PrunedetError } from '../errors';
 import type { CompileReport } from '../compile';
@@ -93,6 +94,8 @@ async function originalSession(orig: AnalyzedModel, exposeHead: boolean): Promis
   if (exposeHead) {
     const g = orig.model.graph;
     for (const l of orig.spec.levels) for (const c of l.convs) if (!g.outputs.includes(c.node.output())) g.outputs.push(c.node.output());
+    // a full export's head tensors (read by its in-graph NMS) too, for the reference's input
+    for (const o of orig.spec.outputs) if (!o.graphOutput) g.outputs.push(g.values.get(o.name)!);
   }
   return ort.InferenceSession.create(modelToBytes(orig.model), RUN_SESSION_OPTIONS);
 }
@@ -102,6 +105,8 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   const opt = o.inputShape ? { inputShape: o.inputShape } : {};
   const orig = loadDetector(o.original, opt);
   const comp = loadDetector(join(o.outDir, 'model.onnx'), opt);
+  // a full export keeps its NMS: its detections are compared with the masked original's, in the graph
+  if (orig.spec.postprocess && report.cutHead === undefined) return (await import('./full-export')).verifyFullExport(o, report, orig, comp);
   const kept = report.config.kept;
   const counts = orig.spec.levels.map((l) => l.anchorsPerLocation);
   if (kept.length !== counts.length || kept.some((k, i) => k.some((a) => a >= counts[i]!))) {
@@ -120,7 +125,9 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   if (preset) {
     const baseline = reportBaselineSet(report);
     ppOrig = postprocessForModel(orig.spec, preset, baseline ? { baseline } : {});
-    ppComp = compiledPostprocess({ spec: comp.spec, baselineSet: baseline, featureMaps }, preset, kept, cut);
+    // a model cut at the head lost the anchor table its graph embedded: the original's, at the kept anchors
+    const compSpec = comp.spec.anchorTable || !orig.spec.anchorTable ? comp.spec : { ...comp.spec, anchorTable: keptAnchorTable(orig.spec.anchorTable, keptIdx) };
+    ppComp = compiledPostprocess({ spec: compSpec, baselineSet: baseline, featureMaps }, preset, kept, cut);
   }
   const removedMask = ppOrig ? suppressedMask(ppOrig.levels, report.config.removed) : undefined;
   // fidelity (images only): both models' detections as COCO results in photo pixels, as search scores them

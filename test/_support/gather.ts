@@ -1,5 +1,5 @@
 // The oracle of compile's equivalence: the original model's outputs gathered at the kept anchors.
-import type { DetectorSpec } from '../../src/detector/spec';
+import type { DetectorSpec, OutputBinding } from '../../src/detector/spec';
 import type { Outputs } from './ort';
 import { keptAnchorIndices } from '../../src/verify/compare';
 
@@ -8,13 +8,19 @@ export function keptIndices(spec: DetectorSpec, kept: number[][]): Int32Array {
   return keptAnchorIndices(spec.levels.map((l) => l.featureMap), spec.levels.map((l) => l.anchorsPerLocation), kept);
 }
 
-/** Max |compiled - original gathered at kept anchors| over every output of a rows-form model (batch 1). */
+/** For an output carrying some levels only (per-level exports): its row of each kept anchor, in compiled order. */
+function keptRowsOf(spec: DetectorSpec, kept: number[][], o: OutputBinding): Int32Array {
+  const levels = spec.levels.filter((l) => o.levels.includes(l.index));
+  return keptAnchorIndices(levels.map((l) => l.featureMap), levels.map((l) => l.anchorsPerLocation), levels.map((l) => kept[l.index]!));
+}
+
+/** Max |compiled - original gathered at kept anchors| over every rows output (batch 1); per-level outputs by their rows. */
 export function maxRowsDiff(spec: DetectorSpec, kept: number[][], original: Outputs, compiled: Outputs): number {
-  const idx = keptIndices(spec, kept);
   let max = 0;
   for (const o of spec.outputs) {
     const a = original[o.name]!;
     const b = compiled[o.name]!;
+    const idx = keptRowsOf(spec, kept, o);
     const k = o.valuesPerRow;
     if (b.data.length !== idx.length * k) throw new Error(`output ${o.name}: ${b.data.length} values, expected ${idx.length} x ${k}`);
     idx.forEach((n, r) => {

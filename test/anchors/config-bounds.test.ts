@@ -69,11 +69,11 @@ describe('config literal size and nesting are bounded', () => {
 
   it('a head spec that is null, a list, or holds a null level is E_HEAD_SPEC, not a crash', () => {
     for (const [text, pattern] of [
-      ['null', /has no "levels" list \(it holds null, not an object\)/],
-      ['[]', /has no "levels" list \(it holds a list, not an object\)/],
-      ['"levels"', /it holds a string/],
-      ['{"levels": [null]}', /level 0 is not an object/],
-      ['{"levels": [{"anchors": 6, "convs": null}]}', /level 0 names no convs/],
+      ['null', /hs\.json holds null, not an object/],
+      ['[]', /hs\.json holds a list, not an object/],
+      ['"levels"', /hs\.json holds a string, not an object/],
+      ['{"levels": [null]}', /hs\.json level 0 holds null, not an object/],
+      ['{"levels": [{"anchors": 6, "convs": null}]}', /hs\.json level 0: "convs" must map roles to conv names/],
     ] as const) {
       let err: unknown;
       try {

@@ -146,7 +146,7 @@ describe('errors (E_CONFIG_MISMATCH unless the file is malformed)', () => {
   it('a pair the baseline lacks names level, pair, file:line:col and the baseline pairs', () => {
     const p = file('lacks.py', lvl('[(), [(0.15, 1.0),\n      (0.16, 1.0)], (), (), (), ()]'));
     const e = fails(() => resolveConfig({ config: p, baseline: ssdBase }), 'E_CONFIG_MISMATCH');
-    expect(e.message).toBe(`${p}:4:7: level 2 pair (0.16, 1) is not one of the baseline's anchors on that level: (0.15, 1) (0.15, 2) (0.15, 3) (0.15, 0.5) (0.15, 0.333333) (0.224, 1)`);
+    expect(e.message).toBe(`${p}:4:7: level 1 pair (0.16, 1) is not one of the baseline's anchors on that level: (0.15, 1) (0.15, 2) (0.15, 3) (0.15, 0.5) (0.15, 0.333333) (0.224, 1)`);
   });
 
   it('everything removed', () => {
@@ -162,27 +162,27 @@ describe('errors (E_CONFIG_MISMATCH unless the file is malformed)', () => {
 
   it('a remove index out of range names it and the valid range', () => {
     expect(fails(() => resolveRemoveList('5, 30', ssdBase), 'E_CONFIG_MISMATCH').message).toBe(
-      '--remove: anchor index 30 is out of range; the baseline (configs/ssd300/baseline.py) has 30 base anchors, 0-29 (level 1 0-3, level 2 4-9, level 3 10-15, level 4 16-21, level 5 22-25, level 6 26-29)',
+      '--remove: anchor index 30 is out of range; the baseline (configs/ssd300/baseline.py) has 30 base anchors, 0-29 (level 0 0-3, level 1 4-9, level 2 10-15, level 3 16-21, level 4 22-25, level 5 26-29)',
     );
     expect(fails(() => resolveRemoveList('5,x', ssdBase), 'E_CONFIG_PARSE').message).toBe("--remove: 'x' is not an anchor index");
   });
 
   it('a pair listed twice, and an ambiguous pair', () => {
     const p = file('twice.py', lvl('[[(0.07, 1.0), (0.0701, 1.0)], [], [], [], [], []]'));
-    expect(fails(() => resolveConfig({ config: p, baseline: ssdBase }), 'E_CONFIG_MISMATCH').message).toMatch(/:3:33: level 1 pair \(0\.0701, 1\) names baseline anchor 0 \(0\.07, 1\) again \(first at .*:3:20\)/);
+    expect(fails(() => resolveConfig({ config: p, baseline: ssdBase }), 'E_CONFIG_MISMATCH').message).toMatch(/:3:33: level 0 pair \(0\.0701, 1\) names baseline anchor 0 \(0\.07, 1\) again \(first at .*:3:20\)/);
     const dup: BaselineAnchors = { counts: [2], pairs: [[{ scale: 0.1, ratio: 1 }, { scale: 0.1, ratio: 1 }]] };
     const q = file('dup.json', '{"levels": [{"keepPairs": [[0.1, 1]]}]}');
-    expect(fails(() => resolveConfig({ config: q, baseline: dup }), 'E_CONFIG_MISMATCH').message).toMatch(/dup\.json:1:28: level 1 pair \(0\.1, 1\) is ambiguous/);
+    expect(fails(() => resolveConfig({ config: q, baseline: dup }), 'E_CONFIG_MISMATCH').message).toMatch(/dup\.json:1:28: level 0 pair \(0\.1, 1\) is ambiguous/);
   });
 
   it('pairs against a baseline without known pairs', () => {
     expect(fails(() => resolveConfig({ config: `${SSD}/config_a.py`, baseline: { counts: [4, 6, 6, 6, 4, 4], source: 'model.onnx' } }), 'E_CONFIG_MISMATCH').oneLine())
-      .toMatch(/level 1 is given as \(scale, ratio\) pairs but the baseline \(model\.onnx\) has no known pairs.*--baseline-config/);
+      .toMatch(/level 0 is given as \(scale, ratio\) pairs but the baseline \(model\.onnx\) has no known pairs.*--baseline-config/);
   });
 
   it('JSON: level index out of range, unknown key, two keys in a level, count mismatch', () => {
     expect(fails(() => resolveConfig({ config: file('r.json', '{"levels": [{"keep": [4]}, {"keep": []}, {"keep": []}, {"keep": []}, {"keep": []}, {"keep": []}]}'), baseline: ssdBase }), 'E_CONFIG_MISMATCH').message)
-      .toMatch(/r\.json:1:23: level 1 anchor index 4 is out of range; the baseline has 4 anchors there \(0-3\)/);
+      .toMatch(/r\.json:1:23: level 0 anchor index 4 is out of range; the baseline has 4 anchors there \(0-3\)/);
     expect(fails(() => resolveConfig({ config: file('k.json', '{"levels": [{"kep": [0]}, {"keep": []}, {"keep": []}, {"keep": []}, {"keep": []}, {"keep": []}]}'), baseline: ssdBase }), 'E_CONFIG_PARSE').message).toMatch(/k\.json:1:21: levels\[0\] has no setting 'kep'/);
     fails(() => resolveConfig({ config: file('two.json', '{"levels": [{"keep": [0], "remove": [1]}, {"keep": []}, {"keep": []}, {"keep": []}, {"keep": []}, {"keep": []}]}'), baseline: ssdBase }), 'E_CONFIG_PARSE');
     expect(fails(() => resolveConfig({ config: file('c.json', '{\n"levels": [{"keep": [0]}]}'), baseline: ssdBase }), 'E_CONFIG_MISMATCH').message).toMatch(/c\.json:2:11: config has 1 level but the baseline/);

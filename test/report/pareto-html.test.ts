@@ -117,8 +117,8 @@ describe.skipIf(!hasChromium)('renderParetoReport in headless Chromium', () => {
     const removedIds = await page.locator('#anchors rect.anchor.removed').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-anchor'))).sort((a, b) => a - b));
     expect(removedIds).toEqual(CONFIG_A);
     expect(await page.locator('#anchors figcaption').allTextContents()).toEqual([
-      'L1 · 38×38 map · stride 8 · kept 4/4', 'L2 · 19×19 map · stride 16 · kept 4/6', 'L3 · 10×10 map · stride 32 · kept 5/6',
-      'L4 · 5×5 map · stride 64 · kept 3/6', 'L5 · 3×3 map · stride 100 · kept 2/4', 'L6 · 1×1 map · stride 300 · kept 1/4',
+      'level 0 · 38x38 map · stride 8x8 · kept 4/4', 'level 1 · 19x19 map · stride 16x16 · kept 4/6', 'level 2 · 10x10 map · stride 32x32 · kept 5/6',
+      'level 3 · 5x5 map · stride 64x64 · kept 3/6', 'level 4 · 3x3 map · stride 100x100 · kept 2/4', 'level 5 · 1x1 map · stride 300x300 · kept 1/4',
     ]);
     expect(await page.locator('#front-table tr.selected').getAttribute('data-index')).toBe('2');
     expect(await page.locator('.front-point.selected').getAttribute('data-index')).toBe('2');

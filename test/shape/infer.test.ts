@@ -92,3 +92,25 @@ describe('shape rules', () => {
     expect(() => shapes.requireStatic(z, 'the head analysis')).toThrow(/depends on node mystery \(MysteryOp\): no shape rule for op MysteryOp/);
   });
 });
+
+describe('value propagation of small tensors (in-graph preprocessing)', () => {
+  it("torchvision's resize scale and pad-to-32: ReduceMin/Max, Reciprocal, Min, Floor, Ceil, Cast, the pads reversed by Slice(step -1)", () => {
+    const sizes = infer((b) => {
+      const sides = b.constInts([90, 120], 'sides');
+      const f = (v: Value) => b.op('Cast', [v], [A.int('to', DataType.FLOAT)]);
+      const lo = f(b.op('ReduceMin', [sides], [A.int('keepdims', 0)]));
+      const hi = f(b.op('ReduceMax', [sides], [A.int('keepdims', 0)]));
+      const scale = b.op('Min', [b.op('Mul', [b.op('Reciprocal', [lo]), b.constant(Tensor.fromFloat32([], Float32Array.of(96)))]), b.op('Mul', [b.op('Reciprocal', [hi]), b.constant(Tensor.fromFloat32([], Float32Array.of(160)))])]);
+      const h = b.op('Floor', [b.op('Mul', [b.constant(Tensor.fromFloat32([], Float32Array.of(90))), scale])]);
+      const padded = b.op('Mul', [b.op('Ceil', [b.op('Div', [h, b.constant(Tensor.fromFloat32([], Float32Array.of(32)))])]), b.constant(Tensor.fromFloat32([], Float32Array.of(32)))]);
+      return b.op('Cast', [b.concat([b.op('Unsqueeze', [h, b.constInts([0])]), b.op('Unsqueeze', [padded, b.constInts([0])])], 0)], [A.int('to', DataType.INT64)]);
+    });
+    expect(sizes?.value).toEqual([96, 96]);
+    const pads = infer((b) => {
+      const pairs = b.reshape(b.constInts([1, 2, 3, 4, 0, 0], 'given'), b.constInts([-1, 2]));
+      const rev = b.op('Slice', [pairs, b.constInts([-1]), b.constant(Tensor.fromInt64([1], [-9223372036854775807n])), b.constInts([0]), b.constInts([-1])]);
+      return b.reshape(b.transpose(rev, [1, 0]), b.constInts([-1]));
+    });
+    expect(pads?.value).toEqual([0, 3, 1, 0, 4, 2]);
+  });
+});

@@ -9,6 +9,7 @@ import { readConfigText } from './py-config';
 import { formatLoc, parsePyExpression, type PyValue } from './py-literal';
 import { checkKeys, readInt, readSeq, readStr, readTwo, typeError } from './py-read';
 import { checkLevelCount, finishConfig, type BaselineAnchors, type ResolvedConfig } from './types';
+import { levelName } from '../../format/levels';
 
 const LEVEL_KEYS = ['keep', 'keepPairs', 'remove'];
 
@@ -46,9 +47,9 @@ function resolveLevel(lv: PyValue, l: number, baseline: BaselineAnchors): number
   for (const [j, x] of readSeq(v, `${what}.${key}`).entries()) {
     const i = readInt(x, `${what}.${key}[${j}]`);
     if (i >= n) {
-      throw new PrunedetError('E_CONFIG_MISMATCH', `${formatLoc(x.loc)}: level ${l + 1} anchor index ${i} is out of range; the baseline has ${n} anchor${n === 1 ? '' : 's'} there (${n === 0 ? 'none' : `0-${n - 1}`})`, 'use indices within the level, counted from 0');
+      throw new PrunedetError('E_CONFIG_MISMATCH', `${formatLoc(x.loc)}: ${levelName(l)} anchor index ${i} is out of range; the baseline has ${n} anchor${n === 1 ? '' : 's'} there (${n === 0 ? 'none' : `0-${n - 1}`})`, 'use indices within the level, counted from 0');
     }
-    if (seen.has(i)) throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(x.loc)}: level ${l + 1} lists anchor ${i} twice`, 'list each anchor once');
+    if (seen.has(i)) throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(x.loc)}: ${levelName(l)} lists anchor ${i} twice`, 'list each anchor once');
     seen.add(i);
   }
   const all = Array.from({ length: n }, (_, i) => i);

@@ -3,6 +3,7 @@
 import { InternalError, PrunedetError } from '../../errors';
 import type { AnchorPair } from '../types';
 import { formatPair, type BaselineAnchors } from './types';
+import { levelName } from '../../format/levels';
 
 /** Relative tolerance on scale and on ratio. */
 const PAIR_TOLERANCE = 1e-2;
@@ -20,17 +21,17 @@ export interface WantedPair {
  */
 export function matchLevelPairs(level: number, wanted: WantedPair[], baseline: BaselineAnchors, levelWhere: string): number[] {
   if (wanted.length === 0) return [];
-  const L = level + 1;
+  const L = levelName(level);
   const base = baseline.pairs?.[level];
   if (!base) {
     throw new PrunedetError(
       'E_CONFIG_MISMATCH',
-      `${levelWhere}: level ${L} is given as (scale, ratio) pairs but the baseline${baseline.source ? ` (${baseline.source})` : ''} has no known pairs on that level`,
+      `${levelWhere}: ${L} is given as (scale, ratio) pairs but the baseline${baseline.source ? ` (${baseline.source})` : ''} has no known pairs on that level`,
       'pass --baseline-config with the baseline anchor generator config, or give anchor indices (--remove or a JSON "keep" list)',
     );
   }
   if (base.length !== baseline.counts[level]) {
-    throw new InternalError(`baseline level ${L} has ${baseline.counts[level]} anchors but ${base.length} pairs`);
+    throw new InternalError(`baseline ${L} has ${baseline.counts[level]} anchors but ${base.length} pairs`);
   }
   const taken = new Map<number, string>();
   for (const w of wanted) {
@@ -43,7 +44,7 @@ export function matchLevelPairs(level: number, wanted: WantedPair[], baseline: B
     if (!best) {
       throw new PrunedetError(
         'E_CONFIG_MISMATCH',
-        `${w.where}: level ${L} pair ${formatPair(w.pair)} is not one of the baseline's anchors on that level: ${base.map(formatPair).join(' ')}`,
+        `${w.where}: ${L} pair ${formatPair(w.pair)} is not one of the baseline's anchors on that level: ${base.map(formatPair).join(' ')}`,
         `use a baseline pair (scale and ratio may differ by ${PAIR_TOLERANCE * 100}%)`,
       );
     }
@@ -51,7 +52,7 @@ export function matchLevelPairs(level: number, wanted: WantedPair[], baseline: B
     if (second && second.d <= 2 * best.d + 1e-9) {
       throw new PrunedetError(
         'E_CONFIG_MISMATCH',
-        `${w.where}: level ${L} pair ${formatPair(w.pair)} is ambiguous: baseline anchors ${best.i} ${formatPair(base[best.i]!)} and ${second.i} ${formatPair(base[second.i]!)} are both close`,
+        `${w.where}: ${L} pair ${formatPair(w.pair)} is ambiguous: baseline anchors ${best.i} ${formatPair(base[best.i]!)} and ${second.i} ${formatPair(base[second.i]!)} are both close`,
         'write the pair exactly as the baseline lists it, or give anchor indices with --remove',
       );
     }
@@ -59,7 +60,7 @@ export function matchLevelPairs(level: number, wanted: WantedPair[], baseline: B
     if (before !== undefined) {
       throw new PrunedetError(
         'E_CONFIG_MISMATCH',
-        `${w.where}: level ${L} pair ${formatPair(w.pair)} names baseline anchor ${best.i} ${formatPair(base[best.i]!)} again (first at ${before})`,
+        `${w.where}: ${L} pair ${formatPair(w.pair)} names baseline anchor ${best.i} ${formatPair(base[best.i]!)} again (first at ${before})`,
         'list each anchor once',
       );
     }

@@ -2,6 +2,7 @@
 // search prints them, `{5, 7, 13}` accepted) turned into the kept anchors per level.
 import { PrunedetError } from '../../errors';
 import { finishConfig, type BaselineAnchors, type ResolvedConfig } from './types';
+import { levelName } from '../../format/levels';
 
 /** The indices of a remove list; `''`, `{}` and whitespace mean none. Separators: commas and/or spaces. */
 export function parseRemoveList(text: string): number[] {
@@ -25,7 +26,7 @@ export function resolveRemoveList(text: string, baseline: BaselineAnchors): Reso
   const ranges: string[] = [];
   let offset = 0;
   const kept = baseline.counts.map((n, l) => {
-    ranges.push(n === 0 ? `level ${l + 1} none` : `level ${l + 1} ${offset}-${offset + n - 1}`);
+    ranges.push(n === 0 ? `${levelName(l)} none` : `${levelName(l)} ${offset}-${offset + n - 1}`);
     const k: number[] = [];
     for (let i = 0; i < n; i++) if (!removed.has(offset + i)) k.push(i);
     offset += n;

@@ -4,6 +4,7 @@ import type { PostprocessSpec } from '../../postprocess/spec';
 import { bannerText, commentSafe } from './banner';
 import type { PlanLayout } from './plan';
 import { CodeWriter } from './writer';
+import { fmtHW, fmtStride } from '../../format/levels';
 
 /** The run function's signature as three lines: the header ends the last with `;`, the source with the body. */
 export function runSignature(L: PlanLayout): [string, string, string] {
@@ -64,7 +65,7 @@ function emitGuardOpen(w: CodeWriter, L: PlanLayout): void {
 
 function levelTable(L: PlanLayout): string[] {
   const rows = [['level', 'stride', 'map HxW', 'A', 'offset', 'anchors']];
-  L.levels.forEach((l, i) => rows.push([String(i), `${l.stride[0]}x${l.stride[1]}`, `${l.h}x${l.w}`, String(l.a), String(l.offset), String(l.count)]));
+  L.levels.forEach((l, i) => rows.push([String(i), fmtStride(l.stride), fmtHW(l.h, l.w), String(l.a), String(l.offset), String(l.count)]));
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows.map((r) => '  ' + r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
 }

@@ -14,6 +14,7 @@ export interface EmitPlan {
   spec: PostprocessSpec;
   input: 'concat' | 'per-level';
   /** Levels finest first; a level may have 0 anchors (h·w·A = 0). */
+  /** Strides are [h, w] in input pixels. */
   levels: { h: number; w: number; anchorsPerLocation: number; stride: [number, number] }[];
   /** Score columns C, background included. */
   numClasses: number;

@@ -36,3 +36,29 @@ export const topk: ShapeRule = (ins, ctx) => {
 export const nonMaxSuppression: ShapeRule = (_ins, ctx) => [{ dtype: DataType.INT64, shape: [ctx.fresh(), 3] }];
 
 export const nonZero: ShapeRule = (ins, ctx) => [{ dtype: DataType.INT64, shape: [shapeOf(ins, 0).length, ctx.fresh()] }];
+
+/** GatherND: indices [..., q] pick slices of data's first batch_dims + q axes. */
+export const gatherNd: ShapeRule = (ins, ctx) => {
+  const x = shapeOf(ins, 0);
+  const idx = shapeOf(ins, 1, 'indices');
+  const b = ctx.node.getInt('batch_dims', 0);
+  const q = idx[idx.length - 1];
+  if (typeof q !== 'number') return [{ dtype: ins[0]!.dtype }];
+  return [{ dtype: ins[0]!.dtype, shape: [...idx.slice(0, -1), ...x.slice(b + q)] }];
+};
+
+/** GatherElements: the output has the indices' shape. */
+export const gatherElements: ShapeRule = (ins) => [{ dtype: ins[0]!.dtype, shape: [...shapeOf(ins, 1, 'indices')] }];
+
+interface BranchOutput { type?: { tensor_type?: { elem_type?: number; shape?: { dim?: { dim_value?: number | bigint }[] } } } }
+
+/** If: each output as the then-branch declares it (sizes it leaves open become fresh symbols). */
+export const ifRule: ShapeRule = (_ins, ctx) => {
+  const branch = ctx.node.attr('then_branch')?.value;
+  const outs = ((branch?.type === 'opaque' ? (branch.value.g as { output?: BranchOutput[] } | undefined) : undefined)?.output ?? []);
+  return ctx.node.outputs.map((_, i) => {
+    const t = outs[i]?.type?.tensor_type;
+    const dims = t?.shape?.dim;
+    return { dtype: Number(t?.elem_type ?? 1), ...(dims ? { shape: dims.map((d) => (d.dim_value !== undefined ? Number(d.dim_value) : ctx.fresh())) } : {}) };
+  });
+};
