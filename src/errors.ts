@@ -23,6 +23,7 @@ export const ErrorCodes = {
   E_ANNOTATIONS: 'annotations unusable',
   E_POSTPROCESS: 'post-processing spec invalid',
   E_TOOLCHAIN: 'a required tool (gcc) is missing',
+  E_REPORT: 'compile report unreadable, malformed, or not of this model',
   E_IO: 'the system refused a file operation',
 } as const;
 

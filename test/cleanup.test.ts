@@ -11,7 +11,7 @@ import { saveModel } from '../src/onnx/save';
 import { makeTempDir, pidAlive } from '../src/cleanup';
 import { compile } from '../src/compile';
 import { prunedet } from './_support/cli';
-import { hasGcc } from '../src/verify/c-runner';
+import { buildRunner, hasGcc } from '../src/verify/c-runner';
 
 const BIN = resolve(__dirname, '../bin/prunedet.js');
 const root = mkdtempSync(join(tmpdir(), 'pd-cleanup-'));
@@ -117,8 +117,13 @@ describe('temporary folders are removed on every exit path', () => {
     const tmp = fresh('tmp');
     const r = await interrupt(['verify', model, out, '--samples', '1'], { TMPDIR: tmp }, () => false, 'SIGINT');
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toMatch(/^prunedet: the emitted C module's .*postprocess\.c does not exist; regenerate it with prunedet compile --emit c$/);
+    expect(r.stderr.trim()).toMatch(/^prunedet: .*postprocess\.c (is missing|does not exist)[^\n]*$/);
     expect(scratch(tmp)).toEqual([]);
+    // the C runner itself, handed a module folder without postprocess.c: a user error naming it, its build folder gone
+    const before = scratch(tmpdir());
+    const shape = { prefix: 'pd_x_', input: 'concat' as const, numClasses: 81, levels: [{ h: 1, w: 1, anchorsPerLocation: 1 }] };
+    expect(() => buildRunner(out, shape)).toThrow(/the emitted C module's .*postprocess\.c does not exist$/);
+    expect(scratch(tmpdir())).toEqual(before);
   });
 
   it("a scratch folder left by a dead process is swept by the next one made; a live process's is kept", () => {

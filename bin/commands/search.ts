@@ -5,7 +5,7 @@ import type { SearchOptions } from '../../src/search/index';
 
 interface Args {
   model: string; images: string; annotations?: string; postprocess?: string; strategy: string;
-  'min-map'?: number; 'anchors-per-level'?: number; 'max-candidates'?: number; workers?: number; 'input-shape'?: string;
+  'min-map'?: number; 'anchors-per-level'?: number; 'max-candidates'?: number; workers?: number; 'min-level-detections'?: number; 'input-shape'?: string;
   'head-spec'?: string; size?: string; mean?: string; std?: string; bgr: boolean; letterbox: boolean; o: string; force: boolean; json: boolean; debug: boolean;
 }
 
@@ -40,6 +40,7 @@ export const searchCommand: CommandModule<object, Args> = {
     .option('anchors-per-level', { type: 'number', describe: 'layerwise: remove at most this many anchors per level (default: no limit)' })
     .option('max-candidates', { type: 'number', describe: 'evaluate at most this many candidates over all runs of this search (default 2000)' })
     .option('workers', { type: 'number', describe: 'evaluation threads (default: number of cores)' })
+    .option('min-level-detections', { type: 'number', describe: 'flag candidates removing anchors of a level where the full model detects fewer objects than this on the images (default 10)' })
     .option('input-shape', INPUT_SHAPE_OPTION)
     .option('head-spec', HEAD_SPEC_OPTION)
     .option('size', { type: 'string', describe: 'network input WxH (default: the model\'s)' })
@@ -67,6 +68,7 @@ export const searchCommand: CommandModule<object, Args> = {
         ...(argv['anchors-per-level'] !== undefined ? { anchorsPerLevel: argv['anchors-per-level'] } : {}),
         ...(argv['max-candidates'] !== undefined ? { maxCandidates: argv['max-candidates'] } : {}),
         ...(argv.workers !== undefined ? { workers: argv.workers } : {}),
+        ...(argv['min-level-detections'] !== undefined ? { minLevelDetections: argv['min-level-detections'] } : {}),
         ...(argv['input-shape'] ? { inputShape: parseInputShape(argv['input-shape'])! } : {}),
         ...(argv['head-spec'] ? { headSpec: argv['head-spec'] } : {}),
         preprocess: {

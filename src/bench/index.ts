@@ -15,7 +15,7 @@ import { postprocess, scoreAnchor, type PostprocessInput } from '../postprocess/
 import { foregroundCount } from '../postprocess/spec';
 import { emitPostprocessC } from '../emit/c/index';
 import { BASE_CFLAGS, flattenForC, hasGcc } from '../verify/c-runner';
-import { readCompileReport, reportBaselineSet } from '../verify/report';
+import { checkOriginal, readCompileReport, reportBaselineSet } from '../verify/report';
 import { RUN_SESSION_OPTIONS, runOnce } from '../verify/session';
 import { timeSideBySide, type TimedModule } from './c-timing';
 import { keptAnchorIndices } from '../verify/compare';
@@ -127,6 +127,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
   const report = readCompileReport(o.outDir);
   const originalPath = o.original ?? report.model.file;
   if (!existsSync(originalPath)) throw new PrunedetError('E_FILE_NOT_FOUND', `the original model ${originalPath} is not there`, 'pass it with --original');
+  checkOriginal(report, originalPath, o.outDir);
   const preset = o.postprocess ?? (report.postprocess?.requested as string | undefined);
   if (!preset) throw new PrunedetError('E_USAGE', 'bench needs the post-processing semantics', 'compile with --emit c --postprocess PRESET, or pass --postprocess');
   const orig = loadDetector(originalPath);

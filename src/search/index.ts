@@ -22,12 +22,14 @@ import { forEachHeadOutput, type CacheStats } from './infer';
 import { boxUnitsOf, describePreprocess, preprocessOptionsFor, toImageXywh, usage, type BoxUnits, type PreprocessFlags } from './inputs';
 import { cocoMetric, fidelityMetric, matchAnnotations } from './metric';
 import { buildCandidateList, oracleDetections, oracleModel, selectParams, type CandidateList } from './oracle';
-import { writeSearchOutputs } from './output';
+import { writeSearchOutputs, type LevelEvidence } from './output';
 import { startPool } from './pool';
 import { loadJournal } from './state';
 import { runStrategy, STRATEGIES, type StrategyName } from './strategies';
 import { evaluationDriver } from './driver';
 import { sha256Hex } from './cache';
+import { detectionsPerLevel } from '../postprocess/per-level';
+import { levelName } from '../format/levels';
 
 export interface SearchOptions {
   model: string;
@@ -45,6 +47,11 @@ export interface SearchOptions {
   maxCandidates?: number;
   /** Worker threads (default: available cores). */
   workers?: number;
+  /**
+   * A level whose anchors gave the full model fewer detections than this on the photos is weak evidence: candidates
+   * removing anchors there are flagged (their score says little about that level). Default MIN_LEVEL_DETECTIONS.
+   */
+  minLevelDetections?: number;
   inputShape?: number[];
   headSpec?: string;
   preprocess?: PreprocessFlags;
@@ -68,14 +75,22 @@ export interface SearchResult {
   outDir: string;
   pareto: string;
   report: string;
-  /** points[0] = the full model, then the front by decreasing head MACs. */
-  points: { removed: number[]; keptPerLevel: number[]; map: number; headMacs: number; boxes: number; config: string }[];
+  /**
+   * points[0] = the full model, then the front by decreasing head MACs. lowEvidence: the levels a point removes
+   * anchors from that had fewer than evidence.minDetections reference detections (its score is not evidence there).
+   */
+  points: { removed: number[]; keptPerLevel: number[]; map: number; headMacs: number; boxes: number; config: string; lowEvidence: number[] }[];
+  /** The full model's detections on the photos per level (the evidence each level's anchors give), and the minimum. */
+  evidence: LevelEvidence;
   stats: { candidates: number; seconds: number; evaluatedThisRun: number; resumed: number; workers: number; exhausted: boolean };
   cache: CacheStats;
   journalDiscarded?: string;
 }
 
 export const DEFAULT_MAX_CANDIDATES = 2000;
+
+/** Reference detections a level needs before removing its anchors is measured rather than guessed. */
+export const MIN_LEVEL_DETECTIONS = 10;
 
 /**
  * Children evaluated per round (split over the workers). Fixed, not derived from --workers: with a candidate budget
@@ -95,6 +110,7 @@ function checkOptions(o: SearchOptions): void {
   checkInt('--max-candidates', o.maxCandidates, 1, 10_000_000);
   checkInt('--workers', o.workers, 1, 256);
   checkInt('--anchors-per-level', o.anchorsPerLevel, 1, 1_000_000);
+  checkInt('--min-level-detections', o.minLevelDetections, 0, 1_000_000_000);
   checkOutput(o.outDir, outputRule(o, []));
 }
 
@@ -143,6 +159,8 @@ export interface PreparedSearch {
   /** Cache key of each photo's head outputs. */
   cacheKeys: string[];
   annotationsSha256: string | null;
+  /** The full model's detections on the photos, per level. */
+  referencePerLevel: number[];
 }
 
 export type PrepareOptions = Pick<SearchOptions, 'model' | 'images' | 'outDir' | 'annotations' | 'postprocess' | 'inputShape' | 'headSpec' | 'preprocess' | 'onProgress' | 'strategy'> & {
@@ -203,7 +221,8 @@ export async function prepareSearch(o: PrepareOptions): Promise<PreparedSearch> 
   );
   const data: EvaluatorData = { tables: packTables(lists, coco), select: selectParams(pp.spec, spec.levels.length), totalBase: counts.reduce((a, b) => a + b, 0) };
   const probe = new CandidateEvaluator(data);
-  if (JSON.stringify(probe.detections([])[0]) !== JSON.stringify(check)) {
+  const reference = probe.detections([]);
+  if (JSON.stringify(reference[0]) !== JSON.stringify(check)) {
     throw new InternalError('search: the candidate tables disagree with the post-processing reference on the full model');
   }
   const metric: MetricSpec = matched
@@ -211,6 +230,7 @@ export async function prepareSearch(o: PrepareOptions): Promise<PreparedSearch> 
     : fidelityMetric(probe.cocoDetections([], imageIds, Array.from({ length: foreground }, (_, k) => k + 1)), imageIds, foreground);
   return {
     det, pp, preprocess: prep, images, imageIds, units, counts, data: { ...data, metric }, cache, cacheKeys, annotationsSha256,
+    referencePerLevel: detectionsPerLevel(reference, pp.levels),
   };
 }
 
@@ -285,11 +305,13 @@ async function searchIn(o: SearchOptions, outDir: string, strategy: StrategyName
   const root = driver.get('')!;
   const points = [root, ...front.points.filter((p) => p.key !== '').sort((a, b) => b.headMacs - a.headMacs || b.map - a.map)];
   const stats = { candidates: driver.total, seconds: Math.round(journal.seconds * 1000) / 1000 };
+  const evidence: LevelEvidence = { referenceDetections: prepared.referencePerLevel, minDetections: o.minLevelDetections ?? MIN_LEVEL_DETECTIONS };
   const file = writeSearchOutputs({
     outDir,
     counts,
     points,
     stats,
+    evidence,
     report: { model: basename(o.model), metric: metric.kind === 'coco' ? 'coco-map' : 'fidelity-map', levels: reportLevels(spec, pp, prepared.units), all: driver.all.map((e) => ({ map: e.map, headMacs: e.headMacs })) },
   });
   return {
@@ -303,7 +325,8 @@ async function searchIn(o: SearchOptions, outDir: string, strategy: StrategyName
     outDir,
     pareto: join(outDir, 'pareto.json'),
     report: join(outDir, 'report.html'),
-    points: file.points,
+    points: file.points.map((p) => ({ ...p, lowEvidence: p.lowEvidence ?? [] })),
+    evidence,
     stats: { ...stats, evaluatedThisRun: driver.evaluatedThisRun, resumed, workers: pool.workers, exhausted: driver.exhausted() },
     cache,
     ...(discarded ? { journalDiscarded: discarded } : {}),
@@ -318,12 +341,25 @@ function cocoBoxes(list: CandidateList, units: BoxUnits, g: ResizeGeometry): Flo
   return out;
 }
 
+/** The reference detections per level and, when a front point removes anchors of a weak level, the warning. */
+function evidenceLines(r: SearchResult): string[] {
+  const e = r.evidence;
+  const lines = [`reference detections per level (the full model's on these ${r.images} images): ${e.referenceDetections.map((n, l) => `${levelName(l)}: ${fmtInt(n)}`).join(', ')}`];
+  const weak = e.referenceDetections.map((n, l) => ({ n, l })).filter((x) => x.n < e.minDetections);
+  for (const { n, l } of weak) {
+    const flagged = r.points.map((p, i) => ({ p, i })).filter(({ p }) => p.lowEvidence.includes(l)).map(({ i }) => `#${i}`);
+    if (flagged.length === 0) continue;
+    lines.push(`warning: ${levelName(l)} has ${n} reference detection${n === 1 ? '' : 's'} (< ${e.minDetections}): the scores of ${flagged.join(', ')}, which remove its anchors, are not evidence for that level; add images with objects at its scale (or annotations)`);
+  }
+  return [...lines, ''];
+}
+
 /** The text `prunedet search` prints. */
 export function formatSearch(r: SearchResult): string {
   const full = r.points[0]!;
   const metric = r.metric === 'coco-map' ? 'COCO mAP' : 'fidelity';
   const rows = r.points.map((p, i) => [
-    String(i),
+    `${i}${p.lowEvidence.length ? ' !' : ''}`,
     p.removed.length ? `{${p.removed.join(', ')}}` : 'none (full model)',
     p.keptPerLevel.join('·'),
     p.map.toFixed(4),
@@ -341,6 +377,7 @@ export function formatSearch(r: SearchResult): string {
     table(['#', 'removed anchors', 'kept/level', metric, 'head MACs', 'boxes', 'fewer boxes', 'config'], rows),
     '',
     ...(full.map < r.minMap ? [`note: the full model scores ${full.map.toFixed(4)}, below --min-map ${r.minMap}, where branches stop; lower --min-map to search further`, ''] : []),
+    ...evidenceLines(r),
     `wrote ${r.pareto} and ${r.report}`,
   ].join('\n');
 }

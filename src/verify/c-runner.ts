@@ -180,8 +180,9 @@ export function runRunner(r: BuiltRunner, m: CModuleShape, inputs: Float32Array[
       const st = Number(line.split(' ')[1]);
       if (st !== 0) throw new PrunedetError('E_POSTPROCESS', `the C module returned status ${st} on input ${detections.length - 1}`, 'check the workspace size and inputs');
     } else if (line.trim()) {
+      // %.9g round-trips a float: rounding the parsed double to float gives the C module's value bit for bit
       const [label, anchor, score, x1, y1, x2, y2] = line.split(' ').map(Number) as number[];
-      cur.push({ label: label!, anchor: anchor!, score: score!, box: [x1!, y1!, x2!, y2!] });
+      cur.push({ label: label!, anchor: anchor!, score: Math.fround(score!), box: [Math.fround(x1!), Math.fround(y1!), Math.fround(x2!), Math.fround(y2!)] });
     }
   }
   return { detections };
