@@ -107,6 +107,7 @@ export async function runPipeline(model: Model, steps: PipelineStep[], opts: Pip
   let stale = false;
   const reports: StepReport[] = [];
   for (const step of steps) {
+    await new Promise((r) => setImmediate(r)); // an interrupt (SIGINT/SIGTERM) is handled between passes
     if (stale) {
       spec = analyze();
       stale = false;

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { emit, runCommand } from '../run';
+import { LIMITS } from '../../src/limits';
 
 interface Args {
   outdir: string;
@@ -26,9 +27,9 @@ export const benchCommand: CommandModule<object, Args> = {
     .option('anchors', { type: 'string', choices: ['original', 'pruned', 'both'], default: 'both', describe: 'which anchor sets to measure' })
     .option('images', { type: 'string', describe: 'the photos load: the original model\'s head outputs on (up to 8) images of this folder' })
     .option('postprocess', { type: 'string', describe: 'post-processing preset (default: the one compile emitted C for)' })
-    .option('runs', { type: 'number', default: 200, describe: 'timed rounds for the C and onnxruntime peers (at least 200)' })
-    .option('slow-runs', { type: 'number', default: 20, describe: 'timed runs of the TypeScript reference and the bit-exact graph (at least 5)' })
-    .option('model-runs', { type: 'number', default: 20, describe: 'model latency runs (at least 20)' })
+    .option('runs', { type: 'number', default: 200, describe: `timed rounds for the C and onnxruntime peers (200 to ${LIMITS.benchRuns})` })
+    .option('slow-runs', { type: 'number', default: 20, describe: `timed runs of the TypeScript reference and the bit-exact graph (5 to ${LIMITS.benchRuns})` })
+    .option('model-runs', { type: 'number', default: 20, describe: `model latency runs (20 to ${LIMITS.benchRuns})` })
     .option('skip-model', { type: 'boolean', default: false, describe: 'skip the model latency' })
     .option('json', { type: 'boolean', default: false })
     .check((a) => {

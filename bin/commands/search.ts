@@ -1,12 +1,12 @@
 import type { CommandModule } from 'yargs';
 import { emit, runCommand } from '../run';
-import { HEAD_SPEC_OPTION, INPUT_SHAPE_OPTION } from '../options';
+import { FORCE_OPTION, HEAD_SPEC_OPTION, INPUT_SHAPE_OPTION } from '../options';
 import type { SearchOptions } from '../../src/search/index';
 
 interface Args {
   model: string; images: string; annotations?: string; postprocess?: string; strategy: string;
   'min-map'?: number; 'anchors-per-level'?: number; 'max-candidates'?: number; workers?: number; 'min-level-detections'?: number; 'input-shape'?: string;
-  'head-spec'?: string; size?: string; mean?: string; std?: string; bgr: boolean; letterbox: boolean; o: string; json: boolean; debug: boolean;
+  'head-spec'?: string; size?: string; mean?: string; std?: string; bgr: boolean; letterbox: boolean; o: string; force: boolean; json: boolean; debug: boolean;
 }
 
 /** A one-line progress bar on stderr, only when stderr is a terminal. */
@@ -49,6 +49,7 @@ export const searchCommand: CommandModule<object, Args> = {
     .option('bgr', { type: 'boolean', default: false, describe: 'feed channels in B,G,R order' })
     .option('letterbox', { type: 'boolean', default: false, describe: 'keep the aspect ratio and pad (centred) instead of stretching' })
     .option('o', { alias: 'output', type: 'string', demandOption: true, describe: 'output folder (pareto.json, report.html, configs/, cache/)' })
+    .option('force', FORCE_OPTION)
     .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' }) as never,
   handler: (argv) => runCommand(async () => {
     const { search, formatSearch } = await import('../../src/search/index');
@@ -59,6 +60,7 @@ export const searchCommand: CommandModule<object, Args> = {
         model: argv.model,
         images: argv.images,
         outDir: argv.o,
+        force: argv.force,
         strategy: argv.strategy as SearchOptions['strategy'],
         ...(argv.annotations !== undefined ? { annotations: argv.annotations } : {}),
         ...(argv.postprocess !== undefined ? { postprocess: argv.postprocess } : {}),

@@ -5,8 +5,8 @@
 // module's run function, then a memcpy of its score tensor (the floor), each timed with CLOCK_MONOTONIC. bench
 // interleaves these rounds with the onnxruntime and TypeScript peers, so the noise of a shared machine hits all alike.
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { makeTempDir, onCleanup } from '../cleanup';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PrunedetError } from '../errors';
@@ -135,8 +135,9 @@ function gcc(cwd: string, args: string[]): void {
 /** Build every module (its object with its own flags) and the harness, and start it; close() ends it. */
 export async function startCTimer(mods: TimedModule[]): Promise<CTimer> {
   if (!hasGcc()) throw new PrunedetError('E_TOOLCHAIN', 'gcc is not installed, so the C module cannot be timed', 'install gcc (Debian: apt-get install gcc)');
-  const dir = mkdtempSync(join(tmpdir(), 'prunedet-time-'));
+  const { dir, release } = makeTempDir('time');
   let child: ChildProcessWithoutNullStreams | undefined;
+  const forget = onCleanup(() => child?.kill('SIGKILL'));
   try {
     const objects: string[] = [];
     mods.forEach((m, i) => {
@@ -165,7 +166,10 @@ export async function startCTimer(mods: TimedModule[]): Promise<CTimer> {
     proc.on('exit', (code) => {
       for (const w of waiting.splice(0)) w(new PrunedetError('E_TOOLCHAIN', `the C timing harness exited with ${code}`, 'a module returned an error status (10 + status) or could not read its input'));
     });
-    const cleanup = () => rmSync(dir, { recursive: true, force: true });
+    const cleanup = () => {
+      forget();
+      release();
+    };
     return {
       round(inputs) {
         return new Promise<Round>((resolve, reject) => {
@@ -185,7 +189,8 @@ export async function startCTimer(mods: TimedModule[]): Promise<CTimer> {
     };
   } catch (e) {
     child?.kill();
-    rmSync(dir, { recursive: true, force: true });
+    forget();
+    release();
     throw e;
   }
 }

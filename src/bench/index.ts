@@ -4,12 +4,13 @@
 // Makefile's portable flags), next to the floor (a memcpy of the score tensor); onnxruntime's NonMaxSuppression op
 // alone; the mmdeploy-style ONNX post-processing; prunedet's own onnx-nms graph; the TypeScript reference. Then model
 // latency in onnxruntime: original, original after the graph passes alone (no anchor removed), and compiled.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadDetector } from '../detector/index';
 import { PrunedetError } from '../errors';
+import { makeTempDir } from '../cleanup';
+import { LIMITS } from '../limits';
 import { compiledPostprocess, emitPlanFor, candidateCapFor } from '../compile-emit';
 import { postprocessForModel, referenceInput, type ModelPostprocess } from '../postprocess/for-model';
 import { postprocess, scoreAnchor, type PostprocessContext, type PostprocessInput } from '../postprocess/reference';
@@ -227,6 +228,14 @@ async function loadInputs(load: LoadName, o: BenchOptions, originalPath: string,
 
 export async function bench(o: BenchOptions): Promise<BenchResult> {
   const runs = o.runs ?? 200;
+  if (!(Number.isInteger(runs) && runs >= 1 && runs <= LIMITS.benchRuns)) {
+    throw new PrunedetError('E_USAGE', `--runs ${runs} is not a whole number from 1 to ${LIMITS.benchRuns.toLocaleString('en-US')}`, 'medians and p99 settle within a few thousand runs; pass e.g. --runs 1000');
+  }
+  for (const [flag, v] of [['--slow-runs', o.slowRuns], ['--model-runs', o.modelRuns]] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1 && v <= LIMITS.benchRuns)) {
+      throw new PrunedetError('E_USAGE', `${flag} ${v} is not a whole number from 1 to ${LIMITS.benchRuns.toLocaleString('en-US')}`, 'medians settle within a few hundred runs; pass e.g. 50');
+    }
+  }
   const warmup = o.warmup ?? 20;
   const slowRuns = Math.min(o.slowRuns ?? 20, runs);
   const slowBudgetMs = o.slowBudgetMs ?? 5000;
@@ -252,7 +261,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
   const withC = hasGcc() && (peers.has('c') || peers.has('c-portable'));
   if (!hasGcc()) say('gcc is not installed: the C rows are skipped');
 
-  const work = mkdtempSync(join(tmpdir(), 'prunedet-bench-'));
+  const { dir: work, release } = makeTempDir('bench');
   const results: LoadResult[] = [];
   let timer: CTimer | undefined;
   try {
@@ -385,7 +394,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
     }
   } finally {
     timer?.close();
-    rmSync(work, { recursive: true, force: true });
+    release();
   }
   const model = o.noModel ? null : await modelLatency(o, originalPath, report, orig.spec.input.shape, comp.spec.input.shape, say);
   return {
@@ -417,7 +426,7 @@ export function ratiosOf(timings: PeerTiming[], floor: Summary): Record<string, 
 /** Latency of the original, the cleaned-up original and the compiled model, interleaved run by run (>= 20 runs). */
 async function modelLatency(o: BenchOptions, originalPath: string, report: ReturnType<typeof readCompileReport>, origDims: number[], compDims: number[], say: (m: string) => void): Promise<ModelLatency> {
   const runs = Math.max(20, o.modelRuns ?? 20);
-  const dir = mkdtempSync(join(tmpdir(), 'prunedet-bench-model-'));
+  const { dir, release } = makeTempDir('bench-model');
   try {
     let cleanedPath: string | undefined;
     let cleanedError: string | undefined;
@@ -459,7 +468,7 @@ async function modelLatency(o: BenchOptions, originalPath: string, report: Retur
       ...(cleanedError ? { cleanedError } : {}),
     };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    release();
   }
 }
 

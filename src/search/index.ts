@@ -5,10 +5,10 @@
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { InternalError } from '../errors';
-import { checkOutputDir } from '../fs';
+import { checkOutput, claimOutputDir, type CheckOutputOptions } from '../fs';
 import { loadDetector, type AnalyzedModel } from '../detector/index';
 import type { DetectorSpec } from '../detector/spec';
-import { listImages } from '../image/decode';
+import { checkImageFile, listImages } from '../image/decode';
 import type { PreprocessOptions, ResizeGeometry } from '../image/preprocess';
 import { parseCocoAnnotations, readCocoAnnotations } from '../eval/coco-data';
 import { postprocessForModel, type ModelPostprocess } from '../postprocess/for-model';
@@ -56,6 +56,8 @@ export interface SearchOptions {
   headSpec?: string;
   preprocess?: PreprocessFlags;
   onProgress?: (p: SearchProgress) => void;
+  /** Replace an existing non-empty OUTDIR that prunedet did not make. */
+  force?: boolean;
 }
 
 export type SearchProgress =
@@ -109,7 +111,12 @@ function checkOptions(o: SearchOptions): void {
   checkInt('--workers', o.workers, 1, 256);
   checkInt('--anchors-per-level', o.anchorsPerLevel, 1, 1_000_000);
   checkInt('--min-level-detections', o.minLevelDetections, 0, 1_000_000_000);
-  checkOutputDir(o.outDir);
+  checkOutput(o.outDir, outputRule(o, []));
+}
+
+/** The output rule for search: every input named on the command line, plus `more` (files read). */
+function outputRule(o: SearchOptions, more: readonly string[]): CheckOutputOptions {
+  return { command: 'search', kind: 'dir', inputs: [o.model, o.images, o.annotations, o.headSpec, ...more], ...(o.force ? { force: true } : {}) };
 }
 
 /** Base-anchor sizes per level in input pixels (for the report's anchor drawings). */
@@ -159,6 +166,8 @@ export interface PreparedSearch {
 export type PrepareOptions = Pick<SearchOptions, 'model' | 'images' | 'outDir' | 'annotations' | 'postprocess' | 'inputShape' | 'headSpec' | 'preprocess' | 'onProgress' | 'strategy'> & {
   /** Cache folder (default OUTDIR/cache). */
   cacheDir?: string;
+  /** Called once the inputs are read and checked, before the first write (the cache): search claims OUTDIR there. */
+  beforeWrite?: (det: AnalyzedModel, images: string[]) => void;
 };
 
 /**
@@ -169,6 +178,7 @@ export async function prepareSearch(o: PrepareOptions): Promise<PreparedSearch> 
   if (!o.postprocess) usage('search needs the post-processing the model is used with', `pass --postprocess with a preset (${Object.keys(PRESETS).join(', ')}) and key=value overrides`);
   // Cheap checks first: the photos and the annotations, before the model is loaded and analysed.
   const images = listImages(o.images);
+  for (const img of images) checkImageFile(img); // a bad file fails here, before anything is computed or written
   let matched: ReturnType<typeof matchAnnotations> | undefined;
   let annotationsSha256: string | null = null;
   if (o.annotations) {
@@ -190,6 +200,7 @@ export async function prepareSearch(o: PrepareOptions): Promise<PreparedSearch> 
   const units = boxUnitsOf(spec, pp);
   const ctx = { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses };
   const om = oracleModel(pp.spec, ctx);
+  o.beforeWrite?.(det, images);
   const lists: CandidateList[] = new Array(images.length);
   const coco: Float64Array[] = new Array(images.length);
   const cacheKeys: string[] = new Array(images.length);
@@ -239,7 +250,21 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
   checkOptions(o);
   const strategy = o.strategy ?? 'pareto';
   const outDir = resolve(o.outDir);
-  const prepared = await prepareSearch(o);
+  let claim: ReturnType<typeof claimOutputDir> | undefined;
+  try {
+    const r = await searchIn(o, outDir, strategy, (det, images) => {
+      claim = claimOutputDir(checkOutput(o.outDir, outputRule(o, [...det.files, ...images])));
+    });
+    claim?.keep();
+    return r;
+  } catch (e) {
+    claim?.abandon(); // a run that failed before writing anything leaves no empty OUTDIR behind
+    throw e;
+  }
+}
+
+async function searchIn(o: SearchOptions, outDir: string, strategy: StrategyName, beforeWrite: PrepareOptions['beforeWrite']): Promise<SearchResult> {
+  const prepared = await prepareSearch({ ...o, beforeWrite });
   const { det, pp, counts, data, cache, cacheKeys } = prepared;
   const spec = det.spec;
   const metric = data.metric;

@@ -87,7 +87,7 @@ describe('prunedet search: bad inputs', () => {
   it('an output path that is a file', () => {
     const f = join(root, 'a-file');
     writeFileSync(f, 'x');
-    expectUserError(prunedet(base(f)), /output .*a-file exists and is not a folder/, expect);
+    expectUserError(prunedet(base(f)), /-o .*a-file exists and is not a folder; pass a folder path with -o/, expect);
   });
 
   it('never writes its inputs', () => {
