@@ -9,9 +9,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { buildFixture } from '../fixtures/index';
 import { saveModel } from '../src/onnx/save';
 import { makeTempDir, pidAlive } from '../src/cleanup';
-import { compile } from '../src/compile';
+import { compile } from '../src/jobs/compile/index';
 import { prunedet } from './_support/cli';
-import { buildRunner, hasGcc } from '../src/verify/c-runner';
+import { buildRunner, hasGcc } from '../src/native/c-runner';
 
 const BIN = resolve(__dirname, '../bin/prunedet.js');
 const root = mkdtempSync(join(tmpdir(), 'pd-cleanup-'));

@@ -9,11 +9,11 @@ import { compileTemp, saveTemp, tempDir } from './_support/compile';
 import { hasGcc } from './_support/gcc';
 import { randomInput, run } from './_support/ort';
 import { loadDetector } from '../src/detector/index';
-import { compiledPostprocess } from '../src/compile-emit';
-import { compile } from '../src/compile';
+import { compiledPostprocess } from '../src/artefacts/compiled-postprocess';
+import { compile } from '../src/jobs/compile/index';
 import { referenceInput } from '../src/postprocess/for-model';
 import { postprocess } from '../src/postprocess/reference';
-import { syntheticHeadOutputs } from '../src/bench/synthetic-heads';
+import { syntheticHeadOutputs } from '../src/postprocess/synthetic-heads';
 
 const ssd = saveTemp(buildFixture('ssd300', { outputs: 'concat' }));
 

@@ -39,9 +39,9 @@ export const benchCommand: CommandModule<object, Args> = {
       return true;
     }) as never,
   handler: (argv) => runCommand(async () => {
-    const { bench } = await import('../../src/bench/index');
-    const { checkLoads } = await import('../../src/bench/loads');
-    const { formatBench } = await import('../../src/commands/bench-format');
+    const { bench } = await import('../../src/jobs/bench/index');
+    const { checkLoads } = await import('../../src/postprocess/loads');
+    const { formatBench } = await import('../../src/jobs/bench/format');
     const loads = argv.load?.flatMap((l) => l.split(',')).map((l) => l.trim()).filter(Boolean);
     const r = await bench({
       outDir: argv.outdir,

@@ -30,9 +30,9 @@ export const compileCommand: CommandModule<object, Args> = {
       return true;
     }) as never,
   handler: (argv) => runCommand(async () => {
-    const { compile } = await import('../../src/compile');
-    const { formatCompile } = await import('../../src/commands/compile-format');
-    const { parseInputShape } = await import('../../src/commands/common');
+    const { compile } = await import('../../src/jobs/compile/index');
+    const { formatCompile } = await import('../../src/jobs/compile/format');
+    const { parseInputShape } = await import('../../src/flags');
     const r = await compile({
       model: argv.model,
       outDir: argv.o,

@@ -15,8 +15,8 @@ export const inspectCommand: CommandModule<object, Args> = {
     .option('postprocess', { type: 'string', describe: 'cross-check an embedded anchor table against this preset\'s anchor generator' })
     .option('baseline-config', { type: 'string', describe: 'cross-check an embedded anchor table against this anchor generator config (.py)' }) as never,
   handler: (argv) => runCommand(async () => {
-    const { inspectModel, formatInspect } = await import('../../src/commands/inspect');
-    const { parseInputShape } = await import('../../src/commands/common');
+    const { inspectModel, formatInspect } = await import('../../src/jobs/inspect');
+    const { parseInputShape } = await import('../../src/flags');
     const r = inspectModel(argv.model, {
       inputShape: parseInputShape(argv['input-shape']),
       ...(argv['head-spec'] ? { headSpec: argv['head-spec'] } : {}),

@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { emit, runCommand } from '../run';
 import { FORCE_OPTION, HEAD_SPEC_OPTION, INPUT_SHAPE_OPTION } from '../options';
-import type { SearchOptions } from '../../src/search/index';
+import type { SearchOptions } from '../../src/jobs/search/index';
 
 interface Args {
   model: string; images: string; annotations?: string; postprocess?: string; strategy: string;
@@ -52,8 +52,8 @@ export const searchCommand: CommandModule<object, Args> = {
     .option('force', FORCE_OPTION)
     .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' }) as never,
   handler: (argv) => runCommand(async () => {
-    const { search, formatSearch } = await import('../../src/search/index');
-    const { parseInputShape } = await import('../../src/commands/common');
+    const { search, formatSearch } = await import('../../src/jobs/search/index');
+    const { parseInputShape } = await import('../../src/flags');
     const bar = progressBar();
     try {
       const r = await search({

@@ -19,8 +19,8 @@ export const synthCommand: CommandModule<object, Args> = {
     .option('force', FORCE_OPTION)
     .option('json', { type: 'boolean', default: false }) as never,
   handler: (argv) => runCommand(async () => {
-    const { formatSynth, synth } = await import('../../src/commands/synth');
-    const { parseInputShape } = await import('../../src/commands/common');
+    const { formatSynth, synth } = await import('../../src/jobs/synth');
+    const { parseInputShape } = await import('../../src/flags');
     const shape = parseInputShape(argv['input-shape']);
     const r = synth(argv.kind, argv.o, {
       backbone: argv.backbone,

@@ -30,9 +30,9 @@ export const verifyCommand: CommandModule<object, Args> = {
     .epilogue('Exit codes: 0 equivalent; 1 mismatch (the first difference is named); 2 bad input (one line naming it); '
       + '3 inconclusive (a check compared nothing or too little, e.g. gcc missing or a level without detections; the last line says what to do).') as never,
   handler: (argv) => runCommand(async () => {
-    const { verify } = await import('../../src/verify/index');
-    const { formatVerify } = await import('../../src/commands/verify-format');
-    const { parseCount, parseInputShape, parseToleranceFlags } = await import('../../src/commands/common');
+    const { verify } = await import('../../src/jobs/verify/index');
+    const { formatVerify } = await import('../../src/jobs/verify/format');
+    const { parseCount, parseInputShape, parseToleranceFlags } = await import('../../src/flags');
     const tolerances = parseToleranceFlags(argv.atol, argv.rtol);
     const samples = argv.samples === undefined ? undefined : parseCount('--samples', argv.samples);
     const tty = process.stderr.isTTY === true;

@@ -9,7 +9,7 @@ import { isStatic } from '../shape/types';
 import { nodeMacs } from '../cost/macs';
 import { PrunedetError } from '../errors';
 import { levelName } from '../format/levels';
-import { findRegion, traceRegion, provenanceConv, provenanceFlat, type Region } from './region';
+import { analysisRuns, findRegion, traceRegion, provenanceConv, provenanceFlat, type Region } from './region';
 import { readOutput, type OutputMap, type OutputRows } from './rows';
 import { headBranch } from './head-chain';
 import { anchorTableFromIndexed, recoverAnchorTable } from './anchor-table';
@@ -102,6 +102,7 @@ function headTensors(region: Region, traced: Map<Value, Arr>, convShapes: number
 }
 
 export function analyzeDetector(model: Model, shapes: ShapeResult, opts: AnalyzeOptions = {}): DetectorSpec {
+  analysisRuns.analyses++;
   const graph = model.graph;
   const label = opts.label ?? 'the model';
   const input = imageInput(graph, shapes);

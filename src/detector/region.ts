@@ -119,10 +119,17 @@ export function decodeProvenance(code: number): { conv: number; flat: number } {
 }
 
 /**
+ * How many times this process ran the detector analysis and traced a head region: the claim "one analysis per model
+ * state" is tested by counting (test/detector/analysis-once.test.ts). Diagnostics only; nothing reads it to decide.
+ */
+export const analysisRuns = { analyses: 0, traces: 0 };
+
+/**
  * Run the region in trace mode: every head conv output element starts with its own provenance code; returns the
  * traced array of every value the region computes (and of the conv outputs).
  */
 export function traceRegion(region: Region, shapes: ShapeResult): Map<Value, Arr> {
+  analysisRuns.traces++;
   if (region.convs.length >= 128) {
     throw new PrunedetError('E_HEAD_AMBIGUOUS', `the outputs read ${region.convs.length} convs directly; prunedet traces at most 127`, 'describe the head with --head-spec');
   }

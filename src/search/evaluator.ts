@@ -5,7 +5,7 @@
 import type { Detection } from '../postprocess/spec';
 import type { CocoDetection, CocoGroundTruth } from '../eval/coco-data';
 import { prepareGroundTruth, type PreparedGroundTruth } from '../eval/coco-eval';
-import { scoreDetections } from './metric';
+import { scoreDetections } from '../eval/metric';
 import { removedLookup, selectDetections, type CandidateList, type SelectParams } from './oracle';
 
 /** Candidate lists of all images in shared memory (CandidateList's arrays, concatenated); image i's entries are start[i] .. start[i+1] - 1. */

@@ -1,7 +1,7 @@
 // The oracle of compile's equivalence: the original model's outputs gathered at the kept anchors.
 import type { DetectorSpec, OutputBinding } from '../../src/detector/spec';
 import type { Outputs } from './ort';
-import { keptAnchorIndices } from '../../src/verify/compare';
+import { keptAnchorIndices } from '../../src/detector/kept-anchors';
 
 /** Global anchor indices (original numbering) that a pruned model keeps, in its output order. */
 export function keptIndices(spec: DetectorSpec, kept: number[][]): Int32Array {

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { loadModel } from '../../src/onnx/load';
 import { saveModel } from '../../src/onnx/save';
-import { compile } from '../../src/compile';
+import { compile } from '../../src/jobs/compile/index';
 
 const [job, file, out] = process.argv.slice(2) as [string, string, string | undefined];
 if (job === 'noop') void 0;

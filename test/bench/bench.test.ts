@@ -5,8 +5,8 @@ import { buildFixture } from '../../fixtures/index';
 import { compileTemp, saveTemp } from '../_support/compile';
 import { expectUserError, prunedet } from '../_support/cli';
 import { hasGcc } from '../_support/gcc';
-import { bench, PEERS } from '../../src/bench/index';
-import { formatBench } from '../../src/commands/bench-format';
+import { bench, PEERS } from '../../src/jobs/bench/index';
+import { formatBench } from '../../src/jobs/bench/format';
 
 describe.skipIf(!hasGcc)('bench', () => {
   it('times every peer on the loads for both anchor sets, with the floors, ratios and candidate counts', async () => {

@@ -8,7 +8,7 @@ import { bench, describe } from 'vitest';
 import { buildFixture } from '../../fixtures/index';
 import { saveModel } from '../../src/onnx/save';
 import { loadModel } from '../../src/onnx/load';
-import { compile } from '../../src/compile';
+import { compile } from '../../src/jobs/compile/index';
 
 const dir = mkdtempSync(join(tmpdir(), 'pd-bench-compile-'));
 const file = join(dir, 'ssd300-full.onnx');

@@ -8,12 +8,12 @@ import { join } from 'node:path';
 import { bench as vbench, describe } from 'vitest';
 import { buildFixture } from '../../fixtures/index';
 import { saveModel } from '../../src/onnx/save';
-import { compile } from '../../src/compile';
-import { bench } from '../../src/bench/index';
-import { formatBench } from '../../src/commands/bench-format';
-import { loadHeadOutputs } from '../../src/bench/loads';
+import { compile } from '../../src/jobs/compile/index';
+import { bench } from '../../src/jobs/bench/index';
+import { formatBench } from '../../src/jobs/bench/format';
+import { loadHeadOutputs } from '../../src/postprocess/loads';
 import { loadDetector } from '../../src/detector/index';
-import { compiledPostprocess } from '../../src/compile-emit';
+import { compiledPostprocess } from '../../src/artefacts/compiled-postprocess';
 import { postprocess } from '../../src/postprocess/reference';
 import { FACES, hasShared, ultraface } from '../_support/shared';
 

@@ -6,7 +6,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, bench, describe } from 'vitest';
 import { CandidateEvaluator } from '../../src/search/evaluator';
-import { prepareSearch, type PreparedSearch } from '../../src/search/index';
+import { prepareSearch, type PreparedSearch } from '../../src/jobs/search/index';
 import { workerPool, type EvaluationPool } from '../../src/search/pool';
 import { mulberry32 } from '../_support/prng';
 import { FACES, hasShared, ultraface } from '../_support/shared';

@@ -1,6 +1,6 @@
 // Resource bounds reached from the command line, each refused with one line and exit 2 before the work starts.
 import { describe, expect, it } from 'vitest';
-import { bench } from '../../src/bench/index';
+import { bench } from '../../src/jobs/bench/index';
 import { PrunedetError } from '../../src/errors';
 import { LIMITS } from '../../src/limits';
 import { expectUserError, prunedet } from '../_support/cli';

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { buildFixture } from '../../fixtures/index';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatInspect, inspectModel } from '../../src/commands/inspect';
+import { formatInspect, inspectModel } from '../../src/jobs/inspect';
 import { renderParetoReport } from '../../src/report/pareto-html';
 import { saveTemp } from '../_support/compile';
 import { hasShared, ultraface } from '../_support/shared';

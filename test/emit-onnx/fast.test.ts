@@ -4,7 +4,7 @@
 // light to heavy give the reference's detections (labels, anchors, order), scores and boxes within 1e-5.
 import { describe, expect, it } from 'vitest';
 import { buildPostprocessGraph } from '../../src/emit/onnx';
-import { loadHeadOutputs, SYNTHETIC_LOADS } from '../../src/bench/loads';
+import { loadHeadOutputs, SYNTHETIC_LOADS } from '../../src/postprocess/loads';
 import { PRESETS } from '../../src/postprocess/presets';
 import { detectorOutputs } from '../emit/fixtures';
 import { expectSameDetections, openGraph, paramsOf, planFor, reference, SSD300_LEVELS } from './support';

@@ -6,7 +6,7 @@ import { PRESETS } from '../../src/postprocess/presets';
 import { scoreAnchor, type PostprocessContext, type PostprocessInput } from '../../src/postprocess/reference';
 import { foregroundCount, labelColumn, type PostprocessSpec } from '../../src/postprocess/spec';
 import { gaussian, mulberry32 } from '../_support/prng';
-import { perLevelMaps } from '../../src/bench/synthetic-heads';
+import { perLevelMaps } from '../../src/postprocess/synthetic-heads';
 
 export interface LevelDef {
   h: number;

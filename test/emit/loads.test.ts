@@ -4,7 +4,7 @@
 // reject bounds, rows scored in two rounds, labels visited through 64-bit masks (80 and 90 labels) and their tail.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EmitPlan } from '../../src/emit/c';
-import { loadHeadOutputs, SYNTHETIC_LOADS } from '../../src/bench/loads';
+import { loadHeadOutputs, SYNTHETIC_LOADS } from '../../src/postprocess/loads';
 import { layoutPlan } from '../../src/emit/c/plan';
 import { postprocess } from '../../src/postprocess/reference';
 import { PRESETS } from '../../src/postprocess/presets';

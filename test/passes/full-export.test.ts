@@ -91,7 +91,7 @@ for (const style of ['retinanet', 'ssd'] as FullExportStyle[]) {
 
 describe('prunedet verify on a full export', () => {
   it('compares the compiled model with the masked original on random images, and fails when they differ', async () => {
-    const { verify } = await import('../../src/verify/index');
+    const { verify } = await import('../../src/jobs/verify/index');
     const path = saveTemp(buildFullExport({ style: 'retinanet' }));
     const { outDir } = await compileTemp(path, { remove: '0,9,18' });
     const good = await verify({ original: path, outDir, samples: 2 });
@@ -129,7 +129,7 @@ describe('--cut-head on a full export', () => {
     expect(String(report.postprocess!.anchors)).toMatch(/the graph's constants/);
     expect(readFileSync(join(outDir, 'postprocess.h'), 'utf8')).toMatch(/ {2}0 +8x8 +12x16 +8 +0 +1536/);
     // verify: per-level maps equal the original's at the kept anchors, detections equal the oracle's, the C module's too
-    const { verify } = await import('../../src/verify/index');
+    const { verify } = await import('../../src/jobs/verify/index');
     const v = await verify({ original: path, outDir, samples: 2 });
     expect(v.status).toBe('equivalent');
     expect(v.checks.cModule.status).toBe(hasGcc ? 'pass' : 'inconclusive');

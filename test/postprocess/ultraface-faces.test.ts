@@ -10,7 +10,7 @@ import { compileTemp } from '../_support/compile';
 import { hasGcc } from '../_support/gcc';
 import { run } from '../_support/ort';
 import { FACES, hasShared, ultraface } from '../_support/shared';
-import { buildRunner, runRunner } from '../../src/verify/c-runner';
+import { buildRunner, runRunner } from '../../src/native/c-runner';
 
 const PRESET = 'ultraface,score_thr=0.7,iou_thr=0.3';
 

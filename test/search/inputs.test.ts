@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { DetectorSpec } from '../../src/detector/spec';
 import { ULTRA_LIGHT_FACE_320, resizeGeometry } from '../../src/image/preprocess';
 import { parsePostprocess } from '../../src/postprocess/presets';
-import { boxUnitsOf, parseSize, preprocessOptionsFor, toImageXywh } from '../../src/search/inputs';
+import { boxUnitsOf, parseSize, preprocessOptionsFor, toImageXywh } from '../../src/image/inputs';
 
 const det = (h: number, w: number) => ({ imageSize: [h, w] }) as unknown as DetectorSpec;
 

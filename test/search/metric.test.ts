@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { detectionsAsGroundTruth, type CocoDetection, type CocoGroundTruth } from '../../src/eval/coco-data';
 import { prepareGroundTruth } from '../../src/eval/coco-eval';
-import { cocoMetric, fidelityMetric, matchAnnotations } from '../../src/search/metric';
+import { cocoMetric, fidelityMetric, matchAnnotations } from '../../src/eval/metric';
 import { mulberry32 } from '../_support/prng';
 
 function dets(seed: number, images: number, perImage: number, categories = 1): CocoDetection[] {

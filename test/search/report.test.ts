@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { hasChromium, launchChromium, watchPage, type Browser } from '../_support/browser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { search, type SearchResult } from '../../src/search/index';
+import { search, type SearchResult } from '../../src/jobs/search/index';
 import { FACES, hasShared, ultraface } from '../_support/shared';
 import { SYNTH_POSTPROCESS, makeProject } from './project';
 

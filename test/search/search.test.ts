@@ -15,11 +15,11 @@ import { buildFixture } from '../../fixtures/index';
 import { DataType } from '../../src/ir/dtype';
 import { saveModel } from '../../src/onnx/save';
 import { declaredType, setDeclaredType } from '../../src/onnx/value-info';
-import { toImageXywh } from '../../src/search/inputs';
+import { toImageXywh } from '../../src/image/inputs';
 import { oracleDetections } from '../../src/search/oracle';
 import { candidateCost } from '../../src/search/cost';
 import { keptOf } from '../../src/search/output';
-import { evaluateCandidate, prepareSearch, search, type PreparedSearch, type SearchResult } from '../../src/search/index';
+import { evaluateCandidate, prepareSearch, search, type PreparedSearch, type SearchResult } from '../../src/jobs/search/index';
 import { decodeCacheRecord } from '../../src/search/cache';
 import { SYNTH_POSTPROCESS, makeProject, type Project } from './project';
 

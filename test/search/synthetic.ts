@@ -4,7 +4,7 @@ import type { LevelShape, PostprocessInput } from '../../src/postprocess/referen
 import type { PostprocessSpec } from '../../src/postprocess/spec';
 import { labelColumn, foregroundCount } from '../../src/postprocess/spec';
 import { gaussian, mulberry32 } from '../_support/prng';
-import { perLevelMaps } from '../../src/bench/synthetic-heads';
+import { perLevelMaps } from '../../src/postprocess/synthetic-heads';
 
 export interface SynthLevel extends LevelShape {
   stride: number;

@@ -9,9 +9,9 @@ import { prepareGroundTruth } from '../../src/eval/coco-eval';
 import type { CocoDetection } from '../../src/eval/coco-data';
 import type { ResizeGeometry } from '../../src/image/preprocess';
 import type { PostprocessInput } from '../../src/postprocess/reference';
-import { formatSearch, MIN_LEVEL_DETECTIONS, prepareSearch, search, type SearchResult } from '../../src/search/index';
+import { formatSearch, MIN_LEVEL_DETECTIONS, prepareSearch, search, type SearchResult } from '../../src/jobs/search/index';
 import { forEachHeadOutput } from '../../src/search/infer';
-import { toImageXywh } from '../../src/search/inputs';
+import { toImageXywh } from '../../src/image/inputs';
 import { oracleDetections } from '../../src/search/oracle';
 import { FACES, hasShared, ultraface } from '../_support/shared';
 

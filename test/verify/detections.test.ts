@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildFixture } from '../../fixtures/index';
 import { loadDetector } from '../../src/detector/index';
-import { compiledPostprocess } from '../../src/compile-emit';
+import { compiledPostprocess } from '../../src/artefacts/compiled-postprocess';
 import { postprocessForModel } from '../../src/postprocess/for-model';
 import { postprocess } from '../../src/postprocess/reference';
-import { diffDetections, keptAnchorIndices } from '../../src/verify/compare';
-import { gatherKept, plantedInput, removedMask, PLANTED_SEEDS } from '../../src/verify/detections';
+import { diffDetections } from '../../src/jobs/verify/compare';
+import { keptAnchorIndices } from '../../src/detector/kept-anchors';
+import { gatherKept, plantedInput, removedMask, PLANTED_SEEDS } from '../../src/jobs/verify/detections';
 import { detectionsPerLevel } from '../../src/postprocess/per-level';
 import { compileTemp, saveTemp } from '../_support/compile';
 

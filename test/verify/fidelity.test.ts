@@ -2,8 +2,8 @@
 // gives exactly that point's fidelity.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { search } from '../../src/search/index';
-import { verify } from '../../src/verify/index';
+import { search } from '../../src/jobs/search/index';
+import { verify } from '../../src/jobs/verify/index';
 import { compileTemp, tempDir } from '../_support/compile';
 import { FACES, hasShared, ultraface } from '../_support/shared';
 

@@ -9,7 +9,7 @@ import type { Model, Value } from '../../src/ir/graph';
 import { inferShapes } from '../../src/shape/infer';
 import { findRegion, runRegion } from '../../src/detector/region';
 import type { Arr } from '../../src/detector/layout-eval';
-import { RoundingPlan, ToleranceModel, headConvTolerance, U } from '../../src/verify/tolerance';
+import { RoundingPlan, ToleranceModel, headConvTolerance, U } from '../../src/jobs/verify/tolerance';
 import { convWeight, prng, uniform } from '../../fixtures/random';
 
 const C = 4;

@@ -6,7 +6,7 @@ import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { verify } from '../../src/verify/index';
+import { verify } from '../../src/jobs/verify/index';
 import { nudgeHeadConv } from '../_support/edit-model';
 import { compileTemp } from '../_support/compile';
 import { prunedet } from '../_support/cli';

@@ -3,14 +3,14 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildFixture } from '../../fixtures/index';
 import { loadModel } from '../../src/onnx/load';
-import { verify, type VerifyResult } from '../../src/verify/index';
+import { verify, type VerifyResult } from '../../src/jobs/verify/index';
 import { nudgeHeadConv } from '../_support/edit-model';
 import { compileTemp, saveTemp } from '../_support/compile';
 import { prunedet } from '../_support/cli';
 import { hasGcc } from '../_support/gcc';
 import { hasShared, ultraface, FACES } from '../_support/shared';
 import { analyzeModel } from '../../src/detector/index';
-import { compiledPostprocess, emitPlanFor } from '../../src/compile-emit';
+import { compiledPostprocess, emitPlanFor } from '../../src/artefacts/compiled-postprocess';
 import { emitPostprocessC } from '../../src/emit/c/index';
 
 const ssd = saveTemp(buildFixture('ssd300', { outputs: 'concat' }));

@@ -1,16 +1,19 @@
 // The demo's per-configuration measurements: verify (tensors, the paper's oracle, the C module), post-processing
 // latency of the fused C next to onnxruntime's NonMaxSuppression op and an mmdeploy-style graph (bench, light load),
-// model latency in onnxruntime; and for configuration B the sweep of bench's loads from light to heavy.
-import { verify } from '../verify/index';
-import { bench, timeModel } from '../bench/index';
-import { SYNTHETIC_LOADS } from '../bench/loads';
-import { medianTable, ratioTable } from './bench-format';
-import type { DemoStage } from './demo';
+// model latency in onnxruntime; and for configuration B the sweep of bench's loads from light to heavy. The demo is the
+// one job made of other jobs; as jobs never import each other, the command wires them here and hands them to it.
+import { compile } from '../../src/jobs/compile/index';
+import { verify } from '../../src/jobs/verify/index';
+import { bench, timeModel } from '../../src/jobs/bench/index';
+import { SYNTHETIC_LOADS } from '../../src/postprocess/loads';
+import { medianTable, ratioTable } from '../../src/jobs/bench/format';
+import type { DemoStage } from '../../src/jobs/demo';
 
 const us = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(1)} ms` : `${v.toFixed(0)} µs`);
 
 export function demoStage(progress: (m: string) => void): DemoStage {
   return {
+    compile,
     async measure(original, outDir, report) {
       progress('verifying against the original (tensors, oracle detections, C module)');
       const v = await verify({ original, outDir, samples: 1 });

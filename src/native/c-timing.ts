@@ -10,7 +10,7 @@ import { makeTempDir, onCleanup } from '../cleanup';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PrunedetError } from '../errors';
-import { anchorCount, BASE_CFLAGS, hasGcc, inputLength, levelPointersC, type CModuleShape } from '../verify/c-runner';
+import { anchorCount, BASE_CFLAGS, hasGcc, inputLength, levelPointersC, type CModuleShape } from './c-runner';
 
 export interface TimedModule {
   /** Folder holding postprocess.c and postprocess.h. */

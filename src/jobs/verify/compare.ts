@@ -1,6 +1,6 @@
 // The comparisons verify makes: compiled tensors against the original's gathered at the kept anchors, element by
 // element against a per-element tolerance (keeping the worst element), and two detection lists item by item.
-import type { Detection } from '../postprocess/spec';
+import type { Detection } from '../../postprocess/spec';
 
 /** |got − expected| <= atol + rtol·|expected| (Polygraphy's and numpy's form). */
 export interface Tolerance {
@@ -26,20 +26,6 @@ export function overrideFor(t: ToleranceOverrides | undefined, name: string): To
 /** How an override reads: "atol 1e-5 + rtol 0.001·|expected|". */
 export function describeTolerance(t: Tolerance): string {
   return `atol ${t.atol}${t.rtol ? ` + rtol ${t.rtol}·|expected|` : ''}`;
-}
-
-/** Original anchor index (level-major, then y, x, a) of each anchor the compiled model keeps, in its order. */
-export function keptAnchorIndices(featureMaps: readonly [number, number][], baselineCounts: readonly number[], kept: readonly (readonly number[])[]): Int32Array {
-  const total = featureMaps.reduce((s, [h, w], i) => s + h * w * kept[i]!.length, 0);
-  const out = new Int32Array(total);
-  let k = 0;
-  let offset = 0;
-  featureMaps.forEach(([h, w], i) => {
-    const A = baselineCounts[i]!;
-    for (let p = 0; p < h * w; p++) for (const a of kept[i]!) out[k++] = offset + p * A + a;
-    offset += h * w * A;
-  });
-  return out;
 }
 
 /** The element of a comparison with the largest error relative to its tolerance. */

@@ -1,8 +1,8 @@
 // Text form of a verify result, one screen: what was compared per check and against what tolerance, then the verdict
 // with the first difference or what to do.
-import type { CheckStatus, ComparedTensor, VerifyResult } from '../verify/index';
-import { fmtInt, table } from '../format/table';
-import { levelName } from '../format/levels';
+import type { CheckStatus, ComparedTensor, VerifyResult } from './index';
+import { fmtInt, table } from '../../format/table';
+import { levelName } from '../../format/levels';
 
 const e = (v: number) => (v === 0 ? '0' : v.toExponential(1));
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;

@@ -1,7 +1,7 @@
 // What `prunedet verify` returns and prints as JSON (schema prunedet.verify/1, documented in the README), its exit codes
 // and limits: shared by the two ways verify proves a model (index.ts: models with per-anchor outputs; full-export.ts:
 // models that keep their NMS).
-import type { PreprocessFlags } from '../search/inputs';
+import type { PreprocessFlags } from '../../image/inputs';
 import type { ToleranceOverrides, WorstElement } from './compare';
 
 /** Most inputs verify runs (each is two model runs; more says nothing new). */

@@ -1,20 +1,20 @@
 // The optional artefacts of `compile`: the fused C post-processing module (--emit c) for the compiled model, with its
 // anchor table pruned like the model. Kept apart from compile.ts so the ONNX path does not load the emitters.
 import { basename, join } from 'node:path';
-import type { Model } from './ir/graph';
-import type { DetectorSpec } from './detector/spec';
-import type { AnchorSet, FeatureMap } from './anchors/types';
-import { PrunedetError } from './errors';
-import { writeFileAtomic } from './fs';
-import { postprocessForModel, type ModelPostprocess } from './postprocess/for-model';
-import { formatPostprocess } from './postprocess/presets';
-import { emitPostprocessC, type EmitPlan } from './emit/c/index';
-import { appendPostprocess, emitOnnxNms } from './emit/onnx/index';
-import { loadModel } from './onnx/load';
-import { modelToBytes, saveModel } from './onnx/save';
-import { sanitizeStem } from './emit/c/names';
-import type { CompileOptions, CompileReport } from './compile';
-import { PRUNEDET_VERSION } from './compile';
+import type { Model } from '../../ir/graph';
+import type { DetectorSpec } from '../../detector/spec';
+import type { AnchorSet, FeatureMap } from '../../anchors/types';
+import { PrunedetError } from '../../errors';
+import { writeFileAtomic } from '../../fs';
+import type { ModelPostprocess } from '../../postprocess/for-model';
+import { formatPostprocess } from '../../postprocess/presets';
+import { emitPostprocessC, type EmitPlan } from '../../emit/c/index';
+import { appendPostprocess, emitOnnxNms } from '../../emit/onnx/index';
+import { loadModel } from '../../onnx/load';
+import { modelToBytes, saveModel } from '../../onnx/save';
+import { sanitizeStem } from '../../emit/c/names';
+import { PRUNEDET_VERSION, type CompileOptions, type CompileReport, type PostprocessRecord } from '../../artefacts/report';
+import { compiledPostprocess, emitPlanFor } from '../../artefacts/compiled-postprocess';
 
 export interface EmitContext {
   options: CompileOptions;
@@ -25,38 +25,7 @@ export interface EmitContext {
   featureMaps: FeatureMap[];
 }
 
-/** Workspace candidates when the preset sets no top-k (TensorRT's EfficientNMS decodes at most 4096 too). */
-export const DEFAULT_CANDIDATE_CAP = 4096;
-
-/** How many candidates the C workspace holds: every per-level top-k survivor, the global top-k, or the default. */
-export function candidateCapFor(pp: ModelPostprocess): number {
-  const levels = pp.levels.filter((l) => l.h * l.w * l.anchorsPerLocation > 0).length;
-  const k = pp.spec.preNmsTopK;
-  if (k > 0) return pp.spec.topKScope === 'per-level' ? k * levels : k;
-  return DEFAULT_CANDIDATE_CAP;
-}
-
-/** The post-processing of the compiled model (`report.config.kept` of the baseline levels). */
-export function compiledPostprocess(ctx: Pick<EmitContext, 'spec' | 'baselineSet' | 'featureMaps'>, preset: string, kept: number[][], rawHead = false): ModelPostprocess {
-  return postprocessForModel(ctx.spec, preset, { kept, featureMaps: ctx.featureMaps, rawHead, ...(ctx.baselineSet ? { baseline: ctx.baselineSet } : {}) });
-}
-
-/** The C emit plan of `pp` for a network input of `imageSize` ([H, W]): level strides ([h, w]) are the input over the map size. */
-export function emitPlanFor(pp: ModelPostprocess, name: string, banner: EmitPlan['banner'], input: EmitPlan['input'], imageSize: readonly [number, number]): EmitPlan {
-  const [H, W] = imageSize;
-  return {
-    name,
-    banner,
-    spec: pp.spec,
-    input,
-    levels: pp.levels.map((l) => ({ ...l, stride: [H / l.h, W / l.w] })),
-    numClasses: pp.numClasses,
-    anchors: pp.anchors,
-    candidateCap: candidateCapFor(pp),
-  };
-}
-
-export async function emitArtefacts(stage: string, ctx: EmitContext): Promise<{ files: string[]; postprocess?: Record<string, unknown> }> {
+export async function emitArtefacts(stage: string, ctx: EmitContext): Promise<{ files: string[]; postprocess?: PostprocessRecord }> {
   const emit = ctx.options.emit ?? [];
   const preset = ctx.options.postprocess;
   // compile checked the kinds and that a preset is given (checkEmitOptions) before doing any work
@@ -66,13 +35,13 @@ export async function emitArtefacts(stage: string, ctx: EmitContext): Promise<{ 
   }
   const pp = compiledPostprocess(ctx, preset, ctx.report.config.kept, ctx.options.cutHead === true);
   const files: string[] = [];
-  const record: Record<string, unknown> = { requested: preset, preset: formatPostprocess(pp.spec), anchors: pp.anchorSource };
+  const record: PostprocessRecord = { requested: preset, preset: formatPostprocess(pp.spec), anchors: pp.anchorSource };
   if (emit.includes('c')) Object.assign(record, emitC(stage, ctx, pp, files));
   if (emit.includes('onnx-nms') || emit.includes('onnx-nms-exact')) emitOnnx(stage, ctx, pp, files, emit.includes('onnx-nms-exact'));
   return { files, postprocess: record };
 }
 
-function emitC(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: string[]): Record<string, unknown> {
+function emitC(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: string[]): Pick<PostprocessRecord, 'input' | 'candidateCap' | 'workspaceBytes' | 'symbolPrefix'> {
   const input: EmitPlan['input'] = ctx.options.cutHead || ctx.spec.outputs.some((o) => o.kind === 'map') ? 'per-level' : 'concat';
   const plan = emitPlanFor(pp, sanitizeStem(basename(ctx.options.model).replace(/\.onnx$/i, '')), {
     version: PRUNEDET_VERSION,

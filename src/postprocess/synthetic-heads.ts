@@ -2,8 +2,8 @@
 // a few objects per image; anchors overlapping an object (IoU > 0.5) score high for its class, the rest favour the
 // background. Used by `prunedet bench` (the `light` load; loads.ts builds the others on the same pieces) and by
 // verify's extra C-module input, where no real photos or weights exist.
-import { anchorsCenterSize } from '../postprocess/reference';
-import { backgroundColumn, foregroundCount, labelColumn, type PostprocessSpec } from '../postprocess/spec';
+import { anchorsCenterSize } from './reference';
+import { backgroundColumn, foregroundCount, labelColumn, type PostprocessSpec } from './spec';
 import { gaussian, mulberry32 } from '../prng';
 
 export interface SyntheticHeads {

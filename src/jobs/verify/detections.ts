@@ -1,10 +1,10 @@
 // The pieces of verify's detection check (b): the compiled side's view of the original's head outputs (the kept
 // anchors gathered), the oracle's mask, head outputs with objects planted on every level, and per-level counts.
-import type { DetectorSpec } from '../detector/spec';
-import type { ModelPostprocess } from '../postprocess/for-model';
-import { levelOffsets, type PostprocessInput } from '../postprocess/reference';
-import { encodeAnchors } from '../anchors/generate';
-import { perLevelMaps, syntheticHeadOutputs } from '../bench/synthetic-heads';
+import type { DetectorSpec } from '../../detector/spec';
+import type { ModelPostprocess } from '../../postprocess/for-model';
+import { levelOffsets, type PostprocessInput } from '../../postprocess/reference';
+import { encodeAnchors } from '../../anchors/generate';
+import { perLevelMaps, syntheticHeadOutputs } from '../../postprocess/synthetic-heads';
 
 /** The oracle's mask over the original's anchors: 1 = every score forced to 0 (the anchors the compiled model removed). */
 export function removedMask(total: number, keptIdx: Int32Array): Uint8Array {

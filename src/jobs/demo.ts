@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { makeTempDir } from '../cleanup';
 import { buildFixture } from '../../fixtures/index';
 import { saveModel } from '../onnx/save';
-import { compile, type CompileReport } from '../compile';
+import type { CompileOptions, CompileReport } from '../artefacts/report';
 import { shippedConfig } from '../postprocess/for-model';
 import { fmtInt, table } from '../format/table';
 
@@ -36,7 +36,13 @@ export const PAPER_SSD300 = [
   { config: 'D', headMacs: 774_938_880, boxes: 1291 },
 ];
 
+/**
+ * The jobs the demo runs, given by its caller (bin/commands/demo.ts): a job never imports another, so the demo gets
+ * compile, and its measuring stages (verify, bench), as functions.
+ */
 export interface DemoStage {
+  /** The compile job. */
+  compile(o: CompileOptions): Promise<CompileReport>;
   /** Extra per-configuration measurements (verify, latency), added by later stages of the demo. */
   measure?(original: string, outDir: string, report: CompileReport | undefined): Promise<Record<string, string>>;
   /** The post-processing sweep over bench's loads, run for configuration B. */
@@ -44,7 +50,7 @@ export interface DemoStage {
 }
 
 /** `backbone` is for tests (the demo itself always builds the full VGG16). */
-export async function demo(progress: (msg: string) => void, stage: DemoStage = {}, backbone: 'full' | 'tiny' = 'full'): Promise<DemoResult> {
+export async function demo(progress: (msg: string) => void, stage: DemoStage, backbone: 'full' | 'tiny' = 'full'): Promise<DemoResult> {
   const t0 = performance.now();
   const { dir, release } = makeTempDir('demo');
   try {
@@ -58,7 +64,7 @@ export async function demo(progress: (msg: string) => void, stage: DemoStage = {
       const name = p.config.toLowerCase();
       progress(baseline ? 'compiling the baseline (every anchor kept) for reference' : `compiling configuration ${p.config}`);
       const outDir = join(dir, baseline ? 'baseline' : `config_${name}`);
-      const report = await compile({
+      const report = await stage.compile({
         model: original,
         ...(baseline ? { remove: '' } : { config: shippedConfig(`configs/ssd300/config_${name}.py`) }),
         outDir,

@@ -3,10 +3,10 @@
 // (MetricSpec) and checks that annotations and photos belong together; the scoring loop is evaluator.ts.
 import { basename, extname } from 'node:path';
 import { PrunedetError } from '../errors';
-import type { CocoDetection, CocoGroundTruth } from '../eval/coco-data';
-import { detectionsAsGroundTruth } from '../eval/coco-data';
-import { MAX_DETS, prepareGroundTruth, type PreparedGroundTruth } from '../eval/coco-eval';
-import type { MetricSpec } from './evaluator';
+import type { CocoDetection, CocoGroundTruth } from './coco-data';
+import { detectionsAsGroundTruth } from './coco-data';
+import { MAX_DETS, prepareGroundTruth, type PreparedGroundTruth } from './coco-eval';
+import type { MetricSpec } from '../search/evaluator';
 
 /** COCOeval looks at the top maxDets[-1] detections per (image, category). */
 const EVAL_MAX_DETS = MAX_DETS[MAX_DETS.length - 1]!;

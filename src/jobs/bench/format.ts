@@ -1,8 +1,8 @@
 // Text form of a bench result: per load and anchor set the median of every peer next to the floor, the ratios that
 // matter (C over the floor, every peer over the C), the spread of each measurement, and the model latency split.
-import { PEERS, PEER_DOC, type BenchResult, type LoadResult } from '../bench/index';
-import { LOAD_DEFS } from '../bench/loads';
-import { fmtInt, fmtSi, table } from '../format/table';
+import { PEERS, PEER_DOC, type BenchResult, type LoadResult } from './index';
+import { LOAD_DEFS } from '../../postprocess/loads';
+import { fmtInt, fmtSi, table } from '../../format/table';
 
 export const us = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(2)} ms` : `${v.toFixed(1)} µs`);
 const x = (v: number | undefined) => (v === undefined ? '' : `${v >= 10 ? v.toFixed(0) : v.toFixed(2)}x`);

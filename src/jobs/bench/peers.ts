@@ -4,14 +4,14 @@
 // detections), and (2) onnxruntime's NonMaxSuppression op alone on boxes already decoded and scores already activated.
 // Their semantics are theirs (mmdeploy: pre_top_k over anchors, not prunedet's per-level top-k over pairs), so bench
 // reports their detection counts beside their times; they are not prunedet outputs and nothing here is emitted.
-import { A, DataType, GraphBuilder, Tensor, finishModel } from '../ir/builder';
-import type { Model } from '../ir/graph';
-import { Ops } from '../emit/onnx/ops';
-import { setDeclaredType } from '../onnx/value-info';
-import { decode } from '../emit/onnx/stages';
-import { f32 } from '../postprocess/float32';
-import { anchorsCenterSize, decodeBox, levelOffsets, scoreAnchor, type LevelShape } from '../postprocess/reference';
-import { foregroundCount, labelColumn, type PostprocessSpec } from '../postprocess/spec';
+import { A, DataType, GraphBuilder, Tensor, finishModel } from '../../ir/builder';
+import type { Model } from '../../ir/graph';
+import { Ops } from '../../emit/onnx/ops';
+import { setDeclaredType } from '../../onnx/value-info';
+import { decode } from '../../emit/onnx/stages';
+import { f32 } from '../../postprocess/float32';
+import { anchorsCenterSize, decodeBox, levelOffsets, scoreAnchor, type LevelShape } from '../../postprocess/reference';
+import { foregroundCount, labelColumn, type PostprocessSpec } from '../../postprocess/spec';
 
 export interface PeerParams {
   spec: PostprocessSpec;

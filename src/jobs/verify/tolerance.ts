@@ -27,11 +27,11 @@
 //     interval ends; Softmax: p·(e^{2R} − 1), R the row's largest radius), plus the op's own rounding (2 ulps of the
 //     result; 4 for exp-like functions; 2(k + 2) for a k-way Softmax). The result is the output's tolerance.
 // A user's --atol/--rtol replaces the derived tolerance (|got − expected| <= atol + rtol·|expected|).
-import type { Graph, Node, Value } from '../ir/graph';
-import type { ShapeResult } from '../shape/infer';
-import type { RoundingChange } from '../pipeline';
-import { nodesFor, type Region } from '../detector/region';
-import { LayoutEvalError, UNARY, broadcastShape, broadcastTo, evalNode, input as regionInput, type Arr, type EvalContext } from '../detector/layout-eval';
+import type { Graph, Node, Value } from '../../ir/graph';
+import type { ShapeResult } from '../../shape/infer';
+import type { RoundingChange } from '../../pipeline';
+import { nodesFor, type Region } from '../../detector/region';
+import { LayoutEvalError, UNARY, broadcastShape, broadcastTo, evalNode, input as regionInput, type Arr, type EvalContext } from '../../detector/layout-eval';
 
 /** float32 unit roundoff. */
 export const U = 2 ** -24;

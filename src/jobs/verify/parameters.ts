@@ -1,9 +1,9 @@
 // The exact half of "slicing changes no arithmetic": every head conv prune-anchors sliced (and its depthwise feeders)
 // must hold the original's weights and bias at the kept output channels, bit for bit. Convs whose parameters a later
 // pass re-rounded (fold-batchnorm) or that are not constants (quantized exports) are left to the tensor comparison.
-import type { Node } from '../ir/graph';
-import type { HeadConv } from '../detector/spec';
-import { levelName } from '../format/levels';
+import type { Node } from '../../ir/graph';
+import type { HeadConv } from '../../detector/spec';
+import { levelName } from '../../format/levels';
 
 export interface SlicedConvPair {
   comp: HeadConv;

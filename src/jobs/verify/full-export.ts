@@ -6,14 +6,14 @@
 // at the threshold): equal outputs still pass, different ones are inconclusive unless the user gives --atol/--rtol
 // (or compiles with --cut-head, whose head maps get derived tolerances).
 import * as ort from 'onnxruntime-node';
-import type { AnalyzedModel } from '../detector/index';
-import { maskRemovedAnchors } from '../detector/mask-anchors';
-import { inputShapeOverride } from '../detector/index';
-import { inferShapes } from '../shape/infer';
-import { modelToBytes } from '../onnx/save';
-import { uniformInput } from '../prng';
-import type { CompileReport } from '../compile';
-import { RUN_SESSION_OPTIONS, runOnce } from './session';
+import type { AnalyzedModel } from '../../detector/index';
+import { maskRemovedAnchors } from '../../detector/mask-anchors';
+import { inputShapeOverride } from '../../detector/index';
+import { inferShapes } from '../../shape/infer';
+import { modelToBytes } from '../../onnx/save';
+import { uniformInput } from '../../prng';
+import type { CompileReport } from '../../artefacts/report';
+import { RUN_SESSION_OPTIONS, runOnce } from '../../native/ort-session';
 import { accumulate, describeTolerance, emptyStats, overrideFor, type TensorStats } from './compare';
 import { DEFAULT_SAMPLES, verdict, type CheckStatus, type ComparedTensor, type VerifyOptions, type VerifyResult } from './result';
 

@@ -1,6 +1,6 @@
 // Text form of a compile report: the before/after table users read first.
-import type { CompileReport } from '../compile';
-import { fmtBytes, fmtInt, table } from '../format/table';
+import type { CompileReport } from '../../artefacts/report';
+import { fmtBytes, fmtInt, table } from '../../format/table';
 
 export function formatCompile(r: CompileReport, outDir: string): string {
   const b = r.before;
@@ -23,7 +23,7 @@ export function formatCompile(r: CompileReport, outDir: string): string {
     `passes: ${r.passes.map((p) => `${p.pass}${p.changed ? '' : ' (no change)'}`).join(' -> ')}`,
     `wrote ${r.files.map((f) => `${outDir}/${f}`).join(', ')}`,
   ];
-  if (r.postprocess) lines.push(`post-processing: ${r.postprocess.preset}; C workspace ${fmtInt(r.postprocess.workspaceBytes as number)} bytes (cap ${r.postprocess.candidateCap} candidates)`);
+  if (r.postprocess) lines.push(`post-processing: ${r.postprocess.preset}; C workspace ${fmtInt(r.postprocess.workspaceBytes ?? NaN)} bytes (cap ${r.postprocess.candidateCap} candidates)`);
   if (r.cutHead) lines.push(`--cut-head: the model now ends at ${r.cutHead.join(', ')}`);
   return lines.join('\n');
 }

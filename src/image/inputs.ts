@@ -3,7 +3,7 @@
 // Not the pixel work itself (src/image) nor the post-processing (src/postprocess).
 import { PrunedetError } from '../errors';
 import type { DetectorSpec } from '../detector/spec';
-import { ULTRA_LIGHT_FACE_320, boxToImage, type PreprocessOptions, type ResizeGeometry } from '../image/preprocess';
+import { ULTRA_LIGHT_FACE_320, boxToImage, type PreprocessOptions, type ResizeGeometry } from './preprocess';
 import type { ModelPostprocess } from '../postprocess/for-model';
 
 /** The command-line preprocessing flags, as typed (strings are parsed here so every command reports them alike). */

@@ -4,9 +4,9 @@
 // model's own outputs on real images) is run by bench itself; this module only makes synthetic outputs.
 import { PrunedetError } from '../errors';
 import { gaussian, mulberry32 } from '../prng';
-import { f32 } from '../postprocess/float32';
-import { scoreAnchor } from '../postprocess/reference';
-import { foregroundCount, labelColumn, type PostprocessSpec } from '../postprocess/spec';
+import { f32 } from './float32';
+import { scoreAnchor } from './reference';
+import { foregroundCount, labelColumn, type PostprocessSpec } from './spec';
 import { headScores, plantedRow, plantScene, probabilityRow, syntheticBoxes, syntheticHeadOutputs, type Scene, type SyntheticHeads } from './synthetic-heads';
 
 export const SYNTHETIC_LOADS = ['light', 'real', 'medium', 'heavy'] as const;

@@ -1,13 +1,81 @@
-// Reading back what `prunedet compile` wrote into its output folder: report.json (validated field by field, since
-// verify and bench act on it), the baseline anchors it names, and the check that the ORIGINAL a user passes is the
-// model that was compiled (its sha256 against the report's). Shared by verify and bench.
+// The compile report: what `prunedet compile` leaves in OUTDIR for verify and bench (typed, versioned, with the
+// source's sha256 and the post-processing actually emitted), its reader and validator (field by field, since verify and
+// bench act on it), the baseline anchors it names, and the check that an ORIGINAL is the model that was compiled.
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { PrunedetError } from '../errors';
-import type { CompileReport } from '../compile';
+import type { StepReport } from '../pipeline';
 import type { AnchorSet } from '../anchors/types';
 import { baselineFromMmdetConfig } from '../anchors/config/index';
+
+export interface CompileOptions {
+  model: string;
+  config?: string;
+  remove?: string;
+  baselineConfig?: string;
+  headSpec?: string;
+  inputShape?: number[];
+  outDir: string;
+  /** Replace an existing non-empty OUTDIR that prunedet did not make. */
+  force?: boolean;
+  passes?: string[];
+  /** Open the model in onnxruntime after every pass. */
+  check?: boolean;
+  /** Extra artefacts (EMIT_KINDS), written by the compile job's emitters. */
+  emit?: string[];
+  postprocess?: string;
+  cutHead?: boolean;
+}
+
+export interface ModelStats {
+  headMacs: number;
+  totalMacs: number;
+  boxes: number;
+  anchorsPerLevel: number[];
+  params: number;
+  bytes: number;
+}
+
+export interface CompileReport {
+  tool: string;
+  model: { file: string; sha256: string };
+  config: { name: string; source: string; kept: number[][]; removed: number[]; baseline: string };
+  before: ModelStats;
+  after: ModelStats;
+  featureMaps: [number, number][];
+  /** Per level (numbered from 0, finest first), as inspect shows it: map and stride [h, w], anchors before and kept. */
+  levels: { level: number; featureMap: [number, number]; stride: [number, number]; anchors: number; kept: number[] }[];
+  passes: StepReport[];
+  files: string[];
+  /** The post-processing actually emitted (--emit): what was asked, what was used, and the C module's contract. */
+  postprocess?: PostprocessRecord;
+  /** With --cut-head: the per-level head outputs the compiled model ends at. */
+  cutHead?: string[];
+}
+
+export const PRUNEDET_VERSION = '0.1.0';
+
+/** report.json's `postprocess`: the preset as asked and as resolved, where the anchors came from, and (--emit c) the C module's contract. */
+export interface PostprocessRecord {
+  /** The --postprocess text as given. */
+  requested: string;
+  /** The resolved preset with every field (formatPostprocess). */
+  preset: string;
+  /** Where the anchor table came from (generated, the graph's constants, decoded in the graph). */
+  anchors: string;
+  /** --emit c: the run function's input form. */
+  input?: 'concat' | 'per-level';
+  /** --emit c: candidates the workspace holds. */
+  candidateCap?: number;
+  /** --emit c: bytes of the caller's workspace. */
+  workspaceBytes?: number;
+  /** --emit c: the symbol prefix (`pd_<name>_`). */
+  symbolPrefix?: string;
+}
+
+/** What --emit can write (the compile job's emitters). */
+export const EMIT_KINDS = ['c', 'onnx-nms', 'onnx-nms-exact'] as const;
 
 const RECOMPILE = 'recompile with prunedet compile (report.json is its record of what it did)';
 

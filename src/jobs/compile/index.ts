@@ -2,68 +2,24 @@
 // OUTDIR/model.onnx + report.json (and, asked for, the fused C post-processing) atomically.
 import { createHash } from 'node:crypto';
 import { basename, extname, join } from 'node:path';
-import type { Model } from './ir/graph';
-import { loadModelWithInfo } from './onnx/load';
-import { saveModel, modelToBytes } from './onnx/save';
-import { analyzeModel } from './detector/index';
-import { loadHeadSpec } from './detector/head-spec';
-import type { DetectorSpec } from './detector/spec';
-import { summarizeCost } from './cost/macs';
-import type { ShapeResult } from './shape/infer';
-import { runPipeline, type StepReport } from './pipeline';
-import { DEFAULT_PIPELINE, passesByName } from '../passes/index';
-import { InternalError, PrunedetError } from './errors';
-import { checkOutput, writeFileAtomic, writeOutputDir, type CheckOutputOptions } from './fs';
-import { baselineFromMmdetConfig, removeListOf, resolveConfig, type BaselineAnchors, type ResolvedConfig } from './anchors/config/index';
-import type { AnchorSet } from './anchors/types';
-import { configFiles, localBases } from './anchors/config/py-config';
-import { PRESETS } from './postprocess/presets';
+import type { Model } from '../../ir/graph';
+import { loadModelWithInfo } from '../../onnx/load';
+import { saveModel, modelToBytes } from '../../onnx/save';
+import { analyzeModel } from '../../detector/index';
+import { loadHeadSpec } from '../../detector/head-spec';
+import type { DetectorSpec } from '../../detector/spec';
+import { summarizeCost } from '../../cost/macs';
+import type { ShapeResult } from '../../shape/infer';
+import { runPipeline } from '../../pipeline';
+import { EMIT_KINDS, PRUNEDET_VERSION, type CompileOptions, type CompileReport, type ModelStats } from '../../artefacts/report';
+import { DEFAULT_PIPELINE, passesByName } from '../../../passes/index';
+import { InternalError, PrunedetError } from '../../errors';
+import { checkOutput, writeFileAtomic, writeOutputDir, type CheckOutputOptions } from '../../fs';
+import { baselineFromMmdetConfig, removeListOf, resolveConfig, type BaselineAnchors, type ResolvedConfig } from '../../anchors/config/index';
+import type { AnchorSet } from '../../anchors/types';
+import { configFiles, localBases } from '../../anchors/config/py-config';
+import { PRESETS } from '../../postprocess/presets';
 
-export interface CompileOptions {
-  model: string;
-  config?: string;
-  remove?: string;
-  baselineConfig?: string;
-  headSpec?: string;
-  inputShape?: number[];
-  outDir: string;
-  /** Replace an existing non-empty OUTDIR that prunedet did not make. */
-  force?: boolean;
-  passes?: string[];
-  /** Open the model in onnxruntime after every pass. */
-  check?: boolean;
-  /** Extra artefacts, written by emitters registered in compile-emit.ts. */
-  emit?: string[];
-  postprocess?: string;
-  cutHead?: boolean;
-}
-
-export interface ModelStats {
-  headMacs: number;
-  totalMacs: number;
-  boxes: number;
-  anchorsPerLevel: number[];
-  params: number;
-  bytes: number;
-}
-
-export interface CompileReport {
-  tool: string;
-  model: { file: string; sha256: string };
-  config: { name: string; source: string; kept: number[][]; removed: number[]; baseline: string };
-  before: ModelStats;
-  after: ModelStats;
-  featureMaps: [number, number][];
-  /** Per level (numbered from 0, finest first), as inspect shows it: map and stride [h, w], anchors before and kept. */
-  levels: { level: number; featureMap: [number, number]; stride: [number, number]; anchors: number; kept: number[] }[];
-  passes: StepReport[];
-  files: string[];
-  postprocess?: Record<string, unknown>;
-  /** With --cut-head: the per-level head outputs the compiled model ends at. */
-  cutHead?: string[];
-}
-
-export const PRUNEDET_VERSION = '0.1.0';
 
 function stats(model: Model, shapes: ShapeResult, spec: DetectorSpec, anchorsPerLevel: number[], bytes: number): ModelStats {
   const cost = summarizeCost(model.graph, shapes);
@@ -89,8 +45,6 @@ export function resolveBaseline(spec: DetectorSpec, o: { config?: string; baseli
   return { baseline: b, set: b.set };
 }
 
-/** What --emit can write (emitters in compile-emit.ts). */
-export const EMIT_KINDS = ['c', 'onnx-nms', 'onnx-nms-exact'] as const;
 
 /** --emit and --postprocess, checked before any work: known kinds, and the semantics any emitter needs. */
 function checkEmitOptions(o: CompileOptions): void {
@@ -156,12 +110,12 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
     files: ['model.onnx', 'report.json'],
   };
   if (o.cutHead) {
-    const { cutAtHead } = await import('./detector/cut-head');
+    const { cutAtHead } = await import('../../detector/cut-head');
     report.cutHead = cutAtHead(model, after.spec, after.shapes);
   }
   await writeOutputDir(target, async (stage) => {
     report.after.bytes = saveModel(model, join(stage, 'model.onnx'));
-    const { emitArtefacts } = await import('./compile-emit');
+    const { emitArtefacts } = await import('./emit');
     const extra = await emitArtefacts(stage, { options: o, report, model, spec: after.spec, baselineSet: set, featureMaps });
     report.files.push(...extra.files);
     if (extra.postprocess) report.postprocess = extra.postprocess;

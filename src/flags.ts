@@ -1,6 +1,6 @@
 // Option parsing shared by several commands (input shapes, paths), throwing usage errors users can act on.
-import { PrunedetError } from '../errors';
-import { checkMemoryPlan } from '../limits';
+import { PrunedetError } from './errors';
+import { checkMemoryPlan } from './limits';
 
 /** `1,3,300,300` -> [1, 3, 300, 300]. */
 export function parseInputShape(s: string | undefined): number[] | undefined {

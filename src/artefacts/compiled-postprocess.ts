@@ -1,0 +1,44 @@
+// The post-processing of a compiled model, as compile emitted it and verify and bench rebuild it from report.json:
+// the model's post-processing restricted to the kept anchors, the C workspace's candidate cap, and the C emit plan.
+import type { DetectorSpec } from '../detector/spec';
+import type { AnchorSet, FeatureMap } from '../anchors/types';
+import { postprocessForModel, type ModelPostprocess } from '../postprocess/for-model';
+import type { EmitPlan } from '../emit/c/index';
+
+/** What the compiled model's post-processing is rebuilt from: its detector analysis, baseline anchors and feature maps. */
+export interface CompiledModelFacts {
+  spec: DetectorSpec;
+  baselineSet: AnchorSet | undefined;
+  featureMaps: FeatureMap[];
+}
+
+/** Workspace candidates when the preset sets no top-k (TensorRT's EfficientNMS decodes at most 4096 too). */
+export const DEFAULT_CANDIDATE_CAP = 4096;
+
+/** How many candidates the C workspace holds: every per-level top-k survivor, the global top-k, or the default. */
+export function candidateCapFor(pp: ModelPostprocess): number {
+  const levels = pp.levels.filter((l) => l.h * l.w * l.anchorsPerLocation > 0).length;
+  const k = pp.spec.preNmsTopK;
+  if (k > 0) return pp.spec.topKScope === 'per-level' ? k * levels : k;
+  return DEFAULT_CANDIDATE_CAP;
+}
+
+/** The post-processing of the compiled model (`report.config.kept` of the baseline levels). */
+export function compiledPostprocess(ctx: CompiledModelFacts, preset: string, kept: number[][], rawHead = false): ModelPostprocess {
+  return postprocessForModel(ctx.spec, preset, { kept, featureMaps: ctx.featureMaps, rawHead, ...(ctx.baselineSet ? { baseline: ctx.baselineSet } : {}) });
+}
+
+/** The C emit plan of `pp` for a network input of `imageSize` ([H, W]): level strides ([h, w]) are the input over the map size. */
+export function emitPlanFor(pp: ModelPostprocess, name: string, banner: EmitPlan['banner'], input: EmitPlan['input'], imageSize: readonly [number, number]): EmitPlan {
+  const [H, W] = imageSize;
+  return {
+    name,
+    banner,
+    spec: pp.spec,
+    input,
+    levels: pp.levels.map((l) => ({ ...l, stride: [H / l.h, W / l.w] })),
+    numClasses: pp.numClasses,
+    anchors: pp.anchors,
+    candidateCap: candidateCapFor(pp),
+  };
+}
