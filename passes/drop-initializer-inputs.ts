@@ -19,6 +19,6 @@ export const dropInitializerInputs: Pass = {
     const dropped = before - graph.inputs.length;
     if (!dropped) return { changed: false, stats: { inputsDropped: 0 }, rounding: [], skipped: 'no initializer is listed as an input' };
     if (ctx.model.irVersion < 4) ctx.model.extra.ir_version = 4;
-    return { changed: true, stats: { inputsDropped: dropped }, rounding: [] };
+    return { changed: true, stats: { inputsDropped: dropped }, rounding: [], analysis: 'preserved' };
   },
 };

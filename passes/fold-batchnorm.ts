@@ -61,6 +61,6 @@ export const foldBatchnorm: Pass = {
       folded++;
     }
     if (!folded) return { changed: false, stats: { folded }, rounding, skipped: 'no BatchNormalization follows a Conv it alone reads' };
-    return { changed: true, stats: { folded, ...removeDead(graph) }, rounding };
+    return { changed: true, stats: { folded, ...removeDead(graph) }, rounding, analysis: 'invalidated' };
   },
 };

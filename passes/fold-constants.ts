@@ -93,6 +93,6 @@ export const foldConstants: Pass = {
     }
     if (!folded) return { changed: false, stats: { nodesFolded: 0 }, rounding, skipped: 'no node computes a constant' };
     const dce = removeDead(graph);
-    return { changed: true, stats: { nodesFolded: folded, ...dce }, rounding };
+    return { changed: true, stats: { nodesFolded: folded, ...dce }, rounding, analysis: 'invalidated' };
   },
 };

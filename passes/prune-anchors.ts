@@ -27,7 +27,6 @@ import type { Pass, PassResult } from '../src/pipeline';
 import type { Graph, Node, Value } from '../src/ir/graph';
 import { Tensor } from '../src/ir/tensor';
 import { PrunedetError } from '../src/errors';
-import { findRegion, traceRegion } from '../src/detector/region';
 import { channelMasks, keptChannels, keptSets, type ValueKeep } from '../src/detector/keep';
 import type { IndexSpace } from '../src/detector/post-region';
 import { SliceCache, sliceConvOutputs } from '../src/detector/slice-head';
@@ -82,10 +81,11 @@ export const pruneAnchors: Pass<PruneAnchorsOptions> = {
     if (options.kept.every((k, i) => k.length === spec.levels[i]!.anchorsPerLocation)) {
       return { changed: false, stats: {}, rounding: [], skipped: 'the config keeps every anchor' };
     }
-    const region = findRegion(graph, ctx.shapes);
+    // The analysis of this graph state carries its head region and trace: no second walk.
+    const { region, trace } = spec.head;
     const convShapes = region.convs.map((c) => ctx.shapes.requireStatic(c.output(), 'prune-anchors'));
     const masks = channelMasks(spec, options.kept);
-    const keep = keptSets(traceRegion(region, ctx.shapes), region.convs, convShapes, masks);
+    const keep = keptSets(trace, region.convs, convShapes, masks);
     const staticDims = (v: Value) => {
       const s = ctx.shapes.shape(v);
       return s && s.every((d) => typeof d === 'number') ? (s as number[]) : undefined;
@@ -115,6 +115,7 @@ export const pruneAnchors: Pass<PruneAnchorsOptions> = {
     }
     return {
       changed: true,
+      analysis: 'invalidated',
       stats: {
         convsSliced, levelsEmptied, initializersSliced: cache.cloned, reshapesRewritten: stats.reshapes, slicesRewritten: stats.slices,
         concatInputsDropped: stats.concatInputsDropped, constantsSliced: stats.constantsSliced, staticValuesGathered: cache.gathered, staticValuesFrozen: cache.frozen, ...post,

@@ -46,6 +46,6 @@ export const removeIdentity: Pass = {
       removed++;
     }
     if (!removed) return { changed: false, stats: { removed, kept }, rounding: [], skipped: kept ? 'the remaining Identity nodes rename graph inputs or shared values' : 'no Identity nodes' };
-    return { changed: true, stats: { removed, kept }, rounding: [] };
+    return { changed: true, stats: { removed, kept }, rounding: [], analysis: 'invalidated' };
   },
 };

@@ -1,6 +1,7 @@
 // Runs an ordered list of graph passes: each pass mutates the graph, then the runner checks the invariants (structure,
-// shape inference, optionally onnxruntime accepting the model), refreshes declared output types and re-analyses the
-// detector for the next pass. A broken invariant is an InternalError naming the pass and the ones before it.
+// shape inference, optionally onnxruntime accepting the model) and refreshes declared output types. The detector
+// analysis is computed once per model state: redone only after a pass that says it invalidated it, and only when a
+// pass (or the caller) reads it. A broken invariant is an InternalError naming the pass and the ones before it.
 import type { Graph, Model } from './ir/graph';
 import { verifyGraph } from './ir/verify';
 import { inferShapes, type ShapeResult } from './shape/infer';
@@ -38,13 +39,22 @@ export interface PassResult {
    * of older prunedet versions lack the field: verify then assumes every conv may have been re-rounded.
    */
   rounding: RoundingChange[];
+  /**
+   * Whether the detector analysis of the graph before the pass (the DetectorSpec with its head region and trace) still
+   * describes the graph after it. 'preserved': the pass only removed what no output reads, or touched nothing the
+   * analysis looked at; absent on a changed graph means 'invalidated' (the safe default).
+   */
+  analysis?: 'preserved' | 'invalidated';
 }
 
 export interface PassContext {
   readonly model: Model;
   /** Shapes of the current graph (recomputed after every pass that changed it). */
   readonly shapes: ShapeResult;
-  /** The detector analysis of the current graph, or undefined after a pass removed what analysis needs. */
+  /**
+   * The detector analysis of the current graph, or undefined after a pass removed what analysis needs. Computed when
+   * first read after a pass invalidated it.
+   */
   readonly spec: DetectorSpec | undefined;
 }
 
@@ -56,10 +66,44 @@ export interface Pass<Options = void> {
   run(graph: Graph, ctx: PassContext, options: Options): PassResult;
 }
 
-// A pass with its options bound, ready for the runner.
+/** What a compile asks of its passes; each registered pass takes its options from it (passes/index.ts). */
+export interface PipelineSettings {
+  /** Per level (finest first), the anchor indices prune-anchors keeps. */
+  kept: number[][];
+}
+
+/** A pass with its options bound, ready for the runner. */
 export interface PipelineStep {
-  pass: Pass<never>;
-  options?: unknown;
+  readonly name: string;
+  run(graph: Graph, ctx: PassContext): PassResult;
+}
+
+/** A registry entry: the pass, and how its options follow from the pipeline's settings (typed, no cast). */
+export interface RegisteredPass {
+  readonly name: string;
+  readonly summary: string;
+  step(settings: PipelineSettings): PipelineStep;
+}
+
+/** `pass` with `options` bound. */
+export function stepOf<Options>(pass: Pass<Options>, options: Options): PipelineStep {
+  return { name: pass.name, run: (graph, ctx) => pass.run(graph, ctx, options) };
+}
+
+/** A registry entry for `pass`; `options` derives its options from the settings (`noOptions` for a pass without). */
+export function registerPass<Options>(pass: Pass<Options>, options: (s: PipelineSettings) => Options): RegisteredPass {
+  return { name: pass.name, summary: pass.summary, step: (s) => stepOf(pass, options(s)) };
+}
+
+/** The options of a pass that takes none. */
+export const noOptions = (): void => undefined;
+
+/** What the runner leaves: a report per pass and the final model state (shapes; the analysis, computed on demand). */
+export interface PipelineRun {
+  steps: StepReport[];
+  shapes: ShapeResult;
+  /** The detector analysis of the final graph (computed at most once more, and only if a pass invalidated it). */
+  spec(): DetectorSpec | undefined;
 }
 
 export interface StepReport extends PassResult {
@@ -90,7 +134,7 @@ export function refreshDeclaredTypes(g: Graph, shapes: ShapeResult): void {
   }
 }
 
-export async function runPipeline(model: Model, steps: PipelineStep[], opts: PipelineOptions = {}): Promise<StepReport[]> {
+export async function runPipeline(model: Model, steps: readonly PipelineStep[], opts: PipelineOptions = {}): Promise<PipelineRun> {
   const infer = () => inferShapes(model, inputShapeOverride(model, opts.inputShape));
   let shapes = opts.initial?.shapes ?? infer();
   const baseFailures = new Set(shapes.failures.map((f) => f.node));
@@ -102,30 +146,34 @@ export async function runPipeline(model: Model, steps: PipelineStep[], opts: Pip
       throw e;
     }
   };
-  // Analysis is redone lazily: only when a pass follows the one that changed the graph.
-  let spec = opts.initial ? opts.initial.spec : analyze();
-  let stale = false;
+  // One analysis per model state: `current` holds it until a pass invalidates it, and it is recomputed on first read.
+  let current: { spec: DetectorSpec | undefined } | undefined = opts.initial ? { spec: opts.initial.spec } : undefined;
+  const spec = (): DetectorSpec | undefined => (current ??= { spec: analyze() }).spec;
   const reports: StepReport[] = [];
   for (const step of steps) {
     await new Promise((r) => setImmediate(r)); // an interrupt (SIGINT/SIGTERM) is handled between passes
-    if (stale) {
-      spec = analyze();
-      stale = false;
-    }
     const t0 = performance.now();
-    const result = step.pass.run(model.graph, { model, shapes, spec }, step.options as never);
-    reports.push({ pass: step.pass.name, ms: performance.now() - t0, ...result });
+    const ctx: PassContext = {
+      model,
+      shapes,
+      get spec() {
+        return spec();
+      },
+    };
+    const result = step.run(model.graph, ctx);
+    reports.push({ pass: step.name, ms: performance.now() - t0, ...result });
     if (!result.changed) continue;
     const before = reports.map((r) => r.pass).join(' -> ');
     const problems = verifyGraph(model.graph);
-    if (problems.length) throw new InternalError(`pass ${step.pass.name} left an invalid graph (${problems.slice(0, 3).join('; ')}); passes run: ${before}`);
+    if (problems.length) throw new InternalError(`pass ${step.name} left an invalid graph (${problems.slice(0, 3).join('; ')}); passes run: ${before}`);
     shapes = infer();
     const fresh = shapes.failures.filter((f) => !baseFailures.has(f.node));
-    if (fresh.length) throw new InternalError(`after pass ${step.pass.name}, shape inference fails at ${fresh[0]!.node.label()}: ${fresh[0]!.reason}; passes run: ${before}`);
+    const first = fresh[0];
+    if (first) throw new InternalError(`after pass ${step.name}, shape inference fails at ${first.node.label()}: ${first.reason}; passes run: ${before}`);
     refreshDeclaredTypes(model.graph, shapes);
-    stale = true;
-    opts.after?.(step.pass.name, model);
-    if (opts.check) await opts.check(model, step.pass.name);
+    if (result.analysis !== 'preserved') current = undefined;
+    opts.after?.(step.name, model);
+    if (opts.check) await opts.check(model, step.name);
   }
-  return reports;
+  return { steps: reports, shapes, spec };
 }

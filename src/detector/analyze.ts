@@ -272,6 +272,7 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
     source: opts.headSpec ? 'head-spec' : 'analysis',
     roles: inferred.missing ? { complete: false, missing: inferred.missing } : { complete: true },
     ...(post ? { postprocess: post } : {}),
+    head: { region, trace: traced },
   };
   if (decodedInRegion) spec.anchorTable = recoverAnchorTable(graph.values.get(boxesOut!.name)!, region, shapes, spec.boxes);
   else if (post?.anchorIndexed.length) spec.anchorTable = anchorTableFromIndexed(post.anchorIndexed, region, traced, (code: number) => anchorOfCode(code, spec, region, convShapes));

@@ -44,7 +44,7 @@ export function channelMasks(spec: DetectorSpec, kept: number[][]): Map<Node, Ui
  * Kept sets of every traced value. `convs` lists the region's head convs in trace order (provenance conv index),
  * `convShapes` their NCHW output shapes, `masks` their kept channels.
  */
-export function keptSets(traced: Map<Value, Arr>, convs: Node[], convShapes: number[][], masks: Map<Node, Uint8Array>): Map<Value, ValueKeep> {
+export function keptSets(traced: ReadonlyMap<Value, Arr>, convs: Node[], convShapes: number[][], masks: Map<Node, Uint8Array>): Map<Value, ValueKeep> {
   const hw = convShapes.map((s) => s[2]! * s[3]!);
   const cs = convShapes.map((s) => s[1]!);
   const mk = convs.map((c, i) => masks.get(c) ?? new Uint8Array(cs[i]!).fill(1));

@@ -10,7 +10,7 @@ import { modelToBytes } from '../onnx/save';
 import type { ShapeResult } from '../shape/infer';
 import { analyzeDetector, opsOnPath } from './analyze';
 import { forEachSubgraphNode } from '../onnx/subgraphs';
-import { findRegion, provenanceConv, provenanceFlat, traceRegion } from './region';
+import { provenanceConv, provenanceFlat } from './region';
 import { keptChannels } from './keep';
 
 const ACTIVATIONS = new Set(['Sigmoid', 'Softmax']);
@@ -25,8 +25,7 @@ export function maskRemovedAnchors(model: Model, kept: number[][], shapesOf: (m:
   const g = copy.graph;
   const shapes = shapesOf(copy);
   const spec = analyzeDetector(copy, shapes);
-  const region = findRegion(g, shapes);
-  const traced = traceRegion(region, shapes);
+  const { region, trace: traced } = spec.head;
   // per head conv, 1 where a channel carries a removed anchor's score
   const removed = new Map<number, Uint8Array>();
   region.convs.forEach((node, ci) => {

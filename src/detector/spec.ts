@@ -5,6 +5,8 @@ import { PrunedetError } from '../errors';
 import { levelName } from '../format/levels';
 import type { RoleColumn } from './roles';
 import type { AnchorIndexed, FixedTopK } from './post-region';
+import type { Region } from './region';
+import type { Arr } from './layout-eval';
 
 export type GroupRole = 'scores' | 'boxes' | 'landmarks' | 'objectness' | 'extra';
 
@@ -115,6 +117,11 @@ export interface DetectorSpec {
   roles: { complete: boolean; missing?: string };
   /** Present when the graph's outputs come out of in-graph top-k / NMS rather than per-anchor tensors. */
   postprocess?: PostprocessInGraph;
+  /**
+   * The head region analysis found (head convs to outputs) and its provenance trace (every value's elements as
+   * head-conv elements), kept so that no later step of the same model state finds or traces them again. Not in JSON.
+   */
+  head: { region: Region; trace: ReadonlyMap<Value, Arr> };
 }
 
 /**

@@ -8,7 +8,7 @@ import { compileTemp, equivalence, saveTemp, tempDir } from '../_support/compile
 import { hasShared, ultraface } from '../_support/shared';
 import { prng } from '../../fixtures/random';
 import { analyzeModel } from '../../src/detector/index';
-import { runPipeline } from '../../src/pipeline';
+import { runPipeline, stepOf } from '../../src/pipeline';
 import { pruneAnchors } from '../../passes/prune-anchors';
 import { removeListOf } from '../../src/anchors/config/index';
 
@@ -166,7 +166,7 @@ describe('the pass itself', () => {
   it('returns changed: false with a reason when the config keeps every anchor', async () => {
     const model = buildFixture('ssdlite');
     const { spec } = analyzeModel(model);
-    const reports = await runPipeline(model, [{ pass: pruneAnchors as never, options: { kept: spec.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i)) } }]);
+    const reports = (await runPipeline(model, [stepOf(pruneAnchors, { kept: spec.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i)) })])).steps;
     expect(reports[0]).toMatchObject({ changed: false, skipped: 'the config keeps every anchor' });
   });
 

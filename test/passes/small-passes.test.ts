@@ -7,7 +7,7 @@ import { Tensor } from '../../src/ir/tensor';
 import type { Model } from '../../src/ir/graph';
 import { modelToBytes } from '../../src/onnx/save';
 import { loadModel } from '../../src/onnx/load';
-import { runPipeline } from '../../src/pipeline';
+import { runPipeline, stepOf } from '../../src/pipeline';
 import { eliminateDead } from '../../passes/eliminate-dead';
 import { foldConstants } from '../../passes/fold-constants';
 import { removeIdentity } from '../../passes/remove-identity';
@@ -18,7 +18,7 @@ import { uniform, prng, convWeight } from '../../fixtures/random';
 
 async function apply(model: Model, pass: Pass) {
   const before = modelToBytes(model);
-  const [r] = await runPipeline(model, [{ pass: pass as Pass<never> }]);
+  const [r] = (await runPipeline(model, [stepOf(pass, undefined)])).steps;
   return { r: r!, before };
 }
 

@@ -10,9 +10,9 @@ import { loadHeadSpec } from '../../detector/head-spec';
 import type { DetectorSpec } from '../../detector/spec';
 import { summarizeCost } from '../../cost/macs';
 import type { ShapeResult } from '../../shape/infer';
-import { runPipeline } from '../../pipeline';
+import { optimizeModel } from '../../optimize';
 import { EMIT_KINDS, PRUNEDET_VERSION, type CompileOptions, type CompileReport, type ModelStats } from '../../artefacts/report';
-import { DEFAULT_PIPELINE, passesByName } from '../../../passes/index';
+import { DEFAULT_PIPELINE } from '../../../passes/index';
 import { InternalError, PrunedetError } from '../../errors';
 import { checkOutput, writeFileAtomic, writeOutputDir, type CheckOutputOptions } from '../../fs';
 import { baselineFromMmdetConfig, removeListOf, resolveConfig, type BaselineAnchors, type ResolvedConfig } from '../../anchors/config/index';
@@ -81,17 +81,17 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
   const before = stats(loaded.model, shapes, spec, counts, loaded.byteLength);
   const featureMaps = spec.levels.map((l) => l.featureMap);
 
-  const names = o.passes ?? [...DEFAULT_PIPELINE];
-  const steps = passesByName(names).map((pass) => ({ pass, options: pass.name === 'prune-anchors' ? { kept: resolved.kept } : undefined }));
+  const names = o.passes ?? DEFAULT_PIPELINE;
   const model = loaded.model;
-  const reports = await runPipeline(model, steps, {
+  const after = await optimizeModel(model, {
+    kept: resolved.kept,
+    passes: names,
     ...(o.inputShape ? { inputShape: o.inputShape } : {}),
     ...(headSpec ? { headSpec } : {}),
     label: loaded.source,
     initial: { shapes, spec },
     ...(o.check ? { check: checkInOrt } : {}),
   });
-  const after = analyzeModel(model, o.inputShape ? { inputShape: o.inputShape } : {}, 'the compiled model');
   const keptCounts = resolved.kept.map((k) => k.length);
   const wantBoxes = featureMaps.reduce((s, [h, w], i) => s + h * w * keptCounts[i]!, 0);
   const pruned = names.includes('prune-anchors');
@@ -106,7 +106,7 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
     after: stats(model, after.shapes, after.spec, pruned ? keptCounts : counts, 0),
     featureMaps,
     levels: spec.levels.map((l, i) => ({ level: i, featureMap: l.featureMap, stride: l.stride, anchors: l.anchorsPerLocation, kept: resolved.kept[i] ?? [] })),
-    passes: reports,
+    passes: after.passes,
     files: ['model.onnx', 'report.json'],
   };
   if (o.cutHead) {
