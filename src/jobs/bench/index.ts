@@ -26,8 +26,10 @@ import { listImages, decodeImage } from '../../image/decode';
 import { preprocess } from '../../image/preprocess';
 import { preprocessOptionsFor } from '../../image/inputs';
 import { buildPostprocessGraph } from '../../emit/onnx/nms-graph';
-import { modelToBytes } from '../../onnx/save';
-import { compile } from '../compile/index';
+import { modelToBytes, saveModel } from '../../onnx/save';
+import { keepEveryAnchor, optimizeModel } from '../../optimize';
+import { analyzeModel } from '../../detector/index';
+import { loadModel } from '../../onnx/load';
 import { LOAD_DEFS, SYNTHETIC_LOADS, checkLoads, loadHeadOutputs, type LoadName } from '../../postprocess/loads';
 import { mmdeployStyleGraph, nmsOpGraph, nmsOpInputs, type PeerParams } from './peers';
 import { summarize, type Summary } from './stats';
@@ -432,8 +434,11 @@ async function modelLatency(o: BenchOptions, originalPath: string, report: Retur
     let cleanedError: string | undefined;
     say('compiling the original with every anchor kept (the graph passes alone) to split clean-up from anchor removal');
     try {
-      await compile({ model: originalPath, remove: '', outDir: join(dir, 'cleaned'), ...(report.config.baseline && existsSync(report.config.baseline) ? { baselineConfig: report.config.baseline } : {}) });
-      cleanedPath = join(dir, 'cleaned', 'model.onnx');
+      const model = loadModel(originalPath);
+      const initial = analyzeModel(model, {}, originalPath);
+      await optimizeModel(model, { kept: keepEveryAnchor(initial.spec), initial, label: originalPath });
+      cleanedPath = join(dir, 'cleaned.onnx');
+      saveModel(model, cleanedPath);
     } catch (e) {
       cleanedError = (e as Error).message;
     }
