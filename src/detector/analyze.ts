@@ -101,145 +101,37 @@ function headTensors(region: Region, traced: Map<Value, Arr>, convShapes: number
   return reads;
 }
 
+/** Per head conv: anchors per location (0 until known), channel step between an anchor's values, groups found. */
+type ConvAnchors = { a: number; step: number; groups: HeadGroup[] }[];
+/** Where a head tensor's values start in an anchor's block of one conv. */
+type Start = { read: Read; conv: number; offset: number };
+
+/**
+ * The detector analysis, in named steps: find the head (region from the outputs back to the head convs), trace it,
+ * read the head tensors, count anchors per conv, group convs into levels, infer the tensors' roles, build the levels,
+ * bind the outputs, recover the anchor table. The DetectorSpec keeps the region and trace (spec.head).
+ */
 export function analyzeDetector(model: Model, shapes: ShapeResult, opts: AnalyzeOptions = {}): DetectorSpec {
   analysisRuns.analyses++;
   const graph = model.graph;
-  const label = opts.label ?? 'the model';
-  const input = imageInput(graph, shapes);
-  if (!input) {
-    throw new PrunedetError('E_NOT_DETECTOR', `no image input found in ${label} (no float graph input of rank 4 or 3)`, 'prunedet works on detectors taking an image, N,C,H,W (or C,H,W with in-graph preprocessing)');
-  }
-  const inputShape = shapes.requireStatic(input, 'detector analysis');
-  const region = findRegion(graph, shapes);
-  const blocked = region.boundaries.filter((b) => b.kind === 'other');
-  // An op prunedet cannot follow with head convs behind it: name it rather than "no head".
-  const behind = blocked.find((b) => findRegion(graph, shapes, b.node!.inputs.filter((v): v is Value => v !== undefined), region.statics).convs.length > 0);
-  if (blocked.length && (region.convs.length > 0 || behind)) {
-    const n = (behind ?? blocked[0]!).node!;
-    throw new PrunedetError('E_OP_UNSUPPORTED', `the outputs of ${label} pass through ${n.label()} after the head convs, which prunedet cannot follow (ops allowed there: layout, activations, decode arithmetic, score filters, top-k, NMS)`, 'simplify the model (onnx-simplifier) or pass --head-spec');
-  }
-  if (region.convs.length === 0) {
-    const considered = graph.outputs.map((o) => `${o.name} (from ${o.producer ? o.producer.label() : 'graph input'})`).join(', ');
-    const stops = region.boundaries.map((b) => (b.node ? b.node.label() : b.value.name)).join(', ');
-    throw new PrunedetError('E_NOT_DETECTOR', `no detection head found in ${label}: outputs ${considered} do not come from convolutions through layout ops (the walk stopped at ${stops || 'constants'})`, 'prunedet prunes SSD/RetinaNet-style detectors; pass --head-spec to name the head convs of an unusual export');
-  }
+  const { input, inputShape, region } = findHead(graph, shapes, opts.label ?? 'the model');
   const convShapes = region.convs.map((c) => shapes.requireStatic(c.output(), `head conv ${c.label()}`));
   const traced = traceRegion(region, shapes);
   const reads = headTensors(region, traced, convShapes);
   const rowsOuts = reads.filter((r): r is OutputRows => r.kind === 'rows');
-  const mapOuts = reads.filter((r): r is OutputMap => r.kind === 'map');
-  const inRegion = new Set(region.nodes);
-  const opsOf = new Map(reads.map((r) => [r, opsOnPath(r.value, inRegion)]));
-
-  // Anchors per location of each conv, and where each rows-output's values start in an anchor's block.
-  const perConv = region.convs.map(() => ({ a: 0, step: 1, groups: [] as HeadGroup[] }));
-  const starts: { read: Read; conv: number; offset: number }[] = [];
-  rowsOuts.forEach((r) => {
-    for (const [ci, info] of r.convs) {
-      const pc = perConv[ci]!;
-      if (!info.locationMajor) {
-        throw new PrunedetError('E_HEAD_AMBIGUOUS', `output ${r.value.name} does not list the anchors of ${region.convs[ci]!.label()} location by location`, 'pass --head-spec');
-      }
-      if (pc.a && pc.a !== info.rowsPerLocation) {
-        throw new PrunedetError('E_HEAD_AMBIGUOUS', `outputs disagree on the anchors per location of ${region.convs[ci]!.label()} (${pc.a} vs ${info.rowsPerLocation})`, 'pass --head-spec');
-      }
-      pc.a = info.rowsPerLocation;
-      const C = convShapes[ci]![1]!;
-      const K = C / pc.a;
-      if (!Number.isInteger(K)) {
-        throw new PrunedetError('E_HEAD_AMBIGUOUS', `output ${r.value.name} reads ${pc.a} anchors per location from ${region.convs[ci]!.label()}, whose ${C} channels do not split into ${pc.a} blocks`, 'pass --head-spec');
-      }
-      // A row's channels must stay inside one anchor's block: c = a*K + k (anchor-major) or c = k*A + a.
-      const valueMajor = info.step > 1 && info.step === pc.a;
-      const block = (c: number) => (valueMajor ? c % pc.a : Math.floor(c / K));
-      for (let i = 0; i < info.rowMin.length; i++) {
-        if (block(info.rowMin[i]!) !== block(info.rowMax[i]!)) {
-          throw new PrunedetError('E_HEAD_AMBIGUOUS', `output ${r.value.name} mixes channels of different anchors of ${region.convs[ci]!.label()}`, 'pass --head-spec');
-        }
-      }
-      if (info.step !== 0) pc.step = info.step;
-      const c0 = info.firstChannels[0]!;
-      starts.push({ read: r, conv: ci, offset: valueMajor ? Math.floor(c0 / pc.a) : c0 % K });
-    }
-  });
-  for (const m of mapOuts) starts.push({ read: m, conv: m.conv, offset: 0 });
-
-  // Levels: convs grouped by output H x W, ordered by where their rows start on the anchor axis.
-  const levelKey = (ci: number) => convShapes[ci]!.slice(2).join('x');
-  const keys: string[] = [];
-  for (const r of rowsOuts) for (const ci of r.convOrder) if (!keys.includes(levelKey(ci))) keys.push(levelKey(ci));
-  const rest = region.convs.map((_, ci) => levelKey(ci)).filter((k) => !keys.includes(k));
-  rest.sort((a, b) => b.split('x').reduce((p, q) => p * +q, 1) - a.split('x').reduce((p, q) => p * +q, 1));
-  keys.push(...new Set(rest));
-  // Per level (as `keys`), its convs' indices, ascending.
-  const levelMembers = keys.map((k) => region.convs.flatMap((_, ci) => (levelKey(ci) === k ? [ci] : [])));
-  const levelOfConv = (ci: number) => keys.indexOf(levelKey(ci));
-
+  const { perConv, starts } = countAnchors(reads, region, convShapes);
+  const { keys, levelMembers } = groupLevels(rowsOuts, region, convShapes);
   if (opts.headSpec?.levels) applyHeadSpec(opts.headSpec, region.convs, convShapes, levelMembers, perConv);
   else inferMapAnchors(keys, levelMembers, convShapes, perConv);
-
-  // What each head tensor holds, from evidence.
+  const levelOfConv = (ci: number) => keys.indexOf(convKey(convShapes, ci));
   const kOf = (r: Read) => (r.kind === 'rows' ? r.valuesPerRow : convShapes[r.conv]![1]! / perConv[r.conv]!.a);
-  const levelsOf = (r: Read) => [...new Set((r.kind === 'rows' ? r.convOrder : [r.conv]).map(levelOfConv))].sort((a, b) => a - b);
-  const roleInputs: RoleInput[] = reads.map((r) => {
-    const byConv = (r.kind === 'rows' ? r.convOrder : [r.conv]).map((ci) => givenByConv(opts.headSpec, region.convs[ci]!, levelOfConv(ci)));
-    const given = opts.headSpec?.outputs?.[r.value.name] ?? (byConv.every((g) => g !== undefined && g === byConv[0]) ? byConv[0] : undefined);
-    return { name: r.value.name, k: kOf(r), ops: opsOf.get(r)!, levels: levelsOf(r), ...(given ? { given } : {}) };
-  });
-  const inferred = inferRoles(roleInputs);
-  for (const s of starts) {
-    const role = inferred.roles[reads.indexOf(s.read)]!;
-    const name = s.read.value.name;
-    for (const col of role.columns) perConv[s.conv]!.groups.push({ role: col.role, offset: s.offset + col.offset, size: col.size, outputs: [name] });
-  }
-  // Convs only a --head-spec by conv name describes (no output read them).
-  if (opts.headSpec?.levels) {
-    opts.headSpec.levels.forEach((l, li) => {
-      for (const [role, name] of Object.entries(l.convs ?? {}) as [GroupRole, string][]) {
-        const ci = region.convs.findIndex((c) => c.name === name || c.output().name === name);
-        if (ci >= 0 && levelMembers[li]?.includes(ci) && perConv[ci]!.groups.length === 0) perConv[ci]!.groups.push({ role, offset: 0, size: convShapes[ci]![1]! / l.anchors, outputs: [] });
-      }
-    });
-  }
-
-  let offset = 0;
+  const levelsOf = (r: Read) => [...new Set((r.kind === 'rows' ? r.convOrder : [r.conv]).map(levelOfConv))].sort((x, y) => x - y);
+  const inRegion = new Set(region.nodes);
+  const opsOf = new Map(reads.map((r) => [r, opsOnPath(r.value, inRegion)]));
+  const inferred = assignRoles(reads, starts, perConv, region, { kOf, levelsOf, levelOfConv, opsOf }, opts.headSpec);
+  if (opts.headSpec?.levels) addHeadSpecConvGroups(opts.headSpec, region, convShapes, levelMembers, perConv);
   const imageSize = networkImageSize(input, inputShape, shapes);
-  const levels: LevelSpec[] = levelMembers.map((members, li) => {
-    const [H, W] = convShapes[members[0]!]!.slice(2) as [number, number];
-    const a = perConv[members[0]!]!.a;
-    if (members.some((ci) => perConv[ci]!.a !== a)) {
-      throw new PrunedetError('E_HEAD_AMBIGUOUS', `the head convs of ${levelName(li)} (${H}x${W}) disagree on anchors per location (${members.map((ci) => `${region.convs[ci]!.label()}: ${perConv[ci]!.a}`).join(', ')})`, 'pass --head-spec');
-    }
-    const branches = members.map((ci) => headBranch(region.convs[ci]!, shapes));
-    const convs: HeadConv[] = members.map((ci, mi) => {
-      const node = region.convs[ci]!;
-      const C = convShapes[ci]![1]!;
-      return {
-        node,
-        channels: C,
-        valuesPerAnchor: C / a,
-        layout: perConv[ci]!.step === 1 ? 'anchor-major' : 'value-major',
-        groups: mergeGroups(perConv[ci]!.groups),
-        feeders: branches[mi]!.feeders,
-      };
-    });
-    const headNodes = [...new Set(members.flatMap((ci, mi) => [region.convs[ci]!, ...branches[mi]!.nodes]))].filter((n) => n.opType === 'Conv');
-    const headMacs = headNodes.reduce((s, n) => s + (nodeMacs(n, shapes) ?? 0), 0);
-    const level: LevelSpec = {
-      index: li,
-      featureMap: [H, W],
-      stride: [imageSize[0] / H, imageSize[1] / W],
-      anchorsPerLocation: a,
-      anchorOffset: offset,
-      boxes: H * W * a,
-      convs,
-      headNodes,
-      headMacs,
-      feature: branches[0]!.feature,
-    };
-    offset += level.boxes;
-    return level;
-  });
+  const levels = buildLevels(levelMembers, perConv, region, convShapes, shapes, imageSize);
 
   const outputs: OutputBinding[] = reads.map((r, i) => {
     const role = inferred.roles[i]!;
@@ -259,6 +151,7 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
     ...(post?.ops.includes('TopK') ? ['top-k'] : []),
     ...(post?.ops.includes('NonMaxSuppression') ? ['nms'] : []),
   ];
+  const boxes = levels.reduce((sum, l) => sum + l.boxes, 0);
   const spec: DetectorSpec = {
     input: { name: input.name, shape: inputShape },
     imageSize,
@@ -267,16 +160,169 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
     scoreActivation: activation,
     postprocessInGraph,
     outputs,
-    boxes: offset,
-    headMacs: levels.reduce((s, l) => s + l.headMacs, 0),
+    boxes,
+    headMacs: levels.reduce((sum, l) => sum + l.headMacs, 0),
     source: opts.headSpec ? 'head-spec' : 'analysis',
     roles: inferred.missing ? { complete: false, missing: inferred.missing } : { complete: true },
     ...(post ? { postprocess: post } : {}),
     head: { region, trace: traced },
   };
-  if (decodedInRegion) spec.anchorTable = recoverAnchorTable(graph.values.get(boxesOut!.name)!, region, shapes, spec.boxes);
+  if (decodedInRegion && boxesOut) spec.anchorTable = recoverAnchorTable(graph.values.get(boxesOut.name)!, region, shapes, spec.boxes);
   else if (post?.anchorIndexed.length) spec.anchorTable = anchorTableFromIndexed(post.anchorIndexed, region, traced, (code: number) => anchorOfCode(code, spec, region, convShapes));
   return spec;
+}
+
+/** The image input and the head region, or the one-line error saying why this is not a detector prunedet can follow. */
+function findHead(graph: Graph, shapes: ShapeResult, label: string): { input: Value; inputShape: number[]; region: Region } {
+  const input = imageInput(graph, shapes);
+  if (!input) {
+    throw new PrunedetError('E_NOT_DETECTOR', `no image input found in ${label} (no float graph input of rank 4 or 3)`, 'prunedet works on detectors taking an image, N,C,H,W (or C,H,W with in-graph preprocessing)');
+  }
+  const inputShape = shapes.requireStatic(input, 'detector analysis');
+  const region = findRegion(graph, shapes);
+  const blocked = region.boundaries.filter((b) => b.kind === 'other');
+  // An op prunedet cannot follow with head convs behind it: name it rather than "no head".
+  const behind = blocked.find((b) => b.node && findRegion(graph, shapes, b.node.inputs.filter((v): v is Value => v !== undefined), region.statics).convs.length > 0);
+  const blocker = (behind ?? blocked[0])?.node;
+  if (blocker && (region.convs.length > 0 || behind)) {
+    throw new PrunedetError('E_OP_UNSUPPORTED', `the outputs of ${label} pass through ${blocker.label()} after the head convs, which prunedet cannot follow (ops allowed there: layout, activations, decode arithmetic, score filters, top-k, NMS)`, 'simplify the model (onnx-simplifier) or pass --head-spec');
+  }
+  if (region.convs.length === 0) {
+    const considered = graph.outputs.map((o) => `${o.name} (from ${o.producer ? o.producer.label() : 'graph input'})`).join(', ');
+    const stops = region.boundaries.map((b) => (b.node ? b.node.label() : b.value.name)).join(', ');
+    throw new PrunedetError('E_NOT_DETECTOR', `no detection head found in ${label}: outputs ${considered} do not come from convolutions through layout ops (the walk stopped at ${stops || 'constants'})`, 'prunedet prunes SSD/RetinaNet-style detectors; pass --head-spec to name the head convs of an unusual export');
+  }
+  return { input, inputShape, region };
+}
+
+/** Anchors per location of each conv (from the rows outputs read it), and where each head tensor's values start in an anchor's block. */
+function countAnchors(reads: Read[], region: Region, convShapes: number[][]): { perConv: ConvAnchors; starts: Start[] } {
+  const perConv: ConvAnchors = region.convs.map(() => ({ a: 0, step: 1, groups: [] }));
+  const starts: Start[] = [];
+  for (const r of reads) {
+    if (r.kind === 'map') {
+      starts.push({ read: r, conv: r.conv, offset: 0 });
+      continue;
+    }
+    for (const [ci, info] of r.convs) {
+      const pc = perConv[ci]!;
+      const conv = region.convs[ci]!;
+      if (!info.locationMajor) {
+        throw new PrunedetError('E_HEAD_AMBIGUOUS', `output ${r.value.name} does not list the anchors of ${conv.label()} location by location`, 'pass --head-spec');
+      }
+      if (pc.a && pc.a !== info.rowsPerLocation) {
+        throw new PrunedetError('E_HEAD_AMBIGUOUS', `outputs disagree on the anchors per location of ${conv.label()} (${pc.a} vs ${info.rowsPerLocation})`, 'pass --head-spec');
+      }
+      pc.a = info.rowsPerLocation;
+      const C = convShapes[ci]![1]!;
+      const K = C / pc.a;
+      if (!Number.isInteger(K)) {
+        throw new PrunedetError('E_HEAD_AMBIGUOUS', `output ${r.value.name} reads ${pc.a} anchors per location from ${conv.label()}, whose ${C} channels do not split into ${pc.a} blocks`, 'pass --head-spec');
+      }
+      // A row's channels must stay inside one anchor's block: c = a*K + k (anchor-major) or c = k*A + a.
+      const valueMajor = info.step > 1 && info.step === pc.a;
+      const block = (c: number) => (valueMajor ? c % pc.a : Math.floor(c / K));
+      for (let i = 0; i < info.rowMin.length; i++) {
+        if (block(info.rowMin[i]!) !== block(info.rowMax[i]!)) {
+          throw new PrunedetError('E_HEAD_AMBIGUOUS', `output ${r.value.name} mixes channels of different anchors of ${conv.label()}`, 'pass --head-spec');
+        }
+      }
+      if (info.step !== 0) pc.step = info.step;
+      const c0 = info.firstChannels[0]!;
+      starts.push({ read: r, conv: ci, offset: valueMajor ? Math.floor(c0 / pc.a) : c0 % K });
+    }
+  }
+  // rows starts first, then the maps', as the roles are assigned in that order
+  starts.sort((x, y) => Number(x.read.kind === 'map') - Number(y.read.kind === 'map'));
+  return { perConv, starts };
+}
+
+/** A conv's level key: its output H x W. */
+const convKey = (convShapes: number[][], ci: number) => convShapes[ci]!.slice(2).join('x');
+
+/** Levels: convs grouped by output H x W, ordered by where their rows start on the anchor axis (then larger maps first). */
+function groupLevels(rowsOuts: OutputRows[], region: Region, convShapes: number[][]): { keys: string[]; levelMembers: number[][] } {
+  const keys: string[] = [];
+  for (const r of rowsOuts) for (const ci of r.convOrder) if (!keys.includes(convKey(convShapes, ci))) keys.push(convKey(convShapes, ci));
+  const area = (k: string) => k.split('x').reduce((p, q) => p * +q, 1);
+  const rest = region.convs.map((_, ci) => convKey(convShapes, ci)).filter((k) => !keys.includes(k));
+  rest.sort((x, y) => area(y) - area(x));
+  keys.push(...new Set(rest));
+  // Per level (as `keys`), its convs' indices, ascending.
+  const levelMembers = keys.map((k) => region.convs.flatMap((_, ci) => (convKey(convShapes, ci) === k ? [ci] : [])));
+  return { keys, levelMembers };
+}
+
+interface ReadFacts {
+  kOf: (r: Read) => number;
+  levelsOf: (r: Read) => number[];
+  levelOfConv: (ci: number) => number;
+  opsOf: Map<Read, string[]>;
+}
+
+/** What each head tensor holds, from evidence (and --head-spec), recorded as groups on the convs it reads. */
+function assignRoles(reads: Read[], starts: Start[], perConv: ConvAnchors, region: Region, f: ReadFacts, hs: HeadSpecFile | undefined): ReturnType<typeof inferRoles> {
+  const roleInputs: RoleInput[] = reads.map((r) => {
+    const byConv = (r.kind === 'rows' ? r.convOrder : [r.conv]).map((ci) => givenByConv(hs, region.convs[ci]!, f.levelOfConv(ci)));
+    const given = hs?.outputs?.[r.value.name] ?? (byConv.every((g) => g !== undefined && g === byConv[0]) ? byConv[0] : undefined);
+    return { name: r.value.name, k: f.kOf(r), ops: f.opsOf.get(r)!, levels: f.levelsOf(r), ...(given ? { given } : {}) };
+  });
+  const inferred = inferRoles(roleInputs);
+  for (const st of starts) {
+    const role = inferred.roles[reads.indexOf(st.read)]!;
+    const name = st.read.value.name;
+    for (const col of role.columns) perConv[st.conv]!.groups.push({ role: col.role, offset: st.offset + col.offset, size: col.size, outputs: [name] });
+  }
+  return inferred;
+}
+
+/** Convs only a --head-spec by conv name describes (no output read them). */
+function addHeadSpecConvGroups(hs: HeadSpecFile, region: Region, convShapes: number[][], levelMembers: number[][], perConv: ConvAnchors): void {
+  hs.levels?.forEach((l, li) => {
+    for (const [role, name] of Object.entries(l.convs ?? {}) as [GroupRole, string][]) {
+      const ci = region.convs.findIndex((c) => c.name === name || c.output().name === name);
+      if (ci >= 0 && levelMembers[li]?.includes(ci) && perConv[ci]!.groups.length === 0) perConv[ci]!.groups.push({ role, offset: 0, size: convShapes[ci]![1]! / l.anchors, outputs: [] });
+    }
+  });
+}
+
+/** The LevelSpecs: map, stride, anchors, offset on the anchor axis, convs with their groups and feeders, head MACs. */
+function buildLevels(levelMembers: number[][], perConv: ConvAnchors, region: Region, convShapes: number[][], shapes: ShapeResult, imageSize: [number, number]): LevelSpec[] {
+  let offset = 0;
+  return levelMembers.map((members, li) => {
+    const [H, W] = convShapes[members[0]!]!.slice(2) as [number, number];
+    const a = perConv[members[0]!]!.a;
+    if (members.some((ci) => perConv[ci]!.a !== a)) {
+      throw new PrunedetError('E_HEAD_AMBIGUOUS', `the head convs of ${levelName(li)} (${H}x${W}) disagree on anchors per location (${members.map((ci) => `${region.convs[ci]!.label()}: ${perConv[ci]!.a}`).join(', ')})`, 'pass --head-spec');
+    }
+    const branches = members.map((ci) => headBranch(region.convs[ci]!, shapes));
+    const convs: HeadConv[] = members.map((ci, mi) => {
+      const C = convShapes[ci]![1]!;
+      return {
+        node: region.convs[ci]!,
+        channels: C,
+        valuesPerAnchor: C / a,
+        layout: perConv[ci]!.step === 1 ? 'anchor-major' : 'value-major',
+        groups: mergeGroups(perConv[ci]!.groups),
+        feeders: branches[mi]!.feeders,
+      };
+    });
+    const headNodes = [...new Set(members.flatMap((ci, mi) => [region.convs[ci]!, ...branches[mi]!.nodes]))].filter((n) => n.opType === 'Conv');
+    const level: LevelSpec = {
+      index: li,
+      featureMap: [H, W],
+      stride: [imageSize[0] / H, imageSize[1] / W],
+      anchorsPerLocation: a,
+      anchorOffset: offset,
+      boxes: H * W * a,
+      convs,
+      headNodes,
+      headMacs: headNodes.reduce((sum, n) => sum + (nodeMacs(n, shapes) ?? 0), 0),
+      feature: branches[0]!.feature,
+    };
+    offset += level.boxes;
+    return level;
+  });
 }
 
 /** The global anchor index of a provenance code (a head-conv element). */

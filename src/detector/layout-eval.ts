@@ -391,7 +391,8 @@ function evalStatic(ctx: EvalContext, node: Node): Arr[] | undefined {
       const values = numbersOf(info);
       if (values && isStatic(info?.shape)) return [{ shape: info.shape, data: Float32Array.from(values) }];
       if (op === 'Range') {
-        const [s, l, d] = [0, 1, 2].map((i) => need(ctx, node, i).data[0]!);
+        const scalar = (i: number) => need(ctx, node, i).data[0]!;
+        const [s, l, d] = [scalar(0), scalar(1), scalar(2)];
         const n = Math.max(Math.ceil((l - s) / d), 0);
         return [{ shape: [n], data: Float32Array.from({ length: n }, (_, i) => s + i * d) }];
       }

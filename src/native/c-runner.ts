@@ -1,6 +1,6 @@
 // Building and running an emitted C post-processing module natively: a generated harness reads a batch of inputs from
 // a binary file, calls the module's run function on each and prints the detections. Used by verify (does the C agree
-// with the reference?); bench times modules with its own side-by-side harness (src/bench/c-timing.ts).
+// with the reference?); bench times modules with its own side-by-side harness (c-timing.ts).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync, copyFileSync } from 'node:fs';
 import { makeTempDir } from '../cleanup';

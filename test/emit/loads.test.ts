@@ -1,4 +1,4 @@
-// The emitted C on bench's named loads (src/bench/loads.ts), from a confident detector to a cluttered scene: its
+// The emitted C on bench's named loads (src/postprocess/loads.ts), from a confident detector to a cluttered scene: its
 // detections equal the reference's bit for bit on every load, in both input forms, built -O2 and with ASan/UBSan. The
 // heavy loads drive the fast paths' every branch: pools that overflow and compact, bars that rise and tighten the
 // reject bounds, rows scored in two rounds, labels visited through 64-bit masks (80 and 90 labels) and their tail.

@@ -52,7 +52,7 @@ describe('head-output cache records', () => {
     expect(readCacheRecord(dir, 'f'.repeat(64)).status).toBe('missing');
     const bytes = encodeCacheRecord(record(key));
     const flipped = bytes.slice();
-    flipped[5000] ^= 1;
+    flipped[5000] = flipped[5000]! ^ 1;
     const cases: [Uint8Array, RegExp][] = [
       [bytes.subarray(0, bytes.length - 100), /checksum/],
       [bytes.subarray(0, 20), /checksum|not a prunedet/],

@@ -139,7 +139,7 @@ describe('search on the synthetic SSD300 (fidelity mode)', () => {
     const cacheDir = join(dir, 'cache');
     const [victim] = readdirSync(cacheDir).sort();
     const bytes = readFileSync(join(cacheDir, victim!));
-    bytes[bytes.length - 40] ^= 0xff;
+    bytes[bytes.length - 40] = bytes[bytes.length - 40]! ^ 0xff;
     writeFileSync(join(cacheDir, victim!), bytes);
     rmSync(join(dir, 'search-state.json'));
     const again = await search({ model: project.model, images: project.images, postprocess: SYNTH_POSTPROCESS, outDir: dir, maxCandidates: 60, workers: 1 });

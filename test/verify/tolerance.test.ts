@@ -1,4 +1,4 @@
-// The derived tolerances (src/verify/tolerance.ts): 0 where no rounding change reaches, and, where one does, bounds
+// The derived tolerances (src/jobs/verify/tolerance.ts): 0 where no rounding change reaches, and, where one does, bounds
 // that hold: the head conv's bound covers the true difference its input difference makes, and the interval evaluation
 // of the head region covers every output reachable from head values within their radii.
 import { describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 // The optional artefacts of `compile`: the fused C post-processing module (--emit c) for the compiled model, with its
-// anchor table pruned like the model. Kept apart from compile.ts so the ONNX path does not load the emitters.
+// anchor table pruned like the model. Kept apart from index.ts so the ONNX path does not load the emitters.
 import { basename, join } from 'node:path';
 import type { Model } from '../../ir/graph';
 import type { DetectorSpec } from '../../detector/spec';
