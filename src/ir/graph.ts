@@ -442,6 +442,16 @@ export class Model {
     return Number(this.extra.ir_version ?? 0);
   }
 
+  set irVersion(v: number) {
+    this.extra.ir_version = v;
+  }
+
+  /** Every imported opset, as the model lists them ('' = ai.onnx). */
+  opsets(): { domain: string; version: number }[] {
+    const list = (this.extra.opset_import as { domain?: string; version?: Int64 }[] | undefined) ?? [];
+    return list.map((o) => ({ domain: o.domain ?? '', version: Number(o.version ?? 0) }));
+  }
+
   /** The opset version imported for `domain` ('' = ai.onnx), or undefined. */
   opset(domain = ''): number | undefined {
     const list = (this.extra.opset_import as { domain?: string; version?: Int64 }[] | undefined) ?? [];

@@ -70,7 +70,7 @@ export function describeModel(model: Model, file: string, bytes: number, shapes:
     ops[key] = (ops[key] ?? 0) + 1;
   }
   const cost = summarizeCost(g, shapes);
-  const opsets = ((model.extra.opset_import as { domain?: string; version?: number | bigint }[] | undefined) ?? []).map((o) => ({ domain: o.domain ?? '', version: Number(o.version ?? 0) }));
+  const opsets = model.opsets();
   return {
     file,
     bytes,

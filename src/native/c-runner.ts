@@ -9,6 +9,7 @@ import { PrunedetError } from '../errors';
 import { inputFileError } from '../fs';
 import type { Detection } from '../postprocess/spec';
 import { levelOffsets, type PostprocessInput } from '../postprocess/reference';
+import { CodeWriter } from '../emit/c/writer';
 
 export interface CModuleShape {
   /** Symbol prefix of the module (`pd_<stem>_`). */
@@ -78,52 +79,62 @@ export function inputLength(m: CModuleShape): number {
   return anchorCount(m) * (m.numClasses + 4);
 }
 
+/** Statements pointing `cls[l]` / `reg[l]` at level l's maps inside the flat input `input` (see levelPointersC). */
+function writeLevelPointers(w: CodeWriter, m: CModuleShape, input: string, classes: string): void {
+  for (const line of levelPointersC(m, input, classes, '').split('\n')) w.line(line);
+}
+
+/**
+ * The verify harness: reads `count` then count inputs (inputLength floats each) from argv[1], runs the module on
+ * each and prints `input i`, `status st n` and one line per detection (%.9g round-trips a float).
+ */
 function harness(m: CModuleShape): string {
   const P = m.prefix;
   const M = P.toUpperCase();
-  const call = m.input === 'concat'
-    ? `const float *scores = in, *boxes = in + (size_t)${M}NUM_ANCHORS * ${M}NUM_CLASSES;
-      st = ${P}run(scores, boxes, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`
-    : `${levelPointersC(m, 'in', `${M}NUM_CLASSES`, '      ')}
-      st = ${P}run(cls, reg, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`;
-  return `/* prunedet verify/bench harness: not part of the emitted module. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <stdint.h>
-#include "postprocess.h"
-
-int main(int argc, char **argv) {
-    FILE *f;
-    uint32_t count, i;
-    long per = (long)${inputLength(m)};
-    float *data;
-    void *ws;
-    size_t ws_size = ${P}workspace_size();
-    ${P}detection_t *dets;
-    if (argc < 2 || (f = fopen(argv[1], "rb")) == NULL) return 2;
-    if (fread(&count, sizeof count, 1, f) != 1) return 3;
-    data = (float *)malloc((size_t)per * count * sizeof(float) + 1);
-    ws = malloc(ws_size);
-    dets = (${P}detection_t *)malloc(sizeof *dets * ${M}MAX_DETECTIONS);
-    if (!data || !ws || !dets) return 4;
-    if (fread(data, sizeof(float), (size_t)per * count, f) != (size_t)per * count) return 5;
-    fclose(f);
-    for (i = 0; i < count; ++i) {
-        const float *in = data + (size_t)per * i;
-        ${P}status_t st = ${M}OK;
-        size_t n = 0, k;
-        {
-      ${call}
+  const w = new CodeWriter();
+  w.comment('prunedet verify harness: not part of the emitted module.');
+  for (const h of ['<stdio.h>', '<stdlib.h>', '<stdint.h>', '"postprocess.h"']) w.line(`#include ${h}`);
+  w.line();
+  w.block('int main(int argc, char **argv)', () => {
+    w.line('FILE *f;');
+    w.line('uint32_t count, i;');
+    w.line(`long per = (long)${inputLength(m)};`);
+    w.line('float *data;');
+    w.line('void *ws;');
+    w.line(`size_t ws_size = ${P}workspace_size();`);
+    w.line(`${P}detection_t *dets;`);
+    w.line('if (argc < 2 || (f = fopen(argv[1], "rb")) == NULL) return 2;');
+    w.line('if (fread(&count, sizeof count, 1, f) != 1) return 3;');
+    w.line('data = (float *)malloc((size_t)per * count * sizeof(float) + 1);');
+    w.line('ws = malloc(ws_size);');
+    w.line(`dets = (${P}detection_t *)malloc(sizeof *dets * ${M}MAX_DETECTIONS);`);
+    w.line('if (!data || !ws || !dets) return 4;');
+    w.line('if (fread(data, sizeof(float), (size_t)per * count, f) != (size_t)per * count) return 5;');
+    w.line('fclose(f);');
+    w.block('for (i = 0; i < count; ++i)', () => {
+      w.line('const float *in = data + (size_t)per * i;');
+      w.line(`${P}status_t st = ${M}OK;`);
+      w.line('size_t n = 0, k;');
+      w.block('', () => {
+        if (m.input === 'concat') {
+          w.line(`const float *scores = in, *boxes = in + (size_t)${M}NUM_ANCHORS * ${M}NUM_CLASSES;`);
+          w.line(`st = ${P}run(scores, boxes, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`);
+        } else {
+          writeLevelPointers(w, m, 'in', `${M}NUM_CLASSES`);
+          w.line(`st = ${P}run(cls, reg, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`);
         }
-        printf("input %lu\\nstatus %d %lu\\n", (unsigned long)i, (int)st, (unsigned long)n);
-        for (k = 0; k < n; ++k)
-            printf("%lu %lu %.9g %.9g %.9g %.9g %.9g\\n", (unsigned long)dets[k].label, (unsigned long)dets[k].anchor,
-                   (double)dets[k].score, (double)dets[k].box[0], (double)dets[k].box[1], (double)dets[k].box[2], (double)dets[k].box[3]);
-    }
-    free(data); free(ws); free(dets);
-    return 0;
-}
-`;
+      });
+      w.line('printf("input %lu\\nstatus %d %lu\\n", (unsigned long)i, (int)st, (unsigned long)n);');
+      w.line('for (k = 0; k < n; ++k)');
+      w.indent();
+      w.line('printf("%lu %lu %.9g %.9g %.9g %.9g %.9g\\n", (unsigned long)dets[k].label, (unsigned long)dets[k].anchor,');
+      w.line('       (double)dets[k].score, (double)dets[k].box[0], (double)dets[k].box[1], (double)dets[k].box[2], (double)dets[k].box[3]);');
+      w.dedent();
+    });
+    w.line('free(data); free(ws); free(dets);');
+    w.line('return 0;');
+  });
+  return w.toString();
 }
 
 export interface BuiltRunner {

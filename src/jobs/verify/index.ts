@@ -238,33 +238,9 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   const sOrig = await sessionWith(orig, origTaps);
   const sComp = await sessionWith(comp, taps);
 
-  // post-processing: both sides read the same kind of tensors (the raw head maps for a --cut-head model)
-  let ppOrig: ModelPostprocess | undefined;
-  let ppComp: ModelPostprocess | undefined;
-  if (typeof preset === 'string') {
-    const baseline = reportBaselineSet(report);
-    ppOrig = postprocessForModel(orig.spec, preset, { ...(baseline ? { baseline } : {}), ...(cut ? { rawHead: true } : {}) });
-    // a model cut at the head lost the anchor table its graph embedded; compile emitted its C module from the table
-    // of the model before the cut: the original's, at the kept anchors
-    const compSpec = comp.spec.anchorTable || !orig.spec.anchorTable ? comp.spec : { ...comp.spec, anchorTable: keptAnchorTable(orig.spec.anchorTable, keptIdx) };
-    ppComp = compiledPostprocess({ spec: compSpec, baselineSet: baseline, featureMaps }, preset, kept, cut);
-  }
-  const total = orig.spec.boxes;
-  const mask = removedMask(total, keptIdx);
-  const origInput = (a: RunOutputs): PostprocessInput => {
-    if (!cut) return referenceInput(orig.spec, a);
-    // the original's head maps, per level (every level of the original: none is empty there)
-    return {
-      form: 'per-level',
-      levels: orig.spec.levels.map((l, i) => {
-        const map = (role: string) => l.convs.find((c) => c.groups.length === 1 && c.groups[0]!.role === role);
-        const cls = map('scores');
-        const reg = map('boxes');
-        if (!cls || !reg) throw new PrunedetError('E_HEAD_AMBIGUOUS', `level ${i + 1} has no separate score and box convs`, 'compile without --cut-head');
-        return { cls: a[cls.node.output().name]!.data, reg: a[reg.node.output().name]!.data };
-      }),
-    };
-  };
+  const { ppOrig, ppComp } = typeof preset === 'string' ? postprocessPair(report, orig, comp, preset, kept, keptIdx, cut) : {};
+  const mask = removedMask(orig.spec.boxes, keptIdx);
+  const origInput = (a: RunOutputs): PostprocessInput => originalInput(orig, a, cut);
   const mapAnchor = (an: number) => keptIdx[an]!;
 
   // fidelity (images only): both models' detections as COCO results in photo pixels, as search scores them
@@ -358,61 +334,16 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   await sComp.release();
 
   // (b) on planted head outputs: objects on every level that keeps anchors
-  let plantedCount = 0;
-  let plantedDets = 0;
-  if (ppOrig && ppComp) {
-    const form = cut ? 'per-level' : referenceInputForm(orig.spec);
-    PLANTED_SEEDS.forEach((seed, k) => {
-      const x = plantedInput(ppOrig!, orig.spec, kept, seed, form);
-      if (!x) return;
-      const want = postprocess(ppOrig!.spec, x, { anchors: ppOrig!.anchors, levels: ppOrig!.levels, numClasses: ppOrig!.numClasses, suppressed: mask });
-      const gathered = gatherKept(x, keptIdx, ppOrig!, kept);
-      const got = postprocess(ppComp!.spec, gathered, { anchors: ppComp!.anchors, levels: ppComp!.levels, numClasses: ppComp!.numClasses });
-      const d = diffDetections(got, want, mapAnchor);
-      if (d && !detFirst) detFirst = `planted head outputs #${k}, original anchor ${d.anchor}: the compiled post-processing differs from the oracle: ${d.detail}`;
-      plantedCount++;
-      plantedDets += want.length;
-      detectionsPerLevel([want], ppOrig!.levels).forEach((c, l) => (levelCounts[l]!.planted += c));
-      cInputs.push(gathered);
-      cNames.push(`planted head outputs #${k}`);
-    });
+  const planted = ppOrig && ppComp ? checkPlanted(orig, ppOrig, ppComp, { kept, keptIdx, mask, cut }) : { count: 0, detections: 0, perLevel: [], inputs: [] };
+  if (planted.first && !detFirst) detFirst = planted.first;
+  planted.perLevel.forEach((c, l) => (levelCounts[l]!.planted += c));
+  for (const p of planted.inputs) {
+    cInputs.push(p.input);
+    cNames.push(p.name);
   }
 
   // (a) assembled
-  const outputs: ComparedTensor[] = plans.map((p) => {
-    const s = stats.get(p.name)!;
-    const user = overrideFor(o.tolerances, p.name);
-    const origin = tm.origin(p.name);
-    const tolerance: ComparedTensor['tolerance'] = user
-      ? { kind: 'override', max: s.maxTolerance, origin: `--atol/--rtol: ${describeTolerance(user)}`, ...user }
-      : origin
-        ? { kind: 'derived', max: s.maxTolerance, origin: underivable.get(p.name) ?? origin }
-        : { kind: 'bitwise', max: 0, origin: 'bit for bit: only slicing and removal reach this output' };
-    return { name: p.name, elements: s.elements, tolerance, maxAbsError: s.maxAbs, overTolerance: s.mismatches, ...(s.worst ? { worst: elementReport(s.worst, inputs.names, p.anchorOf) } : {}) };
-  });
-  const features: ComparedTensor[] = [...featureStats].map(([name, s]) => ({
-    name,
-    elements: s.elements,
-    tolerance: { kind: 'derived', max: s.maxTolerance, origin: `${plan.describe([comp.model.graph.values.get(name)!])}: ${LAMBDA}·s = ${s.ulps.toFixed(0)} ulp of max|x| (tolerance.ts step 1)` },
-    maxAbsError: s.maxAbs,
-    overTolerance: s.mismatches,
-    ...(s.worst ? { worst: elementReport(s.worst, inputs.names, () => undefined) } : {}),
-  }));
-  const compared = outputs.reduce((t, x) => t + x.elements, 0);
-  const tensors: TensorCheck = {
-    ...(tensorFirst || parameters.first
-      ? { status: 'fail' as const, reason: tensorFirst ?? parameters.first! }
-      : underivable.size
-        ? { status: 'inconclusive' as const, reason: `no tolerance follows for output ${[...underivable.keys()].join(', ')} (${[...underivable.values()][0]}): give one with --atol/--rtol` }
-        : compared === 0
-          ? { status: 'inconclusive' as const, reason: 'no tensor element was compared' }
-          : { status: 'pass' as const }),
-    inputs: n,
-    anchors: keptIdx.length,
-    parameters,
-    outputs,
-    features,
-  };
+  const tensors = tensorCheck({ plans, stats, featureStats, underivable, tm, plan, comp, o, names: inputs.names, tensorFirst, parameters, anchors: keptIdx.length });
 
   const levels: LevelCount[] = orig.spec.levels.map((_, i) => ({
     level: i,
@@ -432,7 +363,7 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
     ...(typeof preset === 'string' ? { preset } : {}),
     levels,
     inputs: det,
-    planted: { count: plantedCount, detections: plantedDets },
+    planted: { count: planted.count, detections: planted.detections },
   };
 
   const cModule = checkC(o, report, ppComp, cInputs, cNames);
@@ -451,6 +382,120 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
     checks,
     ...(fidelity !== undefined ? { fidelity } : {}),
   };
+}
+
+interface TensorFindings {
+  plans: OutputPlan[];
+  stats: Map<string, TensorStats>;
+  featureStats: Map<string, TensorStats & { ulps: number }>;
+  /** Outputs no tolerance follows for, and why. */
+  underivable: Map<string, string>;
+  tm: ToleranceModel;
+  plan: RoundingPlan;
+  comp: AnalyzedModel;
+  o: VerifyOptions;
+  names: string[];
+  tensorFirst: string | undefined;
+  parameters: TensorCheck['parameters'];
+  anchors: number;
+}
+
+/** Check (a), assembled: per output and per head feature, what was compared under which tolerance, and the verdict. */
+function tensorCheck(f: TensorFindings): TensorCheck {
+  const outputs: ComparedTensor[] = f.plans.map((p) => {
+    const s = f.stats.get(p.name)!;
+    const user = overrideFor(f.o.tolerances, p.name);
+    const origin = f.tm.origin(p.name);
+    const tolerance: ComparedTensor['tolerance'] = user
+      ? { kind: 'override', max: s.maxTolerance, origin: `--atol/--rtol: ${describeTolerance(user)}`, ...user }
+      : origin
+        ? { kind: 'derived', max: s.maxTolerance, origin: f.underivable.get(p.name) ?? origin }
+        : { kind: 'bitwise', max: 0, origin: 'bit for bit: only slicing and removal reach this output' };
+    return { name: p.name, elements: s.elements, tolerance, maxAbsError: s.maxAbs, overTolerance: s.mismatches, ...(s.worst ? { worst: elementReport(s.worst, f.names, p.anchorOf) } : {}) };
+  });
+  const features: ComparedTensor[] = [...f.featureStats].map(([name, s]) => ({
+    name,
+    elements: s.elements,
+    tolerance: { kind: 'derived', max: s.maxTolerance, origin: `${f.plan.describe([f.comp.model.graph.values.get(name)!])}: ${LAMBDA}·s = ${s.ulps.toFixed(0)} ulp of max|x| (tolerance.ts step 1)` },
+    maxAbsError: s.maxAbs,
+    overTolerance: s.mismatches,
+    ...(s.worst ? { worst: elementReport(s.worst, f.names, () => undefined) } : {}),
+  }));
+  const compared = outputs.reduce((t, x) => t + x.elements, 0);
+  const failure = f.tensorFirst ?? f.parameters.first;
+  return {
+    ...(failure
+      ? { status: 'fail' as const, reason: failure }
+      : f.underivable.size
+        ? { status: 'inconclusive' as const, reason: `no tolerance follows for output ${[...f.underivable.keys()].join(', ')} (${[...f.underivable.values()][0]}): give one with --atol/--rtol` }
+        : compared === 0
+          ? { status: 'inconclusive' as const, reason: 'no tensor element was compared' }
+          : { status: 'pass' as const }),
+    inputs: f.names.length,
+    anchors: f.anchors,
+    parameters: f.parameters,
+    outputs,
+    features,
+  };
+}
+
+/**
+ * The post-processing of both sides: both read the same kind of tensors (the raw head maps for a --cut-head model).
+ * A model cut at the head lost the anchor table its graph embedded; compile emitted its C module from the table of
+ * the model before the cut: the original's, at the kept anchors.
+ */
+function postprocessPair(report: CompileReport, orig: AnalyzedModel, comp: AnalyzedModel, preset: string, kept: number[][], keptIdx: Int32Array, cut: boolean): { ppOrig: ModelPostprocess; ppComp: ModelPostprocess } {
+  const baseline = reportBaselineSet(report);
+  const ppOrig = postprocessForModel(orig.spec, preset, { ...(baseline ? { baseline } : {}), ...(cut ? { rawHead: true } : {}) });
+  const compSpec = comp.spec.anchorTable || !orig.spec.anchorTable ? comp.spec : { ...comp.spec, anchorTable: keptAnchorTable(orig.spec.anchorTable, keptIdx) };
+  const featureMaps = orig.spec.levels.map((l) => l.featureMap);
+  return { ppOrig, ppComp: compiledPostprocess({ spec: compSpec, baselineSet: baseline, featureMaps }, preset, kept, cut) };
+}
+
+/** The original's post-processing input from its outputs `a`; cut: its head maps, per level (none is empty there). */
+function originalInput(orig: AnalyzedModel, a: RunOutputs, cut: boolean): PostprocessInput {
+  if (!cut) return referenceInput(orig.spec, a);
+  return {
+    form: 'per-level',
+    levels: orig.spec.levels.map((l, i) => {
+      const map = (role: string) => l.convs.find((c) => c.groups.length === 1 && c.groups[0]!.role === role);
+      const cls = map('scores');
+      const reg = map('boxes');
+      if (!cls || !reg) throw new PrunedetError('E_HEAD_AMBIGUOUS', `level ${i + 1} has no separate score and box convs`, 'compile without --cut-head');
+      return { cls: a[cls.node.output().name]!.data, reg: a[reg.node.output().name]!.data };
+    }),
+  };
+}
+
+interface PlantedResult {
+  count: number;
+  detections: number;
+  /** Oracle detections per level of the original. */
+  perLevel: number[];
+  /** The first difference, if any. */
+  first?: string;
+  /** The gathered inputs, for the C module check. */
+  inputs: { input: PostprocessInput; name: string }[];
+}
+
+/** The oracle on planted head outputs (objects on every level that keeps anchors): compiled post-processing of the kept anchors vs the masked original. */
+function checkPlanted(orig: AnalyzedModel, ppOrig: ModelPostprocess, ppComp: ModelPostprocess, k: { kept: number[][]; keptIdx: Int32Array; mask: Uint8Array; cut: boolean }): PlantedResult {
+  const out: PlantedResult = { count: 0, detections: 0, perLevel: ppOrig.levels.map(() => 0), inputs: [] };
+  const form = k.cut ? 'per-level' : referenceInputForm(orig.spec);
+  PLANTED_SEEDS.forEach((seed, s) => {
+    const x = plantedInput(ppOrig, orig.spec, k.kept, seed, form);
+    if (!x) return;
+    const want = postprocess(ppOrig.spec, x, { anchors: ppOrig.anchors, levels: ppOrig.levels, numClasses: ppOrig.numClasses, suppressed: k.mask });
+    const gathered = gatherKept(x, k.keptIdx, ppOrig, k.kept);
+    const got = postprocess(ppComp.spec, gathered, { anchors: ppComp.anchors, levels: ppComp.levels, numClasses: ppComp.numClasses });
+    const d = diffDetections(got, want, (an) => k.keptIdx[an]!);
+    if (d && !out.first) out.first = `planted head outputs #${s}, original anchor ${d.anchor}: the compiled post-processing differs from the oracle: ${d.detail}`;
+    out.count++;
+    out.detections += want.length;
+    detectionsPerLevel([want], ppOrig.levels).forEach((c, l) => (out.perLevel[l]! += c));
+    out.inputs.push({ input: gathered, name: `planted head outputs #${s}` });
+  });
+  return out;
 }
 
 function elementReport(w: WorstElement, names: string[], anchorOf: AnchorOf): ElementReport {
