@@ -1,7 +1,7 @@
 // The floors of docs/architecture (README "Layout"): jobs in src/jobs/ import only downward, never a sibling job, and
 // the value-import graph of src/, passes/, fixtures/ and bin/ has no cycle.
 import { describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, crossJobImports, importCycles, importGraph, jobUnderSrcJobs, upwardImports, valueImports } from './_support/imports';
 
@@ -25,6 +25,17 @@ describe('architecture', () => {
     expect(valueImports("import type { B } from './b';", true)).toEqual(['./b']);
   });
 
+  it('the checks find a cycle, a sibling-job import and an upward import when there is one', () => {
+    const g = new Map([
+      ['src/jobs/bench/index.ts', ['src/jobs/verify/compare.ts', 'src/native/c-runner.ts']],
+      ['src/jobs/verify/compare.ts', []],
+      ['src/native/c-runner.ts', ['src/jobs/bench/index.ts']],
+    ]);
+    expect(importCycles(g)).toEqual([['src/jobs/bench/index.ts', 'src/native/c-runner.ts']]);
+    expect(crossJobImports(g, jobUnderSrcJobs)).toEqual(['src/jobs/bench/index.ts -> src/jobs/verify/compare.ts']);
+    expect(upwardImports(g, jobUnderSrcJobs)).toEqual(['src/native/c-runner.ts -> src/jobs/bench/index.ts']);
+  });
+
   it('every job lives in src/jobs/', () => {
     expect(JOBS.filter((j) => !existsSync(join(ROOT, 'src/jobs', j)) && !existsSync(join(ROOT, 'src/jobs', `${j}.ts`)))).toEqual([]);
   });
@@ -46,8 +57,7 @@ describe('architecture', () => {
   it('only src/onnx/ imports protobuf', () => {
     // onnx-proto / protobufjs are the wire format; every other floor sees the IR.
     const offenders = [...graph.keys()].filter((m) => !m.startsWith('src/onnx/')).filter((m) => {
-      const text = require('node:fs').readFileSync(join(ROOT, m), 'utf8') as string;
-      return valueImports(text).some((s) => s === 'onnx-proto' || s === 'protobufjs' || s.startsWith('protobufjs/'));
+      return valueImports(readFileSync(join(ROOT, m), 'utf8')).some((s) => s === 'onnx-proto' || s === 'protobufjs' || s.startsWith('protobufjs/'));
     });
     expect(offenders).toEqual([]);
   });
