@@ -228,7 +228,8 @@ async function loadInputs(load: LoadName, o: BenchOptions, originalPath: string,
   }
 }
 
-export async function bench(o: BenchOptions): Promise<BenchResult> {
+/** --runs (returned), --slow-runs and --model-runs within bounds. */
+function checkRunCounts(o: BenchOptions): number {
   const runs = o.runs ?? 200;
   if (!(Number.isInteger(runs) && runs >= 1 && runs <= LIMITS.benchRuns)) {
     throw new PrunedetError('E_USAGE', `--runs ${runs} is not a whole number from 1 to ${LIMITS.benchRuns.toLocaleString('en-US')}`, 'medians and p99 settle within a few thousand runs; pass e.g. --runs 1000');
@@ -238,6 +239,41 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
       throw new PrunedetError('E_USAGE', `${flag} ${v} is not a whole number from 1 to ${LIMITS.benchRuns.toLocaleString('en-US')}`, 'medians settle within a few hundred runs; pass e.g. 50');
     }
   }
+  return runs;
+}
+
+/**
+ * Per anchor set (original, pruned): its post-processing, the peers' ONNX graphs, and (with gcc) its C modules emitted
+ * into `work` (bench's private scratch folder: plain writes are enough).
+ */
+function benchSets(o: BenchOptions, peers: ReadonlySet<Peer>, work: string, withC: boolean, pps: { original: ModelPostprocess; pruned: ModelPostprocess }, imageSize: readonly [number, number]): SetData[] {
+  const sets: SetData[] = [];
+  for (const name of ['original', 'pruned'] as const) {
+    if (o.sets && !o.sets.includes(name)) continue;
+    const pp = pps[name];
+    const params: PeerParams = { spec: pp.spec, anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses };
+    const ctx = { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses, candidateCap: candidateCapFor(pp) };
+    const graphs: SetData['graphs'] = {};
+    if (peers.has('ort-mmdeploy')) graphs['ort-mmdeploy'] = modelToBytes(mmdeployStyleGraph(params));
+    if (peers.has('ort-nms-op')) graphs['ort-nms-op'] = modelToBytes(nmsOpGraph(params));
+    if (peers.has('onnx-nms')) graphs['onnx-nms'] = modelToBytes(buildPostprocessGraph(params));
+    if (peers.has('onnx-nms-exact')) graphs['onnx-nms-exact'] = modelToBytes(buildPostprocessGraph({ ...params, exact: true }));
+    let cDirs: SetData['cDirs'];
+    if (withC) {
+      cDirs = { c: join(work, `${name}-c`), 'c-portable': join(work, `${name}-c-portable`) };
+      for (const [peer, dir] of Object.entries(cDirs)) {
+        const plan = emitPlanFor(pp, `${name}_${peer.replace('-', '_')}`, { version: 'bench', modelFile: 'bench', modelSha256: 'bench', config: name }, 'concat', imageSize);
+        mkdirSync(dir, { recursive: true });
+        for (const f of emitPostprocessC(plan).files) writeFileSync(join(dir, f.name), f.text);
+      }
+    }
+    sets.push({ name, pp, ctx, params, graphs, cDirs });
+  }
+  return sets;
+}
+
+export async function bench(o: BenchOptions): Promise<BenchResult> {
+  const runs = checkRunCounts(o);
   const warmup = o.warmup ?? 20;
   const slowRuns = Math.min(o.slowRuns ?? 20, runs);
   const slowBudgetMs = o.slowBudgetMs ?? 5000;
@@ -267,28 +303,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
   const results: LoadResult[] = [];
   let timer: CTimer | undefined;
   try {
-    const sets: SetData[] = [];
-    for (const [name, pp] of [['original', ppOrig], ['pruned', ppPruned]] as const) {
-      if (o.sets && !o.sets.includes(name)) continue;
-      const params: PeerParams = { spec: pp.spec, anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses };
-      const ctx = { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses, candidateCap: candidateCapFor(pp) };
-      const graphs: SetData['graphs'] = {};
-      if (peers.has('ort-mmdeploy')) graphs['ort-mmdeploy'] = modelToBytes(mmdeployStyleGraph(params));
-      if (peers.has('ort-nms-op')) graphs['ort-nms-op'] = modelToBytes(nmsOpGraph(params));
-      if (peers.has('onnx-nms')) graphs['onnx-nms'] = modelToBytes(buildPostprocessGraph(params));
-      if (peers.has('onnx-nms-exact')) graphs['onnx-nms-exact'] = modelToBytes(buildPostprocessGraph({ ...params, exact: true }));
-      let cDirs: SetData['cDirs'];
-      if (withC) {
-        cDirs = { c: join(work, `${name}-c`), 'c-portable': join(work, `${name}-c-portable`) };
-        for (const [peer, dir] of Object.entries(cDirs)) {
-          // bench's private scratch folder: plain writes are enough
-          const plan = emitPlanFor(pp, `${name}_${peer.replace('-', '_')}`, { version: 'bench', modelFile: 'bench', modelSha256: 'bench', config: name }, 'concat', orig.spec.imageSize);
-          mkdirSync(dir, { recursive: true });
-          for (const f of emitPostprocessC(plan).files) writeFileSync(join(dir, f.name), f.text);
-        }
-      }
-      sets.push({ name, pp, ctx, params, graphs, cDirs });
-    }
+    const sets = benchSets(o, peers, work, withC, { original: ppOrig, pruned: ppPruned }, orig.spec.imageSize);
 
     // every load's inputs first, so that one C process holds them all
     const inputs: { load: LoadName; sets: HeadPair[][] }[] = [];
