@@ -1,6 +1,8 @@
 // Search throughput: candidates scored per second over the cached head outputs of Ultra-Light RFB-320 on the 24 face
 // photos (fidelity mode), in this thread and on a pool of worker threads. Target: >= 50 candidates/s on 2 cores.
 // The model runs once, in setup, into a temporary cache; only candidate evaluation is timed.
+// Then search at dataset scale (issue 15, search-scale.ts): the SSD300 fixture with mmdet-ssd300 on seeded photos of
+// COCO size: cache per image, peak RSS while evaluating, candidate-images per second (each search in its own process).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +12,7 @@ import { prepareSearch, type PreparedSearch } from '../../src/search/index';
 import { workerPool, type EvaluationPool } from '../../src/search/pool';
 import { mulberry32 } from '../_support/prng';
 import { FACES, hasShared, ultraface } from '../_support/shared';
+import { formatScale, searchScale } from './search-scale';
 
 const BATCH = 8;
 const dir = mkdtempSync(join(tmpdir(), 'pd-bench-search-'));
@@ -38,6 +41,10 @@ if (hasShared) {
   const many = sets.length / ((performance.now() - t) / 1000);
   const dets = prepared.data.tables.start[prepared.data.tables.images]!;
   console.log(`[search] RFB-320, 24 photos, ${dets} candidate pairs: ${one.toFixed(0)} candidates/s in one thread, ${many.toFixed(0)} candidates/s on ${workers} workers (batches of ${BATCH})`);
+}
+
+for (const model of ['plain', 'trained-like'] as const) {
+  console.log(formatScale(searchScale({ images: 240, model, candidates: 100, workers: 2, postprocess: 'mmdet-ssd300' })));
 }
 
 afterAll(async () => {
