@@ -130,16 +130,21 @@ export class PreparedGroundTruth {
     this.crowdStart = new Int32Array(K * I);
     for (let b = 0; b < K * I; b++) {
       const g0 = this.gtStart[b]!, g1 = this.gtStart[b + 1]!;
-      if (g1 === g0) {
-        this.crowdStart[b] = g0;
-        continue;
+      // The non-crowd gts in annotation order, insertion-sorted by x1 (stable), then the crowd ones.
+      let p = g0;
+      for (let g = g0; g < g1; g++) {
+        if (this.gtCrowd[g]) continue;
+        const x = this.gtX1[g]!;
+        let q = p++;
+        while (q > g0 && this.gtX1[this.xOrder[q - 1]!]! > x) {
+          this.xOrder[q] = this.xOrder[q - 1]!;
+          q--;
+        }
+        this.xOrder[q] = g;
       }
-      const members = Array.from({ length: g1 - g0 }, (_, q) => g0 + q);
-      const plain = members.filter((g) => !this.gtCrowd[g]).sort((p, q) => this.gtX1[p]! - this.gtX1[q]! || p - q);
-      const crowd = members.filter((g) => this.gtCrowd[g]);
-      this.crowdStart[b] = g0 + plain.length;
-      [...plain, ...crowd].forEach((g, q) => (this.xOrder[g0 + q] = g));
-      plain.forEach((g, q) => (this.xSorted[g0 + q] = this.gtX1[g]!));
+      this.crowdStart[b] = p;
+      for (let q = g0; q < p; q++) this.xSorted[q] = this.gtX1[this.xOrder[q]!]!;
+      for (let g = g0; g < g1; g++) if (this.gtCrowd[g]) this.xOrder[p++] = g;
     }
     this.gtIgnore = new Uint8Array(A * G);
     this.npig = new Int32Array(K * A);
@@ -223,10 +228,11 @@ export class PreparedGroundTruth {
 
   /**
    * evaluate()'s work on image i (index among the sorted image ids) alone: rank its detections per category (score
-   * desc, input order), keep the first 100, match them against the image's gts for every area range and IoU
-   * threshold, and push the kept ones (in input order) to `acc` under `imageRank`. Scores and boxes must be finite.
+   * desc, input order), keep the first 100, match them against the image's gts for every IoU threshold and the first
+   * `areas` area ranges (all 4 for result(); 1, the 'all' range, is enough for CocoAccumulator.map()), and push the
+   * kept ones (in input order) to `acc` under `imageRank`. Scores and boxes must be finite.
    */
-  matchImage(i: number, imageRank: number, d: ImageDetections, acc: CocoAccumulator): void {
+  matchImage(i: number, imageRank: number, d: ImageDetections, acc: CocoAccumulator, areas = A): void {
     const I = this.imageIds.length;
     const K = this.categoryIds.length;
     const G = this.gtArea.length;
@@ -236,7 +242,10 @@ export class PreparedGroundTruth {
 
     // Rank per category in score order; the kept ones (rank < 100) grouped per category, in rank order.
     const order = s.imgOrder;
-    s.order.orderF64Desc(d.score, n, order);
+    let sorted = true;
+    for (let j = 1; j < n && sorted; j++) if (d.score[j]! > d.score[j - 1]!) sorted = false;
+    if (sorted) for (let j = 0; j < n; j++) order[j] = j; // already in score order (a post-processing's output is)
+    else s.order.orderF64Desc(d.score, n, order);
     const rank = s.rank;
     const catCount = s.catCount;
     let kept = 0;
@@ -287,7 +296,7 @@ export class PreparedGroundTruth {
       const Gb = this.gtStart[b + 1]! - g0;
       this.collectCandidates(keptDets, p0, D, b, box);
       s.ensureGt(Gb);
-      for (let a = 0; a < A; a++) {
+      for (let a = 0; a < areas; a++) {
         const [lo, hi] = AREA_RANGES[a]!;
         const ig0 = a * G + g0; // gtIgnore offset of this bucket's first gt
         for (let q = 0; q < D; q++) codes[4 * keptDets[p0 + q]! + a] = 0;
