@@ -2,6 +2,10 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { commands } from './commands/index';
+import { installCleanup } from '../src/cleanup';
+
+// SIGINT/SIGTERM/SIGHUP remove staging and temp folders, then exit 128+signal (src/cleanup.ts).
+installCleanup();
 
 const argv = hideBin(process.argv);
 const cli = yargs(argv)

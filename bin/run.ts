@@ -1,11 +1,13 @@
-// The one place errors become exit codes: PrunedetError -> one stderr line, exit 2; anything else -> exit 1
-// (stack only with --debug). Handlers await the work, so yargs never sees a rejected promise.
-import { isPrunedetError } from '../src/errors';
+// The one place errors become exit codes: PrunedetError (and a file operation the system refused: permissions, space)
+// -> one stderr line, exit 2; anything else is a bug in prunedet -> exit 1 (stack only with --debug). Handlers await
+// the work, so yargs never sees a rejected promise. Interrupts are cleanup.ts's (installed by bin/prunedet.ts).
+import { isPrunedetError, systemError } from '../src/errors';
 
 export async function runCommand(work: () => Promise<void> | void, debug = false): Promise<void> {
   try {
     await work();
-  } catch (e) {
+  } catch (err) {
+    const e = systemError(err) ?? err;
     if (isPrunedetError(e)) {
       process.stderr.write(`${e.oneLine()}\n`);
       if (debug && e.stack) process.stderr.write(`${e.stack}\n`);

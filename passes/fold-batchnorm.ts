@@ -8,8 +8,9 @@
  *
  * Preconditions: the Conv output feeds only the BN, W/b/BN parameters are float32 constants, BN has one output
  * (inference). New weights are new initializers: a W shared with other convs is left as it was for them.
+ * Records each folded conv's output (the BN's output name) as a rounding change: verify derives its tolerance from it.
  */
-import type { Pass } from '../src/pipeline';
+import type { Pass, RoundingChange } from '../src/pipeline';
 import type { Node } from '../src/ir/graph';
 import { Tensor } from '../src/ir/tensor';
 import { DataType } from '../src/ir/dtype';
@@ -31,6 +32,7 @@ export const foldBatchnorm: Pass = {
   summary: 'Fold inference BatchNormalization into the preceding Conv.',
   run(graph) {
     let folded = 0;
+    const rounding: RoundingChange[] = [];
     for (const bn of [...graph.nodes]) {
       const conv = foldable(bn);
       if (!conv) continue;
@@ -55,9 +57,10 @@ export const foldBatchnorm: Pass = {
       graph.removeNode(bn);
       conv.setOutput(0, z);
       graph.values.delete(y.name);
+      rounding.push({ value: z.name, how: 'batchnorm-folded' });
       folded++;
     }
-    if (!folded) return { changed: false, stats: { folded }, skipped: 'no BatchNormalization follows a Conv it alone reads' };
-    return { changed: true, stats: { folded, ...removeDead(graph) } };
+    if (!folded) return { changed: false, stats: { folded }, rounding, skipped: 'no BatchNormalization follows a Conv it alone reads' };
+    return { changed: true, stats: { folded, ...removeDead(graph) }, rounding };
   },
 };

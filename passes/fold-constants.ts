@@ -11,11 +11,12 @@
  * Shapes come from the model's declared input shapes (never from --input-shape or an assumed batch of 1), so a
  * dynamic dimension stays dynamic. Leaves alone: graph outputs, outputs much larger than their inputs (ConstantOfShape/Expand/Tile blow-ups), random
  * ops, values with symbolic dims.
+ * A folded float value the runtime might compute differently (see EXACT) is recorded as a rounding change for verify.
  */
-import type { Pass } from '../src/pipeline';
+import type { Pass, RoundingChange } from '../src/pipeline';
 import type { Node, Value } from '../src/ir/graph';
 import { Tensor } from '../src/ir/tensor';
-import { DataType } from '../src/ir/dtype';
+import { DataType, isFloatType } from '../src/ir/dtype';
 import { removeDead } from '../src/ir/dce';
 import { LAYOUT_OPS, evalNode, type Arr } from '../src/detector/layout-eval';
 import { inferShapes, type ShapeResult } from '../src/shape/infer';
@@ -24,6 +25,21 @@ import { isStatic, numbersOf } from '../src/shape/types';
 const FROM_VALUES = new Set<number>([DataType.FLOAT, DataType.INT64, DataType.INT32, DataType.DOUBLE, DataType.UINT8, DataType.BOOL, DataType.INT8]);
 const NEVER = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli', 'Constant']);
 const MAX_GROWTH_BYTES = 1 << 20;
+/**
+ * Ops whose folded float32 result is bit for bit what the runtime computes: data movement, selection and clamping
+ * (no rounding), integer-valued results (Floor, Ceil, Round, comparisons), and the operations IEEE-754 requires to be
+ * correctly rounded (+ − × ÷ √ 1/x): each folded node is computed in float64 from float32 inputs and rounded once to
+ * float32, which gives the correctly rounded result (float64 has more than 2·24 + 2 bits, so the double rounding is
+ * innocuous). Exp, Log, Pow, Sigmoid, sums and the like depend on the runtime's implementation: those are recorded.
+ */
+const EXACT = new Set([
+  'Reshape', 'Slice', 'Gather', 'Unsqueeze', 'Squeeze', 'Expand', 'Tile', 'Split', 'Transpose', 'Concat', 'Identity',
+  'Flatten', 'Shape', 'Size', 'Cast', 'Relu', 'Clip', 'Max', 'Min', 'Abs', 'Neg', 'Dropout', 'ConstantOfShape', 'Where',
+  'Floor', 'Ceil', 'Round', 'Sign', 'Not', 'And', 'Or', 'Xor', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual',
+  'ReduceMax', 'ReduceMin', 'ArgMax', 'ArgMin', 'Add', 'Sub', 'Mul', 'Div', 'Sqrt', 'Reciprocal',
+]);
+/** float32 and float64 folds follow the rule above; half-precision ones are always recorded. */
+const FOLDED_EXACTLY = new Set<number>([DataType.FLOAT, DataType.DOUBLE]);
 
 function isConst(v: Value | undefined): boolean {
   return v === undefined || v.constant() !== undefined;
@@ -59,10 +75,15 @@ export const foldConstants: Pass = {
     // hold for every input the exported model accepts.
     const shapes = inferShapes(ctx.model);
     let folded = 0;
+    const rounding: RoundingChange[] = [];
     for (const n of graph.topoOrder()) {
       if (n.domain !== '' || NEVER.has(n.opType)) continue;
       const tensors = foldNode(n, shapes);
       if (!tensors) continue;
+      n.outputs.forEach((o, i) => {
+        const t = tensors[i]!.dataType;
+        if (isFloatType(t) && !(EXACT.has(n.opType) && FOLDED_EXACTLY.has(t))) rounding.push({ value: o!.name, how: 'constant-folded' });
+      });
       graph.removeNode(n);
       n.outputs.forEach((o, i) => {
         o!.initializer = tensors[i]!;
@@ -70,8 +91,8 @@ export const foldConstants: Pass = {
       });
       folded++;
     }
-    if (!folded) return { changed: false, stats: { nodesFolded: 0 }, skipped: 'no node computes a constant' };
+    if (!folded) return { changed: false, stats: { nodesFolded: 0 }, rounding, skipped: 'no node computes a constant' };
     const dce = removeDead(graph);
-    return { changed: true, stats: { nodesFolded: folded, ...dce } };
+    return { changed: true, stats: { nodesFolded: folded, ...dce }, rounding };
   },
 };

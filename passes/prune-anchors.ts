@@ -80,7 +80,7 @@ export const pruneAnchors: Pass<PruneAnchorsOptions> = {
     if (!spec) throw new PrunedetError('E_NOT_DETECTOR', 'prune-anchors needs a detection head, and analysis found none', 'run `prunedet inspect` on the model');
     validate(spec, options.kept);
     if (options.kept.every((k, i) => k.length === spec.levels[i]!.anchorsPerLocation)) {
-      return { changed: false, stats: {}, skipped: 'the config keeps every anchor' };
+      return { changed: false, stats: {}, rounding: [], skipped: 'the config keeps every anchor' };
     }
     const region = findRegion(graph, ctx.shapes);
     const convShapes = region.convs.map((c) => ctx.shapes.requireStatic(c.output(), 'prune-anchors'));
@@ -119,6 +119,8 @@ export const pruneAnchors: Pass<PruneAnchorsOptions> = {
         convsSliced, levelsEmptied, initializersSliced: cache.cloned, reshapesRewritten: stats.reshapes, slicesRewritten: stats.slices,
         concatInputsDropped: stats.concatInputsDropped, constantsSliced: stats.constantsSliced, staticValuesGathered: cache.gathered, staticValuesFrozen: cache.frozen, ...post,
       },
+      // slicing channels, rows and constants changes no float arithmetic
+      rounding: [],
     };
   },
 };

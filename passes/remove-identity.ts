@@ -45,7 +45,7 @@ export const removeIdentity: Pass = {
       graph.values.delete(x.name);
       removed++;
     }
-    if (!removed) return { changed: false, stats: { removed, kept }, skipped: kept ? 'the remaining Identity nodes rename graph inputs or shared values' : 'no Identity nodes' };
-    return { changed: true, stats: { removed, kept } };
+    if (!removed) return { changed: false, stats: { removed, kept }, rounding: [], skipped: kept ? 'the remaining Identity nodes rename graph inputs or shared values' : 'no Identity nodes' };
+    return { changed: true, stats: { removed, kept }, rounding: [] };
   },
 };

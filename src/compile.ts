@@ -1,8 +1,7 @@
 // `prunedet compile`: resolve a pruned-anchor configuration against the model, run the pass pipeline, and write
 // OUTDIR/model.onnx + report.json (and, asked for, the fused C post-processing) atomically.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, extname, join, resolve } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import type { Model } from './ir/graph';
 import { loadModelWithInfo } from './onnx/load';
 import { saveModel, modelToBytes } from './onnx/save';
@@ -13,11 +12,11 @@ import { summarizeCost } from './cost/macs';
 import type { ShapeResult } from './shape/infer';
 import { runPipeline, type StepReport } from './pipeline';
 import { DEFAULT_PIPELINE, passesByName } from '../passes/index';
-import { PrunedetError } from './errors';
-import { samePath, writeFileAtomic, writeOutputDir } from './fs';
+import { InternalError, PrunedetError } from './errors';
+import { checkOutput, writeFileAtomic, writeOutputDir, type CheckOutputOptions } from './fs';
 import { baselineFromMmdetConfig, removeListOf, resolveConfig, type BaselineAnchors, type ResolvedConfig } from './anchors/config/index';
 import type { AnchorSet } from './anchors/types';
-import { parsePyConfig } from './anchors/config/py-literal';
+import { configFiles, localBases } from './anchors/config/py-config';
 import { PRESETS } from './postprocess/presets';
 
 export interface CompileOptions {
@@ -28,6 +27,8 @@ export interface CompileOptions {
   headSpec?: string;
   inputShape?: number[];
   outDir: string;
+  /** Replace an existing non-empty OUTDIR that prunedet did not make. */
+  force?: boolean;
   passes?: string[];
   /** Open the model in onnxruntime after every pass. */
   check?: boolean;
@@ -69,12 +70,11 @@ function stats(model: Model, shapes: ShapeResult, spec: DetectorSpec, anchorsPer
   return { headMacs: spec.headMacs, totalMacs: cost.totalMacs, boxes: spec.boxes, anchorsPerLevel, params: cost.params, bytes };
 }
 
-/** The `_base_` config a .py config inherits from, when it is a single existing local file. */
+/** The `_base_` config a .py config inherits from, when it is a single existing file in the config's folder. */
 function baseOf(configPath: string): string | undefined {
-  if (extname(configPath) !== '.py' || !existsSync(configPath)) return undefined;
-  const mod = parsePyConfig(readFileSync(configPath, 'utf8'), configPath);
-  const base = mod.bases.length === 1 ? resolve(dirname(configPath), mod.bases[0]!.path) : undefined;
-  return base && existsSync(base) ? base : undefined;
+  if (extname(configPath) !== '.py') return undefined;
+  const bases = localBases(configPath);
+  return bases.length === 1 ? bases[0] : undefined;
 }
 
 /** The baseline anchors configs are resolved against: --baseline-config, the config's _base_, or the model itself. */
@@ -108,16 +108,18 @@ function sha256(bytes: Uint8Array): string {
 }
 
 export async function compile(o: CompileOptions): Promise<CompileReport> {
-  const outModel = join(o.outDir, 'model.onnx');
-  if (samePath(outModel, o.model)) {
-    throw new PrunedetError('E_OUTPUT', `compile would overwrite its input ${o.model}`, 'choose another output folder with -o');
-  }
   checkEmitOptions(o);
+  // The output rule, checked twice before anything is written: with the paths named on the command line (cheap, before
+  // the model is read), then with every file actually read (the model's external data, the configs' bases).
+  const named = [o.model, o.config, o.baselineConfig, o.headSpec];
+  const rule = (inputs: (string | undefined)[]): CheckOutputOptions => ({ command: 'compile', kind: 'dir', inputs, ...(o.force ? { force: true } : {}) });
+  checkOutput(o.outDir, rule(named));
   const loaded = loadModelWithInfo(o.model);
   const headSpec = o.headSpec ? loadHeadSpec(o.headSpec) : undefined;
   const { shapes, spec } = analyzeModel(loaded.model, { ...(o.inputShape ? { inputShape: o.inputShape } : {}), ...(headSpec ? { headSpec } : {}) }, loaded.source);
   const { baseline, set } = resolveBaseline(spec, o);
   const resolved: ResolvedConfig = resolveConfig({ ...(o.config ? { config: o.config } : {}), ...(o.remove !== undefined ? { remove: o.remove } : {}), baseline });
+  const target = checkOutput(o.outDir, rule([...named, ...loaded.files, ...configFiles(o.config), ...configFiles(o.baselineConfig)]));
   const counts = spec.levels.map((l) => l.anchorsPerLocation);
   const before = stats(loaded.model, shapes, spec, counts, loaded.byteLength);
   const featureMaps = spec.levels.map((l) => l.featureMap);
@@ -154,15 +156,42 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
     const { cutAtHead } = await import('./detector/cut-head');
     report.cutHead = cutAtHead(model, after.spec, after.shapes);
   }
-  await writeOutputDir(o.outDir, async (stage) => {
+  await writeOutputDir(target, async (stage) => {
     report.after.bytes = saveModel(model, join(stage, 'model.onnx'));
     const { emitArtefacts } = await import('./compile-emit');
     const extra = await emitArtefacts(stage, { options: o, report, model, spec: after.spec, baselineSet: set, featureMaps });
     report.files.push(...extra.files);
     if (extra.postprocess) report.postprocess = extra.postprocess;
+    for (const f of report.files.filter((x) => x.endsWith('.onnx'))) await opensInOrt(join(stage, f), o.model, loaded.source);
     writeFileAtomic(join(stage, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   });
   return report;
+}
+
+/** The first line of onnxruntime's refusal to open `src`, or undefined when it opens. */
+async function ortRefusal(src: string): Promise<string | undefined> {
+  const ort = await import('onnxruntime-node');
+  try {
+    const s = await ort.InferenceSession.create(src, { logSeverityLevel: 3, graphOptimizationLevel: 'disabled' });
+    await s.release();
+    return undefined;
+  } catch (e) {
+    return (e as Error).message.split('\n')[0]!.replace(/^Load model from \S+ failed:\s*/, '');
+  }
+}
+
+/**
+ * Every model compile writes opens in onnxruntime. When one does not, the input decides whose fault it is: an input
+ * onnxruntime cannot open either is the user's (exit 2, nothing written); otherwise it is a bug in prunedet.
+ */
+async function opensInOrt(written: string, input: string, label: string): Promise<void> {
+  const refusal = await ortRefusal(written);
+  if (refusal === undefined) return;
+  const inputRefusal = await ortRefusal(input);
+  if (inputRefusal !== undefined) {
+    throw new PrunedetError('E_ONNX_INVALID', `onnxruntime cannot open ${label} itself (${inputRefusal}), and prunedet writes only models onnxruntime opens`, 'fix the model (onnx.checker.check_model names the problem) or re-export it');
+  }
+  throw new InternalError(`the compiled ${basename(written)} does not open in onnxruntime although ${label} does: ${refusal}`);
 }
 
 async function checkInOrt(model: Model, afterPass: string): Promise<void> {

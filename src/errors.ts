@@ -23,6 +23,8 @@ export const ErrorCodes = {
   E_ANNOTATIONS: 'annotations unusable',
   E_POSTPROCESS: 'post-processing spec invalid',
   E_TOOLCHAIN: 'a required tool (gcc) is missing',
+  E_REPORT: 'compile report unreadable, malformed, or not of this model',
+  E_IO: 'the system refused a file operation',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
@@ -41,7 +43,8 @@ export class PrunedetError extends Error {
   /** The single line the CLI prints. */
   oneLine(): string {
     const text = this.hint ? `${this.message}; ${this.hint}` : this.message;
-    return `prunedet: ${text.replace(/\s*\n\s*/g, ' ')}`;
+    // names from a damaged file may hold control characters: one printable line whatever they are
+    return `prunedet: ${text.replace(/\s*\n\s*/g, ' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '\ufffd')}`;
   }
 }
 
@@ -52,4 +55,16 @@ export class InternalError extends Error {
 
 export function isPrunedetError(e: unknown): e is PrunedetError {
   return e instanceof PrunedetError;
+}
+
+/** Errno codes that name a condition of the machine (permissions, space, a read-only or busy file system), not a bug. */
+const SYSTEM_ERRNOS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'EBUSY', 'EMFILE', 'ENFILE', 'ENAMETOOLONG', 'ELOOP', 'EIO', 'EXDEV']);
+
+/** A Node file-system error the user can fix, as a PrunedetError (E_IO) naming the operation and path; else undefined. */
+export function systemError(e: unknown): PrunedetError | undefined {
+  const x = e as NodeJS.ErrnoException & { dest?: string };
+  if (!(e instanceof Error) || typeof x.code !== 'string' || !SYSTEM_ERRNOS.has(x.code) || typeof x.syscall !== 'string') return undefined;
+  const where = x.path ? ` ${x.path}${x.dest ? ` -> ${x.dest}` : ''}` : '';
+  const hint = x.code === 'ENOSPC' || x.code === 'EDQUOT' ? 'free some disk space' : x.code === 'EMFILE' || x.code === 'ENFILE' ? 'raise the open-file limit (ulimit -n)' : 'check the path and its permissions';
+  return new PrunedetError('E_IO', `${x.syscall}${where} failed (${x.code})`, hint);
 }

@@ -11,11 +11,33 @@ import { inputShapeOverride } from './detector/index';
 import { setDeclaredType, declaredType } from './onnx/value-info';
 import { InternalError, PrunedetError } from './errors';
 
+/**
+ * A value whose float arithmetic a pass changed: the graph computes it from re-rounded constants (same mathematics,
+ * different float32 rounding). Passes that only slice, remove or rewire (prune-anchors, eliminate-dead,
+ * remove-identity, integer shape folds) change no arithmetic and record nothing; verify checks every output no
+ * recorded value reaches bit for bit, and derives a tolerance for the others from these records.
+ */
+export interface RoundingChange {
+  /** The value (by name, in the graph the pass left) whose producer now reads re-rounded constants, or the folded constant itself. */
+  value: string;
+  /**
+   * 'batchnorm-folded': a Conv now computes Conv + BatchNormalization with weights W·s and bias (b − mean)·s + beta,
+   * each rounded once to float32; 'constant-folded': a float value computed once by prunedet (float64, rounded once)
+   * instead of by the runtime's float32 ops.
+   */
+  how: 'batchnorm-folded' | 'constant-folded';
+}
+
 export interface PassResult {
   changed: boolean;
   stats: Record<string, number>;
   /** Why the pass did nothing (not an error): e.g. 'no BatchNormalization follows a Conv'. */
   skipped?: string;
+  /**
+   * Every value whose float arithmetic the pass changed; [] when it changed none (slicing, removal, rewiring). Reports
+   * of older prunedet versions lack the field: verify then assumes every conv may have been re-rounded.
+   */
+  rounding: RoundingChange[];
 }
 
 export interface PassContext {
@@ -85,6 +107,7 @@ export async function runPipeline(model: Model, steps: PipelineStep[], opts: Pip
   let stale = false;
   const reports: StepReport[] = [];
   for (const step of steps) {
+    await new Promise((r) => setImmediate(r)); // an interrupt (SIGINT/SIGTERM) is handled between passes
     if (stale) {
       spec = analyze();
       stale = false;

@@ -1,5 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { emit, runCommand } from '../run';
+import { LIMITS } from '../../src/limits';
 
 interface Args { outdir: string; original?: string; images?: string; postprocess?: string; runs: number; 'skip-model': boolean; json: boolean; debug: boolean }
 
@@ -11,7 +12,7 @@ export const benchCommand: CommandModule<object, Args> = {
     .option('original', { type: 'string', describe: 'the original model (default: the path in report.json)' })
     .option('images', { type: 'string', describe: 'use the real head outputs of the first image in this folder' })
     .option('postprocess', { type: 'string', describe: 'post-processing preset (default: the one compile emitted C for)' })
-    .option('runs', { type: 'number', default: 200, describe: 'timed runs per measurement (at least 200)' })
+    .option('runs', { type: 'number', default: 200, describe: `timed runs per measurement (200 to ${LIMITS.benchRuns})` })
     .option('skip-model', { type: 'boolean', default: false, describe: 'skip the end-to-end model timing' })
     .option('json', { type: 'boolean', default: false })
     .check((a) => {

@@ -1,10 +1,10 @@
 import type { CommandModule } from 'yargs';
 import { emit, runCommand } from '../run';
-import { HEAD_SPEC_OPTION, INPUT_SHAPE_OPTION } from '../options';
+import { FORCE_OPTION, HEAD_SPEC_OPTION, INPUT_SHAPE_OPTION } from '../options';
 
 interface Args {
   model: string; config?: string; remove?: string; o: string; 'baseline-config'?: string; 'head-spec'?: string;
-  'input-shape'?: string; passes?: string; check: boolean; emit?: string[]; postprocess?: string; 'cut-head': boolean; json: boolean; debug: boolean;
+  'input-shape'?: string; passes?: string; check: boolean; force: boolean; emit?: string[]; postprocess?: string; 'cut-head': boolean; json: boolean; debug: boolean;
 }
 
 export const compileCommand: CommandModule<object, Args> = {
@@ -14,7 +14,8 @@ export const compileCommand: CommandModule<object, Args> = {
     .positional('model', { type: 'string', demandOption: true, describe: 'ONNX detector' })
     .option('config', { type: 'string', describe: 'mmdetection-style .py or .json anchor config' })
     .option('remove', { type: 'string', describe: 'global base-anchor indices to remove, e.g. 5,7,13 (as the paper prints them)' })
-    .option('o', { alias: 'output', type: 'string', demandOption: true, describe: 'output folder' })
+    .option('o', { alias: 'output', type: 'string', demandOption: true, describe: 'output folder (replaced as a whole)' })
+    .option('force', FORCE_OPTION)
     .option('baseline-config', { type: 'string', describe: 'the unpruned anchor generator config (.py), to match (scale, ratio) pairs' })
     .option('head-spec', HEAD_SPEC_OPTION)
     .option('input-shape', INPUT_SHAPE_OPTION)
@@ -36,6 +37,7 @@ export const compileCommand: CommandModule<object, Args> = {
       model: argv.model,
       outDir: argv.o,
       check: argv.check,
+      force: argv.force,
       cutHead: argv['cut-head'],
       ...(argv.config !== undefined ? { config: argv.config } : {}),
       ...(argv.remove !== undefined ? { remove: argv.remove } : {}),

@@ -1,12 +1,12 @@
 import type { CommandModule } from 'yargs';
 import { emit, runCommand } from '../run';
-import { HEAD_SPEC_OPTION, INPUT_SHAPE_OPTION } from '../options';
+import { FORCE_OPTION, HEAD_SPEC_OPTION, INPUT_SHAPE_OPTION } from '../options';
 import type { SearchOptions } from '../../src/search/index';
 
 interface Args {
   model: string; images: string; annotations?: string; postprocess?: string; strategy: string;
-  'min-map'?: number; 'anchors-per-level'?: number; 'max-candidates'?: number; workers?: number; 'input-shape'?: string;
-  'head-spec'?: string; size?: string; mean?: string; std?: string; bgr: boolean; letterbox: boolean; o: string; json: boolean; debug: boolean;
+  'min-map'?: number; 'anchors-per-level'?: number; 'max-candidates'?: number; workers?: number; 'min-level-detections'?: number; 'input-shape'?: string;
+  'head-spec'?: string; size?: string; mean?: string; std?: string; bgr: boolean; letterbox: boolean; o: string; force: boolean; json: boolean; debug: boolean;
   'cache-dir'?: string; 'build-cache-only': boolean; shard?: string; progress?: number;
 }
 
@@ -23,6 +23,7 @@ export const searchCommand: CommandModule<object, Args> = {
     .option('anchors-per-level', { type: 'number', describe: 'layerwise: remove at most this many anchors per level (default: no limit)' })
     .option('max-candidates', { type: 'number', describe: 'evaluate at most this many candidates over all runs of this search (default 2000)' })
     .option('workers', { type: 'number', describe: 'evaluation threads (default: number of cores)' })
+    .option('min-level-detections', { type: 'number', describe: 'flag candidates removing anchors of a level where the full model detects fewer objects than this on the images (default 10)' })
     .option('input-shape', INPUT_SHAPE_OPTION)
     .option('head-spec', HEAD_SPEC_OPTION)
     .option('size', { type: 'string', describe: 'network input WxH (default: the model\'s)' })
@@ -35,17 +36,23 @@ export const searchCommand: CommandModule<object, Args> = {
     .option('build-cache-only', { type: 'boolean', default: false, describe: 'only fill the cache (run the model on photos without a valid record), no search' })
     .option('shard', { type: 'string', describe: 'with --build-cache-only: fill slice i of n (i/n, photos i, i+n, ...), so n processes or machines fill one cache' })
     .option('progress', { type: 'number', describe: 'seconds between progress lines when stderr is not a terminal (default 10)' })
+    .option('force', FORCE_OPTION)
     .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' }) as never,
   handler: (argv) => runCommand(async () => {
     const { search, buildSearchCache, formatSearch, formatCacheBuild } = await import('../../src/search/index');
     const { parseShard } = await import('../../src/search/sparse-cache');
     const { ProgressReporter } = await import('../../src/search/progress');
     const { parseInputShape } = await import('../../src/commands/common');
+    const { usage } = await import('../../src/search/inputs');
+    if (argv.progress !== undefined && !(Number.isFinite(argv.progress) && argv.progress >= 0 && argv.progress <= 86_400)) {
+      usage(`--progress ${argv.progress} is out of range`, 'use seconds between progress lines, from 0 to 86400');
+    }
     const progress = new ProgressReporter({ tty: process.stderr.isTTY === true, write: (t) => process.stderr.write(t), ...(argv.progress !== undefined ? { everySeconds: argv.progress } : {}) });
     const options: SearchOptions = {
       model: argv.model,
       images: argv.images,
       outDir: argv.o,
+      force: argv.force,
       strategy: argv.strategy as SearchOptions['strategy'],
       ...(argv.annotations !== undefined ? { annotations: argv.annotations } : {}),
       ...(argv.postprocess !== undefined ? { postprocess: argv.postprocess } : {}),
@@ -53,6 +60,7 @@ export const searchCommand: CommandModule<object, Args> = {
       ...(argv['anchors-per-level'] !== undefined ? { anchorsPerLevel: argv['anchors-per-level'] } : {}),
       ...(argv['max-candidates'] !== undefined ? { maxCandidates: argv['max-candidates'] } : {}),
       ...(argv.workers !== undefined ? { workers: argv.workers } : {}),
+      ...(argv['min-level-detections'] !== undefined ? { minLevelDetections: argv['min-level-detections'] } : {}),
       ...(argv['input-shape'] ? { inputShape: parseInputShape(argv['input-shape'])! } : {}),
       ...(argv['head-spec'] ? { headSpec: argv['head-spec'] } : {}),
       ...(argv['cache-dir'] !== undefined ? { cacheDir: argv['cache-dir'] } : {}),

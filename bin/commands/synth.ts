@@ -1,8 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { emit, runCommand } from '../run';
+import { FORCE_OPTION } from '../options';
 import { FIXTURE_KINDS, OUTPUT_STYLES, RESHAPE_TARGETS, type FixtureKind, type OutputStyle, type ReshapeTargets } from '../../fixtures/kinds';
 
-interface Args { kind: FixtureKind; backbone: 'full' | 'tiny'; outputs: OutputStyle; reshape: ReshapeTargets; 'input-shape'?: string; seed?: number; o: string; json: boolean; debug: boolean }
+interface Args { kind: FixtureKind; backbone: 'full' | 'tiny'; outputs: OutputStyle; reshape: ReshapeTargets; 'input-shape'?: string; seed?: number; o: string; force: boolean; json: boolean; debug: boolean }
 
 export const synthCommand: CommandModule<object, Args> = {
   command: 'synth <kind>',
@@ -15,6 +16,7 @@ export const synthCommand: CommandModule<object, Args> = {
     .option('input-shape', { type: 'string', describe: 'RetinaNet input N,C,H,W (default 1,3,800,1200)' })
     .option('seed', { type: 'number' })
     .option('o', { alias: 'output', type: 'string', demandOption: true, describe: 'output .onnx file' })
+    .option('force', FORCE_OPTION)
     .option('json', { type: 'boolean', default: false }) as never,
   handler: (argv) => runCommand(async () => {
     const { formatSynth, synth } = await import('../../src/commands/synth');
@@ -26,6 +28,7 @@ export const synthCommand: CommandModule<object, Args> = {
       ...(argv.reshape ? { reshape: argv.reshape } : {}),
       ...(shape ? { inputSize: [shape[2]!, shape[3]!] as [number, number] } : {}),
       ...(argv.seed !== undefined ? { seed: argv.seed } : {}),
+      force: argv.force,
     });
     emit(argv.json, r, () => formatSynth(r));
   }, argv.debug),

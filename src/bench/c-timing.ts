@@ -2,8 +2,8 @@
 // of every module's input) happens back to back, so the noise of a shared machine hits all of them alike and the
 // ratios between them are measured, not inferred from separate runs.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { makeTempDir } from '../cleanup';
 import { join } from 'node:path';
 import { PrunedetError } from '../errors';
 import { anchorCount, gccBuild, hasGcc, inputLength, levelPointersC, type CModuleShape } from '../verify/c-runner';
@@ -82,7 +82,7 @@ ${calls.map((c) => `        { size_t n = 0; int st; double t0 = now_ns(); ${c.ca
 /** Build every module with the harness (gcc -O2 + flags) and time `runs` rounds after `warmup` rounds. */
 export function timeSideBySide(mods: TimedModule[], runs: number, warmup: number, flags: string[]): SideBySide {
   if (!hasGcc()) throw new PrunedetError('E_TOOLCHAIN', 'gcc is not installed, so the C module cannot be timed', 'install gcc (Debian: apt-get install gcc)');
-  const dir = mkdtempSync(join(tmpdir(), 'prunedet-time-'));
+  const { dir, release } = makeTempDir('time');
   try {
     const sources: string[] = ['harness.c'];
     mods.forEach((m, i) => {
@@ -111,6 +111,6 @@ export function timeSideBySide(mods: TimedModule[], runs: number, warmup: number
     }
     return res;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    release();
   }
 }

@@ -2,19 +2,20 @@
 // pruned one, each implementation runs on the same head outputs: the emitted C (gcc -O2, timed natively), the
 // TypeScript reference, and onnxruntime running decode + NonMaxSuppression as an ONNX graph; next to the floor (a
 // memcpy of the same bytes) and end-to-end model latency in onnxruntime.
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadDetector } from '../detector/index';
 import { PrunedetError } from '../errors';
+import { makeTempDir } from '../cleanup';
+import { LIMITS } from '../limits';
 import { compiledPostprocess, emitPlanFor, candidateCapFor } from '../compile-emit';
 import { postprocessForModel, referenceInput, type ModelPostprocess } from '../postprocess/for-model';
 import { postprocess, scoreAnchor, type PostprocessInput } from '../postprocess/reference';
 import { foregroundCount } from '../postprocess/spec';
 import { emitPostprocessC } from '../emit/c/index';
 import { BASE_CFLAGS, flattenForC, hasGcc } from '../verify/c-runner';
-import { readCompileReport, reportBaselineSet } from '../verify/report';
+import { checkOriginal, readCompileReport, reportBaselineSet } from '../verify/report';
 import { RUN_SESSION_OPTIONS, runOnce } from '../verify/session';
 import { timeSideBySide, type TimedModule } from './c-timing';
 import { keptAnchorIndices } from '../verify/compare';
@@ -118,11 +119,15 @@ export async function timeModel(path: string, dims: number[], runs: number): Pro
 
 export async function bench(o: BenchOptions): Promise<BenchResult> {
   const runs = o.runs ?? 200;
+  if (!(Number.isInteger(runs) && runs >= 1 && runs <= LIMITS.benchRuns)) {
+    throw new PrunedetError('E_USAGE', `--runs ${runs} is not a whole number from 1 to ${LIMITS.benchRuns.toLocaleString('en-US')}`, 'medians and p99 settle within a few thousand runs; pass e.g. --runs 1000');
+  }
   const warmup = o.warmup ?? 20;
   const say = o.progress ?? (() => undefined);
   const report = readCompileReport(o.outDir);
   const originalPath = o.original ?? report.model.file;
   if (!existsSync(originalPath)) throw new PrunedetError('E_FILE_NOT_FOUND', `the original model ${originalPath} is not there`, 'pass it with --original');
+  checkOriginal(report, originalPath, o.outDir);
   const preset = o.postprocess ?? (report.postprocess?.requested as string | undefined);
   if (!preset) throw new PrunedetError('E_USAGE', 'bench needs the post-processing semantics', 'compile with --emit c --postprocess PRESET, or pass --postprocess');
   const orig = loadDetector(originalPath);
@@ -158,7 +163,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
   const timings: PostprocessTiming[] = [];
   const floors: Partial<Record<'original' | 'pruned', Summary>> = {};
   const cMods: { anchors: 'original' | 'pruned'; candidates: number; mod: TimedModule }[] = [];
-  const work = mkdtempSync(join(tmpdir(), 'prunedet-bench-'));
+  const { dir: work, release } = makeTempDir('bench');
   try {
     for (const set of sets) {
       const candidates = countCandidates(set.pp, set.input);
@@ -181,6 +186,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
         const t0 = performance.now();
         postprocess(set.pp.spec, set.input, ctx);
         if (i >= tsWarm) ts.push((performance.now() - t0) * 1000);
+        await new Promise((r) => setImmediate(r)); // untimed: lets an interrupt be handled between runs
       }
       timings.push({ impl: 'ts', anchors: set.anchors, candidates, detections: ref.length, ...summarize(ts) });
       say(`onnxruntime decode + NonMaxSuppression, ${set.anchors} anchors (${runs} runs)`);
@@ -210,7 +216,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
       timings.unshift(...cTimes);
     }
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    release();
   }
   let model: BenchResult['model'] = null;
   if (!o.noModel) {

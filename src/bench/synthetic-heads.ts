@@ -22,8 +22,12 @@ function iou(a: ArrayLike<number>, ai: number, b: readonly number[]): number {
   return ua > 0 ? inter / ua : 0;
 }
 
-/** Seeded synthetic head outputs for anchors `anchors` ([N, 4] in spec.anchorFormat) and `numClasses` columns. */
-export function syntheticHeadOutputs(spec: PostprocessSpec, numClasses: number, anchors: Float32Array, seed: number, objects = 5): SyntheticHeads {
+/**
+ * Seeded synthetic head outputs for anchors `anchors` ([N, 4] in spec.anchorFormat) and `numClasses` columns: `objects`
+ * objects centred near random anchors, or, given a list of anchor indices, one object near each of them (verify plants
+ * objects on every level this way, so that every level's anchors detect something).
+ */
+export function syntheticHeadOutputs(spec: PostprocessSpec, numClasses: number, anchors: Float32Array, seed: number, objects: number | readonly number[] = 5): SyntheticHeads {
   const rand = mulberry32(seed);
   const gauss = gaussian(rand);
   const n = anchors.length / 4;
@@ -36,8 +40,9 @@ export function syntheticHeadOutputs(spec: PostprocessSpec, numClasses: number, 
     xyxy.set([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 4 * i);
   }
   const planted: [number, number, number, number, number][] = [];
-  for (let o = 0; o < objects && n > 0; o++) {
-    const i = Math.floor(rand() * n);
+  const count = typeof objects === 'number' ? objects : objects.length;
+  for (let o = 0; o < count && n > 0; o++) {
+    const i = typeof objects === 'number' ? Math.floor(rand() * n) : objects[o]!;
     const [cx, cy, w, h] = [cs[4 * i]!, cs[4 * i + 1]!, cs[4 * i + 2]! * (0.85 + 0.3 * rand()), cs[4 * i + 3]! * (0.85 + 0.3 * rand())];
     const dx = (rand() - 0.5) * 0.2 * w;
     const dy = (rand() - 0.5) * 0.2 * h;

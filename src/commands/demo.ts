@@ -1,9 +1,8 @@
 // `prunedet demo`: the README's first command. Builds the SSD300 fixture (full VGG16, seeded weights), compiles the
 // paper's configurations A-D, verifies each against the original, measures model and post-processing latency, and
 // prints the paper's table with prunedet's own columns. No network, no arguments.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeTempDir } from '../cleanup';
 import { buildFixture } from '../../fixtures/index';
 import { saveModel } from '../onnx/save';
 import { compile, type CompileReport } from '../compile';
@@ -43,7 +42,7 @@ export interface DemoStage {
 /** `backbone` is for tests (the demo itself always builds the full VGG16). */
 export async function demo(progress: (msg: string) => void, stage: DemoStage = {}, backbone: 'full' | 'tiny' = 'full'): Promise<DemoResult> {
   const t0 = performance.now();
-  const dir = mkdtempSync(join(tmpdir(), 'prunedet-demo-'));
+  const { dir, release } = makeTempDir('demo');
   try {
     progress('building the SSD300 fixture (VGG16 backbone, seeded random weights)');
     const original = join(dir, 'ssd300.onnx');
@@ -76,7 +75,7 @@ export async function demo(progress: (msg: string) => void, stage: DemoStage = {
     }
     return { rows, seconds: (performance.now() - t0) / 1000 };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    release();
   }
 }
 

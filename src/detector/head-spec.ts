@@ -4,9 +4,11 @@
 //   { "levels": [ { "anchors": 4, "convs": { "scores": "<conv node or output name>", "boxes": "...", "landmarks": "..." } }, ... ] }
 // Levels are listed finest first (level 0 first); conv names are node names or their output value names; output
 // names are those `prunedet inspect` lists (graph outputs, or the head tensors a full export's NMS reads).
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Node } from '../ir/graph';
 import { PrunedetError } from '../errors';
+import { readInputFile } from '../fs';
+import { LIMITS } from '../limits';
 import { levelName } from '../format/levels';
 import { OUTPUT_ROLES } from './roles';
 import type { GroupRole } from './spec';
@@ -21,16 +23,21 @@ export interface HeadSpecFile {
 
 const ROLES: GroupRole[] = ['scores', 'boxes', 'landmarks', 'objectness', 'extra'];
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const kindOf = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'a list' : `a ${typeof v}`);
+
 export function loadHeadSpec(path: string): HeadSpecFile {
   if (!existsSync(path)) throw new PrunedetError('E_FILE_NOT_FOUND', `head spec ${path} does not exist`, 'check the --head-spec path');
+  const text = readInputFile(path, 'E_HEAD_SPEC', `head spec ${path}`, 'a head spec is a small JSON file; pass the right one', LIMITS.configBytes).toString('utf8');
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    raw = JSON.parse(text);
   } catch (e) {
     throw new PrunedetError('E_HEAD_SPEC', `head spec ${path} is not valid JSON (${(e as Error).message})`, 'fix the JSON syntax');
   }
-  const { levels, outputs } = (raw ?? {}) as { levels?: unknown; outputs?: unknown };
   const usage = 'write { "outputs": { "<output>": "scores" | "boxes" | ... } } or { "levels": [ { "anchors": A, "convs": { "scores": "...", "boxes": "..." } } ] }';
+  if (!isObject(raw)) throw new PrunedetError('E_HEAD_SPEC', `head spec ${path} holds ${kindOf(raw)}, not an object`, usage);
+  const { levels, outputs } = raw as { levels?: unknown; outputs?: unknown };
   if (levels === undefined && outputs === undefined) throw new PrunedetError('E_HEAD_SPEC', `head spec ${path} has neither "outputs" nor "levels"`, usage);
   if (outputs !== undefined) {
     if (!outputs || typeof outputs !== 'object' || Array.isArray(outputs) || !Object.keys(outputs).length) throw new PrunedetError('E_HEAD_SPEC', `head spec ${path}: "outputs" must map output names to roles`, usage);
@@ -43,6 +50,7 @@ export function loadHeadSpec(path: string): HeadSpecFile {
   if (levels !== undefined) {
     if (!Array.isArray(levels) || levels.length === 0) throw new PrunedetError('E_HEAD_SPEC', `head spec ${path}: "levels" must be a non-empty list`, usage);
     levels.forEach((l: { anchors?: unknown; convs?: Record<string, unknown> }, i) => {
+      if (!isObject(l)) throw new PrunedetError('E_HEAD_SPEC', `head spec ${path} ${levelName(i)} holds ${kindOf(l)}, not an object`, usage);
       if (!Number.isInteger(l.anchors) || (l.anchors as number) < 1) {
         throw new PrunedetError('E_HEAD_SPEC', `head spec ${path} ${levelName(i)} needs a positive integer "anchors"`, 'give the anchors per location of every level');
       }

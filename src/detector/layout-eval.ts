@@ -89,14 +89,14 @@ function transpose(mode: Mode, x: Arr, perm: number[]): Arr {
 }
 
 /** Broadcast `x` to `shape` (numpy rules). */
-function broadcastTo(mode: Mode, x: Arr, shape: number[]): Arr {
+export function broadcastTo(mode: Mode, x: Arr, shape: number[]): Arr {
   if (x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i])) return x;
   const off = shape.length - x.shape.length;
   const st = strides(x.shape);
   return affine(mode, x, shape, shape.map((_, d) => (d < off || x.shape[d - off] === 1 ? 0 : st[d - off]!)));
 }
 
-function broadcastShape(a: number[], b: number[]): number[] {
+export function broadcastShape(a: number[], b: number[]): number[] {
   const r = Math.max(a.length, b.length);
   return Array.from({ length: r }, (_, i) => {
     const x = a[a.length - r + i] ?? 1;
@@ -107,7 +107,7 @@ function broadcastShape(a: number[], b: number[]): number[] {
 
 const FLOAT_TYPES = new Set([1, 10, 11, 16]);
 
-const UNARY: Record<string, (v: number) => number> = {
+export const UNARY: Record<string, (v: number) => number> = {
   Sigmoid: (v) => 1 / (1 + Math.exp(-v)),
   Exp: Math.exp,
   Log: Math.log,

@@ -43,7 +43,7 @@ export function decodePng(bytes: Uint8Array, maxPixels: number): { width: number
       if (!(colorType in CHANNELS) || !VALID_DEPTHS[colorType]!.includes(depth)) throw new Error(`colour type ${colorType} with bit depth ${depth} is not valid PNG`);
       if (data[10] !== 0 || data[11] !== 0 || interlace > 1) throw new Error('unknown compression, filter or interlace method');
       if (width === 0 || height === 0) throw new Error('zero width or height');
-      if (width * height > maxPixels) throw new Error(`${width}x${height} exceeds the ${Math.round(maxPixels / 1e6)} MP limit`);
+      if (width * height > maxPixels) throw new Error(`it declares ${width}x${height} pixels, above the ${Math.round(maxPixels / 1e6)} MP limit`);
     } else if (type === 'PLTE') {
       palette = data;
     } else if (type === 'IDAT') {
@@ -58,19 +58,33 @@ export function decodePng(bytes: Uint8Array, maxPixels: number): { width: number
   if (!sawEnd) throw new Error('no IEND chunk (file truncated?)');
   if (colorType === 3 && !palette) throw new Error('palette image without PLTE chunk');
 
-  const raw = inflateSync(Buffer.concat(idat));
   const channels = CHANNELS[colorType]!;
   const bitsPerPixel = channels * depth;
   const bpp = Math.max(1, bitsPerPixel >> 3); // filter byte distance
+  const passes = interlace ? ADAM7 : ([[0, 0, 1, 1]] as const);
+  // The exact inflated size the header implies: a filter byte plus the packed samples per row of every pass. Inflate
+  // stops there, so a small file that inflates to gigabytes (a "zip bomb") costs no more memory than its image.
+  let expected = 0;
+  for (const [x0, y0, dx, dy] of passes) {
+    const pw = Math.ceil((width - x0) / dx), ph = Math.ceil((height - y0) / dy);
+    if (pw > 0 && ph > 0) expected += ph * (1 + Math.ceil((pw * bitsPerPixel) / 8));
+  }
+  let raw: Uint8Array;
+  try {
+    raw = inflateSync(Buffer.concat(idat), { maxOutputLength: expected + 1 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new Error(`image data inflates past the ${expected.toLocaleString('en-US')} bytes a ${width}x${height} image needs`);
+    throw new Error(`image data does not inflate (${(e as Error).message})`);
+  }
+  if (raw.length > expected) throw new Error(`image data inflates past the ${expected.toLocaleString('en-US')} bytes a ${width}x${height} image needs`);
   const out = new Uint8Array(width * height * 3);
   let offset = 0;
-  const passes = interlace ? ADAM7 : ([[0, 0, 1, 1]] as const);
   for (const [x0, y0, dx, dy] of passes) {
     const pw = Math.ceil((width - x0) / dx);
     const ph = Math.ceil((height - y0) / dy);
     if (pw <= 0 || ph <= 0) continue;
     const stride = Math.ceil((pw * bitsPerPixel) / 8);
-    let prev = new Uint8Array(stride);
+    let prev: Uint8Array = new Uint8Array(stride);
     for (let r = 0; r < ph; r++) {
       if (offset + 1 + stride > raw.length) throw new Error('image data too short (file truncated?)');
       const filter = raw[offset]!;

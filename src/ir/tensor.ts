@@ -1,6 +1,10 @@
 // Constant tensors of the IR (initializers, Constant values): dtype, dims and the data, held where it already lives:
 // a view over the model file's bytes, a typed field of the file, or a region of an external-data file read on demand.
 // Not for runtime activations (those are Values without data).
+// Invariant: the data holds exactly dims x dtype-size bytes (or that many entries in a typed field), checked when the
+// tensor is made (external data: when first read), so no view ever extends past the tensor's own bytes. The loader
+// refuses files that break it with a message naming the tensor (src/onnx/validate.ts); here a break is a bug.
+import { InternalError } from '../errors';
 import { DataType, dtypeName, dtypeWidth } from './dtype';
 
 export type Int64 = number | bigint;
@@ -39,6 +43,24 @@ export class Tensor {
     extra: Record<string, unknown> = {},
   ) {
     this.extra = extra;
+    if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new InternalError(`tensor dims [${dims.join(',')}] are not whole numbers >= 0`);
+    const s = source;
+    if (s.kind === 'raw') this.expectBytes(s.bytes.length);
+    else if (s.kind !== 'external') this.expectEntries(s.kind, s.data.length);
+  }
+
+  /** The data holds exactly byteLength bytes. */
+  private expectBytes(n: number): void {
+    if (n !== this.byteLength || this.dataType === DataType.STRING) {
+      throw new InternalError(`tensor ${this.describe()} holds ${n} bytes of data, its dims need ${this.byteLength}`);
+    }
+  }
+
+  /** A typed field holds one entry per element (two for complex, one per packed byte for 4- and 2-bit types). */
+  private expectEntries(field: string, n: number): void {
+    const t = this.dataType;
+    const want = t === DataType.COMPLEX64 || t === DataType.COMPLEX128 ? 2 * this.size : dtypeWidth(t) < 1 ? this.byteLength : this.size;
+    if (n !== want) throw new InternalError(`tensor ${this.describe()} holds ${n} entries in ${field}, its dims need ${want}`);
   }
 
   get size(): number {
@@ -62,6 +84,7 @@ export class Tensor {
     switch (s.kind) {
       case 'external':
         out = s.read();
+        this.expectBytes(out.length);
         break;
       case 'float_data':
       case 'double_data':
@@ -211,7 +234,7 @@ function checkCount(dims: readonly number[], n: number): void {
 /** int32_data holds every type of 32 bits or fewer, one element per entry; raw_data packs them tightly. */
 function packInt32Field(t: DataType, data: number[], n: number): Uint8Array {
   const w = dtypeWidth(t);
-  if (w < 1) throw new Error(`${dtypeName(t)} in int32_data is not supported`);
+  if (w < 1) return Uint8Array.from(data, (v) => v & 0xff); // 4- and 2-bit types: one packed byte per entry
   const out = new Uint8Array(n * w);
   const dv = new DataView(out.buffer);
   for (let i = 0; i < n; i++) {

@@ -9,6 +9,7 @@ import { resolveInside } from '../fs';
 import { ATTRIBUTE_TYPE } from './attribute-type';
 import { decodeMessage, without, type ProtoMessage } from './codec';
 import { tensorFromProto, type ExternalReader } from './tensor-proto';
+import { validateModelProto } from './validate';
 import { inlineFunctions } from './functions';
 
 export interface LoadedModel {
@@ -18,6 +19,8 @@ export interface LoadedModel {
   byteLength: number;
   /** The file's bytes (the weights are views into them). */
   bytes: Uint8Array;
+  /** Every file read: the model's path and its external data files (empty for bytes). */
+  files: string[];
 }
 
 /** Load a model from a path (external data resolved next to it) or from bytes. */
@@ -51,9 +54,10 @@ export function loadModelWithInfo(input: string | Uint8Array): LoadedModel {
   if (proto.graph === undefined || proto.ir_version === undefined) {
     throw new PrunedetError('E_ONNX_CORRUPT', `${label} is not an ONNX model (no ${proto.graph === undefined ? 'graph' : 'ir_version'} field found in ${bytes.length.toLocaleString('en-US')} bytes)`, 'pass an .onnx file exported by torch.onnx, tf2onnx or onnx');
   }
+  const { externalFiles } = validateModelProto(proto, { label, ...(baseDir !== undefined ? { baseDir } : {}) });
   const reader = baseDir === undefined ? undefined : externalReader(baseDir, label);
   const model = modelFromProto(proto, reader, label);
-  return { model, source: label, byteLength: bytes.length, bytes };
+  return { model, source: label, byteLength: bytes.length, bytes, files: typeof input === 'string' ? [input, ...externalFiles] : [] };
 }
 
 /** Random bytes and cut-off files both fail to decode; a cut-off file still starts like a model. */

@@ -13,6 +13,8 @@ export interface ParetoPoint {
   boxes: number;
   /** Path of the candidate's config file, relative to the report (rendered as a link when it is a relative path). */
   config: string;
+  /** Levels (0-based) this candidate removes anchors from that had too few reference detections to score it there. */
+  lowEvidence?: number[];
 }
 
 export interface ParetoLevel {
@@ -33,6 +35,8 @@ export interface ParetoReport {
   levels: ParetoLevel[];
   /** Every evaluated candidate, drawn faint behind the front. */
   all?: { map: number; headMacs: number }[];
+  /** The full model's detections on the photos per level, and the minimum below which a level's score is not evidence. */
+  evidence?: { referenceDetections: number[]; minDetections: number };
 }
 
 /** The caption of a level's anchor drawing, in the notation of src/format/levels.ts. */
@@ -51,6 +55,16 @@ export function renderParetoReport(data: ParetoReport): string {
     `${pts.length} Pareto-optimal configuration${pts.length === 1 ? '' : 's'} out of ${fmtInt(data.stats.candidates)} evaluated ` +
     `candidates in ${fmtNum(data.stats.seconds, 1)} s${rate > 0 ? ` (${fmtNum(rate, 1)} candidates/s)` : ''}. Metric: ${metricLabel}.`;
   const options = pts.map((p, i) => `<option value="${i}">${esc(pointLabel(p, i))}</option>`).join('');
+  const ev = data.evidence;
+  const weak = ev ? ev.referenceDetections.map((n, l) => ({ n, l })).filter((x) => x.n < ev.minDetections) : [];
+  const flagged = pts.filter((p) => p.lowEvidence?.length).length;
+  const evidence = ev
+    ? `<p class="evidence">Reference detections per level (the full model\u2019s on these images): ${ev.referenceDetections.map((n, l) => `${levelName(l)}: ${esc(fmtInt(n))}`).join(', ')}.` +
+      (weak.length
+        ? ` <strong class="warn">${weak.map((w) => levelName(w.l)).join(', ')} ha${weak.length > 1 ? 've' : 's'} fewer than ${ev.minDetections}: ${flagged} configuration${flagged === 1 ? '' : 's'} marked \u26a0 remove anchors there, and their score is not evidence for ${weak.length > 1 ? 'those levels' : 'that level'}.</strong>`
+        : ` Every level has at least ${ev.minDetections}.`) +
+      '</p>'
+    : '';
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -65,6 +79,7 @@ export function renderParetoReport(data: ParetoReport): string {
 <header>
 <h1>Anchor-pruning search: <span class="model">${esc(data.model)}</span></h1>
 <p class="summary">${esc(summary)}</p>
+${evidence}
 </header>
 <main>
 <section class="plot-panel">
@@ -83,7 +98,7 @@ ${renderPlot(data, metricLabel)}
 ${renderTable(pts)}
 </section>
 </main>
-<script type="application/json" id="report-data">${jsonForScript({ points: pts, levels: data.levels.map((l, i) => ({ ...l, caption: levelCaption(l, i) })) })}</script>
+<script type="application/json" id="report-data">${jsonForScript({ points: pts, levels: data.levels.map((l, i) => ({ ...l, caption: levelCaption(l, i), ...(ev ? { reference: ev.referenceDetections[i] } : {}) })) })}</script>
 <script>${SCRIPT}</script>
 </body>
 </html>
@@ -92,7 +107,8 @@ ${renderTable(pts)}
 
 function pointLabel(p: ParetoPoint, i: number): string {
   const head = i === 0 ? '#0 full model' : `#${i} \u2212${p.removed.length} anchors`;
-  return `${head} \u00b7 mAP ${fmtNum(p.map, 4)} \u00b7 ${fmtNum(p.headMacs / 1e9, 3)} GMACs`;
+  const weak = p.lowEvidence?.length ? ` \u00b7 \u26a0 weak evidence on ${p.lowEvidence.map(levelName).join(', ')}` : '';
+  return `${head} \u00b7 mAP ${fmtNum(p.map, 4)} \u00b7 ${fmtNum(p.headMacs / 1e9, 3)} GMACs${weak}`;
 }
 
 function renderPlot(data: ParetoReport, metricLabel: string): string {
@@ -143,8 +159,9 @@ function renderTable(pts: ParetoPoint[]): string {
   const base = pts[0]?.boxes ?? 0;
   const rows = pts.map((p, i) => {
     const removedPct = base > 0 ? (1 - p.boxes / base) * 100 : NaN;
+    const weak = p.lowEvidence?.length ? p.lowEvidence.map(levelName).join(', ') : '';
     return (
-      `<tr data-index="${i}">` +
+      `<tr data-index="${i}"${weak ? ' class="low-evidence"' : ''}>` +
       `<td class="num">${i}</td>` +
       `<td class="removed">${p.removed.length ? esc(`{${p.removed.join(', ')}}`) : 'none'}</td>` +
       `<td class="kept">${esc(p.keptPerLevel.join(' \u00b7 '))}</td>` +
@@ -153,12 +170,13 @@ function renderTable(pts: ParetoPoint[]): string {
       `<td class="num">${fmtInt(p.boxes)}</td>` +
       `<td class="num">${fmtNum(removedPct, 1)}</td>` +
       `<td>${configLink(p.config)}</td>` +
+      `<td class="evidence-cell">${weak ? `\u26a0 ${esc(weak)}` : ''}</td>` +
       '</tr>'
     );
   });
   return (
     '<table id="front-table"><thead><tr><th>#</th><th>removed anchors</th><th>kept per level</th><th>mAP</th>' +
-    '<th>head GMACs</th><th>boxes</th><th>% boxes removed</th><th>config</th></tr></thead>' +
+    '<th>head GMACs</th><th>boxes</th><th>% boxes removed</th><th>config</th><th title="levels whose anchors this removes with too few reference detections to score it">weak evidence</th></tr></thead>' +
     `<tbody>${rows.join('\n')}</tbody></table>`
   );
 }
@@ -235,7 +253,8 @@ body { margin: 0 auto; max-width: 1200px; padding: 16px 24px 40px; color: var(--
   font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
 h1 { font-size: 20px; margin: 8px 0 4px; } h1 .model { font-family: ui-monospace, Menlo, Consolas, monospace; }
 h2 { font-size: 16px; margin: 20px 0 8px; }
-.summary, .legend { color: var(--muted); margin: 4px 0; }
+.summary, .legend, .evidence { color: var(--muted); margin: 4px 0; }
+.warn { color: #b45309; } tr.low-evidence td.evidence-cell { color: #b45309; white-space: nowrap; }
 main { display: grid; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); gap: 8px 28px; }
 .table-panel { grid-column: 1 / -1; overflow-x: auto; }
 @media (max-width: 900px) { main { grid-template-columns: minmax(0, 1fr); } }
@@ -321,7 +340,8 @@ const SCRIPT = `
       svg('circle', { 'class': 'centre', cx: 0, cy: 0, r: ext / 120 }, s);
       if (kept === 0) fig.className += ' empty';
       var cap = document.createElement('figcaption');
-      cap.textContent = lv.caption + ' \\u00b7 kept ' + kept + '/' + lv.anchors.length;
+      cap.textContent = lv.caption + ' \\u00b7 kept ' + kept + '/' + lv.anchors.length +
+        (lv.reference === undefined ? '' : ' \\u00b7 ' + lv.reference + ' reference detections');
       fig.appendChild(cap);
       box.appendChild(fig);
     });

@@ -6,10 +6,10 @@
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { InternalError } from '../errors';
-import { checkOutputDir } from '../fs';
+import { checkOutput, claimOutputDir, readOutputMarker, type CheckOutputOptions } from '../fs';
 import { loadDetector, type AnalyzedModel } from '../detector/index';
 import type { DetectorSpec } from '../detector/spec';
-import { listImages } from '../image/decode';
+import { checkImageFile, listImages } from '../image/decode';
 import type { PreprocessOptions } from '../image/preprocess';
 import { parseCocoAnnotations, readCocoAnnotations } from '../eval/coco-data';
 import { postprocessForModel, type ModelPostprocess } from '../postprocess/for-model';
@@ -22,7 +22,7 @@ import { CandidateEvaluator, type CandidateScore } from './evaluator';
 import { boxUnitsOf, describePreprocess, preprocessOptionsFor, usage, type BoxUnits, type PreprocessFlags } from './inputs';
 import { checkFidelity, cocoMetric, matchAnnotations } from './metric';
 import { oracleDetections, selectParams } from './oracle';
-import { writeSearchOutputs } from './output';
+import { writeSearchOutputs, type LevelEvidence } from './output';
 import { startPool, type EvaluatorSource } from './pool';
 import { loadJournal } from './state';
 import { runStrategy, STRATEGIES, type StrategyName } from './strategies';
@@ -33,6 +33,8 @@ import { buildCache, recordExpectation, shardIndices, type CacheStats, type Phot
 import { StreamEvaluator, type StreamData, type StreamMetric } from './stream-eval';
 
 export type { CacheStats };
+import { detectionsPerLevel } from '../postprocess/per-level';
+import { levelName } from '../format/levels';
 
 export interface SearchOptions {
   model: string;
@@ -50,6 +52,11 @@ export interface SearchOptions {
   maxCandidates?: number;
   /** Worker threads (default: available cores). */
   workers?: number;
+  /**
+   * A level whose anchors gave the full model fewer detections than this on the photos is weak evidence: candidates
+   * removing anchors there are flagged (their score says little about that level). Default MIN_LEVEL_DETECTIONS.
+   */
+  minLevelDetections?: number;
   inputShape?: number[];
   headSpec?: string;
   preprocess?: PreprocessFlags;
@@ -63,6 +70,8 @@ export interface SearchOptions {
   /** Photos a streaming evaluator holds at once (default 16). */
   photoChunk?: number;
   onProgress?: (p: SearchProgress) => void;
+  /** Replace an existing non-empty OUTDIR that prunedet did not make. */
+  force?: boolean;
 }
 
 /** Shard `index` (1-based) of `count`. */
@@ -86,14 +95,22 @@ export interface SearchResult {
   outDir: string;
   pareto: string;
   report: string;
-  /** points[0] = the full model, then the front by decreasing head MACs. */
-  points: { removed: number[]; keptPerLevel: number[]; map: number; headMacs: number; boxes: number; config: string }[];
+  /**
+   * points[0] = the full model, then the front by decreasing head MACs. lowEvidence: the levels a point removes
+   * anchors from that had fewer than evidence.minDetections reference detections (its score is not evidence there).
+   */
+  points: { removed: number[]; keptPerLevel: number[]; map: number; headMacs: number; boxes: number; config: string; lowEvidence: number[] }[];
+  /** The full model's detections on the photos per level (the evidence each level's anchors give), and the minimum. */
+  evidence: LevelEvidence;
   stats: { candidates: number; seconds: number; evaluatedThisRun: number; resumed: number; workers: number; exhausted: boolean };
   cache: CacheStats;
   journalDiscarded?: string;
 }
 
 export const DEFAULT_MAX_CANDIDATES = 2000;
+
+/** Reference detections a level needs before removing its anchors is measured rather than guessed. */
+export const MIN_LEVEL_DETECTIONS = 10;
 
 /**
  * Children evaluated per round (split over the workers). Fixed, not derived from --workers: with a candidate budget
@@ -117,7 +134,13 @@ function checkOptions(o: SearchOptions): void {
     const { index, count } = o.shard;
     if (!(Number.isInteger(count) && count >= 1 && count <= 100_000 && Number.isInteger(index) && index >= 1 && index <= count)) usage(`--shard ${index}/${count} is out of range`, 'use i/n with whole numbers 1 <= i <= n, e.g. --shard 2/4');
   }
-  checkOutputDir(o.outDir);
+  checkInt('--min-level-detections', o.minLevelDetections, 0, 1_000_000_000);
+  checkOutput(o.outDir, outputRule(o, []));
+}
+
+/** The output rule for search: every input named on the command line, plus `more` (files read). */
+function outputRule(o: SearchOptions, more: readonly string[]): CheckOutputOptions {
+  return { command: 'search', kind: 'dir', inputs: [o.model, o.images, o.annotations, o.headSpec, ...more], ...(o.force ? { force: true } : {}) };
 }
 
 /** Base-anchor sizes per level in input pixels (for the report's anchor drawings). */
@@ -170,14 +193,20 @@ export interface PreparedSearch extends SearchInputs {
   cache: CacheStats;
   /** Cache key of each photo. */
   cacheKeys: string[];
+  /** The full model's detections on the photos, per level. */
+  referencePerLevel: number[];
 }
 
-export type PrepareOptions = Pick<SearchOptions, 'model' | 'images' | 'outDir' | 'annotations' | 'postprocess' | 'inputShape' | 'headSpec' | 'preprocess' | 'onProgress' | 'strategy' | 'cacheDir' | 'evaluation' | 'photoChunk'>;
+export type PrepareOptions = Pick<SearchOptions, 'model' | 'images' | 'outDir' | 'annotations' | 'postprocess' | 'inputShape' | 'headSpec' | 'preprocess' | 'onProgress' | 'strategy' | 'cacheDir' | 'evaluation' | 'photoChunk'> & {
+  /** Called once the inputs are read and checked, before the first write (the cache): search claims OUTDIR there. */
+  beforeWrite?: (det: AnalyzedModel, images: string[]) => void;
+};
 
 /** Read and check the photos, annotations, model and post-processing (cheap checks first). */
 function loadSearchInputs(o: PrepareOptions): SearchInputs {
   if (!o.postprocess) usage('search needs the post-processing the model is used with', `pass --postprocess with a preset (${Object.keys(PRESETS).join(', ')}) and key=value overrides`);
   const images = listImages(o.images);
+  for (const img of images) checkImageFile(img); // a bad file fails here, before anything is computed or written
   let matched: ReturnType<typeof matchAnnotations> | undefined;
   let annotationsSha256: string | null = null;
   if (o.annotations) {
@@ -241,13 +270,17 @@ async function fillCache(inp: SearchInputs, o: Pick<PrepareOptions, 'onProgress'
  */
 export async function prepareSearch(o: PrepareOptions): Promise<PreparedSearch> {
   const inp = loadSearchInputs(o);
+  o.beforeWrite?.(inp.det, inp.images);
   const { stats, photos } = await fillCache(inp, o);
   const records = photos as PhotoRecord[];
-  const base = { ...inp, cache: stats, cacheKeys: records.map((p) => p.key) };
+  const cached = { ...inp, cache: stats, cacheKeys: records.map((p) => p.key) };
   if (o.evaluation === 'dense') {
     const data = await denseEvaluatorData(inp);
-    return { ...base, source: { kind: 'dense', data }, metric: { kind: data.metric.kind, divisor: data.metric.divisor } };
+    const referencePerLevel = detectionsPerLevel(new CandidateEvaluator(data).detections([]), inp.pp.levels);
+    return { ...cached, referencePerLevel, source: { kind: 'dense', data }, metric: { kind: data.metric.kind, divisor: data.metric.divisor } };
   }
+  // the full model's detections per level (one more pass over the cache, counting only)
+  const base = { ...cached, referencePerLevel: new StreamEvaluator(streamData(inp, records, { kind: 'fidelity', imageIds: inp.imageIds, categoryIds: [], divisor: 1 }, o.photoChunk)).detectionsPerLevel([]) };
   const categoryIds = Array.from({ length: inp.foreground }, (_, k) => k + 1);
   let metric: StreamMetric;
   if (inp.matched) {
@@ -278,7 +311,26 @@ export async function buildSearchCache(o: SearchOptions): Promise<CacheBuildResu
   const t0 = performance.now();
   const inp = loadSearchInputs(o);
   const indices = o.shard ? shardIndices(inp.images.length, o.shard) : undefined;
-  const { stats } = await fillCache(inp, o, indices);
+  // The cache in OUTDIR/cache: OUTDIR is claimed as search's (the search that follows reuses it). Shards started at
+  // once may race to claim it: the loser finds the winner's claim, which is the same. A --cache-dir elsewhere is a
+  // shared folder of keyed records: OUTDIR is not written.
+  let claim: ReturnType<typeof claimOutputDir> | undefined;
+  if (o.cacheDir === undefined) {
+    const rule = outputRule(o, [...inp.det.files, ...inp.images]);
+    try {
+      claim = claimOutputDir(checkOutput(o.outDir, rule));
+    } catch (e) {
+      if (readOutputMarker(resolve(o.outDir))?.command !== 'search') throw e;
+    }
+  }
+  let stats: CacheStats;
+  try {
+    ({ stats } = await fillCache(inp, o, indices));
+    claim?.keep();
+  } catch (e) {
+    claim?.abandon();
+    throw e;
+  }
   return { cacheDir: inp.cacheDir, images: inp.images.length, covered: indices?.length ?? inp.images.length, ...(o.shard ? { shard: o.shard } : {}), cache: stats, seconds: (performance.now() - t0) / 1000 };
 }
 
@@ -299,7 +351,21 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
   const strategy = o.strategy ?? 'pareto';
   const outDir = resolve(o.outDir);
   if (o.shard) usage('--shard only splits --build-cache-only', 'fill the cache with --build-cache-only --shard i/n in each process, then run the search without --shard');
-  const prepared = await prepareSearch(o);
+  let claim: ReturnType<typeof claimOutputDir> | undefined;
+  try {
+    const r = await searchIn(o, outDir, strategy, (det, images) => {
+      claim = claimOutputDir(checkOutput(o.outDir, outputRule(o, [...det.files, ...images])));
+    });
+    claim?.keep();
+    return r;
+  } catch (e) {
+    claim?.abandon(); // a run that failed before writing anything leaves no empty OUTDIR behind
+    throw e;
+  }
+}
+
+async function searchIn(o: SearchOptions, outDir: string, strategy: StrategyName, beforeWrite: PrepareOptions['beforeWrite']): Promise<SearchResult> {
+  const prepared = await prepareSearch({ ...o, beforeWrite });
   const { det, pp, counts, cache, cacheKeys } = prepared;
   const spec = det.spec;
   const metric = prepared.metric;
@@ -340,11 +406,13 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
   const root = driver.get('')!;
   const points = [root, ...front.points.filter((p) => p.key !== '').sort((a, b) => b.headMacs - a.headMacs || b.map - a.map)];
   const stats = { candidates: driver.total, seconds: Math.round(journal.seconds * 1000) / 1000 };
+  const evidence: LevelEvidence = { referenceDetections: prepared.referencePerLevel, minDetections: o.minLevelDetections ?? MIN_LEVEL_DETECTIONS };
   const file = writeSearchOutputs({
     outDir,
     counts,
     points,
     stats,
+    evidence,
     report: { model: basename(o.model), metric: metric.kind === 'coco' ? 'coco-map' : 'fidelity-map', levels: reportLevels(spec, pp, prepared.units), all: driver.all.map((e) => ({ map: e.map, headMacs: e.headMacs })) },
   });
   return {
@@ -358,11 +426,25 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
     outDir,
     pareto: join(outDir, 'pareto.json'),
     report: join(outDir, 'report.html'),
-    points: file.points,
+    points: file.points.map((p) => ({ ...p, lowEvidence: p.lowEvidence ?? [] })),
+    evidence,
     stats: { ...stats, evaluatedThisRun: driver.evaluatedThisRun, resumed, workers: pool.workers, exhausted: driver.exhausted() },
     cache,
     ...(discarded ? { journalDiscarded: discarded } : {}),
   };
+}
+
+/** The reference detections per level and, when a front point removes anchors of a weak level, the warning. */
+function evidenceLines(r: SearchResult): string[] {
+  const e = r.evidence;
+  const lines = [`reference detections per level (the full model's on these ${r.images} images): ${e.referenceDetections.map((n, l) => `${levelName(l)}: ${fmtInt(n)}`).join(', ')}`];
+  const weak = e.referenceDetections.map((n, l) => ({ n, l })).filter((x) => x.n < e.minDetections);
+  for (const { n, l } of weak) {
+    const flagged = r.points.map((p, i) => ({ p, i })).filter(({ p }) => p.lowEvidence.includes(l)).map(({ i }) => `#${i}`);
+    if (flagged.length === 0) continue;
+    lines.push(`warning: ${levelName(l)} has ${n} reference detection${n === 1 ? '' : 's'} (< ${e.minDetections}): the scores of ${flagged.join(', ')}, which remove its anchors, are not evidence for that level; add images with objects at its scale (or annotations)`);
+  }
+  return [...lines, ''];
 }
 
 /** The text `prunedet search` prints. */
@@ -370,7 +452,7 @@ export function formatSearch(r: SearchResult): string {
   const full = r.points[0]!;
   const metric = r.metric === 'coco-map' ? 'COCO mAP' : 'fidelity';
   const rows = r.points.map((p, i) => [
-    String(i),
+    `${i}${p.lowEvidence.length ? ' !' : ''}`,
     p.removed.length ? `{${p.removed.join(', ')}}` : 'none (full model)',
     p.keptPerLevel.join('·'),
     p.map.toFixed(4),
@@ -389,6 +471,7 @@ export function formatSearch(r: SearchResult): string {
     table(['#', 'removed anchors', 'kept/level', metric, 'head MACs', 'boxes', 'fewer boxes', 'config'], rows),
     '',
     ...(full.map < r.minMap ? [`note: the full model scores ${full.map.toFixed(4)}, below --min-map ${r.minMap}, where branches stop; lower --min-map to search further`, ''] : []),
+    ...evidenceLines(r),
     `wrote ${r.pareto} and ${r.report}`,
   ].join('\n');
 }

@@ -9,9 +9,27 @@ import type { Evaluated } from './strategies';
 
 export const CONFIG_DIR = 'configs';
 
+/** The reference detections per level (the full model's on the photos) and the minimum below which a level is weak. */
+export interface LevelEvidence {
+  referenceDetections: number[];
+  minDetections: number;
+}
+
 export interface ParetoFile {
   points: ParetoPoint[];
   stats: { candidates: number; seconds: number };
+  evidence: LevelEvidence;
+}
+
+/** Levels (0-based) that `removed` (global base-anchor indices) takes anchors from and that are weak evidence. */
+export function lowEvidenceLevels(counts: readonly number[], removed: readonly number[], e: LevelEvidence): number[] {
+  const out: number[] = [];
+  let base = 0;
+  counts.forEach((n, l) => {
+    if (e.referenceDetections[l]! < e.minDetections && removed.some((g) => g >= base && g < base + n)) out.push(l);
+    base += n;
+  });
+  return out;
 }
 
 /** Kept anchor indices per level of a removed set. */
@@ -47,7 +65,8 @@ export interface WriteOptions {
   /** points[0] = the full model, then the front by decreasing head MACs. */
   points: Evaluated[];
   stats: { candidates: number; seconds: number };
-  report: Omit<ParetoReport, 'points' | 'stats'>;
+  evidence: LevelEvidence;
+  report: Omit<ParetoReport, 'points' | 'stats' | 'evidence'>;
 }
 
 export function writeSearchOutputs(o: WriteOptions): ParetoFile {
@@ -57,13 +76,13 @@ export function writeSearchOutputs(o: WriteOptions): ParetoFile {
   const points: ParetoPoint[] = o.points.map((p, i) => {
     const name = configName(i);
     writeFileAtomic(join(dir, `${name}.json`), configJson(o.counts, p, name, metric));
-    return { removed: p.removed, keptPerLevel: p.keptPerLevel, map: p.map, headMacs: p.headMacs, boxes: p.boxes, config: `${CONFIG_DIR}/${name}.json` };
+    return { removed: p.removed, keptPerLevel: p.keptPerLevel, map: p.map, headMacs: p.headMacs, boxes: p.boxes, config: `${CONFIG_DIR}/${name}.json`, lowEvidence: lowEvidenceLevels(o.counts, p.removed, o.evidence) };
   });
   const current = new Set(points.map((p) => p.config.slice(CONFIG_DIR.length + 1)));
   for (const f of readdirSync(dir)) if (/^point-\d+\.json$/.test(f) && !current.has(f)) rmSync(join(dir, f), { force: true });
-  const file: ParetoFile = { points, stats: o.stats };
+  const file: ParetoFile = { points, stats: o.stats, evidence: o.evidence };
   writeFileAtomic(join(o.outDir, 'pareto.json'), `${JSON.stringify(file, null, 2)}\n`);
-  writeFileAtomic(join(o.outDir, 'report.html'), renderParetoReport({ ...o.report, points, stats: o.stats }));
+  writeFileAtomic(join(o.outDir, 'report.html'), renderParetoReport({ ...o.report, points, stats: o.stats, evidence: o.evidence }));
   return file;
 }
 

@@ -231,6 +231,16 @@ export class StreamEvaluator {
     this.none = new Uint8Array(data.totalBase);
   }
 
+  /** What this evaluator holds of the photos: record holders (at most the chunk) and their pair and slot capacity. */
+  held(): { photos: number; pairs: number; slots: number } {
+    let pairs = 0, slots = 0;
+    for (const ph of this.loaded) {
+      pairs += ph.record.score.length;
+      slots += Math.max(ph.record.anchors.length, ph.decoded.length);
+    }
+    return { photos: this.loaded.length, pairs, slots };
+  }
+
   /** Map and fingerprint of each removed set (fidelity: divided by the metric's divisor, capped at 1). */
   evaluateBatch(sets: readonly (readonly number[])[]): CandidateScore[] {
     return this.merge([this.partial(sets, 0, this.data.photos.length)], sets.length);
@@ -333,6 +343,19 @@ export class StreamEvaluator {
           dets.push({ box: [ph.box[4 * s]!, ph.box[4 * s + 1]!, ph.box[4 * s + 2]!, ph.box[4 * s + 3]!], score: ph.record.score[e]!, label: ph.record.label[e]!, anchor: ph.record.anchors[s]! });
         }
         out.push(dets);
+      }
+    });
+    return out;
+  }
+
+  /** Detections per level of a removed set, summed over the photos (counted, not kept). */
+  detectionsPerLevel(removed: readonly number[]): number[] {
+    const gone = removedLookup(removed, this.data.totalBase);
+    const out = new Array<number>(this.data.levels.length).fill(0);
+    this.forEachChunk(0, this.data.photos.length, (photos) => {
+      for (const ph of photos) {
+        const n = this.walk(ph, gone);
+        for (let q = 0; q < n; q++) out[this.anchorLevel[ph.record.anchors[this.outSlot[q]!]!]!]!++;
       }
     });
     return out;

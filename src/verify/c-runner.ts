@@ -2,10 +2,11 @@
 // a binary file, calls the module's run function on each and prints the detections. Used by verify (does the C agree
 // with the reference?); bench times modules with its own side-by-side harness (src/bench/c-timing.ts).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, copyFileSync } from 'node:fs';
+import { makeTempDir } from '../cleanup';
 import { join } from 'node:path';
 import { PrunedetError } from '../errors';
+import { inputFileError } from '../fs';
 import type { Detection } from '../postprocess/spec';
 import { levelOffsets, type PostprocessInput } from '../postprocess/reference';
 
@@ -133,17 +134,24 @@ export interface BuiltRunner {
 /** Compile `moduleDir`/postprocess.c with a harness (gcc -O2, the module's own flags). */
 export function buildRunner(moduleDir: string, m: CModuleShape, extraFlags: string[] = []): BuiltRunner {
   if (!hasGcc()) throw new PrunedetError('E_TOOLCHAIN', 'gcc is not installed, so the emitted C module cannot be built', 'install gcc (Debian: apt-get install gcc)');
-  const dir = mkdtempSync(join(tmpdir(), 'prunedet-c-'));
-  copyFileSync(join(moduleDir, 'postprocess.c'), join(dir, 'postprocess.c'));
-  copyFileSync(join(moduleDir, 'postprocess.h'), join(dir, 'postprocess.h'));
-  writeFileSync(join(dir, 'harness.c'), harness(m));
-  const exe = join(dir, 'harness');
-  const err = gccBuild(dir, exe, ['harness.c', 'postprocess.c'], extraFlags);
-  if (err !== undefined) {
-    rmSync(dir, { recursive: true, force: true });
-    throw new PrunedetError('E_TOOLCHAIN', `the C module in ${moduleDir} does not compile: ${err}`, 'regenerate it with prunedet compile --emit c');
+  const { dir, release } = makeTempDir('c');
+  try {
+    for (const f of ['postprocess.c', 'postprocess.h']) {
+      try {
+        copyFileSync(join(moduleDir, f), join(dir, f));
+      } catch (e) {
+        throw inputFileError(e, 'E_POSTPROCESS', `the emitted C module's ${join(moduleDir, f)}`, 'regenerate it with prunedet compile --emit c');
+      }
+    }
+    writeFileSync(join(dir, 'harness.c'), harness(m));
+    const exe = join(dir, 'harness');
+    const err = gccBuild(dir, exe, ['harness.c', 'postprocess.c'], extraFlags);
+    if (err !== undefined) throw new PrunedetError('E_TOOLCHAIN', `the C module in ${moduleDir} does not compile: ${err}`, 'regenerate it with prunedet compile --emit c');
+    return { exe, dispose: release };
+  } catch (e) {
+    release();
+    throw e;
   }
-  return { exe, dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 export interface CRun {
@@ -172,8 +180,9 @@ export function runRunner(r: BuiltRunner, m: CModuleShape, inputs: Float32Array[
       const st = Number(line.split(' ')[1]);
       if (st !== 0) throw new PrunedetError('E_POSTPROCESS', `the C module returned status ${st} on input ${detections.length - 1}`, 'check the workspace size and inputs');
     } else if (line.trim()) {
+      // %.9g round-trips a float: rounding the parsed double to float gives the C module's value bit for bit
       const [label, anchor, score, x1, y1, x2, y2] = line.split(' ').map(Number) as number[];
-      cur.push({ label: label!, anchor: anchor!, score: score!, box: [x1!, y1!, x2!, y2!] });
+      cur.push({ label: label!, anchor: anchor!, score: Math.fround(score!), box: [Math.fround(x1!), Math.fround(y1!), Math.fround(x2!), Math.fround(y2!)] });
     }
   }
   return { detections };

@@ -1,20 +1,165 @@
-// Reading back what `prunedet compile` wrote into its output folder: report.json and the baseline anchors it names.
-// Shared by verify and bench.
-import { existsSync, readFileSync } from 'node:fs';
+// Reading back what `prunedet compile` wrote into its output folder: report.json (validated field by field, since
+// verify and bench act on it), the baseline anchors it names, and the check that the ORIGINAL a user passes is the
+// model that was compiled (its sha256 against the report's). Shared by verify and bench.
+import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { PrunedetError } from '../errors';
 import type { CompileReport } from '../compile';
 import type { AnchorSet } from '../anchors/types';
 import { baselineFromMmdetConfig } from '../anchors/config/index';
 
-/** `outDir`/report.json; throws E_FILE_NOT_FOUND when it is missing and E_OUTPUT when it is not JSON. */
+const RECOMPILE = 'recompile with prunedet compile (report.json is its record of what it did)';
+
+type Json = unknown;
+
+/** A JSON type check: the reason `v` is not of the expected kind, or undefined when it is. */
+type Check = (v: Json) => string | undefined;
+
+const kindOf = (v: Json): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`);
+const str: Check = (v) => (typeof v === 'string' ? undefined : `is ${kindOf(v)}, not a string`);
+const bool: Check = (v) => (typeof v === 'boolean' ? undefined : `is ${kindOf(v)}, not true/false`);
+const num: Check = (v) => (typeof v === 'number' && Number.isFinite(v) ? undefined : `is ${kindOf(v)}, not a number`);
+const count = (min: number): Check => (v) => (typeof v === 'number' && Number.isInteger(v) && v >= min ? undefined : `is ${kindOf(v)}, not a whole number >= ${min}`);
+const hex64: Check = (v) => (typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? undefined : `is ${kindOf(v)}, not a sha256 (64 hex digits)`);
+const oneOf = (values: readonly string[]): Check => (v) => (typeof v === 'string' && values.includes(v) ? undefined : `is ${kindOf(v)}, not one of ${values.join(', ')}`);
+
+/** Walks a parsed report, throwing one E_REPORT line naming the first field that is missing or ill-typed. */
+class ReportReader {
+  constructor(private readonly path: string) {}
+
+  /** `field` '' is the whole file. */
+  fail(field: string, why: string): never {
+    throw new PrunedetError('E_REPORT', field ? `${this.path}: ${field} ${why}` : `${this.path} ${why}`, RECOMPILE);
+  }
+
+  object(v: Json, field: string): Record<string, Json> {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) this.fail(field, v === undefined ? 'is missing' : `is ${kindOf(v)}, not ${field ? 'an object' : 'a compile report (an object)'}`);
+    return v as Record<string, Json>;
+  }
+
+  array(v: Json, field: string): Json[] {
+    if (!Array.isArray(v)) this.fail(field, v === undefined ? 'is missing' : `is ${kindOf(v)}, not an array`);
+    return v;
+  }
+
+  field(o: Record<string, Json>, key: string, prefix: string, check: Check, optional = false): void {
+    const v = o[key];
+    if (v === undefined) {
+      if (optional) return;
+      this.fail(`${prefix}${key}`, 'is missing');
+    }
+    const why = check(v);
+    if (why) this.fail(`${prefix}${key}`, why);
+  }
+
+  list(o: Record<string, Json>, key: string, prefix: string, item: Check, optional = false): Json[] | undefined {
+    if (o[key] === undefined && optional) return undefined;
+    const a = this.array(o[key], `${prefix}${key}`);
+    a.forEach((v, i) => {
+      const why = item(v);
+      if (why) this.fail(`${prefix}${key}[${i}]`, why);
+    });
+    return a;
+  }
+}
+
+/** Field-by-field check of a parsed report.json against CompileReport; returns it typed. */
+export function validateCompileReport(json: Json, path: string): CompileReport {
+  const r = new ReportReader(path);
+  const root = r.object(json, '');
+  r.field(root, 'tool', '', str);
+  const model = r.object(root.model, 'model');
+  r.field(model, 'file', 'model.', str);
+  r.field(model, 'sha256', 'model.', hex64);
+  const config = r.object(root.config, 'config');
+  for (const k of ['name', 'source', 'baseline']) r.field(config, k, 'config.', str);
+  const kept = r.array(config.kept, 'config.kept');
+  kept.forEach((l, i) => {
+    const lv = r.array(l, `config.kept[${i}]`);
+    lv.forEach((a, j) => {
+      const why = count(0)(a);
+      if (why) r.fail(`config.kept[${i}][${j}]`, why);
+      if (j > 0 && (a as number) <= (lv[j - 1] as number)) r.fail(`config.kept[${i}]`, 'is not in ascending order');
+    });
+  });
+  if (kept.length === 0) r.fail('config.kept', 'is empty (no levels)');
+  r.list(config, 'removed', 'config.', count(0));
+  for (const side of ['before', 'after']) {
+    const s = r.object(root[side], side);
+    for (const k of ['headMacs', 'totalMacs', 'boxes', 'params', 'bytes']) r.field(s, k, `${side}.`, num);
+    r.list(s, 'anchorsPerLevel', `${side}.`, count(0));
+  }
+  const maps = r.array(root.featureMaps, 'featureMaps');
+  maps.forEach((m, i) => {
+    const hw = r.array(m, `featureMaps[${i}]`);
+    if (hw.length !== 2 || hw.some((d) => count(1)(d) !== undefined)) r.fail(`featureMaps[${i}]`, `is ${JSON.stringify(m)}, not [height, width]`);
+  });
+  if (maps.length !== kept.length) r.fail('featureMaps', `has ${maps.length} levels but config.kept has ${kept.length}`);
+  r.array(root.passes, 'passes').forEach((p, i) => {
+    const step = r.object(p, `passes[${i}]`);
+    r.field(step, 'pass', `passes[${i}].`, str);
+    r.field(step, 'changed', `passes[${i}].`, bool);
+    r.object(step.stats, `passes[${i}].stats`);
+    r.list(step, 'rounding', `passes[${i}].`, () => undefined, true)?.forEach((c, j) => {
+      const at = `passes[${i}].rounding[${j}].`;
+      const o = r.object(c, at.slice(0, -1));
+      r.field(o, 'value', at, str);
+      r.field(o, 'how', at, oneOf(['batchnorm-folded', 'constant-folded']));
+    });
+  });
+  r.list(root, 'files', '', str);
+  if (root.postprocess !== undefined) {
+    const pp = r.object(root.postprocess, 'postprocess');
+    r.field(pp, 'preset', 'postprocess.', str);
+    r.field(pp, 'requested', 'postprocess.', str, true);
+    r.field(pp, 'input', 'postprocess.', oneOf(['concat', 'per-level']), true);
+    r.field(pp, 'candidateCap', 'postprocess.', count(1), true);
+    r.field(pp, 'symbolPrefix', 'postprocess.', (v) => (typeof v === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(v) ? undefined : `is ${kindOf(v)}, not a C identifier`), true);
+    if ((root.files as string[]).includes('postprocess.c')) {
+      r.field(pp, 'input', 'postprocess.', oneOf(['concat', 'per-level']));
+      r.field(pp, 'symbolPrefix', 'postprocess.', str);
+    }
+  }
+  r.list(root, 'cutHead', '', str, true);
+  return json as CompileReport;
+}
+
+/** `outDir`/report.json, validated; throws E_FILE_NOT_FOUND when it is missing and E_REPORT when it is not a report. */
 export function readCompileReport(outDir: string): CompileReport {
   const path = join(outDir, 'report.json');
   if (!existsSync(path)) throw new PrunedetError('E_FILE_NOT_FOUND', `${path} does not exist`, 'pass the folder prunedet compile wrote');
+  let json: Json;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as CompileReport;
+    json = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new PrunedetError('E_OUTPUT', `${path} is not valid JSON (${(e as Error).message})`, 'recompile the model');
+    throw new PrunedetError('E_REPORT', `${path} is not valid JSON (${(e as Error).message})`, RECOMPILE);
+  }
+  return validateCompileReport(json, path);
+}
+
+/** sha256 of a file, read in 1 MiB chunks (a model can be larger than the memory one should spend on hashing it). */
+export function sha256OfFile(path: string): string {
+  const h = createHash('sha256');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  const fd = openSync(path, 'r');
+  try {
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+/**
+ * Refuse an ORIGINAL that is not the model OUTDIR was compiled from (E_REPORT, both hashes shown): verifying or
+ * benchmarking against another model would compare the wrong things without a word.
+ */
+export function checkOriginal(report: CompileReport, original: string, outDir: string): void {
+  if (!existsSync(original)) throw new PrunedetError('E_FILE_NOT_FOUND', `the original model ${original} does not exist`, 'pass the model OUTDIR was compiled from');
+  const got = sha256OfFile(original);
+  if (got !== report.model.sha256) {
+    throw new PrunedetError('E_REPORT', `${original} has sha256 ${got}, but ${join(outDir, 'report.json')} was compiled from ${report.model.file} with sha256 ${report.model.sha256}`, 'pass the model OUTDIR was compiled from, or recompile from this one');
   }
 }
 

@@ -12,8 +12,8 @@ export interface CliResult {
   stderr: string;
 }
 
-export function prunedet(args: string[], opts: { cwd?: string; timeout?: number } = {}): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: opts.cwd, timeout: opts.timeout ?? 300_000 });
+export function prunedet(args: string[], opts: { cwd?: string; timeout?: number; env?: NodeJS.ProcessEnv } = {}): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: opts.cwd, timeout: opts.timeout ?? 300_000, ...(opts.env ? { env: opts.env } : {}) });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

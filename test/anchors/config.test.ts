@@ -1,6 +1,6 @@
 // Anchor configurations: the paper's SSD300 A-D and pruned RetinaNet resolve to the stated counts, agree with their
 // remove lists and JSON forms, survive a baseline from a different generator, and fail with located one-line errors.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,11 @@ function file(name: string, text: string): string {
   writeFileSync(p, text);
   return p;
 }
+
+// _base_ files are read only from the config's own folder: the configs written below inherit from copies placed there.
+file('ssd_baseline.py', readFileSync(`${SSD}/baseline.py`, 'utf8'));
+file('retina_baseline.py', readFileSync(`${RETINA}/baseline.py`, 'utf8'));
+file('retina_pruned.py', readFileSync(`${RETINA}/pruned.py`, 'utf8').replace("'./baseline.py'", "'./retina_baseline.py'"));
 
 function fails(f: () => unknown, code: string): PrunedetError {
   try {
@@ -123,13 +128,13 @@ describe('the paper\'s pruned RetinaNet', () => {
     expect(b.pairBase).toBeCloseTo(512, 9);
     expect(b.counts).toEqual([9, 9, 9, 9, 9]);
     // the same pruned config written against base size 256: every scale doubles
-    const half = file('pruned256.py', "_base_ = ['" + join(process.cwd(), RETINA, 'pruned.py') + "']\nmodel = dict(bbox_head=dict(anchor_generator=dict(anchor_base_size=256, scale_ratios=((), ((0.25, 1.0),), ((0.5, 1.0),), ((1.0, 1.0),), ((2.0, 1.0),)))))\n");
+    const half = file('pruned256.py', "_base_ = ['./retina_pruned.py']\nmodel = dict(bbox_head=dict(anchor_generator=dict(anchor_base_size=256, scale_ratios=((), ((0.25, 1.0),), ((0.5, 1.0),), ((1.0, 1.0),), ((2.0, 1.0),)))))\n");
     expect(resolveConfig({ config: half, baseline: b }).kept).toEqual([[], [3], [3], [3], [3]]);
   });
 });
 
 describe('errors (E_CONFIG_MISMATCH unless the file is malformed)', () => {
-  const lvl = (l: string) => `_base_ = ['${join(process.cwd(), SSD, 'baseline.py')}']\nmodel = dict(bbox_head=dict(anchor_generator=dict(\n    scale_ratios=${l})))\n`;
+  const lvl = (l: string) => `_base_ = ['./ssd_baseline.py']\nmodel = dict(bbox_head=dict(anchor_generator=dict(\n    scale_ratios=${l})))\n`;
 
   it('a level count that differs from the baseline', () => {
     const p = file('five.py', lvl('[(), (), (), (), [(0.69, 2.0)]]'));

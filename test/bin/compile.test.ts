@@ -18,7 +18,7 @@ describe('prunedet compile', () => {
     expect(r.stdout).toMatch(/head MACs\s+4,231,319,040\s+3,607,764,480/);
     expect(r.stdout).toMatch(/boxes\s+8,732\s+7,814/);
     expect(r.stdout).toMatch(/removed anchors \{5, 7, 13, 16, 17, 19, 22, 25, 26, 27, 28\}/);
-    expect(readdirSync(out).sort()).toEqual(['model.onnx', 'report.json']);
+    expect(readdirSync(out).sort()).toEqual(['.prunedet-output', 'model.onnx', 'report.json']);
   });
 
   it('refuses to write over its input, and leaves it untouched', () => {
@@ -26,7 +26,7 @@ describe('prunedet compile', () => {
     const model = join(dir, 'model.onnx');
     copyFileSync(small, model);
     const before = sha256(model);
-    expectUserError(prunedet(['compile', model, '--remove', '1', '-o', dir]), /compile would overwrite its input .*model\.onnx; choose another output folder/, expect as never);
+    expectUserError(prunedet(['compile', model, '--remove', '1', '-o', dir]), /-o .* holds the input .*model\.onnx; prunedet replaces its output folder as a whole; choose an output folder that holds none of the inputs/, expect as never);
     expect(sha256(model)).toBe(before);
   });
 

@@ -47,6 +47,8 @@ describe('fold-batchnorm', () => {
     const model = convBnGraph(true);
     const { r, before } = await apply(model, foldBatchnorm);
     expect(r).toMatchObject({ changed: true, stats: { folded: 1 } });
+    // the folded conv now writes the BN's output: that value is what verify must not compare bit for bit
+    expect(r.rounding).toEqual([{ value: model.graph.nodes.find((n) => n.name === 'conv')!.output().name, how: 'batchnorm-folded' }]);
     expect(model.graph.nodes.map((n) => n.opType).sort()).toEqual(['Conv', 'Conv', 'Relu']);
     const other = model.graph.nodes.find((n) => n.name === 'other')!;
     expect(other.inputs[1]!.name).toBe('w');
@@ -83,7 +85,20 @@ describe('fold-constants', () => {
     expect(reshape.inputs[1]!.initializer!.numbers()).toEqual([1, -1, 4]);
     expect(Array.from(model.graph.nodes[2]!.inputs[1]!.initializer!.float32())).toEqual([0.5, 1, 1.5, 2]);
     expect(await sameOutputs(before, modelToBytes(model), [1, 4, 6, 6])).toBe(0);
+    // the integer shape folds and a float Mul (correctly rounded in float32, as onnxruntime computes it) change nothing
+    expect(r.rounding).toEqual([]);
     expect((await apply(model, foldConstants)).r).toMatchObject({ changed: false, skipped: 'no node computes a constant' });
+  });
+
+  it('records a folded Exp (its float32 value depends on the runtime\'s exp) as a rounding change', async () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', DataType.FLOAT, [1, 4]);
+    const e = b.op('Exp', [b.constant(Tensor.fromFloat32([4], Float32Array.from([0.1, 0.2, 0.3, 0.4])))], [], 'e');
+    b.output(b.op('Mul', [x, e], [], 'y'));
+    const model = finishModel(b.graph);
+    const { r } = await apply(model, foldConstants);
+    expect(r.changed).toBe(true);
+    expect(r.rounding).toEqual([{ value: 'e', how: 'constant-folded' }]);
   });
 
   it('keeps a Shape of a symbolic batch dimension (the model stays dynamic)', async () => {

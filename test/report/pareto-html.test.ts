@@ -56,6 +56,17 @@ describe('renderParetoReport (static HTML)', () => {
     expect(html).toContain('href="configs/cand%2012.json"');
   });
 
+  it('shows the reference detections per level and marks the configurations whose score is not evidence', () => {
+    const flagged = { ...report, points: report.points.map((p, i) => ({ ...p, lowEvidence: i === 3 ? [0] : [] })), evidence: { referenceDetections: [4, 120, 80, 30, 12, 9], minDetections: 10 } };
+    const out = renderParetoReport(flagged);
+    expect(out).toContain('level 0: 4, level 1: 120, level 2: 80, level 3: 30, level 4: 12, level 5: 9.');
+    expect(out).toMatch(/level 0, level 5 have fewer than 10: 1 configuration marked \u26a0/);
+    expect(out.match(/<tr data-index="\d+" class="low-evidence">/g)).toHaveLength(1);
+    expect(out).toContain('<tr data-index="3" class="low-evidence">');
+    expect(out).toContain('\u26a0 weak evidence on level 0');
+    expect(html).not.toContain('low-evidence">');
+  });
+
   it('references nothing over the network', () => {
     expect(html).not.toMatch(/https?:\/\//i);
     expect(html).not.toMatch(/<link[^>]+rel="stylesheet"/);

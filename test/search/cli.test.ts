@@ -81,6 +81,9 @@ describe('prunedet search: bad inputs', () => {
     [['--strategy', 'greedy'], /--strategy greedy is unknown; use one of pareto, layerwise, shared/],
     [['--size', '640x480'], /--size 640x480 does not match the model's input 300x300/],
     [['--mean', 'a,b,c'], /--mean "a,b,c" is not three numbers/],
+    [['--progress', '-1'], /--progress -1 is out of range/],
+    [['--build-cache-only', '--shard', '3/2'], /--shard "3\/2" is not i\/n/],
+    [['--shard', '1/2'], /--shard only splits --build-cache-only/],
   ])('flag out of range: %j', (flags, pattern) => {
     expectUserError(prunedet([...base(join(root, 'o6')), ...flags]), pattern, expect);
   });
@@ -92,7 +95,7 @@ describe('prunedet search: bad inputs', () => {
   it('an output path that is a file', () => {
     const f = join(root, 'a-file');
     writeFileSync(f, 'x');
-    expectUserError(prunedet(base(f)), /output .*a-file exists and is not a folder/, expect);
+    expectUserError(prunedet(base(f)), /-o .*a-file exists and is not a folder; pass a folder path with -o/, expect);
   });
 
   it('never writes its inputs', () => {

@@ -141,3 +141,23 @@ describe('streamed evaluation equals the dense path', () => {
     }
   }
 });
+
+describe('streamed evaluation memory', () => {
+  it('holds one chunk of photos, each at most its own record, however many photos there are', () => {
+    const c = CASES[0]!;
+    const spec = parsePostprocess(c.text);
+    const held = (count: number) => {
+      const inputs = Array.from({ length: count }, (_, i) => synthInput({ levels: LEVELS, numClasses: c.classes, spec, seed: 300 + i }));
+      const p = bothPaths(`memory-${count}`, spec, c.classes, LEVELS, inputs, false);
+      const ev = p.sparse(3);
+      for (const batch of batches(p.total, 4)) ev.evaluateBatch(batch);
+      return { held: ev.held(), maxPairs: Math.max(...ev.data.photos.map((ph) => ph.pairs)) };
+    };
+    const few = held(6), many = held(30);
+    expect(few.held.photos).toBe(3);
+    expect(many.held.photos).toBe(3);
+    // grow-only buffers: each holder is sized by the largest record it read, not by the number of photos
+    expect(many.held.pairs).toBeLessThanOrEqual(3 * 2 * many.maxPairs);
+    expect(many.held.pairs).toBeGreaterThan(0);
+  });
+});

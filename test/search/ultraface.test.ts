@@ -1,7 +1,7 @@
 // Acceptance on the real Ultra-Light RFB-320 face detector and the 24 face photos of ../shared (fidelity mode): the
 // front runs from the full model (fidelity 1.0, 4,420 boxes) to configurations with at least 30 % fewer boxes, and
 // every front point's fidelity is what the reference post-processing gives with those anchors suppressed.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { prepareGroundTruth } from '../../src/eval/coco-eval';
 import type { CocoDetection } from '../../src/eval/coco-data';
 import type { ResizeGeometry } from '../../src/image/preprocess';
 import type { PostprocessInput } from '../../src/postprocess/reference';
-import { prepareSearch, search, type SearchResult } from '../../src/search/index';
+import { formatSearch, MIN_LEVEL_DETECTIONS, prepareSearch, search, type SearchResult } from '../../src/search/index';
 import { forEachHeadOutput } from '../../src/search/infer';
 import { toImageXywh } from '../../src/search/inputs';
 import { fidelityMetric, scoreDetections } from '../../src/search/metric';
@@ -40,6 +40,33 @@ describe.skipIf(!hasShared)('search on ultraface RFB-320 with the face photos (f
     }
     // the front trades fidelity for MACs: fewer MACs, lower (or equal) fidelity along it
     for (let i = 2; i < r.points.length; i++) expect(r.points[i]!.map).toBeLessThan(r.points[i - 1]!.map);
+  });
+
+  it('flags the candidates that remove anchors of a level without reference detections (pareto.json, report.html, CLI)', () => {
+    const ref = r.evidence.referenceDetections;
+    expect(r.evidence.minDetections).toBe(MIN_LEVEL_DETECTIONS);
+    expect(ref).toHaveLength(4);
+    expect(ref.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    const weak = ref.map((n, l) => ({ n, l })).filter((x) => x.n < MIN_LEVEL_DETECTIONS).map((x) => x.l);
+    // the shared photos have no face at the largest anchors' scale: level 4 is weak
+    expect(ref[3]).toBe(0);
+    const counts = [3, 2, 2, 3];
+    const starts = [0, 3, 5, 7];
+    for (const p of r.points) {
+      const touched = counts.map((_, l) => l).filter((l) => p.removed.some((g) => g >= starts[l]! && g < starts[l]! + counts[l]!));
+      expect(p.lowEvidence).toEqual(touched.filter((l) => weak.includes(l)));
+    }
+    // the level-removal candidates of the issue: a whole level removed that had no reference detection
+    const emptied = r.points.filter((p) => p.keptPerLevel[3] === 0);
+    expect(emptied.length).toBeGreaterThan(0);
+    for (const p of emptied) expect(p.lowEvidence).toContain(3);
+    const file = JSON.parse(readFileSync(join(out, 'pareto.json'), 'utf8'));
+    expect(file.evidence).toEqual(r.evidence);
+    expect(file.points.map((p: { lowEvidence: number[] }) => p.lowEvidence)).toEqual(r.points.map((p) => p.lowEvidence));
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).toContain('level 3: 0.');
+    expect(html.match(/<tr data-index="\d+" class="low-evidence">/g)).toHaveLength(r.points.filter((p) => p.lowEvidence.length).length);
+    expect(formatSearch(r)).toMatch(/warning: level 3 has 0 reference detections \(< 10\): the scores of #\d+(, #\d+)*, which remove its anchors, are not evidence for that level/);
   });
 
   it('every front point\'s fidelity is the reference post-processing\'s with the removed anchors suppressed', async () => {

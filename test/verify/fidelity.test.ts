@@ -20,7 +20,7 @@ describe.skipIf(!hasShared)('search -> compile -> verify', () => {
       expect(compiled.report.after.boxes).toBe(p.boxes);
       expect(compiled.report.after.headMacs).toBe(p.headMacs);
       const v = await verify({ original: model, outDir: compiled.outDir, images: FACES, postprocess: 'ultraface' });
-      expect(v.ok).toBe(true);
+      expect(v.status).toBe('equivalent');
       expect(v.fidelity).toBe(p.map);
     }
   });

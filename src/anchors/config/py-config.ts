@@ -1,8 +1,12 @@
 // Reads an mmdetection-style .py config file into its literal values, and (only when asked, via baseDir) loads its
 // `_base_` files and merges them the way mmcv/mmengine do: dicts merge key by key, `_delete_=True` replaces.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+// Only files inside the config's own folder are ever read as bases: a `_base_` elsewhere (an absolute mmdetection
+// path, `../`) is refused by name without opening it, so no other file's content can reach a message.
+import { existsSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { PrunedetError } from '../../errors';
+import { canonicalPath, isInside, readInputFile } from '../../fs';
+import { LIMITS } from '../../limits';
 import { formatLoc, parsePyConfig, type PyModule, type PyValue } from './py-literal';
 
 export interface LoadPyOptions {
@@ -12,23 +16,63 @@ export interface LoadPyOptions {
 
 /** Read and parse `path`; with `baseDir`, merge its `_base_` files beneath it (the result lists them in `bases`). */
 export function loadPyConfig(path: string, opts: LoadPyOptions = {}): PyModule {
-  return load(path, opts.baseDir, []);
+  return load(path, opts.baseDir, [], opts.baseDir === undefined ? undefined : canonicalPath(opts.baseDir));
 }
 
-function load(path: string, baseDir: string | undefined, chain: string[]): PyModule {
+/** Where base `b` of a config in `baseDir` lies, and whether it is inside `root` (the only place bases are read). */
+function basePath(b: { path: string }, baseDir: string, root: string): { full: string; inside: boolean } {
+  const full = isAbsolute(b.path) ? b.path : resolve(baseDir, b.path);
+  return { full, inside: isInside(canonicalPath(full), root) };
+}
+
+/**
+ * The files a .py config reads: itself and, recursively, its `_base_` files that exist inside its folder (what the
+ * output-safety rule must protect). A .json config is just itself.
+ */
+export function configFiles(path: string | undefined): string[] {
+  if (path === undefined) return [];
+  if (!/\.py$/i.test(path) || !existsSync(path) || statSync(path).isDirectory()) return [path];
+  const root = canonicalPath(dirname(path));
+  const out: string[] = [];
+  const visit = (file: string, chain: string[]): void => {
+    const key = canonicalPath(file);
+    if (chain.includes(key)) return;
+    out.push(file);
+    for (const b of parsePyConfig(readConfigText(file), file).bases) {
+      const { full, inside } = basePath(b, dirname(file), root);
+      if (inside && existsSync(full) && statSync(full).isFile()) visit(full, [...chain, key]);
+    }
+  };
+  visit(path, []);
+  return out;
+}
+
+/** The config's direct `_base_` files that prunedet would read (inside its folder, existing). */
+export function localBases(path: string): string[] {
+  const root = canonicalPath(dirname(path));
+  return parsePyConfig(readConfigText(path), path).bases
+    .map((b) => basePath(b, dirname(path), root))
+    .filter((b) => b.inside && existsSync(b.full))
+    .map((b) => b.full);
+}
+
+function load(path: string, baseDir: string | undefined, chain: string[], root: string | undefined): PyModule {
   const mod = parsePyConfig(readConfigText(path), path);
-  if (baseDir === undefined || mod.bases.length === 0) return mod;
+  if (baseDir === undefined || root === undefined || mod.bases.length === 0) return mod;
   const merged = new Map<string, PyValue>();
   const owner = new Map<string, string>();
   for (const b of mod.bases) {
-    const full = isAbsolute(b.path) ? b.path : resolve(baseDir, b.path);
+    const { full, inside } = basePath(b, baseDir, root);
+    if (!inside) {
+      throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(b.loc)}: _base_ ${b.path} lies outside the config's folder ${root}, and prunedet reads _base_ files only from there`, 'state the complete anchor_generator in this file (type=..., _delete_=True), or copy the base file next to the config');
+    }
     if (chain.includes(full) || resolve(path) === full) {
       throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(b.loc)}: _base_ ${b.path} includes itself (${[...chain, full].join(' -> ')})`, 'remove the circular _base_ entry');
     }
     if (!existsSync(full)) {
       throw new PrunedetError('E_FILE_NOT_FOUND', `${formatLoc(b.loc)}: _base_ file ${b.path} not found (looked for ${full})`, 'fix the path, or keep the anchor generator in this file with _delete_=True');
     }
-    const base = load(full, dirname(full), [...chain, resolve(path)]);
+    const base = load(full, dirname(full), [...chain, resolve(path)], root);
     for (const [k, v] of base.vars) {
       const other = owner.get(k);
       if (other !== undefined) {
@@ -77,9 +121,10 @@ export function lookup(root: Map<string, PyValue>, keys: string[]): PyValue | un
   return cur;
 }
 
+/** A config file's text, refused above LIMITS.configBytes (read before anything is parsed). */
 export function readConfigText(path: string): string {
   if (!existsSync(path)) throw new PrunedetError('E_FILE_NOT_FOUND', `config ${path} does not exist`, 'check the path');
   if (statSync(path).isDirectory()) throw new PrunedetError('E_FILE_NOT_FOUND', `config ${path} is a folder`, 'pass the config file');
-  return readFileSync(path, 'utf8');
+  return readInputFile(path, 'E_CONFIG_PARSE', `config ${path}`, 'anchor configs are a few kilobytes; pass the config file itself', LIMITS.configBytes).toString('utf8');
 }
 

@@ -1,6 +1,7 @@
 // Tokenizer for the literal subset of Python that mmdetection config files use: names, numbers, strings (all quote
 // styles, r/u/f prefixes), operators, comments, line joining inside brackets and after a backslash. It never runs code.
 import { PrunedetError } from '../../errors';
+import { LIMITS } from '../../limits';
 
 export interface PyLoc {
   file: string;
@@ -119,7 +120,7 @@ export function tokenize(text: string, file: string): Token[] {
     }
     const op = OPS.find((o) => text.startsWith(o, i));
     if (!op) throw parseError(start, `unexpected character ${JSON.stringify(c)}`);
-    if ('([{'.includes(op)) depth++;
+    if ('([{'.includes(op) && ++depth > LIMITS.configDepth) throw parseError(start, `brackets nested deeper than ${LIMITS.configDepth} levels`, 'anchor configs nest a few levels; write the value out flat');
     if (')]}'.includes(op)) depth = Math.max(0, depth - 1);
     toks.push({ kind: 'op', text: op, loc: start });
     i += op.length;

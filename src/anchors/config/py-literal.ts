@@ -3,6 +3,7 @@
 // Anything else (calls, imports, attributes, lambdas, comprehensions) is an E_CONFIG_PARSE error; nothing is executed.
 import { parseError, refused, tokenize, type PyLoc, type Token } from './py-lexer';
 import { binary, pyStr } from './py-ops';
+import { LIMITS } from '../../limits';
 
 export { formatLoc, type PyLoc } from './py-lexer';
 
@@ -63,6 +64,35 @@ function describe(t: Token): string {
 class Parser {
   private pos = 0;
   private names = new Map<string, PyValue>();
+  /** Nesting of factor() (brackets, unary signs, ** chains), bounded by LIMITS.configDepth. */
+  private depth = 0;
+  /** Values operators may still build (LIMITS.configValues per file). */
+  private budget: number = LIMITS.configValues;
+  /** Nodes and depth of each container value built so far (names can nest values deeper than any one expression). */
+  private readonly meta = new WeakMap<PyValue, { size: number; depth: number }>();
+
+  /** Record a container's size and depth; refuse one nested deeper than LIMITS.configDepth. */
+  private note(v: PyValue): PyValue {
+    const items = v.kind === 'list' || v.kind === 'tuple' ? v.items : v.kind === 'dict' ? [...v.entries.values()] : [];
+    let size = 1, depth = 1;
+    for (const x of items) {
+      const m = this.meta.get(x);
+      size += m?.size ?? 1;
+      depth = Math.max(depth, (m?.depth ?? 1) + 1);
+    }
+    if (depth > LIMITS.configDepth) {
+      throw parseError(v.loc, `value nested deeper than ${LIMITS.configDepth} levels`, 'anchor configs nest a few levels; write the value out flat');
+    }
+    this.meta.set(v, { size, depth });
+    return v;
+  }
+
+  private readonly spend = (n: number, at: Token): void => {
+    this.budget -= n;
+    if (!(this.budget >= 0)) {
+      throw parseError(at.loc, `this expression builds ${Number.isFinite(n) ? n.toLocaleString('en-US') : 'unboundedly many'} values, taking the config past the ${LIMITS.configValues.toLocaleString('en-US')} values it may build`, 'anchor configs hold a few hundred values; write the value out literally');
+    }
+  };
 
   constructor(private readonly toks: Token[], private readonly jsonNames = false) {}
 
@@ -117,7 +147,7 @@ class Parser {
     let left = this.term();
     while (this.isOp('+') || this.isOp('-')) {
       const op = this.next();
-      left = binary(op, left, this.term());
+      left = this.note(binary(op, left, this.term(), this.spend));
     }
     const t = this.peek();
     if (t.kind === 'name' && KEYWORDS.has(t.text)) {
@@ -131,12 +161,23 @@ class Parser {
     let left = this.factor();
     while (['*', '/', '//', '%'].some((o) => this.isOp(o))) {
       const op = this.next();
-      left = binary(op, left, this.factor());
+      left = this.note(binary(op, left, this.factor(), this.spend));
     }
     return left;
   }
 
   private factor(): PyValue {
+    if (++this.depth > LIMITS.configDepth) {
+      throw parseError(this.peek().loc, `expression nested deeper than ${LIMITS.configDepth} levels`, 'anchor configs nest a few levels; write the value out flat');
+    }
+    try {
+      return this.factorInner();
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private factorInner(): PyValue {
     if (this.isOp('-') || this.isOp('+')) {
       const op = this.next();
       const v = this.factor();
@@ -147,7 +188,7 @@ class Parser {
     const base = this.atom();
     if (this.isOp('**')) {
       const op = this.next();
-      return binary(op, base, this.factor());
+      return this.note(binary(op, base, this.factor(), this.spend));
     }
     return base;
   }
@@ -186,11 +227,18 @@ class Parser {
     }
     const v = this.names.get(t.text);
     if (!v) throw parseError(loc, `name ${t.text} is not assigned above this line`, 'assign it earlier in the same file (names from _base_ files are not visible)');
+    this.spend(this.meta.get(v)?.size ?? 1, t); // a reference copies the whole value into the new one
     return v;
   }
 
   private stringValue(t: Token): string {
     if (!t.fstring) return t.str!;
+    const s = this.fstring(t);
+    this.spend(s.length, t);
+    return s;
+  }
+
+  private fstring(t: Token): string {
     return t.str!.replace(/\{\{|\}\}|\{([^{}]*)\}|[{}]/g, (m, inner: string | undefined) => {
       if (m === '{{') return '{';
       if (m === '}}') return '}';
@@ -221,7 +269,7 @@ class Parser {
     }
     this.next();
     if (paren && items.length === 1 && !comma) return items[0]!;
-    return { kind: paren ? 'tuple' : 'list', items, loc };
+    return this.note({ kind: paren ? 'tuple' : 'list', items, loc });
   }
 
   private braces(loc: PyLoc): PyValue {
@@ -242,7 +290,7 @@ class Parser {
       else if (!this.isOp('}')) throw parseError(this.peek().loc, `expected ',' or '}', found ${describe(this.peek())}`);
     }
     this.next();
-    return { kind: 'dict', entries, loc };
+    return this.note({ kind: 'dict', entries, loc });
   }
 
   private dictCall(loc: PyLoc): PyValue {
@@ -262,7 +310,7 @@ class Parser {
       else if (!this.isOp(')')) throw parseError(this.peek().loc, `expected ',' or ')', found ${describe(this.peek())}`);
     }
     this.next();
-    return { kind: 'dict', entries, loc };
+    return this.note({ kind: 'dict', entries, loc });
   }
 
   /** `[x for x in y]` would otherwise fail on the unknown name x; name the real problem instead. */

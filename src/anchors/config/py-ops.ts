@@ -30,7 +30,10 @@ function pyFloatRepr(x: number): string {
   return `${sign}${whole}.${digits.slice(exp + 1) || '0'}`;
 }
 
-export function binary(op: Token, a: PyValue, b: PyValue): PyValue {
+/** Charges `n` values built by an operator against the file's budget (throws past LIMITS.configValues). */
+export type Spend = (n: number, at: Token) => void;
+
+export function binary(op: Token, a: PyValue, b: PyValue, spend: Spend): PyValue {
   const loc = a.loc;
   if (a.kind === 'num' && b.kind === 'num') {
     const x = a.value, y = b.value;
@@ -46,12 +49,20 @@ export function binary(op: Token, a: PyValue, b: PyValue): PyValue {
       case '**': return { kind: 'num', value: x ** y, isFloat: !bothInt || y < 0, loc };
     }
   }
-  if (op.text === '+' && a.kind === 'str' && b.kind === 'str') return { kind: 'str', value: a.value + b.value, loc };
-  if (op.text === '+' && (a.kind === 'list' || a.kind === 'tuple') && b.kind === a.kind) return { kind: a.kind, items: [...a.items, ...b.items], loc };
+  if (op.text === '+' && a.kind === 'str' && b.kind === 'str') {
+    spend(a.value.length + b.value.length, op);
+    return { kind: 'str', value: a.value + b.value, loc };
+  }
+  if (op.text === '+' && (a.kind === 'list' || a.kind === 'tuple') && b.kind === a.kind) {
+    spend(a.items.length + b.items.length, op);
+    return { kind: a.kind, items: [...a.items, ...b.items], loc };
+  }
   if (op.text === '*') {
     const [seq, n] = a.kind === 'num' ? [b, a] : [a, b];
     if ((seq.kind === 'list' || seq.kind === 'tuple') && n.kind === 'num' && !n.isFloat) {
-      return { kind: seq.kind, items: Array.from({ length: Math.max(0, n.value) }, () => seq.items).flat(), loc };
+      const times = Math.max(0, n.value);
+      spend(seq.items.length * times, op); // before anything is allocated: [0] * 10**9 stops here
+      return { kind: seq.kind, items: Array.from({ length: times }, () => seq.items).flat(), loc };
     }
   }
   throw refused(op.loc, `operator ${op.text} between a ${a.kind} and a ${b.kind}`);

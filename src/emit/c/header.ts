@@ -44,6 +44,8 @@ export function describeSpec(L: PlanLayout): string[] {
     `            (the highest scoring; ties go to the lower anchor index, then the lower label)`,
     `nms:        greedy, ${s.nms === 'per-class' ? 'per class' : 'class-agnostic'}, suppress when IoU > ${s.iouThreshold} (no +1 on widths)`,
     `output:     at most ${L.maxDetections} detections by score (ties: anchor, label)${s.clip ? `; boxes clipped to [0, ${s.clip[0]}] x [0, ${s.clip[1]}]` : ''}`,
+    `NaN:        a NaN score is never a candidate; a candidate whose box input holds a NaN gets NaN coordinates`,
+    `            (${s.clip ? 'clipping leaves NaN as NaN; ' : ''}NMS counts a NaN box as overlapping nothing), as in prunedet's reference`,
   ];
 }
 

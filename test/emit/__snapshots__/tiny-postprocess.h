@@ -19,6 +19,8 @@ extern "C" {
  *             (the highest scoring; ties go to the lower anchor index, then the lower label)
  * nms:        greedy, per class, suppress when IoU > 0.5 (no +1 on widths)
  * output:     at most 14 detections by score (ties: anchor, label)
+ * NaN:        a NaN score is never a candidate; a candidate whose box input holds a NaN gets NaN coordinates
+ *             (NMS counts a NaN box as overlapping nothing), as in prunedet's reference
  *
  * Inputs (concat form):
  *   scores  float[PD_TINY_NUM_ANCHORS][PD_TINY_NUM_CLASSES], row-major, one row per anchor
