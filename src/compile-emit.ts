@@ -68,7 +68,7 @@ export async function emitArtefacts(stage: string, ctx: EmitContext): Promise<{ 
   const files: string[] = [];
   const record: Record<string, unknown> = { requested: preset, preset: formatPostprocess(pp.spec), anchors: pp.anchorSource };
   if (emit.includes('c')) Object.assign(record, emitC(stage, ctx, pp, files));
-  if (emit.includes('onnx-nms')) emitOnnx(stage, ctx, pp, files);
+  if (emit.includes('onnx-nms') || emit.includes('onnx-nms-exact')) emitOnnx(stage, ctx, pp, files, emit.includes('onnx-nms-exact'));
   return { files, postprocess: record };
 }
 
@@ -89,14 +89,17 @@ function emitC(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: str
   return { input, candidateCap: plan.candidateCap, workspaceBytes: layout.workspace.size, symbolPrefix: layout.names.prefix };
 }
 
-/** postprocess.onnx (decode + NonMaxSuppression on the scores/boxes tensors) and model_nms.onnx (appended). */
-function emitOnnx(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: string[]): void {
+/**
+ * postprocess.onnx (decode + NonMaxSuppression on the scores/boxes tensors) and model_nms.onnx (appended); `exact`: the
+ * bit-exact variant (the reference's float arithmetic) instead of the runtime's Softmax/Sigmoid/Exp.
+ */
+function emitOnnx(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: string[], exact: boolean): void {
   const scores = ctx.spec.outputs.find((o) => o.kind === 'rows' && o.role === 'scores');
   const boxes = ctx.spec.outputs.find((o) => o.kind === 'rows' && o.role === 'boxes');
   if (ctx.options.cutHead || !scores || !boxes) {
     throw new PrunedetError('E_USAGE', '--emit onnx-nms needs the model\'s concatenated score and box outputs', 'compile without --cut-head (and from a model with [N, anchors, K] outputs)');
   }
-  const params = { spec: pp.spec, anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses };
+  const params = { spec: pp.spec, anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses, exact };
   writeFileAtomic(join(stage, 'postprocess.onnx'), emitOnnxNms(params));
   files.push('postprocess.onnx');
   const copy = loadModel(modelToBytes(ctx.model));

@@ -90,13 +90,16 @@ export function resolveBaseline(spec: DetectorSpec, o: { config?: string; baseli
 }
 
 /** What --emit can write (emitters in compile-emit.ts). */
-export const EMIT_KINDS = ['c', 'onnx-nms'] as const;
+export const EMIT_KINDS = ['c', 'onnx-nms', 'onnx-nms-exact'] as const;
 
 /** --emit and --postprocess, checked before any work: known kinds, and the semantics any emitter needs. */
 function checkEmitOptions(o: CompileOptions): void {
   const emit = o.emit ?? [];
   for (const e of emit) {
     if (!(EMIT_KINDS as readonly string[]).includes(e)) throw new PrunedetError('E_USAGE', `unknown --emit ${e}`, `choose from ${EMIT_KINDS.join(', ')}`);
+  }
+  if (emit.includes('onnx-nms') && emit.includes('onnx-nms-exact')) {
+    throw new PrunedetError('E_USAGE', '--emit onnx-nms and onnx-nms-exact both write postprocess.onnx', 'choose one: onnx-nms (the runtime\'s Softmax/Exp, fast) or onnx-nms-exact (bit-exact with the reference)');
   }
   if (emit.length > 0 && !o.postprocess) {
     throw new PrunedetError('E_USAGE', `--emit ${emit.join(',')} needs the post-processing semantics`, `pass --postprocess with a preset (${Object.keys(PRESETS).join(', ')}), e.g. --postprocess mmdet-ssd300`);

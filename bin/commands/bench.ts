@@ -2,45 +2,60 @@ import type { CommandModule } from 'yargs';
 import { emit, runCommand } from '../run';
 import { LIMITS } from '../../src/limits';
 
-interface Args { outdir: string; original?: string; images?: string; postprocess?: string; runs: number; 'skip-model': boolean; json: boolean; debug: boolean }
+interface Args {
+  outdir: string;
+  original?: string;
+  images?: string;
+  postprocess?: string;
+  load?: string[];
+  anchors?: string;
+  runs: number;
+  'slow-runs': number;
+  'model-runs': number;
+  'skip-model': boolean;
+  json: boolean;
+  debug: boolean;
+}
 
 export const benchCommand: CommandModule<object, Args> = {
   command: 'bench <outdir>',
-  describe: 'Post-processing latency (C, TypeScript, onnxruntime NMS) for the original and pruned anchors, and model latency',
+  describe: 'Post-processing latency on named loads (fused C, onnxruntime NMS op, mmdeploy-style graph, onnx-nms, TypeScript) for the original and pruned anchors, and model latency',
   builder: (y) => y
     .positional('outdir', { type: 'string', demandOption: true, describe: 'the folder compile wrote' })
     .option('original', { type: 'string', describe: 'the original model (default: the path in report.json)' })
-    .option('images', { type: 'string', describe: 'use the real head outputs of the first image in this folder' })
+    .option('load', { type: 'string', array: true, describe: 'light, real, medium, heavy, photos (default: light to heavy, and photos with --images); comma-separated or repeated' })
+    .option('anchors', { type: 'string', choices: ['original', 'pruned', 'both'], default: 'both', describe: 'which anchor sets to measure' })
+    .option('images', { type: 'string', describe: 'the photos load: the original model\'s head outputs on (up to 8) images of this folder' })
     .option('postprocess', { type: 'string', describe: 'post-processing preset (default: the one compile emitted C for)' })
-    .option('runs', { type: 'number', default: 200, describe: `timed runs per measurement (200 to ${LIMITS.benchRuns})` })
-    .option('skip-model', { type: 'boolean', default: false, describe: 'skip the end-to-end model timing' })
+    .option('runs', { type: 'number', default: 200, describe: `timed rounds for the C and onnxruntime peers (200 to ${LIMITS.benchRuns})` })
+    .option('slow-runs', { type: 'number', default: 20, describe: `timed runs of the TypeScript reference and the bit-exact graph (5 to ${LIMITS.benchRuns})` })
+    .option('model-runs', { type: 'number', default: 20, describe: `model latency runs (20 to ${LIMITS.benchRuns})` })
+    .option('skip-model', { type: 'boolean', default: false, describe: 'skip the model latency' })
     .option('json', { type: 'boolean', default: false })
     .check((a) => {
       if (!(Number(a.runs) >= 200)) throw new Error('--runs must be at least 200 (medians and p99 of fewer runs are noise)');
+      if (!(Number(a['slow-runs']) >= 5)) throw new Error('--slow-runs must be at least 5');
+      if (!(Number(a['model-runs']) >= 20)) throw new Error('--model-runs must be at least 20');
       return true;
     }) as never,
   handler: (argv) => runCommand(async () => {
     const { bench } = await import('../../src/bench/index');
+    const { checkLoads } = await import('../../src/bench/loads');
     const { formatBench } = await import('../../src/commands/bench-format');
+    const loads = argv.load?.flatMap((l) => l.split(',')).map((l) => l.trim()).filter(Boolean);
     const r = await bench({
       outDir: argv.outdir,
       runs: argv.runs,
+      slowRuns: argv['slow-runs'],
+      modelRuns: argv['model-runs'],
       noModel: argv['skip-model'],
+      ...(loads?.length ? { loads: checkLoads(loads) } : {}),
+      ...(argv.anchors && argv.anchors !== 'both' ? { sets: [argv.anchors as 'original' | 'pruned'] } : {}),
       ...(argv.original ? { original: argv.original } : {}),
       ...(argv.images ? { images: argv.images } : {}),
       ...(argv.postprocess ? { postprocess: argv.postprocess } : {}),
       progress: (m) => process.stderr.write(`[bench] ${m}\n`),
     });
-    const json = {
-      floorUs: r.floorUs,
-      floors: { originalUs: r.floors.original.medianUs, prunedUs: r.floors.pruned.medianUs },
-      postprocess: r.postprocess.map((t) => ({ impl: t.impl, anchors: t.anchors, medianUs: t.medianUs, p99Us: t.p99Us, minUs: t.minUs, p90Us: t.p90Us, candidates: t.candidates, detections: t.detections })),
-      model: r.model,
-      boxes: r.boxes,
-      preset: r.preset,
-      cFlags: r.cFlags,
-      runs: r.runs,
-    };
-    emit(argv.json, json, () => formatBench(r));
+    emit(argv.json, r, () => formatBench(r));
   }, argv.debug),
 };

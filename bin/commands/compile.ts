@@ -21,7 +21,7 @@ export const compileCommand: CommandModule<object, Args> = {
     .option('input-shape', INPUT_SHAPE_OPTION)
     .option('passes', { type: 'string', describe: 'comma-separated pass pipeline (default: all; see `prunedet passes`)' })
     .option('check', { type: 'boolean', default: false, describe: 'also open the model in onnxruntime after every pass' })
-    .option('emit', { type: 'string', array: true, describe: 'extra outputs: c (fused C99 post-processing), onnx-nms (decode + NMS as ONNX, alone and appended to the model)' })
+    .option('emit', { type: 'string', array: true, describe: 'extra outputs: c (fused C99 post-processing), onnx-nms (decode + NMS as ONNX, alone and appended to the model; onnx-nms-exact: bit-exact with the reference, slower)' })
     .option('postprocess', { type: 'string', describe: 'post-processing preset and overrides, e.g. mmdet-ssd300,score_thr=0.05' })
     .option('cut-head', { type: 'boolean', default: false, describe: 'end the ONNX at the head convs (per-level maps) and leave layout/decode to the C module' })
     .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })

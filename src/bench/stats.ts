@@ -8,8 +8,9 @@ export interface Summary {
   p99Us: number;
 }
 
-/** Nearest-rank percentile of sorted values. */
+/** Nearest-rank percentile of sorted values (0 for none). */
 function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i]!;
 }

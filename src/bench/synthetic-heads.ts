@@ -1,6 +1,7 @@
 // Head outputs shaped like a trained detector's, for benchmarking post-processing on models with random weights:
 // a few objects per image; anchors overlapping an object (IoU > 0.5) score high for its class, the rest favour the
-// background. Used by `prunedet bench` (and verify's extra C-module input) where no real photos or weights exist.
+// background. Used by `prunedet bench` (the `light` load; loads.ts builds the others on the same pieces) and by
+// verify's extra C-module input, where no real photos or weights exist.
 import { anchorsCenterSize } from '../postprocess/reference';
 import { backgroundColumn, foregroundCount, labelColumn, type PostprocessSpec } from '../postprocess/spec';
 import { gaussian, mulberry32 } from '../prng';
@@ -22,14 +23,27 @@ function iou(a: ArrayLike<number>, ai: number, b: readonly number[]): number {
   return ua > 0 ? inter / ua : 0;
 }
 
+/** The pieces every synthetic load is built from: the anchors as boxes, the planted objects, which anchors match. */
+export interface Scene {
+  n: number;
+  c: number;
+  /** Whether scores behave like independent sigmoids (no softmax competition). */
+  sigmoidLike: boolean;
+  /** Background column or -1. */
+  bg: number;
+  xyxy: Float32Array;
+  objects: [number, number, number, number, number][];
+  /** Per anchor: IoU with its best-matching object when > 0.5, else 0; and that object's label. */
+  matchIou: Float64Array;
+  matchLabel: Int32Array;
+}
+
 /**
- * Seeded synthetic head outputs for anchors `anchors` ([N, 4] in spec.anchorFormat) and `numClasses` columns: `objects`
- * objects centred near random anchors, or, given a list of anchor indices, one object near each of them (verify plants
- * objects on every level this way, so that every level's anchors detect something).
+ * Anchors as xyxy boxes and planted objects (drawn from `rand`), with each anchor's best match: `objects` of them
+ * centred near random anchors, one near each anchor of a list (verify plants objects on every level this way, so that
+ * every level's anchors detect something), or as many as it takes (at most 1000) for `{ rows }` anchors to match one.
  */
-export function syntheticHeadOutputs(spec: PostprocessSpec, numClasses: number, anchors: Float32Array, seed: number, objects: number | readonly number[] = 5): SyntheticHeads {
-  const rand = mulberry32(seed);
-  const gauss = gaussian(rand);
+export function plantScene(spec: PostprocessSpec, numClasses: number, anchors: Float32Array, rand: () => number, objects: number | readonly number[] | { rows: number }): Scene {
   const n = anchors.length / 4;
   const c = numClasses;
   const labels = foregroundCount(spec, c);
@@ -40,48 +54,72 @@ export function syntheticHeadOutputs(spec: PostprocessSpec, numClasses: number, 
     xyxy.set([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], 4 * i);
   }
   const planted: [number, number, number, number, number][] = [];
-  const count = typeof objects === 'number' ? objects : objects.length;
-  for (let o = 0; o < count && n > 0; o++) {
-    const i = typeof objects === 'number' ? Math.floor(rand() * n) : objects[o]!;
+  const best = new Float64Array(n);
+  const bestLabel = new Int32Array(n).fill(-1);
+  let matched = 0;
+  const list = Array.isArray(objects) ? (objects as readonly number[]) : undefined;
+  const enough = () =>
+    typeof objects === 'number' ? planted.length >= objects : list ? planted.length >= list.length : matched >= (objects as { rows: number }).rows || planted.length >= 1000;
+  while (n > 0 && !enough()) {
+    const i = list ? list[planted.length]! : Math.floor(rand() * n);
     const [cx, cy, w, h] = [cs[4 * i]!, cs[4 * i + 1]!, cs[4 * i + 2]! * (0.85 + 0.3 * rand()), cs[4 * i + 3]! * (0.85 + 0.3 * rand())];
     const dx = (rand() - 0.5) * 0.2 * w;
     const dy = (rand() - 0.5) * 0.2 * h;
-    planted.push([cx + dx - w / 2, cy + dy - h / 2, cx + dx + w / 2, cy + dy + h / 2, Math.floor(rand() * labels)]);
+    const p: [number, number, number, number, number] = [cx + dx - w / 2, cy + dy - h / 2, cx + dx + w / 2, cy + dy + h / 2, Math.floor(rand() * labels)];
+    planted.push(p);
+    // each anchor keeps its best object (the first of equals), as one pass over all objects would
+    for (let a = 0; a < n; a++) {
+      const v = iou(xyxy, 4 * a, p);
+      if (v > best[a]!) {
+        if (best[a]! <= 0.5 && v > 0.5) matched++;
+        best[a] = v;
+        bestLabel[a] = p[4];
+      }
+    }
+  }
+  const matchIou = new Float64Array(n);
+  const matchLabel = new Int32Array(n).fill(-1);
+  for (let i = 0; i < n; i++) {
+    if (best[i]! > 0.5) {
+      matchIou[i] = best[i]!;
+      matchLabel[i] = bestLabel[i]!;
+    }
   }
   const sigmoidLike = spec.scores === 'sigmoid' || (spec.scores === 'probabilities' && spec.background === 'none');
-  const bg = backgroundColumn(spec, c);
-  const logits = new Float32Array(n * c);
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    let label = -1;
-    for (const p of planted) {
-      const v = iou(xyxy, 4 * i, p);
-      if (v > best) {
-        best = v;
-        label = p[4];
-      }
-    }
-    const matched = best > 0.5;
-    for (let j = 0; j < c; j++) logits[i * c + j] = sigmoidLike ? -6 + 0.8 * gauss() : j === bg ? 6 + 0.5 * gauss() : -1 + 0.8 * gauss();
-    if (matched) {
-      logits[i * c + labelColumn(spec, label)] = (sigmoidLike ? 0 : 6) + 8 * (best - 0.5) + 0.5 * gauss();
-      if (bg >= 0) logits[i * c + bg] = 1 + 0.5 * gauss();
-    }
+  return { n, c, sigmoidLike, bg: backgroundColumn(spec, c), xyxy, objects: planted, matchIou, matchLabel };
+}
+
+/** An anchor matched to an object: its label's logit high (more so the better the match), the background low. */
+export function plantedRow(spec: PostprocessSpec, scene: Scene, i: number, logits: Float32Array, gauss: () => number): void {
+  const c = scene.c;
+  logits[i * c + labelColumn(spec, scene.matchLabel[i]!)] = (scene.sigmoidLike ? 0 : 6) + 8 * (scene.matchIou[i]! - 0.5) + 0.5 * gauss();
+  if (scene.bg >= 0) logits[i * c + scene.bg] = 1 + 0.5 * gauss();
+}
+
+/** Logits -> what the head outputs per spec.scores (probabilities: softmax over the row, or sigmoid). */
+export function headScores(spec: PostprocessSpec, scene: Scene, logits: Float32Array): Float32Array {
+  if (spec.scores !== 'probabilities') return logits;
+  const { n, c } = scene;
+  const scores = new Float32Array(n * c);
+  for (let i = 0; i < n; i++) probabilityRow(scene.sigmoidLike, logits, i * c, c, scores);
+  return scores;
+}
+
+/** Probabilities of one row of logits (softmax, or a sigmoid per column) into out at the same offset. */
+export function probabilityRow(sigmoidLike: boolean, logits: Float32Array, o: number, c: number, out: Float32Array): void {
+  let m = -Infinity;
+  for (let j = 0; j < c; j++) m = Math.max(m, logits[o + j]!);
+  let sum = 0;
+  for (let j = 0; j < c; j++) sum += Math.exp(logits[o + j]! - m);
+  for (let j = 0; j < c; j++) {
+    const z = logits[o + j]!;
+    out[o + j] = sigmoidLike ? 1 / (1 + Math.exp(-z)) : Math.exp(z - m) / sum;
   }
-  let scores = logits;
-  if (spec.scores === 'probabilities') {
-    scores = new Float32Array(n * c);
-    for (let i = 0; i < n; i++) {
-      let m = -Infinity;
-      for (let j = 0; j < c; j++) m = Math.max(m, logits[i * c + j]!);
-      let sum = 0;
-      for (let j = 0; j < c; j++) sum += Math.exp(logits[i * c + j]! - m);
-      for (let j = 0; j < c; j++) {
-        const z = logits[i * c + j]!;
-        scores[i * c + j] = sigmoidLike ? 1 / (1 + Math.exp(-z)) : Math.exp(z - m) / sum;
-      }
-    }
-  }
+}
+
+/** Box regression outputs: small random deltas, or (decoder none) the anchors as boxes moved a little. */
+export function syntheticBoxes(spec: PostprocessSpec, scene: Scene, gauss: () => number): Float32Array {
+  const { n, xyxy } = scene;
   const boxes = new Float32Array(n * 4);
   if (spec.decoder.type === 'none') {
     for (let i = 0; i < n; i++) {
@@ -91,7 +129,25 @@ export function syntheticHeadOutputs(spec: PostprocessSpec, numClasses: number, 
   } else {
     for (let i = 0; i < 4 * n; i++) boxes[i] = 0.3 * gauss();
   }
-  return { scores, boxes, objects: planted };
+  return boxes;
+}
+
+/**
+ * Seeded synthetic head outputs for anchors `anchors` ([N, 4] in spec.anchorFormat) and `numClasses` columns: `objects`
+ * objects centred near random anchors, or one near each anchor of a list (see plantScene).
+ */
+export function syntheticHeadOutputs(spec: PostprocessSpec, numClasses: number, anchors: Float32Array, seed: number, objects: number | readonly number[] = 5): SyntheticHeads {
+  const rand = mulberry32(seed);
+  const gauss = gaussian(rand);
+  const scene = plantScene(spec, numClasses, anchors, rand, objects);
+  const { n, c, bg, sigmoidLike } = scene;
+  const logits = new Float32Array(n * c);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < c; j++) logits[i * c + j] = sigmoidLike ? -6 + 0.8 * gauss() : j === bg ? 6 + 0.5 * gauss() : -1 + 0.8 * gauss();
+    if (scene.matchLabel[i]! >= 0) plantedRow(spec, scene, i, logits, gauss);
+  }
+  const scores = headScores(spec, scene, logits);
+  return { scores, boxes: syntheticBoxes(spec, scene, gauss), objects: scene.objects };
 }
 
 /** Concatenated [N, C] / [N, 4] outputs -> per-level NCHW maps (channel a*K + k), levels finest first. */

@@ -22,6 +22,8 @@ export interface DemoRow {
 
 export interface DemoResult {
   rows: DemoRow[];
+  /** The post-processing sweep (bench's loads) for configuration B, as text. */
+  sweep?: string;
   seconds: number;
 }
 
@@ -37,6 +39,8 @@ export const PAPER_SSD300 = [
 export interface DemoStage {
   /** Extra per-configuration measurements (verify, latency), added by later stages of the demo. */
   measure?(original: string, outDir: string, report: CompileReport | undefined): Promise<Record<string, string>>;
+  /** The post-processing sweep over bench's loads, run for configuration B. */
+  sweep?(original: string, outDir: string): Promise<string>;
 }
 
 /** `backbone` is for tests (the demo itself always builds the full VGG16). */
@@ -48,6 +52,7 @@ export async function demo(progress: (msg: string) => void, stage: DemoStage = {
     const original = join(dir, 'ssd300.onnx');
     saveModel(buildFixture('ssd300', { backbone, outputs: 'concat' }), original, { externalData: 'inline' });
     const rows: DemoRow[] = [];
+    let sweep: string | undefined;
     for (const p of PAPER_SSD300) {
       const baseline = p.config === 'baseline';
       const name = p.config.toLowerCase();
@@ -61,6 +66,7 @@ export async function demo(progress: (msg: string) => void, stage: DemoStage = {
         postprocess: 'mmdet-ssd300',
       });
       const extra = stage.measure ? await stage.measure(original, outDir, report) : {};
+      if (p.config === 'B' && stage.sweep) sweep = await stage.sweep(original, outDir);
       const after = report.after;
       rows.push({
         config: p.config,
@@ -73,7 +79,7 @@ export async function demo(progress: (msg: string) => void, stage: DemoStage = {
         extra,
       });
     }
-    return { rows, seconds: (performance.now() - t0) / 1000 };
+    return { rows, ...(sweep ? { sweep } : {}), seconds: (performance.now() - t0) / 1000 };
   } finally {
     release();
   }
@@ -94,8 +100,9 @@ export function formatDemo(r: DemoResult): string {
     '',
     table(['config', 'anchors/location', 'head MACs', 'boxes', 'equals paper', ...extraCols], rows),
     '',
-    'post-processing (mmdet-ssd300) runs on trained-like synthetic head outputs of each anchor set (median of 200 runs;',
-    'the TypeScript reference of 3); model latency: the compiled model in onnxruntime-node, median of 5. Details: prunedet bench.',
+    'post-processing (mmdet-ssd300): bench\'s light load (trained-like synthetic head outputs) of each anchor set, median of',
+    '200 rounds side by side; model latency: the compiled model in onnxruntime-node, median of 5. Details: prunedet bench.',
+    ...(r.sweep ? ['', 'configuration B, post-processing on bench\'s loads (prunedet bench --load light,real,medium,heavy), medians', r.sweep] : []),
     `(${r.seconds.toFixed(1)} s; weights are random, so AP is not measured: the paper's AP needs trained COCO weights)`,
   ].join('\n');
 }

@@ -51,12 +51,23 @@ export function softmaxRejectMargin(thr: number, numColumns: number): number {
 }
 
 /**
- * Softmax, per class once the anchor's sum is known: with m the row maximum, fl(x_k - m) <= S implies
- * expf(fl(x_k - m)) <= thr (expf up to 3 ulps high), and since the float sum is >= 1 (it contains expf(0) = 1) the
- * float probability is <= thr too, so the C code skips the class without a second expf.
+ * Reject bounds for rising thresholds: entry 0 is (thr, bound(thr)), then scores t_i spaced 0.25 apart in logit up
+ * to ~0.9999, each with bound(t_i). The emitted C holds its candidates in pools whose bar (the worst candidate a full
+ * pool keeps) only rises; a pool whose bar has score s can take no label with score <= t_i < s, so it rejects with
+ * the bound of the largest t_i below s. Both lists are floats, increasing.
  */
-export function softmaxSkipLogit(thr: number): number {
-  const t = f32(thr);
-  if (t <= 0) return -Infinity;
-  return lastFloatWhere((x) => nextUpF(nextUpF(nextUpF(expF(x)))) <= t);
+export function barBounds(thr: number, bound: (t: number) => number): { score: number[]; reject: number[] } {
+  const t0 = f32(thr);
+  const score = [t0];
+  const reject = [bound(t0)];
+  const tc = Math.min(Math.max(t0, 1e-7), 0.9999);
+  const l0 = Math.log(tc / (1 - tc));
+  for (let i = 1; ; i++) {
+    const t = f32(1 / (1 + Math.exp(-(l0 + 0.25 * i))));
+    if (!(t < 0.9999) || t >= 1) break;
+    if (t <= score[score.length - 1]!) continue;
+    score.push(t);
+    reject.push(bound(t));
+  }
+  return { score, reject };
 }

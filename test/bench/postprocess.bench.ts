@@ -1,6 +1,7 @@
-// The post-processing targets of issue 6, on SSD300 configuration B with the mmdet-ssd300 preset: the fused C next to
-// onnxruntime's decode + NonMaxSuppression path, the memcpy floor of the same head outputs, and the original vs the
-// pruned anchor set (measured side by side in one native process by `bench`). Printed once; nothing is asserted.
+// The post-processing targets of issue 12, printed (nothing is asserted): bench's load sweep with every peer side by
+// side, for SSD300 configuration B (mmdet-ssd300), the paper's pruned RetinaNet (mmdet-retinanet, 40,136 anchors x 80
+// classes; the pruned set only: the original's TypeScript reference takes seconds per run) and the real ultraface
+// model (the sweep and its own head outputs on the shared photos).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,25 +11,39 @@ import { saveModel } from '../../src/onnx/save';
 import { compile } from '../../src/compile';
 import { bench } from '../../src/bench/index';
 import { formatBench } from '../../src/commands/bench-format';
+import { loadHeadOutputs } from '../../src/bench/loads';
 import { loadDetector } from '../../src/detector/index';
 import { compiledPostprocess } from '../../src/compile-emit';
-import { syntheticHeadOutputs } from '../../src/bench/synthetic-heads';
 import { postprocess } from '../../src/postprocess/reference';
+import { FACES, hasShared, ultraface } from '../_support/shared';
 
 const dir = mkdtempSync(join(tmpdir(), 'pd-bench-pp-'));
-const model = join(dir, 'ssd300.onnx');
-saveModel(buildFixture('ssd300', { outputs: 'concat' }), model);
-const outDir = join(dir, 'config_b');
-const report = await compile({ model, config: 'configs/ssd300/config_b.py', outDir, emit: ['c'], postprocess: 'mmdet-ssd300' });
-const result = await bench({ outDir, runs: 500, tsRuns: 20, noModel: true });
-console.log(`[postprocess] SSD300 configuration B, mmdet-ssd300\n${formatBench(result)}`);
+const say = (m: string) => process.stderr.write(`[postprocess] ${m}\n`);
 
-const det = loadDetector(join(outDir, 'model.onnx'));
+const ssd = join(dir, 'ssd300.onnx');
+saveModel(buildFixture('ssd300', { outputs: 'concat' }), ssd);
+const ssdB = join(dir, 'ssd300_b');
+const report = await compile({ model: ssd, config: 'configs/ssd300/config_b.py', outDir: ssdB, emit: ['c'], postprocess: 'mmdet-ssd300' });
+console.log(`[postprocess] SSD300 configuration B, mmdet-ssd300\n${formatBench(await bench({ outDir: ssdB, runs: 200, noModel: true, progress: say }))}`);
+
+const retina = join(dir, 'retinanet.onnx');
+saveModel(buildFixture('retinanet', { outputs: 'concat' }), retina);
+const retinaP = join(dir, 'retinanet_pruned');
+await compile({ model: retina, config: 'configs/retinanet/pruned.py', baselineConfig: 'configs/retinanet/baseline.py', outDir: retinaP, emit: ['c'], postprocess: 'mmdet-retinanet' });
+console.log(`[postprocess] RetinaNet pruned, mmdet-retinanet\n${formatBench(await bench({ outDir: retinaP, runs: 200, sets: ['pruned'], noModel: true, progress: say }))}`);
+
+if (hasShared) {
+  const uf = join(dir, 'ultraface');
+  await compile({ model: ultraface('version-RFB-320_without_postprocessing.onnx'), remove: '0,3,5,9', outDir: uf, emit: ['c'], postprocess: 'ultraface' });
+  console.log(`[postprocess] ultraface RFB-320, anchors 0,3,5,9 removed\n${formatBench(await bench({ outDir: uf, images: FACES, runs: 200, progress: say }))}`);
+}
+
+const det = loadDetector(join(ssdB, 'model.onnx'));
 const pp = compiledPostprocess({ spec: det.spec, baselineSet: undefined, featureMaps: report.featureMaps }, 'mmdet-ssd300', report.config.kept, true);
-const syn = syntheticHeadOutputs(pp.spec, pp.numClasses, pp.anchors, 2024, 5);
+const heavy = loadHeadOutputs('heavy', pp.spec, pp.numClasses, pp.anchors);
 
-describe('SSD300 configuration B, pruned anchor set (TypeScript reference, for scale)', () => {
+describe('SSD300 configuration B, pruned anchor set, heavy load (TypeScript reference, for scale)', () => {
   vbench('reference postprocess()', () => {
-    postprocess(pp.spec, { form: 'concat', scores: syn.scores, boxes: syn.boxes }, { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses });
-  }, { iterations: 10, warmupIterations: 2 });
+    postprocess(pp.spec, { form: 'concat', scores: heavy.scores, boxes: heavy.boxes }, { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses });
+  }, { iterations: 5, warmupIterations: 1 });
 });

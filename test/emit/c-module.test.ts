@@ -127,6 +127,28 @@ describe.skipIf(!hasGcc)('emitted C agrees with the reference', () => {
     }
   });
 
+  it('rows with +Inf logits in several columns (the background one too) give 1/count to them, as in the reference', () => {
+    // fl(x_k - bg) is NaN when both are +Inf: the row bounds must not read that as 'no candidate'
+    const specs: PostprocessSpec[] = [
+      { ...PRESETS['mmdet-ssd300']!, scoreThreshold: 0.3, clip: undefined },
+      { ...PRESETS['torchvision-ssd']!, scoreThreshold: 0.3, clip: undefined },
+      { ...PRESETS['torchvision-ssd']!, background: 'none', scoreThreshold: 0.3, clip: undefined },
+    ];
+    for (const spec of specs) {
+      const plan = makePlan({ spec, levels: LEVELS, numClasses: 6, candidateCap: 1000 });
+      const m = build(plan);
+      const o = detectorOutputs(plan, 31, 0);
+      const bg = spec.background === 'first' ? 0 : spec.background === 'last' ? 5 : -1;
+      for (let n = 0; n < numAnchors(plan); n += 3) {
+        o.scores.fill(-4, n * 6, n * 6 + 6);
+        o.scores[n * 6 + (bg >= 0 ? bg : 0)] = Infinity;
+        o.scores[n * 6 + 1 + (n % 4)] = Infinity;
+      }
+      const counts = check(m, plan, [o]);
+      expect(counts[0]).toBeGreaterThan(5);
+    }
+  });
+
   it('logits at the sigmoid reject bound and softmax rows at the margin are not lost by the prefilter', () => {
     const sig: PostprocessSpec = { ...PRESETS['torchvision-retinanet']!, scoreThreshold: 0.3, preNmsTopK: 0, maxDetections: 300, iouThreshold: 1 };
     const plan = makePlan({ spec: sig, levels: LEVELS, numClasses: 5, candidateCap: 2000 });

@@ -67,7 +67,7 @@ describe('emitted module files', () => {
         expect(c.match(/#include [<"][^>"]+[>"]/g)).toEqual(['#include "postprocess.h"', '#include <float.h>', '#include <math.h>', '#include <string.h>']);
         // every file-scope object is static const; everything else at file scope is a function or a type
         for (const line of c.split('\n').filter((l) => /^[a-z]/.test(l))) {
-          expect(line, `${spec}/${input}`).toMatch(/^(static const |typedef |static (void|int|float|size_t) \w+\(|size_t pd_test_workspace_size\(void\)|pd_test_status_t pd_test_run\()/);
+          expect(line, `${spec}/${input}`).toMatch(/^(static const |typedef |static (inline |PD_HOT )?(void|int|float|size_t|uint32_t|cand_t) \w+\(|size_t pd_test_workspace_size\(void\)|pd_test_status_t pd_test_run\()/);
         }
         // floating literals carry the f suffix (no double arithmetic)
         expect(c.match(/(?<![\w.])\d+\.\d*(e[-+]?\d+)?(?![\d.f])|(?<![\w.])\d+e[-+]?\d+(?![\df])/g), `${spec}/${input}`).toBeNull();
@@ -86,10 +86,11 @@ describe('emitted module files', () => {
       expect(define(h, 'PD_SSD300_CANDIDATE_CAP')).toBe(1000);
       sizes[preset] = size;
     }
-    // per-level top 1000: 1000·12 (candidates) + 1000·12 (level heap) + 1000·16 (boxes) + 1000 (flags)
-    expect(sizes['mmdet-ssd300']).toBe(41_000);
-    // no top-k: 1000·12 + 1000·16 + 1000
-    expect(sizes['torchvision-ssd']).toBe(29_000);
+    // per-level top 1000: 4 (alignment) + 2·1000·8 (candidate pool) + 2·1000·8 (level pool) + 5776·8 (the largest
+    // level's softmax row order) + 5·208·4 (200 kept boxes and areas, padded to 16) + 80·4 + 200·4 (per-label lists)
+    expect(sizes['mmdet-ssd300']).toBe(4 + 16_000 + 16_000 + 46_208 + 4_160 + 320 + 800);
+    // no top-k: 4 + 2·1000·8 + 8732·8 (every anchor's row order) + 5·208·4 + 80·4 + 200·4
+    expect(sizes['torchvision-ssd']).toBe(4 + 16_000 + 69_856 + 4_160 + 320 + 800);
     const h = file(makePlan({ name: 'ssd300', spec: 'mmdet-ssd300', levels: SSD300_LEVELS, numClasses: 81, candidateCap: 1000 }), 'postprocess.h');
     expect(h).toContain(' *   CAP = min(candidate_cap 1000, anchors x labels 698560) = 1000\n *   LEVEL_K = min(top_k 1000, largest level 5776 x 80 labels) = 1000\n');
   });

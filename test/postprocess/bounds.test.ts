@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { softmaxRejectMargin, softmaxSkipLogit, sigmoidRejectLogit } from '../../src/postprocess/bounds';
+import { barBounds, softmaxRejectMargin, sigmoidRejectLogit } from '../../src/postprocess/bounds';
 import { expF, f32, floatKey, keyFloat, nextDownF, nextUpF, sigmoidF } from '../../src/postprocess/float32';
 import { scoreAnchor } from '../../src/postprocess/reference';
 import { mulberry32 } from '../_support/prng';
@@ -74,13 +74,26 @@ describe('softmax bounds', () => {
     expect(softmaxRejectMargin(0, 81)).toBe(-Infinity);
     expect(softmaxRejectMargin(1, 81)).toBe(Infinity);
   });
+});
 
-  it('SKIP_LOGIT: fl(x - max) <= S implies expf <= thr (so the probability is too)', () => {
-    for (const thr of THRESHOLDS.filter((t) => t > 0 && t < 1)) {
-      const s = softmaxSkipLogit(thr);
-      expect(nextUpF(nextUpF(expF(s)))).toBeLessThanOrEqual(f32(thr));
-      expect(expF(f32(s + 1e-4 * (1 + Math.abs(s))))).toBeGreaterThan(f32(thr) * 0.9999);
+describe('barBounds', () => {
+  it('lists increasing scores from the threshold up, each with its own proven bound', () => {
+    for (const thr of [0, 0.02, 0.05, 0.7]) {
+      const b = barBounds(thr, sigmoidRejectLogit);
+      expect(b.score[0]).toBe(f32(thr));
+      expect(b.score.length).toBe(b.reject.length);
+      b.score.forEach((t, i) => {
+        expect(t).toBe(f32(t));
+        expect(b.reject[i]).toBe(sigmoidRejectLogit(t));
+        if (i > 0) {
+          expect(t).toBeGreaterThan(b.score[i - 1]!);
+          expect(b.reject[i]!).toBeGreaterThanOrEqual(b.reject[i - 1]!);
+        }
+      });
+      expect(b.score.at(-1)!).toBeLessThan(0.9999);
+      if (thr < 0.9) expect(b.score.length).toBeGreaterThan(10);
     }
-    expect(softmaxSkipLogit(0)).toBe(-Infinity);
+    const s = barBounds(0.02, (t) => softmaxRejectMargin(t, 81));
+    expect(s.reject.every((r, i) => r === softmaxRejectMargin(s.score[i]!, 81))).toBe(true);
   });
 });

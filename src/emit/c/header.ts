@@ -167,8 +167,9 @@ function emitFunctions(w: CodeWriter, L: PlanLayout): void {
       ? ['@param[in]  scores          float[N][C] class scores (see Inputs above)', '@param[in]  boxes           float[N][4] ' + deltaOrder(L.plan.spec)]
       : [`@param[in]  cls             ${N.numLevels} pointers to class maps float[A*C][H][W]`, `@param[in]  reg             ${N.numLevels} pointers to box maps float[A*4][H][W]`];
   w.doc(
-    'Run post-processing on one image: filter scores while streaming over the anchors (no box is decoded for a',
-    'rejected anchor), keep the top candidates, decode them, run greedy NMS and write the detections by score.',
+    'Run post-processing on one image: filter scores while streaming over the anchors (cheap proven bounds first,',
+    'exponentials only for rows that can hold a candidate), keep the top candidates, then run greedy NMS in rank order,',
+    'decoding a candidate\'s box only when NMS reaches it, and write the detections by score.',
     '',
     ...inputs,
     `@param[in]  workspace       caller memory, 4-byte aligned, at least ${N.workspaceMacro} bytes`,

@@ -10,6 +10,8 @@ export function emitMakefile(L: PlanLayout): string {
     `# ${bannerText(L.plan)}`,
     '# Builds the static library; link your program with it and with -lm.',
     '# -ffp-contract=off keeps a*b+c from becoming a fused multiply-add, so results match prunedet\'s reference.',
+    '# On x86-64 Linux the hot loops also get AVX2/AVX-512 variants picked at load time; add -DPD_PORTABLE to CFLAGS',
+    '# for plain C99 only, or a -march for your target to vectorize for its SIMD width.',
     'CC ?= cc',
     'AR ?= ar',
     'CFLAGS ?= -std=c99 -O2 -Wall -Wextra',

@@ -1,7 +1,7 @@
 // EmitPlan (what the C emitter is asked to generate) and PlanLayout (everything derived from it once: names, level
 // offsets, candidate capacities, workspace regions, float constants and prefilter bounds). Emitters only print a layout.
 import { PrunedetError } from '../../errors';
-import { softmaxRejectMargin, softmaxSkipLogit, sigmoidRejectLogit } from '../../postprocess/bounds';
+import { barBounds, softmaxRejectMargin, sigmoidRejectLogit } from '../../postprocess/bounds';
 import { f32 } from '../../postprocess/float32';
 import { anchorsCenterSize, levelOffsets } from '../../postprocess/reference';
 import { backgroundColumn, foregroundCount, labelColumn, validatePostprocessSpec, type PostprocessSpec } from '../../postprocess/spec';
@@ -24,10 +24,14 @@ export interface EmitPlan {
   candidateCap: number;
 }
 
-/** Bytes of one workspace candidate: float score, uint32 anchor, uint32 label. */
-export const CANDIDATE_BYTES = 12;
-/** Bytes of one decoded box: 4 floats. */
-export const BOX_BYTES = 16;
+/** Bytes of one workspace candidate: a 64-bit rank key (score bits, anchor * labels + label). */
+export const CANDIDATE_BYTES = 8;
+/** Bytes of one NMS index (a label's first kept box, a kept box's next, or a kept box's label). */
+export const LINK_BYTES = 4;
+/** Per-class NMS with at least this many labels chains each label's kept boxes; below it (and agnostic) it scans all. */
+export const SCAN_MAX_LABELS = 16;
+/** Slack for aligning the 8-byte keys inside a workspace the API only asks to be 4-byte aligned. */
+export const ALIGN_SLACK = 4;
 
 export interface LevelLayout {
   h: number;
@@ -49,19 +53,39 @@ export interface PlanLayout {
   /** Background column or -1. */
   backgroundColumn: number;
   levels: LevelLayout[];
-  /** Candidate heap capacity = min(candidateCap, anchors x labels, global top-k). */
+  /** Candidates kept for NMS = min(candidateCap, anchors x labels, global top-k); the pool holds twice as many. */
   cap: number;
-  /** Per-level top-k heap capacity (0 = no per-level heap). */
+  /** Per-level top-k (0 = no per-level pool). */
   levelK: number;
   maxDetections: number;
-  workspace: { levelHeapOffset: number; boxesOffset: number; flagsOffset: number; size: number; formula: string };
+  /**
+   * Byte offsets after the 8-byte alignment: candidate pool at 0, then the level pool, the softmax row order
+   * (orderRows keys), the label heads, the links.
+   */
+  workspace: {
+    levelPoolOffset: number;
+    orderOffset: number;
+    orderRows: number;
+    /** The kept boxes (x1, y1, x2, y2, area), keptPad floats each, then the NMS index region (labels, or lists). */
+    keptOffset: number;
+    keptPad: number;
+    nmsOffset: number;
+    size: number;
+    formula: string;
+  };
+  /**
+   * How NMS finds the kept boxes a candidate is compared with: 'lists' (per-class NMS with many labels: each label's
+   * kept boxes chained, compared one by one) or 'scan' (agnostic NMS or few labels: every kept box, 16 at a time in a
+   * vectorized loop, the label compared lane by lane).
+   */
+  nmsScan: 'lists' | 'scan';
   /** Float constants, already rounded to float32. */
   scoreThreshold: number;
   iouThreshold: number;
   /** sigmoid: skip logits <= this; softmax: skip an anchor when (max fg logit - best other logit) <= reject. */
   reject: number;
-  /** softmax: skip a class when (logit - row max) <= skip. */
-  skip: number;
+  /** The reject bound for rising pool bars (bounds.ts barBounds); empty when the mode has no reject bound. */
+  bar: { score: number[]; reject: number[] };
   /** Center-size anchor rows (cx, cy, w, h) as the C table holds them; undefined for decoder none. */
   centers: Float32Array | undefined;
 }
@@ -88,6 +112,9 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
   const numAnchors = offsets[offsets.length - 1]!;
   if (numAnchors === 0) fail('every level has 0 anchors', 'keep at least one anchor');
   if (numAnchors > 0xffffffff) fail(`${numAnchors} anchors`, 'the C module indexes anchors with uint32_t');
+  if (numAnchors * foregroundCount(spec, plan.numClasses) > 0xffffffff) {
+    fail(`${numAnchors} anchors x ${foregroundCount(spec, plan.numClasses)} labels is more than 2^32 (anchor, label) pairs`, 'the C module indexes pairs with uint32_t; prune anchors or split the model');
+  }
   if (plan.anchors.length !== numAnchors * 4) fail(`anchor table has ${plan.anchors.length} values, expected ${numAnchors} x 4`, 'pass the anchors of the kept levels in level order');
   if (!isCount(plan.candidateCap) || plan.candidateCap < 1) fail(`candidateCap is ${plan.candidateCap}`, 'use a whole number >= 1');
   const numLabels = foregroundCount(spec, plan.numClasses);
@@ -103,20 +130,34 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
   const topK = spec.preNmsTopK;
   const cap = Math.min(plan.candidateCap, pairs, spec.topKScope === 'global' && topK > 0 ? topK : Infinity);
   const levelK = spec.topKScope === 'per-level' && topK > 0 ? Math.min(topK, largestLevel * numLabels) : 0;
-  const levelHeapOffset = cap * CANDIDATE_BYTES;
-  const boxesOffset = levelHeapOffset + levelK * CANDIDATE_BYTES;
-  const flagsOffset = boxesOffset + cap * BOX_BYTES;
-  const size = flagsOffset + cap;
+  const maxDetections = Math.min(spec.maxDetections, cap);
+  const perClass = spec.nms === 'per-class';
+  const levelPoolOffset = 2 * cap * CANDIDATE_BYTES;
+  const orderOffset = levelPoolOffset + 2 * levelK * CANDIDATE_BYTES;
+  // softmax scores the rows of one range (a level, or all anchors) best bound first: one key per row of the largest range
+  const ranges = levelK > 0 || plan.input === 'per-level';
+  const orderRows = spec.scores === 'softmax' ? (ranges ? largestLevel : numAnchors) : 0;
+  const keptOffset = orderOffset + orderRows * CANDIDATE_BYTES;
+  const keptPad = Math.ceil(maxDetections / 16) * 16;
+  const nmsOffset = keptOffset + 5 * keptPad * 4;
+  const nmsScan: PlanLayout['nmsScan'] = perClass && numLabels >= SCAN_MAX_LABELS ? 'lists' : 'scan';
+  const nmsBytes = nmsScan === 'lists' ? (numLabels + maxDetections) * LINK_BYTES : keptPad * LINK_BYTES;
+  const size = ALIGN_SLACK + nmsOffset + nmsBytes;
   const capWhy = [`candidate_cap ${plan.candidateCap}`, `anchors x labels ${pairs}`, ...(spec.topKScope === 'global' && topK > 0 ? [`top_k ${topK}`] : [])];
   const formula = [
-    `CAP * ${CANDIDATE_BYTES} (candidate heap: score, anchor, label)`,
-    ...(levelK > 0 ? [`+ LEVEL_K * ${CANDIDATE_BYTES} (per-level top-k heap)`] : []),
-    `+ CAP * ${BOX_BYTES} (decoded boxes) + CAP (NMS flags)`,
+    `${ALIGN_SLACK} (8-byte alignment) + 2 * CAP * ${CANDIDATE_BYTES} (candidate pool: 64-bit rank keys)`,
+    ...(levelK > 0 ? [`+ 2 * LEVEL_K * ${CANDIDATE_BYTES} (per-level top-k pool)`] : []),
+    ...(orderRows > 0 ? [`+ ${orderRows} rows * ${CANDIDATE_BYTES} (softmax rows of ${ranges ? 'the largest level' : 'all anchors'}, ordered by their bound)`] : []),
+    `+ 5 * ${keptPad} * 4 (the kept boxes and their areas, MAX_DETECTIONS ${maxDetections} rounded up to 16)`,
+    nmsScan === 'lists'
+      ? `+ ${numLabels} labels * ${LINK_BYTES} + MAX_DETECTIONS ${maxDetections} * ${LINK_BYTES} (each label's kept boxes, chained)`
+      : `+ ${keptPad} * ${LINK_BYTES} (the kept boxes' labels)`,
     `CAP = min(${capWhy.join(', ')}) = ${cap}`,
     ...(levelK > 0 ? [`LEVEL_K = min(top_k ${topK}, largest level ${largestLevel} x ${numLabels} labels) = ${levelK}`] : []),
   ].join('\n');
 
   const thr = f32(spec.scoreThreshold);
+  const rejectBound = (t: number) => (spec.scores === 'sigmoid' ? sigmoidRejectLogit(t) : spec.scores === 'softmax' ? softmaxRejectMargin(t, plan.numClasses) : -Infinity);
   return {
     plan,
     names,
@@ -128,12 +169,13 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
     levels,
     cap,
     levelK,
-    maxDetections: Math.min(spec.maxDetections, cap),
-    workspace: { levelHeapOffset, boxesOffset, flagsOffset, size, formula },
+    maxDetections,
+    workspace: { levelPoolOffset, orderOffset, orderRows, keptOffset, keptPad, nmsOffset, size, formula },
+    nmsScan,
     scoreThreshold: thr,
     iouThreshold: f32(spec.iouThreshold),
-    reject: spec.scores === 'sigmoid' ? sigmoidRejectLogit(thr) : spec.scores === 'softmax' ? softmaxRejectMargin(thr, plan.numClasses) : -Infinity,
-    skip: spec.scores === 'softmax' ? softmaxSkipLogit(thr) : -Infinity,
+    reject: rejectBound(thr),
+    bar: spec.scores === 'probabilities' ? { score: [], reject: [] } : barBounds(thr, rejectBound),
     centers: spec.decoder.type === 'none' ? undefined : anchorsCenterSize(plan.anchors, spec.anchorFormat),
   };
 }

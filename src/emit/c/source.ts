@@ -5,7 +5,7 @@ import { cFloat } from './floats';
 import { EXP_CONST } from '../../postprocess/float32';
 import { runSignature } from './header';
 import type { PlanLayout } from './plan';
-import { emitDecode, emitHeap, emitNms, emitScoreFilter } from './stages';
+import { BATCH, emitCandidates, emitDecode, emitNms, emitScoreFilter } from './stages';
 import { CodeWriter } from './writer';
 
 function emitPrologue(w: CodeWriter, L: PlanLayout): void {
@@ -21,13 +21,28 @@ function emitPrologue(w: CodeWriter, L: PlanLayout): void {
   w.line('#include <math.h>');
   w.line('#include <string.h>');
   w.line();
+  w.comment(
+    'PD_HOT marks the functions with the hot loops. With GCC or Clang on x86-64 Linux/glibc they are compiled three',
+    'times (baseline ISA, AVX2, AVX-512) and the loader picks the widest the CPU has (target_clones): the same C and',
+    'the same -ffp-contract=off, so the same results, from the default -O2 build. -DPD_PORTABLE compiles the plain',
+    'C99 path only; other compilers and targets always get it (build with the target\'s -march for its SIMD width).',
+  );
+  w.line('#if !defined(PD_PORTABLE) && !defined(PD_HOT) && defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && defined(__has_attribute)');
+  w.line('#if __has_attribute(target_clones)');
+  w.line('#define PD_HOT __attribute__((target_clones("default", "avx2", "avx512f")))');
+  w.line('#endif');
+  w.line('#endif');
+  w.line('#ifndef PD_HOT');
+  w.line('#define PD_HOT');
+  w.line('#endif');
+  w.line();
   w.line('#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD != 0');
   w.line('#error "prunedet post-processing needs float arithmetic evaluated in float (FLT_EVAL_METHOD 0, e.g. SSE or ARM, not x87)"');
   w.line('#endif');
   w.line();
   const spec = L.plan.spec;
-  if (spec.decoder.type !== 'none' || spec.scores !== 'probabilities') emitExp(w);
-  if (spec.scores === 'softmax' && L.numClasses >= 4) emitExpRow(w, L.numClasses - (L.numClasses % 4));
+  if (spec.decoder.type !== 'none' || spec.scores === 'sigmoid') emitExp(w);
+  if (spec.scores === 'softmax') emitExpNeg(w);
 }
 
 /** pd_expf: the reference's float exp (src/postprocess/float32.ts expF), operation for operation. */
@@ -37,8 +52,8 @@ function emitExp(w: CodeWriter): void {
   w.comment(
     'exp in float, identical to prunedet\'s reference (not libm\'s expf, so results do not depend on the target\'s libm):',
     'x = n*ln2 + r, e^r by Horner on the degree-7 Taylor polynomial, times 2^n as two exact power-of-two factors.',
-    'Within 1.2 ulp of the true exp; 0 below -87.33654, +Inf above 88.72284, NaN for NaN. Only float operations and',
-    'selects, so loops calling it vectorize.',
+    'Within 1.2 ulp of the true exp; 0 below -87.33654, +Inf above 88.72284, NaN for NaN. Used per box and per sigmoid',
+    'candidate; the softmax rows use pd_expf_neg (below), written for the vectorizer.',
   );
   w.block('static float pd_expf(float x)', () => {
     w.line(`const float xc = x >= ${F(E.lo)} ? (x <= ${F(E.hi)} ? x : ${F(E.hi)}) : ${F(E.lo)};`);
@@ -62,33 +77,40 @@ function emitExp(w: CodeWriter): void {
 }
 
 /**
- * pd_expf on a row of `n` values (n = the score columns rounded down to a multiple of 4), one stage at a time over
- * the whole row: every stage is a loop of independent iterations with a constant count, so compilers vectorize each
- * one (also at -O2) and the polynomial's latency overlaps across columns. Value by value the operations are
- * pd_expf's: the results are identical.
+ * pd_expf_neg: pd_expf for x <= 0 (and -Inf), the softmax's exponent x - max. There n >= -126, so pd_expf's two
+ * factors 2^n1 * 2^n2 make one normal power of two 2^n, and p * 2^n1 * 2^n2 (p * 2^n1 exact, then one rounding) equals
+ * p * 2^n (one rounding of the same product): the same float for every such x, with fewer operations, none of which
+ * stops gcc from vectorizing a loop over a row (test/emit checks both claims).
  */
-function emitExpRow(w: CodeWriter, n: number): void {
+function emitExpNeg(w: CodeWriter): void {
   const E = EXP_CONST;
   const F = (x: number) => cFloat(x, 'exp constant');
-  w.comment(`pd_expf of v[0..${n - 1}] into out[0..${n - 1}], stage by stage so that it vectorizes; results equal pd_expf's.`);
-  w.block('static void pd_expf_row(const float *v, float *out)', () => {
-    w.line(`float xc[${n}], nn[${n}], r[${n}], s1[${n}], s2[${n}];`);
-    w.line(`uint32_t b1[${n}], b2[${n}];`);
-    w.line('int i;');
-    const loop = (body: string) => w.line(`for (i = 0; i < ${n}; ++i) ${body}`);
-    loop(`xc[i] = v[i] >= ${F(E.lo)} ? (v[i] <= ${F(E.hi)} ? v[i] : ${F(E.hi)}) : ${F(E.lo)};`);
-    loop(`nn[i] = (xc[i] * ${F(E.log2e)} + ${F(E.round)}) - ${F(E.round)};`);
-    loop(`r[i] = (xc[i] - nn[i] * ${F(E.ln2Hi)}) - nn[i] * ${F(E.ln2Lo)};`);
-    loop(`out[i] = ${F(E.poly[0]!)};`);
-    for (const c of E.poly.slice(1)) loop(`out[i] = out[i] * r[i] + ${F(c)};`);
-    loop('{ const int32_t h = (int32_t)nn[i] / 2; b1[i] = (uint32_t)(h + 127) << 23; b2[i] = (uint32_t)((int32_t)nn[i] - h + 127) << 23; }');
-    w.line('memcpy(s1, b1, sizeof s1);');
-    w.line('memcpy(s2, b2, sizeof s2);');
-    // one select per statement (each vectorizes as a compare and a blend): the order gives pd_expf's precedence
-    loop('out[i] = (out[i] * s1[i]) * s2[i];');
-    loop(`out[i] = v[i] < ${F(E.lo)} ? 0.0f : out[i];`);
-    loop(`out[i] = v[i] > ${F(E.hi)} ? INFINITY : out[i];`);
-    loop('out[i] = v[i] != v[i] ? v[i] : out[i];');
+  w.comment(
+    'pd_expf(x) for x <= 0 or -Inf (the softmax\'s x - max), operation for operation the same float: for such x,',
+    'n >= -126 and pd_expf\'s two power-of-two factors multiply to one normal 2^n, so one factor rounds the same.',
+  );
+  w.block('static inline float pd_expf_neg(float x)', () => {
+    w.line(`const float lo = ${F(E.lo)};`);
+    w.line('uint32_t xb, lb, keep;');
+    w.line('float xc, n, r, p, s;');
+    w.line('int32_t b;');
+    w.comment(
+      'xc = x >= lo ? x : lo (NaN: lo), as a bitwise select: written as a conditional, gcc sees that xc is the constant lo',
+      'on one side, folds the whole polynomial there and leaves a branch no vectorizer without masked SIMD undoes.',
+    );
+    w.line('memcpy(&xb, &x, sizeof xb);');
+    w.line('memcpy(&lb, &lo, sizeof lb);');
+    w.line('keep = 0u - (uint32_t)(x >= lo);');
+    w.line('xb = (xb & keep) | (lb & ~keep);');
+    w.line('memcpy(&xc, &xb, sizeof xc);');
+    w.line(`n = (xc * ${F(E.log2e)} + ${F(E.round)}) - ${F(E.round)};`);
+    w.line(`r = (xc - n * ${F(E.ln2Hi)}) - n * ${F(E.ln2Lo)};`);
+    w.line(`p = ${F(E.poly[0]!)};`);
+    for (const c of E.poly.slice(1)) w.line(`p = p * r + ${F(c)};`);
+    w.line('b = ((int32_t)n + 127) * 8388608; /* 2^n, n in [-126, 0] */');
+    w.line('b = x < lo ? 0 : b; /* below lo: 0 (p * +0) */');
+    w.line('memcpy(&s, &b, sizeof s);');
+    w.line('return p * s;');
   });
   w.line();
 }
@@ -133,67 +155,149 @@ function emitAnchorTable(w: CodeWriter, L: PlanLayout): void {
   w.line();
 }
 
-/** The streaming pass: score_anchor for every anchor, into the level heap (per-level top-k) or the candidate heap. */
+/**
+ * score_range() for softmax: the rows of one range (a level, or every anchor) in two rounds. A first pass stores every
+ * row's bound u (row_bound) with its index and drops the rows the pool's reject bound excludes; then the `keep` rows
+ * with the largest u are scored, the pool is tightened to its best `keep` (its bar now close to final), and each
+ * remaining row is scored only if its u still beats the pool's bound. Top-k does not depend on the order in which
+ * candidates arrive, so this only saves work: rows that cannot beat the bar never get their exponentials.
+ */
+function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
+  const C = L.numClasses;
+  const concat = L.plan.input === 'concat';
+  w.comment(
+    'Softmax rows first_anchor .. first_anchor + count - 1 of one range, in two rounds: every row\'s bound first (rows the',
+    'pool\'s bound excludes are dropped), then the pool\'s keep rows with the largest bound are scored, the pool is',
+    'tightened to its best keep, and the other rows are scored only if their bound still beats its bar\'s. The result',
+    'does not depend on the order (top-k), only the work does. order[] holds one key per row: ~bound, row index.',
+    concat ? 'Row q is base + q * C (concatenated scores).' : 'Row q (position p = q / na, anchor a = q % na) is base + a * C * hw + p, stride hw (per-level maps).',
+  );
+  w.block(`static PD_HOT void score_range(const float *base, size_t hw, uint32_t na, uint32_t first_anchor, uint32_t count, pool_t *pool, cand_t *order)`, () => {
+    w.line(`const float *batch_row[${BATCH}];`);
+    w.line(`uint32_t batch_anchor[${BATCH}], nb = 0u, nr = 0u, q, lead;`);
+    if (!concat) {
+      w.line(`float batch_copy[${BATCH}][${C}];`);
+      w.line('uint32_t k;');
+    }
+    const row = (q: string) => (concat ? `base + (size_t)${q} * ${C}u` : `base + (size_t)(${q} % na) * ${C}u * hw + ${q} / na`);
+    const S = concat ? '1u' : 'hw';
+    if (concat) {
+      w.line('(void)hw;');
+      w.line('(void)na;');
+    }
+    w.comment('the rows that pass the pool\'s bound (branch-free)');
+    w.block('for (q = 0u; q < count; ++q)', () => {
+      w.line('order[nr] = q;');
+      w.line(`nr += (uint32_t)!row_rejects(${row('q')}, ${S}, pool->reject);`);
+    });
+    w.line('lead = nr;');
+    w.block('if (nr > pool->keep)', () => {
+      w.comment('more rows than the pool keeps candidates: their bounds decide the order');
+      w.block('for (q = 0u; q < nr; ++q)', () => {
+        w.line('const uint32_t r = (uint32_t)order[q];');
+        w.line(`order[q] = ((cand_t)(0xffffffffu - row_bound(${row('r')}, ${S})) << 32) | r;`);
+      });
+      w.line('(void)keep_best(order, nr, pool->keep);');
+      w.line('lead = pool->keep;');
+    });
+    const add = () => {
+      w.line('const uint32_t r = (uint32_t)order[q];');
+      if (concat) {
+        w.line(`batch_row[nb] = ${row('r')};`);
+      } else {
+        w.line(`const float *src = ${row('r')};`);
+        w.line(`for (k = 0u; k < ${C}u; ++k) batch_copy[nb][k] = src[k * hw];`);
+        w.line('batch_row[nb] = batch_copy[nb];');
+      }
+      w.line('batch_anchor[nb] = first_anchor + r;');
+      w.block(`if (++nb == ${BATCH}u)`, () => {
+        w.line('score_batch(batch_row, batch_anchor, nb, pool);');
+        w.line('nb = 0u;');
+      });
+    };
+    const flush = () => {
+      w.block('if (nb > 0u)', () => {
+        w.line('score_batch(batch_row, batch_anchor, nb, pool);');
+        w.line('nb = 0u;');
+      });
+    };
+    w.block('for (q = 0u; q < lead; ++q)', add);
+    flush();
+    w.block('if (lead < nr)', () => {
+      w.line('pool_finish(pool);');
+      w.block('for (q = lead; q < nr; ++q)', () => {
+        w.line('if (!(0xffffffffu - (uint32_t)(order[q] >> 32) > float_key(pool->reject))) continue;');
+        w.block('', add);
+      });
+      flush();
+    });
+  });
+  w.line();
+}
+
+/**
+ * score_range() for sigmoid and probability scores: the rows of one range behind their block reject (concatenated
+ * input) or one by one (per-level maps), into a pool. The same signature as the softmax one, so the run function
+ * calls either alike; it is a function of its own so that the hot loop can be cloned for wider SIMD (PD_HOT).
+ */
+function emitPlainRange(w: CodeWriter, L: PlanLayout): void {
+  const C = L.numClasses;
+  const concat = L.plan.input === 'concat';
+  const bound = L.plan.spec.scores === 'sigmoid' ? 'pool->reject' : cFloat(L.scoreThreshold, 'score threshold');
+  w.comment(
+    'Rows first_anchor .. first_anchor + count - 1 of one range into the pool:',
+    concat ? 'whole blocks of BLOCK_ROWS rows first (one vectorized test rejects a block without a candidate), then the rest.' : 'row q is base + (q % na) * C * hw + q / na (per-level maps, stride hw).',
+  );
+  w.block('static PD_HOT void score_range(const float *base, size_t hw, uint32_t na, uint32_t first_anchor, uint32_t count, pool_t *pool, cand_t *order)', () => {
+    w.line('uint32_t q = 0u;');
+    w.line('(void)order;');
+    if (concat) {
+      w.line('(void)hw;');
+      w.line('(void)na;');
+      w.block('for (; q + BLOCK_ROWS <= count; q += BLOCK_ROWS)', () => {
+        w.line('uint32_t r;');
+        w.line(`if (block_rejects(base + (size_t)q * ${C}u, ${bound})) continue;`);
+        w.line(`for (r = 0u; r < BLOCK_ROWS; ++r) score_anchor(base + (size_t)(q + r) * ${C}u, 1u, first_anchor + q + r, pool);`);
+      });
+      w.line(`for (; q < count; ++q) score_anchor(base + (size_t)q * ${C}u, 1u, first_anchor + q, pool);`);
+      return;
+    }
+    w.line(`for (; q < count; ++q) score_anchor(base + (size_t)(q % na) * ${C}u * hw + q / na, hw, first_anchor + q, pool);`);
+  });
+  w.line();
+}
+
+/** The streaming pass: every anchor behind its fast reject, into the level pool or the candidate pool. */
 function emitStream(w: CodeWriter, L: PlanLayout): void {
   const C = `${L.numClasses}u`;
-  const perLevelHeap = L.levelK > 0;
-  const heap = perLevelHeap ? 'level_heap, &level_n, LEVEL_K' : 'cand, &ncand, CAP';
-  // softmax with a background column: most anchors are rejected by one vectorized pass before score_anchor
-  const pre = L.plan.spec.scores === 'softmax' && L.backgroundColumn >= 0;
-  const call = (row: string, stride: string, anchor: string) =>
-    pre ? `if (!background_rejects(${row}, ${stride})) score_anchor(${row}, ${stride}, ${anchor}, ${heap});` : `score_anchor(${row}, ${stride}, ${anchor}, ${heap});`;
-  const merge = () => {
-    if (perLevelHeap) w.line('for (i = 0u; i < level_n; ++i) heap_offer(cand, &ncand, CAP, &level_heap[i]);');
+  const perLevelPool = L.levelK > 0;
+  const pool = perLevelPool ? '&lp' : '&cp';
+  const order = L.workspace.orderRows > 0 ? 'order' : 'NULL';
+  const levelStart = () => {
+    if (perLevelPool) w.line('pool_reset(&lp);');
+  };
+  const levelEnd = () => {
+    if (!perLevelPool) return;
+    w.line('pool_finish(&lp);');
+    w.line('for (i = 0u; i < lp.n; ++i) pool_offer(&cp, lp.buf[i]);');
   };
   if (L.plan.input === 'concat') {
-    if (!perLevelHeap) {
-      w.block(`for (i = 0u; i < ${L.names.numAnchors}; ++i)`, () => {
-        w.line(`const float *row = scores + (size_t)i * ${C};`);
-        w.line(call('row', '1u', 'i'));
-      });
+    if (!perLevelPool) {
+      w.line(`score_range(scores, 0u, 0u, 0u, ${L.names.numAnchors}, &cp, ${order});`);
       return;
     }
     w.block(`for (l = 0u; l < ${L.names.numLevels}; ++l)`, () => {
-      w.line('uint32_t level_n = 0u;');
-      w.block('for (i = level_offset[l]; i < level_offset[l + 1u]; ++i)', () => {
-        w.line(`const float *row = scores + (size_t)i * ${C};`);
-        w.line(call('row', '1u', 'i'));
-      });
-      merge();
+      levelStart();
+      w.line(`score_range(scores + (size_t)level_offset[l] * ${C}, 0u, 0u, level_offset[l], level_offset[l + 1u] - level_offset[l], ${pool}, ${order});`);
+      levelEnd();
     });
     return;
   }
+  w.comment('anchor n = offset + (y * W + x) * A + a; position p = y * W + x; class k of anchor a is channel a * C + k');
   w.block(`for (l = 0u; l < ${L.names.numLevels}; ++l)`, () => {
-    w.line('const size_t hw = (size_t)level_h[l] * level_w[l];');
-    w.line('const uint32_t na = level_a[l];');
-    w.line('uint32_t p, a;');
-    if (perLevelHeap) w.line('uint32_t level_n = 0u;');
-    w.comment('anchor n = offset + (y * W + x) * A + a; position p = y * W + x; class k of anchor a is channel a * C + k');
-    w.block('for (p = 0u; p < hw; ++p)', () => {
-      w.block('for (a = 0u; a < na; ++a)', () => {
-        w.line(`const float *row = cls[l] + (size_t)a * ${C} * hw + p;`);
-        w.line(call('row', 'hw', 'level_offset[l] + p * na + a'));
-      });
-    });
-    merge();
-  });
-}
-
-function emitDecodeLoop(w: CodeWriter, L: PlanLayout): void {
-  const anchorArg = L.centers ? ', anchors[cand[i].anchor]' : '';
-  if (L.plan.input === 'concat') {
-    w.line(`for (i = 0u; i < ncand; ++i) decode_box(boxes + (size_t)cand[i].anchor * 4u, 1u${anchorArg}, decoded + 4u * (size_t)i);`);
-    return;
-  }
-  w.block('for (i = 0u; i < ncand; ++i)', () => {
-    w.line('const uint32_t n = cand[i].anchor;');
-    w.line('size_t hw;');
-    w.line('uint32_t p;');
-    w.line('l = 0u;');
-    w.line('while (n >= level_offset[l + 1u]) ++l;');
-    w.line('hw = (size_t)level_h[l] * level_w[l];');
-    w.line('p = n - level_offset[l];');
-    w.line(`decode_box(reg[l] + (size_t)(p % level_a[l]) * 4u * hw + p / level_a[l], hw${anchorArg}, decoded + 4u * (size_t)i);`);
+    levelStart();
+    w.line(`score_range(cls[l], (size_t)level_h[l] * level_w[l], level_a[l], level_offset[l], level_offset[l + 1u] - level_offset[l], ${pool}, ${order});`);
+    levelEnd();
   });
 }
 
@@ -209,11 +313,13 @@ function emitRun(w: CodeWriter, L: PlanLayout): void {
   w.line(head);
   w.line(args);
   w.block(last, () => {
-    w.line('cand_t *cand;');
-    if (L.levelK > 0) w.line('cand_t *level_heap;');
-    w.line('float *decoded;');
-    w.line('uint8_t *removed;');
-    w.line('uint32_t ncand = 0u, i;');
+    w.line('pool_t cp;');
+    if (L.levelK > 0) w.line('pool_t lp;');
+    if (ws.orderRows > 0) w.line('cand_t *order;');
+    w.line('float *kb;');
+    w.line(L.nmsScan === 'scan' ? 'uint32_t *klab;' : 'uint32_t *head, *next;');
+    w.line('char *base;');
+    if (L.levelK > 0) w.line('uint32_t i;');
     if (L.plan.input === 'per-level' || L.levelK > 0) w.line('uint32_t l;');
     w.line();
     w.comment('Argument checks come first: nothing is read or written before they pass.');
@@ -228,25 +334,33 @@ function emitRun(w: CodeWriter, L: PlanLayout): void {
     }
     w.line(`if (workspace == NULL || workspace_size < ${N.workspaceMacro} || ((uintptr_t)workspace & 3u) != 0u) return ${N.errWorkspace};`);
     w.line();
-    w.comment(`Workspace regions (bytes): candidates at 0${L.levelK > 0 ? `, level heap at ${ws.levelHeapOffset}` : ''}, boxes at ${ws.boxesOffset}, NMS flags at ${ws.flagsOffset}.`);
-    w.line('cand = (cand_t *)workspace;');
+    w.comment(
+      `Workspace regions (bytes, after aligning to 8): candidate pool at 0${L.levelK > 0 ? `, level pool at ${ws.levelPoolOffset}` : ''}${ws.orderRows > 0 ? `, row order at ${ws.orderOffset}` : ''}, kept boxes at ${ws.keptOffset}, ${L.nmsScan === 'scan' ? 'their labels' : 'label heads and links'} at ${ws.nmsOffset}.`,
+    );
+    w.line('base = (char *)workspace + ((uintptr_t)workspace & 4u);');
+    w.line('cp.buf = (cand_t *)(void *)base;');
+    w.line('cp.keep = CAP;');
+    w.line('pool_reset(&cp);');
     if (L.levelK > 0) {
-      w.line('level_heap = cand + CAP;');
-      w.line('decoded = (float *)(void *)(level_heap + LEVEL_K);');
-    } else {
-      w.line('decoded = (float *)(void *)(cand + CAP);');
+      w.line(`lp.buf = (cand_t *)(void *)(base + ${ws.levelPoolOffset}u);`);
+      w.line('lp.keep = LEVEL_K;');
     }
-    w.line('removed = (uint8_t *)(void *)(decoded + 4u * CAP);');
+    if (ws.orderRows > 0) w.line(`order = (cand_t *)(void *)(base + ${ws.orderOffset}u);`);
+    w.line(`kb = (float *)(void *)(base + ${ws.keptOffset}u);`);
+    if (L.nmsScan === 'scan') {
+      w.line(`klab = (uint32_t *)(void *)(base + ${ws.nmsOffset}u);`);
+    } else {
+      w.line(`head = (uint32_t *)(void *)(base + ${ws.nmsOffset}u);`);
+      w.line(`next = head + ${L.numLabels}u;`);
+    }
     w.line();
-    w.comment('1. One streaming pass: filter scores, keep the top candidates (nothing decoded yet).');
+    w.comment('1. One streaming pass: filter scores, keep the best candidates (nothing decoded yet).');
     emitStream(w, L);
+    w.line('pool_finish(&cp);');
     w.line();
-    w.comment('2. Rank order, then decode only the kept candidates.');
-    w.line('heap_sort(cand, ncand);');
-    emitDecodeLoop(w, L);
-    w.line();
-    w.comment('3. NMS, output in rank order.');
-    w.line('*count = nms(cand, decoded, removed, ncand, detections);');
+    w.comment('2. NMS in rank order, decoding each candidate when it is reached; output in rank order.');
+    const inArg = L.plan.input === 'concat' ? 'boxes' : 'reg';
+    w.line(`*count = nms(cp.buf, cp.n, ${inArg}, kb, ${L.nmsScan === 'scan' ? 'klab' : 'head, next'}, detections);`);
     w.line(`return ${N.ok};`);
   });
 }
@@ -257,8 +371,10 @@ export function emitSource(L: PlanLayout): string {
   emitPrologue(w, L);
   emitLevelTables(w, L);
   emitAnchorTable(w, L);
-  emitHeap(w);
+  emitCandidates(w, L);
   emitScoreFilter(w, L);
+  if (L.plan.spec.scores === 'softmax') emitSoftmaxRange(w, L);
+  else emitPlainRange(w, L);
   emitDecode(w, L);
   emitNms(w, L);
   emitRun(w, L);

@@ -1,242 +1,501 @@
-// The static stage functions of postprocess.c: candidate heap, score filter (one variant per score mode), decode (one
-// row of transforms per decoder), IoU and NMS. Each mirrors a step of src/postprocess/reference.ts operation for
-// operation in float, so the two agree exactly; the comments state the semantics the C reader needs.
+// The static stage functions of postprocess.c: candidate keys and the bounded candidate pools (top-k by radix select),
+// the score filter (one variant per score mode, with vectorizable fast rejects), decode (one row of transforms per
+// decoder), IoU and NMS. Each mirrors a step of src/postprocess/reference.ts so that the two agree exactly; the
+// comments state the semantics the C reader needs.
 import type { Decoder } from '../../postprocess/spec';
 import { cFloat, cFloatOrInf } from './floats';
 import type { PlanLayout } from './plan';
 import type { CodeWriter } from './writer';
 
-/** Candidate type, rank order and the bounded min-heap (root = lowest ranked) used for top-k and the cap. */
-export function emitHeap(w: CodeWriter): void {
-  w.comment('A candidate: one (anchor, label) pair whose score passed the threshold.');
-  w.block('typedef struct', () => {
-    w.line('float score;');
-    w.line('uint32_t anchor;');
-    w.line('uint32_t label;');
-  }, ' cand_t;');
-  w.comment('The workspace size formula counts 12 bytes per candidate.');
-  w.line('typedef char cand_size_check[(sizeof(cand_t) == 12u) ? 1 : -1];');
+/** Elements of the vector loops: a multiple of 16 (every SIMD width up to 512 bits) so that gcc -O2 vectorizes them. */
+export const VEC = 16;
+
+/** [n rounded down to a multiple of VEC, n]: the vector part and the end of a loop over n elements. */
+export function vecSplit(n: number): [number, number] {
+  return [n - (n % VEC), n];
+}
+
+/**
+ * A loop over `n` elements as gcc -O2 (cost model "very-cheap") vectorizes it: the first 16·floor(n/16) iterations
+ * with a constant count, then the rest. `body(j)` is the statement for index variable `j`.
+ */
+export function emitRowLoop(w: CodeWriter, n: number, j: string, body: string): void {
+  const [main] = vecSplit(n);
+  if (main > 0) w.line(`for (${j} = 0u; ${j} < ${main}u; ++${j}) ${body}`);
+  if (main < n) w.line(`for (${j} = ${main}u; ${j} < ${n}u; ++${j}) ${body}`);
+}
+
+/**
+ * Visit the labels j in [0, k) whose cheap test `cond(j)` holds, running `exact(j)` for each: per group of 16 labels a
+ * bit mask is built by a branch-free loop (it vectorizes), then only its set bits are visited; labels past the last
+ * whole group are tested one by one. Declares its own variables; `j` must be declared by the caller.
+ */
+export function emitMaskScan(w: CodeWriter, k: number, cond: (j: string) => string, exact: (j: string) => void): void {
+  const [main] = vecSplit(k);
+  if (main > 0) {
+    w.block('', () => {
+      w.line('uint32_t q, any = 0u;');
+      w.comment('one reduction tells whether any label passes; a row without one skips the masks');
+      w.line(`for (q = 0u; q < ${main}u; ++q) any |= (uint32_t)(${cond('q')});`);
+      w.block('if (any != 0u)', () => {
+        // words of up to 64 labels (four 16-label groups): one loop over a word's set bits, not one per group
+        for (let g = 0; g < main; g += 64) {
+          w.block('', () => {
+            w.line('uint64_t word = 0u;');
+            for (let h = 0; h < 64 && g + h < main; h += 16) {
+              w.block('', () => {
+                w.line('uint32_t bits = 0u;');
+                w.line(`for (q = 0u; q < 16u; ++q) bits |= bit16[q] & (0u - (uint32_t)(${cond(`${g + h}u + q`)}));`);
+                w.line(h === 0 ? 'word = bits;' : `word |= (uint64_t)bits << ${h};`);
+              });
+            }
+            w.block('while (word != 0u)', () => {
+              w.line(`j = ${g === 0 ? '' : `${g}u + `}LOWEST_BIT64(word);`);
+              w.line('word &= word - 1u;');
+              exact('j');
+            });
+          });
+        }
+      });
+    });
+  }
+  if (main < k) {
+    w.block(`for (j = ${main}u; j < ${k}u; ++j)`, () => {
+      w.line(`if (!(${cond('j')})) continue;`);
+      exact('j');
+    });
+  }
+}
+
+/** Candidate keys, the pools that keep the best of them (radix select) and the heap NMS pops them from. */
+export function emitCandidates(w: CodeWriter, L: PlanLayout): void {
+  const bar = L.bar.score.length > 0;
+  w.comment(
+    'A candidate, one (anchor, label) pair whose score passed the threshold, as one 64-bit rank key: the score\'s bits',
+    'inverted in the high half (scores are > 0, so a higher score has a smaller key) and the pair index',
+    'anchor * NUM_LABELS + label in the low half. Ascending keys are the rank order: score descending, then anchor',
+    'ascending, then label ascending (a total order: keys are distinct).',
+  );
+  w.line('typedef uint64_t cand_t;');
+  w.line('#define NO_CAND UINT64_MAX');
   w.line();
-  w.comment('Rank order: score descending, then anchor ascending, then label ascending (a total order).');
-  w.block('static int ranks_before(const cand_t *a, const cand_t *b)', () => {
-    w.line('if (a->score != b->score) return a->score > b->score;');
-    w.line('if (a->anchor != b->anchor) return a->anchor < b->anchor;');
-    w.line('return a->label < b->label;');
+  w.block('static cand_t cand_key(float score, uint32_t pair)', () => {
+    w.line('uint32_t bits;');
+    w.line('memcpy(&bits, &score, sizeof bits);');
+    w.line('return ((cand_t)(0xffffffffu - bits) << 32) | pair;');
   });
   w.line();
-  w.comment('Min-heap on rank: heap[0] is the lowest ranked candidate kept.');
-  w.block('static void heap_sift_down(cand_t *heap, uint32_t n, uint32_t i)', () => {
-    w.block('for (;;)', () => {
-      w.line('uint32_t low = i;');
-      w.line('const uint32_t l = 2u * i + 1u;');
-      w.line('const uint32_t r = l + 1u;');
-      w.line('cand_t t;');
-      w.line('if (l < n && ranks_before(&heap[low], &heap[l])) low = l;');
-      w.line('if (r < n && ranks_before(&heap[low], &heap[r])) low = r;');
-      w.line('if (low == i) return;');
-      w.line('t = heap[i];');
-      w.line('heap[i] = heap[low];');
-      w.line('heap[low] = t;');
-      w.line('i = low;');
-    });
+  w.block('static float cand_score(cand_t c)', () => {
+    w.line('const uint32_t bits = 0xffffffffu - (uint32_t)(c >> 32);');
+    w.line('float score;');
+    w.line('memcpy(&score, &bits, sizeof score);');
+    w.line('return score;');
+  });
+  w.line();
+  w.comment('Order-preserving integer key of a float (-Inf lowest, +Inf highest; a NaN beyond one of them, by its sign).');
+  w.block('static inline uint32_t float_key(float x)', () => {
+    w.line('uint32_t u;');
+    w.line('memcpy(&u, &x, sizeof u);');
+    w.line('return u ^ ((u >> 31) ? 0xffffffffu : 0x80000000u);');
   });
   w.line();
   w.comment(
-    'Offer a candidate to a heap of capacity cap: kept while there is room, else it replaces the lowest ranked',
-    'entry if it ranks before it. The heap then holds the cap highest ranked candidates offered so far.',
+    'Move the k smallest keys of a[0..n-1] (0 < k < n, keys distinct) to a[0..k-1], in no particular order, and',
+    'return the largest of them. MSD radix select, 8 bits per pass: each pass counts the digits of the undecided',
+    'keys, keeps those below the digit that holds the k-th key, drops those above it and goes on with that digit\'s',
+    'keys only. At most 8 passes over shrinking ranges: O(n), no recursion, 1 KiB of stack.',
   );
-  w.block('static void heap_offer(cand_t *heap, uint32_t *n, uint32_t cap, const cand_t *c)', () => {
-    w.block('if (*n < cap)', () => {
-      w.line('uint32_t i = (*n)++;');
-      w.block('while (i > 0u)', () => {
-        w.line('const uint32_t parent = (i - 1u) / 2u;');
-        w.line('if (!ranks_before(&heap[parent], c)) break;');
-        w.line('heap[i] = heap[parent];');
-        w.line('i = parent;');
-      });
-      w.line('heap[i] = *c;');
-      w.line('return;');
+  w.block('static cand_t keep_best(cand_t *a, uint32_t n, uint32_t k)', () => {
+    w.line('uint32_t lo = 0u, hi = n, i, d;');
+    w.line('uint32_t count[256];');
+    w.line('int shift;');
+    w.line('cand_t bar = 0u;');
+    w.block('for (shift = 56; shift >= 0 && lo < k; shift -= 8)', () => {
+      w.line('uint32_t need = k - lo, w;');
+      w.line('for (d = 0u; d < 256u; ++d) count[d] = 0u;');
+      w.line('for (i = lo; i < hi; ++i) ++count[(uint32_t)(a[i] >> shift) & 255u];');
+      w.line('for (d = 0u; need > count[d]; ++d) need -= count[d];');
+      w.comment(
+        'keys with a smaller digit are kept (moved to the front), those with digit d stay undecided; each partition',
+        'swaps unconditionally and advances w by the comparison, so it has no data-dependent branch',
+      );
+      const partition = (from: string, test: string) =>
+        w.block(`for (i = ${from}; i < hi; ++i)`, () => {
+          w.line('const cand_t t = a[i];');
+          w.line('a[i] = a[w];');
+          w.line('a[w] = t;');
+          w.line(`w += ((uint32_t)(t >> shift) & 255u) ${test} d;`);
+        });
+      w.line('w = lo;');
+      partition('lo', '<');
+      w.line('lo = w;');
+      partition('w', '==');
+      w.line('hi = w;');
+      w.line('if (hi - lo == need) lo = hi; /* every undecided key is needed */');
     });
-    w.block('if (cap > 0u && ranks_before(c, &heap[0]))', () => {
-      w.line('heap[0] = *c;');
-      w.line('heap_sift_down(heap, *n, 0u);');
-    });
+    w.line('for (i = 0u; i < k; ++i) bar = a[i] > bar ? a[i] : bar;');
+    w.line('return bar;');
   });
   w.line();
-  w.comment('Heap sort in place: afterwards heap[0] is the highest ranked candidate.');
-  w.block('static void heap_sort(cand_t *heap, uint32_t n)', () => {
-    w.block('while (n > 1u)', () => {
-      w.line('const cand_t t = heap[0];');
-      w.line('heap[0] = heap[--n];');
-      w.line('heap[n] = t;');
-      w.line('heap_sift_down(heap, n, 0u);');
+  w.comment(
+    'A pool keeps the `keep` best candidates offered to it in buf (room for 2 * keep): a candidate ranking after',
+    '`bar` (the keep-th best so far) cannot be among them and is dropped at once; when buf is full, keep_best',
+    'shrinks it back to the keep best and raises the bar. Amortised O(1) per offer.',
+    ...(bar ? ['`reject` is the cheap test\'s bound for the pool\'s bar (see bar_score), so rows and labels that cannot beat', 'the bar are rejected before any exponential.'] : []),
+  );
+  w.block('typedef struct', () => {
+    w.line('cand_t *buf;');
+    w.line('uint32_t n, keep;');
+    w.line('cand_t bar;');
+    if (bar) w.line('float reject;');
+  }, ' pool_t;');
+  w.line();
+  if (bar) {
+    const n = L.bar.score.length;
+    const list = (v: number[], what: string) => v.map((x) => cFloatOrInf(x, what)).join(', ');
+    w.comment(
+      'Reject bounds for a rising bar: bar_reject[i] is the cheap test\'s bound proven for a threshold of bar_score[i]',
+      `(bar_score[0] = the score threshold). No label scoring <= bar_score[i] can enter a pool whose bar scores more, so`,
+      'such a pool rejects with the bound of the largest bar_score[i] below its bar\'s score.',
+    );
+    w.line(`static const float bar_score[${n}] = { ${list(L.bar.score, 'bar score')} };`);
+    w.line(`static const float bar_reject[${n}] = { ${list(L.bar.reject, 'bar reject bound')} };`);
+    w.line();
+    w.block('static float reject_for(cand_t bar)', () => {
+      w.line('const float s = cand_score(bar);');
+      w.line(`uint32_t i = ${n - 1}u;`);
+      w.line('while (i > 0u && !(bar_score[i] < s)) --i;');
+      w.line('return bar_reject[i];');
     });
+    w.line();
+  }
+  const raise = () => {
+    w.line('p->bar = keep_best(p->buf, p->n, p->keep);');
+    w.line('p->n = p->keep;');
+    if (bar) w.line('p->reject = reject_for(p->bar);');
+  };
+  w.block('static void pool_offer(pool_t *p, cand_t c)', () => {
+    w.line('if (c >= p->bar) return;');
+    w.line('p->buf[p->n++] = c;');
+    w.block('if (p->n == 2u * p->keep)', raise);
+  });
+  w.line();
+  w.comment('The pool\'s final content: its keep best candidates (or all it holds), in no particular order.');
+  w.block('static void pool_finish(pool_t *p)', () => {
+    w.block('if (p->n > p->keep)', raise);
+  });
+  w.line();
+  w.comment('An empty pool: no bar yet.');
+  w.block('static void pool_reset(pool_t *p)', () => {
+    w.line('p->n = 0u;');
+    w.line('p->bar = NO_CAND;');
+    if (bar) w.line('p->reject = bar_reject[0];');
+  });
+  w.line();
+  if (usesMaskScan(L)) emitMaskTables(w);
+  w.comment('Min-heap on keys (heap[0] = the best candidate), from which NMS takes candidates in rank order.');
+  emitHeapSift(w);
+}
+
+/** Whether the score filter visits labels by bit masks (emitMaskScan): rows of at least 16 contiguous labels. */
+export function usesMaskScan(L: PlanLayout): boolean {
+  return vecSplit(L.numLabels)[0] > 0 && (L.plan.spec.scores === 'softmax' || L.plan.input === 'concat');
+}
+
+function emitMaskTables(w: CodeWriter): void {
+  w.comment(
+    'Bit j of a group of 16 labels, and the index of the lowest set bit of a nonzero 64-bit word (de Bruijn',
+    'multiplication): a row\'s cheap tests become one mask per 16 labels (the loop building it vectorizes), four of them',
+    'one word, and only the word\'s set bits are visited.',
+  );
+  w.line('static const uint32_t bit16[16] = { 1u, 2u, 4u, 8u, 16u, 32u, 64u, 128u, 256u, 512u, 1024u, 2048u, 4096u, 8192u, 16384u, 32768u };');
+  w.line('static const uint8_t ctz_debruijn[64] = {');
+  w.line('    0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4, 62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,');
+  w.line('    63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11, 46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6');
+  w.line('};');
+  w.line('#define LOWEST_BIT64(v) ((uint32_t)ctz_debruijn[(((v) & (0u - (v))) * UINT64_C(0x03f79d71b4cb0a89)) >> 58])');
+  w.line();
+}
+
+function emitHeapSift(w: CodeWriter): void {
+  w.block('static void heap_sift_down(cand_t *heap, uint32_t n, uint32_t i)', () => {
+    w.line('const cand_t t = heap[i];');
+    w.block('for (;;)', () => {
+      w.line('uint32_t c = 2u * i + 1u;');
+      w.line('if (c >= n) break;');
+      w.line('if (c + 1u < n && heap[c + 1u] < heap[c]) ++c;');
+      w.line('if (t <= heap[c]) break;');
+      w.line('heap[i] = heap[c];');
+      w.line('i = c;');
+    });
+    w.line('heap[i] = t;');
   });
   w.line();
 }
 
 /**
- * How the filters read score column `k` of an anchor's `row`: concatenated inputs are row-major, and a literal stride
- * of 1 lets compilers vectorize the hot loops; per-level maps step by `stride` (the map's H·W).
+ * How the filters read score column `j` of an anchor's `row`: concatenated inputs are row-major (stride 1: the rows are
+ * contiguous and the hot loops vectorize); per-level maps step by `stride` (the map's H·W).
  */
-function rowAccess(L: PlanLayout): { S: string; first: number; col: (k: string) => string } {
+function rowAccess(L: PlanLayout): { S: string; col: (j: string) => string } {
   const S = L.plan.input === 'concat' ? '1u' : 'stride';
-  const first = L.firstLabelColumn;
-  return { S, first, col: (k) => (first === 0 ? `row[${k} * ${S}]` : `row[(${k} + ${first}u) * ${S}]`) };
+  return { S, col: (j) => (S === '1u' ? `row[${j}]` : `row[(${j}) * stride]`) };
 }
 
-function emitOffer(w: CodeWriter, score: string, label: string): void {
-  w.line(`c.score = ${score};`);
-  w.line(`c.label = ${label};`);
-  w.line('heap_offer(heap, n, cap, &c);');
+/**
+ * Rows per block of the block reject (sigmoid and probabilities, concatenated input): B·C a multiple of 16, at least
+ * 64 values, so the test is one vectorized loop over the block's contiguous values.
+ */
+export function blockRows(numClasses: number): number {
+  const g = (a: number, b: number): number => (b === 0 ? a : g(b, a % b));
+  const unit = VEC / g(numClasses, VEC);
+  return unit * Math.max(1, Math.ceil(64 / (unit * numClasses)));
 }
 
-/** score_anchor(): the fused filter for the plan's score mode. */
+/** score_anchor() for the plan's score mode (and its fast rejects), writing candidates into a pool. */
 export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
   const mode = L.plan.spec.scores;
+  if (mode === 'softmax') {
+    if (L.backgroundColumn >= 0) emitBackgroundBound(w, L);
+    else emitMarginBound(w, L);
+    emitSoftmaxBatch(w, L);
+    return;
+  }
   const thr = cFloat(L.scoreThreshold, 'score threshold');
-  const { S, first, col } = rowAccess(L);
-  const doc: Record<typeof mode, string[]> = {
-    probabilities: ['Scores are probabilities already: a label is a candidate iff its score > the threshold (NaN never is).'],
-    sigmoid: [
-      'Sigmoid scores. A logit x <= REJECT_LOGIT has 1/(1+expf(-x)) <= the threshold even with expf 2 ulps low, so it is',
-      'skipped without pd_expf (NaN is skipped too); otherwise the score itself decides: candidate iff score > threshold.',
-    ],
-    softmax: [
-      'Softmax scores, decided per anchor before any expf: with m1 the largest foreground logit and other the largest',
-      'logit of the remaining columns, every foreground probability is <= sigmoid(m1 - other) (plus float error), so',
-      'm1 - other <= REJECT_MARGIN rejects the anchor (with a background column, background_rejects() applies this with',
-      'other = the background logit before score_anchor is called at all). A row with a NaN has no',
-      'candidates; a row whose max is +Inf gives 1/count to its +Inf columns; a row of -Inf has none. Otherwise the',
-      'float softmax as in the reference (max subtracted; the sum of the exponentials as four interleaved partial sums,',
-      'combined pairwise, then the columns past a multiple of 4); a label with logit - max <= SKIP_LOGIT',
-      'cannot pass and skips its expf.',
-    ],
-  };
-  if (mode === 'softmax' && L.backgroundColumn >= 0) emitBackgroundReject(w, L);
-  w.comment(...doc[mode]);
-  w.block('static void score_anchor(const float *row, size_t stride, uint32_t anchor, cand_t *heap, uint32_t *n, uint32_t cap)', () => {
-    w.line('cand_t c;');
-    w.line('uint32_t k;');
-    if (S !== 'stride') w.line('(void)stride;');
+  const { S, col } = rowAccess(L);
+  const first = L.firstLabelColumn;
+  const colOf = (k: string) => (first === 0 ? k : `${k} + ${first}u`);
+  if (L.plan.input === 'concat') emitBlockReject(w, L);
+  w.comment(
+    ...(mode === 'probabilities'
+      ? ['Scores are probabilities already: a label is a candidate iff its score > the threshold (NaN never is).']
+      : [
+        'Sigmoid scores. A logit x <= REJECT_LOGIT has 1/(1+expf(-x)) <= the threshold even with expf 2 ulps low, so it is',
+        'skipped without pd_expf (NaN is skipped too); otherwise the score itself decides: candidate iff score > threshold.',
+      ]),
+  );
+  const exact = (x: string, j: string) => {
     if (mode === 'probabilities') {
-      w.line('c.anchor = anchor;');
-      w.block(`for (k = 0u; k < ${L.numLabels}u; ++k)`, () => {
-        w.line(`const float s = ${col('k')};`);
-        w.block(`if (s > ${thr})`, () => emitOffer(w, 's', 'k'));
-      });
-      return;
-    }
-    if (mode === 'sigmoid') {
-      w.line('c.anchor = anchor;');
-      w.block(`for (k = 0u; k < ${L.numLabels}u; ++k)`, () => {
-        w.line(`const float x = ${col('k')};`);
-        w.line('float s;');
-        w.line(`if (!(x > ${cFloatOrInf(L.reject, 'sigmoid reject logit')})) continue; /* REJECT_LOGIT */`);
-        w.line('s = 1.0f / (1.0f + pd_expf(-x));');
-        w.block(`if (s > ${thr})`, () => emitOffer(w, 's', 'k'));
-      });
-      return;
-    }
-    const bg = L.backgroundColumn;
-    w.line(`float e[${L.numClasses}];`);
-    w.line('float m, sum;');
-    w.line('uint32_t j;');
-    if (bg >= 0) {
-      // background_rejects() already ran the cheap test; what remains is the row maximum (and whether a NaN is in
-      // the row), taken over order-preserving integer keys: a branch-free reduction compilers vectorize.
-      w.line('uint32_t hi = 0u, lo = 0xffffffffu;');
-      w.block(`for (j = 0u; j < ${L.numClasses}u; ++j)`, () => {
-        w.line('uint32_t u;');
-        w.line(`const float x = row[j * ${S}];`);
-        w.line('memcpy(&u, &x, sizeof u);');
-        w.line('u ^= (u >> 31) ? 0xffffffffu : 0x80000000u; /* float order = unsigned order; NaNs beyond the infinities */');
-        w.line('hi = u > hi ? u : hi;');
-        w.line('lo = u < lo ? u : lo;');
-      });
-      w.line('if (hi > 0xff800000u || lo < 0x007fffffu) return; /* a NaN in the row: no candidates */');
-      w.line('hi ^= (hi >> 31) ? 0x80000000u : 0xffffffffu;');
-      w.line('memcpy(&m, &hi, sizeof m);');
+      w.line(`if (${x} > ${thr}) pool_offer(pool, cand_key(${x}, pair + ${j}));`);
     } else {
-      w.line('float m1 = -INFINITY, m2 = -INFINITY;');
-      w.block(`for (k = 0u; k < ${L.numLabels}u; ++k)`, () => {
-        w.line(`const float x = ${col('k')};`);
-        w.line('if (x != x) return;');
-        w.block('if (x > m1)', () => {
-          w.line('m2 = m1;');
-          w.line('m1 = x;');
-          w.line('continue;');
-        });
-        w.line('if (x > m2) m2 = x;');
-      });
-      w.line('m = m1;');
-      w.line(`if (m1 - m2 <= ${cFloatOrInf(L.reject, 'softmax reject margin')}) return; /* REJECT_MARGIN */`);
+      w.line(`const float s = 1.0f / (1.0f + pd_expf(-${x}));`);
+      w.line(`if (s > ${thr}) pool_offer(pool, cand_key(s, pair + ${j}));`);
     }
-    w.line('c.anchor = anchor;');
-    w.block('if (m == INFINITY)', () => {
-      w.line('uint32_t inf = 0u;');
-      w.line(`for (j = 0u; j < ${L.numClasses}u; ++j) inf += row[j * ${S}] == INFINITY;`);
-      w.block(`for (k = 0u; k < ${L.numLabels}u; ++k)`, () => {
-        w.line(`const float s = ${col('k')} == INFINITY ? 1.0f / (float)inf : 0.0f;`);
-        w.block(`if (s > ${thr})`, () => emitOffer(w, 's', 'k'));
-      });
-      w.line('return;');
-    });
-    w.line('if (m == -INFINITY) return;');
-    // the exponentials of a whole row at once (stage by stage: it vectorizes), then the sum as the reference
-    // defines it: four interleaved partial sums over the first 4*floor(C/4) columns, combined pairwise, then the rest
-    const C = L.numClasses;
-    const C4 = C - (C % 4);
-    if (C4 > 0) {
-      w.block('', () => {
-        w.line(`float v[${C4}];`);
-        w.line(`for (j = 0u; j < ${C4}u; ++j) v[j] = row[j * ${S}] - m;`);
-        w.line('pd_expf_row(v, e);');
-      });
+  };
+  const bound = mode === 'probabilities' ? thr : 'pool->reject';
+  w.block(`static void score_anchor(const float *${S === '1u' ? 'restrict ' : ''}row, size_t stride, uint32_t anchor, pool_t *pool)`, () => {
+    w.line(`const uint32_t pair = anchor * ${L.numLabels}u;`);
+    w.line('uint32_t j;');
+    if (S === '1u') {
+      w.line('(void)stride;');
+      emitMaskScan(w, L.numLabels, (j) => `${col(colOf(j))} > ${bound}`, (j) => exact(col(colOf(j)), j));
+      return;
     }
-    if (C4 < C) w.line(`for (j = ${C4}u; j < ${C}u; ++j) e[j] = pd_expf(row[j * ${S}] - m);`);
-    w.block('', () => {
-      w.line('float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;');
-      w.block(`for (j = 0u; j < ${C4}u; j += 4u)`, () => {
-        w.line('s0 += e[j];');
-        w.line('s1 += e[j + 1u];');
-        w.line('s2 += e[j + 2u];');
-        w.line('s3 += e[j + 3u];');
-      });
-      w.line('sum = (s0 + s1) + (s2 + s3);');
-      if (C4 < C) w.line(`for (j = ${C4}u; j < ${C}u; ++j) sum += e[j];`);
-    });
-    w.block(`for (k = 0u; k < ${L.numLabels}u; ++k)`, () => {
-      w.line(`const float d = ${col('k')} - m;`);
-      w.line('float s;');
-      w.line(`if (d <= ${cFloatOrInf(L.skip, 'softmax skip logit')}) continue; /* SKIP_LOGIT */`);
-      w.line(`s = e[k + ${first}u] / sum;`);
-      w.block(`if (s > ${thr})`, () => emitOffer(w, 's', 'k'));
+    w.block(`for (j = 0u; j < ${L.numLabels}u; ++j)`, () => {
+      w.line(`const float x = ${col(colOf('j'))};`);
+      w.line(`if (!(x > ${bound})) continue;${mode === 'sigmoid' ? ' /* REJECT_LOGIT, or the pool\'s bound for its bar */' : ''}`);
+      exact('x', 'j');
     });
   });
   w.line();
 }
 
 /**
- * The fast path for the usual anchor, a background one, run before score_anchor: every foreground probability is
- * <= sigmoid(x_k - bg), and the background is one of the columns score_anchor's exact test takes its maximum over,
- * so an anchor whose every fl(x_k - bg) <= REJECT_MARGIN is one the exact test rejects too (NaN compares false, and
- * such rows have no candidates anyway). One branch-free comparison per logit, which compilers vectorize.
+ * block_rejects(): for sigmoid and probability scores on concatenated input, one branch-free pass over a block of
+ * BLOCK_ROWS contiguous rows decides whether any of its values could be a candidate (x > the per-column bound:
+ * REJECT_LOGIT or the threshold for labels, +Inf for a background column, which nothing exceeds).
  */
-function emitBackgroundReject(w: CodeWriter, L: PlanLayout): void {
-  const { S, col } = rowAccess(L);
+function emitBlockReject(w: CodeWriter, L: PlanLayout): void {
+  const B = blockRows(L.numClasses);
+  const n = B * L.numClasses;
+  const sigmoid = L.plan.spec.scores === 'sigmoid';
+  w.line(`#define BLOCK_ROWS ${B}u`);
+  const uniform = L.backgroundColumn < 0;
+  if (!uniform) {
+    w.comment(`Per value of a block (row-major, ${L.numClasses} columns): 1 for a label column, 0 for the background.`);
+    const cols = Array.from({ length: L.numClasses }, (_, j) => (j === L.backgroundColumn ? '0' : '1'));
+    w.line(`static const int32_t block_label[${n}] = {`);
+    w.indent();
+    for (let r = 0; r < B; r++) w.line(`${cols.join(', ')},`);
+    w.dedent();
+    w.line('};');
+  }
   w.comment(
-    'The usual anchor, a background one, costs this one pass: every foreground probability is <= sigmoid(x_k - bg),',
-    'and bg is one of the columns score_anchor\'s exact test takes its maximum over, so every fl(x_k - bg) <=',
-    'REJECT_MARGIN means no candidate (NaN compares false; such rows have none anyway). Branch-free: it vectorizes.',
+    `Whether any label value of BLOCK_ROWS rows (${n} values) exceeds \`bound\` (${sigmoid ? 'the pool\'s reject logit' : 'the threshold'}): when none`,
+    'does, no row of the block has a candidate (NaN compares false). Branch-free, so it vectorizes.',
   );
-  w.block('static int background_rejects(const float *row, size_t stride)', () => {
-    w.line(`const float bgl = row[${L.backgroundColumn}u * ${S}];`);
-    w.line('int hit = 0;');
+  w.block('static int block_rejects(const float *restrict x, float bound)', () => {
+    w.line('int32_t hit = 0;');
+    w.line('uint32_t j;');
+    emitRowLoop(w, n, 'j', uniform ? 'hit |= x[j] > bound;' : 'hit |= (int32_t)(x[j] > bound) & block_label[j];');
+    w.line('return !hit;');
+  });
+  w.line();
+}
+
+/**
+ * background_bound(): the usual anchor, a background one, costs this one pass. Every foreground probability is <=
+ * sigmoid(x_k - bg), and bg is one of the columns the exact softmax takes its maximum over, so when u = max_k fl(x_k -
+ * bg) <= a proven margin (REJECT_MARGIN, or the pool's bound for its bar) no label can enter the pool. Returns u as an
+ * order-preserving integer key (branch-free, so it vectorizes; NaN keys sort beyond the infinities).
+ */
+function emitBackgroundBound(w: CodeWriter, L: PlanLayout): void {
+  const { S, col } = rowAccess(L);
+  const first = L.firstLabelColumn;
+  w.comment(
+    'u = max_k fl(x_k - bg) of one row, as an order-preserving key. Every foreground probability is <= sigmoid(x_k - bg)',
+    '(bg is one of the columns the softmax sums), so u <= a proven margin (REJECT_MARGIN, or the pool\'s bound for its',
+    'bar) means no label the pool would take. A NaN difference (+Inf - +Inf: the row may give 1/count to its +Inf',
+    'columns) proves nothing: its key is the largest. Branch-free: it vectorizes.',
+  );
+  w.block(`static uint32_t row_bound(const float *${S === '1u' ? 'restrict ' : ''}row, size_t stride)`, () => {
+    w.line(`const float bgl = ${col(`${L.backgroundColumn}u`)};`);
+    w.line('uint32_t hi = 0u, k;');
+    if (S !== 'stride') w.line('(void)stride;');
+    const x = col(first === 0 ? 'k' : `k + ${first}u`);
+    emitRowLoop(w, L.numLabels, 'k', `{ const float d = ${x} - bgl; const uint32_t u = float_key(d) | (0u - (uint32_t)(d != d)); hi = u > hi ? u : hi; }`);
+    w.line('return hi;');
+  });
+  w.line();
+  w.comment(
+    'The same test as one branch-free pass that only says whether any fl(x_k - bg) is not <= margin (NaN included):',
+    'cheaper than the bound itself, which is computed only for rows that pass when their order matters.',
+  );
+  w.block(`static int row_rejects(const float *${S === '1u' ? 'restrict ' : ''}row, size_t stride, float margin)`, () => {
+    w.line(`const float bgl = ${col(`${L.backgroundColumn}u`)};`);
+    w.line('int32_t hit = 0;');
     w.line('uint32_t k;');
     if (S !== 'stride') w.line('(void)stride;');
-    w.line(`for (k = 0u; k < ${L.numLabels}u; ++k) hit |= (${col('k')} - bgl) > ${cFloatOrInf(L.reject, 'softmax reject margin')};`);
+    emitRowLoop(w, L.numLabels, 'k', `hit |= !((${col(first === 0 ? 'k' : `k + ${first}u`)} - bgl) <= margin);`);
     w.line('return !hit;');
+  });
+  w.line();
+}
+
+/** Rows of one softmax batch (rows that passed the cheap reject, processed together). */
+export const BATCH = 8;
+
+/** Softmax without a background column: the per-row margin bound (largest two foreground logits). */
+function emitMarginBound(w: CodeWriter, L: PlanLayout): void {
+  const { S, col } = rowAccess(L);
+  w.comment(
+    'Softmax without a background column: with m1 the largest logit and m2 the second largest, every probability is',
+    '<= sigmoid(m1 - m2), so u = m1 - m2 <= a proven margin means no candidate; a row with a NaN has none (key 0); a',
+    'NaN difference (two +Inf, or every logit -Inf) proves nothing (the largest key).',
+    'Returns u as an order-preserving key.',
+  );
+  w.block('static uint32_t row_bound(const float *row, size_t stride)', () => {
+    w.line('float m1 = -INFINITY, m2 = -INFINITY;');
+    w.line('uint32_t k;');
+    if (S !== 'stride') w.line('(void)stride;');
+    w.block(`for (k = 0u; k < ${L.numLabels}u; ++k)`, () => {
+      w.line(`const float x = ${col('k')};`);
+      w.line('if (x != x) return 0u;');
+      w.block('if (x > m1)', () => {
+        w.line('m2 = m1;');
+        w.line('m1 = x;');
+        w.line('continue;');
+      });
+      w.line('if (x > m2) m2 = x;');
+    });
+    w.line('if (m1 - m2 != m1 - m2) return 0xffffffffu; /* +Inf - +Inf: 1/count to the +Inf columns; proves nothing */');
+    w.line('return float_key(m1 - m2);');
+  });
+  w.line();
+  w.block('static int row_rejects(const float *row, size_t stride, float margin)', () => {
+    w.line('return !(row_bound(row, stride) > float_key(margin));');
+  });
+  w.line();
+}
+
+/**
+ * score_batch() for softmax: the exact float softmax of up to BATCH rows, as the reference computes it, stage by
+ * stage over the batch: every loop over a row vectorizes, and the rows' dependency chains (max, exp, the sum's four
+ * lanes) are independent of each other, so they overlap instead of running one after the other.
+ */
+function emitSoftmaxBatch(w: CodeWriter, L: PlanLayout): void {
+  const C = L.numClasses;
+  const K = L.numLabels;
+  const first = L.firstLabelColumn;
+  const thr = cFloat(L.scoreThreshold, 'score threshold');
+  w.comment('A row whose max is +Inf: 1/count to its +Inf columns, 0 elsewhere (0 never passes).');
+  w.block('static void score_inf_row(const float *x, uint32_t pair, pool_t *pool)', () => {
+    w.line('uint32_t inf = 0u, j;');
+    w.line(`for (j = 0u; j < ${C}u; ++j) inf += x[j] == INFINITY;`);
+    w.block(`for (j = 0u; j < ${K}u; ++j)`, () => {
+      w.line(`const float s = x[j + ${first}u] == INFINITY ? 1.0f / (float)inf : 0.0f;`);
+      w.line(`if (s > ${thr}) pool_offer(pool, cand_key(s, pair + j));`);
+    });
+  });
+  w.line();
+  w.comment(
+    `Softmax scores of nb <= ${BATCH} anchors (rows[r] = the C contiguous logits of anchor anchors[r]). A row with a NaN`,
+    'has no candidates; a row whose max is +Inf gives 1/count to its +Inf columns; a row of -Inf has none. Otherwise,',
+    'as in the reference: m = the row max (over order-preserving integer keys: branch-free, NaN found too),',
+    'e_j = pd_expf(x_j - m) (x_j - m <= 0, so pd_expf_neg), sum = four interleaved partial sums over the first',
+    '4*floor(C/4) columns, combined pairwise, then the columns past them in order; score_k = e_k / sum.',
+    'A label is tested exactly (one division) only when e_k > t * sum * (1 - 2^-20), t = max(threshold, the score of',
+    'the pool\'s bar), which every label the pool would take satisfies (the division and the product are each within',
+    'half an ulp); that cheap test runs over the whole row at once.',
+  );
+  w.block('static PD_HOT void score_batch(const float *const *rows, const uint32_t *anchors, uint32_t nb, pool_t *pool)', () => {
+    w.line(`float e[${BATCH}][${C}];`);
+    w.line(`float m[${BATCH}], sum[${BATCH}];`);
+    w.line(`uint32_t kind[${BATCH}]; /* 0: softmax; 1: no candidates (a NaN, or every logit -Inf); 2: max +Inf */`);
+    w.line(`float t = ${thr};`);
+    w.line('uint32_t r, j;');
+    w.block('for (r = 0u; r < nb; ++r)', () => {
+      w.line('const float *restrict x = rows[r];');
+      w.line('uint32_t hi = 0u, lo = 0xffffffffu;');
+      w.line('float mr;');
+      emitRowLoop(w, C, 'j', '{ uint32_t u; memcpy(&u, &x[j], sizeof u); u ^= (u >> 31) ? 0xffffffffu : 0x80000000u; hi = u > hi ? u : hi; lo = u < lo ? u : lo; }');
+      w.line('kind[r] = hi > 0xff800000u || lo < 0x007fffffu; /* a NaN sorts beyond the infinities */');
+      w.line('hi ^= (hi >> 31) ? 0x80000000u : 0xffffffffu;');
+      w.line('memcpy(&mr, &hi, sizeof mr);');
+      w.line('if (kind[r] == 0u) kind[r] = mr == INFINITY ? 2u : mr == -INFINITY ? 1u : 0u;');
+      w.comment('special rows subtract +Inf: every x - m is then -Inf or NaN, where pd_expf_neg is defined too');
+      w.line('m[r] = kind[r] == 0u ? mr : INFINITY;');
+    });
+    w.block('for (r = 0u; r < nb; ++r)', () => {
+      w.line('const float *restrict x = rows[r];');
+      w.line('const float mr = m[r];');
+      emitRowLoop(w, C, 'j', 'e[r][j] = pd_expf_neg(x[j] - mr);');
+    });
+    const C4 = C - (C % 4);
+    w.block('for (r = 0u; r < nb; ++r)', () => {
+      w.line('float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s;');
+      w.block(`for (j = 0u; j < ${C4}u; j += 4u)`, () => {
+        w.line('s0 += e[r][j];');
+        w.line('s1 += e[r][j + 1u];');
+        w.line('s2 += e[r][j + 2u];');
+        w.line('s3 += e[r][j + 3u];');
+      });
+      w.line('s = (s0 + s1) + (s2 + s3);');
+      if (C4 < C) w.line(`for (j = ${C4}u; j < ${C}u; ++j) s += e[r][j];`);
+      w.line('sum[r] = s;');
+    });
+    w.comment(
+      'The cheap test\'s bound: a label enters the pool only if its score > the threshold and its key < the pool\'s',
+      'bar, so only if score >= t = max(threshold, the bar\'s score); then e_k > t * sum * (1 - 2^-20).',
+    );
+    w.block('if (pool->bar != NO_CAND)', () => {
+      w.line('const float b = cand_score(pool->bar);');
+      w.line('t = b > t ? b : t;');
+    });
+    w.block('for (r = 0u; r < nb; ++r)', () => {
+      w.line(`const uint32_t pair = anchors[r] * ${K}u;`);
+      w.line(`const float lim = (t * sum[r]) * ${cFloat(1 - 2 ** -20, 'bound factor')}; /* 1 - 2^-20 */`);
+      w.line('const float *er = e[r];');
+      w.block('if (kind[r] != 0u)', () => {
+        w.line('if (kind[r] == 2u) score_inf_row(rows[r], pair, pool);');
+        w.line('continue;');
+      });
+      const at = (j: string) => (first === 0 ? `er[${j}]` : `er[${j} + ${first}u]`);
+      emitMaskScan(w, K, (j) => `${at(j)} > lim`, (j) => {
+        w.line(`const float s = ${at(j)} / sum[r];`);
+        w.line(`if (s > ${thr}) pool_offer(pool, cand_key(s, pair + ${j}));`);
+      });
+    });
   });
   w.line();
 }
@@ -316,52 +575,151 @@ export function emitDecode(w: CodeWriter, L: PlanLayout): void {
   w.line();
 }
 
-/** iou() and nms(). */
+/** The IoU test of a candidate against kept boxes, decode_candidate() and nms(). */
 export function emitNms(w: CodeWriter, L: PlanLayout): void {
   const N = L.names;
-  w.comment('IoU in the boxes\' units (no +1); negative widths count as 0; 0 when the union is not > 0 or a coordinate is NaN.');
-  w.block('static float iou(const float *a, const float *b)', () => {
-    w.line('if (a[0] != a[0] || a[1] != a[1] || a[2] != a[2] || a[3] != a[3] || b[0] != b[0] || b[1] != b[1] || b[2] != b[2] || b[3] != b[3]) return 0.0f;');
-    w.block('', () => {
-    w.line('float iw = (a[2] < b[2] ? a[2] : b[2]) - (a[0] > b[0] ? a[0] : b[0]);');
-    w.line('float ih = (a[3] < b[3] ? a[3] : b[3]) - (a[1] > b[1] ? a[1] : b[1]);');
-    w.line('float wa = a[2] - a[0], ha = a[3] - a[1], wb = b[2] - b[0], hb = b[3] - b[1];');
-    w.line('float inter, uni;');
-    w.line('iw = iw > 0.0f ? iw : 0.0f;');
-    w.line('ih = ih > 0.0f ? ih : 0.0f;');
-    w.line('wa = wa > 0.0f ? wa : 0.0f;');
-    w.line('ha = ha > 0.0f ? ha : 0.0f;');
-    w.line('wb = wb > 0.0f ? wb : 0.0f;');
-    w.line('hb = hb > 0.0f ? hb : 0.0f;');
-    w.line('inter = iw * ih;');
-    w.line('uni = wa * ha + wb * hb - inter;');
-    w.line('return uni > 0.0f ? inter / uni : 0.0f;');
-    });
-  });
-  w.line();
+  const scan = L.nmsScan === 'scan';
   const perClass = L.plan.spec.nms === 'per-class';
+  const thr = cFloat(L.iouThreshold, 'IoU threshold');
+  const P = L.workspace.keptPad;
+  w.line(`#define KEPT_PAD ${P}u`);
   w.comment(
-    `Greedy NMS over candidates in rank order: each one not yet suppressed is output, then suppresses every later`,
-    `candidate${perClass ? ' with the same label' : ''} whose IoU with it is > ${L.plan.spec.iouThreshold}. Stops after ${N.maxDetections} outputs.`,
+    'Kept boxes, structure of arrays (KEPT_PAD floats each): x1, y1, x2, y2 and the area pos(x2 - x1) * pos(y2 - y1),',
+    'NaN for a box with a NaN coordinate and for the slots past the last kept box. IoU as the reference computes it',
+    '(boxes\' units, no +1; negative widths count as 0), kept box first: iw = pos(min(x2) - max(x1)), ih likewise,',
+    'inter = iw * ih, union = (area_kept + area_candidate) - inter; a candidate is suppressed iff union > 0 and',
+    `inter / union > ${L.plan.spec.iouThreshold}. A NaN area makes union NaN: such a kept box suppresses nothing; a candidate with a NaN`,
+    'coordinate is never compared (the reference\'s IoU is 0 for both).',
   );
-  w.block(`static size_t nms(const cand_t *cand, const float *boxes, uint8_t *removed, uint32_t n, ${N.detection} *out)`, () => {
-    w.line('size_t kept = 0u;');
-    w.line('uint32_t i, j;');
-    w.line('for (i = 0u; i < n; ++i) removed[i] = 0u;');
-    w.block('for (i = 0u; i < n; ++i)', () => {
-      w.line('const float *bi = boxes + 4u * (size_t)i;');
-      w.line('if (removed[i]) continue;');
-      w.line('for (j = 0u; j < 4u; ++j) out[kept].box[j] = bi[j];');
-      w.line('out[kept].score = cand[i].score;');
-      w.line('out[kept].label = cand[i].label;');
-      w.line('out[kept].anchor = cand[i].anchor;');
-      w.line(`if (++kept == ${N.maxDetections}) break;`);
-      w.block('for (j = i + 1u; j < n; ++j)', () => {
-        w.line(perClass ? 'if (removed[j] || cand[j].label != cand[i].label) continue;' : 'if (removed[j]) continue;');
-        w.line(`if (iou(bi, boxes + 4u * (size_t)j) > ${cFloat(L.iouThreshold, 'IoU threshold')}) removed[j] = 1u;`);
+  const lane = (i: string, extra: string) => [
+    `float iw = (x2[${i}] < b[2] ? x2[${i}] : b[2]) - (x1[${i}] > b[0] ? x1[${i}] : b[0]);`,
+    `float ih = (y2[${i}] < b[3] ? y2[${i}] : b[3]) - (y1[${i}] > b[1] ? y1[${i}] : b[1]);`,
+    'float inter, uni, den, v;',
+    'uint32_t ub, pos;',
+    'iw = iw > 0.0f ? iw : 0.0f;',
+    'ih = ih > 0.0f ? ih : 0.0f;',
+    'inter = iw * ih;',
+    `uni = (ka[${i}] + barea) - inter;`,
+    '/* den = union > 0 ? union : 1 (the reference divides only then), as a bitwise select: a conditional here', ' * becomes a branch (inter / 1 folded) that stops gcc from vectorizing the loop */',
+    'pos = 0u - (uint32_t)(uni > 0.0f);',
+    'memcpy(&ub, &uni, sizeof ub);',
+    'ub = (ub & pos) | (0x3f800000u & ~pos);',
+    'memcpy(&den, &ub, sizeof den);',
+    'v = inter / den;',
+    `hit |= (int32_t)(uni > 0.0f) & (int32_t)(v > ${thr})${extra};`,
+  ];
+  const arrays = (q: string) => `const float *${q}x1 = kb, *${q}y1 = kb + KEPT_PAD, *${q}x2 = kb + 2u * KEPT_PAD, *${q}y2 = kb + 3u * KEPT_PAD, *${q}ka = kb + 4u * KEPT_PAD;`;
+  if (scan) {
+    w.comment(
+      `Whether a kept box${perClass ? ' of the candidate\'s label' : ''} suppresses box b (area barea): every kept box, 16 at a time in a loop`,
+      'that vectorizes (lanes past the last kept box have a NaN area).',
+    );
+    w.block(`static PD_HOT int suppressed_by_kept(const float *restrict kb, const uint32_t *restrict klab, uint32_t kept, const float *b, float barea, uint32_t label)`, () => {
+      w.line(arrays('restrict '));
+      w.line('uint32_t blk, q;');
+      if (!perClass) {
+        w.line('(void)klab;');
+        w.line('(void)label;');
+      }
+      w.block('for (blk = 0u; blk < kept; blk += 16u)', () => {
+        w.line('int32_t hit = 0;');
+        w.block('for (q = 0u; q < 16u; ++q)', () => {
+          w.line('const uint32_t i = blk + q;');
+          for (const l of lane('i', perClass ? ' & (int32_t)(klab[i] == label)' : '')) w.line(l);
+        });
+        w.line('if (hit) return 1;');
       });
+      w.line('return 0;');
+    });
+  } else {
+    w.comment('Whether kept box i suppresses box b (area barea).');
+    w.block('static int kept_suppresses(const float *kb, uint32_t i, const float *b, float barea)', () => {
+      w.line(arrays(''));
+      w.line('int32_t hit = 0;');
+      for (const l of lane('i', '')) w.line(l);
+      w.line('return hit;');
+    });
+  }
+  w.line();
+  emitDecodeCandidate(w, L);
+  w.comment(
+    'Greedy NMS in rank order, candidates taken from the heap one at a time and decoded only then: a candidate is',
+    `output unless an already output box${perClass ? ' of its label' : ''} has IoU > ${L.plan.spec.iouThreshold} with it (the reference\'s greedy`,
+    'suppression: a box is suppressed exactly by the kept boxes before it). Stops after',
+    `${N.maxDetections} outputs, so candidates ranked after the last output are never decoded.`,
+    ...(scan
+      ? [`Every kept box is checked${perClass ? ' (its label lane by lane)' : ''}; klab[] holds their labels.`]
+      : ['The kept boxes of each label are chained through next[] from head[label]: a candidate meets its own label\'s only.']),
+  );
+  const inArgs = L.plan.input === 'concat' ? 'const float *boxes' : 'const float *const *reg';
+  w.block(`static size_t nms(cand_t *heap, uint32_t n, ${inArgs}, float *kb, uint32_t *${scan ? 'klab' : 'head, uint32_t *next'}, ${N.detection} *out)`, () => {
+    w.line('size_t kept = 0u;');
+    w.line('uint32_t i;');
+    if (!scan) w.line(`for (i = 0u; i < ${L.numLabels}u; ++i) head[i] = 0xffffffffu;`);
+    w.line('for (i = n / 2u; i-- > 0u;) heap_sift_down(heap, n, i);');
+    w.block(`while (n > 0u && kept < ${N.maxDetections})`, () => {
+      w.line('const cand_t c = heap[0];');
+      w.line(`const uint32_t anchor = (uint32_t)c / ${L.numLabels}u, label = (uint32_t)c % ${L.numLabels}u;`);
+      w.line('float box[4], barea, bw, bh;');
+      w.line('const uint32_t k = (uint32_t)kept;');
+      w.line('heap[0] = heap[--n];');
+      w.line('heap_sift_down(heap, n, 0u);');
+      w.line(`decode_candidate(${L.plan.input === 'concat' ? 'boxes' : 'reg'}, anchor, box);`);
+      w.line('bw = box[2] - box[0];');
+      w.line('bh = box[3] - box[1];');
+      w.line('barea = (bw > 0.0f ? bw : 0.0f) * (bh > 0.0f ? bh : 0.0f);');
+      w.block('if (box[0] == box[0] && box[1] == box[1] && box[2] == box[2] && box[3] == box[3])', () => {
+        if (scan) {
+          w.line('if (suppressed_by_kept(kb, klab, k, box, barea, label)) continue;');
+        } else {
+          w.line('int sup = 0;');
+          w.line('for (i = head[label]; i != 0xffffffffu; i = next[i]) if (kept_suppresses(kb, i, box, barea)) { sup = 1; break; }');
+          w.line('if (sup) continue;');
+        }
+      });
+      w.line('else barea = NAN; /* a NaN coordinate: it suppresses nothing either */');
+      if (scan) {
+        w.block('if (k % 16u == 0u)', () => {
+          w.comment('a new block of 16 slots: past the last kept box they must never suppress');
+          w.line('for (i = k; i < k + 16u; ++i) { kb[i] = kb[KEPT_PAD + i] = kb[2u * KEPT_PAD + i] = kb[3u * KEPT_PAD + i] = 0.0f; kb[4u * KEPT_PAD + i] = NAN; klab[i] = 0xffffffffu; }');
+        });
+      }
+      w.line('for (i = 0u; i < 4u; ++i) kb[i * KEPT_PAD + k] = out[k].box[i] = box[i];');
+      w.line('kb[4u * KEPT_PAD + k] = barea;');
+      if (scan) {
+        w.line('klab[k] = label;');
+      } else {
+        w.line('next[k] = head[label];');
+        w.line('head[label] = k;');
+      }
+      w.line('out[k].score = cand_score(c);');
+      w.line('out[k].label = label;');
+      w.line('out[k].anchor = anchor;');
+      w.line('++kept;');
     });
     w.line('return kept;');
+  });
+  w.line();
+}
+
+/** decode_candidate(): the box of one anchor from the concatenated deltas or the per-level maps. */
+function emitDecodeCandidate(w: CodeWriter, L: PlanLayout): void {
+  const anchorArg = L.centers ? ', anchors[anchor]' : '';
+  if (L.plan.input === 'concat') {
+    w.block('static void decode_candidate(const float *boxes, uint32_t anchor, float *box)', () => {
+      w.line(`decode_box(boxes + (size_t)anchor * 4u, 1u${anchorArg}, box);`);
+    });
+    w.line();
+    return;
+  }
+  w.comment('Anchor n of level l is position p = (n - offset) / A, anchor a = (n - offset) % A; its delta j is channel a*4 + j.');
+  w.block('static void decode_candidate(const float *const *reg, uint32_t anchor, float *box)', () => {
+    w.line('uint32_t l = 0u, p;');
+    w.line('size_t hw;');
+    w.line('while (anchor >= level_offset[l + 1u]) ++l;');
+    w.line('hw = (size_t)level_h[l] * level_w[l];');
+    w.line('p = anchor - level_offset[l];');
+    w.line(`decode_box(reg[l] + (size_t)(p % level_a[l]) * 4u * hw + p / level_a[l], hw${anchorArg}, box);`);
   });
   w.line();
 }

@@ -24,9 +24,9 @@ export class CodeWriter {
     return this;
   }
 
-  /** `head {` ... `}tail`, with the body indented. */
+  /** `head {` ... `}tail`, with the body indented (a bare `{` for an empty head: a scope of its own). */
   block(head: string, body: () => void, tail = ''): this {
-    this.line(`${head} {`);
+    this.line(head === '' ? '{' : `${head} {`);
     this.indent();
     body();
     this.dedent();

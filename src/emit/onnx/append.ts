@@ -48,7 +48,7 @@ export function appendPostprocess(model: Model, p: AppendParams): Model {
   const boxes = output(p.boxesName ?? 'boxes', 4);
   const taken = Object.values(OUTPUT_NAMES).filter((name) => g.values.has(name));
   if (taken.length > 0) fail(`the model already has a value named ${taken.join(', ')}`, 'rename it before appending');
-  const det = addPostprocessStages(new Ops(new GraphBuilder(g), opset, APPEND_PREFIX), p, scores, boxes);
+  const det = addPostprocessStages(new Ops(new GraphBuilder(g), opset, APPEND_PREFIX, p.exact === true), p, scores, boxes);
   setDetectionOutputs(g, det, p.keepHeadOutputs ? g.outputs.slice() : []);
   g.sortTopologically();
   return model;

@@ -13,7 +13,13 @@
 //   selected ─ TopK by q, k = min(maxDetections, selected) ─ det_boxes [D,4], det_scores [D], det_labels [D] (int64),
 //              det_anchors [D] (int64), D <= maxDetections, in rank order (score desc, anchor asc, label asc)
 //
-// How each stage reproduces the reference:
+// Two variants (PostprocessGraphParams.exact): `compile --emit onnx-nms` uses the runtime's Softmax, Sigmoid and Exp
+// (within ~1.2x of an mmdeploy-style graph on bench's loads: the only extra work is the exact rank order); the same
+// decisions as the reference except for a value within an ulp or two of a threshold or a tie, and a row with a +Inf
+// logit (the runtime's Softmax gives NaN: no candidate; the reference 1/count). `--emit onnx-nms-exact` repeats the
+// reference's float arithmetic (its own exp from float ops) and is bit-identical to it, 3-10x slower on light loads.
+//
+// How each stage reproduces the reference (the exact variant; the other differs only in the arithmetic):
 // - Arithmetic (stages.ts): the reference's float operations in its order. Softmax = max, x - max, expf, the sum in
 //   scoreAnchor's order (four interleaved partial sums, then the remaining columns, as Adds: ReduceSum's order is the
 //   runtime's), divide; a row whose maximum is +Inf gives 1/count to its +Inf columns; a row with a NaN gives no
@@ -81,6 +87,12 @@ export interface PostprocessGraphParams {
   boxesName?: string;
   /** ai.onnx opset of the graph, >= 13 (default 13). */
   opset?: number;
+  /**
+   * true: the reference's float arithmetic op for op (its own exp from float ops), bit-identical to postprocess();
+   * false (default): the runtime's Softmax, Sigmoid and Exp, ~20x faster on light loads, the same decisions except for
+   * a score or coordinate within an ulp or two of a threshold or a tie.
+   */
+  exact?: boolean;
 }
 
 /** The four detection outputs, by role. */
@@ -285,7 +297,7 @@ export function buildPostprocessGraph(p: PostprocessGraphParams): Model {
   const b = new GraphBuilder();
   const scores = b.input(p.scoresName ?? 'scores', DataType.FLOAT, [1, n, p.numClasses]);
   const boxes = b.input(p.boxesName ?? 'boxes', DataType.FLOAT, [1, n, 4]);
-  const det = addPostprocessStages(new Ops(b, opset, ''), p, scores, boxes);
+  const det = addPostprocessStages(new Ops(b, opset, '', p.exact === true), p, scores, boxes);
   setDetectionOutputs(b.graph, det);
   const model = finishModel(b.graph, { opset, irVersion: irVersionFor(opset), docString: `prunedet post-processing: ${formatPostprocess(p.spec)}` });
   declareDetectionOutputs(det); // finishModel's inference may have replaced the symbolic dims

@@ -17,6 +17,8 @@ export class Ops {
     readonly opset: number,
     /** Prefix of every node and value name (keeps an appended graph apart from the host model's names). */
     readonly prefix: string,
+    /** true: expF is the reference's float exp built from float ops; false: the runtime's own Exp (faster, not bit-exact). */
+    readonly exact = true,
   ) {}
 
   op(type: string, inputs: (Value | undefined)[], attrs: Attribute[] = [], name?: string): Value {
@@ -97,9 +99,10 @@ export class Ops {
    * two parts), Horner on the degree-7 polynomial, then 2^n as 2^n1 · 2^(n - n1) with n1 = trunc(n / 2), each factor
    * read from a table of powers of two (exact), and the NaN / overflow / underflow selects. No runtime Exp: its
    * rounding is the runtime's (onnxruntime's float Exp is 1 ulp off the correctly rounded value for a few percent of
-   * inputs). Every step is one IEEE float operation, a comparison or a select.
+   * inputs). Every step is one IEEE float operation, a comparison or a select. With `exact` false: the runtime's Exp.
    */
   expF(x: Value, name = 'exp'): Value {
+    if (!this.exact) return this.op('Exp', [x], [], name);
     const E = EXP_CONST;
     const k = (v: number, what: string) => this.f32(v, `${name}_${what}`);
     const lo = k(E.lo, 'lo');

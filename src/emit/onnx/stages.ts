@@ -1,6 +1,7 @@
-// The elementwise stages of the onnx-nms graph (nms-graph.ts): score activation and box decoding, written as the
-// reference (src/postprocess/reference.ts) computes them, float operation for float operation, so that the graph's
-// scores and boxes are bit-identical to the reference's. Not the candidate selection or NMS (nms-graph.ts).
+// The elementwise stages of the onnx-nms graph (nms-graph.ts): score activation and box decoding. With ops.exact they
+// are written as the reference (src/postprocess/reference.ts) computes them, float operation for float operation, so
+// that the graph's scores and boxes are bit-identical to the reference's; otherwise they use the runtime's Softmax,
+// Sigmoid and Exp (its own rounding). Not the candidate selection or NMS (nms-graph.ts).
 import { A, DataType } from '../../ir/builder';
 import type { Value } from '../../ir/graph';
 import { f32 } from '../../postprocess/float32';
@@ -15,12 +16,13 @@ export function activate(ops: Ops, spec: PostprocessSpec, x: Value, c: number, k
     case 'probabilities':
       return fg(x);
     case 'sigmoid': {
+      if (!ops.exact) return ops.op('Sigmoid', [fg(x)], [], 'sigmoid');
       const one = ops.f32(1, 'one');
       const e = ops.expF(ops.op('Neg', [fg(x)], [], 'sigmoid_neg'), 'sigmoid_exp');
       return ops.op('Div', [one, ops.op('Add', [one, e], [], 'sigmoid_den')], [], 'sigmoid');
     }
     case 'softmax':
-      return fg(softmax(ops, x, c));
+      return fg(ops.exact ? softmax(ops, x, c) : ops.op('Softmax', [x], [A.int('axis', 1)], 'softmax'));
   }
 }
 

@@ -62,11 +62,12 @@ extern "C" {
 #define PD_TINY_CANDIDATE_CAP 14u
 /**
  * Workspace bytes (4-byte aligned) =
- *   CAP * 12 (candidate heap: score, anchor, label)
- *   + CAP * 16 (decoded boxes) + CAP (NMS flags)
+ *   4 (8-byte alignment) + 2 * CAP * 8 (candidate pool: 64-bit rank keys)
+ *   + 5 * 16 * 4 (the kept boxes and their areas, MAX_DETECTIONS 14 rounded up to 16)
+ *   + 16 * 4 (the kept boxes' labels)
  *   CAP = min(candidate_cap 200, anchors x labels 14, top_k 200) = 14
  */
-#define PD_TINY_WORKSPACE_SIZE 406u
+#define PD_TINY_WORKSPACE_SIZE 612u
 
 /** Status of a run. */
 typedef enum {
@@ -87,8 +88,9 @@ typedef struct {
 size_t pd_tiny_workspace_size(void);
 
 /**
- * Run post-processing on one image: filter scores while streaming over the anchors (no box is decoded for a
- * rejected anchor), keep the top candidates, decode them, run greedy NMS and write the detections by score.
+ * Run post-processing on one image: filter scores while streaming over the anchors (cheap proven bounds first,
+ * exponentials only for rows that can hold a candidate), keep the top candidates, then run greedy NMS in rank order,
+ * decoding a candidate's box only when NMS reaches it, and write the detections by score.
  *
  * @param[in]  scores          float[N][C] class scores (see Inputs above)
  * @param[in]  boxes           float[N][4] box deltas (dx, dy, dw, dh)
