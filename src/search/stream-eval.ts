@@ -20,7 +20,7 @@ import { boxDecoder, type BoxDecoder } from './box-decode';
 import { cachePath } from './cache';
 import type { CandidateScore } from './evaluator';
 import { toImageXywh, type BoxUnits } from './inputs';
-import { removedLookup, type SelectParams } from './oracle';
+import { keptIou, removedLookup, type SelectParams } from './oracle';
 import type { PhotoRecord } from './sparse-cache';
 import { RecordReader, type RecordExpectation, type SparseRecord } from './sparse-record';
 
@@ -497,19 +497,11 @@ export class StreamEvaluator {
       if (touched) touched[base[anchor]!] = 1;
       if (!decoded[s]) this.decode(ph, s);
       // Greedy NMS: i survives iff no kept box of the same label (any label when agnostic) has IoU > thr with it.
-      const a0 = box[4 * s]!, a1 = box[4 * s + 1]!, a2 = box[4 * s + 2]!, a3 = box[4 * s + 3]!, aa = area[s]!;
       const chain = agnostic ? 0 : labels[i]!;
       let suppressed = false;
       for (let q = labelHead[chain]!; q >= 0; q = chainNext[q]!) {
         const j = outSlot[q]!;
-        // iouF(kept j, candidate i), operand order as the reference (a = earlier kept box, b = later box).
-        const b0 = box[4 * j]!, b1 = box[4 * j + 1]!, b2 = box[4 * j + 2]!, b3 = box[4 * j + 3]!;
-        const iw = pos(f32((b2 < a2 ? b2 : a2) - (b0 > a0 ? b0 : a0)));
-        const ih = pos(f32((b3 < a3 ? b3 : a3) - (b1 > a1 ? b1 : a1)));
-        const inter = f32(iw * ih);
-        const union = f32(f32(area[j]! + aa) - inter);
-        const iou = union > 0 ? f32(inter / union) : 0;
-        if (iou > thr) {
+        if (keptIou(box, area, j, s) > thr) {
           suppressed = true;
           break;
         }
