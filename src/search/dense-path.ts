@@ -11,7 +11,7 @@ import { forEachHeadOutput } from './infer';
 import { toImageXywh, type BoxUnits } from '../image/inputs';
 import { cocoMetric, fidelityMetric } from '../eval/metric';
 import { buildCandidateList, oracleDetections, oracleModel, selectParams, type CandidateList } from './oracle';
-import type { SearchInputs } from '../jobs/search/index';
+import type { SearchInputs } from './search-inputs';
 
 export async function denseEvaluatorData(inp: SearchInputs): Promise<EvaluatorData & { metric: MetricSpec }> {
   const { pp, det } = inp;

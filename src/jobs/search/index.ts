@@ -1,16 +1,16 @@
 // `prunedet search`: find pruned-anchor configurations the way the paper does, on the user's photos. Runs the model
 // once per photo into the sparse cache (sparse-cache.ts; `--build-cache-only --shard i/n` fills it from several
 // processes), walks a strategy with candidates scored in worker threads that stream the cache (stream-eval.ts), and
-// writes the front (configs, pareto.json, report.html). Verify and bench import the pieces they reuse (inputs.ts,
-// metric.ts, oracle.ts) from their own modules.
+// writes the front (configs, pareto.json, report.html). The pieces verify and bench share with it live a floor down
+// (src/image/inputs.ts, src/eval/metric.ts, src/search/oracle.ts).
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { InternalError } from '../../errors';
+import type { SearchInputs } from '../../search/search-inputs';
 import { checkOutput, claimOutputDir, readOutputMarker, type CheckOutputOptions } from '../../fs';
 import { loadDetector, type AnalyzedModel } from '../../detector/index';
 import type { DetectorSpec } from '../../detector/spec';
 import { checkImageFile, listImages } from '../../image/decode';
-import type { PreprocessOptions } from '../../image/preprocess';
 import { parseCocoAnnotations, readCocoAnnotations } from '../../eval/coco-data';
 import { postprocessForModel, type ModelPostprocess } from '../../postprocess/for-model';
 import { formatPostprocess, PRESETS } from '../../postprocess/presets';
@@ -167,24 +167,6 @@ function reportLevels(det: DetectorSpec, pp: ModelPostprocess, units: BoxUnits):
 }
 
 /** The model, post-processing and photos of a search, checked, before any inference. */
-export interface SearchInputs {
-  modelPath: string;
-  det: AnalyzedModel;
-  pp: ModelPostprocess;
-  preprocess: PreprocessOptions;
-  images: string[];
-  /** COCO image id of each photo. */
-  imageIds: number[];
-  matched: ReturnType<typeof matchAnnotations> | undefined;
-  annotations: string | undefined;
-  annotationsSha256: string | null;
-  units: BoxUnits;
-  /** Base anchors per level. */
-  counts: number[];
-  foreground: number;
-  cacheDir: string;
-}
-
 /** Everything a search scores candidates with: the analysed model, its post-processing, the photos' cache records. */
 export interface PreparedSearch extends SearchInputs {
   /** What the evaluators (this thread's or the workers') are built from: the streamed cache, or the dense tables. */
