@@ -18,6 +18,7 @@ import { baselineFromMmdetConfig, removeListOf, resolveConfig, type BaselineAnch
 import type { AnchorSet } from './anchors/types';
 import { configFiles, localBases } from './anchors/config/py-config';
 import { PRESETS } from './postprocess/presets';
+import { PRUNEDET_VERSION } from './version';
 
 export interface CompileOptions {
   model: string;
@@ -63,7 +64,7 @@ export interface CompileReport {
   cutHead?: string[];
 }
 
-export const PRUNEDET_VERSION = '0.1.0';
+export { PRUNEDET_VERSION };
 
 function stats(model: Model, shapes: ShapeResult, spec: DetectorSpec, anchorsPerLevel: number[], bytes: number): ModelStats {
   const cost = summarizeCost(model.graph, shapes);
