@@ -12,7 +12,7 @@ import { emitPostprocessC, type EmitPlan } from './emit/c/index';
 import { appendPostprocess, emitOnnxNms } from './emit/onnx/index';
 import { loadModel } from './onnx/load';
 import { modelToBytes, saveModel } from './onnx/save';
-import { sanitizeStem } from './emit/c/names';
+import { cFileNames, sanitizeStem } from './emit/c/names';
 import type { CompileOptions, CompileReport } from './compile';
 import { PRUNEDET_VERSION } from './compile';
 
@@ -74,19 +74,23 @@ export async function emitArtefacts(stage: string, ctx: EmitContext): Promise<{ 
 
 function emitC(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: string[]): Record<string, unknown> {
   const input: EmitPlan['input'] = ctx.options.cutHead || ctx.spec.outputs.some((o) => o.kind === 'map') ? 'per-level' : 'concat';
-  const plan = emitPlanFor(pp, sanitizeStem(basename(ctx.options.model).replace(/\.onnx$/i, '')), {
+  // --name gives the symbols and the file names; without it the symbols come from the model's file name, the files are postprocess.c/.h
+  const name = ctx.options.name !== undefined ? sanitizeStem(ctx.options.name) : undefined;
+  const plan = emitPlanFor(pp, name ?? sanitizeStem(basename(ctx.options.model).replace(/\.onnx$/i, '')), {
     version: PRUNEDET_VERSION,
     modelFile: basename(ctx.options.model),
     modelSha256: ctx.report.model.sha256.slice(0, 12),
     config: ctx.report.config.name,
   }, input, ctx.spec.imageSize);
+  if (name !== undefined) plan.fileStem = name;
   const emitted = emitPostprocessC(plan);
   const layout = emitted.layout;
   for (const f of emitted.files) {
     writeFileAtomic(join(stage, f.name), f.text);
     files.push(f.name);
   }
-  return { input, candidateCap: plan.candidateCap, workspaceBytes: layout.workspace.size, symbolPrefix: layout.names.prefix };
+  const { header, source } = cFileNames(plan.fileStem);
+  return { input, candidateCap: plan.candidateCap, workspaceBytes: layout.workspace.size, symbolPrefix: layout.names.prefix, cFiles: { header, source } };
 }
 
 /**

@@ -37,6 +37,8 @@ export interface CompileOptions {
   emit?: string[];
   postprocess?: string;
   cutHead?: boolean;
+  /** --name: the C module's name (symbols pd_<name>_, files <name>.c/.h); default: from the model's file name, postprocess.c/.h. */
+  name?: string;
 }
 
 export interface ModelStats {
@@ -102,9 +104,22 @@ function checkEmitOptions(o: CompileOptions): void {
   if (emit.includes('onnx-nms') && emit.includes('onnx-nms-exact')) {
     throw new PrunedetError('E_USAGE', '--emit onnx-nms and onnx-nms-exact both write postprocess.onnx', 'choose one: onnx-nms (the runtime\'s Softmax/Exp, fast) or onnx-nms-exact (bit-exact with the reference)');
   }
+  if (o.name !== undefined) checkModuleName(o.name, emit);
   if (emit.length > 0 && !o.postprocess) {
     throw new PrunedetError('E_USAGE', `--emit ${emit.join(',')} needs the post-processing semantics`, `pass --postprocess with a preset (${Object.keys(PRESETS).join(', ')}), e.g. --postprocess mmdet-ssd300`);
   }
+}
+
+/** Longest --name: C99 only promises 31 significant characters of external names; 48 keeps pd_<name>_workspace_size sane. */
+export const MAX_MODULE_NAME = 48;
+
+/** --name: a C identifier of letters, digits and single underscores, starting with a letter, for a module that is emitted. */
+function checkModuleName(name: string, emit: readonly string[]): void {
+  if (!/^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*$/.test(name) || name.length > MAX_MODULE_NAME) {
+    const shown = JSON.stringify(name.length > 60 ? `${name.slice(0, 60)}...` : name);
+    throw new PrunedetError('E_USAGE', `--name ${shown} is not a C identifier prunedet can name a module by`, `use letters, digits and single underscores, starting with a letter, at most ${MAX_MODULE_NAME} characters, e.g. --name face_det`);
+  }
+  if (!emit.includes('c')) throw new PrunedetError('E_USAGE', `--name ${name} names the emitted C module, and none is emitted`, 'add --emit c (or drop --name)');
 }
 
 function sha256(bytes: Uint8Array): string {

@@ -4,7 +4,7 @@ import { FORCE_OPTION, HEAD_SPEC_OPTION, INPUT_SHAPE_OPTION } from '../options';
 
 interface Args {
   model: string; config?: string; remove?: string; o: string; 'baseline-config'?: string; 'head-spec'?: string;
-  'input-shape'?: string; passes?: string; check: boolean; force: boolean; emit?: string[]; postprocess?: string; 'cut-head': boolean; json: boolean; debug: boolean;
+  'input-shape'?: string; passes?: string; check: boolean; force: boolean; emit?: string[]; postprocess?: string; 'cut-head': boolean; name?: string; json: boolean; debug: boolean;
 }
 
 export const compileCommand: CommandModule<object, Args> = {
@@ -24,6 +24,7 @@ export const compileCommand: CommandModule<object, Args> = {
     .option('emit', { type: 'string', array: true, describe: 'extra outputs: c (fused C99 post-processing), onnx-nms (decode + NMS as ONNX, alone and appended to the model; onnx-nms-exact: bit-exact with the reference, slower)' })
     .option('postprocess', { type: 'string', describe: 'post-processing preset and overrides, e.g. mmdet-ssd300,score_thr=0.05' })
     .option('cut-head', { type: 'boolean', default: false, describe: 'end the ONNX at the head convs (per-level maps) and leave layout/decode to the C module' })
+    .option('name', { type: 'string', describe: 'name of the emitted C module: symbols pd_NAME_, files NAME.c and NAME.h (default: symbols from the model\'s file name, files postprocess.c/.h)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
     .check((a) => {
       if (a.config === undefined && a.remove === undefined) throw new Error('give --config FILE or --remove LIST');
@@ -47,6 +48,7 @@ export const compileCommand: CommandModule<object, Args> = {
       ...(argv.passes ? { passes: argv.passes.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
       ...(argv.emit ? { emit: argv.emit.flatMap((e) => e.split(',')) } : {}),
       ...(argv.postprocess ? { postprocess: argv.postprocess } : {}),
+      ...(argv.name !== undefined ? { name: String(argv.name) } : {}),
     });
     emit(argv.json, r, () => formatCompile(r, argv.o));
   }, argv.debug),

@@ -32,7 +32,7 @@ import { accumulate, describeTolerance, diffDetections, emptyStats, matchDetecti
 import { DEFAULT_SAMPLES, MAX_SAMPLES, verdict, type CCheck, type ComparedTensor, type DetectionCheck, type ElementReport, type LevelCount, type TensorCheck, type VerifyOptions, type VerifyResult } from './result';
 import { anchorCount, buildRunner, flattenForC, hasGcc, runRunner, BASE_CFLAGS, type CModuleShape } from './c-runner';
 import { candidateCapFor, compiledPostprocess } from '../compile-emit';
-import { checkOriginal, readCompileReport, reportBaselineSet } from './report';
+import { checkOriginal, cModuleFiles, readCompileReport, reportBaselineSet } from './report';
 import { RUN_SESSION_OPTIONS, runOnce } from './session';
 import { LAMBDA, RoundingPlan, ToleranceModel, type OutputRadii } from './tolerance';
 import { gatherKept, plantedInput, removedMask, PLANTED_SEEDS } from './detections';
@@ -198,7 +198,8 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   checkOptions(o);
   const report = readCompileReport(o.outDir);
   checkOriginal(report, o.original, o.outDir);
-  const missing = report.files.includes('postprocess.c') && !o.skipC ? ['postprocess.c', 'postprocess.h'].find((f) => !existsSync(join(o.outDir, f))) : undefined;
+  const cFiles = cModuleFiles(report);
+  const missing = cFiles && !o.skipC ? [cFiles.source, cFiles.header].find((f) => !existsSync(join(o.outDir, f))) : undefined;
   if (missing) throw new PrunedetError('E_REPORT', `${join(o.outDir, 'report.json')} lists the C module but ${join(o.outDir, missing)} is missing`, 'recompile with --emit c, or pass --skip-c');
   const opt = o.inputShape ? { inputShape: o.inputShape } : {};
   const orig = loadDetector(o.original, opt);
@@ -459,12 +460,13 @@ function elementReport(w: WorstElement, names: string[], anchorOf: AnchorOf): El
 
 /** (c): the C module against the reference on the compiled side's inputs, bit for bit. */
 function checkC(o: VerifyOptions, report: CompileReport, pp: ModelPostprocess | undefined, inputs: PostprocessInput[], names: string[]): CCheck {
-  if (!report.files.includes('postprocess.c')) return { status: 'skipped', reason: 'compile emitted no C module (compile --emit c --postprocess PRESET writes one)', runs: 0, detections: 0 };
+  const files = cModuleFiles(report);
+  if (!files) return { status: 'skipped', reason: 'compile emitted no C module (compile --emit c --postprocess PRESET writes one)', runs: 0, detections: 0 };
   if (o.skipC) return { status: 'skipped', reason: 'C module not checked (--skip-c)', runs: 0, detections: 0 };
   if (!pp) return { status: 'inconclusive', reason: 'no post-processing preset to run the C module against: pass --postprocess PRESET', runs: 0, detections: 0 };
   if (!hasGcc()) return { status: 'inconclusive', reason: 'gcc is not on PATH, so the emitted C module was not built: install gcc (Debian: apt-get install gcc), or pass --skip-c to verify without it', runs: 0, detections: 0 };
   const input = report.postprocess!.input as 'concat' | 'per-level';
-  const shape: CModuleShape = { prefix: report.postprocess!.symbolPrefix as string, input, numClasses: pp.numClasses, levels: pp.levels };
+  const shape: CModuleShape = { prefix: report.postprocess!.symbolPrefix as string, files, input, numClasses: pp.numClasses, levels: pp.levels };
   const cap = (report.postprocess!.candidateCap as number | undefined) ?? candidateCapFor(pp);
   const ctx = { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses, candidateCap: cap };
   const refs = inputs.map((x) => postprocess(pp.spec, x.form === input ? x : asModuleReads(flattenForC(x), input, pp), ctx));

@@ -116,13 +116,28 @@ export function validateCompileReport(json: Json, path: string): CompileReport {
     r.field(pp, 'input', 'postprocess.', oneOf(['concat', 'per-level']), true);
     r.field(pp, 'candidateCap', 'postprocess.', count(1), true);
     r.field(pp, 'symbolPrefix', 'postprocess.', (v) => (typeof v === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(v) ? undefined : `is ${kindOf(v)}, not a C identifier`), true);
-    if ((root.files as string[]).includes('postprocess.c')) {
+    const files = root.files as string[];
+    if (pp.cFiles !== undefined) {
+      const f = r.object(pp.cFiles, 'postprocess.cFiles');
+      // plain file names compile listed in files: never a path that leaves OUTDIR
+      const listed = (v: Json) => (typeof v === 'string' && /^[A-Za-z0-9_]+\.[ch]$/.test(v) && files.includes(v) ? undefined : `is ${kindOf(v)}, not a .c/.h file name listed in files`);
+      r.field(f, 'header', 'postprocess.cFiles.', listed);
+      r.field(f, 'source', 'postprocess.cFiles.', listed);
+    }
+    if (files.includes('postprocess.c') || pp.cFiles !== undefined) {
       r.field(pp, 'input', 'postprocess.', oneOf(['concat', 'per-level']));
       r.field(pp, 'symbolPrefix', 'postprocess.', str);
     }
   }
   r.list(root, 'cutHead', '', str, true);
   return json as CompileReport;
+}
+
+/** The emitted C module's header and source in OUTDIR (compile --name names them; else postprocess.h/.c), or undefined when compile emitted none. */
+export function cModuleFiles(report: CompileReport): { header: string; source: string } | undefined {
+  const named = report.postprocess?.cFiles as { header: string; source: string } | undefined;
+  if (named) return named;
+  return report.files.includes('postprocess.c') ? { header: 'postprocess.h', source: 'postprocess.c' } : undefined;
 }
 
 /** `outDir`/report.json, validated; throws E_FILE_NOT_FOUND when it is missing and E_REPORT when it is not a report. */

@@ -2,6 +2,7 @@
 // example). One emitX(writer, layout) per section, called in order by emitHeader. Only <stdint.h>/<stddef.h>.
 import type { PostprocessSpec } from '../../postprocess/spec';
 import { bannerText, commentSafe } from './banner';
+import { cFileNames } from './names';
 import type { PlanLayout } from './plan';
 import { CodeWriter } from './writer';
 import { fmtHW, fmtStride } from '../../format/levels';
@@ -91,7 +92,7 @@ function emitOverview(w: CodeWriter, L: PlanLayout): void {
   const call =
     L.plan.input === 'concat' ? `${N.run}(scores, boxes, workspace, sizeof workspace,` : `${N.run}(cls_maps, reg_maps, workspace, sizeof workspace,`;
   w.doc(
-    `\\file postprocess.h`,
+    `\\file ${cFileNames(L.plan.fileStem).header}`,
     `\\brief Fused detector post-processing "${commentSafe(L.plan.name)}": score filter, top-k, decode, NMS.`,
     '',
     ...describeSpec(L).map(commentSafe),

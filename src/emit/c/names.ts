@@ -15,6 +15,11 @@ export function sanitizeStem(name: string): string {
   return stem;
 }
 
+/** The module's header and source file names: `<stem>.h`, `<stem>.c` (stem `postprocess` unless compile --name gave one). */
+export function cFileNames(stem = 'postprocess'): { header: string; source: string; object: string } {
+  return { header: `${stem}.h`, source: `${stem}.c`, object: `${stem}.o` };
+}
+
 export interface CNames {
   stem: string;
   /** `pd_<stem>_` */

@@ -1,6 +1,7 @@
 // postprocess.c: constant tables (anchors, levels) and the run function that streams over the anchors and calls the
 // stages from stages.ts. One emitX(writer, layout) per section, called in order by emitSource.
 import { bannerText } from './banner';
+import { cFileNames } from './names';
 import { cFloat } from './floats';
 import { EXP_CONST } from '../../postprocess/float32';
 import { runSignature } from './header';
@@ -15,7 +16,7 @@ function emitPrologue(w: CodeWriter, L: PlanLayout): void {
     'reference.ts); compile without -ffast-math and with -ffp-contract=off to get its results exactly. No allocation,',
     'no stdio, no writable globals: all state lives in the caller\'s workspace.',
   );
-  w.line('#include "postprocess.h"');
+  w.line(`#include "${cFileNames(L.plan.fileStem).header}"`);
   w.line();
   w.line('#include <float.h>');
   w.line('#include <math.h>');
