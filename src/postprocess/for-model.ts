@@ -214,3 +214,17 @@ export function referenceInput(det: DetectorSpec, outputs: RunOutputs, levels?: 
     }),
   };
 }
+
+/**
+ * The floats `x` as a module taking `input` reads them. Only for a model whose outputs are in the other form than the
+ * module's (concatenated rows next to per-level maps): the C and the reference then see the same floats.
+ */
+export function asModuleReads(x: Float32Array, input: 'concat' | 'per-level', pp: ModelPostprocess): PostprocessInput {
+  const n = levelOffsets(pp.levels).at(-1)!;
+  if (input === 'concat') return { form: 'concat', scores: x.subarray(0, n * pp.numClasses), boxes: x.subarray(n * pp.numClasses) };
+  let off = 0;
+  const take = (len: number) => x.subarray(off, (off += len));
+  const cls = pp.levels.map((l) => take(l.h * l.w * l.anchorsPerLocation * pp.numClasses));
+  const reg = pp.levels.map((l) => take(l.h * l.w * l.anchorsPerLocation * 4));
+  return { form: 'per-level', levels: cls.map((c, i) => ({ cls: c, reg: reg[i]! })) };
+}

@@ -19,7 +19,7 @@ import { modelToBytes } from '../onnx/save';
 import { PrunedetError } from '../errors';
 import { findRegion } from '../detector/region';
 import { keptChannels } from '../detector/keep';
-import { postprocessForModel, referenceInput, referenceInputForm, type ModelPostprocess, type RunOutputs } from '../postprocess/for-model';
+import { asModuleReads, postprocessForModel, referenceInput, referenceInputForm, type ModelPostprocess, type RunOutputs } from '../postprocess/for-model';
 import { levelOffsets, postprocess, type PostprocessInput } from '../postprocess/reference';
 import { listImages, decodeImage } from '../image/decode';
 import { preprocess, resizeGeometry, type ResizeGeometry } from '../image/preprocess';
@@ -30,7 +30,7 @@ import { foregroundCount, type Detection } from '../postprocess/spec';
 import { uniformInput } from '../prng';
 import { accumulate, describeTolerance, diffDetections, emptyStats, matchDetections, keptAnchorIndices, overrideFor, type TensorStats, type WorstElement } from './compare';
 import { DEFAULT_SAMPLES, MAX_SAMPLES, verdict, type CCheck, type ComparedTensor, type DetectionCheck, type ElementReport, type LevelCount, type TensorCheck, type VerifyOptions, type VerifyResult } from './result';
-import { anchorCount, buildRunner, flattenForC, hasGcc, runRunner, BASE_CFLAGS, type CModuleShape } from './c-runner';
+import { buildRunner, flattenForC, hasGcc, runRunner, BASE_CFLAGS, type CModuleShape } from './c-runner';
 import { candidateCapFor, compiledPostprocess } from '../compile-emit';
 import { checkOriginal, cModuleFiles, readCompileReport, reportBaselineSet } from './report';
 import { RUN_SESSION_OPTIONS, runOnce } from './session';
@@ -489,16 +489,3 @@ function checkC(o: VerifyOptions, report: CompileReport, pp: ModelPostprocess | 
   }
 }
 
-/**
- * The floats `x` as a module taking `input` reads them. Only for a model whose outputs are in the other form than the
- * module's (concatenated rows next to per-level maps): the C and the reference then see the same floats.
- */
-function asModuleReads(x: Float32Array, input: 'concat' | 'per-level', pp: ModelPostprocess): PostprocessInput {
-  const n = anchorCount(pp);
-  if (input === 'concat') return { form: 'concat', scores: x.subarray(0, n * pp.numClasses), boxes: x.subarray(n * pp.numClasses) };
-  let off = 0;
-  const take = (len: number) => x.subarray(off, (off += len));
-  const cls = pp.levels.map((l) => take(l.h * l.w * l.anchorsPerLocation * pp.numClasses));
-  const reg = pp.levels.map((l) => take(l.h * l.w * l.anchorsPerLocation * 4));
-  return { form: 'per-level', levels: cls.map((c, i) => ({ cls: c, reg: reg[i]! })) };
-}
