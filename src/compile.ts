@@ -5,6 +5,7 @@ import { basename, extname, join } from 'node:path';
 import type { Model } from './ir/graph';
 import { loadModelWithInfo } from './onnx/load';
 import { saveModel, modelToBytes } from './onnx/save';
+import { stampProvenance } from './onnx/provenance';
 import { analyzeModel } from './detector/index';
 import { loadHeadSpec } from './detector/head-spec';
 import type { DetectorSpec } from './detector/spec';
@@ -175,6 +176,7 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
     const { cutAtHead } = await import('./detector/cut-head');
     report.cutHead = cutAtHead(model, after.spec, after.shapes);
   }
+  stampProvenance(model, 'prunedet', PRUNEDET_VERSION, provenance(report, loaded.model.producer));
   await writeOutputDir(target, async (stage) => {
     report.after.bytes = saveModel(model, join(stage, 'model.onnx'));
     const { emitArtefacts } = await import('./compile-emit');
@@ -185,6 +187,21 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
     writeFileAtomic(join(stage, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   });
   return report;
+}
+
+/** metadata_props of the compiled model: what it was compiled from and with (prunedet.* keys; the source's own are kept). */
+function provenance(report: CompileReport, sourceProducer: string): Record<string, string> {
+  return {
+    'prunedet.source': basename(report.model.file),
+    'prunedet.source_sha256': report.model.sha256,
+    ...(sourceProducer ? { 'prunedet.source_producer': sourceProducer } : {}),
+    'prunedet.config': report.config.name,
+    'prunedet.config_source': report.config.source,
+    'prunedet.removed_anchors': report.config.removed.join(','),
+    'prunedet.kept_anchors': JSON.stringify(report.config.kept),
+    'prunedet.passes': report.passes.map((p) => p.pass).join(','),
+    ...(report.cutHead ? { 'prunedet.cut_head': report.cutHead.join(',') } : {}),
+  };
 }
 
 /** The first line of onnxruntime's refusal to open `src`, or undefined when it opens. */
