@@ -10,6 +10,7 @@ import { postprocessForModel, type ModelPostprocess } from './postprocess/for-mo
 import { formatPostprocess } from './postprocess/presets';
 import { emitPostprocessC, type EmitPlan } from './emit/c/index';
 import { appendPostprocess, emitOnnxNms } from './emit/onnx/index';
+import { MIN_OPSET } from './emit/onnx/ops';
 import { loadModel } from './onnx/load';
 import { modelToBytes, saveModel } from './onnx/save';
 import { cFileNames, sanitizeStem } from './emit/c/names';
@@ -68,7 +69,7 @@ export async function emitArtefacts(stage: string, ctx: EmitContext): Promise<{ 
   const files: string[] = [];
   const record: Record<string, unknown> = { requested: preset, preset: formatPostprocess(pp.spec), anchors: pp.anchorSource };
   if (emit.includes('c')) Object.assign(record, emitC(stage, ctx, pp, files));
-  if (emit.includes('onnx-nms') || emit.includes('onnx-nms-exact')) emitOnnx(stage, ctx, pp, files, emit.includes('onnx-nms-exact'));
+  if (emit.includes('onnx-nms') || emit.includes('onnx-nms-exact')) Object.assign(record, emitOnnx(stage, ctx, pp, files, emit.includes('onnx-nms-exact')));
   return { files, postprocess: record };
 }
 
@@ -94,10 +95,12 @@ function emitC(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: str
 }
 
 /**
- * postprocess.onnx (decode + NonMaxSuppression on the scores/boxes tensors) and model_nms.onnx (appended); `exact`: the
- * bit-exact variant (the reference's float arithmetic) instead of the runtime's Softmax/Sigmoid/Exp.
+ * postprocess.onnx (decode + NonMaxSuppression on the scores/boxes tensors, its own opset 13 graph) and model_nms.onnx
+ * (appended); `exact`: the bit-exact variant (the reference's float arithmetic) instead of the runtime's Softmax/Sigmoid/
+ * Exp. A model below opset 13 gets the standalone graph only, and a note saying so: appending would mean raising the
+ * model's opset, which changes what its own ops mean.
  */
-function emitOnnx(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: string[], exact: boolean): void {
+function emitOnnx(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: string[], exact: boolean): { onnxNms: { standalone: string; appended: string | null }; notes?: string[] } {
   const scores = ctx.spec.outputs.find((o) => o.kind === 'rows' && o.role === 'scores');
   const boxes = ctx.spec.outputs.find((o) => o.kind === 'rows' && o.role === 'boxes');
   if (ctx.options.cutHead || !scores || !boxes) {
@@ -106,8 +109,14 @@ function emitOnnx(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: 
   const params = { spec: pp.spec, anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses, exact };
   writeFileAtomic(join(stage, 'postprocess.onnx'), emitOnnxNms(params));
   files.push('postprocess.onnx');
+  const opset = ctx.model.opset('') ?? 0;
+  if (opset < MIN_OPSET) {
+    const note = `model_nms.onnx not written: ${basename(ctx.options.model)} imports ai.onnx opset ${opset} and the appended post-processing needs ${MIN_OPSET}; run postprocess.onnx (opset ${MIN_OPSET}, a separate graph) on model.onnx's ${scores.name} and ${boxes.name} outputs, or convert the model to opset ${MIN_OPSET} and recompile`;
+    return { onnxNms: { standalone: 'postprocess.onnx', appended: null }, notes: [note] };
+  }
   const copy = loadModel(modelToBytes(ctx.model));
   appendPostprocess(copy, { ...params, scoresName: scores.name, boxesName: boxes.name });
   saveModel(copy, join(stage, 'model_nms.onnx'));
   files.push('model_nms.onnx');
+  return { onnxNms: { standalone: 'postprocess.onnx', appended: 'model_nms.onnx' } };
 }
