@@ -2,4 +2,6 @@
 // can never disagree with what npm installed.
 import { readFileSync } from 'node:fs';
 
-export const PRUNEDET_VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export const PRUNEDET_VERSION: string = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;

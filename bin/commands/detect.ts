@@ -3,41 +3,85 @@ import { emit, runCommand } from '../run';
 import { FORCE_OPTION, INPUT_SHAPE_OPTION } from '../options';
 
 interface Args {
-  model: string; images: string; o: string; postprocess?: string; vectors?: string; size?: string; mean?: string; std?: string;
-  bgr: boolean; letterbox: boolean; 'input-shape'?: string; force: boolean; json: boolean; debug: boolean;
+  model: string;
+  images: string;
+  o: string;
+  postprocess?: string;
+  vectors?: string;
+  size?: string;
+  mean?: string;
+  std?: string;
+  bgr: boolean;
+  letterbox: boolean;
+  'input-shape'?: string;
+  force: boolean;
+  json: boolean;
+  debug: boolean;
 }
 
 export const detectCommand: CommandModule<object, Args> = {
   command: 'detect <model> <images>',
-  describe: 'Run a model (an ONNX detector or a compiled OUTDIR) on an image or a folder: detections as JSON, PNGs with the boxes, and C test vectors for the module',
-  builder: (y) => y
-    .positional('model', { type: 'string', demandOption: true, describe: 'ONNX detector, or the folder prunedet compile wrote' })
-    .positional('images', { type: 'string', demandOption: true, describe: 'an image (.jpg/.jpeg/.png) or a folder of images' })
-    .option('o', { alias: 'output', type: 'string', demandOption: true, describe: 'output folder (replaced as a whole): detections.json, one PNG per image, test_vectors.h' })
-    .option('force', FORCE_OPTION)
-    .option('postprocess', { type: 'string', describe: 'post-processing preset and overrides (default: the one report.json records)' })
-    .option('vectors', { type: 'string', describe: 'images whose head outputs go into test_vectors.h, 0 to 64 (default 1)' })
-    .option('size', { type: 'string', describe: 'image preprocessing: network input WxH' })
-    .option('mean', { type: 'string', describe: 'image preprocessing: per-channel mean r,g,b' })
-    .option('std', { type: 'string', describe: 'image preprocessing: per-channel std r,g,b' })
-    .option('bgr', { type: 'boolean', default: false, describe: 'image preprocessing: feed B,G,R planes' })
-    .option('letterbox', { type: 'boolean', default: false, describe: 'image preprocessing: keep aspect ratio, pad' })
-    .option('input-shape', INPUT_SHAPE_OPTION)
-    .option('json', { type: 'boolean', default: false, describe: 'print detections.json\'s content (schema prunedet.detect/1)' }) as never,
-  handler: (argv) => runCommand(async () => {
-    const { detect } = await import('../../src/jobs/detect');
-    const { formatDetect } = await import('../../src/commands/detect-format');
-    const { parseCount, parseInputShape } = await import('../../src/commands/common');
-    const r = await detect({
-      model: argv.model,
-      images: argv.images,
-      outDir: argv.o,
-      force: argv.force,
-      ...(argv.postprocess ? { postprocess: argv.postprocess } : {}),
-      ...(argv.vectors !== undefined ? { vectors: parseCount('--vectors', argv.vectors) } : {}),
-      preprocess: { ...(argv.size ? { size: argv.size } : {}), ...(argv.mean ? { mean: argv.mean } : {}), ...(argv.std ? { std: argv.std } : {}), bgr: argv.bgr, letterbox: argv.letterbox },
-      ...(argv['input-shape'] ? { inputShape: parseInputShape(argv['input-shape'])! } : {}),
-    });
-    emit(argv.json, r, () => formatDetect(r, argv.o));
-  }, argv.debug),
+  describe:
+    'Run a model (an ONNX detector or a compiled OUTDIR) on an image or a folder: detections as JSON, PNGs with the boxes, and C test vectors for the module',
+  builder: (y) =>
+    y
+      .positional('model', {
+        type: 'string',
+        demandOption: true,
+        describe: 'ONNX detector, or the folder prunedet compile wrote',
+      })
+      .positional('images', {
+        type: 'string',
+        demandOption: true,
+        describe: 'an image (.jpg/.jpeg/.png) or a folder of images',
+      })
+      .option('o', {
+        alias: 'output',
+        type: 'string',
+        demandOption: true,
+        describe: 'output folder (replaced as a whole): detections.json, one PNG per image, test_vectors.h',
+      })
+      .option('force', FORCE_OPTION)
+      .option('postprocess', {
+        type: 'string',
+        describe: 'post-processing preset and overrides (default: the one report.json records)',
+      })
+      .option('vectors', {
+        type: 'string',
+        describe: 'images whose head outputs go into test_vectors.h, 0 to 64 (default 1)',
+      })
+      .option('size', { type: 'string', describe: 'image preprocessing: network input WxH' })
+      .option('mean', { type: 'string', describe: 'image preprocessing: per-channel mean r,g,b' })
+      .option('std', { type: 'string', describe: 'image preprocessing: per-channel std r,g,b' })
+      .option('bgr', { type: 'boolean', default: false, describe: 'image preprocessing: feed B,G,R planes' })
+      .option('letterbox', { type: 'boolean', default: false, describe: 'image preprocessing: keep aspect ratio, pad' })
+      .option('input-shape', INPUT_SHAPE_OPTION)
+      .option('json', {
+        type: 'boolean',
+        default: false,
+        describe: "print detections.json's content (schema prunedet.detect/1)",
+      }) as never,
+  handler: (argv) =>
+    runCommand(async () => {
+      const { detect } = await import('../../src/jobs/detect');
+      const { formatDetect } = await import('../../src/commands/detect-format');
+      const { parseCount, parseInputShape } = await import('../../src/commands/common');
+      const r = await detect({
+        model: argv.model,
+        images: argv.images,
+        outDir: argv.o,
+        force: argv.force,
+        ...(argv.postprocess ? { postprocess: argv.postprocess } : {}),
+        ...(argv.vectors !== undefined ? { vectors: parseCount('--vectors', argv.vectors) } : {}),
+        preprocess: {
+          ...(argv.size ? { size: argv.size } : {}),
+          ...(argv.mean ? { mean: argv.mean } : {}),
+          ...(argv.std ? { std: argv.std } : {}),
+          bgr: argv.bgr,
+          letterbox: argv.letterbox,
+        },
+        ...(argv['input-shape'] ? { inputShape: parseInputShape(argv['input-shape'])! } : {}),
+      });
+      emit(argv.json, r, () => formatDetect(r, argv.o));
+    }, argv.debug),
 };

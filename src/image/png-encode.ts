@@ -17,7 +17,8 @@ function chunk(type: string, data: Uint8Array): Buffer {
 /** The PNG file of an RGB image. */
 export function encodePng(img: RgbImage): Buffer {
   const { width, height, data } = img;
-  if (data.length !== width * height * 3) throw new Error(`encodePng: ${data.length} bytes for a ${width}x${height} RGB image`);
+  if (data.length !== width * height * 3)
+    throw new Error(`encodePng: ${data.length} bytes for a ${width}x${height} RGB image`);
   const ihdr = Buffer.alloc(13);
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
@@ -25,5 +26,10 @@ export function encodePng(img: RgbImage): Buffer {
   const stride = width * 3;
   const raw = Buffer.alloc((stride + 1) * height); // each row: filter byte 0 (None), then its pixels
   for (let y = 0; y < height; y++) raw.set(data.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
-  return Buffer.concat([SIGNATURE, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([
+    SIGNATURE,
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
 }

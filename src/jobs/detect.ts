@@ -15,7 +15,13 @@ import { preprocess, resizeGeometry } from '../image/preprocess';
 import { asModuleReads, postprocessForModel, referenceInput, type ModelPostprocess } from '../postprocess/for-model';
 import { formatPostprocess } from '../postprocess/presets';
 import { postprocess, type PostprocessInput } from '../postprocess/reference';
-import { boxUnitsOf, describePreprocess, preprocessOptionsFor, toImageXywh, type PreprocessFlags } from '../search/inputs';
+import {
+  boxUnitsOf,
+  describePreprocess,
+  preprocessOptionsFor,
+  toImageXywh,
+  type PreprocessFlags,
+} from '../search/inputs';
 import { sanitizeStem } from '../emit/c/names';
 import { candidateCapFor, compiledPostprocess } from '../compile-emit';
 import { flattenForC } from '../verify/c-runner';
@@ -58,7 +64,14 @@ export interface DetectResult {
   postprocess: string;
   preprocess: string;
   boxUnits: 'normalized' | 'input-pixels';
-  module: { prefix: string; header: string | null; input: 'concat' | 'per-level'; inputLength: number; candidateCap: number; vectors: number };
+  module: {
+    prefix: string;
+    header: string | null;
+    input: 'concat' | 'per-level';
+    inputLength: number;
+    candidateCap: number;
+    vectors: number;
+  };
   images: { file: string; width: number; height: number; png: string; detections: DetectBox[] }[];
   files: string[];
 }
@@ -81,7 +94,9 @@ function kindOf(path: string, what: string, hint: string): 'file' | 'dir' {
 /** PNG names, one per image: the image's stem, or its whole name when two images share a stem. */
 function pngNames(files: string[]): string[] {
   const stems = files.map((f) => basename(f, extname(f)));
-  return files.map((f, i) => `${stems.filter((s) => s === stems[i]).length > 1 ? basename(f).replace(/\./g, '_') : stems[i]}.png`);
+  return files.map(
+    (f, i) => `${stems.filter((s) => s === stems[i]).length > 1 ? basename(f).replace(/\./g, '_') : stems[i]}.png`,
+  );
 }
 
 interface Target {
@@ -96,23 +111,50 @@ interface Target {
 }
 
 /** What to run and how to post-process: from report.json for a compiled folder, from the preset for a plain model. */
-function resolveTarget(o: DetectOptions, det: ReturnType<typeof loadDetector>, modelPath: string, isDir: boolean): Target {
+function resolveTarget(
+  o: DetectOptions,
+  det: ReturnType<typeof loadDetector>,
+  modelPath: string,
+  isDir: boolean,
+): Target {
   const report = isDir ? readCompileReport(o.model) : undefined;
   const recorded = report?.postprocess?.requested ?? report?.postprocess?.preset;
   const preset = o.postprocess ?? (typeof recorded === 'string' ? recorded : undefined);
-  if (!preset) usage(`detect needs post-processing semantics for ${o.model}`, 'pass --postprocess PRESET, e.g. --postprocess ultraface (a folder compiled with --emit c records its own)');
+  if (!preset)
+    usage(
+      `detect needs post-processing semantics for ${o.model}`,
+      'pass --postprocess PRESET, e.g. --postprocess ultraface (a folder compiled with --emit c records its own)',
+    );
   if (det.spec.postprocess && report?.cutHead === undefined) {
-    throw new PrunedetError('E_USAGE', `${modelPath} keeps its own post-processing (${det.spec.postprocess.ops.includes('NonMaxSuppression') ? 'NMS' : 'top-k'} in the graph), so its head outputs are not graph outputs`, 'compile it with --cut-head and run detect on that folder');
+    throw new PrunedetError(
+      'E_USAGE',
+      `${modelPath} keeps its own post-processing (${det.spec.postprocess.ops.includes('NonMaxSuppression') ? 'NMS' : 'top-k'} in the graph), so its head outputs are not graph outputs`,
+      'compile it with --cut-head and run detect on that folder',
+    );
   }
   if (report) {
     const cut = report.cutHead !== undefined;
-    const pp = compiledPostprocess({ spec: det.spec, baselineSet: reportBaselineSet(report), featureMaps: report.featureMaps }, preset, report.config.kept, cut);
+    const pp = compiledPostprocess(
+      { spec: det.spec, baselineSet: reportBaselineSet(report), featureMaps: report.featureMaps },
+      preset,
+      report.config.kept,
+      cut,
+    );
     const files = cModuleFiles(report);
     const rec = report.postprocess ?? {};
-    const input = (rec.input as 'concat' | 'per-level' | undefined) ?? (cut || det.spec.outputs.some((x) => x.kind === 'map') ? 'per-level' : 'concat');
+    const input =
+      (rec.input as 'concat' | 'per-level' | undefined) ??
+      (cut || det.spec.outputs.some((x) => x.kind === 'map') ? 'per-level' : 'concat');
     return {
-      modelPath, compiled: true, preset, pp, input,
-      prefix: typeof rec.symbolPrefix === 'string' ? rec.symbolPrefix : `pd_${sanitizeStem(basename(report.model.file).replace(/\.onnx$/i, ''))}_`,
+      modelPath,
+      compiled: true,
+      preset,
+      pp,
+      input,
+      prefix:
+        typeof rec.symbolPrefix === 'string'
+          ? rec.symbolPrefix
+          : `pd_${sanitizeStem(basename(report.model.file).replace(/\.onnx$/i, ''))}_`,
       moduleHeader: files?.header,
       candidateCap: typeof rec.candidateCap === 'number' ? rec.candidateCap : candidateCapFor(pp),
     };
@@ -120,7 +162,11 @@ function resolveTarget(o: DetectOptions, det: ReturnType<typeof loadDetector>, m
   const pp = postprocessForModel(det.spec, preset);
   // the module compile --emit c would write for this model: its input form, prefix and workspace capacity
   return {
-    modelPath, compiled: false, preset, pp, moduleHeader: undefined,
+    modelPath,
+    compiled: false,
+    preset,
+    pp,
+    moduleHeader: undefined,
     input: det.spec.outputs.some((x) => x.kind === 'map') ? 'per-level' : 'concat',
     prefix: `pd_${sanitizeStem(basename(modelPath).replace(/\.onnx$/i, ''))}_`,
     candidateCap: candidateCapFor(pp),
@@ -129,11 +175,23 @@ function resolveTarget(o: DetectOptions, det: ReturnType<typeof loadDetector>, m
 
 export async function detect(o: DetectOptions): Promise<DetectResult> {
   const nVectors = o.vectors ?? 1;
-  if (!(Number.isInteger(nVectors) && nVectors >= 0 && nVectors <= MAX_VECTORS)) usage(`--vectors ${String(o.vectors)} is not a whole number from 0 to ${MAX_VECTORS}`, 'give how many images to write test vectors for, e.g. --vectors 1');
+  if (!(Number.isInteger(nVectors) && nVectors >= 0 && nVectors <= MAX_VECTORS))
+    usage(
+      `--vectors ${String(o.vectors)} is not a whole number from 0 to ${MAX_VECTORS}`,
+      'give how many images to write test vectors for, e.g. --vectors 1',
+    );
   const isDir = kindOf(o.model, 'model', 'pass an ONNX detector or the folder prunedet compile wrote') === 'dir';
-  const imageFiles = kindOf(o.images, 'image', 'pass an image file or a folder of .jpg/.jpeg/.png images') === 'dir' ? listImages(o.images) : [o.images];
+  const imageFiles =
+    kindOf(o.images, 'image', 'pass an image file or a folder of .jpg/.jpeg/.png images') === 'dir'
+      ? listImages(o.images)
+      : [o.images];
   const modelPath = isDir ? join(o.model, 'model.onnx') : o.model;
-  const target = checkOutput(o.outDir, { command: 'detect', kind: 'dir', inputs: [o.model, modelPath, o.images, ...imageFiles], ...(o.force ? { force: true } : {}) });
+  const target = checkOutput(o.outDir, {
+    command: 'detect',
+    kind: 'dir',
+    inputs: [o.model, modelPath, o.images, ...imageFiles],
+    ...(o.force ? { force: true } : {}),
+  });
   const det = loadDetector(modelPath, o.inputShape ? { inputShape: o.inputShape } : {});
   const t = resolveTarget(o, det, modelPath, isDir);
   const { pp } = t;
@@ -168,15 +226,18 @@ export async function detect(o: DetectOptions): Promise<DetectResult> {
       }
       const files = [...pngs, 'detections.json'];
       if (vectors.length > 0) {
-        writeFileAtomic(join(stage, VECTORS_FILE), emitTestVectors({
-          prefix: t.prefix,
-          moduleHeader: t.moduleHeader ?? `the module prunedet compile --emit c writes for ${basename(modelPath)}`,
-          input: t.input,
-          levels: pp.levels,
-          numClasses: pp.numClasses,
-          banner: `prunedet ${PRUNEDET_VERSION} detect: ${basename(o.model)}, post-processing ${formatPostprocess(pp.spec)}.`,
-          vectors,
-        }));
+        writeFileAtomic(
+          join(stage, VECTORS_FILE),
+          emitTestVectors({
+            prefix: t.prefix,
+            moduleHeader: t.moduleHeader ?? `the module prunedet compile --emit c writes for ${basename(modelPath)}`,
+            input: t.input,
+            levels: pp.levels,
+            numClasses: pp.numClasses,
+            banner: `prunedet ${PRUNEDET_VERSION} detect: ${basename(o.model)}, post-processing ${formatPostprocess(pp.spec)}.`,
+            vectors,
+          }),
+        );
         files.push(VECTORS_FILE);
       }
       const result: DetectResult = {
@@ -187,7 +248,14 @@ export async function detect(o: DetectOptions): Promise<DetectResult> {
         postprocess: formatPostprocess(pp.spec),
         preprocess: describePreprocess(opts),
         boxUnits: units,
-        module: { prefix: t.prefix, header: t.moduleHeader ?? null, input: t.input, inputLength, candidateCap: t.candidateCap, vectors: vectors.length },
+        module: {
+          prefix: t.prefix,
+          header: t.moduleHeader ?? null,
+          input: t.input,
+          inputLength,
+          candidateCap: t.candidateCap,
+          vectors: vectors.length,
+        },
         images,
         files,
       };

@@ -5,14 +5,29 @@ import { estimateBenchSeconds, formatEstimate, type BenchPlan } from '../../src/
 import { PEERS } from '../../src/bench/index';
 
 const full: BenchPlan = {
-  pairs: [4926 * 80 * 1.8, 4926 * 80], loads: 4, peers: PEERS, runs: 200, warmup: 20, slowRuns: 20, slowBudgetMs: 5000, slowPeers: ['ts', 'onnx-nms-exact'],
-  modelRuns: 20, macs: { original: 34e9, compiled: 30e9 }, photos: 0,
+  pairs: [4926 * 80 * 1.8, 4926 * 80],
+  loads: 4,
+  peers: PEERS,
+  runs: 200,
+  warmup: 20,
+  slowRuns: 20,
+  slowBudgetMs: 5000,
+  slowPeers: ['ts', 'onnx-nms-exact'],
+  modelRuns: 20,
+  macs: { original: 34e9, compiled: 30e9 },
+  photos: 0,
 };
 
 describe('estimateBenchSeconds', () => {
   it('grows with runs, loads, anchor pairs and model runs; --only c (the C alone, no model) is a fraction of the full bench', () => {
     const e = estimateBenchSeconds(full);
-    for (const more of [{ runs: 2000 }, { loads: 5 }, { pairs: full.pairs.map((p) => p * 4) }, { modelRuns: 200 }, { photos: 8 }]) {
+    for (const more of [
+      { runs: 2000 },
+      { loads: 5 },
+      { pairs: full.pairs.map((p) => p * 4) },
+      { modelRuns: 200 },
+      { photos: 8 },
+    ]) {
       expect(estimateBenchSeconds({ ...full, ...more }), JSON.stringify(Object.keys(more))).toBeGreaterThan(e);
     }
     const onlyC = estimateBenchSeconds({ ...full, peers: ['c'], modelRuns: 0 });

@@ -27,11 +27,19 @@ describe('prunedet passes --json', () => {
   it('lists every pass with its summary and whether the default pipeline runs it', () => {
     const r = prunedet(['passes', '--json']);
     expect(r.code, r.stderr).toBe(0);
-    const v = JSON.parse(r.stdout) as { passes: { name: string; summary: string; default: boolean }[]; defaultPipeline: string[] };
+    const v = JSON.parse(r.stdout) as {
+      passes: { name: string; summary: string; default: boolean }[];
+      defaultPipeline: string[];
+    };
     expect(v.passes.map((p) => p.name)).toEqual(PASSES.map((p) => p.name));
     expect(v.passes.every((p) => p.summary.length > 0)).toBe(true);
     expect(v.defaultPipeline).toEqual([...DEFAULT_PIPELINE]);
-    expect(v.passes.filter((p) => p.default).map((p) => p.name).sort()).toEqual([...DEFAULT_PIPELINE].sort());
+    expect(
+      v.passes
+        .filter((p) => p.default)
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual([...DEFAULT_PIPELINE].sort());
   });
 });
 

@@ -11,7 +11,16 @@ import { expectUserError, prunedet } from '../_support/cli';
 import { hasGcc } from '../_support/gcc';
 
 const model = saveTemp(buildFixture('retinanet', { outputs: 'decoded', inputSize: [128, 192] }));
-const args = ['compile', model, '--config', 'configs/retinanet/pruned.py', '--emit', 'c', '--postprocess', 'mmdet-retinanet'];
+const args = [
+  'compile',
+  model,
+  '--config',
+  'configs/retinanet/pruned.py',
+  '--emit',
+  'c',
+  '--postprocess',
+  'mmdet-retinanet',
+];
 
 describe('compile --name', () => {
   it('names the symbols pd_NAME_ and the files NAME.c / NAME.h; report.json records them; verify builds them', async () => {
@@ -19,7 +28,15 @@ describe('compile --name', () => {
     const r = prunedet([...args, '--name', 'face_det', '-o', out]);
     expect(r.code, r.stderr).toBe(0);
     const files = readdirSync(out).sort();
-    expect(files).toEqual(['.prunedet-output', 'CMakeLists.txt', 'Makefile', 'face_det.c', 'face_det.h', 'model.onnx', 'report.json']);
+    expect(files).toEqual([
+      '.prunedet-output',
+      'CMakeLists.txt',
+      'Makefile',
+      'face_det.c',
+      'face_det.h',
+      'model.onnx',
+      'report.json',
+    ]);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     expect(report.postprocess.symbolPrefix).toBe('pd_face_det_');
     expect(report.postprocess.cFiles).toEqual({ header: 'face_det.h', source: 'face_det.c' });
@@ -45,9 +62,17 @@ describe('compile --name', () => {
   it('a NAME that is not a C identifier, or with nothing emitted: one line, exit 2, nothing written', () => {
     const out = join(tempDir(), 'never');
     for (const bad of ['9lives', 'face-det', 'a b', '_x', 'x__y', '../up', 'x'.repeat(49), '']) {
-      expectUserError(prunedet([...args, '--name', bad, '-o', out]), /--name .* is not a C identifier prunedet can name a module by; use letters, digits and single underscores, starting with a letter/, expect as never);
+      expectUserError(
+        prunedet([...args, '--name', bad, '-o', out]),
+        /--name .* is not a C identifier prunedet can name a module by; use letters, digits and single underscores, starting with a letter/,
+        expect as never,
+      );
     }
-    expectUserError(prunedet(['compile', model, '--config', 'configs/retinanet/pruned.py', '--name', 'ok', '-o', out]), /--name ok names the emitted C module, and none is emitted; add --emit c/, expect as never);
+    expectUserError(
+      prunedet(['compile', model, '--config', 'configs/retinanet/pruned.py', '--name', 'ok', '-o', out]),
+      /--name ok names the emitted C module, and none is emitted; add --emit c/,
+      expect as never,
+    );
     expect(existsSync(out)).toBe(false);
   });
 });

@@ -22,12 +22,16 @@ describe('--emit onnx-nms on an opset-11 model', () => {
     expect(readdirSync(out)).toEqual(expect.arrayContaining(['postprocess.c', 'postprocess.h', 'postprocess.onnx']));
     expect(existsSync(join(out, 'model_nms.onnx'))).toBe(false);
     expect(r.stdout).toMatch(/^post-processing: .*; C workspace [\d,]+ bytes \(cap \d+ candidates\)$/m);
-    expect(r.stdout).toMatch(/^note: model_nms\.onnx not written: old\.onnx imports ai\.onnx opset 11 and the appended post-processing needs 13; run postprocess\.onnx \(opset 13, a separate graph\) on model\.onnx's scores and boxes outputs/m);
+    expect(r.stdout).toMatch(
+      /^note: model_nms\.onnx not written: old\.onnx imports ai\.onnx opset 11 and the appended post-processing needs 13; run postprocess\.onnx \(opset 13, a separate graph\) on model\.onnx's scores and boxes outputs/m,
+    );
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));
     expect(report.postprocess.onnxNms).toEqual({ standalone: 'postprocess.onnx', appended: null });
     expect(report.files).not.toContain('model_nms.onnx');
     const pp = decodeMessage('onnx.ModelProto', readFileSync(join(out, 'postprocess.onnx')));
-    expect(String((pp.opset_import as { domain?: string; version: unknown }[]).find((o) => !o.domain)!.version)).toBe('13');
+    expect(String((pp.opset_import as { domain?: string; version: unknown }[]).find((o) => !o.domain)!.version)).toBe(
+      '13',
+    );
   });
 
   it('alone: no C figures at all (never "NaN")', () => {
@@ -41,7 +45,18 @@ describe('--emit onnx-nms on an opset-11 model', () => {
 
   it('on an opset-13 model, onnx-nms alone: both graphs, and no C figures', () => {
     const out = join(tempDir(), 'new');
-    const r = prunedet(['compile', saveTemp(buildFixture('ssd300', { outputs: 'concat' })), '--config', 'configs/ssd300/config_b.py', '--postprocess', 'mmdet-ssd300', '--emit', 'onnx-nms', '-o', out]);
+    const r = prunedet([
+      'compile',
+      saveTemp(buildFixture('ssd300', { outputs: 'concat' })),
+      '--config',
+      'configs/ssd300/config_b.py',
+      '--postprocess',
+      'mmdet-ssd300',
+      '--emit',
+      'onnx-nms',
+      '-o',
+      out,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).not.toMatch(/NaN|undefined|note:/);
     expect(readdirSync(out)).toEqual(expect.arrayContaining(['postprocess.onnx', 'model_nms.onnx']));

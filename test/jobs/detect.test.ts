@@ -19,7 +19,10 @@ function photos(): string {
   const dir = join(tempDir(), 'photos');
   mkdirSync(dir);
   const rand = mulberry32(7);
-  for (const [name, w, h] of [['a', 200, 150], ['b', 96, 160]] as const) {
+  for (const [name, w, h] of [
+    ['a', 200, 150],
+    ['b', 96, 160],
+  ] as const) {
     const data = Uint8Array.from({ length: w * h * 3 }, () => Math.floor(rand() * 256));
     writeFileSync(join(dir, `${name}.png`), encodePng({ width: w, height: h, data }));
   }
@@ -30,9 +33,10 @@ function photos(): string {
 function mainC(prefix: string, header: string, input: 'concat' | 'per-level'): string {
   const P = prefix;
   const M = P.toUpperCase();
-  const call = input === 'concat'
-    ? `st = ${P}run(in, in + (size_t)${M}NUM_ANCHORS * ${M}NUM_CLASSES, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`
-    : `{ const float *cls[${M}NUM_LEVELS], *reg[${M}NUM_LEVELS]; ${P}tv_levels(in, cls, reg); st = ${P}run(cls, reg, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n); }`;
+  const call =
+    input === 'concat'
+      ? `st = ${P}run(in, in + (size_t)${M}NUM_ANCHORS * ${M}NUM_CLASSES, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`
+      : `{ const float *cls[${M}NUM_LEVELS], *reg[${M}NUM_LEVELS]; ${P}tv_levels(in, cls, reg); st = ${P}run(cls, reg, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n); }`;
   return `#include <stdio.h>
 #include <stdlib.h>
 #include "${header}"
@@ -66,12 +70,20 @@ int main(void) {
 }
 
 /** Build the compiled folder's module with test_vectors.h and the main; its detections per vector. */
-function runOnDevice(compiled: string, detected: string, r: DetectResult): { label: number; anchor: number; score: number; box: number[] }[][] {
+function runOnDevice(
+  compiled: string,
+  detected: string,
+  r: DetectResult,
+): { label: number; anchor: number; score: number; box: number[] }[][] {
   const dir = tempDir();
-  for (const f of [r.module.header!, r.module.header!.replace(/\.h$/, '.c')]) writeFileSync(join(dir, f), readFileSync(join(compiled, f)));
+  for (const f of [r.module.header!, r.module.header!.replace(/\.h$/, '.c')])
+    writeFileSync(join(dir, f), readFileSync(join(compiled, f)));
   writeFileSync(join(dir, 'test_vectors.h'), readFileSync(join(detected, 'test_vectors.h')));
   writeFileSync(join(dir, 'main.c'), mainC(r.module.prefix, r.module.header!, r.module.input));
-  execFileSync('gcc', [...STRICT_FLAGS, '-O2', '-o', 'main', 'main.c', r.module.header!.replace(/\.h$/, '.c'), '-lm'], { cwd: dir, stdio: 'pipe' });
+  execFileSync('gcc', [...STRICT_FLAGS, '-O2', '-o', 'main', 'main.c', r.module.header!.replace(/\.h$/, '.c'), '-lm'], {
+    cwd: dir,
+    stdio: 'pipe',
+  });
   const run = spawnSync(join(dir, 'main'), { encoding: 'utf8' });
   expect(run.stdout.trim().split('\n').at(-1), run.stdout.slice(-500)).toBe('OK');
   expect(run.status).toBe(0);
@@ -103,18 +115,44 @@ function expectSameDetections(got: ReturnType<typeof runOnDevice>, r: DetectResu
 
 describe('prunedet detect on a compiled folder', () => {
   const images = photos();
-  for (const [form, cutHead] of [['concat', false], ['per-level', true]] as const) {
+  for (const [form, cutHead] of [
+    ['concat', false],
+    ['per-level', true],
+  ] as const) {
     it(`${form} module: JSON, PNGs with boxes, and test vectors the module reproduces bit for bit`, () => {
-      const model = saveTemp(buildFixture('retinanet', { outputs: cutHead ? 'concat' : 'decoded', inputSize: [128, 192] }), 'retina.onnx');
+      const model = saveTemp(
+        buildFixture('retinanet', { outputs: cutHead ? 'concat' : 'decoded', inputSize: [128, 192] }),
+        'retina.onnx',
+      );
       const compiled = join(tempDir(), 'compiled');
-      const c = prunedet(['compile', model, '--config', 'configs/retinanet/pruned.py', '--emit', 'c', '--postprocess', 'mmdet-retinanet,score_thr=0.001', '--name', 'det', ...(cutHead ? ['--cut-head'] : []), '-o', compiled]);
+      const c = prunedet([
+        'compile',
+        model,
+        '--config',
+        'configs/retinanet/pruned.py',
+        '--emit',
+        'c',
+        '--postprocess',
+        'mmdet-retinanet,score_thr=0.001',
+        '--name',
+        'det',
+        ...(cutHead ? ['--cut-head'] : []),
+        '-o',
+        compiled,
+      ]);
       expect(c.code, c.stderr).toBe(0);
       const out = join(tempDir(), 'detected');
       const d = prunedet(['detect', compiled, images, '-o', out, '--vectors', '2', '--json']);
       expect(d.code, d.stderr).toBe(0);
       const r = JSON.parse(d.stdout) as DetectResult;
       expect(JSON.parse(readFileSync(join(out, 'detections.json'), 'utf8'))).toEqual(r);
-      expect(readdirSync(out).sort()).toEqual(['.prunedet-output', 'a.png', 'b.png', 'detections.json', 'test_vectors.h']);
+      expect(readdirSync(out).sort()).toEqual([
+        '.prunedet-output',
+        'a.png',
+        'b.png',
+        'detections.json',
+        'test_vectors.h',
+      ]);
       expect(r.module).toMatchObject({ prefix: 'pd_det_', header: 'det.h', input: form, vectors: 2 });
       expect(r.postprocess).toMatch(/^decoder=(mmdet-delta-xywh|none),/);
       const total = r.images.reduce((s, i) => s + i.detections.length, 0);
@@ -134,26 +172,58 @@ describe('prunedet detect on a compiled folder', () => {
 describe.skipIf(!hasShared)('prunedet detect on the real face detector', () => {
   it('a plain model and a photo: faces found, the default test vector in the concat layout', () => {
     const out = join(tempDir(), 'faces');
-    const r = prunedet(['detect', ultraface('version-RFB-320_without_postprocessing.onnx'), join(FACES, '12.jpg'), '--postprocess', 'ultraface', '-o', out, '--json']);
+    const r = prunedet([
+      'detect',
+      ultraface('version-RFB-320_without_postprocessing.onnx'),
+      join(FACES, '12.jpg'),
+      '--postprocess',
+      'ultraface',
+      '-o',
+      out,
+      '--json',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const v = JSON.parse(r.stdout) as DetectResult;
     expect(v.compiled).toBe(false);
     expect(v.images[0]!.detections.filter((d) => d.score > 0.9).length).toBeGreaterThanOrEqual(3);
-    expect(v.module).toMatchObject({ prefix: 'pd_version_rfb_320_without_postprocessing_', input: 'concat', inputLength: 4420 * 6, vectors: 1 });
+    expect(v.module).toMatchObject({
+      prefix: 'pd_version_rfb_320_without_postprocessing_',
+      input: 'concat',
+      inputLength: 4420 * 6,
+      vectors: 1,
+    });
     expect(existsSync(join(out, '12.png'))).toBe(true);
   });
 
-  it.skipIf(!hasGcc)('a compiled folder (--name face) over the photo folder: the module reproduces the first 3 images', () => {
-    const compiled = join(tempDir(), 'c');
-    expect(prunedet(['compile', ultraface('version-RFB-320_without_postprocessing.onnx'), '--remove', '2,4,6,9', '--emit', 'c', '--postprocess', 'ultraface', '--name', 'face', '-o', compiled]).code).toBe(0);
-    const out = join(tempDir(), 'd');
-    const d = prunedet(['detect', compiled, FACES, '-o', out, '--vectors', '3', '--json']);
-    expect(d.code, d.stderr).toBe(0);
-    const r = JSON.parse(d.stdout) as DetectResult;
-    expect(r.images.length).toBeGreaterThan(3);
-    expect(r.images.slice(0, 3).every((i) => i.detections.length > 0)).toBe(true);
-    expectSameDetections(runOnDevice(compiled, out, r), r);
-  });
+  it.skipIf(!hasGcc)(
+    'a compiled folder (--name face) over the photo folder: the module reproduces the first 3 images',
+    () => {
+      const compiled = join(tempDir(), 'c');
+      expect(
+        prunedet([
+          'compile',
+          ultraface('version-RFB-320_without_postprocessing.onnx'),
+          '--remove',
+          '2,4,6,9',
+          '--emit',
+          'c',
+          '--postprocess',
+          'ultraface',
+          '--name',
+          'face',
+          '-o',
+          compiled,
+        ]).code,
+      ).toBe(0);
+      const out = join(tempDir(), 'd');
+      const d = prunedet(['detect', compiled, FACES, '-o', out, '--vectors', '3', '--json']);
+      expect(d.code, d.stderr).toBe(0);
+      const r = JSON.parse(d.stdout) as DetectResult;
+      expect(r.images.length).toBeGreaterThan(3);
+      expect(r.images.slice(0, 3).every((i) => i.detections.length > 0)).toBe(true);
+      expectSameDetections(runOnDevice(compiled, out, r), r);
+    },
+  );
 });
 
 describe('prunedet detect refuses bad input with one line, exit 2', () => {
@@ -164,11 +234,31 @@ describe('prunedet detect refuses bad input with one line, exit 2', () => {
     const bad = join(tempDir(), 'bad.jpg');
     writeFileSync(bad, 'not a jpeg');
     const o = out();
-    expectUserError(prunedet(['detect', '/nonexistent/m.onnx', images, '-o', o]), /model \/nonexistent\/m\.onnx does not exist; pass an ONNX detector or the folder prunedet compile wrote/, expect as never);
-    expectUserError(prunedet(['detect', model, '/nonexistent/x.jpg', '--postprocess', 'mmdet-retinanet', '-o', o]), /image \/nonexistent\/x\.jpg does not exist/, expect as never);
-    expectUserError(prunedet(['detect', model, bad, '--postprocess', 'mmdet-retinanet', '-o', o]), /bad\.jpg/, expect as never);
-    expectUserError(prunedet(['detect', model, images, '-o', o]), /detect needs post-processing semantics .*; pass --postprocess PRESET/, expect as never);
-    expectUserError(prunedet(['detect', model, images, '--postprocess', 'mmdet-retinanet', '--vectors', '65', '-o', o]), /--vectors 65 is not a whole number from 0 to 64/, expect as never);
+    expectUserError(
+      prunedet(['detect', '/nonexistent/m.onnx', images, '-o', o]),
+      /model \/nonexistent\/m\.onnx does not exist; pass an ONNX detector or the folder prunedet compile wrote/,
+      expect as never,
+    );
+    expectUserError(
+      prunedet(['detect', model, '/nonexistent/x.jpg', '--postprocess', 'mmdet-retinanet', '-o', o]),
+      /image \/nonexistent\/x\.jpg does not exist/,
+      expect as never,
+    );
+    expectUserError(
+      prunedet(['detect', model, bad, '--postprocess', 'mmdet-retinanet', '-o', o]),
+      /bad\.jpg/,
+      expect as never,
+    );
+    expectUserError(
+      prunedet(['detect', model, images, '-o', o]),
+      /detect needs post-processing semantics .*; pass --postprocess PRESET/,
+      expect as never,
+    );
+    expectUserError(
+      prunedet(['detect', model, images, '--postprocess', 'mmdet-retinanet', '--vectors', '65', '-o', o]),
+      /--vectors 65 is not a whole number from 0 to 64/,
+      expect as never,
+    );
     expect(existsSync(o)).toBe(false);
   });
 });

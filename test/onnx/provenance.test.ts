@@ -12,16 +12,21 @@ const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.ur
 
 function header(path: string): { producer: unknown; version: unknown; meta: Record<string, string> } {
   const m = decodeMessage('onnx.ModelProto', readFileSync(path));
-  const meta = Object.fromEntries(((m.metadata_props as { key: string; value: string }[] | undefined) ?? []).map((e) => [e.key, e.value]));
+  const meta = Object.fromEntries(
+    ((m.metadata_props as { key: string; value: string }[] | undefined) ?? []).map((e) => [e.key, e.value]),
+  );
   return { producer: m.producer_name, version: m.producer_version, meta };
 }
 
 describe('compiled model provenance', () => {
-  it('producer prunedet + package version; config, removed anchors and source sha256 in metadata_props; the source\'s metadata kept', async () => {
+  it("producer prunedet + package version; config, removed anchors and source sha256 in metadata_props; the source's metadata kept", async () => {
     const model = buildFixture('ssd300', { outputs: 'concat' });
     model.extra.producer_name = 'pytorch';
     model.extra.producer_version = '2.3.0';
-    model.extra.metadata_props = [{ key: 'labels', value: 'face' }, { key: 'prunedet.config', value: 'stale' }];
+    model.extra.metadata_props = [
+      { key: 'labels', value: 'face' },
+      { key: 'prunedet.config', value: 'stale' },
+    ];
     const src = saveTemp(model, 'ssd.onnx');
     const { outDir, report } = await compileTemp(src, { config: 'configs/ssd300/config_a.py' });
     const h = header(join(outDir, 'model.onnx'));
