@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { emit, runCommand } from '../run';
-import { FORCE_OPTION, INPUT_SHAPE_OPTION } from '../options';
+import { FORCE_OPTION, INPUT_SHAPE_OPTION, PREPROCESS_OPTIONS, preprocessFlags } from '../options';
 
 interface Args {
   model: string;
@@ -50,11 +50,7 @@ export const detectCommand: CommandModule<object, Args> = {
         type: 'string',
         describe: 'images whose head outputs go into test_vectors.h, 0 to 64 (default 1)',
       })
-      .option('size', { type: 'string', describe: 'image preprocessing: network input WxH' })
-      .option('mean', { type: 'string', describe: 'image preprocessing: per-channel mean r,g,b' })
-      .option('std', { type: 'string', describe: 'image preprocessing: per-channel std r,g,b' })
-      .option('bgr', { type: 'boolean', default: false, describe: 'image preprocessing: feed B,G,R planes' })
-      .option('letterbox', { type: 'boolean', default: false, describe: 'image preprocessing: keep aspect ratio, pad' })
+      .options(PREPROCESS_OPTIONS)
       .option('input-shape', INPUT_SHAPE_OPTION)
       .option('json', {
         type: 'boolean',
@@ -73,13 +69,7 @@ export const detectCommand: CommandModule<object, Args> = {
         force: argv.force,
         ...(argv.postprocess ? { postprocess: argv.postprocess } : {}),
         ...(argv.vectors !== undefined ? { vectors: parseCount('--vectors', argv.vectors) } : {}),
-        preprocess: {
-          ...(argv.size ? { size: argv.size } : {}),
-          ...(argv.mean ? { mean: argv.mean } : {}),
-          ...(argv.std ? { std: argv.std } : {}),
-          bgr: argv.bgr,
-          letterbox: argv.letterbox,
-        },
+        preprocess: preprocessFlags(argv),
         ...(argv['input-shape'] ? { inputShape: parseInputShape(argv['input-shape'])! } : {}),
       });
       emit(argv.json, r, () => formatDetect(r, argv.o));
