@@ -2,7 +2,7 @@
 // post-processing preset, and write OUT/detections.json, one PNG per image with the boxes drawn, and
 // OUT/test_vectors.h: the head outputs of the first images in the C module's input layout with the detections the
 // module must return, so a user can check the module on the device.
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { PrunedetError } from '../errors';
@@ -25,7 +25,11 @@ import {
 import { sanitizeStem } from '../emit/c/names';
 import { candidateCapFor, compiledPostprocess } from '../compile-emit';
 import { flattenForC } from '../verify/c-runner';
-import { cModuleFiles, readCompileReport, reportBaselineSet } from '../verify/report';
+import { cModuleFiles, readCompileReport, reportBaselineSet, sha256OfFile } from '../verify/report';
+import { keptAnchorIndices } from '../verify/compare';
+import { keptAnchorTable } from '../detector/anchor-table';
+import type { DetectorSpec } from '../detector/spec';
+import type { CompileReport } from '../compile';
 import { RUN_SESSION_OPTIONS, runOnce } from '../verify/session';
 import { PRUNEDET_VERSION } from '../version';
 import { emitTestVectors, type TestVector } from './detect-vectors';
@@ -99,6 +103,23 @@ function pngNames(files: string[]): string[] {
   );
 }
 
+/**
+ * A model cut at the head lost the anchor table its graph embedded; compile emitted the C module from the table of the
+ * model before the cut: the original's at the kept anchors (as verify takes it). The original is the file report.json
+ * names, when it is still there and is that model; otherwise the cut model's own analysis stands.
+ */
+function withOriginalTable(spec: DetectorSpec, report: CompileReport): DetectorSpec {
+  if (spec.anchorTable || !existsSync(report.model.file) || sha256OfFile(report.model.file) !== report.model.sha256)
+    return spec;
+  const orig = loadDetector(report.model.file).spec;
+  if (!orig.anchorTable) return spec;
+  const counts = orig.levels.map((l) => l.anchorsPerLocation);
+  return {
+    ...spec,
+    anchorTable: keptAnchorTable(orig.anchorTable, keptAnchorIndices(report.featureMaps, counts, report.config.kept)),
+  };
+}
+
 interface Target {
   modelPath: string;
   compiled: boolean;
@@ -135,7 +156,11 @@ function resolveTarget(
   if (report) {
     const cut = report.cutHead !== undefined;
     const pp = compiledPostprocess(
-      { spec: det.spec, baselineSet: reportBaselineSet(report), featureMaps: report.featureMaps },
+      {
+        spec: cut ? withOriginalTable(det.spec, report) : det.spec,
+        baselineSet: reportBaselineSet(report),
+        featureMaps: report.featureMaps,
+      },
       preset,
       report.config.kept,
       cut,
@@ -196,6 +221,13 @@ export async function detect(o: DetectOptions): Promise<DetectResult> {
   const t = resolveTarget(o, det, modelPath, isDir);
   const { pp } = t;
   const opts = preprocessOptionsFor(det.spec, t.preset, o.preprocess ?? {});
+  // a model that resizes in the graph (a full export, also cut at the head) takes its own input size; the boxes are in
+  // the size it resizes to (imageSize), which `opts` maps back to the photo
+  const [inH, inW] = det.spec.input.shape.slice(-2) as [number, number];
+  const feed =
+    inH !== det.spec.imageSize[0] || inW !== det.spec.imageSize[1]
+      ? { ...opts, size: [inW, inH] as [number, number] }
+      : opts;
   const units = boxUnitsOf(det.spec, pp);
   const ctx = { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses, candidateCap: t.candidateCap };
   const pngs = pngNames(imageFiles);
@@ -207,7 +239,7 @@ export async function detect(o: DetectOptions): Promise<DetectResult> {
     return await writeOutputDir(target, async (stage) => {
       for (const [i, file] of imageFiles.entries()) {
         const img = decodeImage(file);
-        const outs = await runOnce(session, det.spec.input.name, det.spec.input.shape, preprocess(img, opts));
+        const outs = await runOnce(session, det.spec.input.name, det.spec.input.shape, preprocess(img, feed));
         const flat = flattenForC(referenceInput(det.spec, outs, pp.levels));
         // what the module reads: the same floats in its own layout (a model's rows or maps, whichever it was emitted for)
         const moduleIn: PostprocessInput = asModuleReads(flat, t.input, pp);

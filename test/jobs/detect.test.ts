@@ -5,6 +5,7 @@ import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildFixture } from '../../fixtures/index';
+import { buildFullExport } from '../../fixtures/full-export';
 import { decodeImage } from '../../src/image/decode';
 import { encodePng } from '../../src/image/png-encode';
 import type { DetectResult } from '../../src/jobs/detect';
@@ -167,6 +168,36 @@ describe('prunedet detect on a compiled folder', () => {
       if (hasGcc) expectSameDetections(runOnDevice(compiled, out, r), r);
     });
   }
+});
+
+describe.skipIf(!hasGcc)('prunedet detect on a full export compiled with --cut-head', () => {
+  it("the module's anchor table is the original graph's at the kept anchors: the vectors still match the module", () => {
+    const model = saveTemp(buildFullExport({ style: 'retinanet' }), 'full.onnx');
+    const compiled = join(tempDir(), 'cut');
+    const c = prunedet([
+      'compile',
+      model,
+      '--remove',
+      '0,9',
+      '--cut-head',
+      '--emit',
+      'c',
+      '--postprocess',
+      'torchvision-retinanet,score_thr=0.001',
+      '--name',
+      'full',
+      '-o',
+      compiled,
+    ]);
+    expect(c.code, c.stderr).toBe(0);
+    const out = join(tempDir(), 'detected');
+    const d = prunedet(['detect', compiled, photos(), '-o', out, '--vectors', '2', '--json']);
+    expect(d.code, d.stderr).toBe(0);
+    const r = JSON.parse(d.stdout) as DetectResult;
+    expect(r.module.input).toBe('per-level');
+    expect(r.images.reduce((s, i) => s + i.detections.length, 0)).toBeGreaterThan(0);
+    expectSameDetections(runOnDevice(compiled, out, r), r);
+  });
 });
 
 describe.skipIf(!hasShared)('prunedet detect on the real face detector', () => {
