@@ -189,16 +189,17 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
   return report;
 }
 
-/** metadata_props of the compiled model: what it was compiled from and with (prunedet.* keys; the source's own are kept). */
+/**
+ * metadata_props of the compiled model: what it was compiled from and with (prunedet.* keys; the source's own are kept).
+ * The configuration is recorded by content (kept and removed anchors), not by the file or flag that gave it, so the
+ * same configuration as a .py, a JSON or a --remove list gives the same bytes (report.json names the file).
+ */
 function provenance(report: CompileReport, sourceProducer: string): Record<string, string> {
   return {
     'prunedet.source': basename(report.model.file),
     'prunedet.source_sha256': report.model.sha256,
     ...(sourceProducer ? { 'prunedet.source_producer': sourceProducer } : {}),
-    'prunedet.config': report.config.name,
-    'prunedet.config_source': report.config.source,
-    'prunedet.removed_anchors': report.config.removed.join(','),
-    'prunedet.kept_anchors': JSON.stringify(report.config.kept),
+    'prunedet.config': JSON.stringify({ kept: report.config.kept, removed: report.config.removed }),
     'prunedet.passes': report.passes.map((p) => p.pass).join(','),
     ...(report.cutHead ? { 'prunedet.cut_head': report.cutHead.join(',') } : {}),
   };

@@ -19,7 +19,7 @@ function header(path: string): { producer: unknown; version: unknown; meta: Reco
 }
 
 describe('compiled model provenance', () => {
-  it("producer prunedet + package version; config, removed anchors and source sha256 in metadata_props; the source's metadata kept", async () => {
+  it("producer prunedet + package version; the configuration (kept and removed anchors) and source sha256 in metadata_props; the source's metadata kept", async () => {
     const model = buildFixture('ssd300', { outputs: 'concat' });
     model.extra.producer_name = 'pytorch';
     model.extra.producer_version = '2.3.0';
@@ -35,9 +35,10 @@ describe('compiled model provenance', () => {
     expect(h.meta['prunedet.source_sha256']).toBe(sha256(src));
     expect(h.meta['prunedet.source']).toBe('ssd.onnx');
     expect(h.meta['prunedet.source_producer']).toBe('pytorch 2.3.0');
-    expect(h.meta['prunedet.config']).toBe(report.config.name);
-    expect(h.meta['prunedet.removed_anchors']).toBe('5,7,13,16,17,19,22,25,26,27,28');
-    expect(JSON.parse(h.meta['prunedet.kept_anchors']!)).toEqual(report.config.kept);
+    const config = JSON.parse(h.meta['prunedet.config']!);
+    expect(config.removed).toEqual([5, 7, 13, 16, 17, 19, 22, 25, 26, 27, 28]);
+    expect(config.kept).toEqual(report.config.kept);
+    expect(h.meta['prunedet.passes']).toBe(report.passes.map((p) => p.pass).join(','));
     expect(h.meta.labels).toBe('face');
     // the source's stale prunedet.config is replaced, not duplicated
     const m = decodeMessage('onnx.ModelProto', readFileSync(join(outDir, 'model.onnx')));
