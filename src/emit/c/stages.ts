@@ -656,6 +656,15 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
     w.line('size_t kept = 0u;');
     w.line('uint32_t i;');
     if (!scan) w.line(`for (i = 0u; i < ${L.numLabels}u; ++i) head[i] = 0xffffffffu;`);
+    const concat = L.plan.input === 'concat';
+    if (concat || L.centers) {
+      w.comment('the anchor and delta rows NMS may decode, asked for at once: their cache misses overlap');
+      w.block('for (i = 0u; i < n; ++i)', () => {
+        w.line(`const uint32_t a = (uint32_t)heap[i] / ${L.numLabels}u;`);
+        if (L.centers) w.line('PD_PREFETCH(anchors[a]);');
+        if (concat) w.line('PD_PREFETCH(boxes + (size_t)a * 4u);');
+      });
+    }
     w.line('for (i = n / 2u; i-- > 0u;) heap_sift_down(heap, n, i);');
     w.block(`while (n > 0u && kept < ${N.maxDetections})`, () => {
       w.line('const cand_t c = heap[0];');
