@@ -65,10 +65,18 @@ describe('emitted module files', () => {
         const c = code(file(plan, 'postprocess.c'));
         expect(c).not.toMatch(/\b(malloc|calloc|realloc|free|printf|stdio|double|exp|log|fabs)\b/);
         expect(c.match(/#include [<"][^>"]+[>"]/g)).toEqual(['#include "postprocess.h"', '#include <float.h>', '#include <math.h>', '#include <string.h>']);
-        // every file-scope object is static const; everything else at file scope is a function or a type
+        // every file-scope object is static const; everything else at file scope is a function or a type; every
+        // file-scope name carries the module's prefix (so modules can share a translation unit: test/emit/unity)
         for (const line of c.split('\n').filter((l) => /^[a-z]/.test(l))) {
-          expect(line, `${spec}/${input}`).toMatch(/^(static const |typedef |static (inline |PD_HOT )?(void|int|float|size_t|uint32_t|cand_t) \w+\(|size_t pd_test_workspace_size\(void\)|pd_test_status_t pd_test_run\()/);
+          expect(line, `${spec}/${input}`).toMatch(/^(static const \w+ pd_test_\w+\[|typedef uint64_t pd_test_\w+;|typedef struct {|static (inline |PD_TEST_HOT )?(void|int|float|size_t|uint32_t|pd_test_cand_t) pd_test_\w+\(|size_t pd_test_workspace_size\(void\)|pd_test_status_t pd_test_run\()/);
         }
+        expect(c.match(/}\s*\w+;/g), 'typedef names').toEqual(['} pd_test_pool_t;']);
+        // every macro it defines is PD_TEST_-prefixed and #undef'd at the end; PD_HOT/PD_PREFETCH/PD_PORTABLE are only read
+        const defined = [...c.matchAll(/^#define (\w+)/gm)].map((m) => m[1]!);
+        for (const m of defined) expect(m, `${spec}/${input}`).toMatch(/^PD_TEST_/);
+        const undefs = [...c.matchAll(/^#undef (\w+)/gm)].map((m) => m[1]!);
+        expect(undefs.filter((m) => defined.includes(m)).sort(), `${spec}/${input}`).toEqual([...new Set(defined)].sort());
+        expect(c.slice(c.lastIndexOf('\n}\n')).match(/^#(?!undef)/m), 'only #undefs after the run function').toBeNull();
         // floating literals carry the f suffix (no double arithmetic)
         expect(c.match(/(?<![\w.])\d+\.\d*(e[-+]?\d+)?(?![\d.f])|(?<![\w.])\d+e[-+]?\d+(?![\df])/g), `${spec}/${input}`).toBeNull();
       }
