@@ -54,6 +54,9 @@ describe('emitted module files', () => {
     expect(h).toMatch(/pd_tiny_status_t pd_tiny_run\(const float \*scores, const float \*boxes,\n {4}void \*workspace, size_t workspace_size,\n {4}pd_tiny_detection_t \*detections, size_t capacity, size_t \*count\);/);
     expect(h).toContain(' *   level  stride  map HxW  A  offset  anchors\n *   0      8x8     2x3      2  0       12\n *   1      16x16   1x1      0  12      0\n *   2      32x32   1x2      1  12      2\n');
     expect([define(h, 'PD_TINY_NUM_LEVELS'), define(h, 'PD_TINY_NUM_ANCHORS'), define(h, 'PD_TINY_NUM_CLASSES'), define(h, 'PD_TINY_NUM_LABELS')]).toEqual([3, 14, 2, 1]);
+    // the run writes its scratch into the workspace: [in,out], the parameter names aligned in one column
+    expect(h).toContain(' * @param[in,out] workspace       caller memory, 4-byte aligned, at least PD_TINY_WORKSPACE_SIZE bytes, written as scratch\n');
+    expect(h).toContain(' * @param[in]     workspace_size  its size in bytes\n * @param[out]    detections      room for');
     const perLevel = file({ ...TINY, input: 'per-level' }, 'postprocess.h');
     expect(perLevel).toContain('pd_tiny_status_t pd_tiny_run(const float *const *cls, const float *const *reg,');
   });
