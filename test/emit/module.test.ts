@@ -86,6 +86,45 @@ describe('emitted module files', () => {
     }
   });
 
+  it('source: no identity arithmetic (* 1u, + 0u, / 1u, * 1.0f, + 0.0f...), no loop of 0 or 1 iterations', () => {
+    let files = 0;
+    for (const spec of Object.keys(PRESETS)) {
+      for (const input of ['concat', 'per-level'] as const) {
+        for (const numClasses of [2, 3, 5, 17, 21, 81]) {
+          const plan = makePlan({ spec, levels: SSD300_LEVELS.slice(3), numClasses, input, candidateCap: 1000 });
+          const c = code(file(plan, 'postprocess.c'));
+          const where = `${spec}/${input}/${numClasses}`;
+          expect(c.match(/[*/%] 1u\b|\+ 0u\b|\b0u \+ |[*/] 1\.0f\b|[-+] 0\.0f\b(?! \?)/g), where).toBeNull();
+          for (const m of c.matchAll(/for \((\w+) = (\d+)u; \1 < (\d+)u; (?:\+\+\1|\1 \+= (\d+)u)\)/g)) {
+            expect(Number(m[3]) - Number(m[2]), `${where}: ${m[0]}`).toBeGreaterThan(Number(m[4] ?? 1));
+          }
+          files++;
+        }
+      }
+    }
+    expect(files).toBe(Object.keys(PRESETS).length * 12);
+  });
+
+  it('every file: indentation in whole writer units (4 spaces); only a block comment\'s " * " lines sit one further', () => {
+    for (const spec of Object.keys(PRESETS)) {
+      for (const input of ['concat', 'per-level'] as const) {
+        const plan = makePlan({ spec, levels: SSD300_LEVELS.slice(3), numClasses: spec === 'ultraface' ? 2 : 21, input, candidateCap: 1000 });
+        for (const f of emitPostprocessC(plan).files.filter((x) => /\.[ch]$/.test(x.name))) {
+          let opener = -1;
+          f.text.split('\n').forEach((line, i) => {
+            const indent = /^ */.exec(line)![0].length;
+            const rest = line.slice(indent);
+            const at = `${spec}/${input} ${f.name}:${i + 1}: ${JSON.stringify(line)}`;
+            if (opener >= 0 && rest.startsWith('*')) expect(indent, at).toBe(opener + 1);
+            else expect(indent % 4, at).toBe(0);
+            if (/^\/\*(?!.*\*\/)/.test(rest)) opener = indent;
+            if (rest.includes('*/')) opener = -1;
+          });
+        }
+      }
+    }
+  });
+
   it('workspace macro = layout = the documented formula; measured for SSD300 (8732 anchors x 81 classes, cap 1000)', () => {
     const sizes: Record<string, number> = {};
     for (const preset of ['mmdet-ssd300', 'torchvision-ssd'] as const) {

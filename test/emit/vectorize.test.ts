@@ -25,13 +25,13 @@ const CASES: { name: string; plan: EmitPlan; loops: string[] }[] = [
       'u ^= (u >> 31) ? 0xffffffffu : 0x80000000u; hi = u > hi ? u : hi;', // the row max, over integer keys
       'e[r][j] = pd_ssd_expf_neg(x[j] - mr);', // the row's exponentials
       'any |= (uint32_t)(er[q] > lim);', // does any label pass its cheap test
-      'bits |= pd_ssd_bit16[q] & (0u - (uint32_t)(er[0u + q] > lim));', // which labels pass
+      'bits |= pd_ssd_bit16[q] & (0u - (uint32_t)(er[q] > lim));', // which labels pass
     ],
   },
   {
     name: 'sigmoid (mmdet-retinanet, 80 columns)',
     plan: makePlan({ name: 'retina', spec: 'mmdet-retinanet', levels: SSD300_LEVELS.slice(0, 3), numClasses: 80, candidateCap: 3000 }),
-    loops: ['hit |= x[j] > bound;', 'bits |= pd_retina_bit16[q] & (0u - (uint32_t)(row[0u + q] > pool->reject));'],
+    loops: ['hit |= x[j] > bound;', 'bits |= pd_retina_bit16[q] & (0u - (uint32_t)(row[q] > pool->reject));'],
   },
   {
     name: 'probabilities with a background column (tflite-ssd, 91 columns)',

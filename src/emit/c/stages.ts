@@ -4,6 +4,7 @@
 // comments state the semantics the C reader needs.
 import type { Decoder } from '../../postprocess/spec';
 import { cFloat, cFloatOrInf } from './floats';
+import { addU, divU, emitFilterFor, emitForLine, loopUsesIndex, modU, mulU, u } from './expr';
 import type { LocalNames } from './names';
 import type { PlanLayout } from './plan';
 import type { CodeWriter } from './writer';
@@ -20,10 +21,22 @@ export function vecSplit(n: number): [number, number] {
  * A loop over `n` elements as gcc -O2 (cost model "very-cheap") vectorizes it: the first 16·floor(n/16) iterations
  * with a constant count, then the rest. `body(j)` is the statement for index variable `j`.
  */
-export function emitRowLoop(w: CodeWriter, n: number, j: string, body: string): void {
+export function emitRowLoop(w: CodeWriter, n: number, j: string, body: (j: string) => string): void {
   const [main] = vecSplit(n);
-  if (main > 0) w.line(`for (${j} = 0u; ${j} < ${main}u; ++${j}) ${body}`);
-  if (main < n) w.line(`for (${j} = ${main}u; ${j} < ${n}u; ++${j}) ${body}`);
+  if (main > 0) w.line(`for (${j} = 0u; ${j} < ${main}u; ++${j}) ${body(j)}`);
+  emitForLine(w, j, main, n, body);
+}
+
+/** Whether emitRowLoop over n elements uses its index variable (not for a single element). */
+export function rowLoopUsesIndex(n: number): boolean {
+  const [main] = vecSplit(n);
+  return main > 0 || loopUsesIndex(main, n);
+}
+
+/** Whether emitMaskScan over k labels uses the caller's `j`. */
+function maskScanUsesIndex(k: number): boolean {
+  const [main] = vecSplit(k);
+  return main > 0 || loopUsesIndex(main, k);
 }
 
 /**
@@ -46,7 +59,7 @@ export function emitMaskScan(w: CodeWriter, loc: LocalNames, k: number, cond: (j
             for (let h = 0; h < 64 && g + h < main; h += 16) {
               w.block('', () => {
                 w.line('uint32_t bits = 0u;');
-                w.line(`for (q = 0u; q < 16u; ++q) bits |= ${loc.bit16}[q] & (0u - (uint32_t)(${cond(`${g + h}u + q`)}));`);
+                w.line(`for (q = 0u; q < 16u; ++q) bits |= ${loc.bit16}[q] & (0u - (uint32_t)(${cond(addU(u(g + h), 'q'))}));`);
                 w.line(h === 0 ? 'word = bits;' : `word |= (uint64_t)bits << ${h};`);
               });
             }
@@ -60,12 +73,7 @@ export function emitMaskScan(w: CodeWriter, loc: LocalNames, k: number, cond: (j
       });
     });
   }
-  if (main < k) {
-    w.block(`for (j = ${main}u; j < ${k}u; ++j)`, () => {
-      w.line(`if (!(${cond('j')})) continue;`);
-      exact('j');
-    });
-  }
+  emitFilterFor(w, 'j', main, k, cond, exact);
 }
 
 /** Candidate keys, the pools that keep the best of them (radix select) and the heap NMS pops them from. */
@@ -241,7 +249,7 @@ function emitHeapSift(w: CodeWriter, loc: LocalNames): void {
  */
 function rowAccess(L: PlanLayout): { S: string; col: (j: string) => string } {
   const S = L.plan.input === 'concat' ? '1u' : 'stride';
-  return { S, col: (j) => (S === '1u' ? `row[${j}]` : `row[(${j}) * stride]`) };
+  return { S, col: (j) => (S === '1u' ? `row[${j}]` : `row[${/^\d+u$/.test(j) ? mulU(j, 'stride') : `(${j}) * stride`}]`) };
 }
 
 /**
@@ -267,7 +275,7 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
   const thr = cFloat(L.scoreThreshold, 'score threshold');
   const { S, col } = rowAccess(L);
   const first = L.firstLabelColumn;
-  const colOf = (k: string) => (first === 0 ? k : `${k} + ${first}u`);
+  const colOf = (k: string) => addU(k, u(first));
   if (L.plan.input === 'concat') emitBlockReject(w, L);
   w.comment(
     ...(mode === 'probabilities'
@@ -279,26 +287,22 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
   );
   const exact = (x: string, j: string) => {
     if (mode === 'probabilities') {
-      w.line(`if (${x} > ${thr}) ${loc.pool_offer}(pool, ${loc.cand_key}(${x}, pair + ${j}));`);
+      w.line(`if (${x} > ${thr}) ${loc.pool_offer}(pool, ${loc.cand_key}(${x}, ${addU('pair', j)}));`);
     } else {
       w.line(`const float s = 1.0f / (1.0f + ${loc.expf}(-${x}));`);
-      w.line(`if (s > ${thr}) ${loc.pool_offer}(pool, ${loc.cand_key}(s, pair + ${j}));`);
+      w.line(`if (s > ${thr}) ${loc.pool_offer}(pool, ${loc.cand_key}(s, ${addU('pair', j)}));`);
     }
   };
   const bound = mode === 'probabilities' ? thr : 'pool->reject';
   w.block(`static void ${loc.score_anchor}(const float *${S === '1u' ? 'restrict ' : ''}row, size_t stride, uint32_t anchor, ${loc.pool_t} *pool)`, () => {
-    w.line(`const uint32_t pair = anchor * ${L.numLabels}u;`);
-    w.line('uint32_t j;');
+    w.line(`const uint32_t pair = ${mulU('anchor', u(L.numLabels))};`);
+    if (S === '1u' ? maskScanUsesIndex(L.numLabels) : loopUsesIndex(0, L.numLabels)) w.line('uint32_t j;');
     if (S === '1u') {
       w.line('(void)stride;');
       emitMaskScan(w, loc, L.numLabels, (j) => `${col(colOf(j))} > ${bound}`, (j) => exact(col(colOf(j)), j));
       return;
     }
-    w.block(`for (j = 0u; j < ${L.numLabels}u; ++j)`, () => {
-      w.line(`const float x = ${col(colOf('j'))};`);
-      w.line(`if (!(x > ${bound})) continue;${mode === 'sigmoid' ? ' /* REJECT_LOGIT, or the pool\'s bound for its bar */' : ''}`);
-      exact('x', 'j');
-    });
+    emitFilterFor(w, 'j', 0, L.numLabels, () => `x > ${bound}`, (j) => exact('x', j), (j) => w.line(`const float x = ${col(colOf(j))};`), mode === 'sigmoid' ? ' /* REJECT_LOGIT, or the pool\'s bound for its bar */' : '');
   });
   w.line();
 }
@@ -331,7 +335,7 @@ function emitBlockReject(w: CodeWriter, L: PlanLayout): void {
   w.block(`static int ${loc.block_rejects}(const float *restrict x, float bound)`, () => {
     w.line('int32_t hit = 0;');
     w.line('uint32_t j;');
-    emitRowLoop(w, n, 'j', uniform ? 'hit |= x[j] > bound;' : `hit |= (int32_t)(x[j] > bound) & ${loc.block_label}[j];`);
+    emitRowLoop(w, n, 'j', (j) => (uniform ? `hit |= x[${j}] > bound;` : `hit |= (int32_t)(x[${j}] > bound) & ${loc.block_label}[${j}];`));
     w.line('return !hit;');
   });
   w.line();
@@ -355,10 +359,10 @@ function emitBackgroundBound(w: CodeWriter, L: PlanLayout): void {
   );
   w.block(`static uint32_t ${loc.row_bound}(const float *${S === '1u' ? 'restrict ' : ''}row, size_t stride)`, () => {
     w.line(`const float bgl = ${col(`${L.backgroundColumn}u`)};`);
-    w.line('uint32_t hi = 0u, k;');
+    w.line(`uint32_t hi = 0u${rowLoopUsesIndex(L.numLabels) ? ', k' : ''};`);
     if (S !== 'stride') w.line('(void)stride;');
-    const x = col(first === 0 ? 'k' : `k + ${first}u`);
-    emitRowLoop(w, L.numLabels, 'k', `{ const float d = ${x} - bgl; const uint32_t u = ${loc.float_key}(d) | (0u - (uint32_t)(d != d)); hi = u > hi ? u : hi; }`);
+    const x = (k: string) => col(addU(k, u(first)));
+    emitRowLoop(w, L.numLabels, 'k', (k) => `{ const float d = ${x(k)} - bgl; const uint32_t u = ${loc.float_key}(d) | (0u - (uint32_t)(d != d)); hi = u > hi ? u : hi; }`);
     w.line('return hi;');
   });
   w.line();
@@ -369,9 +373,9 @@ function emitBackgroundBound(w: CodeWriter, L: PlanLayout): void {
   w.block(`static int ${loc.row_rejects}(const float *${S === '1u' ? 'restrict ' : ''}row, size_t stride, float margin)`, () => {
     w.line(`const float bgl = ${col(`${L.backgroundColumn}u`)};`);
     w.line('int32_t hit = 0;');
-    w.line('uint32_t k;');
+    if (rowLoopUsesIndex(L.numLabels)) w.line('uint32_t k;');
     if (S !== 'stride') w.line('(void)stride;');
-    emitRowLoop(w, L.numLabels, 'k', `hit |= !((${col(first === 0 ? 'k' : `k + ${first}u`)} - bgl) <= margin);`);
+    emitRowLoop(w, L.numLabels, 'k', (k) => `hit |= !((${col(addU(k, u(first)))} - bgl) <= margin);`);
     w.line('return !hit;');
   });
   w.line();
@@ -427,12 +431,14 @@ function emitSoftmaxBatch(w: CodeWriter, L: PlanLayout): void {
   const thr = cFloat(L.scoreThreshold, 'score threshold');
   w.comment('A row whose max is +Inf: 1/count to its +Inf columns, 0 elsewhere (0 never passes).');
   w.block(`static void ${loc.score_inf_row}(const float *x, uint32_t pair, ${loc.pool_t} *pool)`, () => {
-    w.line('uint32_t inf = 0u, j;');
-    w.line(`for (j = 0u; j < ${C}u; ++j) inf += x[j] == INFINITY;`);
-    w.block(`for (j = 0u; j < ${K}u; ++j)`, () => {
-      w.line(`const float s = x[j + ${first}u] == INFINITY ? 1.0f / (float)inf : 0.0f;`);
-      w.line(`if (s > ${thr}) ${loc.pool_offer}(pool, ${loc.cand_key}(s, pair + j));`);
-    });
+    w.line(`uint32_t inf = 0u${loopUsesIndex(0, C) || loopUsesIndex(0, K) ? ', j' : ''};`);
+    emitForLine(w, 'j', 0, C, (j) => `inf += x[${j}] == INFINITY;`);
+    const label = (j: string) => {
+      w.line(`const float s = x[${addU(j, u(first))}] == INFINITY ? 1.0f / (float)inf : 0.0f;`);
+      w.line(`if (s > ${thr}) ${loc.pool_offer}(pool, ${loc.cand_key}(s, ${addU('pair', j)}));`);
+    };
+    if (K === 1) w.block('', () => label('0u'));
+    else w.block(`for (j = 0u; j < ${K}u; ++j)`, () => label('j'));
   });
   w.line();
   w.comment(
@@ -455,7 +461,7 @@ function emitSoftmaxBatch(w: CodeWriter, L: PlanLayout): void {
       w.line('const float *restrict x = rows[r];');
       w.line('uint32_t hi = 0u, lo = 0xffffffffu;');
       w.line('float mr;');
-      emitRowLoop(w, C, 'j', '{ uint32_t u; memcpy(&u, &x[j], sizeof u); u ^= (u >> 31) ? 0xffffffffu : 0x80000000u; hi = u > hi ? u : hi; lo = u < lo ? u : lo; }');
+      emitRowLoop(w, C, 'j', (j) => `{ uint32_t u; memcpy(&u, &x[${j}], sizeof u); u ^= (u >> 31) ? 0xffffffffu : 0x80000000u; hi = u > hi ? u : hi; lo = u < lo ? u : lo; }`);
       w.line('kind[r] = hi > 0xff800000u || lo < 0x007fffffu; /* a NaN sorts beyond the infinities */');
       w.line('hi ^= (hi >> 31) ? 0x80000000u : 0xffffffffu;');
       w.line('memcpy(&mr, &hi, sizeof mr);');
@@ -466,19 +472,21 @@ function emitSoftmaxBatch(w: CodeWriter, L: PlanLayout): void {
     w.block('for (r = 0u; r < nb; ++r)', () => {
       w.line('const float *restrict x = rows[r];');
       w.line('const float mr = m[r];');
-      emitRowLoop(w, C, 'j', `e[r][j] = ${loc.expf_neg}(x[j] - mr);`);
+      emitRowLoop(w, C, 'j', (j) => `e[r][${j}] = ${loc.expf_neg}(x[${j}] - mr);`);
     });
     const C4 = C - (C % 4);
     w.block('for (r = 0u; r < nb; ++r)', () => {
-      w.line('float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s;');
-      w.block(`for (j = 0u; j < ${C4}u; j += 4u)`, () => {
-        w.line('s0 += e[r][j];');
-        w.line('s1 += e[r][j + 1u];');
-        w.line('s2 += e[r][j + 2u];');
-        w.line('s3 += e[r][j + 3u];');
-      });
-      w.line('s = (s0 + s1) + (s2 + s3);');
-      if (C4 < C) w.line(`for (j = ${C4}u; j < ${C}u; ++j) s += e[r][j];`);
+      if (C4 === 0) {
+        w.comment('fewer than 4 columns: the four partial sums would all be +0');
+        w.line('float s = 0.0f;');
+      } else {
+        w.line('float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s;');
+        const sums = (j: string) => ['s0', 's1', 's2', 's3'].forEach((v, i) => w.line(`${v} += e[r][${addU(j, u(i))}];`));
+        if (C4 === 4) sums('0u');
+        else w.block(`for (j = 0u; j < ${C4}u; j += 4u)`, () => sums('j'));
+        w.line('s = (s0 + s1) + (s2 + s3);');
+      }
+      emitForLine(w, 'j', C4, C, (j) => `s += e[r][${j}];`);
       w.line('sum[r] = s;');
     });
     w.comment(
@@ -490,42 +498,51 @@ function emitSoftmaxBatch(w: CodeWriter, L: PlanLayout): void {
       w.line('t = b > t ? b : t;');
     });
     w.block('for (r = 0u; r < nb; ++r)', () => {
-      w.line(`const uint32_t pair = anchor_of[r] * ${K}u;`);
+      w.line(`const uint32_t pair = ${mulU('anchor_of[r]', u(K))};`);
       w.line(`const float lim = (t * sum[r]) * ${cFloat(1 - 2 ** -20, 'bound factor')}; /* 1 - 2^-20 */`);
       w.line('const float *er = e[r];');
       w.block('if (kind[r] != 0u)', () => {
         w.line(`if (kind[r] == 2u) ${loc.score_inf_row}(rows[r], pair, pool);`);
         w.line('continue;');
       });
-      const at = (j: string) => (first === 0 ? `er[${j}]` : `er[${j} + ${first}u]`);
+      const at = (j: string) => `er[${addU(j, u(first))}]`;
       emitMaskScan(w, loc, K, (j) => `${at(j)} > lim`, (j) => {
         w.line(`const float s = ${at(j)} / sum[r];`);
-        w.line(`if (s > ${thr}) ${loc.pool_offer}(pool, ${loc.cand_key}(s, pair + ${j}));`);
+        w.line(`if (s > ${thr}) ${loc.pool_offer}(pool, ${loc.cand_key}(s, ${addU('pair', j)}));`);
       });
     });
   });
   w.line();
 }
 
-/** C expressions of (tx, ty, tw, th) from d0..d3, per decoder (reference.ts deltaTransform). */
-function transforms(dec: Exclude<Decoder, { type: 'none' }>): { doc: string; tx: string; ty: string; tw: string; th: string; clamp?: { c: string; both: boolean } } {
+/**
+ * C expressions of (tx, ty, tw, th) from d0..d3, per decoder (reference.ts deltaTransform), without the operations
+ * that cannot change a float: `* 1.0f` and `/ 1.0f` always, `+ 0.0f` (which only turns -0 into +0) for tw and th (exp
+ * of either zero is 1) and for tx / ty when no anchor centre coordinate is -0 (cx + aw * (+-0) is then the same float).
+ */
+function transforms(dec: Exclude<Decoder, { type: 'none' }>, centers: Float32Array): { doc: string; tx: string; ty: string; tw: string; th: string; clamp?: { c: string; both: boolean } } {
   const F = (x: number, what: string) => cFloat(Math.fround(x), what);
+  const negZeroCentre = [0, 1].map((k) => centers.some((v, i) => i % 4 === k && Object.is(v, -0)));
+  const mul = (d: string, v: number, what: string) => (Math.fround(v) === 1 ? d : `${d} * ${F(v, what)}`);
+  const div = (d: string, v: number, what: string) => (Math.fround(v) === 1 ? d : `${d} / ${F(v, what)}`);
+  // i: 0 tx, 1 ty, 2 tw, 3 th
+  const add = (e: string, v: number, i: number, what: string) => (Math.fround(v) === 0 && (Object.is(v, -0) || i >= 2 || !negZeroCentre[i]) ? e : `${e} + ${F(v, what)}`);
   switch (dec.type) {
     case 'ssd': {
-      const [v0, v1] = [F(dec.variances[0], 'variance'), F(dec.variances[1], 'variance')];
-      return { doc: 'ssd: t = (dx*v0, dy*v0, dw*v1, dh*v1)', tx: `d0 * ${v0}`, ty: `d1 * ${v0}`, tw: `d2 * ${v1}`, th: `d3 * ${v1}` };
+      const t = (i: number) => mul(`d${i}`, dec.variances[i < 2 ? 0 : 1], 'variance');
+      return { doc: 'ssd: t = (dx*v0, dy*v0, dw*v1, dh*v1)', tx: t(0), ty: t(1), tw: t(2), th: t(3) };
     }
     case 'mmdet-delta-xywh': {
-      const t = (i: number) => `d${i} * ${F(dec.stds[i]!, 'std')} + ${F(dec.means[i]!, 'mean')}`;
+      const t = (i: number) => add(mul(`d${i}`, dec.stds[i]!, 'std'), dec.means[i]!, i, 'mean');
       return { doc: 'mmdet DeltaXYWH: t = delta*std + mean, tw and th clamped to [-clamp, clamp]', tx: t(0), ty: t(1), tw: t(2), th: t(3), clamp: { c: F(dec.clamp, 'clamp'), both: true } };
     }
     case 'torchvision': {
-      const t = (i: number) => `d${i} / ${F(dec.weights[i]!, 'weight')}`;
+      const t = (i: number) => div(`d${i}`, dec.weights[i]!, 'weight');
       return { doc: 'torchvision: t = delta / weight, tw and th clamped from above at clamp', tx: t(0), ty: t(1), tw: t(2), th: t(3), clamp: { c: F(dec.clamp, 'clamp'), both: false } };
     }
     case 'tflite': {
-      const [sy, sx, sh, sw] = dec.scales.map((s) => F(s, 'scale'));
-      return { doc: 'tflite: deltas are (ty, tx, th, tw); t = (tx/sx, ty/sy, tw/sw, th/sh)', tx: `d1 / ${sx}`, ty: `d0 / ${sy}`, tw: `d3 / ${sw}`, th: `d2 / ${sh}` };
+      const [sy, sx, sh, sw] = dec.scales;
+      return { doc: 'tflite: deltas are (ty, tx, th, tw); t = (tx/sx, ty/sy, tw/sw, th/sh)', tx: div('d1', sx, 'scale'), ty: div('d0', sy, 'scale'), tw: div('d3', sw, 'scale'), th: div('d2', sh, 'scale') };
     }
   }
 }
@@ -536,7 +553,7 @@ export function emitDecode(w: CodeWriter, L: PlanLayout): void {
   const spec = L.plan.spec;
   const clip = spec.clip ? [cFloat(Math.fround(spec.clip[0]), 'clip width'), cFloat(Math.fround(spec.clip[1]), 'clip height')] : undefined;
   const dec = spec.decoder;
-  const t = dec.type === 'none' ? undefined : transforms(dec);
+  const t = dec.type === 'none' ? undefined : transforms(dec, L.centers!);
   w.comment(
     t ? `Decode one box. ${t.doc};` : 'Boxes arrive decoded (x1, y1, x2, y2).',
     ...(t ? ['cx = acx + aw*tx, cy = acy + ah*ty, w = aw*expf(tw), h = ah*expf(th); box = (cx -+ w/2, cy -+ h/2).'] : []),
@@ -669,7 +686,7 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
     if (concat || L.centers) {
       w.comment('the anchor and delta rows NMS may decode, asked for at once: their cache misses overlap');
       w.block('for (i = 0u; i < n; ++i)', () => {
-        w.line(`const uint32_t a = (uint32_t)heap[i] / ${L.numLabels}u;`);
+        w.line(`const uint32_t a = ${divU('(uint32_t)heap[i]', u(L.numLabels))};`);
         if (L.centers) w.line(`${loc.PREFETCH}(${loc.anchors}[a]);`);
         if (concat) w.line(`${loc.PREFETCH}(boxes + (size_t)a * 4u);`);
       });
@@ -677,7 +694,7 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
     w.line(`for (i = n / 2u; i-- > 0u;) ${loc.heap_sift_down}(heap, n, i);`);
     w.block(`while (n > 0u && kept < ${N.maxDetections})`, () => {
       w.line(`const ${loc.cand_t} c = heap[0];`);
-      w.line(`const uint32_t anchor = (uint32_t)c / ${L.numLabels}u, label = (uint32_t)c % ${L.numLabels}u;`);
+      w.line(`const uint32_t anchor = ${divU('(uint32_t)c', u(L.numLabels))}, label = ${modU('(uint32_t)c', u(L.numLabels))};`);
       w.line('float box[4], barea, bw, bh;');
       w.line('const uint32_t k = (uint32_t)kept;');
       w.line('heap[0] = heap[--n];');
