@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { buildFixture } from '../fixtures/index';
 import { compileTemp, saveTemp, tempDir } from './_support/compile';
 import { hasGcc } from './_support/gcc';
+import { hasShared, ultraface } from './_support/shared';
 import { randomInput, run } from './_support/ort';
 import { loadDetector } from '../src/detector/index';
 import { compiledPostprocess } from '../src/compile-emit';
@@ -38,6 +39,12 @@ describe('compile --emit', () => {
     const r = spawnSync('make', ['-s', 'CFLAGS=-std=c99 -O2 -Wall -Wextra -Werror'], { cwd: outDir, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(existsSync(join(outDir, 'libpd_model.a'))).toBe(true);
+  });
+
+  it.skipIf(!hasGcc || !hasShared)('c --cut-head (ultraface RFB-320: softmax over 2 columns) builds under its Makefile with -Wtype-limits -Werror', async () => {
+    const { outDir } = await compileTemp(ultraface('version-RFB-320_without_postprocessing.onnx'), { remove: '0', emit: ['c'], postprocess: 'ultraface', cutHead: true });
+    const r = spawnSync('make', ['-s', 'CFLAGS=-std=c99 -O2 -Wall -Wextra -Wtype-limits -Werror'], { cwd: outDir, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
   });
 
   it('onnx-nms-exact: postprocess.onnx and model_nms.onnx give the reference detections bit for bit; onnx-nms the same ones', async () => {
