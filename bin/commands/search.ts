@@ -7,24 +7,7 @@ interface Args {
   model: string; images: string; annotations?: string; postprocess?: string; strategy: string;
   'min-map'?: number; 'anchors-per-level'?: number; 'max-candidates'?: number; workers?: number; 'min-level-detections'?: number; 'input-shape'?: string;
   'head-spec'?: string; size?: string; mean?: string; std?: string; bgr: boolean; letterbox: boolean; o: string; force: boolean; json: boolean; debug: boolean;
-}
-
-/** A one-line progress bar on stderr, only when stderr is a terminal. */
-function progressBar(): { update: (text: string, done: number, total: number) => void; clear: () => void } {
-  const tty = process.stderr.isTTY === true;
-  let shown = false;
-  return {
-    update(text, done, total) {
-      if (!tty) return;
-      const width = 24;
-      const fill = total > 0 ? Math.round((done / total) * width) : 0;
-      process.stderr.write(`\r[${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${text} ${done}/${total}\x1b[K`);
-      shown = true;
-    },
-    clear() {
-      if (tty && shown) process.stderr.write('\r\x1b[K');
-    },
-  };
+  'cache-dir'?: string; 'build-cache-only': boolean; shard?: string; progress?: number;
 }
 
 export const searchCommand: CommandModule<object, Args> = {
@@ -49,41 +32,62 @@ export const searchCommand: CommandModule<object, Args> = {
     .option('bgr', { type: 'boolean', default: false, describe: 'feed channels in B,G,R order' })
     .option('letterbox', { type: 'boolean', default: false, describe: 'keep the aspect ratio and pad (centred) instead of stretching' })
     .option('o', { alias: 'output', type: 'string', demandOption: true, describe: 'output folder (pareto.json, report.html, configs/, cache/)' })
+    .option('cache-dir', { type: 'string', describe: 'cache folder (default OUTDIR/cache); searches and machines can share one' })
+    .option('build-cache-only', { type: 'boolean', default: false, describe: 'only fill the cache (run the model on photos without a valid record), no search' })
+    .option('shard', { type: 'string', describe: 'with --build-cache-only: fill slice i of n (i/n, photos i, i+n, ...), so n processes or machines fill one cache' })
+    .option('progress', { type: 'number', describe: 'seconds between progress lines when stderr is not a terminal (default 10)' })
     .option('force', FORCE_OPTION)
     .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' }) as never,
   handler: (argv) => runCommand(async () => {
-    const { search, formatSearch } = await import('../../src/search/index');
+    const { search, buildSearchCache, formatSearch, formatCacheBuild } = await import('../../src/search/index');
+    const { parseShard } = await import('../../src/search/sparse-cache');
+    const { ProgressReporter } = await import('../../src/search/progress');
     const { parseInputShape } = await import('../../src/commands/common');
-    const bar = progressBar();
+    const { usage } = await import('../../src/search/inputs');
+    if (argv.progress !== undefined && !(Number.isFinite(argv.progress) && argv.progress >= 0 && argv.progress <= 86_400)) {
+      usage(`--progress ${argv.progress} is out of range`, 'use seconds between progress lines, from 0 to 86400');
+    }
+    const progress = new ProgressReporter({ tty: process.stderr.isTTY === true, write: (t) => process.stderr.write(t), ...(argv.progress !== undefined ? { everySeconds: argv.progress } : {}) });
+    const options: SearchOptions = {
+      model: argv.model,
+      images: argv.images,
+      outDir: argv.o,
+      force: argv.force,
+      strategy: argv.strategy as SearchOptions['strategy'],
+      ...(argv.annotations !== undefined ? { annotations: argv.annotations } : {}),
+      ...(argv.postprocess !== undefined ? { postprocess: argv.postprocess } : {}),
+      ...(argv['min-map'] !== undefined ? { minMap: argv['min-map'] } : {}),
+      ...(argv['anchors-per-level'] !== undefined ? { anchorsPerLevel: argv['anchors-per-level'] } : {}),
+      ...(argv['max-candidates'] !== undefined ? { maxCandidates: argv['max-candidates'] } : {}),
+      ...(argv.workers !== undefined ? { workers: argv.workers } : {}),
+      ...(argv['min-level-detections'] !== undefined ? { minLevelDetections: argv['min-level-detections'] } : {}),
+      ...(argv['input-shape'] ? { inputShape: parseInputShape(argv['input-shape'])! } : {}),
+      ...(argv['head-spec'] ? { headSpec: argv['head-spec'] } : {}),
+      ...(argv['cache-dir'] !== undefined ? { cacheDir: argv['cache-dir'] } : {}),
+      ...(argv.shard !== undefined ? { shard: parseShard(argv.shard) } : {}),
+      preprocess: {
+        ...(argv.size !== undefined ? { size: argv.size } : {}),
+        ...(argv.mean !== undefined ? { mean: argv.mean } : {}),
+        ...(argv.std !== undefined ? { std: argv.std } : {}),
+        bgr: argv.bgr,
+        letterbox: argv.letterbox,
+      },
+      onProgress: (p) => progress.update(p.phase === 'inference'
+        ? { phase: 'cache', done: p.done, total: p.total, unit: 'photos', detail: `(${p.computed} run through the model)` }
+        : { phase: 'evaluation', done: p.candidates, total: p.max, unit: 'candidates', cap: true, detail: `on ${p.images} photos` }),
+    };
     try {
-      const r = await search({
-        model: argv.model,
-        images: argv.images,
-        outDir: argv.o,
-        force: argv.force,
-        strategy: argv.strategy as SearchOptions['strategy'],
-        ...(argv.annotations !== undefined ? { annotations: argv.annotations } : {}),
-        ...(argv.postprocess !== undefined ? { postprocess: argv.postprocess } : {}),
-        ...(argv['min-map'] !== undefined ? { minMap: argv['min-map'] } : {}),
-        ...(argv['anchors-per-level'] !== undefined ? { anchorsPerLevel: argv['anchors-per-level'] } : {}),
-        ...(argv['max-candidates'] !== undefined ? { maxCandidates: argv['max-candidates'] } : {}),
-        ...(argv.workers !== undefined ? { workers: argv.workers } : {}),
-        ...(argv['min-level-detections'] !== undefined ? { minLevelDetections: argv['min-level-detections'] } : {}),
-        ...(argv['input-shape'] ? { inputShape: parseInputShape(argv['input-shape'])! } : {}),
-        ...(argv['head-spec'] ? { headSpec: argv['head-spec'] } : {}),
-        preprocess: {
-          ...(argv.size !== undefined ? { size: argv.size } : {}),
-          ...(argv.mean !== undefined ? { mean: argv.mean } : {}),
-          ...(argv.std !== undefined ? { std: argv.std } : {}),
-          bgr: argv.bgr,
-          letterbox: argv.letterbox,
-        },
-        onProgress: (p) => (p.phase === 'inference' ? bar.update('images', p.done, p.total) : bar.update('candidates', p.candidates, p.max)),
-      });
-      bar.clear();
+      if (argv['build-cache-only']) {
+        const r = await buildSearchCache(options);
+        progress.end();
+        emit(argv.json, r, () => formatCacheBuild(r));
+        return;
+      }
+      const r = await search(options);
+      progress.end();
       emit(argv.json, r, () => formatSearch(r));
     } finally {
-      bar.clear();
+      progress.end();
     }
   }, argv.debug),
 };

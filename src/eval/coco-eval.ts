@@ -1,6 +1,8 @@
 // COCO bbox mAP with the exact semantics (and float64 arithmetic) of pycocotools' COCOeval with default parameters:
 // evaluate() + accumulate() + summarize() -> the 12 stats. Built for a search loop: the ground truth is grouped once
-// (prepareGroundTruth) and each evaluate() call reuses grow-only scratch buffers. Not for segm/keypoints or custom Params.
+// (prepareGroundTruth), each image is matched on its own (matchImage: evaluate()'s per-image work, whose kept
+// detections and outcomes go to a CocoAccumulator, so a search can stream images), and accumulate() merges them
+// (coco-accumulate.ts). Not for segm/keypoints or custom Params.
 //
 // Semantics reproduced, in pycocotools' own terms:
 // - per (image, category): dts sorted by score desc (stable), cut to maxDets[-1] = 100; gts stable-sorted by the area
@@ -16,58 +18,42 @@
 // - quirk kept on purpose: a dt matched to a gt whose id is 0 counts as unmatched (pycocotools stores gt ids in the
 //   match matrix and tests them for truthiness).
 import { PrunedetError } from '../errors';
+import { OrderScratch } from '../sort';
 import { validateCocoGroundTruth, type CocoDetection, type CocoGroundTruth } from './coco-data';
+import { CocoAccumulator, IGNORED_BIT, TP_BIT, type CocoMetrics, type EvaluateOptions } from './coco-accumulate';
+import { A, AREA_RANGES, IOU_THRESHOLDS, MAX_DET, T } from './coco-params';
 
 export { loadCocoAnnotations, detectionsAsGroundTruth, validateCocoGroundTruth } from './coco-data';
 export type { CocoAnnotation, CocoCategory, CocoDetection, CocoGroundTruth, CocoImage, DetectionsAsGroundTruthOptions } from './coco-data';
+export { AREA_RANGES, IOU_THRESHOLDS, MAX_DETS, RECALL_THRESHOLDS, pairwiseSum } from './coco-params';
+export { CocoAccumulator, type CocoMetrics, type EvaluateOptions } from './coco-accumulate';
 
-/** np.linspace(start, stop, num) bit for bit: i * ((stop - start) / (num - 1)) + start, last element = stop. */
-function linspace(start: number, stop: number, num: number): Float64Array {
-  const out = new Float64Array(num);
-  const step = (stop - start) / (num - 1);
-  for (let i = 0; i < num; i++) out[i] = i * step + start;
-  out[num - 1] = stop;
-  return out;
+/**
+ * Ground truth as arrays, for callers that make it from detections (fidelity mode) without building objects. Ids are
+ * sorted ascending and unique; annotation g belongs to image imageIds[image[g]] and category categoryIds[category[g]].
+ */
+export interface GroundTruthArrays {
+  imageIds: readonly number[];
+  categoryIds: readonly number[];
+  n: number;
+  image: Int32Array;
+  category: Int32Array;
+  /** 4 per annotation: x, y, w, h. */
+  bbox: Float64Array;
+  area: Float64Array;
+  crowd: Uint8Array;
+  /** 1 where the annotation's id is 0 (see the pycocotools quirk above). */
+  idZero: Uint8Array;
 }
 
-export const IOU_THRESHOLDS: Float64Array = linspace(0.5, 0.95, 10);
-export const RECALL_THRESHOLDS: Float64Array = linspace(0, 1, 101);
-export const MAX_DETS: readonly number[] = [1, 10, 100];
-/** all, small, medium, large: [lo, hi] on the annotation's `area`, both ends inclusive. */
-export const AREA_RANGES: readonly (readonly [number, number])[] = [[0, 1e10], [0, 32 ** 2], [32 ** 2, 96 ** 2], [96 ** 2, 1e10]];
-
-const T = 10;
-const R = 101;
-const A = 4;
-const M = 3;
-const MAX_DET = 100;
-const EPS = 2.220446049250313e-16; // np.spacing(1)
-const FP = 0;
-const TP = 1;
-const IGNORED = 2;
-
-export interface CocoMetrics {
-  /** AP@[.50:.05:.95], all areas, 100 dets (stats[0]). */
-  map: number;
-  ap50: number;
-  ap75: number;
-  apSmall: number;
-  apMedium: number;
-  apLarge: number;
-  ar1: number;
-  ar10: number;
-  ar100: number;
-  arSmall: number;
-  arMedium: number;
-  arLarge: number;
-  /** The 12 numbers of COCOeval.stats, same order. -1 where pycocotools prints -1 (nothing to average). */
-  stats: number[];
-  /** With `perCategory: true`: AP@[.50:.95] per category (all areas, 100 dets), -1 for a category without gt. */
-  perCategory?: { categoryId: number; ap: number }[];
-}
-
-export interface EvaluateOptions {
-  perCategory?: boolean;
+/** One image's detections in input order (arrays of length >= n). */
+export interface ImageDetections {
+  n: number;
+  /** Index into the ground truth's categoryIds; -1 = a category the ground truth does not have (skipped). */
+  category: Int32Array;
+  score: Float64Array;
+  /** 4 per detection: x, y, w, h. */
+  box: Float64Array;
 }
 
 /** Ground truth grouped per (category, image) and per area range, reusable across many evaluate() calls. */
@@ -95,27 +81,28 @@ export class PreparedGroundTruth {
   /** gtIgnore[a * G + g]. */
   private readonly gtIgnore: Uint8Array;
   /** Non-ignored gts per (category, area): npig[k * A + a]. */
-  private readonly npig: Int32Array;
+  readonly npig: Int32Array;
   private readonly s = new Scratch();
+  private readonly acc = new CocoAccumulator();
 
-  constructor(gt: CocoGroundTruth) {
-    validateCocoGroundTruth(gt);
-    this.imageIds = [...new Set(gt.images.map((im) => im.id))].sort((a, b) => a - b);
-    this.categoryIds = [...new Set(gt.categories.map((c) => c.id))].sort((a, b) => a - b);
+  constructor(source: CocoGroundTruth | GroundTruthArrays) {
+    const arrays = 'annotations' in source ? groundTruthArrays(source) : source;
+    this.imageIds = arrays.imageIds;
+    this.categoryIds = arrays.categoryIds;
     this.imageIds.forEach((id, i) => this.imageIndex.set(id, i));
     this.categoryIds.forEach((id, k) => this.categoryIndex.set(id, k));
     const I = this.imageIds.length;
     const K = this.categoryIds.length;
-    const G = gt.annotations.length;
+    const G = arrays.n;
 
     // Counting sort of the annotations into buckets, stable (= pycocotools' per-(image, category) list order).
     const bucketOf = new Int32Array(G);
     const counts = new Int32Array(K * I + 1);
-    gt.annotations.forEach((ann, j) => {
-      const b = this.categoryIndex.get(ann.category_id)! * I + this.imageIndex.get(ann.image_id)!;
+    for (let j = 0; j < G; j++) {
+      const b = arrays.category[j]! * I + arrays.image[j]!;
       bucketOf[j] = b;
       counts[b + 1]!++;
-    });
+    }
     for (let b = 0; b < K * I; b++) counts[b + 1]! += counts[b]!;
     this.gtStart = counts.slice();
     this.gtX1 = new Float64Array(G);
@@ -126,29 +113,38 @@ export class PreparedGroundTruth {
     this.gtArea = new Float64Array(G);
     this.gtCrowd = new Uint8Array(G);
     this.gtIdZero = new Uint8Array(G);
-    gt.annotations.forEach((ann, j) => {
+    for (let j = 0; j < G; j++) {
       const g = counts[bucketOf[j]!]!++;
-      const [x, y, w, h] = ann.bbox as number[];
-      this.gtX1[g] = x!;
-      this.gtY1[g] = y!;
-      this.gtX2[g] = w! + x!;
-      this.gtY2[g] = h! + y!;
-      this.gtBoxArea[g] = w! * h!;
-      this.gtArea[g] = ann.area;
-      this.gtCrowd[g] = ann.iscrowd ? 1 : 0;
-      this.gtIdZero[g] = ann.id === 0 ? 1 : 0;
-    });
+      const x = arrays.bbox[4 * j]!, y = arrays.bbox[4 * j + 1]!, w = arrays.bbox[4 * j + 2]!, h = arrays.bbox[4 * j + 3]!;
+      this.gtX1[g] = x;
+      this.gtY1[g] = y;
+      this.gtX2[g] = w + x;
+      this.gtY2[g] = h + y;
+      this.gtBoxArea[g] = w * h;
+      this.gtArea[g] = arrays.area[j]!;
+      this.gtCrowd[g] = arrays.crowd[j]!;
+      this.gtIdZero[g] = arrays.idZero[j]!;
+    }
     this.xOrder = new Int32Array(G);
     this.xSorted = new Float64Array(G);
     this.crowdStart = new Int32Array(K * I);
     for (let b = 0; b < K * I; b++) {
       const g0 = this.gtStart[b]!, g1 = this.gtStart[b + 1]!;
-      const members = Array.from({ length: g1 - g0 }, (_, q) => g0 + q);
-      const plain = members.filter((g) => !this.gtCrowd[g]).sort((p, q) => this.gtX1[p]! - this.gtX1[q]! || p - q);
-      const crowd = members.filter((g) => this.gtCrowd[g]);
-      this.crowdStart[b] = g0 + plain.length;
-      [...plain, ...crowd].forEach((g, q) => (this.xOrder[g0 + q] = g));
-      plain.forEach((g, q) => (this.xSorted[g0 + q] = this.gtX1[g]!));
+      // The non-crowd gts in annotation order, insertion-sorted by x1 (stable), then the crowd ones.
+      let p = g0;
+      for (let g = g0; g < g1; g++) {
+        if (this.gtCrowd[g]) continue;
+        const x = this.gtX1[g]!;
+        let q = p++;
+        while (q > g0 && this.gtX1[this.xOrder[q - 1]!]! > x) {
+          this.xOrder[q] = this.xOrder[q - 1]!;
+          q--;
+        }
+        this.xOrder[q] = g;
+      }
+      this.crowdStart[b] = p;
+      for (let q = g0; q < p; q++) this.xSorted[q] = this.gtX1[this.xOrder[q]!]!;
+      for (let g = g0; g < g1; g++) if (this.gtCrowd[g]) this.xOrder[p++] = g;
     }
     this.gtIgnore = new Uint8Array(A * G);
     this.npig = new Int32Array(K * A);
@@ -164,17 +160,27 @@ export class PreparedGroundTruth {
     }
   }
 
+  /** Position of an image id among the sorted image ids (undefined if absent). */
+  indexOfImage(id: number): number | undefined {
+    return this.imageIndex.get(id);
+  }
+
+  /** Position of a category id among the sorted category ids (undefined if absent). */
+  indexOfCategory(id: number): number | undefined {
+    return this.categoryIndex.get(id);
+  }
+
   /** COCOeval(gt, dets, 'bbox').evaluate(); accumulate(); summarize() -> stats. Detections of unknown categories are
    * skipped (as pycocotools does); detections on images missing from the ground truth are an error. */
   evaluate(dets: readonly CocoDetection[], opts: EvaluateOptions = {}): CocoMetrics {
     const I = this.imageIds.length;
-    const K = this.categoryIds.length;
-    const G = this.gtArea.length;
     const N = dets.length;
     const s = this.s;
-    s.ensureDets(N, K * I, K);
+    s.ensureDets(N, I);
 
-    // 1. Resolve ids; collect the detections that take part.
+    // 1. Resolve ids (in input order, so the first bad detection is the one reported); count per image.
+    const perImage = s.imageStart;
+    perImage.fill(0, 0, I + 1);
     let n = 0;
     for (let j = 0; j < N; j++) {
       const d = dets[j]!;
@@ -189,82 +195,117 @@ export class PreparedGroundTruth {
       if (!Number.isFinite(d.score) || !Number.isFinite(x) || !Number.isFinite(y) || !Number.isFinite(w) || !Number.isFinite(h)) {
         throw new PrunedetError('E_ANNOTATIONS', `detection ${j} (image_id ${d.image_id}) has a non-finite score or bbox`, 'emit finite [x, y, w, h] boxes and scores');
       }
-      s.detBucket[j] = k * I + i;
-      s.detScore[j] = d.score;
-      s.detBox[4 * j] = x;
-      s.detBox[4 * j + 1] = y;
-      s.detBox[4 * j + 2] = w;
-      s.detBox[4 * j + 3] = h;
-      s.order[n++] = j;
+      s.detImage[n] = i;
+      s.detIndex[n] = j;
+      s.detCat[n] = k;
+      n++;
+      perImage[i + 1]!++;
     }
+    // 2. Group per image, keeping input order (pycocotools' per-image lists), and match image by image.
+    for (let i = 0; i < I; i++) perImage[i + 1]! += perImage[i]!;
+    const fill = s.imageFill;
+    fill.set(perImage.subarray(0, I));
+    for (let q = 0; q < n; q++) {
+      const p = fill[s.detImage[q]!]!++;
+      const d = dets[s.detIndex[q]!]!;
+      s.byCat[p] = s.detCat[q]!;
+      s.byScore[p] = d.score;
+      const bb = d.bbox;
+      s.byBox[4 * p] = bb[0]!;
+      s.byBox[4 * p + 1] = bb[1]!;
+      s.byBox[4 * p + 2] = bb[2]!;
+      s.byBox[4 * p + 3] = bb[3]!;
+    }
+    const acc = this.acc;
+    acc.reset();
+    for (let i = 0; i < I; i++) {
+      const p0 = perImage[i]!, p1 = perImage[i + 1]!;
+      if (p1 === p0) continue;
+      this.matchImage(i, i, { n: p1 - p0, category: s.byCat.subarray(p0, p1), score: s.byScore.subarray(p0, p1), box: s.byBox.subarray(4 * p0, 4 * p1) }, acc);
+    }
+    return acc.result(this.npig, this.categoryIds, opts);
+  }
 
-    // 2. One stable order for everything: score desc, then image (sorted ids), then input order. Restricted to one
-    //    (image, category) it is pycocotools' per-image mergesort; restricted to one category it is accumulate()'s
-    //    mergesort over the image-ordered concatenation.
-    const score = s.detScore;
-    const bucket = s.detBucket;
-    const order = s.order.subarray(0, n);
-    order.sort((p, q) => {
-      const sp = score[p]!, sq = score[q]!;
-      if (sp !== sq) return sp > sq ? -1 : 1;
-      const ip = bucket[p]! % I, iq = bucket[q]! % I;
-      return ip !== iq ? ip - iq : p - q;
-    });
+  /**
+   * evaluate()'s work on image i (index among the sorted image ids) alone: rank its detections per category (score
+   * desc, input order), keep the first 100, match them against the image's gts for every IoU threshold and the first
+   * `areas` area ranges (all 4 for result(); 1, the 'all' range, is enough for CocoAccumulator.map()), and push the
+   * kept ones (in input order) to `acc` under `imageRank`. Scores and boxes must be finite.
+   */
+  matchImage(i: number, imageRank: number, d: ImageDetections, acc: CocoAccumulator, areas = A): void {
+    const I = this.imageIds.length;
+    const K = this.categoryIds.length;
+    const G = this.gtArea.length;
+    const n = d.n;
+    const s = this.s;
+    s.ensureImage(n, K);
 
-    // 3. Rank inside each bucket; keep the first 100; lay the kept ones out per bucket (slots) and per category.
-    const bucketCount = s.bucketCount;
-    bucketCount.fill(0, 0, K * I);
-    const catCount = s.catStart;
-    catCount.fill(0, 0, K + 1);
-    let S = 0;
-    for (let o = 0; o < n; o++) {
-      const j = order[o]!;
-      const b = bucket[j]!;
-      const rank = bucketCount[b]!++;
-      s.detRank[j] = rank;
-      if (rank < MAX_DET) {
-        S++;
-        catCount[Math.floor(b / I) + 1]!++;
+    // Rank per category in score order; the kept ones (rank < 100) grouped per category, in rank order.
+    const order = s.imgOrder;
+    let sorted = true;
+    for (let j = 1; j < n && sorted; j++) if (d.score[j]! > d.score[j - 1]!) sorted = false;
+    if (sorted) for (let j = 0; j < n; j++) order[j] = j; // already in score order (a post-processing's output is)
+    else s.order.orderF64Desc(d.score, n, order);
+    const rank = s.rank;
+    const catCount = s.catCount;
+    let kept = 0;
+    for (let q = 0; q < n; q++) {
+      const j = order[q]!;
+      const k = d.category[j]!;
+      if (k < 0) {
+        rank[j] = MAX_DET;
+        continue;
+      }
+      const r = catCount[k]!++;
+      rank[j] = r;
+      if (r < MAX_DET) kept++;
+    }
+    if (kept === 0) {
+      for (let q = 0; q < n; q++) if (d.category[q]! >= 0) catCount[d.category[q]!] = 0;
+      return;
+    }
+    // catStart over the categories present: counting sort of the kept dets by category, stable (rank order).
+    const keptStart = s.keptStart;
+    keptStart.fill(0, 0, K + 1);
+    for (let q = 0; q < n; q++) {
+      const k = d.category[q]!;
+      if (k >= 0) {
+        catCount[k] = 0;
+        if (rank[q]! < MAX_DET) keptStart[k + 1]!++;
       }
     }
-    const slotStart = s.slotStart;
-    slotStart[0] = 0;
-    for (let b = 0; b < K * I; b++) slotStart[b + 1] = slotStart[b]! + Math.min(bucketCount[b]!, MAX_DET);
-    for (let k = 0; k < K; k++) catCount[k + 1]! += catCount[k]!;
-    s.ensureSlots(S);
-    const catFill = s.catFill;
-    catFill.set(catCount.subarray(0, K));
-    for (let o = 0; o < n; o++) {
-      const j = order[o]!;
-      const rank = s.detRank[j]!;
-      if (rank >= MAX_DET) continue;
-      const b = bucket[j]!;
-      const p = slotStart[b]! + rank;
-      s.slotDet[p] = j;
-      s.slotRank[p] = rank;
-      s.catSlots[catFill[Math.floor(b / I)]!++] = p;
+    for (let k = 0; k < K; k++) keptStart[k + 1]! += keptStart[k]!;
+    const keptFill = s.keptFill;
+    keptFill.set(keptStart.subarray(0, K));
+    const keptDets = s.keptDets;
+    for (let q = 0; q < n; q++) {
+      const j = order[q]!;
+      if (rank[j]! < MAX_DET) keptDets[keptFill[d.category[j]!]!++] = j;
     }
 
-    // 4. Per bucket: IoU candidates (>= the lowest threshold), then greedy matching per area range and threshold.
+    // Per category: IoU candidates (>= the lowest threshold), then greedy matching per area range and threshold.
     const ign = this.gtIgnore, crowd = this.gtCrowd;
-    for (let b = 0; b < K * I; b++) {
-      const p0 = slotStart[b]!;
-      const D = slotStart[b + 1]! - p0;
+    const codes = s.codes;
+    const box = d.box;
+    for (let k = 0; k < K; k++) {
+      const p0 = keptStart[k]!;
+      const D = keptStart[k + 1]! - p0;
       if (D === 0) continue;
+      const b = k * I + i;
       const g0 = this.gtStart[b]!;
       const Gb = this.gtStart[b + 1]! - g0;
-      this.collectCandidates(p0, D, b);
+      this.collectCandidates(keptDets, p0, D, b, box);
       s.ensureGt(Gb);
-      for (let a = 0; a < A; a++) {
+      for (let a = 0; a < areas; a++) {
         const [lo, hi] = AREA_RANGES[a]!;
         const ig0 = a * G + g0; // gtIgnore offset of this bucket's first gt
+        for (let q = 0; q < D; q++) codes[4 * keptDets[p0 + q]! + a] = 0;
         for (let t = 0; t < T; t++) {
           const thr = Math.min(IOU_THRESHOLDS[t]!, 1 - 1e-10);
           const gtm = s.gtm;
           gtm.fill(0, 0, Gb);
-          const resBase = (a * T + t) * S;
-          for (let d = 0; d < D; d++) {
-            const c0 = s.candStart[d]!, c1 = s.candStart[d + 1]!;
+          for (let q = 0; q < D; q++) {
+            const c0 = s.candStart[q]!, c1 = s.candStart[q + 1]!;
             let best = thr;
             let m = -1;
             // Regular gts first (pycocotools sorts ignored gts last and stops at them once a regular gt matched).
@@ -286,136 +327,47 @@ export class PreparedGroundTruth {
                 m = g;
               }
             }
-            const p = p0 + d;
-            const j = s.slotDet[p]!;
-            const area = s.detBox[4 * j + 2]! * s.detBox[4 * j + 3]!;
+            const j = keptDets[p0 + q]!;
+            const area = box[4 * j + 2]! * box[4 * j + 3]!;
             const outside = area < lo || area > hi;
-            let code: number;
+            let bit: number;
             if (m >= 0) {
               gtm[m] = 1;
-              if (ign[ig0 + m]) code = IGNORED;
-              else if (this.gtIdZero[g0 + m]) code = outside ? IGNORED : FP;
-              else code = TP;
+              if (ign[ig0 + m]) bit = IGNORED_BIT;
+              else if (this.gtIdZero[g0 + m]) bit = outside ? IGNORED_BIT : 0;
+              else bit = TP_BIT;
             } else {
-              code = outside ? IGNORED : FP;
+              bit = outside ? IGNORED_BIT : 0;
             }
-            s.res[resBase + p] = code;
+            codes[4 * j + a]! |= bit << t;
           }
         }
       }
     }
-
-    // 5. accumulate(): precision (maxDets 100 only: no stat reads the others) and recall per (t, k, a, m).
-    const precision = s.precision; // [T][R][K][A], m = 100
-    const recall = s.recall; // [T][K][A][M]
-    precision.fill(-1, 0, T * R * K * A);
-    recall.fill(-1, 0, T * K * A * M);
-    for (let k = 0; k < K; k++) {
-      const c0 = catCount[k]!, c1 = catCount[k + 1]!;
-      for (let a = 0; a < A; a++) {
-        const npig = this.npig[k * A + a]!;
-        if (npig === 0) continue;
-        for (let mi = 0; mi < M; mi++) {
-          const maxDet = MAX_DETS[mi]!;
-          for (let t = 0; t < T; t++) {
-            const resBase = (a * T + t) * S;
-            let tp = 0, fp = 0, nd = 0;
-            if (mi !== M - 1) {
-              // Only recall is read at maxDets 1 and 10: rc[-1] = tp / npig.
-              for (let c = c0; c < c1; c++) {
-                const p = s.catSlots[c]!;
-                if (s.slotRank[p]! >= maxDet) continue;
-                nd++;
-                if (s.res[resBase + p] === TP) tp++;
-              }
-              recall[((t * K + k) * A + a) * M + mi] = nd ? tp / npig : 0;
-              continue;
-            }
-            for (let c = c0; c < c1; c++) {
-              const p = s.catSlots[c]!;
-              if (s.slotRank[p]! >= maxDet) continue;
-              const code = s.res[resBase + p]!;
-              if (code === TP) tp++;
-              else if (code === FP) fp++;
-              s.rc[nd] = tp / npig;
-              s.pr[nd] = tp / (fp + tp + EPS);
-              nd++;
-            }
-            recall[((t * K + k) * A + a) * M + mi] = nd ? s.rc[nd - 1]! : 0;
-            const pr = s.pr, rc = s.rc;
-            for (let q = nd - 1; q > 0; q--) if (pr[q]! > pr[q - 1]!) pr[q - 1] = pr[q]!;
-            let q = 0;
-            for (let r = 0; r < R; r++) {
-              const thr = RECALL_THRESHOLDS[r]!;
-              while (q < nd && rc[q]! < thr) q++;
-              precision[((t * R + r) * K + k) * A + a] = q < nd ? pr[q]! : 0;
-            }
-          }
-        }
-      }
+    for (let j = 0; j < n; j++) {
+      if (rank[j]! >= MAX_DET) continue;
+      acc.push(imageRank, d.score[j]!, d.category[j]!, rank[j]!, codes[4 * j]!, codes[4 * j + 1]!, codes[4 * j + 2]!, codes[4 * j + 3]!);
     }
-
-    // 6. summarize().
-    const ap = (a: number, t?: number): number => {
-      let cnt = 0;
-      for (let ti = t ?? 0; ti < (t === undefined ? T : t + 1); ti++) {
-        for (let r = 0; r < R; r++) {
-          for (let k = 0; k < K; k++) {
-            const v = precision[((ti * R + r) * K + k) * A + a]!;
-            if (v > -1) s.vals[cnt++] = v;
-          }
-        }
-      }
-      return cnt ? pairwiseSum(s.vals, 0, cnt) / cnt : -1;
-    };
-    const ar = (a: number, mi: number): number => {
-      let cnt = 0;
-      for (let t = 0; t < T; t++) {
-        for (let k = 0; k < K; k++) {
-          const v = recall[((t * K + k) * A + a) * M + mi]!;
-          if (v > -1) s.vals[cnt++] = v;
-        }
-      }
-      return cnt ? pairwiseSum(s.vals, 0, cnt) / cnt : -1;
-    };
-    const stats = [ap(0), ap(0, 0), ap(0, 5), ap(1), ap(2), ap(3), ar(0, 0), ar(0, 1), ar(0, 2), ar(1, 2), ar(2, 2), ar(3, 2)];
-    const out: CocoMetrics = {
-      map: stats[0]!, ap50: stats[1]!, ap75: stats[2]!, apSmall: stats[3]!, apMedium: stats[4]!, apLarge: stats[5]!,
-      ar1: stats[6]!, ar10: stats[7]!, ar100: stats[8]!, arSmall: stats[9]!, arMedium: stats[10]!, arLarge: stats[11]!,
-      stats,
-    };
-    if (opts.perCategory) {
-      out.perCategory = this.categoryIds.map((categoryId, k) => {
-        let cnt = 0;
-        for (let t = 0; t < T; t++) {
-          for (let r = 0; r < R; r++) {
-            const v = precision[((t * R + r) * K + k) * A]!;
-            if (v > -1) s.vals[cnt++] = v;
-          }
-        }
-        return { categoryId, ap: cnt ? pairwiseSum(s.vals, 0, cnt) / cnt : -1 };
-      });
-    }
-    return out;
   }
 
   /**
-   * Candidates of the D kept dets at slots p0.. against bucket b's gts: every gt with IoU >= 0.5, in gt order.
+   * Candidates of the D kept dets keptDets[p0..] against bucket b's gts: every gt with IoU >= 0.5, in gt order.
    * Pruning (exact, with a margin): IoU >= 1/2 implies the 1-D IoU of the x intervals is >= 1/2 (IoU2 <= IoU_x because
    * ih <= min(dh, gh)), hence 3 iw >= dw + gw, gw <= 2 dw and x1 of the gt within [dx - dw, dx + 2dw/3]. Crowd gts
    * (IoU over the det area) are few and always scanned.
    */
-  private collectCandidates(p0: number, D: number, b: number): void {
+  private collectCandidates(keptDets: Int32Array, p0: number, D: number, b: number, box: Float64Array): void {
     const s = this.s;
     const g0 = this.gtStart[b]!, gEnd = this.gtStart[b + 1]!, gCrowd = this.crowdStart[b]!;
     s.ensureCand(D, D * (gEnd - g0));
     const gx1 = this.gtX1, gy1 = this.gtY1, gx2 = this.gtX2, gy2 = this.gtY2, garea = this.gtBoxArea;
     const order = this.xOrder, xs = this.xSorted, candGt = s.candGt, candIou = s.candIou;
     let c = 0;
-    for (let d = 0; d < D; d++) {
-      s.candStart[d] = c;
-      const j = s.slotDet[p0 + d]!;
-      const dx = s.detBox[4 * j]!, dy = s.detBox[4 * j + 1]!, dw = s.detBox[4 * j + 2]!, dh = s.detBox[4 * j + 3]!;
+    for (let q = 0; q < D; q++) {
+      s.candStart[q] = c;
+      if (gEnd === g0) continue;
+      const j = keptDets[p0 + q]!;
+      const dx = box[4 * j]!, dy = box[4 * j + 1]!, dw = box[4 * j + 2]!, dh = box[4 * j + 3]!;
       const dx2 = dw + dx, dy2 = dh + dy, da = dw * dh;
       if (!(dx2 > dx && dy2 > dy)) continue; // empty det: every intersection width or height is <= 0
       const margin = 1e-6 * (Math.abs(dx) + dw + 1);
@@ -426,10 +378,10 @@ export class PreparedGroundTruth {
         if (xs[mid]! < lo) a = mid + 1;
         else z = mid;
       }
-      for (let q = a; q < gEnd; q++) {
-        if (q < gCrowd && xs[q]! > hi) q = gCrowd; // jump to the crowd part
-        if (q >= gEnd) break;
-        const g = order[q]!;
+      for (let g1 = a; g1 < gEnd; g1++) {
+        if (g1 < gCrowd && xs[g1]! > hi) g1 = gCrowd; // jump to the crowd part
+        if (g1 >= gEnd) break;
+        const g = order[g1]!;
         // maskApi.c bbIou: iw = min(D[2]+D[0], G[2]+G[0]) - max(D[0], G[0]), skipped when <= 0 (same for h).
         // min(a, b) - max(c, e) > 0 exactly when a > c, a > e, b > c and b > e.
         const ax = gx1[g]!, bx = gx2[g]!;
@@ -437,12 +389,12 @@ export class PreparedGroundTruth {
         const ay = gy1[g]!, by = gy2[g]!;
         if (!(dy2 > ay && by > dy && by > ay)) continue;
         const inter = (Math.min(dx2, bx) - Math.max(dx, ax)) * (Math.min(dy2, by) - Math.max(dy, ay));
-        const iou = inter / (q >= gCrowd ? da : da + garea[g]! - inter);
+        const iou = inter / (g1 >= gCrowd ? da : da + garea[g]! - inter);
         if (!(iou >= 0.5)) continue;
         // Insert in gt order (lists are short).
         let e = c++;
         const local = g - g0;
-        while (e > s.candStart[d]! && candGt[e - 1]! > local) {
+        while (e > s.candStart[q]! && candGt[e - 1]! > local) {
           candGt[e] = candGt[e - 1]!;
           candIou[e] = candIou[e - 1]!;
           e--;
@@ -453,6 +405,30 @@ export class PreparedGroundTruth {
     }
     s.candStart[D] = c;
   }
+}
+
+/** The arrays of a validated ground truth (ids sorted, annotations in file order). */
+function groundTruthArrays(gt: CocoGroundTruth): GroundTruthArrays {
+  validateCocoGroundTruth(gt);
+  const imageIds = [...new Set(gt.images.map((im) => im.id))].sort((a, b) => a - b);
+  const categoryIds = [...new Set(gt.categories.map((c) => c.id))].sort((a, b) => a - b);
+  const imageIndex = new Map(imageIds.map((id, i) => [id, i]));
+  const categoryIndex = new Map(categoryIds.map((id, k) => [id, k]));
+  const n = gt.annotations.length;
+  const a: GroundTruthArrays = {
+    imageIds, categoryIds, n,
+    image: new Int32Array(n), category: new Int32Array(n), bbox: new Float64Array(4 * n), area: new Float64Array(n), crowd: new Uint8Array(n), idZero: new Uint8Array(n),
+  };
+  gt.annotations.forEach((ann, j) => {
+    a.image[j] = imageIndex.get(ann.image_id)!;
+    a.category[j] = categoryIndex.get(ann.category_id)!;
+    const [x, y, w, h] = ann.bbox as number[];
+    a.bbox.set([x!, y!, w!, h!], 4 * j);
+    a.area[j] = ann.area;
+    a.crowd[j] = ann.iscrowd ? 1 : 0;
+    a.idZero[j] = ann.id === 0 ? 1 : 0;
+  });
+  return a;
 }
 
 /** Group `gt` once for many evaluations (validates it; throws E_ANNOTATIONS). */
@@ -466,89 +442,57 @@ export function evaluateCoco(gt: CocoGroundTruth | PreparedGroundTruth, dets: re
   return prepared.evaluate(dets, opts);
 }
 
-/**
- * numpy's pairwise summation (np.add.reduce on a contiguous float64 array, as np.mean uses it): below 8 elements a
- * plain loop, up to 128 eight interleaved accumulators, above that split in halves at a multiple of 8.
- */
-export function pairwiseSum(a: Float64Array, start: number, n: number): number {
-  if (n < 8) {
-    let res = 0;
-    for (let i = 0; i < n; i++) res += a[start + i]!;
-    return res;
-  }
-  if (n <= 128) {
-    let r0 = a[start]!, r1 = a[start + 1]!, r2 = a[start + 2]!, r3 = a[start + 3]!;
-    let r4 = a[start + 4]!, r5 = a[start + 5]!, r6 = a[start + 6]!, r7 = a[start + 7]!;
-    let i = 8;
-    for (; i < n - (n % 8); i += 8) {
-      const o = start + i;
-      r0 += a[o]!; r1 += a[o + 1]!; r2 += a[o + 2]!; r3 += a[o + 3]!;
-      r4 += a[o + 4]!; r5 += a[o + 5]!; r6 += a[o + 6]!; r7 += a[o + 7]!;
-    }
-    let res = (r0 + r1 + (r2 + r3)) + (r4 + r5 + (r6 + r7));
-    for (; i < n; i++) res += a[start + i]!;
-    return res;
-  }
-  let n2 = Math.floor(n / 2);
-  n2 -= n2 % 8;
-  return pairwiseSum(a, start, n2) + pairwiseSum(a, start + n2, n - n2);
-}
-
-/** Grow-only buffers reused by every evaluate() call of one PreparedGroundTruth. */
+/** Grow-only buffers reused by every evaluate() / matchImage() call of one PreparedGroundTruth. */
 class Scratch {
-  detBucket = new Int32Array(0);
-  detScore = new Float64Array(0);
-  detBox = new Float64Array(0);
-  detRank = new Int32Array(0);
-  order = new Int32Array(0);
-  bucketCount = new Int32Array(0);
-  slotStart = new Int32Array(1);
-  catStart = new Int32Array(1);
-  catFill = new Int32Array(0);
-  slotDet = new Int32Array(0);
-  slotRank = new Int32Array(0);
-  catSlots = new Int32Array(0);
-  res = new Uint8Array(0);
-  rc = new Float64Array(0);
-  pr = new Float64Array(0);
+  readonly order = new OrderScratch();
+  detImage = new Int32Array(0);
+  detIndex = new Int32Array(0);
+  detCat = new Int32Array(0);
+  byCat = new Int32Array(0);
+  byScore = new Float64Array(0);
+  byBox = new Float64Array(0);
+  imageStart = new Int32Array(1);
+  imageFill = new Int32Array(0);
+  imgOrder = new Int32Array(0);
+  rank = new Int32Array(0);
+  codes = new Uint32Array(0);
+  keptDets = new Int32Array(0);
+  catCount = new Int32Array(0);
+  keptStart = new Int32Array(1);
+  keptFill = new Int32Array(0);
   candStart = new Int32Array(1);
   candGt = new Int32Array(0);
   candIou = new Float64Array(0);
   gtm = new Uint8Array(0);
-  precision = new Float64Array(0);
-  recall = new Float64Array(0);
-  vals = new Float64Array(0);
 
-  ensureDets(n: number, buckets: number, cats: number): void {
-    if (this.detBucket.length < n) {
-      this.detBucket = new Int32Array(n);
-      this.detScore = new Float64Array(n);
-      this.detBox = new Float64Array(4 * n);
-      this.detRank = new Int32Array(n);
-      this.order = new Int32Array(n);
+  ensureDets(n: number, images: number): void {
+    if (this.detImage.length < n) {
+      this.detImage = new Int32Array(n);
+      this.detIndex = new Int32Array(n);
+      this.detCat = new Int32Array(n);
+      this.byCat = new Int32Array(n);
+      this.byScore = new Float64Array(n);
+      this.byBox = new Float64Array(4 * n);
     }
-    if (this.bucketCount.length < buckets) {
-      this.bucketCount = new Int32Array(buckets);
-      this.slotStart = new Int32Array(buckets + 1);
-    }
-    if (this.catFill.length < cats) {
-      this.catStart = new Int32Array(cats + 1);
-      this.catFill = new Int32Array(cats);
-      this.precision = new Float64Array(T * R * cats * A);
-      this.recall = new Float64Array(T * cats * A * M);
-      this.vals = new Float64Array(T * R * cats);
+    if (this.imageFill.length < images) {
+      this.imageStart = new Int32Array(images + 1);
+      this.imageFill = new Int32Array(images);
     }
   }
 
-  ensureSlots(n: number): void {
-    if (this.slotDet.length < n) {
-      this.slotDet = new Int32Array(n);
-      this.slotRank = new Int32Array(n);
-      this.catSlots = new Int32Array(n);
-      this.rc = new Float64Array(n);
-      this.pr = new Float64Array(n);
+  ensureImage(n: number, cats: number): void {
+    if (this.imgOrder.length < n) {
+      const size = Math.max(n, 2 * this.imgOrder.length);
+      this.imgOrder = new Int32Array(size);
+      this.rank = new Int32Array(size);
+      this.codes = new Uint32Array(4 * size);
+      this.keptDets = new Int32Array(size);
     }
-    if (this.res.length < A * T * n) this.res = new Uint8Array(A * T * n);
+    if (this.keptFill.length < cats) {
+      this.catCount = new Int32Array(cats);
+      this.keptStart = new Int32Array(cats + 1);
+      this.keptFill = new Int32Array(cats);
+    }
   }
 
   ensureCand(d: number, pairs: number): void {

@@ -1,7 +1,8 @@
-// Scoring one candidate over every image: the oracle's candidate lists of all images packed into shared memory (so
-// worker threads read them without copies), the walk that applies a removed set (oracle.ts), and the metric: COCO
-// mAP@[.5:.95] against annotations, or fidelity against the full model's own detections. Same code in the main
-// thread and in workers; plain data in, numbers out.
+// The dense path, kept as the reference the streamed one (stream-eval.ts) is proven against: scoring one candidate
+// over every image from the oracle's candidate lists of all images packed into shared memory (so worker threads read
+// them without copies), the walk that applies a removed set (oracle.ts), and the metric: COCO mAP@[.5:.95] against
+// annotations, or fidelity against the full model's own detections. Memory grows with the photos (every pair above
+// the threshold of every photo, 76 bytes each): search uses it only when asked (SearchOptions.evaluation 'dense').
 import type { Detection } from '../postprocess/spec';
 import type { CocoDetection, CocoGroundTruth } from '../eval/coco-data';
 import { prepareGroundTruth, type PreparedGroundTruth } from '../eval/coco-eval';
@@ -138,6 +139,11 @@ export class CandidateEvaluator {
       }
     }
     return (h1 >>> 0).toString(16).padStart(8, '0') + (h2 >>> 0).toString(16).padStart(8, '0');
+  }
+
+  /** evaluate() of each removed set. */
+  evaluateBatch(sets: readonly (readonly number[])[]): CandidateScore[] {
+    return sets.map((r) => this.evaluate(r));
   }
 
   /** mAP (COCO or fidelity) and detection fingerprint of a removed set. */

@@ -1,15 +1,16 @@
 // `prunedet search`: find pruned-anchor configurations the way the paper does, on the user's photos. Runs the model
-// once per photo (cached), builds the oracle's candidate lists, walks a strategy with candidates scored in worker
-// threads, and writes the front (configs, pareto.json, report.html). Verify and bench import the pieces they reuse
-// (inputs.ts, metric.ts, oracle.ts) from their own modules.
+// once per photo into the sparse cache (sparse-cache.ts; `--build-cache-only --shard i/n` fills it from several
+// processes), walks a strategy with candidates scored in worker threads that stream the cache (stream-eval.ts), and
+// writes the front (configs, pareto.json, report.html). Verify and bench import the pieces they reuse (inputs.ts,
+// metric.ts, oracle.ts) from their own modules.
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { InternalError } from '../errors';
-import { checkOutput, claimOutputDir, type CheckOutputOptions } from '../fs';
+import { checkOutput, claimOutputDir, readOutputMarker, type CheckOutputOptions } from '../fs';
 import { loadDetector, type AnalyzedModel } from '../detector/index';
 import type { DetectorSpec } from '../detector/spec';
 import { checkImageFile, listImages } from '../image/decode';
-import type { PreprocessOptions, ResizeGeometry } from '../image/preprocess';
+import type { PreprocessOptions } from '../image/preprocess';
 import { parseCocoAnnotations, readCocoAnnotations } from '../eval/coco-data';
 import { postprocessForModel, type ModelPostprocess } from '../postprocess/for-model';
 import { formatPostprocess, PRESETS } from '../postprocess/presets';
@@ -17,17 +18,21 @@ import { foregroundCount, type Detection } from '../postprocess/spec';
 import type { ParetoLevel } from '../report/pareto-html';
 import { fmtInt, table } from '../format/table';
 import { levelCosts } from './cost';
-import { CandidateEvaluator, packTables, type CandidateScore, type EvaluatorData, type MetricSpec } from './evaluator';
-import { forEachHeadOutput, type CacheStats } from './infer';
-import { boxUnitsOf, describePreprocess, preprocessOptionsFor, toImageXywh, usage, type BoxUnits, type PreprocessFlags } from './inputs';
-import { cocoMetric, fidelityMetric, matchAnnotations } from './metric';
-import { buildCandidateList, oracleDetections, oracleModel, selectParams, type CandidateList } from './oracle';
+import { CandidateEvaluator, type CandidateScore } from './evaluator';
+import { boxUnitsOf, describePreprocess, preprocessOptionsFor, usage, type BoxUnits, type PreprocessFlags } from './inputs';
+import { checkFidelity, cocoMetric, matchAnnotations } from './metric';
+import { oracleDetections, selectParams } from './oracle';
 import { writeSearchOutputs, type LevelEvidence } from './output';
-import { startPool } from './pool';
+import { startPool, type EvaluatorSource } from './pool';
 import { loadJournal } from './state';
 import { runStrategy, STRATEGIES, type StrategyName } from './strategies';
 import { evaluationDriver } from './driver';
 import { sha256Hex } from './cache';
+import { denseEvaluatorData } from './dense-path';
+import { buildCache, recordExpectation, shardIndices, type CacheStats, type PhotoRecord } from './sparse-cache';
+import { StreamEvaluator, type StreamData, type StreamMetric } from './stream-eval';
+
+export type { CacheStats };
 import { detectionsPerLevel } from '../postprocess/per-level';
 import { levelName } from '../format/levels';
 
@@ -55,14 +60,29 @@ export interface SearchOptions {
   inputShape?: number[];
   headSpec?: string;
   preprocess?: PreprocessFlags;
+  /** Cache folder (default OUTDIR/cache); several searches and machines can share one. */
+  cacheDir?: string;
+  /** With buildSearchCache: the slice of the photos this run fills (`--shard i/n`). */
+  shard?: Shard;
+  /** 'stream' (default): candidates scored from the cache folder a chunk of photos at a time. 'dense': the in-memory
+   * reference path (dense-path.ts; every pair of every photo in memory), for the tests that prove the two agree. */
+  evaluation?: 'stream' | 'dense';
+  /** Photos a streaming evaluator holds at once (default 16). */
+  photoChunk?: number;
   onProgress?: (p: SearchProgress) => void;
   /** Replace an existing non-empty OUTDIR that prunedet did not make. */
   force?: boolean;
 }
 
+/** Shard `index` (1-based) of `count`. */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
 export type SearchProgress =
-  | { phase: 'inference'; done: number; total: number; cached: number }
-  | { phase: 'search'; candidates: number; max: number };
+  | { phase: 'inference'; done: number; total: number; computed: number }
+  | { phase: 'search'; candidates: number; max: number; images: number };
 
 export interface SearchResult {
   model: string;
@@ -110,6 +130,10 @@ function checkOptions(o: SearchOptions): void {
   checkInt('--max-candidates', o.maxCandidates, 1, 10_000_000);
   checkInt('--workers', o.workers, 1, 256);
   checkInt('--anchors-per-level', o.anchorsPerLevel, 1, 1_000_000);
+  if (o.shard) {
+    const { index, count } = o.shard;
+    if (!(Number.isInteger(count) && count >= 1 && count <= 100_000 && Number.isInteger(index) && index >= 1 && index <= count)) usage(`--shard ${index}/${count} is out of range`, 'use i/n with whole numbers 1 <= i <= n, e.g. --shard 2/4');
+  }
   checkInt('--min-level-detections', o.minLevelDetections, 0, 1_000_000_000);
   checkOutput(o.outDir, outputRule(o, []));
 }
@@ -142,41 +166,45 @@ function reportLevels(det: DetectorSpec, pp: ModelPostprocess, units: BoxUnits):
   });
 }
 
-/** Everything a search scores candidates with: the analysed model, its post-processing, the photos' candidate lists. */
-export interface PreparedSearch {
+/** The model, post-processing and photos of a search, checked, before any inference. */
+export interface SearchInputs {
+  modelPath: string;
   det: AnalyzedModel;
   pp: ModelPostprocess;
   preprocess: PreprocessOptions;
   images: string[];
   /** COCO image id of each photo. */
   imageIds: number[];
+  matched: ReturnType<typeof matchAnnotations> | undefined;
+  annotations: string | undefined;
+  annotationsSha256: string | null;
   units: BoxUnits;
   /** Base anchors per level. */
   counts: number[];
-  /** Tables, cut/NMS parameters and the metric: what a CandidateEvaluator (or a worker) is built from. */
-  data: EvaluatorData & { metric: MetricSpec };
+  foreground: number;
+  cacheDir: string;
+}
+
+/** Everything a search scores candidates with: the analysed model, its post-processing, the photos' cache records. */
+export interface PreparedSearch extends SearchInputs {
+  /** What the evaluators (this thread's or the workers') are built from: the streamed cache, or the dense tables. */
+  source: EvaluatorSource;
+  metric: { kind: 'coco' | 'fidelity'; divisor: number };
   cache: CacheStats;
-  /** Cache key of each photo's head outputs. */
+  /** Cache key of each photo. */
   cacheKeys: string[];
-  annotationsSha256: string | null;
   /** The full model's detections on the photos, per level. */
   referencePerLevel: number[];
 }
 
-export type PrepareOptions = Pick<SearchOptions, 'model' | 'images' | 'outDir' | 'annotations' | 'postprocess' | 'inputShape' | 'headSpec' | 'preprocess' | 'onProgress' | 'strategy'> & {
-  /** Cache folder (default OUTDIR/cache). */
-  cacheDir?: string;
+export type PrepareOptions = Pick<SearchOptions, 'model' | 'images' | 'outDir' | 'annotations' | 'postprocess' | 'inputShape' | 'headSpec' | 'preprocess' | 'onProgress' | 'strategy' | 'cacheDir' | 'evaluation' | 'photoChunk'> & {
   /** Called once the inputs are read and checked, before the first write (the cache): search claims OUTDIR there. */
   beforeWrite?: (det: AnalyzedModel, images: string[]) => void;
 };
 
-/**
- * Load and analyse the model, run it over the photos (through the cache), build the oracle's candidate lists and the
- * metric. Checks that the candidate tables reproduce the reference post-processing on the first photo.
- */
-export async function prepareSearch(o: PrepareOptions): Promise<PreparedSearch> {
+/** Read and check the photos, annotations, model and post-processing (cheap checks first). */
+function loadSearchInputs(o: PrepareOptions): SearchInputs {
   if (!o.postprocess) usage('search needs the post-processing the model is used with', `pass --postprocess with a preset (${Object.keys(PRESETS).join(', ')}) and key=value overrides`);
-  // Cheap checks first: the photos and the annotations, before the model is loaded and analysed.
   const images = listImages(o.images);
   for (const img of images) checkImageFile(img); // a bad file fails here, before anything is computed or written
   let matched: ReturnType<typeof matchAnnotations> | undefined;
@@ -193,45 +221,117 @@ export async function prepareSearch(o: PrepareOptions): Promise<PreparedSearch> 
   if (o.strategy === 'shared' && counts.some((c) => c !== counts[0])) {
     usage(`--strategy shared removes the same anchor on every level, but the levels have ${counts.join(', ')} anchors`, 'use --strategy pareto or layerwise for this model');
   }
-  const prep = preprocessOptionsFor(spec, o.postprocess, o.preprocess);
-  const imageIds = matched ? matched.imageIds : images.map((_, i) => i + 1);
-  const foreground = foregroundCount(pp.spec, pp.numClasses);
-
-  const units = boxUnitsOf(spec, pp);
-  const ctx = { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses };
-  const om = oracleModel(pp.spec, ctx);
-  o.beforeWrite?.(det, images);
-  const lists: CandidateList[] = new Array(images.length);
-  const coco: Float64Array[] = new Array(images.length);
-  const cacheKeys: string[] = new Array(images.length);
-  let check: Detection[] | undefined;
-  const cache = await forEachHeadOutput(
-    {
-      modelPath: o.model, modelBytes: det.fileBytes, model: det.model, det: spec, images, preprocess: prep,
-      cacheDir: o.cacheDir ?? join(resolve(o.outDir), 'cache'),
-      onProgress: (p) => o.onProgress?.({ phase: 'inference', ...p }),
-      onKey: (i, k) => (cacheKeys[i] = k),
-    },
-    (img) => {
-      const list = buildCandidateList(om, img.input);
-      lists[img.index] = list;
-      coco[img.index] = cocoBoxes(list, units, img.geometry);
-      if (img.index === 0) check = oracleDetections(pp.spec, img.input, ctx, []);
-    },
-  );
-  const data: EvaluatorData = { tables: packTables(lists, coco), select: selectParams(pp.spec, spec.levels.length), totalBase: counts.reduce((a, b) => a + b, 0) };
-  const probe = new CandidateEvaluator(data);
-  const reference = probe.detections([]);
-  if (JSON.stringify(reference[0]) !== JSON.stringify(check)) {
-    throw new InternalError('search: the candidate tables disagree with the post-processing reference on the full model');
-  }
-  const metric: MetricSpec = matched
-    ? cocoMetric(matched.gt, imageIds, foreground, o.annotations!)
-    : fidelityMetric(probe.cocoDetections([], imageIds, Array.from({ length: foreground }, (_, k) => k + 1)), imageIds, foreground);
   return {
-    det, pp, preprocess: prep, images, imageIds, units, counts, data: { ...data, metric }, cache, cacheKeys, annotationsSha256,
-    referencePerLevel: detectionsPerLevel(reference, pp.levels),
+    modelPath: o.model, det, pp, preprocess: preprocessOptionsFor(spec, o.postprocess, o.preprocess), images,
+    imageIds: matched ? matched.imageIds : images.map((_, i) => i + 1), matched, annotations: o.annotations, annotationsSha256,
+    units: boxUnitsOf(spec, pp), counts, foreground: foregroundCount(pp.spec, pp.numClasses),
+    cacheDir: o.cacheDir ?? join(resolve(o.outDir), 'cache'),
   };
+}
+
+/** The data of a StreamEvaluator over `photos` (their records in the cache folder). */
+function streamData(inp: SearchInputs, photos: PhotoRecord[], metric: StreamMetric, chunk?: number): StreamData {
+  const { pp } = inp;
+  return {
+    cacheDir: inp.cacheDir, photos, expect: recordExpectation(pp.spec, pp.numClasses, pp.levels), spec: pp.spec, levels: pp.levels,
+    numClasses: pp.numClasses, anchors: pp.anchors, preprocess: inp.preprocess, units: inp.units,
+    select: selectParams(pp.spec, inp.det.spec.levels.length), totalBase: inp.counts.reduce((a, b) => a + b, 0), metric,
+    ...(chunk ? { chunk } : {}),
+  };
+}
+
+/**
+ * Make sure the photos (all, or `indices`) have valid cache records, running the model where they do not. The first
+ * record computed is read back and checked against the reference post-processing on that photo's head outputs.
+ */
+async function fillCache(inp: SearchInputs, o: Pick<PrepareOptions, 'onProgress'>, indices?: number[]): Promise<{ stats: CacheStats; photos: (PhotoRecord | undefined)[] }> {
+  const { pp, det } = inp;
+  let checked = false;
+  const res = await buildCache({
+    modelPath: inp.modelPath, modelBytes: det.fileBytes, model: det.model, det: det.spec, images: inp.images, preprocess: inp.preprocess,
+    cacheDir: inp.cacheDir, spec: pp.spec, classes: pp.numClasses, levels: pp.levels, ...(indices ? { indices } : {}),
+    onProgress: (p) => o.onProgress?.({ phase: 'inference', done: p.done, total: p.total, computed: p.computed }),
+    onComputed: (index, input, record) => {
+      if (checked) return;
+      checked = true;
+      const photo = { key: record.key, width: record.width, height: record.height, pairs: record.score.length };
+      const got = new StreamEvaluator(streamData(inp, [photo], { kind: 'fidelity', imageIds: [inp.imageIds[index]!], categoryIds: [], divisor: 1 })).detections([])[0];
+      const want = oracleDetections(pp.spec, input, { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses }, []);
+      if (JSON.stringify(got) !== JSON.stringify(want)) throw new InternalError(`search: the cache record of ${inp.images[index]} disagrees with the post-processing reference on the full model`);
+    },
+  });
+  return res;
+}
+
+/**
+ * Load and analyse the model, fill the cache (running the model only on photos without a valid record), and build
+ * what candidates are scored with: the streamed evaluator's data and, in fidelity mode, the full model's detections
+ * and self-score (one pass over the cache). evaluation 'dense' builds the in-memory reference tables instead.
+ */
+export async function prepareSearch(o: PrepareOptions): Promise<PreparedSearch> {
+  const inp = loadSearchInputs(o);
+  o.beforeWrite?.(inp.det, inp.images);
+  const { stats, photos } = await fillCache(inp, o);
+  const records = photos as PhotoRecord[];
+  const cached = { ...inp, cache: stats, cacheKeys: records.map((p) => p.key) };
+  if (o.evaluation === 'dense') {
+    const data = await denseEvaluatorData(inp);
+    const referencePerLevel = detectionsPerLevel(new CandidateEvaluator(data).detections([]), inp.pp.levels);
+    return { ...cached, referencePerLevel, source: { kind: 'dense', data }, metric: { kind: data.metric.kind, divisor: data.metric.divisor } };
+  }
+  // the full model's detections per level (one more pass over the cache, counting only)
+  const base = { ...cached, referencePerLevel: new StreamEvaluator(streamData(inp, records, { kind: 'fidelity', imageIds: inp.imageIds, categoryIds: [], divisor: 1 }, o.photoChunk)).detectionsPerLevel([]) };
+  const categoryIds = Array.from({ length: inp.foreground }, (_, k) => k + 1);
+  let metric: StreamMetric;
+  if (inp.matched) {
+    const m = cocoMetric(inp.matched.gt, inp.imageIds, inp.foreground, inp.annotations!);
+    metric = { kind: 'coco', gt: m.gt, imageIds: inp.imageIds, categoryIds: m.categoryIds, divisor: 1 };
+  } else {
+    const full = new StreamEvaluator(streamData(inp, records, { kind: 'fidelity', imageIds: inp.imageIds, categoryIds, divisor: 1 }, o.photoChunk)).calibrate();
+    checkFidelity(full.gtObjects, inp.images.length, full.raw);
+    metric = { kind: 'fidelity', imageIds: inp.imageIds, categoryIds, divisor: full.raw, fullKept: full.fullKept, fullStart: full.fullStart };
+  }
+  return { ...base, source: { kind: 'stream', data: streamData(inp, records, metric, o.photoChunk) }, metric: { kind: metric.kind, divisor: metric.divisor } };
+}
+
+/** What `search --build-cache-only` did. */
+export interface CacheBuildResult {
+  cacheDir: string;
+  images: number;
+  /** The photos this run covered (all, or its shard's). */
+  covered: number;
+  shard?: Shard;
+  cache: CacheStats;
+  seconds: number;
+}
+
+/** `search --build-cache-only [--shard i/n]`: fill the cache for all photos or one shard of them; no evaluation. */
+export async function buildSearchCache(o: SearchOptions): Promise<CacheBuildResult> {
+  checkOptions(o);
+  const t0 = performance.now();
+  const inp = loadSearchInputs(o);
+  const indices = o.shard ? shardIndices(inp.images.length, o.shard) : undefined;
+  // The cache in OUTDIR/cache: OUTDIR is claimed as search's (the search that follows reuses it). Shards started at
+  // once may race to claim it: the loser finds the winner's claim, which is the same. A --cache-dir elsewhere is a
+  // shared folder of keyed records: OUTDIR is not written.
+  let claim: ReturnType<typeof claimOutputDir> | undefined;
+  if (o.cacheDir === undefined) {
+    const rule = outputRule(o, [...inp.det.files, ...inp.images]);
+    try {
+      claim = claimOutputDir(checkOutput(o.outDir, rule));
+    } catch (e) {
+      if (readOutputMarker(resolve(o.outDir))?.command !== 'search') throw e;
+    }
+  }
+  let stats: CacheStats;
+  try {
+    ({ stats } = await fillCache(inp, o, indices));
+    claim?.keep();
+  } catch (e) {
+    claim?.abandon();
+    throw e;
+  }
+  return { cacheDir: inp.cacheDir, images: inp.images.length, covered: indices?.length ?? inp.images.length, ...(o.shard ? { shard: o.shard } : {}), cache: stats, seconds: (performance.now() - t0) / 1000 };
 }
 
 /**
@@ -241,8 +341,8 @@ export async function prepareSearch(o: PrepareOptions): Promise<PreparedSearch> 
  * the scores search reports.
  */
 export function evaluateCandidate(p: PreparedSearch, removed: readonly number[]): CandidateScore & { detections: Detection[][] } {
-  const ev = new CandidateEvaluator(p.data);
-  return { ...ev.evaluate(removed), detections: ev.detections(removed) };
+  const ev = p.source.kind === 'stream' ? new StreamEvaluator(p.source.data) : new CandidateEvaluator(p.source.data);
+  return { ...ev.evaluateBatch([removed])[0]!, detections: ev.detections(removed) };
 }
 
 /** Run a search and write its outputs. */
@@ -250,6 +350,7 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
   checkOptions(o);
   const strategy = o.strategy ?? 'pareto';
   const outDir = resolve(o.outDir);
+  if (o.shard) usage('--shard only splits --build-cache-only', 'fill the cache with --build-cache-only --shard i/n in each process, then run the search without --shard');
   let claim: ReturnType<typeof claimOutputDir> | undefined;
   try {
     const r = await searchIn(o, outDir, strategy, (det, images) => {
@@ -265,9 +366,9 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
 
 async function searchIn(o: SearchOptions, outDir: string, strategy: StrategyName, beforeWrite: PrepareOptions['beforeWrite']): Promise<SearchResult> {
   const prepared = await prepareSearch({ ...o, beforeWrite });
-  const { det, pp, counts, data, cache, cacheKeys } = prepared;
+  const { det, pp, counts, cache, cacheKeys } = prepared;
   const spec = det.spec;
-  const metric = data.metric;
+  const metric = prepared.metric;
   const minMap = o.minMap ?? (metric.kind === 'coco' ? 0.2 : 0.5);
   const maxCandidates = o.maxCandidates ?? DEFAULT_MAX_CANDIDATES;
   const workers = o.workers ?? Math.max(1, availableParallelism());
@@ -278,7 +379,7 @@ async function searchIn(o: SearchOptions, outDir: string, strategy: StrategyName
   const journalPath = join(outDir, 'search-state.json');
   const { journal, discarded } = loadJournal(journalPath, journalKey);
   const resumed = Object.keys(journal.results).length;
-  const pool = await startPool(data, workers);
+  const pool = await startPool(prepared.source, workers);
   const driver = evaluationDriver({
     counts,
     costs: levelCosts(spec, det.shapes),
@@ -289,7 +390,7 @@ async function searchIn(o: SearchOptions, outDir: string, strategy: StrategyName
     pool,
     journal,
     journalPath,
-    onEvaluated: (n) => o.onProgress?.({ phase: 'search', candidates: n, max: maxCandidates }),
+    onEvaluated: (n) => o.onProgress?.({ phase: 'search', candidates: n, max: maxCandidates, images: prepared.images.length }),
   });
   let front;
   try {
@@ -333,14 +434,6 @@ async function searchIn(o: SearchOptions, outDir: string, strategy: StrategyName
   };
 }
 
-/** COCO boxes (photo pixels) of a list's entries. */
-function cocoBoxes(list: CandidateList, units: BoxUnits, g: ResizeGeometry): Float64Array {
-  const n = list.anchor.length;
-  const out = new Float64Array(4 * n);
-  for (let i = 0; i < n; i++) out.set(toImageXywh(list.box.subarray(4 * i, 4 * i + 4), units, g), 4 * i);
-  return out;
-}
-
 /** The reference detections per level and, when a front point removes anchors of a weak level, the warning. */
 function evidenceLines(r: SearchResult): string[] {
   const e = r.evidence;
@@ -372,7 +465,8 @@ export function formatSearch(r: SearchResult): string {
   const rate = s.seconds > 0 ? ` (${(s.candidates / s.seconds).toFixed(1)}/s)` : '';
   return [
     `${r.model}: ${r.images} images, ${metric}, strategy ${r.strategy}; ${s.candidates} candidates evaluated in ${s.seconds.toFixed(1)} s${rate}${s.resumed ? `, ${s.resumed} from an earlier run` : ''}${s.exhausted ? ' (stopped at --max-candidates)' : ''}`,
-    `preprocessing ${r.preprocess}; post-processing ${r.postprocess}; head outputs ${r.cache.hits} cached, ${r.cache.computed} computed${r.cache.rebuilt ? ` (${r.cache.rebuilt} rebuilt)` : ''}`,
+    `preprocessing ${r.preprocess}; post-processing ${r.postprocess}`,
+    `cache: ${formatCacheStats(r.cache, r.images)}`,
     '',
     table(['#', 'removed anchors', 'kept/level', metric, 'head MACs', 'boxes', 'fewer boxes', 'config'], rows),
     '',
@@ -380,4 +474,17 @@ export function formatSearch(r: SearchResult): string {
     ...evidenceLines(r),
     `wrote ${r.pareto} and ${r.report}`,
   ].join('\n');
+}
+
+/** `N reused, M computed (R rebuilt); B MB, K KB per photo`. */
+export function formatCacheStats(c: CacheStats, photos: number): string {
+  const per = photos > 0 ? ` (${(c.bytes / photos / 1e3).toFixed(1)} KB per photo, ${Math.round(c.pairs / photos)} pairs above the threshold)` : '';
+  return `${c.hits} records reused, ${c.computed} computed${c.rebuilt ? ` (${c.rebuilt} rebuilt: older format, other scores or damaged)` : ''}; ${(c.bytes / 1e6).toFixed(1)} MB${per}`;
+}
+
+/** The text `prunedet search --build-cache-only` prints. */
+export function formatCacheBuild(r: CacheBuildResult): string {
+  const which = r.shard ? `shard ${r.shard.index}/${r.shard.count}: ${r.covered} of ${r.images} photos` : `${r.images} photos`;
+  const rate = r.cache.computed > 0 ? `, ${(r.cache.computed / r.seconds).toFixed(1)} photos/s` : '';
+  return [`cache ${r.cacheDir}, ${which} in ${r.seconds.toFixed(1)} s${rate}`, `  ${formatCacheStats(r.cache, r.covered)}`].join('\n');
 }

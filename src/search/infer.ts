@@ -1,16 +1,16 @@
 // Running the original model once over a folder of photos (onnxruntime-node, batched when the input's batch dimension
-// is dynamic) and handing each photo's head outputs, in the post-processing reference's input form, to the caller;
-// through the on-disk cache (cache.ts) so later runs skip both decoding and inference. Not post-processing.
-import { mkdirSync, readFileSync } from 'node:fs';
+// is dynamic) and handing each photo's head outputs, in the post-processing reference's input form, to the caller.
+// The caller decides per photo (from its bytes) whether it needs running: search's cache (sparse-cache.ts) skips the
+// photos whose record is valid. Not post-processing.
+import { readFileSync } from 'node:fs';
 import type { Model } from '../ir/graph';
 import { declaredType } from '../onnx/value-info';
 import { PrunedetError } from '../errors';
 import type { DetectorSpec } from '../detector/spec';
 import { decodeImageBytes } from '../image/decode';
 import { preprocess, resizeGeometry, type PreprocessOptions, type ResizeGeometry } from '../image/preprocess';
-import { referenceInput, referenceInputForm, type RunOutputs } from '../postprocess/for-model';
+import { referenceInput, type RunOutputs } from '../postprocess/for-model';
 import type { PostprocessInput } from '../postprocess/reference';
-import { cacheKey, readCacheRecord, sha256Hex, writeCacheRecord, type CacheRecord } from './cache';
 
 /** Batch size used for models whose input batch dimension is symbolic. */
 export const DYNAMIC_BATCH = 8;
@@ -20,17 +20,16 @@ export const ORT_SESSION_OPTIONS = { logSeverityLevel: 3 as const, graphOptimiza
 
 export interface HeadRunOptions {
   modelPath: string;
-  /** The model file's bytes (hashed into the cache key). */
-  modelBytes: Uint8Array;
   model: Model;
   det: DetectorSpec;
   images: string[];
   preprocess: PreprocessOptions;
-  /** Folder of cache records; created if missing. */
-  cacheDir: string;
-  onProgress?: (p: { done: number; total: number; cached: number }) => void;
-  /** Told each image's cache key (what identifies its outputs). */
-  onKey?: (index: number, key: string) => void;
+  /** The photos to consider (indices into images, in this order); default all. */
+  indices?: readonly number[];
+  /** Told each photo's bytes before it is decoded; false = skip it (its outputs are not needed). */
+  want?: (index: number, bytes: Uint8Array) => boolean;
+  /** After each photo (skipped or run): how many of the considered photos are done. */
+  onProgress?: (p: { done: number; total: number }) => void;
 }
 
 export interface ImageHeadOutputs {
@@ -38,35 +37,6 @@ export interface ImageHeadOutputs {
   path: string;
   geometry: ResizeGeometry;
   input: PostprocessInput;
-}
-
-export interface CacheStats {
-  hits: number;
-  computed: number;
-  /** Records found corrupt or stale and recomputed. */
-  rebuilt: number;
-  batch: number;
-}
-
-/** The reference input's arrays with stable names (what a cache record stores). */
-export function inputArrays(input: PostprocessInput): { name: string; data: Float32Array }[] {
-  if (input.form === 'concat') return [{ name: 'scores', data: input.scores }, { name: 'boxes', data: input.boxes }];
-  return input.levels.flatMap((l, i) => [{ name: `cls${i}`, data: l.cls }, { name: `reg${i}`, data: l.reg }]);
-}
-
-function inputFromArrays(form: PostprocessInput['form'], arrays: { name: string; data: Float32Array }[]): PostprocessInput | undefined {
-  const by = new Map(arrays.map((a) => [a.name, a.data]));
-  if (form === 'concat') {
-    const scores = by.get('scores'), boxes = by.get('boxes');
-    return scores && boxes ? { form, scores, boxes } : undefined;
-  }
-  const levels: { cls: Float32Array; reg: Float32Array }[] = [];
-  for (let i = 0; by.has(`cls${i}`); i++) {
-    const cls = by.get(`cls${i}`)!, reg = by.get(`reg${i}`);
-    if (!reg) return undefined;
-    levels.push({ cls, reg });
-  }
-  return { form, levels };
 }
 
 /** [batch size, dynamic?] of the model's image input. */
@@ -81,31 +51,27 @@ function batchOf(model: Model, det: DetectorSpec): [number, boolean] {
 interface Pending {
   index: number;
   path: string;
-  key: string;
   geometry: ResizeGeometry;
   tensor: Float32Array;
-  rebuilt: boolean;
 }
 
 /**
- * Call `visit` once per image (in any order; `index` says which) with its head outputs: from the cache when a valid
- * record exists, else by running the model (records written as they are computed, so an interrupted run keeps what
- * it finished). Unreadable images fail with E_IMAGES naming the file.
+ * Call `visit` once per photo that is wanted (in the order considered; `index` says which) with its head outputs, by
+ * running the model in batches. Unreadable images fail with E_IMAGES naming the file. Returns the batch size used and
+ * how many photos ran.
  */
-export async function forEachHeadOutput(o: HeadRunOptions, visit: (img: ImageHeadOutputs) => void): Promise<CacheStats> {
+export async function forEachHeadOutput(o: HeadRunOptions, visit: (img: ImageHeadOutputs) => void): Promise<{ batch: number; computed: number }> {
   const { det } = o;
-  mkdirSync(o.cacheDir, { recursive: true });
-  const modelSha256 = sha256Hex(o.modelBytes);
-  const form = referenceInputForm(det);
   const inputShape = [1, ...det.input.shape.slice(1)];
   const [batch, dynamic] = batchOf(o.model, det);
   const outputs = det.outputs.map((x) => x.name).sort();
-  const stats: CacheStats = { hits: 0, computed: 0, rebuilt: 0, batch };
+  const indices = o.indices ?? o.images.map((_, i) => i);
   let session: import('onnxruntime-node').InferenceSession | undefined;
   let ort: typeof import('onnxruntime-node') | undefined;
   let done = 0;
+  let computed = 0;
   const pending: Pending[] = [];
-  const report = () => o.onProgress?.({ done, total: o.images.length, cached: stats.hits });
+  const report = () => o.onProgress?.({ done, total: indices.length });
 
   const flush = async () => {
     if (pending.length === 0) return;
@@ -136,46 +102,38 @@ export async function forEachHeadOutput(o: HeadRunOptions, visit: (img: ImageHea
         const size = all.length / n;
         outs[name] = { dims: [1, ...t.dims.slice(1)], data: all.subarray(b * size, (b + 1) * size) }; // copied by copyInput
       }
-      const input = copyInput(referenceInput(det, outs));
-      const record: CacheRecord = { key: p.key, width: p.geometry.imageWidth, height: p.geometry.imageHeight, arrays: inputArrays(input) };
-      writeCacheRecord(o.cacheDir, record);
-      stats.computed++;
-      if (p.rebuilt) stats.rebuilt++;
+      computed++;
       done++;
-      visit({ index: p.index, path: p.path, geometry: p.geometry, input });
+      visit({ index: p.index, path: p.path, geometry: p.geometry, input: copyInput(referenceInput(det, outs)) });
     });
     pending.length = 0;
     report();
   };
 
-  report();
-  for (let index = 0; index < o.images.length; index++) {
-    const path = o.images[index]!;
-    let bytes: Uint8Array;
-    try {
-      bytes = readFileSync(path);
-    } catch (e) {
-      throw new PrunedetError('E_IMAGES', `image ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'fix its permissions or remove it from the folder');
-    }
-    const key = cacheKey({ modelSha256, imageSha256: sha256Hex(bytes), preprocess: o.preprocess, inputShape, outputs });
-    o.onKey?.(index, key);
-    const cached = readCacheRecord(o.cacheDir, key);
-    if (cached.status === 'hit') {
-      const input = inputFromArrays(form, cached.record.arrays);
-      if (input) {
-        stats.hits++;
+  try {
+    report();
+    for (const index of indices) {
+      const path = o.images[index]!;
+      let bytes: Uint8Array;
+      try {
+        bytes = readFileSync(path);
+      } catch (e) {
+        throw new PrunedetError('E_IMAGES', `image ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'fix its permissions or remove it from the folder');
+      }
+      if (o.want && !o.want(index, bytes)) {
         done++;
-        visit({ index, path, geometry: resizeGeometry(cached.record.width, cached.record.height, o.preprocess), input });
         report();
         continue;
       }
+      const img = decodeImageBytes(bytes, path);
+      pending.push({ index, path, geometry: resizeGeometry(img.width, img.height, o.preprocess), tensor: preprocess(img, o.preprocess) });
+      if (pending.length >= batch) await flush();
     }
-    const img = decodeImageBytes(bytes, path);
-    pending.push({ index, path, key, geometry: resizeGeometry(img.width, img.height, o.preprocess), tensor: preprocess(img, o.preprocess), rebuilt: cached.status !== 'missing' });
-    if (pending.length >= batch) await flush();
+    await flush();
+  } finally {
+    await session?.release();
   }
-  await flush();
-  return stats;
+  return { batch, computed };
 }
 
 /** Own copies of the arrays (referenceInput returns views into onnxruntime's buffers). */

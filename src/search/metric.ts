@@ -75,13 +75,19 @@ export function fidelityMetric(full: readonly CocoDetection[], imageIds: number[
     perBucket.set(key, n + 1);
     return n < EVAL_MAX_DETS;
   });
-  if (top.length === 0) {
-    throw new PrunedetError('E_IMAGES', `the full model detects nothing on these ${imageIds.length} images, so fidelity is undefined`, 'lower the score threshold (e.g. --postprocess <preset>,score_thr=0.3), add images with objects, or pass --annotations');
-  }
+  checkFidelity(top.length, imageIds.length);
   const gt = detectionsAsGroundTruth(top, { imageIds, categoryIds });
   const self = prepareGroundTruth(gt).evaluate(full).map;
-  if (!(self > 0)) throw new PrunedetError('E_IMAGES', `the full model's detections score ${self} against themselves (degenerate boxes?), so fidelity is undefined`, 'check the box units and preprocessing');
+  checkFidelity(top.length, imageIds.length, self);
   return { kind: 'fidelity', gt, imageIds, categoryIds, divisor: self };
+}
+
+/** Fidelity is undefined when the full model detects nothing (`objects` = 0) or scores <= 0 against itself. */
+export function checkFidelity(objects: number, images: number, self?: number): void {
+  if (objects === 0) {
+    throw new PrunedetError('E_IMAGES', `the full model detects nothing on these ${images} images, so fidelity is undefined`, 'lower the score threshold (e.g. --postprocess <preset>,score_thr=0.3), add images with objects, or pass --annotations');
+  }
+  if (self !== undefined && !(self > 0)) throw new PrunedetError('E_IMAGES', `the full model's detections score ${self} against themselves (degenerate boxes?), so fidelity is undefined`, 'check the box units and preprocessing');
 }
 
 /**

@@ -97,6 +97,21 @@ export function oracleModel(spec: PostprocessSpec, ctx: PostprocessContext): Ora
 
 const pos = (v: number) => (v > 0 ? v : 0);
 
+/**
+ * iouF(kept box j, candidate box i) over xyxy boxes at 4*index with their areas, float32 operation for operation in
+ * the reference's operand order (a = the earlier kept box, b = the later one). Shared by the oracle's NMS and the
+ * streamed evaluator's.
+ */
+export function keptIou(box: Float32Array, area: Float32Array, j: number, i: number): number {
+  const a0 = box[4 * i]!, a1 = box[4 * i + 1]!, a2 = box[4 * i + 2]!, a3 = box[4 * i + 3]!;
+  const b0 = box[4 * j]!, b1 = box[4 * j + 1]!, b2 = box[4 * j + 2]!, b3 = box[4 * j + 3]!;
+  const iw = pos(f32((b2 < a2 ? b2 : a2) - (b0 > a0 ? b0 : a0)));
+  const ih = pos(f32((b3 < a3 ? b3 : a3) - (b1 > a1 ? b1 : a1)));
+  const inter = f32(iw * ih);
+  const union = f32(f32(area[j]! + area[i]!) - inter);
+  return union > 0 ? f32(inter / union) : 0;
+}
+
 /** Build the candidate list of one image (the reference's steps 1 and 3, for every pair above the threshold). */
 export function buildCandidateList(m: OracleModel, input: PostprocessInput): CandidateList {
   const { spec, ctx, offsets } = m;
@@ -208,19 +223,11 @@ export function selectDetections(t: ListView, lo: number, hi: number, removed: U
       taken++;
     }
     // Greedy NMS: i survives iff no kept box of the same label (any label when agnostic) has IoU > thr with it.
-    const a0 = box[4 * i]!, a1 = box[4 * i + 1]!, a2 = box[4 * i + 2]!, a3 = box[4 * i + 3]!, aa = area[i]!;
     let suppressed = false;
     for (let q = 0; q < kept; q++) {
       const j = out[q]!;
       if (!p.agnostic && label[j] !== label[i]) continue;
-      // iouF(kept j, candidate i), operand order as the reference (a = earlier kept box, b = later box).
-      const b0 = box[4 * j]!, b1 = box[4 * j + 1]!, b2 = box[4 * j + 2]!, b3 = box[4 * j + 3]!;
-      const iw = pos(f32((b2 < a2 ? b2 : a2) - (b0 > a0 ? b0 : a0)));
-      const ih = pos(f32((b3 < a3 ? b3 : a3) - (b1 > a1 ? b1 : a1)));
-      const inter = f32(iw * ih);
-      const union = f32(f32(area[j]! + aa) - inter);
-      const iou = union > 0 ? f32(inter / union) : 0;
-      if (iou > thr) {
+      if (keptIou(box, area, j, i) > thr) {
         suppressed = true;
         break;
       }

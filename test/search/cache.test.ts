@@ -1,31 +1,37 @@
-// The head-output cache record: round trip, and every kind of damage detected (never a silently wrong array).
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// The search cache folder: keys, building it in shards (separate processes filling one folder at once, then one
+// search over it), and versioning (a record of an older format, or made for other scores or a higher threshold, is
+// rebuilt in place, never read as a current one).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { cacheKey, cachePath, decodeCacheRecord, encodeCacheRecord, readCacheRecord, writeCacheRecord, type CacheRecord } from '../../src/search/cache';
-import { mulberry32 } from '../_support/prng';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadDetector } from '../../src/detector/index';
+import { postprocessForModel } from '../../src/postprocess/for-model';
+import { buildSearchCache, search } from '../../src/search/index';
+import { cacheKey, cachePath } from '../../src/search/cache';
+import { recordExpectation, shardIndices, parseShard } from '../../src/search/sparse-cache';
+import { readSparseRecord } from '../../src/search/sparse-record';
+import { SYNTH_POSTPROCESS, makeProject, type Project } from './project';
 
-const dir = mkdtempSync(join(tmpdir(), 'pd-search-cache-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const root = mkdtempSync(join(tmpdir(), 'pd-search-cache-'));
+let p: Project;
+beforeAll(() => {
+  p = makeProject(root, 6);
+});
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-function record(key: string): CacheRecord {
-  const r = mulberry32(3);
-  return {
-    key,
-    width: 640,
-    height: 480,
-    arrays: [
-      { name: 'scores', data: Float32Array.from({ length: 4420 * 2 }, () => r()) },
-      { name: 'boxes', data: Float32Array.from({ length: 4420 * 4 }, () => r() * 2 - 1) },
-    ],
-  };
+/** Status of every record in a cache folder, read as a search with `postprocess` reads them. */
+function statuses(dir: string, postprocess = SYNTH_POSTPROCESS): string[] {
+  const det = loadDetector(p.model).spec;
+  const pp = postprocessForModel(det, postprocess);
+  const expect_ = recordExpectation(pp.spec, pp.numClasses, pp.levels);
+  return readdirSync(dir).filter((f) => f.endsWith('.bin')).sort().map((f) => readSparseRecord(dir, f.slice(0, -4), expect_).status);
 }
 
-describe('head-output cache records', () => {
-  const key = cacheKey({ modelSha256: 'm', imageSha256: 'i', preprocess: { size: [320, 240], mean: [127, 127, 127] }, inputShape: [1, 3, 240, 320], outputs: ['boxes', 'scores'] });
-
-  it('keys change with every part and not with property order', () => {
+describe('cache keys', () => {
+  it('change with every part and not with property order', () => {
     const base = { modelSha256: 'm', imageSha256: 'i', preprocess: { a: 1, b: [2] }, inputShape: [1, 3, 2, 2], outputs: ['x'] };
     const k = cacheKey(base);
     expect(cacheKey({ ...base, preprocess: { b: [2], a: 1 } })).toBe(k);
@@ -34,42 +40,73 @@ describe('head-output cache records', () => {
     }
     expect(k).toMatch(/^[0-9a-f]{64}$/);
   });
+});
 
-  it('round-trips arrays bit for bit', () => {
-    const r = record(key);
-    writeCacheRecord(dir, r);
-    const got = readCacheRecord(dir, key);
-    expect(got.status).toBe('hit');
-    if (got.status !== 'hit') return;
-    expect(got.record.width).toBe(640);
-    expect(got.record.arrays.map((a) => a.name)).toEqual(['scores', 'boxes']);
-    expect(Buffer.from(got.record.arrays[1]!.data.buffer, got.record.arrays[1]!.data.byteOffset, got.record.arrays[1]!.data.byteLength))
-      .toEqual(Buffer.from(r.arrays[1]!.data.buffer));
-    expect(readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]); // atomic write left no temp file
+describe('shards', () => {
+  it('split the sorted photos i, i+n, ... and refuse anything but i/n', () => {
+    expect(shardIndices(7, parseShard('1/3'))).toEqual([0, 3, 6]);
+    expect(shardIndices(7, parseShard(' 3 / 3 '))).toEqual([2, 5]);
+    const all = [1, 2, 3].flatMap((i) => shardIndices(10, { index: i, count: 3 })).sort((a, b) => a - b);
+    expect(all).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    for (const bad of ['0/2', '3/2', '2', 'a/b', '1/0']) expect(() => parseShard(bad)).toThrow(/--shard .* is not i\/n/);
   });
 
-  it('reports a missing record, and a truncated, altered, foreign or mismatched one as corrupt', () => {
-    expect(readCacheRecord(dir, 'f'.repeat(64)).status).toBe('missing');
-    const bytes = encodeCacheRecord(record(key));
-    const flipped = bytes.slice();
-    flipped[5000] ^= 1;
-    const cases: [Uint8Array, RegExp][] = [
-      [bytes.subarray(0, bytes.length - 100), /checksum/],
-      [bytes.subarray(0, 20), /checksum|not a prunedet/],
-      [flipped, /checksum/],
-      [new TextEncoder().encode('{"not": "a cache"}'.repeat(4)), /not a prunedet/],
-      [new Uint8Array(0), /not a prunedet/],
-    ];
-    for (const [b, why] of cases) {
-      const r = decodeCacheRecord(b, key);
-      expect(r.status).toBe('corrupt');
-      if (r.status === 'corrupt') expect(r.reason).toMatch(why);
-    }
-    const other = decodeCacheRecord(bytes, 'a'.repeat(64));
-    expect(other).toEqual({ status: 'corrupt', reason: expect.stringMatching(/key does not match/) });
-    // a damaged file on disk is reported, not thrown
-    writeFileSync(cachePath(dir, key), flipped);
-    expect(readCacheRecord(dir, key).status).toBe('corrupt');
-    expect(readFileSync(cachePath(dir, key)).length).toBe(bytes.length);
+  it('two processes fill one cache folder at once; the search then runs the model on nothing', async () => {
+    const cache = join(root, 'shared-cache');
+    const run = (shard: string) => new Promise<{ code: number | null; out: string }>((res) => {
+      const child = spawn(process.execPath, [resolve(__dirname, '../../bin/prunedet.js'), 'search', p.model, '--images', p.images, '--postprocess', SYNTH_POSTPROCESS, '-o', join(root, `o-${shard.replace('/', '-')}`), '--cache-dir', cache, '--build-cache-only', '--shard', shard, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.on('exit', (code) => res({ code, out }));
+    });
+    const [a, b] = await Promise.all([run('1/2'), run('2/2')]);
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(0);
+    const ra = JSON.parse(a.out), rb = JSON.parse(b.out);
+    expect([ra.covered, rb.covered]).toEqual([3, 3]);
+    expect(ra.cache).toMatchObject({ computed: 3, hits: 0 });
+    expect(rb.cache).toMatchObject({ computed: 3, hits: 0 });
+    expect(statuses(cache)).toEqual(new Array(6).fill('hit'));
+    expect(readdirSync(cache).filter((f) => !f.endsWith('.bin'))).toEqual([]);
+    // the shard runs wrote no search outputs
+    expect(existsSync(join(root, 'o-1-2', 'pareto.json'))).toBe(false);
+    const r = await search({ model: p.model, images: p.images, postprocess: SYNTH_POSTPROCESS, outDir: join(root, 'after-shards'), cacheDir: cache, maxCandidates: 5, workers: 1 });
+    expect(r.cache).toMatchObject({ hits: 6, computed: 0 });
+    // a second build of a shard finds everything there
+    const again = await buildSearchCache({ model: p.model, images: p.images, postprocess: SYNTH_POSTPROCESS, outDir: join(root, 'again'), cacheDir: cache, shard: { index: 1, count: 2 } });
+    expect(again.cache).toMatchObject({ hits: 3, computed: 0 });
+  });
+
+  it('--shard is refused without --build-cache-only', async () => {
+    await expect(search({ model: p.model, images: p.images, postprocess: SYNTH_POSTPROCESS, outDir: join(root, 'x'), shard: { index: 1, count: 2 } })).rejects.toThrow(/--shard only splits --build-cache-only/);
+  });
+});
+
+describe('format versioning', () => {
+  it('an older format, a record for other scores and one at a higher threshold are rebuilt in place, never read', async () => {
+    const cache = join(root, 'versions');
+    mkdirSync(cache, { recursive: true });
+    const first = await buildSearchCache({ model: p.model, images: p.images, postprocess: SYNTH_POSTPROCESS, outDir: join(root, 'v'), cacheDir: cache });
+    expect(first.cache).toMatchObject({ computed: 6, rebuilt: 0 });
+    const names = readdirSync(cache).sort();
+    // photo 0's record replaced by a format-1 file (dense head outputs) under the same key
+    const header = Buffer.from(JSON.stringify({ format: 1, key: names[0]!.slice(0, -4), width: 200, height: 180, arrays: [{ name: 'scores', length: 4 }] }));
+    const body = Buffer.concat([Buffer.from('PDHEADC1', 'latin1'), Buffer.from(new Uint32Array([header.length]).buffer), header, Buffer.alloc((4 - (header.length % 4)) % 4), Buffer.alloc(16)]);
+    writeFileSync(join(cache, names[0]!), Buffer.concat([body, createHash('sha256').update(body).digest()]));
+    expect(statuses(cache)[0]).toBe('stale');
+    const second = await buildSearchCache({ model: p.model, images: p.images, postprocess: SYNTH_POSTPROCESS, outDir: join(root, 'v'), cacheDir: cache });
+    expect(second.cache).toMatchObject({ hits: 5, computed: 1, rebuilt: 1 });
+    expect(readdirSync(cache).sort()).toEqual(names); // rebuilt under the same name: nothing orphaned
+    expect(statuses(cache)).toEqual(new Array(6).fill('hit'));
+    // a higher threshold reads the records (a prefix of their pairs); a lower one, or another score function, rebuilds them
+    const higher = await buildSearchCache({ model: p.model, images: p.images, postprocess: 'mmdet-ssd300,score_thr=0.05', outDir: join(root, 'v'), cacheDir: cache });
+    expect(higher.cache).toMatchObject({ hits: 6, computed: 0 });
+    expect(higher.cache.pairs).toBeLessThan(second.cache.pairs);
+    const lower = await buildSearchCache({ model: p.model, images: p.images, postprocess: 'mmdet-ssd300,score_thr=0.01', outDir: join(root, 'v'), cacheDir: cache });
+    expect(lower.cache).toMatchObject({ hits: 0, computed: 6, rebuilt: 6 });
+    expect(statuses(cache, SYNTH_POSTPROCESS)).toEqual(new Array(6).fill('hit')); // made at 0.01, they serve 0.013
+    const other = await buildSearchCache({ model: p.model, images: p.images, postprocess: 'mmdet-ssd300,score_thr=0.01,background=first', outDir: join(root, 'v'), cacheDir: cache });
+    expect(other.cache).toMatchObject({ computed: 6, rebuilt: 6 });
+    expect(readFileSync(cachePath(cache, names[0]!.slice(0, -4))).subarray(0, 8).toString('latin1')).toBe('PDSPARSE');
   });
 });

@@ -1,11 +1,14 @@
 // `prunedet search` through the real bin: bad inputs are one-line user errors (exit 2, no stack), inputs are never
 // written, and the head-output cache is never left corrupt by a failure or a kill mid-run.
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeCacheRecord } from '../../src/search/cache';
+import { loadDetector } from '../../src/detector/index';
+import { postprocessForModel } from '../../src/postprocess/for-model';
+import { recordExpectation } from '../../src/search/sparse-cache';
+import { readSparseRecord } from '../../src/search/sparse-record';
 import { expectUserError, prunedet, sha256 } from '../_support/cli';
 import { SYNTH_POSTPROCESS, makeProject, photo, type Project } from './project';
 
@@ -24,8 +27,10 @@ const base = (out: string, images = p.images) => ['search', p.model, '--images',
 /** Every record in a cache folder decodes and checks out (temp files of a killed write are not records). */
 function expectCacheIntact(dir: string): number {
   if (!existsSync(dir)) return 0;
+  const pp = postprocessForModel(loadDetector(p.model).spec, SYNTH_POSTPROCESS);
+  const expectation = recordExpectation(pp.spec, pp.numClasses, pp.levels);
   const records = readdirSync(dir).filter((f) => f.endsWith('.bin'));
-  for (const f of records) expect(decodeCacheRecord(readFileSync(join(dir, f)), f.slice(0, -4)).status, f).toBe('hit');
+  for (const f of records) expect(readSparseRecord(dir, f.slice(0, -4), expectation).status, f).toBe('hit');
   return records.length;
 }
 
@@ -76,6 +81,9 @@ describe('prunedet search: bad inputs', () => {
     [['--strategy', 'greedy'], /--strategy greedy is unknown; use one of pareto, layerwise, shared/],
     [['--size', '640x480'], /--size 640x480 does not match the model's input 300x300/],
     [['--mean', 'a,b,c'], /--mean "a,b,c" is not three numbers/],
+    [['--progress', '-1'], /--progress -1 is out of range/],
+    [['--build-cache-only', '--shard', '3/2'], /--shard "3\/2" is not i\/n/],
+    [['--shard', '1/2'], /--shard only splits --build-cache-only/],
   ])('flag out of range: %j', (flags, pattern) => {
     expectUserError(prunedet([...base(join(root, 'o6')), ...flags]), pattern, expect);
   });

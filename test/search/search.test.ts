@@ -9,7 +9,6 @@ import { prepareGroundTruth } from '../../src/eval/coco-eval';
 import type { CocoDetection, CocoGroundTruth } from '../../src/eval/coco-data';
 import type { PostprocessInput } from '../../src/postprocess/reference';
 import type { ResizeGeometry } from '../../src/image/preprocess';
-import { CandidateEvaluator } from '../../src/search/evaluator';
 import { DYNAMIC_BATCH, forEachHeadOutput } from '../../src/search/infer';
 import { buildFixture } from '../../fixtures/index';
 import { DataType } from '../../src/ir/dtype';
@@ -20,7 +19,9 @@ import { oracleDetections } from '../../src/search/oracle';
 import { candidateCost } from '../../src/search/cost';
 import { keptOf } from '../../src/search/output';
 import { evaluateCandidate, prepareSearch, search, type PreparedSearch, type SearchResult } from '../../src/search/index';
-import { decodeCacheRecord } from '../../src/search/cache';
+import { fidelityMetric, scoreDetections } from '../../src/search/metric';
+import { recordExpectation } from '../../src/search/sparse-cache';
+import { readSparseRecord } from '../../src/search/sparse-record';
 import { SYNTH_POSTPROCESS, makeProject, type Project } from './project';
 
 const root = mkdtempSync(join(tmpdir(), 'pd-search-e2e-'));
@@ -34,28 +35,30 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** Scores removed sets through the reference post-processing (no candidate tables), on the cached head outputs. */
-async function referenceScorer(p: PreparedSearch, cacheDir: string): Promise<(removed: number[]) => number> {
+/**
+ * Scores removed sets the slow, independent way: the model run again on every photo (no cache), the reference
+ * post-processing with the removed anchors suppressed, COCOeval against the full model's own detections (fidelity).
+ */
+async function referenceScorer(p: PreparedSearch): Promise<(removed: number[]) => number> {
   const inputs: PostprocessInput[] = [];
   const geometry: ResizeGeometry[] = [];
-  const stats = await forEachHeadOutput(
-    { modelPath: project.model, modelBytes: readFileSync(project.model), model: p.det.model, det: p.det.spec, images: p.images, preprocess: p.preprocess, cacheDir },
-    (img) => {
-      inputs[img.index] = img.input;
-      geometry[img.index] = img.geometry;
-    },
-  );
-  expect(stats.computed).toBe(0); // everything from the cache
-  const m = p.data.metric;
-  const gt = prepareGroundTruth(m.gt);
+  const run = await forEachHeadOutput({ modelPath: project.model, model: p.det.model, det: p.det.spec, images: p.images, preprocess: p.preprocess }, (img) => {
+    inputs[img.index] = img.input;
+    geometry[img.index] = img.geometry;
+  });
+  expect(run.computed).toBe(project.photos.length);
   const ctx = { anchors: p.pp.anchors, levels: p.pp.levels, numClasses: p.pp.numClasses };
-  return (removed) => {
-    const dets: CocoDetection[] = p.images.flatMap((_, i) =>
-      oracleDetections(p.pp.spec, inputs[i]!, ctx, removed).map((d) => ({ image_id: m.imageIds[i]!, category_id: m.categoryIds[d.label]!, bbox: toImageXywh(d.box, p.units, geometry[i]!), score: d.score })),
-    );
-    const raw = gt.evaluate(dets).map;
-    return m.kind === 'fidelity' ? Math.min(1, raw / m.divisor) : raw;
-  };
+  const cocoOf = (removed: number[]): CocoDetection[] => p.images.flatMap((_, i) =>
+    oracleDetections(p.pp.spec, inputs[i]!, ctx, removed).map((d) => ({ image_id: p.imageIds[i]!, category_id: d.label + 1, bbox: toImageXywh(d.box, p.units, geometry[i]!), score: d.score })),
+  );
+  const metric = fidelityMetric(cocoOf([]), p.imageIds, p.foreground);
+  const gt = prepareGroundTruth(metric.gt);
+  return (removed) => scoreDetections(metric, cocoOf(removed), gt);
+}
+
+/** The status of the cache record `file` as the prepared search reads it. */
+function recordStatus(p: PreparedSearch, dir: string, file: string): string {
+  return readSparseRecord(dir, file.replace(/\.bin$/, ''), recordExpectation(p.pp.spec, p.pp.numClasses, p.pp.levels)).status;
 }
 
 /** Global base-anchor index of an anchor on the anchor axis. */
@@ -105,7 +108,7 @@ describe('search on the synthetic SSD300 (fidelity mode)', () => {
   it('each point\'s score is what the reference post-processing gives with the removed anchors suppressed', async () => {
     const p = await prepareSearch({ model: project.model, images: project.images, postprocess: SYNTH_POSTPROCESS, outDir: out });
     expect(p.cache.hits).toBe(project.photos.length);
-    const referenceScore = await referenceScorer(p, join(out, 'cache'));
+    const referenceScore = await referenceScorer(p);
     for (const point of first.points) {
       expect(referenceScore(point.removed)).toBe(point.map);
       const e = evaluateCandidate(p, point.removed);
@@ -145,7 +148,8 @@ describe('search on the synthetic SSD300 (fidelity mode)', () => {
     const again = await search({ model: project.model, images: project.images, postprocess: SYNTH_POSTPROCESS, outDir: dir, maxCandidates: 60, workers: 1 });
     expect(again.cache).toMatchObject({ hits: project.photos.length - 1, computed: 1, rebuilt: 1 });
     expect(again.points).toEqual(first.points);
-    expect(decodeCacheRecord(readFileSync(join(cacheDir, victim!)), victim!.replace(/\.bin$/, '')).status).toBe('hit');
+    const p = await prepareSearch({ model: project.model, images: project.images, postprocess: SYNTH_POSTPROCESS, outDir: dir });
+    expect(recordStatus(p, cacheDir, victim!)).toBe('hit');
   });
 
   it('layer-wise respects --anchors-per-level; shared refuses levels with different anchor counts', async () => {
@@ -172,9 +176,14 @@ describe('a model with a dynamic batch dimension', () => {
     const a = await prepareSearch({ model: project.model, images, postprocess: SYNTH_POSTPROCESS, outDir: out });
     expect(b.cache).toMatchObject({ batch: DYNAMIC_BATCH, computed: 3 });
     expect(a.cache).toMatchObject({ batch: 1, hits: 3 });
-    expect(Array.from(b.data.tables.start)).toEqual(Array.from(a.data.tables.start));
-    expect(Buffer.from(b.data.tables.box.buffer)).toEqual(Buffer.from(a.data.tables.box.buffer));
-    expect(Buffer.from(b.data.tables.score.buffer)).toEqual(Buffer.from(a.data.tables.score.buffer));
+    // the same records, bit for bit (pairs, scores, box values), under each model's own keys
+    const expectation = recordExpectation(a.pp.spec, a.pp.numClasses, a.pp.levels);
+    b.cacheKeys.forEach((key, i) => {
+      const rb = readSparseRecord(b.cacheDir, key, expectation), ra = readSparseRecord(a.cacheDir, a.cacheKeys[i]!, expectation);
+      if (rb.status !== 'hit' || ra.status !== 'hit') throw new Error('records missing');
+      expect(rb.record.score.length).toBeGreaterThan(100);
+      expect({ ...rb.record, key: '' }).toEqual({ ...ra.record, key: '' });
+    });
   });
 });
 
@@ -182,8 +191,8 @@ describe('search with COCO annotations', () => {
   it('maps boxes to photo pixels: the full model scores on its own detections as annotations what fidelity scores it', async () => {
     const p = await prepareSearch({ model: project.model, images: project.images, postprocess: SYNTH_POSTPROCESS, outDir: out });
     // the random-weight model clips many boxes to zero width, so its self-score is below 1 (fidelity divides by it)
-    expect(p.data.metric.divisor).toBeLessThan(0.99);
-    const dets = new CandidateEvaluator(p.data).detections([]);
+    expect(p.metric.divisor).toBeLessThan(0.99);
+    const dets = evaluateCandidate(p, []).detections;
     const [H, W] = p.det.spec.imageSize;
     /** The full model's detections as annotations, mapped to photo pixels by plain arithmetic (stretch resize). */
     const annotations = (scale: boolean): string => {
@@ -207,9 +216,9 @@ describe('search with COCO annotations', () => {
     };
     const good = await search({ model: project.model, images: project.images, annotations: annotations(true), postprocess: SYNTH_POSTPROCESS, outDir: join(root, 'coco'), maxCandidates: 15, workers: 1 });
     expect(good.metric).toBe('coco-map');
-    expect(good.points[0]!.map).toBeCloseTo(p.data.metric.divisor, 9);
+    expect(good.points[0]!.map).toBeCloseTo(p.metric.divisor, 9);
     // the same annotations left in network-input pixels do not match the photos
     const bad = await search({ model: project.model, images: project.images, annotations: annotations(false), postprocess: SYNTH_POSTPROCESS, outDir: join(root, 'coco-bad'), maxCandidates: 2, workers: 1 });
-    expect(bad.points[0]!.map).toBeLessThan(0.5 * p.data.metric.divisor);
+    expect(bad.points[0]!.map).toBeLessThan(0.5 * p.metric.divisor);
   });
 });
