@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, crossJobImports, importCycles, importGraph, jobUnderSrcJobs, upwardImports, valueImports } from './_support/imports';
 
-const JOBS = ['bench', 'compile', 'demo', 'inspect', 'search', 'synth', 'verify'];
+const JOBS = ['bench', 'compile', 'demo', 'detect', 'inspect', 'search', 'synth', 'verify'];
 
 describe('architecture', () => {
   const graph = importGraph();

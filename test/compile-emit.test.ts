@@ -1,12 +1,13 @@
 // compile's extra artefacts: the C module builds with its own Makefile; the ONNX post-processing (standalone and
 // appended) gives the reference's detections on the compiled model's outputs.
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildFixture } from '../fixtures/index';
 import { compileTemp, saveTemp, tempDir } from './_support/compile';
 import { hasGcc } from './_support/gcc';
+import { hasShared, ultraface } from './_support/shared';
 import { randomInput, run } from './_support/ort';
 import { loadDetector } from '../src/detector/index';
 import { compiledPostprocess } from '../src/artefacts/compiled-postprocess';
@@ -31,9 +32,19 @@ describe('compile --emit', () => {
     const { outDir, report } = await compileTemp(ssd, { config: 'configs/ssd300/config_c.py', emit: ['c'], postprocess: 'mmdet-ssd300' });
     expect(report.files).toEqual(['model.onnx', 'report.json', 'postprocess.h', 'postprocess.c', 'Makefile', 'CMakeLists.txt']);
     expect(report.postprocess).toMatchObject({ requested: 'mmdet-ssd300', input: 'concat', candidateCap: 6000 });
+    // the header's level table prints the anchor generator's strides (8 for the 38x38 map, not 300 / 38 = 7.89)
+    const header = readFileSync(join(outDir, 'postprocess.h'), 'utf8');
+    const rows = [...header.matchAll(/^ \* {3}\d+ +(\S+) +(\d+x\d+) /gm)].map((m) => `${m[1]} ${m[2]}`);
+    expect(rows).toEqual(['8x8 38x38', '16x16 19x19', '32x32 10x10', '64x64 5x5', '100x100 3x3', '300x300 1x1']);
     const r = spawnSync('make', ['-s', 'CFLAGS=-std=c99 -O2 -Wall -Wextra -Werror'], { cwd: outDir, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     expect(existsSync(join(outDir, 'libpd_model.a'))).toBe(true);
+  });
+
+  it.skipIf(!hasGcc || !hasShared)('c --cut-head (ultraface RFB-320: softmax over 2 columns) builds under its Makefile with -Wtype-limits -Werror', async () => {
+    const { outDir } = await compileTemp(ultraface('version-RFB-320_without_postprocessing.onnx'), { remove: '0', emit: ['c'], postprocess: 'ultraface', cutHead: true });
+    const r = spawnSync('make', ['-s', 'CFLAGS=-std=c99 -O2 -Wall -Wextra -Wtype-limits -Werror'], { cwd: outDir, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
   });
 
   it('onnx-nms-exact: postprocess.onnx and model_nms.onnx give the reference detections bit for bit; onnx-nms the same ones', async () => {

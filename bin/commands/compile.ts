@@ -4,7 +4,7 @@ import { FORCE_OPTION, HEAD_SPEC_OPTION, INPUT_SHAPE_OPTION } from '../options';
 
 interface Args {
   model: string; config?: string; remove?: string; o: string; 'baseline-config'?: string; 'head-spec'?: string;
-  'input-shape'?: string; passes?: string; check: boolean; force: boolean; emit?: string[]; postprocess?: string; 'cut-head': boolean; json: boolean; debug: boolean;
+  'input-shape'?: string; passes?: string; check: boolean; force: boolean; emit?: string | string[]; postprocess?: string; 'cut-head': boolean; name?: string; json: boolean; debug: boolean;
 }
 
 export const compileCommand: CommandModule<object, Args> = {
@@ -21,9 +21,11 @@ export const compileCommand: CommandModule<object, Args> = {
     .option('input-shape', INPUT_SHAPE_OPTION)
     .option('passes', { type: 'string', describe: 'comma-separated pass pipeline (default: all; see `prunedet passes`)' })
     .option('check', { type: 'boolean', default: false, describe: 'also open the model in onnxruntime after every pass' })
-    .option('emit', { type: 'string', array: true, describe: 'extra outputs: c (fused C99 post-processing), onnx-nms (decode + NMS as ONNX, alone and appended to the model; onnx-nms-exact: bit-exact with the reference, slower)' })
+    // one value, a comma list (not array: true, which would swallow a model path given after it)
+    .option('emit', { type: 'string', requiresArg: true, describe: 'extra outputs, comma-separated (--emit c,onnx-nms): c (fused C99 post-processing), onnx-nms (decode + NMS as ONNX, alone and appended to the model; onnx-nms-exact: bit-exact with the reference, slower)' })
     .option('postprocess', { type: 'string', describe: 'post-processing preset and overrides, e.g. mmdet-ssd300,score_thr=0.05' })
     .option('cut-head', { type: 'boolean', default: false, describe: 'end the ONNX at the head convs (per-level maps) and leave layout/decode to the C module' })
+    .option('name', { type: 'string', describe: 'name of the emitted C module: symbols pd_NAME_, files NAME.c and NAME.h (default: symbols from the model\'s file name, files postprocess.c/.h)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
     .check((a) => {
       if (a.config === undefined && a.remove === undefined) throw new Error('give --config FILE or --remove LIST');
@@ -45,8 +47,9 @@ export const compileCommand: CommandModule<object, Args> = {
       ...(argv['head-spec'] ? { headSpec: argv['head-spec'] } : {}),
       ...(argv['input-shape'] ? { inputShape: parseInputShape(argv['input-shape'])! } : {}),
       ...(argv.passes ? { passes: argv.passes.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
-      ...(argv.emit ? { emit: argv.emit.flatMap((e) => e.split(',')) } : {}),
+      ...(argv.emit !== undefined ? { emit: [argv.emit].flat().flatMap((e) => String(e).split(',')).map((e) => e.trim()).filter(Boolean) } : {}),
       ...(argv.postprocess ? { postprocess: argv.postprocess } : {}),
+      ...(argv.name !== undefined ? { name: String(argv.name) } : {}),
     });
     emit(argv.json, r, () => formatCompile(r, argv.o));
   }, argv.debug),

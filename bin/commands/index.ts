@@ -3,10 +3,11 @@ import type { CommandModule } from 'yargs';
 import { benchCommand } from './bench';
 import { compileCommand } from './compile';
 import { demoCommand } from './demo';
+import { detectCommand } from './detect';
 import { inspectCommand } from './inspect';
 import { passesCommand } from './passes';
 import { searchCommand } from './search';
 import { synthCommand } from './synth';
 import { verifyCommand } from './verify';
 
-export const commands: CommandModule<object, never>[] = [demoCommand, compileCommand, verifyCommand, benchCommand, inspectCommand, synthCommand, passesCommand, searchCommand] as never;
+export const commands: CommandModule<object, never>[] = [demoCommand, compileCommand, verifyCommand, benchCommand, detectCommand, inspectCommand, synthCommand, passesCommand, searchCommand] as never;

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { emit, runCommand } from '../run';
-import { INPUT_SHAPE_OPTION } from '../options';
+import { INPUT_SHAPE_OPTION, PREPROCESS_OPTIONS, preprocessFlags } from '../options';
 
 interface Args {
   original: string; outdir: string; images?: string; samples?: string; postprocess?: string; size?: string; mean?: string;
@@ -20,11 +20,7 @@ export const verifyCommand: CommandModule<object, Args> = {
     .option('atol', { type: 'string', array: true, nargs: 1, describe: 'replace the derived tensor tolerance: --atol 1e-5, or --atol OUTPUT:1e-5 (repeatable)' })
     .option('rtol', { type: 'string', array: true, nargs: 1, describe: 'relative part of that tolerance: |got - expected| <= atol + rtol·|expected|' })
     .option('skip-c', { type: 'boolean', default: false, describe: 'do not build and run the emitted C module (the verdict says "C module not checked")' })
-    .option('size', { type: 'string', describe: 'image preprocessing: network input WxH' })
-    .option('mean', { type: 'string', describe: 'image preprocessing: per-channel mean r,g,b' })
-    .option('std', { type: 'string', describe: 'image preprocessing: per-channel std r,g,b' })
-    .option('bgr', { type: 'boolean', default: false, describe: 'image preprocessing: feed B,G,R planes' })
-    .option('letterbox', { type: 'boolean', default: false, describe: 'image preprocessing: keep aspect ratio, pad' })
+    .options(PREPROCESS_OPTIONS)
     .option('input-shape', INPUT_SHAPE_OPTION)
     .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON (schema prunedet.verify/1, see the README)' })
     .epilogue('Exit codes: 0 equivalent; 1 mismatch (the first difference is named); 2 bad input (one line naming it); '
@@ -44,7 +40,7 @@ export const verifyCommand: CommandModule<object, Args> = {
       ...(argv.postprocess ? { postprocess: argv.postprocess } : {}),
       ...(tolerances ? { tolerances } : {}),
       skipC: argv['skip-c'],
-      preprocess: { ...(argv.size ? { size: argv.size } : {}), ...(argv.mean ? { mean: argv.mean } : {}), ...(argv.std ? { std: argv.std } : {}), bgr: argv.bgr, letterbox: argv.letterbox },
+      preprocess: preprocessFlags(argv),
       ...(argv['input-shape'] ? { inputShape: parseInputShape(argv['input-shape'])! } : {}),
       ...(tty ? { progress: (d: number, t: number) => process.stderr.write(`\rverify: [${'#'.repeat(Math.round((20 * d) / t)).padEnd(20)}] ${d}/${t}${d === t ? '\n' : ''}`) } : {}),
     });

@@ -28,7 +28,10 @@ export function compiledPostprocess(ctx: CompiledModelFacts, preset: string, kep
   return postprocessForModel(ctx.spec, preset, { kept, featureMaps: ctx.featureMaps, rawHead, ...(ctx.baselineSet ? { baseline: ctx.baselineSet } : {}) });
 }
 
-/** The C emit plan of `pp` for a network input of `imageSize` ([H, W]): level strides ([h, w]) are the input over the map size. */
+/**
+ * The C emit plan of `pp` for a network input of `imageSize` ([H, W]): level strides ([h, w]) are the anchor
+ * generator's (8 for SSD300's 38x38 map), else the input over the map size.
+ */
 export function emitPlanFor(pp: ModelPostprocess, name: string, banner: EmitPlan['banner'], input: EmitPlan['input'], imageSize: readonly [number, number]): EmitPlan {
   const [H, W] = imageSize;
   return {
@@ -36,7 +39,7 @@ export function emitPlanFor(pp: ModelPostprocess, name: string, banner: EmitPlan
     banner,
     spec: pp.spec,
     input,
-    levels: pp.levels.map((l) => ({ ...l, stride: [H / l.h, W / l.w] })),
+    levels: pp.levels.map((l, i) => ({ ...l, stride: pp.strides?.[i] ?? [H / l.h, W / l.w] })),
     numClasses: pp.numClasses,
     anchors: pp.anchors,
     candidateCap: candidateCapFor(pp),

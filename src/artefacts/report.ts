@@ -26,6 +26,8 @@ export interface CompileOptions {
   emit?: string[];
   postprocess?: string;
   cutHead?: boolean;
+  /** --name: the C module's name (symbols pd_<name>_, files <name>.c/.h); default: from the model's file name, postprocess.c/.h. */
+  name?: string;
 }
 
 export interface ModelStats {
@@ -54,7 +56,7 @@ export interface CompileReport {
   cutHead?: string[];
 }
 
-export const PRUNEDET_VERSION = '0.1.0';
+export { PRUNEDET_VERSION } from '../version';
 
 /** report.json's `postprocess`: the preset as asked and as resolved, where the anchors came from, and (--emit c) the C module's contract. */
 export interface PostprocessRecord {
@@ -72,6 +74,12 @@ export interface PostprocessRecord {
   workspaceBytes?: number;
   /** --emit c: the symbol prefix (`pd_<name>_`). */
   symbolPrefix?: string;
+  /** --emit c: the module's header and source file names (compile --name sets them). */
+  cFiles?: { header: string; source: string };
+  /** --emit onnx-nms: the standalone graph and the model with it appended (null when the model's opset is too old). */
+  onnxNms?: { standalone: string; appended: string | null };
+  /** What the user should know about what was (not) emitted. */
+  notes?: string[];
 }
 
 /** What --emit can write (the compile job's emitters). */
@@ -184,13 +192,28 @@ export function validateCompileReport(json: Json, path: string): CompileReport {
     r.field(pp, 'input', 'postprocess.', oneOf(['concat', 'per-level']), true);
     r.field(pp, 'candidateCap', 'postprocess.', count(1), true);
     r.field(pp, 'symbolPrefix', 'postprocess.', (v) => (typeof v === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(v) ? undefined : `is ${kindOf(v)}, not a C identifier`), true);
-    if ((root.files as string[]).includes('postprocess.c')) {
+    const files = root.files as string[];
+    if (pp.cFiles !== undefined) {
+      const f = r.object(pp.cFiles, 'postprocess.cFiles');
+      // plain file names compile listed in files: never a path that leaves OUTDIR
+      const listed = (v: Json) => (typeof v === 'string' && /^[A-Za-z0-9_]+\.[ch]$/.test(v) && files.includes(v) ? undefined : `is ${kindOf(v)}, not a .c/.h file name listed in files`);
+      r.field(f, 'header', 'postprocess.cFiles.', listed);
+      r.field(f, 'source', 'postprocess.cFiles.', listed);
+    }
+    if (files.includes('postprocess.c') || pp.cFiles !== undefined) {
       r.field(pp, 'input', 'postprocess.', oneOf(['concat', 'per-level']));
       r.field(pp, 'symbolPrefix', 'postprocess.', str);
     }
   }
   r.list(root, 'cutHead', '', str, true);
   return json as CompileReport;
+}
+
+/** The emitted C module's header and source in OUTDIR (compile --name names them; else postprocess.h/.c), or undefined when compile emitted none. */
+export function cModuleFiles(report: CompileReport): { header: string; source: string } | undefined {
+  const named = report.postprocess?.cFiles as { header: string; source: string } | undefined;
+  if (named) return named;
+  return report.files.includes('postprocess.c') ? { header: 'postprocess.h', source: 'postprocess.c' } : undefined;
 }
 
 /** `outDir`/report.json, validated; throws E_FILE_NOT_FOUND when it is missing and E_REPORT when it is not a report. */

@@ -14,6 +14,8 @@ import { CodeWriter } from '../emit/c/writer';
 export interface CModuleShape {
   /** Symbol prefix of the module (`pd_<stem>_`). */
   prefix: string;
+  /** The module's header and source file names (default postprocess.h, postprocess.c; compile --name changes them). */
+  files?: { header: string; source: string };
   input: 'concat' | 'per-level';
   numClasses: number;
   levels: { h: number; w: number; anchorsPerLocation: number }[];
@@ -93,7 +95,7 @@ function harness(m: CModuleShape): string {
   const M = P.toUpperCase();
   const w = new CodeWriter();
   w.comment('prunedet verify harness: not part of the emitted module.');
-  for (const h of ['<stdio.h>', '<stdlib.h>', '<stdint.h>', '"postprocess.h"']) w.line(`#include ${h}`);
+  for (const h of ['<stdio.h>', '<stdlib.h>', '<stdint.h>', `"${(m.files ?? DEFAULT_FILES).header}"`]) w.line(`#include ${h}`);
   w.line();
   w.block('int main(int argc, char **argv)', () => {
     w.line('FILE *f;');
@@ -142,21 +144,25 @@ export interface BuiltRunner {
   dispose(): void;
 }
 
-/** Compile `moduleDir`/postprocess.c with a harness (gcc -O2, the module's own flags). */
+const DEFAULT_FILES = { header: 'postprocess.h', source: 'postprocess.c' };
+
+/** Compile `moduleDir`/postprocess.c (or the files m names) with a harness (gcc -O2, the module's own flags). */
 export function buildRunner(moduleDir: string, m: CModuleShape, extraFlags: string[] = []): BuiltRunner {
   if (!hasGcc()) throw new PrunedetError('E_TOOLCHAIN', 'gcc is not installed, so the emitted C module cannot be built', 'install gcc (Debian: apt-get install gcc)');
   const { dir, release } = makeTempDir('c');
   try {
-    for (const f of ['postprocess.c', 'postprocess.h']) {
+    const files = m.files ?? DEFAULT_FILES;
+    for (const f of [files.source, files.header]) {
       try {
         copyFileSync(join(moduleDir, f), join(dir, f));
       } catch (e) {
         throw inputFileError(e, 'E_POSTPROCESS', `the emitted C module's ${join(moduleDir, f)}`, 'regenerate it with prunedet compile --emit c');
       }
     }
-    writeFileSync(join(dir, 'harness.c'), harness(m));
-    const exe = join(dir, 'harness');
-    const err = gccBuild(dir, exe, ['harness.c', 'postprocess.c'], extraFlags);
+    // a hyphenated name no module file can have (compile --name takes C identifiers)
+    writeFileSync(join(dir, 'pd-harness.c'), harness(m));
+    const exe = join(dir, 'pd-harness');
+    const err = gccBuild(dir, exe, ['pd-harness.c', files.source], extraFlags);
     if (err !== undefined) throw new PrunedetError('E_TOOLCHAIN', `the C module in ${moduleDir} does not compile: ${err}`, 'regenerate it with prunedet compile --emit c');
     return { exe, dispose: release };
   } catch (e) {

@@ -23,6 +23,8 @@ export interface ModelPostprocess {
   numClasses: number;
   /** Where the anchors came from, for reports. */
   anchorSource: string;
+  /** [h, w] stride of every level as the anchor generator states it (8, not 300 / 38); absent without a generator. */
+  strides?: [number, number][];
 }
 
 /** Baseline anchor generators shipped with prunedet, by preset (used when the graph embeds no table). */
@@ -88,8 +90,7 @@ export function postprocessForModel(det: DetectorSpec, text: string, o: AnchorOp
   }
   const gen = generatedAnchors(det, presetName, featureMaps, kept, o.baseline);
   const anchors = encodeAnchors(gen.xyxy, { format: spec.anchorFormat, ...(gen.normalize ? { normalizeBy: gen.normalize } : {}), clamp: gen.clamp });
-  const source = gen.source;
-  return { spec, anchors, levels, numClasses: det.classes, anchorSource: source };
+  return { spec, anchors, levels, numClasses: det.classes, anchorSource: gen.source, strides: gen.strides };
 }
 
 export interface GeneratedAnchors {
@@ -100,6 +101,8 @@ export interface GeneratedAnchors {
   /** Clamp the centre-size numbers to [0, 1] (SSD priors). */
   clamp: boolean;
   source: string;
+  /** [h, w] stride of every level, as the generator uses it. */
+  strides: [number, number][];
 }
 
 /**
@@ -128,7 +131,8 @@ export function generatedAnchors(det: DetectorSpec, presetName: string, featureM
   if (set.levels.length !== featureMaps.length || set.levels.some((l, i) => l.base.length < kept[i]!.length)) {
     throw new PrunedetError('E_CONFIG_MISMATCH', `the anchors of ${source} (${set.levels.map((l) => l.base.length).join(',')} per level) do not fit the model (${kept.map((k) => k.length).join(',')})`, 'give the anchor generator the model was trained with');
   }
-  return { xyxy: allGridAnchors(keepAnchors(set, kept), featureMaps), ...(normalize ? { normalize } : {}), clamp, source };
+  const strides = set.levels.map((l): [number, number] => [l.stride[1], l.stride[0]]);
+  return { xyxy: allGridAnchors(keepAnchors(set, kept), featureMaps), ...(normalize ? { normalize } : {}), clamp, source, strides };
 }
 
 /**
@@ -213,4 +217,18 @@ export function referenceInput(det: DetectorSpec, outputs: RunOutputs, levels?: 
       return { cls: outputs[cls.name]!.data, reg: outputs[reg.name]!.data };
     }),
   };
+}
+
+/**
+ * The floats `x` as a module taking `input` reads them. Only for a model whose outputs are in the other form than the
+ * module's (concatenated rows next to per-level maps): the C and the reference then see the same floats.
+ */
+export function asModuleReads(x: Float32Array, input: 'concat' | 'per-level', pp: ModelPostprocess): PostprocessInput {
+  const n = levelOffsets(pp.levels).at(-1)!;
+  if (input === 'concat') return { form: 'concat', scores: x.subarray(0, n * pp.numClasses), boxes: x.subarray(n * pp.numClasses) };
+  let off = 0;
+  const take = (len: number) => x.subarray(off, (off += len));
+  const cls = pp.levels.map((l) => take(l.h * l.w * l.anchorsPerLocation * pp.numClasses));
+  const reg = pp.levels.map((l) => take(l.h * l.w * l.anchorsPerLocation * 4));
+  return { form: 'per-level', levels: cls.map((c, i) => ({ cls: c, reg: reg[i]! })) };
 }

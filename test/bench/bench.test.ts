@@ -56,8 +56,30 @@ describe.skipIf(!hasGcc)('bench', () => {
     expect(formatBench(r)).toMatch(/from graph clean-up x .* from the pruned head/);
   });
 
-  it('the CLI refuses fewer than 200 runs and unknown loads', () => {
-    expectUserError(prunedet(['bench', '.', '--runs', '10']), /--runs must be at least 200/, expect as never);
+  it('the CLI: fewer than 200 runs get a warning, not a refusal; --only c times the C and the floor alone; an estimate comes first', async () => {
+    const model = saveTemp(buildFixture('ssdlite', { outputs: 'decoded', backbone: 'tiny' }));
+    const { outDir } = await compileTemp(model, { remove: '0,1,6,7', emit: ['c'], postprocess: 'torchvision-ssd' });
+    const r = prunedet(['bench', outDir, '--only', 'c', '--runs', '20', '--load', 'light,heavy', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines[0]).toMatch(/^\[bench\] warning: --runs 20 is below 200: the medians and the p99 of fewer rounds are noisy/);
+    const est = lines.findIndex((l) => /^\[bench\] this bench will take about \d+(\.\d)? (s|min|h) \(an estimate from the head size, 2 loads, 20 rounds, no model latency\)$/.test(l));
+    expect(est, r.stderr).toBeGreaterThan(0);
+    expect(lines.findIndex((l) => /^\[bench\] (load|building)/.test(l))).toBeGreaterThan(est);
+    const v = JSON.parse(r.stdout);
+    expect(v.model).toBeNull();
+    expect(v.runs).toBe(20);
+    for (const x of v.results) {
+      expect(x.timings.map((t: { peer: string }) => t.peer)).toEqual(['c']);
+      expect(x.floor.runs).toBe(20);
+      expect(x.ratios['c/floor']).toBeGreaterThan(0);
+    }
+    expect(prunedet(['bench', outDir, '--only', 'c', '--runs', '200', '--load', 'light']).stderr).not.toMatch(/warning/);
+  });
+
+  it('the CLI refuses runs that are no whole number from 1, unknown loads and unknown --only', () => {
+    expectUserError(prunedet(['bench', '.', '--runs', '0']), /--runs 0 is not a whole number from 1 to 100,000/, expect as never);
     expectUserError(prunedet(['bench', '.', '--load', 'light,huge']), /unknown load "huge".*use one of light, real, medium, heavy, photos/, expect as never);
+    expectUserError(prunedet(['bench', '.', '--only', 'ts']), /Invalid values: Argument: only, Given: "ts", Choices: "c"/, expect as never);
   });
 });

@@ -62,3 +62,19 @@ describe('prunedet compile', () => {
     expectUserError(prunedet(['compile', path, '--remove', '0', '-o', join(tempDir(), 'x')]), /no detection head found in model\.onnx: outputs pooled \(from pooled \(GlobalAveragePool\)\)/, expect as never);
   });
 });
+
+describe('compile --emit takes one comma list', () => {
+  it('`--emit c MODEL` leaves MODEL to the positional; `--emit c,onnx-nms` and a repeated --emit both work', () => {
+    const model = saveTemp(buildFixture('ssd300', { outputs: 'concat' }));
+    const out = join(tempDir(), 'before');
+    const r = prunedet(['compile', '--emit', 'c', model, '--config', 'configs/ssd300/config_b.py', '--postprocess', 'mmdet-ssd300', '-o', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(readdirSync(out)).toEqual(expect.arrayContaining(['postprocess.c', 'model.onnx']));
+    for (const emit of [['--emit', 'c,onnx-nms'], ['--emit', 'c', '--emit', 'onnx-nms']]) {
+      const o = join(tempDir(), 'list');
+      const s = prunedet(['compile', model, ...emit, '--config', 'configs/ssd300/config_b.py', '--postprocess', 'mmdet-ssd300', '-o', o, '--json']);
+      expect(s.code, s.stderr).toBe(0);
+      expect(JSON.parse(s.stdout).files).toEqual(expect.arrayContaining(['postprocess.c', 'postprocess.onnx', 'model_nms.onnx']));
+    }
+  });
+});

@@ -57,12 +57,12 @@ describe.skipIf(!hasGcc)('pd_expf and pd_expf_neg in the emitted C', () => {
 #include <stdlib.h>
 #include <string.h>
 #include <math.h>
-${grab('static float pd_expf(float x)')}
-${grab('static inline float pd_expf_neg(float x)')}
+${grab('static float pd_test_expf(float x)')}
+${grab('static inline float pd_test_expf_neg(float x)')}
 /* a loop gcc vectorizes, as the softmax rows do */
 static void neg_row(const float *restrict v, float *restrict o, size_t n) {
     size_t i;
-    for (i = 0; i < n; ++i) o[i] = pd_expf_neg(v[i]);
+    for (i = 0; i < n; ++i) o[i] = pd_test_expf_neg(v[i]);
 }
 int main(int argc, char **argv) {
     FILE *f = fopen(argv[1], "rb");
@@ -71,7 +71,7 @@ int main(int argc, char **argv) {
     (void)argc;
     n = fread(v, sizeof(float), (1u << 20) / sizeof(float), f);
     for (i = 0; i < n; ++i) {
-        float s = pd_expf(v[i]);
+        float s = pd_test_expf(v[i]);
         uint32_t a;
         memcpy(&a, &s, 4);
         printf("%u\\n", a);
@@ -79,10 +79,10 @@ int main(int argc, char **argv) {
     /* pd_expf_neg on its domain, in blocks of 16 (what the module's row loops look like) */
     for (i = 0; i < n; ++i) if (!(v[i] <= 0.0f)) v[i] = -1.0f;
     for (i = 0; i + 16 <= n; i += 16) neg_row(v + i, o + i, 16);
-    for (; i < n; ++i) o[i] = pd_expf_neg(v[i]);
+    for (; i < n; ++i) o[i] = pd_test_expf_neg(v[i]);
     for (i = 0; i < n; ++i) {
         uint32_t a, b;
-        float s = pd_expf(v[i]);
+        float s = pd_test_expf(v[i]);
         memcpy(&a, &s, 4);
         memcpy(&b, &o[i], 4);
         if (a != b) printf("neg mismatch at %lu\\n", (unsigned long)i);

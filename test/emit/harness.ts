@@ -9,29 +9,31 @@ import type { Detection } from '../../src/postprocess/spec';
 import { compile, O2_FLAGS, run, SANITIZE_FLAGS, tempDir, writeFiles } from '../_support/gcc';
 import { toPerLevel, type HeadOutputs } from './fixtures';
 
-/** main(): argv[1] = input file of float32 values, in the order the run function takes them. */
-export function harnessSource(plan: EmitPlan): string {
+/**
+ * `static int <prefix>harness(const char *path)`: reads the float32 inputs of one run from `path` (in the order the run
+ * function takes them), calls run and prints the status, the count and the detections. Every name it declares carries
+ * the module's prefix, so the runners of several modules can share one translation unit.
+ */
+export function harnessRunner(plan: EmitPlan): string {
   const N = cNames(plan.name);
+  const P = N.prefix;
   const c = plan.numClasses;
   const sizes =
     plan.input === 'concat'
       ? ''
-      : `static const size_t cls_len[] = { ${plan.levels.map((l) => l.h * l.w * l.anchorsPerLocation * c).join(', ')} };\n` +
-        `static const size_t reg_len[] = { ${plan.levels.map((l) => l.h * l.w * l.anchorsPerLocation * 4).join(', ')} };\n`;
+      : `static const size_t ${P}cls_len[] = { ${plan.levels.map((l) => l.h * l.w * l.anchorsPerLocation * c).join(', ')} };\n` +
+        `static const size_t ${P}reg_len[] = { ${plan.levels.map((l) => l.h * l.w * l.anchorsPerLocation * 4).join(', ')} };\n`;
   const call =
     plan.input === 'concat'
       ? `const float *scores = data, *boxes = data + (size_t)${N.numAnchors} * ${N.numClasses};
     st = ${N.run}(scores, boxes, ws, ${N.workspaceSize}(), dets, ${N.maxDetections}, &n);`
       : `const float *cls[${N.numLevels}], *reg[${N.numLevels}];
     size_t off = 0, l;
-    for (l = 0; l < ${N.numLevels}; ++l) { cls[l] = cls_len[l] ? data + off : NULL; off += cls_len[l]; }
-    for (l = 0; l < ${N.numLevels}; ++l) { reg[l] = reg_len[l] ? data + off : NULL; off += reg_len[l]; }
+    for (l = 0; l < ${N.numLevels}; ++l) { cls[l] = ${P}cls_len[l] ? data + off : NULL; off += ${P}cls_len[l]; }
+    for (l = 0; l < ${N.numLevels}; ++l) { reg[l] = ${P}reg_len[l] ? data + off : NULL; off += ${P}reg_len[l]; }
     st = ${N.run}(cls, reg, ws, ${N.workspaceSize}(), dets, ${N.maxDetections}, &n);`;
-  return `#include <stdio.h>
-#include <stdlib.h>
-#include "postprocess.h"
-${sizes}
-int main(int argc, char **argv) {
+  return `${sizes}
+static int ${P}harness(const char *path) {
     FILE *f;
     long bytes;
     float *data;
@@ -39,7 +41,7 @@ int main(int argc, char **argv) {
     ${N.detection} *dets;
     size_t n = 0, i;
     ${N.status} st;
-    if (argc != 2 || (f = fopen(argv[1], "rb")) == NULL) return 2;
+    if ((f = fopen(path, "rb")) == NULL) return 2;
     fseek(f, 0, SEEK_END);
     bytes = ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -63,6 +65,34 @@ int main(int argc, char **argv) {
     return 0;
 }
 `;
+}
+
+/** main(): argv[1] = input file of float32 values, in the order the run function takes them. */
+export function harnessSource(plan: EmitPlan): string {
+  return `#include <stdio.h>
+#include <stdlib.h>
+#include "postprocess.h"
+${harnessRunner(plan)}
+int main(int argc, char **argv) {
+    if (argc != 2) return 2;
+    return ${cNames(plan.name).prefix}harness(argv[1]);
+}
+`;
+}
+
+/** The float32 inputs of one run, in the order the run function takes them (what harnessRunner reads). */
+export function harnessInput(plan: EmitPlan, outputs: HeadOutputs): Uint8Array {
+  const arrays = plan.input === 'concat' ? [outputs.scores, outputs.boxes] : (() => {
+    const levels = toPerLevel(plan, outputs);
+    return [...levels.map((l) => l.cls), ...levels.map((l) => l.reg)];
+  })();
+  const all = new Float32Array(arrays.reduce((s, a) => s + a.length, 0));
+  let off = 0;
+  for (const a of arrays) {
+    all.set(a, off);
+    off += a.length;
+  }
+  return new Uint8Array(all.buffer);
 }
 
 function parseNumber(t: string): number {
@@ -106,19 +136,8 @@ export function buildModule(plan: EmitPlan, opts: { sanitize?: boolean } = {}): 
     dir: t.dir,
     dispose: t.dispose,
     run(outputs) {
-      const arrays = plan.input === 'concat' ? [outputs.scores, outputs.boxes] : (() => {
-        const levels = toPerLevel(plan, outputs);
-        return [...levels.map((l) => l.cls), ...levels.map((l) => l.reg)];
-      })();
-      const total = arrays.reduce((s, a) => s + a.length, 0);
-      const all = new Float32Array(total);
-      let off = 0;
-      for (const a of arrays) {
-        all.set(a, off);
-        off += a.length;
-      }
       const file = join(t.dir, `input-${runs++}.bin`);
-      writeFileSync(file, new Uint8Array(all.buffer));
+      writeFileSync(file, harnessInput(plan, outputs));
       const texts = exes.map((e) => run(e, [file]));
       for (const text of texts.slice(1)) expect(text).toBe(texts[0]);
       return parseHarnessOutput(texts[0]!);

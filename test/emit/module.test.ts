@@ -54,6 +54,9 @@ describe('emitted module files', () => {
     expect(h).toMatch(/pd_tiny_status_t pd_tiny_run\(const float \*scores, const float \*boxes,\n {4}void \*workspace, size_t workspace_size,\n {4}pd_tiny_detection_t \*detections, size_t capacity, size_t \*count\);/);
     expect(h).toContain(' *   level  stride  map HxW  A  offset  anchors\n *   0      8x8     2x3      2  0       12\n *   1      16x16   1x1      0  12      0\n *   2      32x32   1x2      1  12      2\n');
     expect([define(h, 'PD_TINY_NUM_LEVELS'), define(h, 'PD_TINY_NUM_ANCHORS'), define(h, 'PD_TINY_NUM_CLASSES'), define(h, 'PD_TINY_NUM_LABELS')]).toEqual([3, 14, 2, 1]);
+    // the run writes its scratch into the workspace: [in,out], the parameter names aligned in one column
+    expect(h).toContain(' * @param[in,out] workspace       caller memory, 4-byte aligned, at least PD_TINY_WORKSPACE_SIZE bytes, written as scratch\n');
+    expect(h).toContain(' * @param[in]     workspace_size  its size in bytes\n * @param[out]    detections      room for');
     const perLevel = file({ ...TINY, input: 'per-level' }, 'postprocess.h');
     expect(perLevel).toContain('pd_tiny_status_t pd_tiny_run(const float *const *cls, const float *const *reg,');
   });
@@ -65,12 +68,59 @@ describe('emitted module files', () => {
         const c = code(file(plan, 'postprocess.c'));
         expect(c).not.toMatch(/\b(malloc|calloc|realloc|free|printf|stdio|double|exp|log|fabs)\b/);
         expect(c.match(/#include [<"][^>"]+[>"]/g)).toEqual(['#include "postprocess.h"', '#include <float.h>', '#include <math.h>', '#include <string.h>']);
-        // every file-scope object is static const; everything else at file scope is a function or a type
+        // every file-scope object is static const; everything else at file scope is a function or a type; every
+        // file-scope name carries the module's prefix (so modules can share a translation unit: test/emit/unity)
         for (const line of c.split('\n').filter((l) => /^[a-z]/.test(l))) {
-          expect(line, `${spec}/${input}`).toMatch(/^(static const |typedef |static (inline |PD_HOT )?(void|int|float|size_t|uint32_t|cand_t) \w+\(|size_t pd_test_workspace_size\(void\)|pd_test_status_t pd_test_run\()/);
+          expect(line, `${spec}/${input}`).toMatch(/^(static const \w+ pd_test_\w+\[|typedef uint64_t pd_test_\w+;|typedef struct {|static (inline |PD_TEST_HOT )?(void|int|float|size_t|uint32_t|pd_test_cand_t) pd_test_\w+\(|size_t pd_test_workspace_size\(void\)|pd_test_status_t pd_test_run\()/);
         }
+        expect(c.match(/}\s*\w+;/g), 'typedef names').toEqual(['} pd_test_pool_t;']);
+        // every macro it defines is PD_TEST_-prefixed and #undef'd at the end; PD_HOT/PD_PREFETCH/PD_PORTABLE are only read
+        const defined = [...c.matchAll(/^#define (\w+)/gm)].map((m) => m[1]!);
+        for (const m of defined) expect(m, `${spec}/${input}`).toMatch(/^PD_TEST_/);
+        const undefs = [...c.matchAll(/^#undef (\w+)/gm)].map((m) => m[1]!);
+        expect(undefs.filter((m) => defined.includes(m)).sort(), `${spec}/${input}`).toEqual([...new Set(defined)].sort());
+        expect(c.slice(c.lastIndexOf('\n}\n')).match(/^#(?!undef)/m), 'only #undefs after the run function').toBeNull();
         // floating literals carry the f suffix (no double arithmetic)
         expect(c.match(/(?<![\w.])\d+\.\d*(e[-+]?\d+)?(?![\d.f])|(?<![\w.])\d+e[-+]?\d+(?![\df])/g), `${spec}/${input}`).toBeNull();
+      }
+    }
+  });
+
+  it('source: no identity arithmetic (* 1u, + 0u, / 1u, * 1.0f, + 0.0f...), no loop of 0 or 1 iterations', () => {
+    let files = 0;
+    for (const spec of Object.keys(PRESETS)) {
+      for (const input of ['concat', 'per-level'] as const) {
+        for (const numClasses of [2, 3, 5, 17, 21, 81]) {
+          const plan = makePlan({ spec, levels: SSD300_LEVELS.slice(3), numClasses, input, candidateCap: 1000 });
+          const c = code(file(plan, 'postprocess.c'));
+          const where = `${spec}/${input}/${numClasses}`;
+          expect(c.match(/[*/%] 1u\b|\+ 0u\b|\b0u \+ |[*/] 1\.0f\b|[-+] 0\.0f\b(?! \?)/g), where).toBeNull();
+          for (const m of c.matchAll(/for \((\w+) = (\d+)u; \1 < (\d+)u; (?:\+\+\1|\1 \+= (\d+)u)\)/g)) {
+            expect(Number(m[3]) - Number(m[2]), `${where}: ${m[0]}`).toBeGreaterThan(Number(m[4] ?? 1));
+          }
+          files++;
+        }
+      }
+    }
+    expect(files).toBe(Object.keys(PRESETS).length * 12);
+  });
+
+  it('every file: indentation in whole writer units (4 spaces); only a block comment\'s " * " lines sit one further', () => {
+    for (const spec of Object.keys(PRESETS)) {
+      for (const input of ['concat', 'per-level'] as const) {
+        const plan = makePlan({ spec, levels: SSD300_LEVELS.slice(3), numClasses: spec === 'ultraface' ? 2 : 21, input, candidateCap: 1000 });
+        for (const f of emitPostprocessC(plan).files.filter((x) => /\.[ch]$/.test(x.name))) {
+          let opener = -1;
+          f.text.split('\n').forEach((line, i) => {
+            const indent = /^ */.exec(line)![0].length;
+            const rest = line.slice(indent);
+            const at = `${spec}/${input} ${f.name}:${i + 1}: ${JSON.stringify(line)}`;
+            if (opener >= 0 && rest.startsWith('*')) expect(indent, at).toBe(opener + 1);
+            else expect(indent % 4, at).toBe(0);
+            if (/^\/\*(?!.*\*\/)/.test(rest)) opener = indent;
+            if (rest.includes('*/')) opener = -1;
+          });
+        }
       }
     }
   });

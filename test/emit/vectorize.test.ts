@@ -21,23 +21,23 @@ const CASES: { name: string; plan: EmitPlan; loops: string[] }[] = [
     plan: makePlan({ name: 'ssd', spec: 'mmdet-ssd300', levels: SSD300_LEVELS, numClasses: 81, candidateCap: 6000 }),
     loops: [
       'hit |= !((row[k] - bgl) <= margin);', // the row reject every anchor pays
-      'const uint32_t u = float_key(d) | (0u - (uint32_t)(d != d)); hi = u > hi ? u : hi;', // a row's bound (NaN: the largest key)
+      'const uint32_t u = pd_ssd_float_key(d) | (0u - (uint32_t)(d != d)); hi = u > hi ? u : hi;', // a row's bound (NaN: the largest key)
       'u ^= (u >> 31) ? 0xffffffffu : 0x80000000u; hi = u > hi ? u : hi;', // the row max, over integer keys
-      'e[r][j] = pd_expf_neg(x[j] - mr);', // the row's exponentials
+      'e[r][j] = pd_ssd_expf_neg(x[j] - mr);', // the row's exponentials
       'any |= (uint32_t)(er[q] > lim);', // does any label pass its cheap test
-      'bits |= bit16[q] & (0u - (uint32_t)(er[0u + q] > lim));', // which labels pass
+      'bits |= pd_ssd_bit16[q] & (0u - (uint32_t)(er[q] > lim));', // which labels pass
     ],
   },
   {
     name: 'sigmoid (mmdet-retinanet, 80 columns)',
     plan: makePlan({ name: 'retina', spec: 'mmdet-retinanet', levels: SSD300_LEVELS.slice(0, 3), numClasses: 80, candidateCap: 3000 }),
-    loops: ['hit |= x[j] > bound;', 'bits |= bit16[q] & (0u - (uint32_t)(row[0u + q] > pool->reject));'],
+    loops: ['hit |= x[j] > bound;', 'bits |= pd_retina_bit16[q] & (0u - (uint32_t)(row[q] > pool->reject));'],
   },
   {
     name: 'probabilities with a background column (tflite-ssd, 91 columns)',
     plan: makePlan({ name: 'tfl', spec: { ...PRESETS['tflite-ssd']!, scoreThreshold: 0.3 }, levels: SSD300_LEVELS.slice(1, 3), numClasses: 91, candidateCap: 2048 }),
     loops: [
-      'hit |= (int32_t)(x[j] > bound) & block_label[j];',
+      'hit |= (int32_t)(x[j] > bound) & pd_tfl_block_label[j];',
       'hit |= (int32_t)(uni > 0.0f) & (int32_t)(v > 0.6f);', // agnostic NMS: a candidate against 16 kept boxes at once
     ],
   },

@@ -2,6 +2,7 @@
 // example). One emitX(writer, layout) per section, called in order by emitHeader. Only <stdint.h>/<stddef.h>.
 import type { PostprocessSpec } from '../../postprocess/spec';
 import { bannerText, commentSafe } from './banner';
+import { cFileNames } from './names';
 import type { PlanLayout } from './plan';
 import { CodeWriter } from './writer';
 import { fmtHW, fmtStride } from '../../format/levels';
@@ -91,7 +92,7 @@ function emitOverview(w: CodeWriter, L: PlanLayout): void {
   const call =
     L.plan.input === 'concat' ? `${N.run}(scores, boxes, workspace, sizeof workspace,` : `${N.run}(cls_maps, reg_maps, workspace, sizeof workspace,`;
   w.doc(
-    `\\file postprocess.h`,
+    `\\file ${cFileNames(L.plan.fileStem).header}`,
     `\\brief Fused detector post-processing "${commentSafe(L.plan.name)}": score filter, top-k, decode, NMS.`,
     '',
     ...describeSpec(L).map(commentSafe),
@@ -162,21 +163,26 @@ function emitFunctions(w: CodeWriter, L: PlanLayout): void {
   w.doc(`\\return ${N.workspaceMacro}, for callers that size the workspace at run time.`);
   w.line(`size_t ${N.workspaceSize}(void);`);
   w.line();
-  const inputs =
+  const inputs: [string, string, string][] =
     L.plan.input === 'concat'
-      ? ['@param[in]  scores          float[N][C] class scores (see Inputs above)', '@param[in]  boxes           float[N][4] ' + deltaOrder(L.plan.spec)]
-      : [`@param[in]  cls             ${N.numLevels} pointers to class maps float[A*C][H][W]`, `@param[in]  reg             ${N.numLevels} pointers to box maps float[A*4][H][W]`];
+      ? [['in', 'scores', 'float[N][C] class scores (see Inputs above)'], ['in', 'boxes', `float[N][4] ${deltaOrder(L.plan.spec)}`]]
+      : [['in', 'cls', `${N.numLevels} pointers to class maps float[A*C][H][W]`], ['in', 'reg', `${N.numLevels} pointers to box maps float[A*4][H][W]`]];
+  const params: [string, string, string][] = [
+    ...inputs,
+    ['in,out', 'workspace', `caller memory, 4-byte aligned, at least ${N.workspaceMacro} bytes, written as scratch`],
+    ['in', 'workspace_size', 'its size in bytes'],
+    ['out', 'detections', `room for ${N.maxDetections} detections`],
+    ['in', 'capacity', 'number of entries in detections'],
+    ['out', 'count', 'number of detections written (0 on error)'],
+  ];
+  const dirWidth = Math.max(...params.map(([d]) => d.length));
+  const nameWidth = Math.max(...params.map(([, n]) => n.length));
   w.doc(
     'Run post-processing on one image: filter scores while streaming over the anchors (cheap proven bounds first,',
     'exponentials only for rows that can hold a candidate), keep the top candidates, then run greedy NMS in rank order,',
     'decoding a candidate\'s box only when NMS reaches it, and write the detections by score.',
     '',
-    ...inputs,
-    `@param[in]  workspace       caller memory, 4-byte aligned, at least ${N.workspaceMacro} bytes`,
-    '@param[in]  workspace_size  its size in bytes',
-    `@param[out] detections      room for ${N.maxDetections} detections`,
-    '@param[in]  capacity        number of entries in detections',
-    '@param[out] count           number of detections written (0 on error)',
+    ...params.map(([d, n, text]) => `@param${`[${d}]`.padEnd(dirWidth + 2)} ${n.padEnd(nameWidth)}  ${text}`),
     `@return ${N.ok}, ${N.errArg} or ${N.errWorkspace}; arguments are checked before anything is read.`,
   );
   const [head, args, last] = runSignature(L);

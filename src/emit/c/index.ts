@@ -3,6 +3,7 @@
 import { emitHeader } from './header';
 import { emitCMakeLists, emitMakefile } from './makefile';
 import { layoutPlan, type EmitPlan, type PlanLayout } from './plan';
+import { cFileNames } from './names';
 import { emitSource } from './source';
 
 export type { EmitPlan, PlanLayout } from './plan';
@@ -19,11 +20,12 @@ export interface EmittedFile {
  */
 export function emitPostprocessC(plan: EmitPlan): { files: EmittedFile[]; layout: PlanLayout } {
   const layout = layoutPlan(plan);
+  const files = cFileNames(plan.fileStem);
   return {
     layout,
     files: [
-      { name: 'postprocess.h', text: emitHeader(layout) },
-      { name: 'postprocess.c', text: emitSource(layout) },
+      { name: files.header, text: emitHeader(layout) },
+      { name: files.source, text: emitSource(layout) },
       { name: 'Makefile', text: emitMakefile(layout) },
       { name: 'CMakeLists.txt', text: emitCMakeLists(layout) },
     ],

@@ -1,11 +1,13 @@
 // Build files shipped with an emitted module: a Makefile producing the static library libpd_<name>.a and an
 // equivalent CMakeLists.txt. Both pin the flags the module's exactness relies on (C99, -ffp-contract=off).
 import { bannerText } from './banner';
+import { cFileNames } from './names';
 import type { PlanLayout } from './plan';
 
 /** Makefile: `make` builds libpd_<name>.a from postprocess.c; CC, CFLAGS and AR can be overridden. */
 export function emitMakefile(L: PlanLayout): string {
   const lib = `lib${L.names.prefix.slice(0, -1)}.a`;
+  const f = cFileNames(L.plan.fileStem);
   return [
     `# ${bannerText(L.plan)}`,
     '# Builds the static library; link your program with it and with -lm.',
@@ -21,14 +23,14 @@ export function emitMakefile(L: PlanLayout): string {
     '',
     'all: $(LIB)',
     '',
-    '$(LIB): postprocess.o',
+    `$(LIB): ${f.object}`,
     '\t$(AR) rcs $@ $^',
     '',
-    'postprocess.o: postprocess.c postprocess.h',
-    '\t$(CC) $(CFLAGS) -c postprocess.c -o $@',
+    `${f.object}: ${f.source} ${f.header}`,
+    `\t$(CC) $(CFLAGS) -c ${f.source} -o $@`,
     '',
     'clean:',
-    '\trm -f postprocess.o $(LIB)',
+    `\trm -f ${f.object} $(LIB)`,
     '',
     '.PHONY: all clean',
     '',
@@ -43,7 +45,7 @@ export function emitCMakeLists(L: PlanLayout): string {
     'cmake_minimum_required(VERSION 3.15)',
     `project(${target} LANGUAGES C)`,
     '',
-    `add_library(${target} STATIC postprocess.c)`,
+    `add_library(${target} STATIC ${cFileNames(L.plan.fileStem).source})`,
     `set_target_properties(${target} PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)`,
     `target_include_directories(${target} PUBLIC \${CMAKE_CURRENT_SOURCE_DIR})`,
     '# No fused multiply-add contraction: results then match prunedet\'s reference exactly.',

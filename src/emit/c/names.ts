@@ -15,6 +15,11 @@ export function sanitizeStem(name: string): string {
   return stem;
 }
 
+/** The module's header and source file names: `<stem>.h`, `<stem>.c` (stem `postprocess` unless compile --name gave one). */
+export function cFileNames(stem = 'postprocess'): { header: string; source: string; object: string } {
+  return { header: `${stem}.h`, source: `${stem}.c`, object: `${stem}.o` };
+}
+
 export interface CNames {
   stem: string;
   /** `pd_<stem>_` */
@@ -36,7 +41,25 @@ export interface CNames {
   maxDetections: string;
   candidateCap: string;
   workspaceMacro: string;
+  /**
+   * postprocess.c's private file-scope names (static functions and tables, types, macros), prefixed like the exported
+   * ones so that modules with different prefixes can share one translation unit. `local.cand_t` is `pd_<stem>_cand_t`,
+   * `local.KEPT_PAD` is `PD_<STEM>_KEPT_PAD`; the private macros are #undef'd at the end of postprocess.c.
+   */
+  local: LocalNames;
 }
+
+/** File-scope statics and types of postprocess.c, by their unprefixed names. */
+export const LOCAL_IDENTIFIERS = [
+  'expf', 'expf_neg', 'level_offset', 'level_h', 'level_w', 'level_a', 'anchors', 'cand_t', 'cand_key', 'cand_score',
+  'float_key', 'keep_best', 'pool_t', 'bar_score', 'bar_reject', 'reject_for', 'pool_offer', 'pool_finish',
+  'pool_reset', 'bit16', 'ctz_debruijn', 'heap_sift_down', 'block_label', 'block_rejects', 'score_anchor', 'row_bound',
+  'row_rejects', 'score_inf_row', 'score_batch', 'score_range', 'decode_box', 'suppressed_by_kept', 'kept_suppresses',
+  'decode_candidate', 'nms',
+] as const;
+/** Macros postprocess.c defines for itself (HOT and PREFETCH take the user's PD_HOT / PD_PREFETCH when given). */
+export const LOCAL_MACROS = ['HOT', 'PREFETCH', 'NO_CAND', 'LOWEST_BIT64', 'BLOCK_ROWS', 'KEPT_PAD', 'LEVEL_K'] as const;
+export type LocalNames = Record<(typeof LOCAL_IDENTIFIERS)[number] | (typeof LOCAL_MACROS)[number], string>;
 
 /** All exported names of module `name`; throws InternalError if two of them coincide. */
 export function cNames(name: string): CNames {
@@ -62,8 +85,12 @@ export function cNames(name: string): CNames {
     maxDetections: `${macro}MAX_DETECTIONS`,
     candidateCap: `${macro}CANDIDATE_CAP`,
     workspaceMacro: `${macro}WORKSPACE_SIZE`,
+    local: Object.fromEntries([...LOCAL_IDENTIFIERS.map((n) => [n, `${prefix}${n}`]), ...LOCAL_MACROS.map((n) => [n, `${macro}${n}`])]) as LocalNames,
   };
-  const all = Object.entries(names).filter(([k]) => !['stem', 'prefix', 'macro'].includes(k));
+  const all = [
+    ...Object.entries(names).filter(([k]) => !['stem', 'prefix', 'macro', 'local'].includes(k)),
+    ...Object.entries(names.local).map(([k, v]) => [`local ${k}`, v] as [string, string]),
+  ];
   const seen = new Map<string, string>();
   for (const [key, value] of all) {
     const other = seen.get(value);

@@ -10,6 +10,8 @@ import { cNames, type CNames } from './names';
 export interface EmitPlan {
   /** Symbol stem; sanitised to [a-z0-9_]: functions pd_<name>_, macros PD_<NAME>_. */
   name: string;
+  /** Stem of the header and source file names (default `postprocess`: postprocess.h, postprocess.c). */
+  fileStem?: string;
   banner: { version: string; modelFile: string; modelSha256: string; config: string };
   spec: PostprocessSpec;
   input: 'concat' | 'per-level';

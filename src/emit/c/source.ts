@@ -1,9 +1,11 @@
 // postprocess.c: constant tables (anchors, levels) and the run function that streams over the anchors and calls the
 // stages from stages.ts. One emitX(writer, layout) per section, called in order by emitSource.
 import { bannerText } from './banner';
+import { cFileNames } from './names';
 import { cFloat } from './floats';
 import { EXP_CONST } from '../../postprocess/float32';
 import { runSignature } from './header';
+import { LOCAL_MACROS, type LocalNames } from './names';
 import type { PlanLayout } from './plan';
 import { BATCH, emitCandidates, emitDecode, emitNms, emitScoreFilter } from './stages';
 import { CodeWriter } from './writer';
@@ -15,38 +17,42 @@ function emitPrologue(w: CodeWriter, L: PlanLayout): void {
     'reference.ts); compile without -ffast-math and with -ffp-contract=off to get its results exactly. No allocation,',
     'no stdio, no writable globals: all state lives in the caller\'s workspace.',
   );
-  w.line('#include "postprocess.h"');
+  w.line(`#include "${cFileNames(L.plan.fileStem).header}"`);
   w.line();
   w.line('#include <float.h>');
   w.line('#include <math.h>');
   w.line('#include <string.h>');
   w.line();
+  const loc = L.names.local;
   w.comment(
-    'PD_HOT marks the functions with the hot loops. With GCC or Clang on x86-64 Linux/glibc they are compiled three',
+    `${loc.HOT} marks the functions with the hot loops. With GCC or Clang on x86-64 Linux/glibc they are compiled three`,
     'times (baseline ISA, AVX2, AVX-512) and the loader picks the widest the CPU has (target_clones): the same C and',
     'the same -ffp-contract=off, so the same results, from the default -O2 build. -DPD_PORTABLE compiles the plain',
     'C99 path only; other compilers and targets always get it (build with the target\'s -march for its SIMD width).',
+    'A PD_HOT defined by the build replaces the attribute.',
   );
-  w.line('#if !defined(PD_PORTABLE) && !defined(PD_HOT) && defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && defined(__has_attribute)');
+  w.line('#if defined(PD_HOT)');
+  w.line(`#define ${loc.HOT} PD_HOT`);
+  w.line('#elif !defined(PD_PORTABLE) && defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && defined(__has_attribute)');
   w.line('#if __has_attribute(target_clones)');
-  w.line('#define PD_HOT __attribute__((target_clones("default", "avx2", "avx512f")))');
+  w.line(`#define ${loc.HOT} __attribute__((target_clones("default", "avx2", "avx512f")))`);
   w.line('#endif');
   w.line('#endif');
-  w.line('#ifndef PD_HOT');
-  w.line('#define PD_HOT');
+  w.line(`#ifndef ${loc.HOT}`);
+  w.line(`#define ${loc.HOT}`);
   w.line('#endif');
   w.line();
   w.comment(
-    'PD_PREFETCH asks for a cache line before it is read (GCC and Clang; elsewhere it does nothing): the score rows a',
-    'few rows ahead of the scan and the anchor and delta rows NMS may decode, so their misses overlap instead of',
-    'stalling one by one. It never changes a result.',
+    `${loc.PREFETCH} asks for a cache line before it is read (GCC and Clang; elsewhere it does nothing): the score rows`,
+    'a few rows ahead of the scan and the anchor and delta rows NMS may decode, so their misses overlap instead of',
+    'stalling one by one. It never changes a result. A PD_PREFETCH(p) defined by the build replaces it.',
   );
-  w.line('#ifndef PD_PREFETCH');
-  w.line('#if defined(__GNUC__)');
-  w.line('#define PD_PREFETCH(p) __builtin_prefetch(p)');
+  w.line('#if defined(PD_PREFETCH)');
+  w.line(`#define ${loc.PREFETCH}(p) PD_PREFETCH(p)`);
+  w.line('#elif defined(__GNUC__)');
+  w.line(`#define ${loc.PREFETCH}(p) __builtin_prefetch(p)`);
   w.line('#else');
-  w.line('#define PD_PREFETCH(p) ((void)(p))');
-  w.line('#endif');
+  w.line(`#define ${loc.PREFETCH}(p) ((void)(p))`);
   w.line('#endif');
   w.line();
   w.line('#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD != 0');
@@ -54,12 +60,12 @@ function emitPrologue(w: CodeWriter, L: PlanLayout): void {
   w.line('#endif');
   w.line();
   const spec = L.plan.spec;
-  if (spec.decoder.type !== 'none' || spec.scores === 'sigmoid') emitExp(w);
-  if (spec.scores === 'softmax') emitExpNeg(w);
+  if (spec.decoder.type !== 'none' || spec.scores === 'sigmoid') emitExp(w, L.names.local);
+  if (spec.scores === 'softmax') emitExpNeg(w, L.names.local);
 }
 
 /** pd_expf: the reference's float exp (src/postprocess/float32.ts expF), operation for operation. */
-function emitExp(w: CodeWriter): void {
+function emitExp(w: CodeWriter, loc: LocalNames): void {
   const E = EXP_CONST;
   const F = (x: number) => cFloat(x, 'exp constant');
   w.comment(
@@ -68,7 +74,7 @@ function emitExp(w: CodeWriter): void {
     'Within 1.2 ulp of the true exp; 0 below -87.33654, +Inf above 88.72284, NaN for NaN. Used per box and per sigmoid',
     'candidate; the softmax rows use pd_expf_neg (below), written for the vectorizer.',
   );
-  w.block('static float pd_expf(float x)', () => {
+  w.block(`static float ${loc.expf}(float x)`, () => {
     w.line(`const float xc = x >= ${F(E.lo)} ? (x <= ${F(E.hi)} ? x : ${F(E.hi)}) : ${F(E.lo)};`);
     w.line(`const float n = (xc * ${F(E.log2e)} + ${F(E.round)}) - ${F(E.round)};`);
     w.line(`const float r = (xc - n * ${F(E.ln2Hi)}) - n * ${F(E.ln2Lo)};`);
@@ -95,14 +101,14 @@ function emitExp(w: CodeWriter): void {
  * p * 2^n (one rounding of the same product): the same float for every such x, with fewer operations, none of which
  * stops gcc from vectorizing a loop over a row (test/emit checks both claims).
  */
-function emitExpNeg(w: CodeWriter): void {
+function emitExpNeg(w: CodeWriter, loc: LocalNames): void {
   const E = EXP_CONST;
   const F = (x: number) => cFloat(x, 'exp constant');
   w.comment(
     'pd_expf(x) for x <= 0 or -Inf (the softmax\'s x - max), operation for operation the same float: for such x,',
     'n >= -126 and pd_expf\'s two power-of-two factors multiply to one normal 2^n, so one factor rounds the same.',
   );
-  w.block('static inline float pd_expf_neg(float x)', () => {
+  w.block(`static inline float ${loc.expf_neg}(float x)`, () => {
     w.line(`const float lo = ${F(E.lo)};`);
     w.line('uint32_t xb, lb, keep;');
     w.line('float xc, n, r, p, s;');
@@ -129,28 +135,30 @@ function emitExpNeg(w: CodeWriter): void {
 }
 
 function emitLevelTables(w: CodeWriter, L: PlanLayout): void {
+  const loc = L.names.local;
   const perLevelInput = L.plan.input === 'per-level';
   const needOffsets = perLevelInput || L.levelK > 0;
   if (!needOffsets) return;
   const N = L.names;
   w.comment('Anchor levels: level l owns anchors level_offset[l] .. level_offset[l + 1] - 1.');
-  w.line(`static const uint32_t level_offset[${N.numLevels} + 1u] = { ${[...L.levels.map((l) => l.offset), L.numAnchors].map((v) => `${v}u`).join(', ')} };`);
+  w.line(`static const uint32_t ${loc.level_offset}[${N.numLevels} + 1u] = { ${[...L.levels.map((l) => l.offset), L.numAnchors].map((v) => `${v}u`).join(', ')} };`);
   if (perLevelInput) {
-    w.line(`static const uint32_t level_h[${N.numLevels}] = { ${L.levels.map((l) => `${l.h}u`).join(', ')} };`);
-    w.line(`static const uint32_t level_w[${N.numLevels}] = { ${L.levels.map((l) => `${l.w}u`).join(', ')} };`);
-    w.line(`static const uint32_t level_a[${N.numLevels}] = { ${L.levels.map((l) => `${l.a}u`).join(', ')} };`);
+    w.line(`static const uint32_t ${loc.level_h}[${N.numLevels}] = { ${L.levels.map((l) => `${l.h}u`).join(', ')} };`);
+    w.line(`static const uint32_t ${loc.level_w}[${N.numLevels}] = { ${L.levels.map((l) => `${l.w}u`).join(', ')} };`);
+    w.line(`static const uint32_t ${loc.level_a}[${N.numLevels}] = { ${L.levels.map((l) => `${l.a}u`).join(', ')} };`);
   }
   w.line();
 }
 
 function emitAnchorTable(w: CodeWriter, L: PlanLayout): void {
+  const loc = L.names.local;
   const c = L.centers;
   if (!c) return;
   w.comment(
     `Anchors as center-size rows (cx, cy, w, h)${L.plan.spec.anchorFormat === 'xyxy' ? ', converted from the plan\'s xyxy rows in float (w = x2 - x1, cx = x1 + 0.5f*w)' : ''}.`,
     'Printed so that each literal reads back as exactly the same float.',
   );
-  w.line(`static const float anchors[${L.names.numAnchors}][4] = {`);
+  w.line(`static const float ${loc.anchors}[${L.names.numAnchors}][4] = {`);
   w.indent();
   L.levels.forEach((l, i) => {
     if (l.count === 0) {
@@ -179,12 +187,13 @@ function emitAnchorTable(w: CodeWriter, L: PlanLayout): void {
 const AHEAD_ROWS = 8;
 
 /** PD_PREFETCH of each 64-byte line a row of n floats at ptr may touch (one per 16 floats, and its last float). */
-function emitPrefetchRow(w: CodeWriter, ptr: string, n: number): void {
-  for (let k = 0; k < n; k += 16) w.line(k === 0 ? `PD_PREFETCH(${ptr});` : `PD_PREFETCH(${ptr} + ${k});`);
-  if ((n - 1) % 16 !== 0) w.line(`PD_PREFETCH(${ptr} + ${n - 1});`);
+function emitPrefetchRow(w: CodeWriter, loc: LocalNames, ptr: string, n: number): void {
+  for (let k = 0; k < n; k += 16) w.line(k === 0 ? `${loc.PREFETCH}(${ptr});` : `${loc.PREFETCH}(${ptr} + ${k});`);
+  if ((n - 1) % 16 !== 0) w.line(`${loc.PREFETCH}(${ptr} + ${n - 1});`);
 }
 
 function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
+  const loc = L.names.local;
   const C = L.numClasses;
   const concat = L.plan.input === 'concat';
   w.comment(
@@ -194,7 +203,7 @@ function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
     'does not depend on the order (top-k), only the work does. order[] holds one key per row: ~bound, row index.',
     concat ? 'Row q is base + q * C (concatenated scores).' : 'Row q (position p = q / na, anchor a = q % na) is base + a * C * hw + p, stride hw (per-level maps).',
   );
-  w.block(`static PD_HOT void score_range(const float *base, size_t hw, uint32_t na, uint32_t first_anchor, uint32_t count, pool_t *pool, cand_t *order)`, () => {
+  w.block(`static ${loc.HOT} void ${loc.score_range}(const float *base, size_t hw, uint32_t na, uint32_t first_anchor, uint32_t count, ${loc.pool_t} *pool, ${loc.cand_t} *order)`, () => {
     w.line(`const float *batch_row[${BATCH}];`);
     w.line(`uint32_t batch_anchor[${BATCH}], nb = 0u, nr = 0u, q, lead;`);
     if (!concat) {
@@ -212,26 +221,26 @@ function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
       if (concat) {
         w.comment(`the lines of the row ${AHEAD_ROWS} ahead (the last row near the end) arrive while this one is tested`);
         w.line(`const float *ahead = ${row(`(q + ${AHEAD_ROWS}u < count ? q + ${AHEAD_ROWS}u : count - 1u)`)};`);
-        emitPrefetchRow(w, 'ahead', C);
+        emitPrefetchRow(w, loc, 'ahead', C);
       }
       w.line('order[nr] = q;');
-      w.line(`nr += (uint32_t)!row_rejects(${row('q')}, ${S}, pool->reject);`);
+      w.line(`nr += (uint32_t)!${loc.row_rejects}(${row('q')}, ${S}, pool->reject);`);
     });
     w.line('lead = nr;');
     w.block('if (nr > pool->keep)', () => {
       w.comment('more rows than the pool keeps candidates: their bounds decide the order');
       w.block('for (q = 0u; q < nr; ++q)', () => {
         w.line('const uint32_t r = (uint32_t)order[q];');
-        w.line(`order[q] = ((cand_t)(0xffffffffu - row_bound(${row('r')}, ${S})) << 32) | r;`);
+        w.line(`order[q] = ((${loc.cand_t})(0xffffffffu - ${loc.row_bound}(${row('r')}, ${S})) << 32) | r;`);
       });
-      w.line('(void)keep_best(order, nr, pool->keep);');
+      w.line(`(void)${loc.keep_best}(order, nr, pool->keep);`);
       w.line('lead = pool->keep;');
     });
     const add = () => {
       w.line('const uint32_t r = (uint32_t)order[q];');
       if (concat) {
         w.line(`batch_row[nb] = ${row('r')};`);
-        emitPrefetchRow(w, 'batch_row[nb]', C);
+        emitPrefetchRow(w, loc, 'batch_row[nb]', C);
       } else {
         w.line(`const float *src = ${row('r')};`);
         w.line(`for (k = 0u; k < ${C}u; ++k) batch_copy[nb][k] = src[k * hw];`);
@@ -239,22 +248,22 @@ function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
       }
       w.line('batch_anchor[nb] = first_anchor + r;');
       w.block(`if (++nb == ${BATCH}u)`, () => {
-        w.line('score_batch(batch_row, batch_anchor, nb, pool);');
+        w.line(`${loc.score_batch}(batch_row, batch_anchor, nb, pool);`);
         w.line('nb = 0u;');
       });
     };
     const flush = () => {
       w.block('if (nb > 0u)', () => {
-        w.line('score_batch(batch_row, batch_anchor, nb, pool);');
+        w.line(`${loc.score_batch}(batch_row, batch_anchor, nb, pool);`);
         w.line('nb = 0u;');
       });
     };
     w.block('for (q = 0u; q < lead; ++q)', add);
     flush();
     w.block('if (lead < nr)', () => {
-      w.line('pool_finish(pool);');
+      w.line(`${loc.pool_finish}(pool);`);
       w.block('for (q = lead; q < nr; ++q)', () => {
-        w.line('if (!(0xffffffffu - (uint32_t)(order[q] >> 32) > float_key(pool->reject))) continue;');
+        w.line(`if (!(0xffffffffu - (uint32_t)(order[q] >> 32) > ${loc.float_key}(pool->reject))) continue;`);
         w.block('', add);
       });
       flush();
@@ -269,6 +278,7 @@ function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
  * calls either alike; it is a function of its own so that the hot loop can be cloned for wider SIMD (PD_HOT).
  */
 function emitPlainRange(w: CodeWriter, L: PlanLayout): void {
+  const loc = L.names.local;
   const C = L.numClasses;
   const concat = L.plan.input === 'concat';
   const bound = L.plan.spec.scores === 'sigmoid' ? 'pool->reject' : cFloat(L.scoreThreshold, 'score threshold');
@@ -276,52 +286,53 @@ function emitPlainRange(w: CodeWriter, L: PlanLayout): void {
     'Rows first_anchor .. first_anchor + count - 1 of one range into the pool:',
     concat ? 'whole blocks of BLOCK_ROWS rows first (one vectorized test rejects a block without a candidate), then the rest.' : 'row q is base + (q % na) * C * hw + q / na (per-level maps, stride hw).',
   );
-  w.block('static PD_HOT void score_range(const float *base, size_t hw, uint32_t na, uint32_t first_anchor, uint32_t count, pool_t *pool, cand_t *order)', () => {
+  w.block(`static ${loc.HOT} void ${loc.score_range}(const float *base, size_t hw, uint32_t na, uint32_t first_anchor, uint32_t count, ${loc.pool_t} *pool, ${loc.cand_t} *order)`, () => {
     w.line('uint32_t q = 0u;');
     w.line('(void)order;');
     if (concat) {
       w.line('(void)hw;');
       w.line('(void)na;');
-      w.block('for (; q + BLOCK_ROWS <= count; q += BLOCK_ROWS)', () => {
+      w.block(`for (; q + ${loc.BLOCK_ROWS} <= count; q += ${loc.BLOCK_ROWS})`, () => {
         w.line('uint32_t r;');
         w.comment('the next block\'s lines arrive while this one is tested');
-        w.block(`if (q + 2u * BLOCK_ROWS <= count)`, () => {
-          w.line(`const float *ahead = base + (size_t)(q + BLOCK_ROWS) * ${C}u;`);
-          w.line(`for (r = 0u; r < BLOCK_ROWS * ${C}u; r += 16u) PD_PREFETCH(ahead + r);`);
+        w.block(`if (q + 2u * ${loc.BLOCK_ROWS} <= count)`, () => {
+          w.line(`const float *ahead = base + (size_t)(q + ${loc.BLOCK_ROWS}) * ${C}u;`);
+          w.line(`for (r = 0u; r < ${loc.BLOCK_ROWS} * ${C}u; r += 16u) ${loc.PREFETCH}(ahead + r);`);
         });
-        w.line(`if (block_rejects(base + (size_t)q * ${C}u, ${bound})) continue;`);
-        w.line(`for (r = 0u; r < BLOCK_ROWS; ++r) score_anchor(base + (size_t)(q + r) * ${C}u, 1u, first_anchor + q + r, pool);`);
+        w.line(`if (${loc.block_rejects}(base + (size_t)q * ${C}u, ${bound})) continue;`);
+        w.line(`for (r = 0u; r < ${loc.BLOCK_ROWS}; ++r) ${loc.score_anchor}(base + (size_t)(q + r) * ${C}u, 1u, first_anchor + q + r, pool);`);
       });
-      w.line(`for (; q < count; ++q) score_anchor(base + (size_t)q * ${C}u, 1u, first_anchor + q, pool);`);
+      w.line(`for (; q < count; ++q) ${loc.score_anchor}(base + (size_t)q * ${C}u, 1u, first_anchor + q, pool);`);
       return;
     }
-    w.line(`for (; q < count; ++q) score_anchor(base + (size_t)(q % na) * ${C}u * hw + q / na, hw, first_anchor + q, pool);`);
+    w.line(`for (; q < count; ++q) ${loc.score_anchor}(base + (size_t)(q % na) * ${C}u * hw + q / na, hw, first_anchor + q, pool);`);
   });
   w.line();
 }
 
 /** The streaming pass: every anchor behind its fast reject, into the level pool or the candidate pool. */
 function emitStream(w: CodeWriter, L: PlanLayout): void {
+  const loc = L.names.local;
   const C = `${L.numClasses}u`;
   const perLevelPool = L.levelK > 0;
   const pool = perLevelPool ? '&lp' : '&cp';
   const order = L.workspace.orderRows > 0 ? 'order' : 'NULL';
   const levelStart = () => {
-    if (perLevelPool) w.line('pool_reset(&lp);');
+    if (perLevelPool) w.line(`${loc.pool_reset}(&lp);`);
   };
   const levelEnd = () => {
     if (!perLevelPool) return;
-    w.line('pool_finish(&lp);');
-    w.line('for (i = 0u; i < lp.n; ++i) pool_offer(&cp, lp.buf[i]);');
+    w.line(`${loc.pool_finish}(&lp);`);
+    w.line(`for (i = 0u; i < lp.n; ++i) ${loc.pool_offer}(&cp, lp.buf[i]);`);
   };
   if (L.plan.input === 'concat') {
     if (!perLevelPool) {
-      w.line(`score_range(scores, 0u, 0u, 0u, ${L.names.numAnchors}, &cp, ${order});`);
+      w.line(`${loc.score_range}(scores, 0u, 0u, 0u, ${L.names.numAnchors}, &cp, ${order});`);
       return;
     }
     w.block(`for (l = 0u; l < ${L.names.numLevels}; ++l)`, () => {
       levelStart();
-      w.line(`score_range(scores + (size_t)level_offset[l] * ${C}, 0u, 0u, level_offset[l], level_offset[l + 1u] - level_offset[l], ${pool}, ${order});`);
+      w.line(`${loc.score_range}(scores + (size_t)${loc.level_offset}[l] * ${C}, 0u, 0u, ${loc.level_offset}[l], ${loc.level_offset}[l + 1u] - ${loc.level_offset}[l], ${pool}, ${order});`);
       levelEnd();
     });
     return;
@@ -329,26 +340,28 @@ function emitStream(w: CodeWriter, L: PlanLayout): void {
   w.comment('anchor n = offset + (y * W + x) * A + a; position p = y * W + x; class k of anchor a is channel a * C + k');
   w.block(`for (l = 0u; l < ${L.names.numLevels}; ++l)`, () => {
     levelStart();
-    w.line(`score_range(cls[l], (size_t)level_h[l] * level_w[l], level_a[l], level_offset[l], level_offset[l + 1u] - level_offset[l], ${pool}, ${order});`);
+    w.line(`${loc.score_range}(cls[l], (size_t)${loc.level_h}[l] * ${loc.level_w}[l], ${loc.level_a}[l], ${loc.level_offset}[l], ${loc.level_offset}[l + 1u] - ${loc.level_offset}[l], ${pool}, ${order});`);
     levelEnd();
   });
 }
 
 function emitRun(w: CodeWriter, L: PlanLayout): void {
+  const loc = L.names.local;
   const N = L.names;
   const ws = L.workspace;
   w.block(`size_t ${N.workspaceSize}(void)`, () => w.line(`return ${N.workspaceMacro};`));
   w.line();
-  w.line(`#define CAP ${L.cap}u`);
-  if (L.levelK > 0) w.line(`#define LEVEL_K ${L.levelK}u`);
-  w.line();
+  if (L.levelK > 0) {
+    w.line(`#define ${loc.LEVEL_K} ${L.levelK}u`);
+    w.line();
+  }
   const [head, args, last] = runSignature(L);
   w.line(head);
   w.line(args);
   w.block(last, () => {
-    w.line('pool_t cp;');
-    if (L.levelK > 0) w.line('pool_t lp;');
-    if (ws.orderRows > 0) w.line('cand_t *order;');
+    w.line(`${loc.pool_t} cp;`);
+    if (L.levelK > 0) w.line(`${loc.pool_t} lp;`);
+    if (ws.orderRows > 0) w.line(`${loc.cand_t} *order;`);
     w.line('float *kb;');
     w.line(L.nmsScan === 'scan' ? 'uint32_t *klab;' : 'uint32_t *head, *next;');
     w.line('char *base;');
@@ -363,7 +376,7 @@ function emitRun(w: CodeWriter, L: PlanLayout): void {
     } else {
       w.line(`if (cls == NULL || reg == NULL || detections == NULL || capacity < ${N.maxDetections}) return ${N.errArg};`);
       w.line(`for (l = 0u; l < ${N.numLevels}; ++l)`);
-      w.line(`    if (level_offset[l + 1u] > level_offset[l] && (cls[l] == NULL || reg[l] == NULL)) return ${N.errArg};`);
+      w.line(`    if (${loc.level_offset}[l + 1u] > ${loc.level_offset}[l] && (cls[l] == NULL || reg[l] == NULL)) return ${N.errArg};`);
     }
     w.line(`if (workspace == NULL || workspace_size < ${N.workspaceMacro} || ((uintptr_t)workspace & 3u) != 0u) return ${N.errWorkspace};`);
     w.line();
@@ -371,14 +384,14 @@ function emitRun(w: CodeWriter, L: PlanLayout): void {
       `Workspace regions (bytes, after aligning to 8): candidate pool at 0${L.levelK > 0 ? `, level pool at ${ws.levelPoolOffset}` : ''}${ws.orderRows > 0 ? `, row order at ${ws.orderOffset}` : ''}, kept boxes at ${ws.keptOffset}, ${L.nmsScan === 'scan' ? 'their labels' : 'label heads and links'} at ${ws.nmsOffset}.`,
     );
     w.line('base = (char *)workspace + ((uintptr_t)workspace & 4u);');
-    w.line('cp.buf = (cand_t *)(void *)base;');
-    w.line('cp.keep = CAP;');
-    w.line('pool_reset(&cp);');
+    w.line(`cp.buf = (${loc.cand_t} *)(void *)base;`);
+    w.line(`cp.keep = ${N.candidateCap};`);
+    w.line(`${loc.pool_reset}(&cp);`);
     if (L.levelK > 0) {
-      w.line(`lp.buf = (cand_t *)(void *)(base + ${ws.levelPoolOffset}u);`);
-      w.line('lp.keep = LEVEL_K;');
+      w.line(`lp.buf = (${loc.cand_t} *)(void *)(base + ${ws.levelPoolOffset}u);`);
+      w.line(`lp.keep = ${loc.LEVEL_K};`);
     }
-    if (ws.orderRows > 0) w.line(`order = (cand_t *)(void *)(base + ${ws.orderOffset}u);`);
+    if (ws.orderRows > 0) w.line(`order = (${loc.cand_t} *)(void *)(base + ${ws.orderOffset}u);`);
     w.line(`kb = (float *)(void *)(base + ${ws.keptOffset}u);`);
     if (L.nmsScan === 'scan') {
       w.line(`klab = (uint32_t *)(void *)(base + ${ws.nmsOffset}u);`);
@@ -389,13 +402,20 @@ function emitRun(w: CodeWriter, L: PlanLayout): void {
     w.line();
     w.comment('1. One streaming pass: filter scores, keep the best candidates (nothing decoded yet).');
     emitStream(w, L);
-    w.line('pool_finish(&cp);');
+    w.line(`${loc.pool_finish}(&cp);`);
     w.line();
     w.comment('2. NMS in rank order, decoding each candidate when it is reached; output in rank order.');
     const inArg = L.plan.input === 'concat' ? 'boxes' : 'reg';
-    w.line(`*count = nms(cp.buf, cp.n, ${inArg}, kb, ${L.nmsScan === 'scan' ? 'klab' : 'head, next'}, detections);`);
+    w.line(`*count = ${loc.nms}(cp.buf, cp.n, ${inArg}, kb, ${L.nmsScan === 'scan' ? 'klab' : 'head, next'}, detections);`);
     w.line(`return ${N.ok};`);
   });
+}
+
+/** #undef every private macro, so that code after this module in one translation unit sees none of them. */
+function emitUndefs(w: CodeWriter, L: PlanLayout): void {
+  w.line();
+  w.comment('The module\'s private macros end here (several modules can share one translation unit).');
+  for (const m of LOCAL_MACROS) w.line(`#undef ${L.names.local[m]}`);
 }
 
 /** The text of postprocess.c. */
@@ -411,5 +431,6 @@ export function emitSource(L: PlanLayout): string {
   emitDecode(w, L);
   emitNms(w, L);
   emitRun(w, L);
+  emitUndefs(w, L);
   return w.toString();
 }

@@ -4,6 +4,8 @@
 // comments state the semantics the C reader needs.
 import type { Decoder } from '../../postprocess/spec';
 import { cFloat, cFloatOrInf } from './floats';
+import { addU, divU, emitFilterFor, emitForLine, loopUsesIndex, modU, mulU, u } from './expr';
+import type { LocalNames } from './names';
 import type { PlanLayout } from './plan';
 import type { CodeWriter } from './writer';
 
@@ -19,10 +21,22 @@ export function vecSplit(n: number): [number, number] {
  * A loop over `n` elements as gcc -O2 (cost model "very-cheap") vectorizes it: the first 16·floor(n/16) iterations
  * with a constant count, then the rest. `body(j)` is the statement for index variable `j`.
  */
-export function emitRowLoop(w: CodeWriter, n: number, j: string, body: string): void {
+export function emitRowLoop(w: CodeWriter, n: number, j: string, body: (j: string) => string): void {
   const [main] = vecSplit(n);
-  if (main > 0) w.line(`for (${j} = 0u; ${j} < ${main}u; ++${j}) ${body}`);
-  if (main < n) w.line(`for (${j} = ${main}u; ${j} < ${n}u; ++${j}) ${body}`);
+  if (main > 0) w.line(`for (${j} = 0u; ${j} < ${main}u; ++${j}) ${body(j)}`);
+  emitForLine(w, j, main, n, body);
+}
+
+/** Whether emitRowLoop over n elements uses its index variable (not for a single element). */
+export function rowLoopUsesIndex(n: number): boolean {
+  const [main] = vecSplit(n);
+  return main > 0 || loopUsesIndex(main, n);
+}
+
+/** Whether emitMaskScan over k labels uses the caller's `j`. */
+function maskScanUsesIndex(k: number): boolean {
+  const [main] = vecSplit(k);
+  return main > 0 || loopUsesIndex(main, k);
 }
 
 /**
@@ -30,7 +44,7 @@ export function emitRowLoop(w: CodeWriter, n: number, j: string, body: string): 
  * bit mask is built by a branch-free loop (it vectorizes), then only its set bits are visited; labels past the last
  * whole group are tested one by one. Declares its own variables; `j` must be declared by the caller.
  */
-export function emitMaskScan(w: CodeWriter, k: number, cond: (j: string) => string, exact: (j: string) => void): void {
+export function emitMaskScan(w: CodeWriter, loc: LocalNames, k: number, cond: (j: string) => string, exact: (j: string) => void): void {
   const [main] = vecSplit(k);
   if (main > 0) {
     w.block('', () => {
@@ -45,12 +59,12 @@ export function emitMaskScan(w: CodeWriter, k: number, cond: (j: string) => stri
             for (let h = 0; h < 64 && g + h < main; h += 16) {
               w.block('', () => {
                 w.line('uint32_t bits = 0u;');
-                w.line(`for (q = 0u; q < 16u; ++q) bits |= bit16[q] & (0u - (uint32_t)(${cond(`${g + h}u + q`)}));`);
+                w.line(`for (q = 0u; q < 16u; ++q) bits |= ${loc.bit16}[q] & (0u - (uint32_t)(${cond(addU(u(g + h), 'q'))}));`);
                 w.line(h === 0 ? 'word = bits;' : `word |= (uint64_t)bits << ${h};`);
               });
             }
             w.block('while (word != 0u)', () => {
-              w.line(`j = ${g === 0 ? '' : `${g}u + `}LOWEST_BIT64(word);`);
+              w.line(`j = ${g === 0 ? '' : `${g}u + `}${loc.LOWEST_BIT64}(word);`);
               w.line('word &= word - 1u;');
               exact('j');
             });
@@ -59,16 +73,12 @@ export function emitMaskScan(w: CodeWriter, k: number, cond: (j: string) => stri
       });
     });
   }
-  if (main < k) {
-    w.block(`for (j = ${main}u; j < ${k}u; ++j)`, () => {
-      w.line(`if (!(${cond('j')})) continue;`);
-      exact('j');
-    });
-  }
+  emitFilterFor(w, 'j', main, k, cond, exact);
 }
 
 /** Candidate keys, the pools that keep the best of them (radix select) and the heap NMS pops them from. */
 export function emitCandidates(w: CodeWriter, L: PlanLayout): void {
+  const loc = L.names.local;
   const bar = L.bar.score.length > 0;
   w.comment(
     'A candidate, one (anchor, label) pair whose score passed the threshold, as one 64-bit rank key: the score\'s bits',
@@ -76,16 +86,16 @@ export function emitCandidates(w: CodeWriter, L: PlanLayout): void {
     'anchor * NUM_LABELS + label in the low half. Ascending keys are the rank order: score descending, then anchor',
     'ascending, then label ascending (a total order: keys are distinct).',
   );
-  w.line('typedef uint64_t cand_t;');
-  w.line('#define NO_CAND UINT64_MAX');
+  w.line(`typedef uint64_t ${loc.cand_t};`);
+  w.line(`#define ${loc.NO_CAND} UINT64_MAX`);
   w.line();
-  w.block('static cand_t cand_key(float score, uint32_t pair)', () => {
+  w.block(`static ${loc.cand_t} ${loc.cand_key}(float score, uint32_t pair)`, () => {
     w.line('uint32_t bits;');
     w.line('memcpy(&bits, &score, sizeof bits);');
-    w.line('return ((cand_t)(0xffffffffu - bits) << 32) | pair;');
+    w.line(`return ((${loc.cand_t})(0xffffffffu - bits) << 32) | pair;`);
   });
   w.line();
-  w.block('static float cand_score(cand_t c)', () => {
+  w.block(`static float ${loc.cand_score}(${loc.cand_t} c)`, () => {
     w.line('const uint32_t bits = 0xffffffffu - (uint32_t)(c >> 32);');
     w.line('float score;');
     w.line('memcpy(&score, &bits, sizeof score);');
@@ -93,7 +103,7 @@ export function emitCandidates(w: CodeWriter, L: PlanLayout): void {
   });
   w.line();
   w.comment('Order-preserving integer key of a float (-Inf lowest, +Inf highest; a NaN beyond one of them, by its sign).');
-  w.block('static inline uint32_t float_key(float x)', () => {
+  w.block(`static inline uint32_t ${loc.float_key}(float x)`, () => {
     w.line('uint32_t u;');
     w.line('memcpy(&u, &x, sizeof u);');
     w.line('return u ^ ((u >> 31) ? 0xffffffffu : 0x80000000u);');
@@ -105,11 +115,11 @@ export function emitCandidates(w: CodeWriter, L: PlanLayout): void {
     'keys, keeps those below the digit that holds the k-th key, drops those above it and goes on with that digit\'s',
     'keys only. At most 8 passes over shrinking ranges: O(n), no recursion, 1 KiB of stack.',
   );
-  w.block('static cand_t keep_best(cand_t *a, uint32_t n, uint32_t k)', () => {
+  w.block(`static ${loc.cand_t} ${loc.keep_best}(${loc.cand_t} *a, uint32_t n, uint32_t k)`, () => {
     w.line('uint32_t lo = 0u, hi = n, i, d;');
     w.line('uint32_t count[256];');
     w.line('int shift;');
-    w.line('cand_t bar = 0u;');
+    w.line(`${loc.cand_t} bar = 0u;`);
     w.block('for (shift = 56; shift >= 0 && lo < k; shift -= 8)', () => {
       w.line('uint32_t need = k - lo, w;');
       w.line('for (d = 0u; d < 256u; ++d) count[d] = 0u;');
@@ -121,7 +131,7 @@ export function emitCandidates(w: CodeWriter, L: PlanLayout): void {
       );
       const partition = (from: string, test: string) =>
         w.block(`for (i = ${from}; i < hi; ++i)`, () => {
-          w.line('const cand_t t = a[i];');
+          w.line(`const ${loc.cand_t} t = a[i];`);
           w.line('a[i] = a[w];');
           w.line('a[w] = t;');
           w.line(`w += ((uint32_t)(t >> shift) & 255u) ${test} d;`);
@@ -144,11 +154,11 @@ export function emitCandidates(w: CodeWriter, L: PlanLayout): void {
     ...(bar ? ['`reject` is the cheap test\'s bound for the pool\'s bar (see bar_score), so rows and labels that cannot beat', 'the bar are rejected before any exponential.'] : []),
   );
   w.block('typedef struct', () => {
-    w.line('cand_t *buf;');
+    w.line(`${loc.cand_t} *buf;`);
     w.line('uint32_t n, keep;');
-    w.line('cand_t bar;');
+    w.line(`${loc.cand_t} bar;`);
     if (bar) w.line('float reject;');
-  }, ' pool_t;');
+  }, ` ${loc.pool_t};`);
   w.line();
   if (bar) {
     const n = L.bar.score.length;
@@ -158,43 +168,43 @@ export function emitCandidates(w: CodeWriter, L: PlanLayout): void {
       `(bar_score[0] = the score threshold). No label scoring <= bar_score[i] can enter a pool whose bar scores more, so`,
       'such a pool rejects with the bound of the largest bar_score[i] below its bar\'s score.',
     );
-    w.line(`static const float bar_score[${n}] = { ${list(L.bar.score, 'bar score')} };`);
-    w.line(`static const float bar_reject[${n}] = { ${list(L.bar.reject, 'bar reject bound')} };`);
+    w.line(`static const float ${loc.bar_score}[${n}] = { ${list(L.bar.score, 'bar score')} };`);
+    w.line(`static const float ${loc.bar_reject}[${n}] = { ${list(L.bar.reject, 'bar reject bound')} };`);
     w.line();
-    w.block('static float reject_for(cand_t bar)', () => {
-      w.line('const float s = cand_score(bar);');
+    w.block(`static float ${loc.reject_for}(${loc.cand_t} bar)`, () => {
+      w.line(`const float s = ${loc.cand_score}(bar);`);
       w.line(`uint32_t i = ${n - 1}u;`);
-      w.line('while (i > 0u && !(bar_score[i] < s)) --i;');
-      w.line('return bar_reject[i];');
+      w.line(`while (i > 0u && !(${loc.bar_score}[i] < s)) --i;`);
+      w.line(`return ${loc.bar_reject}[i];`);
     });
     w.line();
   }
   const raise = () => {
-    w.line('p->bar = keep_best(p->buf, p->n, p->keep);');
+    w.line(`p->bar = ${loc.keep_best}(p->buf, p->n, p->keep);`);
     w.line('p->n = p->keep;');
-    if (bar) w.line('p->reject = reject_for(p->bar);');
+    if (bar) w.line(`p->reject = ${loc.reject_for}(p->bar);`);
   };
-  w.block('static void pool_offer(pool_t *p, cand_t c)', () => {
+  w.block(`static void ${loc.pool_offer}(${loc.pool_t} *p, ${loc.cand_t} c)`, () => {
     w.line('if (c >= p->bar) return;');
     w.line('p->buf[p->n++] = c;');
     w.block('if (p->n == 2u * p->keep)', raise);
   });
   w.line();
   w.comment('The pool\'s final content: its keep best candidates (or all it holds), in no particular order.');
-  w.block('static void pool_finish(pool_t *p)', () => {
+  w.block(`static void ${loc.pool_finish}(${loc.pool_t} *p)`, () => {
     w.block('if (p->n > p->keep)', raise);
   });
   w.line();
   w.comment('An empty pool: no bar yet.');
-  w.block('static void pool_reset(pool_t *p)', () => {
+  w.block(`static void ${loc.pool_reset}(${loc.pool_t} *p)`, () => {
     w.line('p->n = 0u;');
-    w.line('p->bar = NO_CAND;');
-    if (bar) w.line('p->reject = bar_reject[0];');
+    w.line(`p->bar = ${loc.NO_CAND};`);
+    if (bar) w.line(`p->reject = ${loc.bar_reject}[0];`);
   });
   w.line();
-  if (usesMaskScan(L)) emitMaskTables(w);
+  if (usesMaskScan(L)) emitMaskTables(w, loc);
   w.comment('Min-heap on keys (heap[0] = the best candidate), from which NMS takes candidates in rank order.');
-  emitHeapSift(w);
+  emitHeapSift(w, loc);
 }
 
 /** Whether the score filter visits labels by bit masks (emitMaskScan): rows of at least 16 contiguous labels. */
@@ -202,24 +212,24 @@ export function usesMaskScan(L: PlanLayout): boolean {
   return vecSplit(L.numLabels)[0] > 0 && (L.plan.spec.scores === 'softmax' || L.plan.input === 'concat');
 }
 
-function emitMaskTables(w: CodeWriter): void {
+function emitMaskTables(w: CodeWriter, loc: LocalNames): void {
   w.comment(
     'Bit j of a group of 16 labels, and the index of the lowest set bit of a nonzero 64-bit word (de Bruijn',
     'multiplication): a row\'s cheap tests become one mask per 16 labels (the loop building it vectorizes), four of them',
     'one word, and only the word\'s set bits are visited.',
   );
-  w.line('static const uint32_t bit16[16] = { 1u, 2u, 4u, 8u, 16u, 32u, 64u, 128u, 256u, 512u, 1024u, 2048u, 4096u, 8192u, 16384u, 32768u };');
-  w.line('static const uint8_t ctz_debruijn[64] = {');
+  w.line(`static const uint32_t ${loc.bit16}[16] = { 1u, 2u, 4u, 8u, 16u, 32u, 64u, 128u, 256u, 512u, 1024u, 2048u, 4096u, 8192u, 16384u, 32768u };`);
+  w.line(`static const uint8_t ${loc.ctz_debruijn}[64] = {`);
   w.line('    0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4, 62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,');
   w.line('    63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11, 46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6');
   w.line('};');
-  w.line('#define LOWEST_BIT64(v) ((uint32_t)ctz_debruijn[(((v) & (0u - (v))) * UINT64_C(0x03f79d71b4cb0a89)) >> 58])');
+  w.line(`#define ${loc.LOWEST_BIT64}(v) ((uint32_t)${loc.ctz_debruijn}[(((v) & (0u - (v))) * UINT64_C(0x03f79d71b4cb0a89)) >> 58])`);
   w.line();
 }
 
-function emitHeapSift(w: CodeWriter): void {
-  w.block('static void heap_sift_down(cand_t *heap, uint32_t n, uint32_t i)', () => {
-    w.line('const cand_t t = heap[i];');
+function emitHeapSift(w: CodeWriter, loc: LocalNames): void {
+  w.block(`static void ${loc.heap_sift_down}(${loc.cand_t} *heap, uint32_t n, uint32_t i)`, () => {
+    w.line(`const ${loc.cand_t} t = heap[i];`);
     w.block('for (;;)', () => {
       w.line('uint32_t c = 2u * i + 1u;');
       w.line('if (c >= n) break;');
@@ -239,7 +249,7 @@ function emitHeapSift(w: CodeWriter): void {
  */
 function rowAccess(L: PlanLayout): { S: string; col: (j: string) => string } {
   const S = L.plan.input === 'concat' ? '1u' : 'stride';
-  return { S, col: (j) => (S === '1u' ? `row[${j}]` : `row[(${j}) * stride]`) };
+  return { S, col: (j) => (S === '1u' ? `row[${j}]` : `row[${/^\d+u$/.test(j) ? mulU(j, 'stride') : `(${j}) * stride`}]`) };
 }
 
 /**
@@ -254,6 +264,7 @@ export function blockRows(numClasses: number): number {
 
 /** score_anchor() for the plan's score mode (and its fast rejects), writing candidates into a pool. */
 export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
+  const loc = L.names.local;
   const mode = L.plan.spec.scores;
   if (mode === 'softmax') {
     if (L.backgroundColumn >= 0) emitBackgroundBound(w, L);
@@ -264,7 +275,7 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
   const thr = cFloat(L.scoreThreshold, 'score threshold');
   const { S, col } = rowAccess(L);
   const first = L.firstLabelColumn;
-  const colOf = (k: string) => (first === 0 ? k : `${k} + ${first}u`);
+  const colOf = (k: string) => addU(k, u(first));
   if (L.plan.input === 'concat') emitBlockReject(w, L);
   w.comment(
     ...(mode === 'probabilities'
@@ -276,26 +287,22 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
   );
   const exact = (x: string, j: string) => {
     if (mode === 'probabilities') {
-      w.line(`if (${x} > ${thr}) pool_offer(pool, cand_key(${x}, pair + ${j}));`);
+      w.line(`if (${x} > ${thr}) ${loc.pool_offer}(pool, ${loc.cand_key}(${x}, ${addU('pair', j)}));`);
     } else {
-      w.line(`const float s = 1.0f / (1.0f + pd_expf(-${x}));`);
-      w.line(`if (s > ${thr}) pool_offer(pool, cand_key(s, pair + ${j}));`);
+      w.line(`const float s = 1.0f / (1.0f + ${loc.expf}(-${x}));`);
+      w.line(`if (s > ${thr}) ${loc.pool_offer}(pool, ${loc.cand_key}(s, ${addU('pair', j)}));`);
     }
   };
   const bound = mode === 'probabilities' ? thr : 'pool->reject';
-  w.block(`static void score_anchor(const float *${S === '1u' ? 'restrict ' : ''}row, size_t stride, uint32_t anchor, pool_t *pool)`, () => {
-    w.line(`const uint32_t pair = anchor * ${L.numLabels}u;`);
-    w.line('uint32_t j;');
+  w.block(`static void ${loc.score_anchor}(const float *${S === '1u' ? 'restrict ' : ''}row, size_t stride, uint32_t anchor, ${loc.pool_t} *pool)`, () => {
+    w.line(`const uint32_t pair = ${mulU('anchor', u(L.numLabels))};`);
+    if (S === '1u' ? maskScanUsesIndex(L.numLabels) : loopUsesIndex(0, L.numLabels)) w.line('uint32_t j;');
     if (S === '1u') {
       w.line('(void)stride;');
-      emitMaskScan(w, L.numLabels, (j) => `${col(colOf(j))} > ${bound}`, (j) => exact(col(colOf(j)), j));
+      emitMaskScan(w, loc, L.numLabels, (j) => `${col(colOf(j))} > ${bound}`, (j) => exact(col(colOf(j)), j));
       return;
     }
-    w.block(`for (j = 0u; j < ${L.numLabels}u; ++j)`, () => {
-      w.line(`const float x = ${col(colOf('j'))};`);
-      w.line(`if (!(x > ${bound})) continue;${mode === 'sigmoid' ? ' /* REJECT_LOGIT, or the pool\'s bound for its bar */' : ''}`);
-      exact('x', 'j');
-    });
+    emitFilterFor(w, 'j', 0, L.numLabels, () => `x > ${bound}`, (j) => exact('x', j), (j) => w.line(`const float x = ${col(colOf(j))};`), mode === 'sigmoid' ? ' /* REJECT_LOGIT, or the pool\'s bound for its bar */' : '');
   });
   w.line();
 }
@@ -306,15 +313,16 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
  * REJECT_LOGIT or the threshold for labels, +Inf for a background column, which nothing exceeds).
  */
 function emitBlockReject(w: CodeWriter, L: PlanLayout): void {
+  const loc = L.names.local;
   const B = blockRows(L.numClasses);
   const n = B * L.numClasses;
   const sigmoid = L.plan.spec.scores === 'sigmoid';
-  w.line(`#define BLOCK_ROWS ${B}u`);
+  w.line(`#define ${loc.BLOCK_ROWS} ${B}u`);
   const uniform = L.backgroundColumn < 0;
   if (!uniform) {
     w.comment(`Per value of a block (row-major, ${L.numClasses} columns): 1 for a label column, 0 for the background.`);
     const cols = Array.from({ length: L.numClasses }, (_, j) => (j === L.backgroundColumn ? '0' : '1'));
-    w.line(`static const int32_t block_label[${n}] = {`);
+    w.line(`static const int32_t ${loc.block_label}[${n}] = {`);
     w.indent();
     for (let r = 0; r < B; r++) w.line(`${cols.join(', ')},`);
     w.dedent();
@@ -324,10 +332,10 @@ function emitBlockReject(w: CodeWriter, L: PlanLayout): void {
     `Whether any label value of BLOCK_ROWS rows (${n} values) exceeds \`bound\` (${sigmoid ? 'the pool\'s reject logit' : 'the threshold'}): when none`,
     'does, no row of the block has a candidate (NaN compares false). Branch-free, so it vectorizes.',
   );
-  w.block('static int block_rejects(const float *restrict x, float bound)', () => {
+  w.block(`static int ${loc.block_rejects}(const float *restrict x, float bound)`, () => {
     w.line('int32_t hit = 0;');
     w.line('uint32_t j;');
-    emitRowLoop(w, n, 'j', uniform ? 'hit |= x[j] > bound;' : 'hit |= (int32_t)(x[j] > bound) & block_label[j];');
+    emitRowLoop(w, n, 'j', (j) => (uniform ? `hit |= x[${j}] > bound;` : `hit |= (int32_t)(x[${j}] > bound) & ${loc.block_label}[${j}];`));
     w.line('return !hit;');
   });
   w.line();
@@ -340,6 +348,7 @@ function emitBlockReject(w: CodeWriter, L: PlanLayout): void {
  * order-preserving integer key (branch-free, so it vectorizes; NaN keys sort beyond the infinities).
  */
 function emitBackgroundBound(w: CodeWriter, L: PlanLayout): void {
+  const loc = L.names.local;
   const { S, col } = rowAccess(L);
   const first = L.firstLabelColumn;
   w.comment(
@@ -348,12 +357,12 @@ function emitBackgroundBound(w: CodeWriter, L: PlanLayout): void {
     'bar) means no label the pool would take. A NaN difference (+Inf - +Inf: the row may give 1/count to its +Inf',
     'columns) proves nothing: its key is the largest. Branch-free: it vectorizes.',
   );
-  w.block(`static uint32_t row_bound(const float *${S === '1u' ? 'restrict ' : ''}row, size_t stride)`, () => {
+  w.block(`static uint32_t ${loc.row_bound}(const float *${S === '1u' ? 'restrict ' : ''}row, size_t stride)`, () => {
     w.line(`const float bgl = ${col(`${L.backgroundColumn}u`)};`);
-    w.line('uint32_t hi = 0u, k;');
+    w.line(`uint32_t hi = 0u${rowLoopUsesIndex(L.numLabels) ? ', k' : ''};`);
     if (S !== 'stride') w.line('(void)stride;');
-    const x = col(first === 0 ? 'k' : `k + ${first}u`);
-    emitRowLoop(w, L.numLabels, 'k', `{ const float d = ${x} - bgl; const uint32_t u = float_key(d) | (0u - (uint32_t)(d != d)); hi = u > hi ? u : hi; }`);
+    const x = (k: string) => col(addU(k, u(first)));
+    emitRowLoop(w, L.numLabels, 'k', (k) => `{ const float d = ${x(k)} - bgl; const uint32_t u = ${loc.float_key}(d) | (0u - (uint32_t)(d != d)); hi = u > hi ? u : hi; }`);
     w.line('return hi;');
   });
   w.line();
@@ -361,12 +370,12 @@ function emitBackgroundBound(w: CodeWriter, L: PlanLayout): void {
     'The same test as one branch-free pass that only says whether any fl(x_k - bg) is not <= margin (NaN included):',
     'cheaper than the bound itself, which is computed only for rows that pass when their order matters.',
   );
-  w.block(`static int row_rejects(const float *${S === '1u' ? 'restrict ' : ''}row, size_t stride, float margin)`, () => {
+  w.block(`static int ${loc.row_rejects}(const float *${S === '1u' ? 'restrict ' : ''}row, size_t stride, float margin)`, () => {
     w.line(`const float bgl = ${col(`${L.backgroundColumn}u`)};`);
     w.line('int32_t hit = 0;');
-    w.line('uint32_t k;');
+    if (rowLoopUsesIndex(L.numLabels)) w.line('uint32_t k;');
     if (S !== 'stride') w.line('(void)stride;');
-    emitRowLoop(w, L.numLabels, 'k', `hit |= !((${col(first === 0 ? 'k' : `k + ${first}u`)} - bgl) <= margin);`);
+    emitRowLoop(w, L.numLabels, 'k', (k) => `hit |= !((${col(addU(k, u(first)))} - bgl) <= margin);`);
     w.line('return !hit;');
   });
   w.line();
@@ -377,6 +386,7 @@ export const BATCH = 8;
 
 /** Softmax without a background column: the per-row margin bound (largest two foreground logits). */
 function emitMarginBound(w: CodeWriter, L: PlanLayout): void {
+  const loc = L.names.local;
   const { S, col } = rowAccess(L);
   w.comment(
     'Softmax without a background column: with m1 the largest logit and m2 the second largest, every probability is',
@@ -384,7 +394,7 @@ function emitMarginBound(w: CodeWriter, L: PlanLayout): void {
     'NaN difference (two +Inf, or every logit -Inf) proves nothing (the largest key).',
     'Returns u as an order-preserving key.',
   );
-  w.block('static uint32_t row_bound(const float *row, size_t stride)', () => {
+  w.block(`static uint32_t ${loc.row_bound}(const float *row, size_t stride)`, () => {
     w.line('float m1 = -INFINITY, m2 = -INFINITY;');
     w.line('uint32_t k;');
     if (S !== 'stride') w.line('(void)stride;');
@@ -399,11 +409,11 @@ function emitMarginBound(w: CodeWriter, L: PlanLayout): void {
       w.line('if (x > m2) m2 = x;');
     });
     w.line('if (m1 - m2 != m1 - m2) return 0xffffffffu; /* +Inf - +Inf: 1/count to the +Inf columns; proves nothing */');
-    w.line('return float_key(m1 - m2);');
+    w.line(`return ${loc.float_key}(m1 - m2);`);
   });
   w.line();
-  w.block('static int row_rejects(const float *row, size_t stride, float margin)', () => {
-    w.line('return !(row_bound(row, stride) > float_key(margin));');
+  w.block(`static int ${loc.row_rejects}(const float *row, size_t stride, float margin)`, () => {
+    w.line(`return !(${loc.row_bound}(row, stride) > ${loc.float_key}(margin));`);
   });
   w.line();
 }
@@ -414,22 +424,25 @@ function emitMarginBound(w: CodeWriter, L: PlanLayout): void {
  * lanes) are independent of each other, so they overlap instead of running one after the other.
  */
 function emitSoftmaxBatch(w: CodeWriter, L: PlanLayout): void {
+  const loc = L.names.local;
   const C = L.numClasses;
   const K = L.numLabels;
   const first = L.firstLabelColumn;
   const thr = cFloat(L.scoreThreshold, 'score threshold');
   w.comment('A row whose max is +Inf: 1/count to its +Inf columns, 0 elsewhere (0 never passes).');
-  w.block('static void score_inf_row(const float *x, uint32_t pair, pool_t *pool)', () => {
-    w.line('uint32_t inf = 0u, j;');
-    w.line(`for (j = 0u; j < ${C}u; ++j) inf += x[j] == INFINITY;`);
-    w.block(`for (j = 0u; j < ${K}u; ++j)`, () => {
-      w.line(`const float s = x[j + ${first}u] == INFINITY ? 1.0f / (float)inf : 0.0f;`);
-      w.line(`if (s > ${thr}) pool_offer(pool, cand_key(s, pair + j));`);
-    });
+  w.block(`static void ${loc.score_inf_row}(const float *x, uint32_t pair, ${loc.pool_t} *pool)`, () => {
+    w.line(`uint32_t inf = 0u${loopUsesIndex(0, C) || loopUsesIndex(0, K) ? ', j' : ''};`);
+    emitForLine(w, 'j', 0, C, (j) => `inf += x[${j}] == INFINITY;`);
+    const label = (j: string) => {
+      w.line(`const float s = x[${addU(j, u(first))}] == INFINITY ? 1.0f / (float)inf : 0.0f;`);
+      w.line(`if (s > ${thr}) ${loc.pool_offer}(pool, ${loc.cand_key}(s, ${addU('pair', j)}));`);
+    };
+    if (K === 1) w.block('', () => label('0u'));
+    else w.block(`for (j = 0u; j < ${K}u; ++j)`, () => label('j'));
   });
   w.line();
   w.comment(
-    `Softmax scores of nb <= ${BATCH} anchors (rows[r] = the C contiguous logits of anchor anchors[r]). A row with a NaN`,
+    `Softmax scores of nb <= ${BATCH} anchors (rows[r] = the C contiguous logits of anchor anchor_of[r]). A row with a NaN`,
     'has no candidates; a row whose max is +Inf gives 1/count to its +Inf columns; a row of -Inf has none. Otherwise,',
     'as in the reference: m = the row max (over order-preserving integer keys: branch-free, NaN found too),',
     'e_j = pd_expf(x_j - m) (x_j - m <= 0, so pd_expf_neg), sum = four interleaved partial sums over the first',
@@ -438,7 +451,7 @@ function emitSoftmaxBatch(w: CodeWriter, L: PlanLayout): void {
     'the pool\'s bar), which every label the pool would take satisfies (the division and the product are each within',
     'half an ulp); that cheap test runs over the whole row at once.',
   );
-  w.block('static PD_HOT void score_batch(const float *const *rows, const uint32_t *anchors, uint32_t nb, pool_t *pool)', () => {
+  w.block(`static ${loc.HOT} void ${loc.score_batch}(const float *const *rows, const uint32_t *anchor_of, uint32_t nb, ${loc.pool_t} *pool)`, () => {
     w.line(`float e[${BATCH}][${C}];`);
     w.line(`float m[${BATCH}], sum[${BATCH}];`);
     w.line(`uint32_t kind[${BATCH}]; /* 0: softmax; 1: no candidates (a NaN, or every logit -Inf); 2: max +Inf */`);
@@ -448,7 +461,7 @@ function emitSoftmaxBatch(w: CodeWriter, L: PlanLayout): void {
       w.line('const float *restrict x = rows[r];');
       w.line('uint32_t hi = 0u, lo = 0xffffffffu;');
       w.line('float mr;');
-      emitRowLoop(w, C, 'j', '{ uint32_t u; memcpy(&u, &x[j], sizeof u); u ^= (u >> 31) ? 0xffffffffu : 0x80000000u; hi = u > hi ? u : hi; lo = u < lo ? u : lo; }');
+      emitRowLoop(w, C, 'j', (j) => `{ uint32_t u; memcpy(&u, &x[${j}], sizeof u); u ^= (u >> 31) ? 0xffffffffu : 0x80000000u; hi = u > hi ? u : hi; lo = u < lo ? u : lo; }`);
       w.line('kind[r] = hi > 0xff800000u || lo < 0x007fffffu; /* a NaN sorts beyond the infinities */');
       w.line('hi ^= (hi >> 31) ? 0x80000000u : 0xffffffffu;');
       w.line('memcpy(&mr, &hi, sizeof mr);');
@@ -459,83 +472,95 @@ function emitSoftmaxBatch(w: CodeWriter, L: PlanLayout): void {
     w.block('for (r = 0u; r < nb; ++r)', () => {
       w.line('const float *restrict x = rows[r];');
       w.line('const float mr = m[r];');
-      emitRowLoop(w, C, 'j', 'e[r][j] = pd_expf_neg(x[j] - mr);');
+      emitRowLoop(w, C, 'j', (j) => `e[r][${j}] = ${loc.expf_neg}(x[${j}] - mr);`);
     });
     const C4 = C - (C % 4);
     w.block('for (r = 0u; r < nb; ++r)', () => {
-      w.line('float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s;');
-      w.block(`for (j = 0u; j < ${C4}u; j += 4u)`, () => {
-        w.line('s0 += e[r][j];');
-        w.line('s1 += e[r][j + 1u];');
-        w.line('s2 += e[r][j + 2u];');
-        w.line('s3 += e[r][j + 3u];');
-      });
-      w.line('s = (s0 + s1) + (s2 + s3);');
-      if (C4 < C) w.line(`for (j = ${C4}u; j < ${C}u; ++j) s += e[r][j];`);
+      if (C4 === 0) {
+        w.comment('fewer than 4 columns: the four partial sums would all be +0');
+        w.line('float s = 0.0f;');
+      } else {
+        w.line('float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s;');
+        const sums = (j: string) => ['s0', 's1', 's2', 's3'].forEach((v, i) => w.line(`${v} += e[r][${addU(j, u(i))}];`));
+        if (C4 === 4) sums('0u');
+        else w.block(`for (j = 0u; j < ${C4}u; j += 4u)`, () => sums('j'));
+        w.line('s = (s0 + s1) + (s2 + s3);');
+      }
+      emitForLine(w, 'j', C4, C, (j) => `s += e[r][${j}];`);
       w.line('sum[r] = s;');
     });
     w.comment(
       'The cheap test\'s bound: a label enters the pool only if its score > the threshold and its key < the pool\'s',
       'bar, so only if score >= t = max(threshold, the bar\'s score); then e_k > t * sum * (1 - 2^-20).',
     );
-    w.block('if (pool->bar != NO_CAND)', () => {
-      w.line('const float b = cand_score(pool->bar);');
+    w.block(`if (pool->bar != ${loc.NO_CAND})`, () => {
+      w.line(`const float b = ${loc.cand_score}(pool->bar);`);
       w.line('t = b > t ? b : t;');
     });
     w.block('for (r = 0u; r < nb; ++r)', () => {
-      w.line(`const uint32_t pair = anchors[r] * ${K}u;`);
+      w.line(`const uint32_t pair = ${mulU('anchor_of[r]', u(K))};`);
       w.line(`const float lim = (t * sum[r]) * ${cFloat(1 - 2 ** -20, 'bound factor')}; /* 1 - 2^-20 */`);
       w.line('const float *er = e[r];');
       w.block('if (kind[r] != 0u)', () => {
-        w.line('if (kind[r] == 2u) score_inf_row(rows[r], pair, pool);');
+        w.line(`if (kind[r] == 2u) ${loc.score_inf_row}(rows[r], pair, pool);`);
         w.line('continue;');
       });
-      const at = (j: string) => (first === 0 ? `er[${j}]` : `er[${j} + ${first}u]`);
-      emitMaskScan(w, K, (j) => `${at(j)} > lim`, (j) => {
+      const at = (j: string) => `er[${addU(j, u(first))}]`;
+      emitMaskScan(w, loc, K, (j) => `${at(j)} > lim`, (j) => {
         w.line(`const float s = ${at(j)} / sum[r];`);
-        w.line(`if (s > ${thr}) pool_offer(pool, cand_key(s, pair + ${j}));`);
+        w.line(`if (s > ${thr}) ${loc.pool_offer}(pool, ${loc.cand_key}(s, ${addU('pair', j)}));`);
       });
     });
   });
   w.line();
 }
 
-/** C expressions of (tx, ty, tw, th) from d0..d3, per decoder (reference.ts deltaTransform). */
-function transforms(dec: Exclude<Decoder, { type: 'none' }>): { doc: string; tx: string; ty: string; tw: string; th: string; clamp?: { c: string; both: boolean } } {
+/**
+ * C expressions of (tx, ty, tw, th) from d0..d3, per decoder (reference.ts deltaTransform), without the operations
+ * that cannot change a float: `* 1.0f` and `/ 1.0f` always, `+ 0.0f` (which only turns -0 into +0) for tw and th (exp
+ * of either zero is 1) and for tx / ty when no anchor centre coordinate is -0 (cx + aw * (+-0) is then the same float).
+ */
+function transforms(dec: Exclude<Decoder, { type: 'none' }>, centers: Float32Array): { doc: string; tx: string; ty: string; tw: string; th: string; clamp?: { c: string; both: boolean } } {
   const F = (x: number, what: string) => cFloat(Math.fround(x), what);
+  const negZeroCentre = [0, 1].map((k) => centers.some((v, i) => i % 4 === k && Object.is(v, -0)));
+  const mul = (d: string, v: number, what: string) => (Math.fround(v) === 1 ? d : `${d} * ${F(v, what)}`);
+  const div = (d: string, v: number, what: string) => (Math.fround(v) === 1 ? d : `${d} / ${F(v, what)}`);
+  // i: 0 tx, 1 ty, 2 tw, 3 th
+  const add = (e: string, v: number, i: number, what: string) => (Math.fround(v) === 0 && (Object.is(v, -0) || i >= 2 || !negZeroCentre[i]) ? e : `${e} + ${F(v, what)}`);
   switch (dec.type) {
     case 'ssd': {
-      const [v0, v1] = [F(dec.variances[0], 'variance'), F(dec.variances[1], 'variance')];
-      return { doc: 'ssd: t = (dx*v0, dy*v0, dw*v1, dh*v1)', tx: `d0 * ${v0}`, ty: `d1 * ${v0}`, tw: `d2 * ${v1}`, th: `d3 * ${v1}` };
+      const t = (i: number) => mul(`d${i}`, dec.variances[i < 2 ? 0 : 1], 'variance');
+      return { doc: 'ssd: t = (dx*v0, dy*v0, dw*v1, dh*v1)', tx: t(0), ty: t(1), tw: t(2), th: t(3) };
     }
     case 'mmdet-delta-xywh': {
-      const t = (i: number) => `d${i} * ${F(dec.stds[i]!, 'std')} + ${F(dec.means[i]!, 'mean')}`;
+      const t = (i: number) => add(mul(`d${i}`, dec.stds[i]!, 'std'), dec.means[i]!, i, 'mean');
       return { doc: 'mmdet DeltaXYWH: t = delta*std + mean, tw and th clamped to [-clamp, clamp]', tx: t(0), ty: t(1), tw: t(2), th: t(3), clamp: { c: F(dec.clamp, 'clamp'), both: true } };
     }
     case 'torchvision': {
-      const t = (i: number) => `d${i} / ${F(dec.weights[i]!, 'weight')}`;
+      const t = (i: number) => div(`d${i}`, dec.weights[i]!, 'weight');
       return { doc: 'torchvision: t = delta / weight, tw and th clamped from above at clamp', tx: t(0), ty: t(1), tw: t(2), th: t(3), clamp: { c: F(dec.clamp, 'clamp'), both: false } };
     }
     case 'tflite': {
-      const [sy, sx, sh, sw] = dec.scales.map((s) => F(s, 'scale'));
-      return { doc: 'tflite: deltas are (ty, tx, th, tw); t = (tx/sx, ty/sy, tw/sw, th/sh)', tx: `d1 / ${sx}`, ty: `d0 / ${sy}`, tw: `d3 / ${sw}`, th: `d2 / ${sh}` };
+      const [sy, sx, sh, sw] = dec.scales;
+      return { doc: 'tflite: deltas are (ty, tx, th, tw); t = (tx/sx, ty/sy, tw/sw, th/sh)', tx: div('d1', sx, 'scale'), ty: div('d0', sy, 'scale'), tw: div('d3', sw, 'scale'), th: div('d2', sh, 'scale') };
     }
   }
 }
 
 /** decode_box(): deltas (with a stride) + center-size anchor -> clipped xyxy box. */
 export function emitDecode(w: CodeWriter, L: PlanLayout): void {
+  const loc = L.names.local;
   const spec = L.plan.spec;
   const clip = spec.clip ? [cFloat(Math.fround(spec.clip[0]), 'clip width'), cFloat(Math.fround(spec.clip[1]), 'clip height')] : undefined;
   const dec = spec.decoder;
-  const t = dec.type === 'none' ? undefined : transforms(dec);
+  const t = dec.type === 'none' ? undefined : transforms(dec, L.centers!);
   w.comment(
     t ? `Decode one box. ${t.doc};` : 'Boxes arrive decoded (x1, y1, x2, y2).',
     ...(t ? ['cx = acx + aw*tx, cy = acy + ah*ty, w = aw*expf(tw), h = ah*expf(th); box = (cx -+ w/2, cy -+ h/2).'] : []),
     ...(clip ? [`Then clipped to [0, ${spec.clip![0]}] x [0, ${spec.clip![1]}] (NaN stays NaN).`] : []),
   );
   const anchorParam = t ? ', const float *a' : '';
-  w.block(`static void decode_box(const float *d, size_t stride${anchorParam}, float *box)`, () => {
+  w.block(`static void ${loc.decode_box}(const float *d, size_t stride${anchorParam}, float *box)`, () => {
     w.line('const float d0 = d[0], d1 = d[stride], d2 = d[2u * stride], d3 = d[3u * stride];');
     if (t) {
       w.line(`const float tx = ${t.tx};`);
@@ -553,8 +578,8 @@ export function emitDecode(w: CodeWriter, L: PlanLayout): void {
       }
       w.line('const float cx = a[0] + a[2] * tx;');
       w.line('const float cy = a[1] + a[3] * ty;');
-      w.line('const float hw = 0.5f * (a[2] * pd_expf(tw));');
-      w.line('const float hh = 0.5f * (a[3] * pd_expf(th));');
+      w.line(`const float hw = 0.5f * (a[2] * ${loc.expf}(tw));`);
+      w.line(`const float hh = 0.5f * (a[3] * ${loc.expf}(th));`);
       w.line('box[0] = cx - hw;');
       w.line('box[1] = cy - hh;');
       w.line('box[2] = cx + hw;');
@@ -577,12 +602,13 @@ export function emitDecode(w: CodeWriter, L: PlanLayout): void {
 
 /** The IoU test of a candidate against kept boxes, decode_candidate() and nms(). */
 export function emitNms(w: CodeWriter, L: PlanLayout): void {
+  const loc = L.names.local;
   const N = L.names;
   const scan = L.nmsScan === 'scan';
   const perClass = L.plan.spec.nms === 'per-class';
   const thr = cFloat(L.iouThreshold, 'IoU threshold');
   const P = L.workspace.keptPad;
-  w.line(`#define KEPT_PAD ${P}u`);
+  w.line(`#define ${loc.KEPT_PAD} ${P}u`);
   w.comment(
     'Kept boxes, structure of arrays (KEPT_PAD floats each): x1, y1, x2, y2 and the area pos(x2 - x1) * pos(y2 - y1),',
     'NaN for a box with a NaN coordinate and for the slots past the last kept box. IoU as the reference computes it',
@@ -608,13 +634,13 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
     'v = inter / den;',
     `hit |= (int32_t)(uni > 0.0f) & (int32_t)(v > ${thr})${extra};`,
   ];
-  const arrays = (q: string) => `const float *${q}x1 = kb, *${q}y1 = kb + KEPT_PAD, *${q}x2 = kb + 2u * KEPT_PAD, *${q}y2 = kb + 3u * KEPT_PAD, *${q}ka = kb + 4u * KEPT_PAD;`;
+  const arrays = (q: string) => `const float *${q}x1 = kb, *${q}y1 = kb + ${loc.KEPT_PAD}, *${q}x2 = kb + 2u * ${loc.KEPT_PAD}, *${q}y2 = kb + 3u * ${loc.KEPT_PAD}, *${q}ka = kb + 4u * ${loc.KEPT_PAD};`;
   if (scan) {
     w.comment(
       `Whether a kept box${perClass ? ' of the candidate\'s label' : ''} suppresses box b (area barea): every kept box, 16 at a time in a loop`,
       'that vectorizes (lanes past the last kept box have a NaN area).',
     );
-    w.block(`static PD_HOT int suppressed_by_kept(const float *restrict kb, const uint32_t *restrict klab, uint32_t kept, const float *b, float barea, uint32_t label)`, () => {
+    w.block(`static ${loc.HOT} int ${loc.suppressed_by_kept}(const float *restrict kb, const uint32_t *restrict klab, uint32_t kept, const float *b, float barea, uint32_t label)`, () => {
       w.line(arrays('restrict '));
       w.line('uint32_t blk, q;');
       if (!perClass) {
@@ -633,7 +659,7 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
     });
   } else {
     w.comment('Whether kept box i suppresses box b (area barea).');
-    w.block('static int kept_suppresses(const float *kb, uint32_t i, const float *b, float barea)', () => {
+    w.block(`static int ${loc.kept_suppresses}(const float *kb, uint32_t i, const float *b, float barea)`, () => {
       w.line(arrays(''));
       w.line('int32_t hit = 0;');
       for (const l of lane('i', '')) w.line(l);
@@ -652,7 +678,7 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
       : ['The kept boxes of each label are chained through next[] from head[label]: a candidate meets its own label\'s only.']),
   );
   const inArgs = L.plan.input === 'concat' ? 'const float *boxes' : 'const float *const *reg';
-  w.block(`static size_t nms(cand_t *heap, uint32_t n, ${inArgs}, float *kb, uint32_t *${scan ? 'klab' : 'head, uint32_t *next'}, ${N.detection} *out)`, () => {
+  w.block(`static size_t ${loc.nms}(${loc.cand_t} *heap, uint32_t n, ${inArgs}, float *kb, uint32_t *${scan ? 'klab' : 'head, uint32_t *next'}, ${N.detection} *out)`, () => {
     w.line('size_t kept = 0u;');
     w.line('uint32_t i;');
     if (!scan) w.line(`for (i = 0u; i < ${L.numLabels}u; ++i) head[i] = 0xffffffffu;`);
@@ -660,29 +686,29 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
     if (concat || L.centers) {
       w.comment('the anchor and delta rows NMS may decode, asked for at once: their cache misses overlap');
       w.block('for (i = 0u; i < n; ++i)', () => {
-        w.line(`const uint32_t a = (uint32_t)heap[i] / ${L.numLabels}u;`);
-        if (L.centers) w.line('PD_PREFETCH(anchors[a]);');
-        if (concat) w.line('PD_PREFETCH(boxes + (size_t)a * 4u);');
+        w.line(`const uint32_t a = ${divU('(uint32_t)heap[i]', u(L.numLabels))};`);
+        if (L.centers) w.line(`${loc.PREFETCH}(${loc.anchors}[a]);`);
+        if (concat) w.line(`${loc.PREFETCH}(boxes + (size_t)a * 4u);`);
       });
     }
-    w.line('for (i = n / 2u; i-- > 0u;) heap_sift_down(heap, n, i);');
+    w.line(`for (i = n / 2u; i-- > 0u;) ${loc.heap_sift_down}(heap, n, i);`);
     w.block(`while (n > 0u && kept < ${N.maxDetections})`, () => {
-      w.line('const cand_t c = heap[0];');
-      w.line(`const uint32_t anchor = (uint32_t)c / ${L.numLabels}u, label = (uint32_t)c % ${L.numLabels}u;`);
+      w.line(`const ${loc.cand_t} c = heap[0];`);
+      w.line(`const uint32_t anchor = ${divU('(uint32_t)c', u(L.numLabels))}, label = ${modU('(uint32_t)c', u(L.numLabels))};`);
       w.line('float box[4], barea, bw, bh;');
       w.line('const uint32_t k = (uint32_t)kept;');
       w.line('heap[0] = heap[--n];');
-      w.line('heap_sift_down(heap, n, 0u);');
-      w.line(`decode_candidate(${L.plan.input === 'concat' ? 'boxes' : 'reg'}, anchor, box);`);
+      w.line(`${loc.heap_sift_down}(heap, n, 0u);`);
+      w.line(`${loc.decode_candidate}(${L.plan.input === 'concat' ? 'boxes' : 'reg'}, anchor, box);`);
       w.line('bw = box[2] - box[0];');
       w.line('bh = box[3] - box[1];');
       w.line('barea = (bw > 0.0f ? bw : 0.0f) * (bh > 0.0f ? bh : 0.0f);');
       w.block('if (box[0] == box[0] && box[1] == box[1] && box[2] == box[2] && box[3] == box[3])', () => {
         if (scan) {
-          w.line('if (suppressed_by_kept(kb, klab, k, box, barea, label)) continue;');
+          w.line(`if (${loc.suppressed_by_kept}(kb, klab, k, box, barea, label)) continue;`);
         } else {
           w.line('int sup = 0;');
-          w.line('for (i = head[label]; i != 0xffffffffu; i = next[i]) if (kept_suppresses(kb, i, box, barea)) { sup = 1; break; }');
+          w.line(`for (i = head[label]; i != 0xffffffffu; i = next[i]) if (${loc.kept_suppresses}(kb, i, box, barea)) { sup = 1; break; }`);
           w.line('if (sup) continue;');
         }
       });
@@ -690,18 +716,18 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
       if (scan) {
         w.block('if (k % 16u == 0u)', () => {
           w.comment('a new block of 16 slots: past the last kept box they must never suppress');
-          w.line('for (i = k; i < k + 16u; ++i) { kb[i] = kb[KEPT_PAD + i] = kb[2u * KEPT_PAD + i] = kb[3u * KEPT_PAD + i] = 0.0f; kb[4u * KEPT_PAD + i] = NAN; klab[i] = 0xffffffffu; }');
+          w.line(`for (i = k; i < k + 16u; ++i) { kb[i] = kb[${loc.KEPT_PAD} + i] = kb[2u * ${loc.KEPT_PAD} + i] = kb[3u * ${loc.KEPT_PAD} + i] = 0.0f; kb[4u * ${loc.KEPT_PAD} + i] = NAN; klab[i] = 0xffffffffu; }`);
         });
       }
-      w.line('for (i = 0u; i < 4u; ++i) kb[i * KEPT_PAD + k] = out[k].box[i] = box[i];');
-      w.line('kb[4u * KEPT_PAD + k] = barea;');
+      w.line(`for (i = 0u; i < 4u; ++i) kb[i * ${loc.KEPT_PAD} + k] = out[k].box[i] = box[i];`);
+      w.line(`kb[4u * ${loc.KEPT_PAD} + k] = barea;`);
       if (scan) {
         w.line('klab[k] = label;');
       } else {
         w.line('next[k] = head[label];');
         w.line('head[label] = k;');
       }
-      w.line('out[k].score = cand_score(c);');
+      w.line(`out[k].score = ${loc.cand_score}(c);`);
       w.line('out[k].label = label;');
       w.line('out[k].anchor = anchor;');
       w.line('++kept;');
@@ -713,22 +739,23 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
 
 /** decode_candidate(): the box of one anchor from the concatenated deltas or the per-level maps. */
 function emitDecodeCandidate(w: CodeWriter, L: PlanLayout): void {
-  const anchorArg = L.centers ? ', anchors[anchor]' : '';
+  const loc = L.names.local;
+  const anchorArg = L.centers ? `, ${loc.anchors}[anchor]` : '';
   if (L.plan.input === 'concat') {
-    w.block('static void decode_candidate(const float *boxes, uint32_t anchor, float *box)', () => {
-      w.line(`decode_box(boxes + (size_t)anchor * 4u, 1u${anchorArg}, box);`);
+    w.block(`static void ${loc.decode_candidate}(const float *boxes, uint32_t anchor, float *box)`, () => {
+      w.line(`${loc.decode_box}(boxes + (size_t)anchor * 4u, 1u${anchorArg}, box);`);
     });
     w.line();
     return;
   }
   w.comment('Anchor n of level l is position p = (n - offset) / A, anchor a = (n - offset) % A; its delta j is channel a*4 + j.');
-  w.block('static void decode_candidate(const float *const *reg, uint32_t anchor, float *box)', () => {
+  w.block(`static void ${loc.decode_candidate}(const float *const *reg, uint32_t anchor, float *box)`, () => {
     w.line('uint32_t l = 0u, p;');
     w.line('size_t hw;');
-    w.line('while (anchor >= level_offset[l + 1u]) ++l;');
-    w.line('hw = (size_t)level_h[l] * level_w[l];');
-    w.line('p = anchor - level_offset[l];');
-    w.line(`decode_box(reg[l] + (size_t)(p % level_a[l]) * 4u * hw + p / level_a[l], hw${anchorArg}, box);`);
+    w.line(`while (anchor >= ${loc.level_offset}[l + 1u]) ++l;`);
+    w.line(`hw = (size_t)${loc.level_h}[l] * ${loc.level_w}[l];`);
+    w.line(`p = anchor - ${loc.level_offset}[l];`);
+    w.line(`${loc.decode_box}(reg[l] + (size_t)(p % ${loc.level_a}[l]) * 4u * hw + p / ${loc.level_a}[l], hw${anchorArg}, box);`);
   });
   w.line();
 }

@@ -17,6 +17,7 @@ import { postprocess, scoreAnchor, type PostprocessContext, type PostprocessInpu
 import { f32 } from '../../postprocess/float32';
 import { foregroundCount } from '../../postprocess/spec';
 import { emitPostprocessC } from '../../emit/c/index';
+import { estimateBenchSeconds, formatEstimate } from './estimate';
 import { BASE_CFLAGS, flattenForC, hasGcc } from '../../native/c-runner';
 import { checkOriginal, readCompileReport, reportBaselineSet } from '../../artefacts/report';
 import { RUN_SESSION_OPTIONS, runOnce } from '../../native/ort-session';
@@ -297,7 +298,16 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
   const ppPruned = compiledPostprocess({ spec: comp.spec, baselineSet: baseline, featureMaps }, preset, kept, true);
   const idx = keptAnchorIndices(featureMaps, counts, kept);
   const withC = hasGcc() && (peers.has('c') || peers.has('c-portable'));
-  if (!hasGcc()) say('gcc is not installed: the C rows are skipped');
+  if (!hasGcc()) {
+    if (![...peers].some((p) => p !== 'c' && p !== 'c-portable')) throw new PrunedetError('E_TOOLCHAIN', 'gcc is not installed, so the C module cannot be timed and nothing else was asked for', 'install gcc (Debian: apt-get install gcc), or drop --only c');
+    say('gcc is not installed: the C rows are skipped');
+  }
+  const setPairs = [ppOrig, ppPruned].filter((_, i) => !o.sets || o.sets.includes(i === 0 ? 'original' : 'pruned')).map((pp) => (pp.anchors.length / 4) * foregroundCount(pp.spec, pp.numClasses));
+  const estimate = estimateBenchSeconds({
+    pairs: setPairs, loads: loads.length, peers: [...peers].filter((p) => withC || (p !== 'c' && p !== 'c-portable')), runs, warmup, slowRuns, slowBudgetMs, slowPeers: SLOW,
+    modelRuns: o.noModel ? 0 : Math.max(20, o.modelRuns ?? 20), macs: { original: report.before.totalMacs, compiled: report.after.totalMacs }, photos: loads.includes('photos') ? 8 : 0,
+  });
+  say(`this bench will take ${formatEstimate(estimate)} (an estimate from the head size, ${loads.length} load${loads.length > 1 ? 's' : ''}, ${runs} rounds, ${o.noModel ? 'no model latency' : 'model latency'})`);
 
   const { dir: work, release } = makeTempDir('bench');
   const results: LoadResult[] = [];

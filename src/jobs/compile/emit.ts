@@ -10,9 +10,10 @@ import type { ModelPostprocess } from '../../postprocess/for-model';
 import { formatPostprocess } from '../../postprocess/presets';
 import { emitPostprocessC, type EmitPlan } from '../../emit/c/index';
 import { appendPostprocess, emitOnnxNms } from '../../emit/onnx/index';
+import { MIN_OPSET } from '../../emit/onnx/ops';
 import { loadModel } from '../../onnx/load';
 import { modelToBytes, saveModel } from '../../onnx/save';
-import { sanitizeStem } from '../../emit/c/names';
+import { cFileNames, sanitizeStem } from '../../emit/c/names';
 import { PRUNEDET_VERSION, type CompileOptions, type CompileReport, type PostprocessRecord } from '../../artefacts/report';
 import { compiledPostprocess, emitPlanFor } from '../../artefacts/compiled-postprocess';
 
@@ -37,32 +38,38 @@ export async function emitArtefacts(stage: string, ctx: EmitContext): Promise<{ 
   const files: string[] = [];
   const record: PostprocessRecord = { requested: preset, preset: formatPostprocess(pp.spec), anchors: pp.anchorSource };
   if (emit.includes('c')) Object.assign(record, emitC(stage, ctx, pp, files));
-  if (emit.includes('onnx-nms') || emit.includes('onnx-nms-exact')) emitOnnx(stage, ctx, pp, files, emit.includes('onnx-nms-exact'));
+  if (emit.includes('onnx-nms') || emit.includes('onnx-nms-exact')) Object.assign(record, emitOnnx(stage, ctx, pp, files, emit.includes('onnx-nms-exact')));
   return { files, postprocess: record };
 }
 
-function emitC(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: string[]): Pick<PostprocessRecord, 'input' | 'candidateCap' | 'workspaceBytes' | 'symbolPrefix'> {
+function emitC(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: string[]): Pick<PostprocessRecord, 'input' | 'candidateCap' | 'workspaceBytes' | 'symbolPrefix' | 'cFiles'> {
   const input: EmitPlan['input'] = ctx.options.cutHead || ctx.spec.outputs.some((o) => o.kind === 'map') ? 'per-level' : 'concat';
-  const plan = emitPlanFor(pp, sanitizeStem(basename(ctx.options.model).replace(/\.onnx$/i, '')), {
+  // --name gives the symbols and the file names; without it the symbols come from the model's file name, the files are postprocess.c/.h
+  const name = ctx.options.name !== undefined ? sanitizeStem(ctx.options.name) : undefined;
+  const plan = emitPlanFor(pp, name ?? sanitizeStem(basename(ctx.options.model).replace(/\.onnx$/i, '')), {
     version: PRUNEDET_VERSION,
     modelFile: basename(ctx.options.model),
     modelSha256: ctx.report.model.sha256.slice(0, 12),
     config: ctx.report.config.name,
   }, input, ctx.spec.imageSize);
+  if (name !== undefined) plan.fileStem = name;
   const emitted = emitPostprocessC(plan);
   const layout = emitted.layout;
   for (const f of emitted.files) {
     writeFileAtomic(join(stage, f.name), f.text);
     files.push(f.name);
   }
-  return { input, candidateCap: plan.candidateCap, workspaceBytes: layout.workspace.size, symbolPrefix: layout.names.prefix };
+  const { header, source } = cFileNames(plan.fileStem);
+  return { input, candidateCap: plan.candidateCap, workspaceBytes: layout.workspace.size, symbolPrefix: layout.names.prefix, cFiles: { header, source } };
 }
 
 /**
- * postprocess.onnx (decode + NonMaxSuppression on the scores/boxes tensors) and model_nms.onnx (appended); `exact`: the
- * bit-exact variant (the reference's float arithmetic) instead of the runtime's Softmax/Sigmoid/Exp.
+ * postprocess.onnx (decode + NonMaxSuppression on the scores/boxes tensors, its own opset 13 graph) and model_nms.onnx
+ * (appended); `exact`: the bit-exact variant (the reference's float arithmetic) instead of the runtime's Softmax/Sigmoid/
+ * Exp. A model below opset 13 gets the standalone graph only, and a note saying so: appending would mean raising the
+ * model's opset, which changes what its own ops mean.
  */
-function emitOnnx(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: string[], exact: boolean): void {
+function emitOnnx(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: string[], exact: boolean): { onnxNms: { standalone: string; appended: string | null }; notes?: string[] } {
   const scores = ctx.spec.outputs.find((o) => o.kind === 'rows' && o.role === 'scores');
   const boxes = ctx.spec.outputs.find((o) => o.kind === 'rows' && o.role === 'boxes');
   if (ctx.options.cutHead || !scores || !boxes) {
@@ -71,8 +78,14 @@ function emitOnnx(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: 
   const params = { spec: pp.spec, anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses, exact };
   writeFileAtomic(join(stage, 'postprocess.onnx'), emitOnnxNms(params));
   files.push('postprocess.onnx');
+  const opset = ctx.model.opset('') ?? 0;
+  if (opset < MIN_OPSET) {
+    const note = `model_nms.onnx not written: ${basename(ctx.options.model)} imports ai.onnx opset ${opset} and the appended post-processing needs ${MIN_OPSET}; run postprocess.onnx (opset ${MIN_OPSET}, a separate graph) on model.onnx's ${scores.name} and ${boxes.name} outputs, or convert the model to opset ${MIN_OPSET} and recompile`;
+    return { onnxNms: { standalone: 'postprocess.onnx', appended: null }, notes: [note] };
+  }
   const copy = loadModel(modelToBytes(ctx.model));
   appendPostprocess(copy, { ...params, scoresName: scores.name, boxesName: boxes.name });
   saveModel(copy, join(stage, 'model_nms.onnx'));
   files.push('model_nms.onnx');
+  return { onnxNms: { standalone: 'postprocess.onnx', appended: 'model_nms.onnx' } };
 }

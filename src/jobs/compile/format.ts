@@ -23,7 +23,13 @@ export function formatCompile(r: CompileReport, outDir: string): string {
     `passes: ${r.passes.map((p) => `${p.pass}${p.changed ? '' : ' (no change)'}`).join(' -> ')}`,
     `wrote ${r.files.map((f) => `${outDir}/${f}`).join(', ')}`,
   ];
-  if (r.postprocess) lines.push(`post-processing: ${r.postprocess.preset}; C workspace ${fmtInt(r.postprocess.workspaceBytes ?? NaN)} bytes (cap ${r.postprocess.candidateCap} candidates)`);
+  const pp = r.postprocess;
+  if (pp) {
+    // the C figures only when a C module was emitted (--emit onnx-nms alone has none)
+    const c = typeof pp.workspaceBytes === 'number' ? `; C workspace ${fmtInt(pp.workspaceBytes)} bytes (cap ${pp.candidateCap} candidates)` : '';
+    lines.push(`post-processing: ${pp.preset}${c}`);
+    for (const note of (pp.notes as string[] | undefined) ?? []) lines.push(`note: ${note}`);
+  }
   if (r.cutHead) lines.push(`--cut-head: the model now ends at ${r.cutHead.join(', ')}`);
   return lines.join('\n');
 }

@@ -5,6 +5,7 @@ import { basename, extname, join } from 'node:path';
 import type { Model } from '../../ir/graph';
 import { loadModelWithInfo } from '../../onnx/load';
 import { saveModel, modelToBytes } from '../../onnx/save';
+import { stampProvenance } from '../../onnx/provenance';
 import { analyzeModel } from '../../detector/index';
 import { loadHeadSpec } from '../../detector/head-spec';
 import type { DetectorSpec } from '../../detector/spec';
@@ -55,9 +56,22 @@ function checkEmitOptions(o: CompileOptions): void {
   if (emit.includes('onnx-nms') && emit.includes('onnx-nms-exact')) {
     throw new PrunedetError('E_USAGE', '--emit onnx-nms and onnx-nms-exact both write postprocess.onnx', 'choose one: onnx-nms (the runtime\'s Softmax/Exp, fast) or onnx-nms-exact (bit-exact with the reference)');
   }
+  if (o.name !== undefined) checkModuleName(o.name, emit);
   if (emit.length > 0 && !o.postprocess) {
     throw new PrunedetError('E_USAGE', `--emit ${emit.join(',')} needs the post-processing semantics`, `pass --postprocess with a preset (${Object.keys(PRESETS).join(', ')}), e.g. --postprocess mmdet-ssd300`);
   }
+}
+
+/** Longest --name: C99 only promises 31 significant characters of external names; 48 keeps pd_<name>_workspace_size sane. */
+export const MAX_MODULE_NAME = 48;
+
+/** --name: a C identifier of letters, digits and single underscores, starting with a letter, for a module that is emitted. */
+function checkModuleName(name: string, emit: readonly string[]): void {
+  if (!/^[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*$/.test(name) || name.length > MAX_MODULE_NAME) {
+    const shown = JSON.stringify(name.length > 60 ? `${name.slice(0, 60)}...` : name);
+    throw new PrunedetError('E_USAGE', `--name ${shown} is not a C identifier prunedet can name a module by`, `use letters, digits and single underscores, starting with a letter, at most ${MAX_MODULE_NAME} characters, e.g. --name face_det`);
+  }
+  if (!emit.includes('c')) throw new PrunedetError('E_USAGE', `--name ${name} names the emitted C module, and none is emitted`, 'add --emit c (or drop --name)');
 }
 
 function sha256(bytes: Uint8Array): string {
@@ -113,6 +127,7 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
     const { cutAtHead } = await import('../../detector/cut-head');
     report.cutHead = cutAtHead(model, after.spec, after.shapes);
   }
+  stampProvenance(model, 'prunedet', PRUNEDET_VERSION, provenance(report, loaded.model.producer));
   await writeOutputDir(target, async (stage) => {
     report.after.bytes = saveModel(model, join(stage, 'model.onnx'));
     const { emitArtefacts } = await import('./emit');
@@ -123,6 +138,22 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
     writeFileAtomic(join(stage, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   });
   return report;
+}
+
+/**
+ * metadata_props of the compiled model: what it was compiled from and with (prunedet.* keys; the source's own are kept).
+ * The configuration is recorded by content (kept and removed anchors), not by the file or flag that gave it, so the
+ * same configuration as a .py, a JSON or a --remove list gives the same bytes (report.json names the file).
+ */
+function provenance(report: CompileReport, sourceProducer: string): Record<string, string> {
+  return {
+    'prunedet.source': basename(report.model.file),
+    'prunedet.source_sha256': report.model.sha256,
+    ...(sourceProducer ? { 'prunedet.source_producer': sourceProducer } : {}),
+    'prunedet.config': JSON.stringify({ kept: report.config.kept, removed: report.config.removed }),
+    'prunedet.passes': report.passes.map((p) => p.pass).join(','),
+    ...(report.cutHead ? { 'prunedet.cut_head': report.cutHead.join(',') } : {}),
+  };
 }
 
 /** The first line of onnxruntime's refusal to open `src`, or undefined when it opens. */

@@ -19,7 +19,7 @@ import { modelToBytes } from '../../onnx/save';
 import { PrunedetError } from '../../errors';
 import { findRegion } from '../../detector/region';
 import { keptChannels } from '../../detector/keep';
-import { postprocessForModel, referenceInput, referenceInputForm, type ModelPostprocess, type RunOutputs } from '../../postprocess/for-model';
+import { asModuleReads, postprocessForModel, referenceInput, referenceInputForm, type ModelPostprocess, type RunOutputs } from '../../postprocess/for-model';
 import { levelOffsets, postprocess, type PostprocessInput } from '../../postprocess/reference';
 import { listImages, decodeImage } from '../../image/decode';
 import { preprocess, resizeGeometry, type ResizeGeometry } from '../../image/preprocess';
@@ -31,9 +31,9 @@ import { uniformInput } from '../../prng';
 import { accumulate, describeTolerance, diffDetections, emptyStats, matchDetections, overrideFor, type TensorStats, type WorstElement } from './compare';
 import { keptAnchorIndices } from '../../detector/kept-anchors';
 import { DEFAULT_SAMPLES, MAX_SAMPLES, verdict, type CCheck, type ComparedTensor, type DetectionCheck, type ElementReport, type LevelCount, type TensorCheck, type VerifyOptions, type VerifyResult } from './result';
-import { anchorCount, buildRunner, flattenForC, hasGcc, runRunner, BASE_CFLAGS, type CModuleShape } from '../../native/c-runner';
+import { buildRunner, flattenForC, hasGcc, runRunner, BASE_CFLAGS, type CModuleShape } from '../../native/c-runner';
 import { candidateCapFor, compiledPostprocess } from '../../artefacts/compiled-postprocess';
-import { checkOriginal, readCompileReport, reportBaselineSet } from '../../artefacts/report';
+import { checkOriginal, cModuleFiles, readCompileReport, reportBaselineSet } from '../../artefacts/report';
 import { RUN_SESSION_OPTIONS, runOnce } from '../../native/ort-session';
 import { LAMBDA, RoundingPlan, ToleranceModel, type OutputRadii } from './tolerance';
 import { gatherKept, plantedInput, removedMask, PLANTED_SEEDS } from './detections';
@@ -199,7 +199,8 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   checkOptions(o);
   const report = readCompileReport(o.outDir);
   checkOriginal(report, o.original, o.outDir);
-  const missing = report.files.includes('postprocess.c') && !o.skipC ? ['postprocess.c', 'postprocess.h'].find((f) => !existsSync(join(o.outDir, f))) : undefined;
+  const cFiles = cModuleFiles(report);
+  const missing = cFiles && !o.skipC ? [cFiles.source, cFiles.header].find((f) => !existsSync(join(o.outDir, f))) : undefined;
   if (missing) throw new PrunedetError('E_REPORT', `${join(o.outDir, 'report.json')} lists the C module but ${join(o.outDir, missing)} is missing`, 'recompile with --emit c, or pass --skip-c');
   const opt = o.inputShape ? { inputShape: o.inputShape } : {};
   const orig = loadDetector(o.original, opt);
@@ -505,12 +506,13 @@ function elementReport(w: WorstElement, names: string[], anchorOf: AnchorOf): El
 
 /** (c): the C module against the reference on the compiled side's inputs, bit for bit. */
 function checkC(o: VerifyOptions, report: CompileReport, pp: ModelPostprocess | undefined, inputs: PostprocessInput[], names: string[]): CCheck {
-  if (!report.files.includes('postprocess.c')) return { status: 'skipped', reason: 'compile emitted no C module (compile --emit c --postprocess PRESET writes one)', runs: 0, detections: 0 };
+  const files = cModuleFiles(report);
+  if (!files) return { status: 'skipped', reason: 'compile emitted no C module (compile --emit c --postprocess PRESET writes one)', runs: 0, detections: 0 };
   if (o.skipC) return { status: 'skipped', reason: 'C module not checked (--skip-c)', runs: 0, detections: 0 };
   if (!pp) return { status: 'inconclusive', reason: 'no post-processing preset to run the C module against: pass --postprocess PRESET', runs: 0, detections: 0 };
   if (!hasGcc()) return { status: 'inconclusive', reason: 'gcc is not on PATH, so the emitted C module was not built: install gcc (Debian: apt-get install gcc), or pass --skip-c to verify without it', runs: 0, detections: 0 };
   const input = report.postprocess!.input as 'concat' | 'per-level';
-  const shape: CModuleShape = { prefix: report.postprocess!.symbolPrefix as string, input, numClasses: pp.numClasses, levels: pp.levels };
+  const shape: CModuleShape = { prefix: report.postprocess!.symbolPrefix as string, files, input, numClasses: pp.numClasses, levels: pp.levels };
   const cap = (report.postprocess!.candidateCap as number | undefined) ?? candidateCapFor(pp);
   const ctx = { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses, candidateCap: cap };
   const refs = inputs.map((x) => postprocess(pp.spec, x.form === input ? x : asModuleReads(flattenForC(x), input, pp), ctx));
@@ -533,16 +535,3 @@ function checkC(o: VerifyOptions, report: CompileReport, pp: ModelPostprocess | 
   }
 }
 
-/**
- * The floats `x` as a module taking `input` reads them. Only for a model whose outputs are in the other form than the
- * module's (concatenated rows next to per-level maps): the C and the reference then see the same floats.
- */
-function asModuleReads(x: Float32Array, input: 'concat' | 'per-level', pp: ModelPostprocess): PostprocessInput {
-  const n = anchorCount(pp);
-  if (input === 'concat') return { form: 'concat', scores: x.subarray(0, n * pp.numClasses), boxes: x.subarray(n * pp.numClasses) };
-  let off = 0;
-  const take = (len: number) => x.subarray(off, (off += len));
-  const cls = pp.levels.map((l) => take(l.h * l.w * l.anchorsPerLocation * pp.numClasses));
-  const reg = pp.levels.map((l) => take(l.h * l.w * l.anchorsPerLocation * 4));
-  return { form: 'per-level', levels: cls.map((c, i) => ({ cls: c, reg: reg[i]! })) };
-}

@@ -92,13 +92,13 @@ size_t pd_tiny_workspace_size(void);
  * exponentials only for rows that can hold a candidate), keep the top candidates, then run greedy NMS in rank order,
  * decoding a candidate's box only when NMS reaches it, and write the detections by score.
  *
- * @param[in]  scores          float[N][C] class scores (see Inputs above)
- * @param[in]  boxes           float[N][4] box deltas (dx, dy, dw, dh)
- * @param[in]  workspace       caller memory, 4-byte aligned, at least PD_TINY_WORKSPACE_SIZE bytes
- * @param[in]  workspace_size  its size in bytes
- * @param[out] detections      room for PD_TINY_MAX_DETECTIONS detections
- * @param[in]  capacity        number of entries in detections
- * @param[out] count           number of detections written (0 on error)
+ * @param[in]     scores          float[N][C] class scores (see Inputs above)
+ * @param[in]     boxes           float[N][4] box deltas (dx, dy, dw, dh)
+ * @param[in,out] workspace       caller memory, 4-byte aligned, at least PD_TINY_WORKSPACE_SIZE bytes, written as scratch
+ * @param[in]     workspace_size  its size in bytes
+ * @param[out]    detections      room for PD_TINY_MAX_DETECTIONS detections
+ * @param[in]     capacity        number of entries in detections
+ * @param[out]    count           number of detections written (0 on error)
  * @return PD_TINY_OK, PD_TINY_ERR_ARG or PD_TINY_ERR_WORKSPACE; arguments are checked before anything is read.
  */
 pd_tiny_status_t pd_tiny_run(const float *scores, const float *boxes,
