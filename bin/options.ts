@@ -1,10 +1,21 @@
 // Option definitions several commands share, so their help reads the same everywhere.
 
-export const INPUT_SHAPE_OPTION = { type: 'string', describe: 'input shape N,C,H,W for models with a dynamic input size' } as const;
+export const INPUT_SHAPE_OPTION = {
+  type: 'string',
+  describe: 'input shape N,C,H,W for models with a dynamic input size',
+} as const;
 
-export const HEAD_SPEC_OPTION = { type: 'string', describe: 'JSON naming the head convs per level, when analysis cannot tell' } as const;
+export const HEAD_SPEC_OPTION = {
+  type: 'string',
+  describe: 'JSON naming the head convs per level, when analysis cannot tell',
+} as const;
 
-export const FORCE_OPTION = { type: 'boolean', default: false, describe: 'replace an existing non-empty output that prunedet did not make (its own earlier output is replaced without it)' } as const;
+export const FORCE_OPTION = {
+  type: 'boolean',
+  default: false,
+  describe:
+    'replace an existing non-empty output that prunedet did not make (its own earlier output is replaced without it)',
+} as const;
 
 /** The image preprocessing flags of the commands that run a model on photos (verify, detect). */
 export const PREPROCESS_OPTIONS = {
@@ -16,6 +27,18 @@ export const PREPROCESS_OPTIONS = {
 } as const;
 
 /** Those flags as parsed, for the jobs' `preprocess` option (unset strings left out). */
-export function preprocessFlags(a: { size?: string; mean?: string; std?: string; bgr: boolean; letterbox: boolean }): { size?: string; mean?: string; std?: string; bgr: boolean; letterbox: boolean } {
-  return { ...(a.size ? { size: a.size } : {}), ...(a.mean ? { mean: a.mean } : {}), ...(a.std ? { std: a.std } : {}), bgr: a.bgr, letterbox: a.letterbox };
+export function preprocessFlags(a: { size?: string; mean?: string; std?: string; bgr: boolean; letterbox: boolean }): {
+  size?: string;
+  mean?: string;
+  std?: string;
+  bgr: boolean;
+  letterbox: boolean;
+} {
+  return {
+    ...(a.size ? { size: a.size } : {}),
+    ...(a.mean ? { mean: a.mean } : {}),
+    ...(a.std ? { std: a.std } : {}),
+    bgr: a.bgr,
+    letterbox: a.letterbox,
+  };
 }

@@ -22,7 +22,11 @@ const cli = yargs(argv)
   .showHelpOnFail(false)
   .fail((msg, err) => {
     // yargs' messages may span lines ("Invalid values:\n  Argument: ..."): keep them on the one line users get
-    const text = (msg ?? err?.message ?? 'bad usage').split('\n').map((l) => l.trim()).filter(Boolean).join(' ');
+    const text = (msg ?? err?.message ?? 'bad usage')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .join(' ');
     if (wantsJson(argv)) process.stderr.write(errorJson('E_USAGE', text, 'see prunedet --help'));
     else process.stderr.write(`prunedet: ${text}; see prunedet --help\n`);
     process.exit(2);

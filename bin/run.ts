@@ -32,8 +32,18 @@ export async function runCommand(work: () => Promise<void> | void, debug = false
       return;
     }
     const msg = e instanceof Error ? e.message : String(e);
-    if (jsonErrors) process.stderr.write(errorJson('E_INTERNAL', `internal error: ${msg.split('\n')[0]}`, 'this is a bug in prunedet; rerun with --debug for the stack'));
-    else process.stderr.write(`prunedet: internal error: ${msg.split('\n')[0]} (this is a bug in prunedet; rerun with --debug for the stack)\n`);
+    if (jsonErrors)
+      process.stderr.write(
+        errorJson(
+          'E_INTERNAL',
+          `internal error: ${msg.split('\n')[0]}`,
+          'this is a bug in prunedet; rerun with --debug for the stack',
+        ),
+      );
+    else
+      process.stderr.write(
+        `prunedet: internal error: ${msg.split('\n')[0]} (this is a bug in prunedet; rerun with --debug for the stack)\n`,
+      );
     if (debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
     process.exitCode = 1;
   }

@@ -17,7 +17,13 @@ export const dropInitializerInputs: Pass = {
     const before = graph.inputs.length;
     graph.inputs = graph.inputs.filter((v) => !v.initializer);
     const dropped = before - graph.inputs.length;
-    if (!dropped) return { changed: false, stats: { inputsDropped: 0 }, rounding: [], skipped: 'no initializer is listed as an input' };
+    if (!dropped)
+      return {
+        changed: false,
+        stats: { inputsDropped: 0 },
+        rounding: [],
+        skipped: 'no initializer is listed as an input',
+      };
     if (ctx.model.irVersion < 4) ctx.model.irVersion = 4;
     return { changed: true, stats: { inputsDropped: dropped }, rounding: [], analysis: 'preserved' };
   },

@@ -17,6 +17,12 @@ export const eliminateDead: Pass = {
   run(graph) {
     const s = removeDead(graph);
     const changed = s.nodesRemoved + s.initializersRemoved > 0;
-    return { changed, stats: { ...s }, rounding: [], analysis: 'preserved', ...(changed ? {} : { skipped: 'every node reaches an output' }) };
+    return {
+      changed,
+      stats: { ...s },
+      rounding: [],
+      analysis: 'preserved',
+      ...(changed ? {} : { skipped: 'every node reaches an output' }),
+    };
   },
 };

@@ -17,13 +17,22 @@ import { DataType } from '../src/ir/dtype';
 import { removeDead } from '../src/ir/dce';
 
 function foldable(bn: Node): Node | undefined {
-  if (bn.opType !== 'BatchNormalization' || bn.domain !== '' || bn.outputs.filter(Boolean).length !== 1) return undefined;
+  if (bn.opType !== 'BatchNormalization' || bn.domain !== '' || bn.outputs.filter(Boolean).length !== 1)
+    return undefined;
   if (bn.getInt('training_mode', 0) !== 0) return undefined;
   const y = bn.inputs[0];
   const conv = y?.producer;
-  if (!conv || conv.opType !== 'Conv' || conv.domain !== '' || y!.uses.length !== 1 || y!.isGraphOutput) return undefined;
+  if (!conv || conv.opType !== 'Conv' || conv.domain !== '' || y!.uses.length !== 1 || y!.isGraphOutput)
+    return undefined;
   const params = [conv.inputs[1], conv.inputs[2], ...bn.inputs.slice(1, 5)];
-  if (params.some((v, i) => (i === 1 ? v !== undefined && v.constant()?.dataType !== DataType.FLOAT : v?.constant()?.dataType !== DataType.FLOAT))) return undefined;
+  if (
+    params.some((v, i) =>
+      i === 1
+        ? v !== undefined && v.constant()?.dataType !== DataType.FLOAT
+        : v?.constant()?.dataType !== DataType.FLOAT,
+    )
+  )
+    return undefined;
   return conv;
 }
 
@@ -51,7 +60,13 @@ export const foldBatchnorm: Pass = {
         nb[o] = ((bias ? bias[o]! : 0) - mean![o]!) * s + beta![o]!;
       }
       conv.setInput(1, graph.addInitializer(`${conv.inputs[1]!.name}_bnfold`, Tensor.fromFloat32([...w.dims], nw)));
-      conv.setInput(2, graph.addInitializer(`${conv.inputs[2]?.name ?? `${conv.name || 'conv'}_bias`}_bnfold`, Tensor.fromFloat32([cout], nb)));
+      conv.setInput(
+        2,
+        graph.addInitializer(
+          `${conv.inputs[2]?.name ?? `${conv.name || 'conv'}_bias`}_bnfold`,
+          Tensor.fromFloat32([cout], nb),
+        ),
+      );
       const z = bn.outputs.find(Boolean)!;
       const y = conv.output();
       graph.removeNode(bn);
@@ -60,7 +75,13 @@ export const foldBatchnorm: Pass = {
       rounding.push({ value: z.name, how: 'batchnorm-folded' });
       folded++;
     }
-    if (!folded) return { changed: false, stats: { folded }, rounding, skipped: 'no BatchNormalization follows a Conv it alone reads' };
+    if (!folded)
+      return {
+        changed: false,
+        stats: { folded },
+        rounding,
+        skipped: 'no BatchNormalization follows a Conv it alone reads',
+      };
     return { changed: true, stats: { folded, ...removeDead(graph) }, rounding, analysis: 'invalidated' };
   },
 };

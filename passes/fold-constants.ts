@@ -22,8 +22,24 @@ import { LAYOUT_OPS, evalNode, type Arr } from '../src/detector/layout-eval';
 import { inferShapes, type ShapeResult } from '../src/shape/infer';
 import { isStatic, numbersOf } from '../src/shape/types';
 
-const FROM_VALUES = new Set<number>([DataType.FLOAT, DataType.INT64, DataType.INT32, DataType.DOUBLE, DataType.UINT8, DataType.BOOL, DataType.INT8]);
-const NEVER = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli', 'Constant']);
+const FROM_VALUES = new Set<number>([
+  DataType.FLOAT,
+  DataType.INT64,
+  DataType.INT32,
+  DataType.DOUBLE,
+  DataType.UINT8,
+  DataType.BOOL,
+  DataType.INT8,
+]);
+const NEVER = new Set([
+  'RandomNormal',
+  'RandomUniform',
+  'RandomNormalLike',
+  'RandomUniformLike',
+  'Multinomial',
+  'Bernoulli',
+  'Constant',
+]);
 const MAX_GROWTH_BYTES = 1 << 20;
 /**
  * Ops whose folded float32 result is bit for bit what the runtime computes: data movement, selection and clamping
@@ -33,10 +49,53 @@ const MAX_GROWTH_BYTES = 1 << 20;
  * innocuous). Exp, Log, Pow, Sigmoid, sums and the like depend on the runtime's implementation: those are recorded.
  */
 const EXACT = new Set([
-  'Reshape', 'Slice', 'Gather', 'Unsqueeze', 'Squeeze', 'Expand', 'Tile', 'Split', 'Transpose', 'Concat', 'Identity',
-  'Flatten', 'Shape', 'Size', 'Cast', 'Relu', 'Clip', 'Max', 'Min', 'Abs', 'Neg', 'Dropout', 'ConstantOfShape', 'Where',
-  'Floor', 'Ceil', 'Round', 'Sign', 'Not', 'And', 'Or', 'Xor', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual',
-  'ReduceMax', 'ReduceMin', 'ArgMax', 'ArgMin', 'Add', 'Sub', 'Mul', 'Div', 'Sqrt', 'Reciprocal',
+  'Reshape',
+  'Slice',
+  'Gather',
+  'Unsqueeze',
+  'Squeeze',
+  'Expand',
+  'Tile',
+  'Split',
+  'Transpose',
+  'Concat',
+  'Identity',
+  'Flatten',
+  'Shape',
+  'Size',
+  'Cast',
+  'Relu',
+  'Clip',
+  'Max',
+  'Min',
+  'Abs',
+  'Neg',
+  'Dropout',
+  'ConstantOfShape',
+  'Where',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Not',
+  'And',
+  'Or',
+  'Xor',
+  'Equal',
+  'Less',
+  'Greater',
+  'LessOrEqual',
+  'GreaterOrEqual',
+  'ReduceMax',
+  'ReduceMin',
+  'ArgMax',
+  'ArgMin',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Sqrt',
+  'Reciprocal',
 ]);
 /** float32 and float64 folds follow the rule above; half-precision ones are always recorded. */
 const FOLDED_EXACTLY = new Set<number>([DataType.FLOAT, DataType.DOUBLE]);
@@ -51,7 +110,9 @@ function foldNode(n: Node, shapes: ShapeResult): Tensor[] | undefined {
   if (outs.length !== n.outputs.length || outs.some((o) => o.isGraphOutput || o.uses.length === 0)) return undefined;
   // 1) values shape inference tracked (int shape arithmetic, Shape of static shapes)
   const known = outs.map((o) => shapes.get(o));
-  if (known.every((k) => k !== undefined && isStatic(k.shape) && numbersOf(k) !== undefined && FROM_VALUES.has(k.dtype))) {
+  if (
+    known.every((k) => k !== undefined && isStatic(k.shape) && numbersOf(k) !== undefined && FROM_VALUES.has(k.dtype))
+  ) {
     return known.map((k) => Tensor.fromNumbers(k!.dtype, k!.shape as number[], numbersOf(k)!));
   }
   // 2) float layout/arithmetic ops on constants
@@ -61,7 +122,15 @@ function foldNode(n: Node, shapes: ShapeResult): Tensor[] | undefined {
   const inBytes = n.inputs.reduce((s, v) => s + (v?.constant()?.byteLength ?? 0), 0);
   const outBytes = info.shape.reduce((a, b) => a * b, 1) * 4;
   if (outBytes > MAX_GROWTH_BYTES && outBytes > 2 * inBytes) return undefined;
-  if (n.inputs.some((v) => v && v.constant()!.dataType !== DataType.FLOAT && !['Reshape', 'Slice', 'Gather', 'Unsqueeze', 'Squeeze', 'Expand', 'Tile', 'Split', 'Clip'].includes(n.opType))) return undefined;
+  if (
+    n.inputs.some(
+      (v) =>
+        v &&
+        v.constant()!.dataType !== DataType.FLOAT &&
+        !['Reshape', 'Slice', 'Gather', 'Unsqueeze', 'Squeeze', 'Expand', 'Tile', 'Split', 'Clip'].includes(n.opType),
+    )
+  )
+    return undefined;
   const env = new Map<Value, Arr>();
   const [res] = evalNode({ mode: 'value', shapes, env }, n);
   return res ? [Tensor.fromFloat32(res.shape, res.data as Float32Array)] : undefined;
@@ -82,7 +151,8 @@ export const foldConstants: Pass = {
       if (!tensors) continue;
       n.outputs.forEach((o, i) => {
         const t = tensors[i]!.dataType;
-        if (isFloatType(t) && !(EXACT.has(n.opType) && FOLDED_EXACTLY.has(t))) rounding.push({ value: o!.name, how: 'constant-folded' });
+        if (isFloatType(t) && !(EXACT.has(n.opType) && FOLDED_EXACTLY.has(t)))
+          rounding.push({ value: o!.name, how: 'constant-folded' });
       });
       graph.removeNode(n);
       n.outputs.forEach((o, i) => {

@@ -19,13 +19,21 @@ export const PASSES: readonly RegisteredPass[] = [
   registerPass(dropInitializerInputs, noOptions),
 ];
 
-export const DEFAULT_PIPELINE: readonly string[] = ['drop-initializer-inputs', 'prune-anchors', 'eliminate-dead', 'fold-constants', 'remove-identity', 'fold-batchnorm'];
+export const DEFAULT_PIPELINE: readonly string[] = [
+  'drop-initializer-inputs',
+  'prune-anchors',
+  'eliminate-dead',
+  'fold-constants',
+  'remove-identity',
+  'fold-batchnorm',
+];
 
 /** Passes by name, in the given order; unknown names are a usage error listing the known ones. */
 export function passesByName(names: readonly string[]): RegisteredPass[] {
   return names.map((n) => {
     const p = PASSES.find((x) => x.name === n);
-    if (!p) throw new PrunedetError('E_USAGE', `unknown pass "${n}"`, `choose from ${PASSES.map((x) => x.name).join(', ')}`);
+    if (!p)
+      throw new PrunedetError('E_USAGE', `unknown pass "${n}"`, `choose from ${PASSES.map((x) => x.name).join(', ')}`);
     return p;
   });
 }

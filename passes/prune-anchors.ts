@@ -41,17 +41,29 @@ export interface PruneAnchorsOptions {
 
 function validate(spec: DetectorSpec, kept: number[][]): void {
   if (kept.length !== spec.levels.length) {
-    throw new PrunedetError('E_CONFIG_MISMATCH', `the config has ${kept.length} levels, the model ${spec.levels.length}`, 'give one entry per level, finest first');
+    throw new PrunedetError(
+      'E_CONFIG_MISMATCH',
+      `the config has ${kept.length} levels, the model ${spec.levels.length}`,
+      'give one entry per level, finest first',
+    );
   }
   kept.forEach((k, i) => {
     const a = spec.levels[i]!.anchorsPerLocation;
     for (const x of k) {
       if (!Number.isInteger(x) || x < 0 || x >= a) {
-        throw new PrunedetError('E_CONFIG_MISMATCH', `${levelName(i)} keeps anchor ${x}, but the model has anchors 0..${a - 1} there`, 'check the config against `prunedet inspect`');
+        throw new PrunedetError(
+          'E_CONFIG_MISMATCH',
+          `${levelName(i)} keeps anchor ${x}, but the model has anchors 0..${a - 1} there`,
+          'check the config against `prunedet inspect`',
+        );
       }
     }
     if (new Set(k).size !== k.length || k.some((x, j) => j > 0 && x < k[j - 1]!)) {
-      throw new PrunedetError('E_CONFIG_MISMATCH', `${levelName(i)} lists kept anchors [${k.join(',')}] out of order or twice`, 'list each kept anchor once, ascending');
+      throw new PrunedetError(
+        'E_CONFIG_MISMATCH',
+        `${levelName(i)} lists kept anchors [${k.join(',')}] out of order or twice`,
+        'list each kept anchor once, ascending',
+      );
     }
   });
   if (kept.every((k) => k.length === 0)) {
@@ -76,7 +88,12 @@ export const pruneAnchors: Pass<PruneAnchorsOptions> = {
   summary: 'Remove anchors from the head convs, the layout ops after them and the embedded anchor tables.',
   run(graph, ctx, options): PassResult {
     const spec = ctx.spec;
-    if (!spec) throw new PrunedetError('E_NOT_DETECTOR', 'prune-anchors needs a detection head, and analysis found none', 'run `prunedet inspect` on the model');
+    if (!spec)
+      throw new PrunedetError(
+        'E_NOT_DETECTOR',
+        'prune-anchors needs a detection head, and analysis found none',
+        'run `prunedet inspect` on the model',
+      );
     validate(spec, options.kept);
     if (options.kept.every((k, i) => k.length === spec.levels[i]!.anchorsPerLocation)) {
       return { changed: false, stats: {}, rounding: [], skipped: 'the config keeps every anchor' };
@@ -90,7 +107,12 @@ export const pruneAnchors: Pass<PruneAnchorsOptions> = {
       const s = ctx.shapes.shape(v);
       return s && s.every((d) => typeof d === 'number') ? (s as number[]) : undefined;
     };
-    const cache = new SliceCache(graph, (v) => region.statics.isComputed(v), staticDims, (v) => (readsShrunkShape(v, keep) ? region.statics.tensor(v) : undefined));
+    const cache = new SliceCache(
+      graph,
+      (v) => region.statics.isComputed(v),
+      staticDims,
+      (v) => (readsShrunkShape(v, keep) ? region.statics.tensor(v) : undefined),
+    );
     let convsSliced = 0;
     let levelsEmptied = 0;
     const emptied: Node[] = [];
@@ -106,7 +128,9 @@ export const pruneAnchors: Pass<PruneAnchorsOptions> = {
       }
     });
     const stats = rewriteRegion(graph, region.nodes, keep, cache, ctx.shapes);
-    const post = spec.postprocess ? prunePostprocess(graph, spec.postprocess, keep, cache) : { tablesSliced: 0, topKRewritten: 0 };
+    const post = spec.postprocess
+      ? prunePostprocess(graph, spec.postprocess, keep, cache)
+      : { tablesSliced: 0, topKRewritten: 0 };
     for (const conv of emptied) {
       for (const out of graph.outputs.filter((o) => keep.get(o) && isMapOf(o, conv))) {
         const dims = ctx.shapes.requireStatic(out, 'prune-anchors');
@@ -117,8 +141,16 @@ export const pruneAnchors: Pass<PruneAnchorsOptions> = {
       changed: true,
       analysis: 'invalidated',
       stats: {
-        convsSliced, levelsEmptied, initializersSliced: cache.cloned, reshapesRewritten: stats.reshapes, slicesRewritten: stats.slices,
-        concatInputsDropped: stats.concatInputsDropped, constantsSliced: stats.constantsSliced, staticValuesGathered: cache.gathered, staticValuesFrozen: cache.frozen, ...post,
+        convsSliced,
+        levelsEmptied,
+        initializersSliced: cache.cloned,
+        reshapesRewritten: stats.reshapes,
+        slicesRewritten: stats.slices,
+        concatInputsDropped: stats.concatInputsDropped,
+        constantsSliced: stats.constantsSliced,
+        staticValuesGathered: cache.gathered,
+        staticValuesFrozen: cache.frozen,
+        ...post,
       },
       // slicing channels, rows and constants changes no float arithmetic
       rounding: [],
@@ -157,13 +189,23 @@ function keptPositions(keep: Map<Value, ValueKeep>, space: IndexSpace, size: num
     let n = 0;
     for (let j = 0; j < d; j++) n += mask[p * d + j]!;
     if (n === d) out.push(p);
-    else if (n !== 0) throw new PrunedetError('E_HEAD_AMBIGUOUS', `the in-graph post-processing reads ${space.of.name} in blocks of ${d} that do not line up with anchors`, 'compile with --cut-head to drop the in-graph post-processing');
+    else if (n !== 0)
+      throw new PrunedetError(
+        'E_HEAD_AMBIGUOUS',
+        `the in-graph post-processing reads ${space.of.name} in blocks of ${d} that do not line up with anchors`,
+        'compile with --cut-head to drop the in-graph post-processing',
+      );
   }
   return out;
 }
 
 /** The in-graph post-processing of a full export: anchor tables lose the removed rows, fixed top-k never exceeds the axis. */
-function prunePostprocess(graph: Graph, post: PostprocessInGraph, keep: Map<Value, ValueKeep>, cache: SliceCache): { tablesSliced: number; topKRewritten: number } {
+function prunePostprocess(
+  graph: Graph,
+  post: PostprocessInGraph,
+  keep: Map<Value, ValueKeep>,
+  cache: SliceCache,
+): { tablesSliced: number; topKRewritten: number } {
   let tablesSliced = 0;
   let topKRewritten = 0;
   for (const a of post.anchorIndexed) {

@@ -14,7 +14,12 @@ function isIdentity(n: Node): boolean {
   if (n.domain !== '') return false;
   if (n.opType === 'Identity') return true;
   // Dropout in inference: Y = X; the mask output must be unused.
-  return n.opType === 'Dropout' && (n.outputs[1] === undefined || n.outputs[1].uses.length === 0) && !n.outputs[1]?.isGraphOutput && (n.inputs[2] === undefined || n.inputs[2].constant()?.numbers()[0] === 0);
+  return (
+    n.opType === 'Dropout' &&
+    (n.outputs[1] === undefined || n.outputs[1].uses.length === 0) &&
+    !n.outputs[1]?.isGraphOutput &&
+    (n.inputs[2] === undefined || n.inputs[2].constant()?.numbers()[0] === 0)
+  );
 }
 
 export const removeIdentity: Pass = {
@@ -45,7 +50,13 @@ export const removeIdentity: Pass = {
       graph.values.delete(x.name);
       removed++;
     }
-    if (!removed) return { changed: false, stats: { removed, kept }, rounding: [], skipped: kept ? 'the remaining Identity nodes rename graph inputs or shared values' : 'no Identity nodes' };
+    if (!removed)
+      return {
+        changed: false,
+        stats: { removed, kept },
+        rounding: [],
+        skipped: kept ? 'the remaining Identity nodes rename graph inputs or shared values' : 'no Identity nodes',
+      };
     return { changed: true, stats: { removed, kept }, rounding: [], analysis: 'invalidated' };
   },
 };

@@ -51,7 +51,9 @@ export function installCleanup(): void {
     process.on(sig, () => {
       const had = owned.size > 0 || hooks.size > 0;
       removeOwned();
-      process.stderr.write(`prunedet: interrupted by ${sig}${had ? '; partial outputs and temporary files removed' : ''}\n`);
+      process.stderr.write(
+        `prunedet: interrupted by ${sig}${had ? '; partial outputs and temporary files removed' : ''}\n`,
+      );
       process.exit(128 + num);
     });
   }

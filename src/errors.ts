@@ -58,13 +58,37 @@ export function isPrunedetError(e: unknown): e is PrunedetError {
 }
 
 /** Errno codes that name a condition of the machine (permissions, space, a read-only or busy file system), not a bug. */
-const SYSTEM_ERRNOS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'EBUSY', 'EMFILE', 'ENFILE', 'ENAMETOOLONG', 'ELOOP', 'EIO', 'EXDEV']);
+const SYSTEM_ERRNOS = new Set([
+  'EACCES',
+  'EPERM',
+  'EROFS',
+  'ENOSPC',
+  'EDQUOT',
+  'EBUSY',
+  'EMFILE',
+  'ENFILE',
+  'ENAMETOOLONG',
+  'ELOOP',
+  'EIO',
+  'EXDEV',
+]);
 
 /** A Node file-system error the user can fix, as a PrunedetError (E_IO) naming the operation and path; else undefined. */
 export function systemError(e: unknown): PrunedetError | undefined {
   const x = e as NodeJS.ErrnoException & { dest?: string };
-  if (!(e instanceof Error) || typeof x.code !== 'string' || !SYSTEM_ERRNOS.has(x.code) || typeof x.syscall !== 'string') return undefined;
+  if (
+    !(e instanceof Error) ||
+    typeof x.code !== 'string' ||
+    !SYSTEM_ERRNOS.has(x.code) ||
+    typeof x.syscall !== 'string'
+  )
+    return undefined;
   const where = x.path ? ` ${x.path}${x.dest ? ` -> ${x.dest}` : ''}` : '';
-  const hint = x.code === 'ENOSPC' || x.code === 'EDQUOT' ? 'free some disk space' : x.code === 'EMFILE' || x.code === 'ENFILE' ? 'raise the open-file limit (ulimit -n)' : 'check the path and its permissions';
+  const hint =
+    x.code === 'ENOSPC' || x.code === 'EDQUOT'
+      ? 'free some disk space'
+      : x.code === 'EMFILE' || x.code === 'ENFILE'
+        ? 'raise the open-file limit (ulimit -n)'
+        : 'check the path and its permissions';
   return new PrunedetError('E_IO', `${x.syscall}${where} failed (${x.code})`, hint);
 }

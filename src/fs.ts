@@ -8,7 +8,22 @@
 //   writeOutputDir(): fill a staging folder beside OUTDIR, then swap it in as a whole (no stale files survive).
 //
 // Temporary paths are registered with cleanup.ts, so interrupts leave nothing behind.
-import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { PrunedetError, type ErrorCode } from './errors';
@@ -20,7 +35,12 @@ import { disown, onCleanup, own, pidTag, sweepStale } from './cleanup';
  */
 export function inputFileError(e: unknown, code: ErrorCode, what: string, hint: string): PrunedetError {
   const errno = (e as NodeJS.ErrnoException).code;
-  const why = errno === 'ENOENT' ? 'does not exist' : errno === 'EISDIR' ? 'is a folder' : `cannot be read (${errno ?? String(e)})`;
+  const why =
+    errno === 'ENOENT'
+      ? 'does not exist'
+      : errno === 'EISDIR'
+        ? 'is a folder'
+        : `cannot be read (${errno ?? String(e)})`;
   return new PrunedetError(code, `${what} ${why}`, hint);
 }
 
@@ -30,7 +50,11 @@ export function readInputFile(path: string, code: ErrorCode, what: string, hint:
     if (maxBytes !== undefined) {
       const size = statSync(path).size;
       if (size > maxBytes) {
-        throw new PrunedetError(code, `${what} is ${size.toLocaleString('en-US')} bytes, above prunedet's limit of ${maxBytes.toLocaleString('en-US')}`, hint);
+        throw new PrunedetError(
+          code,
+          `${what} is ${size.toLocaleString('en-US')} bytes, above prunedet's limit of ${maxBytes.toLocaleString('en-US')}`,
+          hint,
+        );
       }
     }
     return readFileSync(path);
@@ -44,9 +68,12 @@ export function readInputFile(path: string, code: ErrorCode, what: string, hint:
 function outputError(e: unknown, path: string, doing: string): PrunedetError {
   if (e instanceof PrunedetError) return e;
   const errno = (e as NodeJS.ErrnoException).code ?? String(e);
-  const hint = errno === 'EBUSY' ? 'it is in use or a mount point; pass a folder inside it'
-    : errno === 'ENOSPC' || errno === 'EDQUOT' ? 'free some space or write elsewhere'
-    : 'check the path and its permissions, or choose another output location';
+  const hint =
+    errno === 'EBUSY'
+      ? 'it is in use or a mount point; pass a folder inside it'
+      : errno === 'ENOSPC' || errno === 'EDQUOT'
+        ? 'free some space or write elsewhere'
+        : 'check the path and its permissions, or choose another output location';
   return new PrunedetError('E_OUTPUT', `cannot ${doing} ${path} (${errno})`, hint);
 }
 
@@ -71,14 +98,20 @@ export function makeDirs(dir: string): void {
       cur = up;
       continue;
     }
-    if (!st.isDirectory()) throw new PrunedetError('E_OUTPUT', `cannot create ${target}: ${cur} is a file, not a folder`, 'choose an output location under a folder');
+    if (!st.isDirectory())
+      throw new PrunedetError(
+        'E_OUTPUT',
+        `cannot create ${target}: ${cur} is a file, not a folder`,
+        'choose an output location under a folder',
+      );
     break;
   }
   for (const d of missing.reverse()) {
     try {
       mkdirSync(d);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(d).isDirectory()) throw outputError(e, d, 'create folder');
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || !statSync(d).isDirectory())
+        throw outputError(e, d, 'create folder');
     }
   }
 }
@@ -118,16 +151,28 @@ export function sweepTempFiles(dir: string): void {
  */
 export function resolveInside(baseDir: string, location: string, what: string): string {
   if (location === '' || isAbsolute(location) || /^[a-zA-Z]:[\\/]/.test(location) || location.includes('\0')) {
-    throw new PrunedetError('E_PATH_ESCAPES', `${what} location "${location}" is not a relative path inside the model's folder`, 'move the data file next to the model and store a plain relative name');
+    throw new PrunedetError(
+      'E_PATH_ESCAPES',
+      `${what} location "${location}" is not a relative path inside the model's folder`,
+      'move the data file next to the model and store a plain relative name',
+    );
   }
   const base = resolve(baseDir);
   const full = resolve(base, location);
   const rel = relative(base, full);
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
-    throw new PrunedetError('E_PATH_ESCAPES', `${what} location "${location}" escapes the model's folder ${base}`, 'move the data file next to the model and store a plain relative name');
+    throw new PrunedetError(
+      'E_PATH_ESCAPES',
+      `${what} location "${location}" escapes the model's folder ${base}`,
+      'move the data file next to the model and store a plain relative name',
+    );
   }
   if (existsSync(full) && !isInside(realpathSync(full), realpathSync(base))) {
-    throw new PrunedetError('E_PATH_ESCAPES', `${what} location "${location}" is a link leaving the model's folder`, 'copy the data file into the model\'s folder');
+    throw new PrunedetError(
+      'E_PATH_ESCAPES',
+      `${what} location "${location}" is a link leaving the model's folder`,
+      "copy the data file into the model's folder",
+    );
   }
   return full;
 }
@@ -207,7 +252,9 @@ export interface OutputTarget {
 export function readOutputMarker(dir: string): OutputMarker | undefined {
   try {
     const m = JSON.parse(readFileSync(join(dir, OUTPUT_MARKER), 'utf8')) as Partial<OutputMarker>;
-    return m && m.tool === 'prunedet' && typeof m.command === 'string' ? { tool: 'prunedet', command: m.command } : undefined;
+    return m && m.tool === 'prunedet' && typeof m.command === 'string'
+      ? { tool: 'prunedet', command: m.command }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -221,35 +268,59 @@ export function checkOutput(out: string | undefined, o: CheckOutputOptions): Out
   const flag = o.flag ?? '-o';
   const noun = o.kind === 'dir' ? 'folder' : 'file';
   if (typeof out !== 'string' || out.trim() === '') {
-    throw new PrunedetError('E_USAGE', `${flag} '${out ?? ''}' names no output ${noun}`, `pass a new ${noun}, e.g. ${flag} ${o.kind === 'dir' ? 'out' : 'model.onnx'}`);
+    throw new PrunedetError(
+      'E_USAGE',
+      `${flag} '${out ?? ''}' names no output ${noun}`,
+      `pass a new ${noun}, e.g. ${flag} ${o.kind === 'dir' ? 'out' : 'model.onnx'}`,
+    );
   }
   const path = canonicalPath(out);
   const shown = `${flag} ${out}`;
   // Never the root, the home folder, or a folder holding the current one: replacing them would destroy far more than
   // an earlier output, whatever --force says.
-  for (const [danger, what] of [[canonicalPath(process.cwd()), 'the current folder'], [canonicalPath(homedir()), 'your home folder']] as const) {
+  for (const [danger, what] of [
+    [canonicalPath(process.cwd()), 'the current folder'],
+    [canonicalPath(homedir()), 'your home folder'],
+  ] as const) {
     if (o.kind === 'dir' && isInside(danger, path)) {
-      throw new PrunedetError('E_OUTPUT', `${shown} would replace ${path === danger ? what : `${path}, which holds ${what}`}`, `pass a new folder for the outputs, e.g. ${flag} ${join(out, 'out')}`);
+      throw new PrunedetError(
+        'E_OUTPUT',
+        `${shown} would replace ${path === danger ? what : `${path}, which holds ${what}`}`,
+        `pass a new folder for the outputs, e.g. ${flag} ${join(out, 'out')}`,
+      );
     }
   }
   for (const input of o.inputs) {
     if (input === undefined || input === '') continue;
     const inp = canonicalPath(input);
     if (inp === path) {
-      throw new PrunedetError('E_OUTPUT', `${shown} is the input ${input}; prunedet never writes over its inputs`, `choose another output ${noun}`);
+      throw new PrunedetError(
+        'E_OUTPUT',
+        `${shown} is the input ${input}; prunedet never writes over its inputs`,
+        `choose another output ${noun}`,
+      );
     }
     if (o.kind === 'dir' && isInside(inp, path)) {
-      throw new PrunedetError('E_OUTPUT', `${shown} holds the input ${input}; prunedet replaces its output folder as a whole`, 'choose an output folder that holds none of the inputs');
+      throw new PrunedetError(
+        'E_OUTPUT',
+        `${shown} holds the input ${input}; prunedet replaces its output folder as a whole`,
+        'choose an output folder that holds none of the inputs',
+      );
     }
     if (isInside(path, inp)) {
-      throw new PrunedetError('E_OUTPUT', `${shown} lies inside the input ${input}`, `choose an output ${noun} outside the inputs`);
+      throw new PrunedetError(
+        'E_OUTPUT',
+        `${shown} lies inside the input ${input}`,
+        `choose an output ${noun} outside the inputs`,
+      );
     }
   }
   let st;
   try {
     st = statSync(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'ENOTDIR') throw outputError(e, path, 'use');
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' && (e as NodeJS.ErrnoException).code !== 'ENOTDIR')
+      throw outputError(e, path, 'use');
     nearestFolder(path, shown);
     return { path, given: out, command: o.command, state: 'absent' };
   }
@@ -260,7 +331,11 @@ export function checkOutput(out: string | undefined, o: CheckOutputOptions): Out
     if (st.isDirectory()) throw new PrunedetError('E_OUTPUT', `${shown} is a folder`, `pass a file path with ${flag}`);
     if (o.ownsFile?.(path)) return { path, given: out, command: o.command, state: 'own' };
     if (o.force) return { path, given: out, command: o.command, state: 'forced' };
-    throw new PrunedetError('E_OUTPUT', `${shown} exists and prunedet did not make it`, 'choose a new file name, or pass --force to replace it');
+    throw new PrunedetError(
+      'E_OUTPUT',
+      `${shown} exists and prunedet did not make it`,
+      'choose a new file name, or pass --force to replace it',
+    );
   }
   let entries: string[];
   try {
@@ -273,7 +348,11 @@ export function checkOutput(out: string | undefined, o: CheckOutputOptions): Out
   if (previous) return { path, given: out, command: o.command, state: 'own', previous };
   if (o.force) return { path, given: out, command: o.command, state: 'forced' };
   const some = entries.slice(0, 3).join(', ') + (entries.length > 3 ? ', ...' : '');
-  throw new PrunedetError('E_OUTPUT', `${shown} is a non-empty folder prunedet did not make (${entries.length} entries: ${some})`, 'choose a new or empty folder, or pass --force to replace its contents as a whole');
+  throw new PrunedetError(
+    'E_OUTPUT',
+    `${shown} is a non-empty folder prunedet did not make (${entries.length} entries: ${some})`,
+    'choose a new or empty folder, or pass --force to replace its contents as a whole',
+  );
 }
 
 /** The nearest existing ancestor of `path` must be a folder (else nothing can be created there). */
@@ -281,7 +360,12 @@ function nearestFolder(path: string, shown: string): void {
   let cur = dirname(path);
   for (;;) {
     try {
-      if (!statSync(cur).isDirectory()) throw new PrunedetError('E_OUTPUT', `${shown} cannot be created: ${cur} is a file, not a folder`, 'choose an output location under a folder');
+      if (!statSync(cur).isDirectory())
+        throw new PrunedetError(
+          'E_OUTPUT',
+          `${shown} cannot be created: ${cur} is a file, not a folder`,
+          'choose an output location under a folder',
+        );
       return;
     } catch (e) {
       if (e instanceof PrunedetError) throw e;
@@ -295,7 +379,9 @@ function nearestFolder(path: string, shown: string): void {
 /** `.name.staging-<pid>-…` and `.name.old-<pid>-…` beside an output folder: the run that made them is gone. */
 function sweepBeside(target: string): void {
   const name = basename(target).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  sweepStale(dirname(target), new RegExp(`^\\.${name}\\.(?:staging|old)-(\\d+)-`), (entry) => (entry.includes('.old-') ? target : undefined));
+  sweepStale(dirname(target), new RegExp(`^\\.${name}\\.(?:staging|old)-(\\d+)-`), (entry) =>
+    entry.includes('.old-') ? target : undefined,
+  );
 }
 
 /** Put folder `stage` in place of `target` as a whole (the old folder, if any, is removed). */
@@ -366,7 +452,8 @@ export function claimOutputDir(target: OutputTarget): { abandon: () => void; kee
   const reuse = target.state === 'own' && target.previous?.command === target.command;
   if (reuse) {
     sweepTempFiles(target.path);
-    for (const e of readdirSync(target.path, { withFileTypes: true })) if (e.isDirectory()) sweepTempFiles(join(target.path, e.name));
+    for (const e of readdirSync(target.path, { withFileTypes: true }))
+      if (e.isDirectory()) sweepTempFiles(join(target.path, e.name));
   } else {
     const { stage, release } = stageBeside(target.path);
     try {

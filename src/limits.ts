@@ -23,7 +23,11 @@ export const LIMITS = {
 /** Refuse a plan to hold `bytes` of tensors above LIMITS.memoryBytes, naming what and the fix. */
 export function checkMemoryPlan(bytes: number, what: string, hint: string, code: ErrorCode = 'E_USAGE'): void {
   if (!(bytes <= LIMITS.memoryBytes)) {
-    throw new PrunedetError(code, `${what} needs ${gib(bytes)} of memory, above prunedet's limit of ${gib(LIMITS.memoryBytes)} (half this machine's memory, at most 16 GiB)`, hint);
+    throw new PrunedetError(
+      code,
+      `${what} needs ${gib(bytes)} of memory, above prunedet's limit of ${gib(LIMITS.memoryBytes)} (half this machine's memory, at most 16 GiB)`,
+      hint,
+    );
   }
 }
 

@@ -43,7 +43,9 @@ export async function optimizeModel(model: Model, o: OptimizeOptions): Promise<O
   // A --head-spec describes the model as given (its anchors per level), not the pruned one: the compiled model is
   // analysed on its own then; otherwise the runner's analysis of the final graph is the one (computed at most once).
   const spec = o.headSpec ? undefined : run.spec();
-  const after = spec ? { shapes: run.shapes, spec } : analyzeModel(model, o.inputShape ? { inputShape: o.inputShape } : {}, 'the compiled model');
+  const after = spec
+    ? { shapes: run.shapes, spec }
+    : analyzeModel(model, o.inputShape ? { inputShape: o.inputShape } : {}, 'the compiled model');
   return { passes: run.steps, ...after };
 }
 

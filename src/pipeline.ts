@@ -134,13 +134,20 @@ export function refreshDeclaredTypes(g: Graph, shapes: ShapeResult): void {
   }
 }
 
-export async function runPipeline(model: Model, steps: readonly PipelineStep[], opts: PipelineOptions = {}): Promise<PipelineRun> {
+export async function runPipeline(
+  model: Model,
+  steps: readonly PipelineStep[],
+  opts: PipelineOptions = {},
+): Promise<PipelineRun> {
   const infer = () => inferShapes(model, inputShapeOverride(model, opts.inputShape));
   let shapes = opts.initial?.shapes ?? infer();
   const baseFailures = new Set(shapes.failures.map((f) => f.node));
   const analyze = (): DetectorSpec | undefined => {
     try {
-      return analyzeDetector(model, shapes, { label: opts.label ?? 'the model', ...(opts.headSpec ? { headSpec: opts.headSpec } : {}) });
+      return analyzeDetector(model, shapes, {
+        label: opts.label ?? 'the model',
+        ...(opts.headSpec ? { headSpec: opts.headSpec } : {}),
+      });
     } catch (e) {
       if (e instanceof PrunedetError) return undefined;
       throw e;
@@ -165,11 +172,17 @@ export async function runPipeline(model: Model, steps: readonly PipelineStep[], 
     if (!result.changed) continue;
     const before = reports.map((r) => r.pass).join(' -> ');
     const problems = verifyGraph(model.graph);
-    if (problems.length) throw new InternalError(`pass ${step.name} left an invalid graph (${problems.slice(0, 3).join('; ')}); passes run: ${before}`);
+    if (problems.length)
+      throw new InternalError(
+        `pass ${step.name} left an invalid graph (${problems.slice(0, 3).join('; ')}); passes run: ${before}`,
+      );
     shapes = infer();
     const fresh = shapes.failures.filter((f) => !baseFailures.has(f.node));
     const first = fresh[0];
-    if (first) throw new InternalError(`after pass ${step.name}, shape inference fails at ${first.node.label()}: ${first.reason}; passes run: ${before}`);
+    if (first)
+      throw new InternalError(
+        `after pass ${step.name}, shape inference fails at ${first.node.label()}: ${first.reason}; passes run: ${before}`,
+      );
     refreshDeclaredTypes(model.graph, shapes);
     if (result.analysis !== 'preserved') current = undefined;
     opts.after?.(step.name, model);

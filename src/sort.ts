@@ -57,7 +57,8 @@ export class OrderScratch {
 
   /** order[0..n) = 0..n-1 sorted by value[i] descending (finite doubles; -0 = +0), ties in index order. */
   orderF64Desc(value: Float64Array, n: number, order: Int32Array): void {
-    if (n <= SMALL) return smallOrder(n, order, (a, b) => (value[a] === value[b] ? a - b : value[a]! > value[b]! ? -1 : 1));
+    if (n <= SMALL)
+      return smallOrder(n, order, (a, b) => (value[a] === value[b] ? a - b : value[a]! > value[b]! ? -1 : 1));
     this.ensure(n);
     // Non-negative float32 values (what search scores are): their bit patterns order as integers; 3 passes, not 4.
     let f32 = true;
@@ -66,7 +67,8 @@ export class OrderScratch {
       if (!(v >= 0) || Math.fround(v) !== v) f32 = false;
     }
     if (f32) {
-      const fv = (this.f32view ??= new Float32Array(1)), fb = (this.f32bits ??= new Uint32Array(fv.buffer));
+      const fv = (this.f32view ??= new Float32Array(1)),
+        fb = (this.f32bits ??= new Uint32Array(fv.buffer));
       const inv = this.lo;
       for (let i = 0; i < n; i++) {
         fv[0] = value[i]! + 0;
@@ -78,11 +80,15 @@ export class OrderScratch {
       this.pass11(inv, 22, n, order);
       return;
     }
-    const hi = this.hi, lo = this.lo, f = this.f64, bits = this.f64bits;
+    const hi = this.hi,
+      lo = this.lo,
+      f = this.f64,
+      bits = this.f64bits;
     for (let i = 0; i < n; i++) {
       // IEEE order key (ascending with the value), then inverted for a descending sort. -0 is read as +0.
       f[0] = value[i]! + 0;
-      const h = bits[1]!, l = bits[0]!;
+      const h = bits[1]!,
+        l = bits[0]!;
       if (h & 0x80000000) {
         hi[i] = h; // ~(~h) for negatives: ascending key is ~bits, inverted back to bits
         lo[i] = l;

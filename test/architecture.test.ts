@@ -3,7 +3,15 @@
 import { describe, expect, it } from 'vitest';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, crossJobImports, importCycles, importGraph, jobUnderSrcJobs, upwardImports, valueImports } from './_support/imports';
+import {
+  ROOT,
+  crossJobImports,
+  importCycles,
+  importGraph,
+  jobUnderSrcJobs,
+  upwardImports,
+  valueImports,
+} from './_support/imports';
 
 const JOBS = ['bench', 'compile', 'demo', 'detect', 'inspect', 'search', 'synth', 'verify'];
 
@@ -12,15 +20,17 @@ describe('architecture', () => {
   const withTypes = importGraph(undefined, true);
 
   it('reads value imports and skips type-only ones', () => {
-    const specs = valueImports([
-      "import { a } from './a';",
-      "import type { B } from './b';",
-      "import { type C, type D } from './c';",
-      "export { e } from './e';",
-      "export type { F } from './f';",
-      "const g = await import('./g');",
-      "// import { h } from './h';",
-    ].join('\n'));
+    const specs = valueImports(
+      [
+        "import { a } from './a';",
+        "import type { B } from './b';",
+        "import { type C, type D } from './c';",
+        "export { e } from './e';",
+        "export type { F } from './f';",
+        "const g = await import('./g');",
+        "// import { h } from './h';",
+      ].join('\n'),
+    );
     expect(specs).toEqual(['./a', './e', './g']);
     expect(valueImports("import type { B } from './b';", true)).toEqual(['./b']);
   });
@@ -37,7 +47,9 @@ describe('architecture', () => {
   });
 
   it('every job lives in src/jobs/', () => {
-    expect(JOBS.filter((j) => !existsSync(join(ROOT, 'src/jobs', j)) && !existsSync(join(ROOT, 'src/jobs', `${j}.ts`)))).toEqual([]);
+    expect(
+      JOBS.filter((j) => !existsSync(join(ROOT, 'src/jobs', j)) && !existsSync(join(ROOT, 'src/jobs', `${j}.ts`))),
+    ).toEqual([]);
   });
 
   it('has no value-import cycle', () => {
@@ -56,9 +68,13 @@ describe('architecture', () => {
 
   it('only src/onnx/ imports protobuf', () => {
     // onnx-proto / protobufjs are the wire format; every other floor sees the IR.
-    const offenders = [...graph.keys()].filter((m) => !m.startsWith('src/onnx/')).filter((m) => {
-      return valueImports(readFileSync(join(ROOT, m), 'utf8')).some((s) => s === 'onnx-proto' || s === 'protobufjs' || s.startsWith('protobufjs/'));
-    });
+    const offenders = [...graph.keys()]
+      .filter((m) => !m.startsWith('src/onnx/'))
+      .filter((m) => {
+        return valueImports(readFileSync(join(ROOT, m), 'utf8')).some(
+          (s) => s === 'onnx-proto' || s === 'protobufjs' || s.startsWith('protobufjs/'),
+        );
+      });
     expect(offenders).toEqual([]);
   });
 });

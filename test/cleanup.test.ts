@@ -28,12 +28,25 @@ beforeAll(() => {
   saveModel(buildFixture('ssd300', { backbone: 'full', outputs: 'concat' }), big, { externalData: 'inline' }); // 137 MB
 });
 
-interface Interrupted { code: number | null; signal: NodeJS.Signals | null; stderr: string; sawTrigger: boolean }
+interface Interrupted {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  sawTrigger: boolean;
+}
 
 /** Run the CLI with its own TMPDIR; send `sig` as soon as `trigger()` holds (polled every 10 ms). */
-function interrupt(args: string[], env: Record<string, string>, trigger: () => boolean, sig: NodeJS.Signals): Promise<Interrupted> {
+function interrupt(
+  args: string[],
+  env: Record<string, string>,
+  trigger: () => boolean,
+  sig: NodeJS.Signals,
+): Promise<Interrupted> {
   return new Promise((done) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.on('data', (b) => (stderr += b));
     let saw = false;
@@ -60,7 +73,13 @@ function compiledTiny(): Promise<{ model: string; out: string }> {
     const model = join(fresh('m'), 'ssd300.onnx');
     saveModel(buildFixture('ssd300', { backbone: 'tiny', outputs: 'concat' }), model, { externalData: 'inline' });
     const out = join(fresh('c'), 'out');
-    await compile({ model, config: 'configs/ssd300/config_a.py', outDir: out, emit: ['c'], postprocess: 'mmdet-ssd300' });
+    await compile({
+      model,
+      config: 'configs/ssd300/config_a.py',
+      outDir: out,
+      emit: ['c'],
+      postprocess: 'mmdet-ssd300',
+    });
     return { model, out };
   })();
   return tiny;
@@ -71,11 +90,30 @@ const staging = (dir: string) => readdirSync(dir).filter((f) => f.includes('.sta
 const scratch = (tmp: string) => readdirSync(tmp).filter((f) => f.startsWith('prunedet-'));
 
 describe('interrupts leave nothing behind', () => {
-  for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [sig, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     it(`${sig} mid-compile (full SSD300, C emitted): no staging folder, no OUTDIR, no temp files`, async () => {
       const parent = fresh('int');
       const tmp = fresh('tmp');
-      const r = await interrupt(['compile', big, '--config', 'configs/ssd300/config_a.py', '--emit', 'c', '--postprocess', 'mmdet-ssd300', '-o', join(parent, 'OUT')], { TMPDIR: tmp }, () => staging(parent).length > 0, sig);
+      const r = await interrupt(
+        [
+          'compile',
+          big,
+          '--config',
+          'configs/ssd300/config_a.py',
+          '--emit',
+          'c',
+          '--postprocess',
+          'mmdet-ssd300',
+          '-o',
+          join(parent, 'OUT'),
+        ],
+        { TMPDIR: tmp },
+        () => staging(parent).length > 0,
+        sig,
+      );
       expect(r.sawTrigger, 'the staging folder never appeared').toBe(true);
       expect(r.code).toBe(code);
       expect(r.stderr.trim()).toBe(`prunedet: interrupted by ${sig}; partial outputs and temporary files removed`);
@@ -100,7 +138,12 @@ describe('interrupts leave nothing behind', () => {
   it.skipIf(!hasGcc())('SIGINT mid-bench removes its temp folder', async () => {
     const { out } = await compiledTiny();
     const tmp = fresh('tmp');
-    const r = await interrupt(['bench', out, '--skip-model', '--runs', '2000'], { TMPDIR: tmp }, () => scratch(tmp).some((f) => f.startsWith('prunedet-bench-')), 'SIGINT');
+    const r = await interrupt(
+      ['bench', out, '--skip-model', '--runs', '2000'],
+      { TMPDIR: tmp },
+      () => scratch(tmp).some((f) => f.startsWith('prunedet-bench-')),
+      'SIGINT',
+    );
     expect(r.sawTrigger).toBe(true);
     expect(r.code).toBe(130);
     expect(scratch(tmp)).toEqual([]);
@@ -121,7 +164,12 @@ describe('temporary folders are removed on every exit path', () => {
     expect(scratch(tmp)).toEqual([]);
     // the C runner itself, handed a module folder without postprocess.c: a user error naming it, its build folder gone
     const before = scratch(tmpdir());
-    const shape = { prefix: 'pd_x_', input: 'concat' as const, numClasses: 81, levels: [{ h: 1, w: 1, anchorsPerLocation: 1 }] };
+    const shape = {
+      prefix: 'pd_x_',
+      input: 'concat' as const,
+      numClasses: 81,
+      levels: [{ h: 1, w: 1, anchorsPerLocation: 1 }],
+    };
     expect(() => buildRunner(out, shape)).toThrow(/the emitted C module's .*postprocess\.c does not exist$/);
     expect(scratch(tmpdir())).toEqual(before);
   });

@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { refused } from './_support/refused';
-import { OUTPUT_MARKER, checkOutput, claimOutputDir, readOutputMarker, writeOutputDir, type CheckOutputOptions } from '../src/fs';
+import {
+  OUTPUT_MARKER,
+  checkOutput,
+  claimOutputDir,
+  readOutputMarker,
+  writeOutputDir,
+  type CheckOutputOptions,
+} from '../src/fs';
 
 const root = mkdtempSync(join(tmpdir(), 'pd-fs-'));
 let n = 0;
@@ -14,7 +21,12 @@ const fresh = () => {
   mkdirSync(d, { recursive: true });
   return d;
 };
-const rule = (inputs: string[], extra: Partial<CheckOutputOptions> = {}): CheckOutputOptions => ({ command: 'compile', kind: 'dir', inputs, ...extra });
+const rule = (inputs: string[], extra: Partial<CheckOutputOptions> = {}): CheckOutputOptions => ({
+  command: 'compile',
+  kind: 'dir',
+  inputs,
+  ...extra,
+});
 
 describe('checkOutput refuses, before writing, an output that would replace or live inside an input', () => {
   it('an output folder equal to, holding, or inside an input', () => {
@@ -22,9 +34,21 @@ describe('checkOutput refuses, before writing, an output that would replace or l
     const model = join(d, 'm.onnx');
     writeFileSync(model, 'x');
     mkdirSync(join(d, 'images'));
-    refused(() => checkOutput(d, rule([model])), 'E_OUTPUT', /holds the input .*m\.onnx; prunedet replaces its output folder as a whole/);
-    refused(() => checkOutput(join(d, 'images'), rule([join(d, 'images')])), 'E_OUTPUT', /is the input .*images; prunedet never writes over its inputs/);
-    refused(() => checkOutput(join(d, 'images', 'out'), rule([join(d, 'images')])), 'E_OUTPUT', /lies inside the input .*images/);
+    refused(
+      () => checkOutput(d, rule([model])),
+      'E_OUTPUT',
+      /holds the input .*m\.onnx; prunedet replaces its output folder as a whole/,
+    );
+    refused(
+      () => checkOutput(join(d, 'images'), rule([join(d, 'images')])),
+      'E_OUTPUT',
+      /is the input .*images; prunedet never writes over its inputs/,
+    );
+    refused(
+      () => checkOutput(join(d, 'images', 'out'), rule([join(d, 'images')])),
+      'E_OUTPUT',
+      /lies inside the input .*images/,
+    );
     refused(() => checkOutput(join(model, 'out'), rule([model])), 'E_OUTPUT', /lies inside the input .*m\.onnx/);
     expect(readdirSync(d).sort()).toEqual(['images', 'm.onnx']);
   });
@@ -41,17 +65,29 @@ describe('checkOutput refuses, before writing, an output that would replace or l
     refused(() => checkOutput('', rule([])), 'E_USAGE', /-o '' names no output folder/);
     refused(() => checkOutput('  ', rule([])), 'E_USAGE', /names no output folder/);
     refused(() => checkOutput('.', rule([])), 'E_OUTPUT', /-o \. would replace the current folder/);
-    refused(() => checkOutput('/', rule([], { force: true })), 'E_OUTPUT', /would replace \/, which holds the current folder/);
+    refused(
+      () => checkOutput('/', rule([], { force: true })),
+      'E_OUTPUT',
+      /would replace \/, which holds the current folder/,
+    );
     const d = fresh();
     writeFileSync(join(d, 'f'), 'x');
-    refused(() => checkOutput(join(d, 'f', 'out'), rule([])), 'E_OUTPUT', /cannot be created: .*f is a file, not a folder/);
+    refused(
+      () => checkOutput(join(d, 'f', 'out'), rule([])),
+      'E_OUTPUT',
+      /cannot be created: .*f is a file, not a folder/,
+    );
     refused(() => checkOutput(join(d, 'f'), rule([])), 'E_OUTPUT', /exists and is not a folder/);
   });
 
   it('a non-empty folder prunedet did not make needs --force; its own (marker) or an empty one does not', () => {
     const d = fresh();
     writeFileSync(join(d, 'notes.txt'), 'mine');
-    refused(() => checkOutput(d, rule([])), 'E_OUTPUT', /is a non-empty folder prunedet did not make \(1 entries: notes\.txt\); choose a new or empty folder, or pass --force/);
+    refused(
+      () => checkOutput(d, rule([])),
+      'E_OUTPUT',
+      /is a non-empty folder prunedet did not make \(1 entries: notes\.txt\); choose a new or empty folder, or pass --force/,
+    );
     expect(checkOutput(d, rule([], { force: true })).state).toBe('forced');
     writeFileSync(join(d, OUTPUT_MARKER), '{"tool":"prunedet","command":"compile"}');
     expect(checkOutput(d, rule([])).state).toBe('own');
@@ -65,7 +101,8 @@ describe('checkOutput refuses, before writing, an output that would replace or l
     const d = fresh();
     const f = join(d, 'model.onnx');
     writeFileSync(f, 'precious');
-    const file = (extra: Partial<CheckOutputOptions> = {}) => checkOutput(f, { command: 'synth', kind: 'file', inputs: [], ...extra });
+    const file = (extra: Partial<CheckOutputOptions> = {}) =>
+      checkOutput(f, { command: 'synth', kind: 'file', inputs: [], ...extra });
     refused(() => file(), 'E_OUTPUT', /exists and prunedet did not make it; choose a new file name, or pass --force/);
     expect(file({ force: true }).state).toBe('forced');
     expect(file({ ownsFile: () => true }).state).toBe('own');
@@ -93,10 +130,12 @@ describe('writeOutputDir replaces the folder as a whole', () => {
     const parent = fresh();
     const out = join(parent, 'OUT');
     await writeOutputDir(checkOutput(out, rule([])), (stage) => writeFileSync(join(stage, 'a'), '1'));
-    await expect(writeOutputDir(checkOutput(out, rule([])), (stage) => {
-      writeFileSync(join(stage, 'b'), '2');
-      throw new Error('boom');
-    })).rejects.toThrow('boom');
+    await expect(
+      writeOutputDir(checkOutput(out, rule([])), (stage) => {
+        writeFileSync(join(stage, 'b'), '2');
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     expect(readdirSync(out).sort()).toEqual([OUTPUT_MARKER, 'a']);
     expect(readdirSync(parent)).toEqual(['OUT']);
   });

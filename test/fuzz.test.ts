@@ -33,7 +33,10 @@ function weightRanges(bytes: Uint8Array): [number, number][] {
     .sort((a, b) => a[0] - b[0]);
 }
 
-interface Mutant { what: string; bytes: Uint8Array }
+interface Mutant {
+  what: string;
+  bytes: Uint8Array;
+}
 
 /** Case `i` of a seeded sequence: 80% of edits land outside the weights (structure: names, dims, types, lengths). */
 function mutants(base: Uint8Array, seed: number, count: number): Mutant[] {
@@ -75,8 +78,15 @@ function mutants(base: Uint8Array, seed: number, count: number): Mutant[] {
     }
     const p = pick();
     const span = 1 + Math.floor(rand() * 16);
-    if (kind === 3) return { what: `${span} bytes deleted at ${p}`, bytes: Buffer.concat([base.subarray(0, p), base.subarray(p + span)]) };
-    return { what: `${span} bytes duplicated at ${p}`, bytes: Buffer.concat([base.subarray(0, p + span), base.subarray(p, p + span), base.subarray(p + span)]) };
+    if (kind === 3)
+      return {
+        what: `${span} bytes deleted at ${p}`,
+        bytes: Buffer.concat([base.subarray(0, p), base.subarray(p + span)]),
+      };
+    return {
+      what: `${span} bytes duplicated at ${p}`,
+      bytes: Buffer.concat([base.subarray(0, p + span), base.subarray(p, p + span), base.subarray(p + span)]),
+    };
   });
 }
 
@@ -109,7 +119,15 @@ async function opensInOrt(path: string): Promise<string | undefined> {
 
 const bases: [string, () => Uint8Array, number][] = [
   ['ssdlite fixture', () => modelToBytes(buildFixture('ssdlite', { outputs: 'concat' })), 1101],
-  ...(hasShared ? [['ultraface RFB-320 (shared)', () => readFileSync(ultraface('version-RFB-320_without_postprocessing.onnx')), 2202] as [string, () => Uint8Array, number]] : []),
+  ...(hasShared
+    ? [
+        [
+          'ultraface RFB-320 (shared)',
+          () => readFileSync(ultraface('version-RFB-320_without_postprocessing.onnx')),
+          2202,
+        ] as [string, () => Uint8Array, number],
+      ]
+    : []),
 ];
 
 describe('fuzzed models end in success or one user-error line, never an internal error', () => {
@@ -152,7 +170,9 @@ describe('fuzzed models end in success or one user-error line, never an internal
     for (const [, make, seed] of bases) {
       const dir = join(root, `cli-${seed}`);
       mkdirSync(dir, { recursive: true });
-      const cases = mutants(make(), seed + 7, 5).filter((_, i) => i % 5 === 1 || i % 5 === 2).slice(0, CLI_CASES); // overwrite, truncate
+      const cases = mutants(make(), seed + 7, 5)
+        .filter((_, i) => i % 5 === 1 || i % 5 === 2)
+        .slice(0, CLI_CASES); // overwrite, truncate
       for (const [i, m] of cases.entries()) {
         const path = join(dir, `case-${i}.onnx`);
         writeFileSync(path, m.bytes);

@@ -19,7 +19,15 @@ export function demoStage(progress: (m: string) => void): DemoStage {
       const v = await verify({ original, outDir, samples: 1 });
       progress('benchmarking post-processing on the light load (C, onnxruntime NMS op, mmdeploy-style graph)');
       const baseline = report?.config.removed.length === 0;
-      const b = await bench({ outDir, original, runs: 200, loads: ['light'], peers: ['c', 'ort-nms-op', 'ort-mmdeploy'], sets: [baseline ? 'original' : 'pruned'], noModel: true });
+      const b = await bench({
+        outDir,
+        original,
+        runs: 200,
+        loads: ['light'],
+        peers: ['c', 'ort-nms-op', 'ort-mmdeploy'],
+        sets: [baseline ? 'original' : 'pruned'],
+        noModel: true,
+      });
       const t = (peer: string) => b.results[0]!.timings.find((p) => p.peer === peer)!;
       const modelMs = await timeModel(`${outDir}/model.onnx`, [1, 3, 300, 300], 5);
       return {
@@ -32,8 +40,22 @@ export function demoStage(progress: (m: string) => void): DemoStage {
     },
     async sweep(original, outDir) {
       progress('post-processing sweep for configuration B: loads light to heavy');
-      const b = await bench({ outDir, original, runs: 200, slowRuns: 5, loads: [...SYNTHETIC_LOADS], peers: ['c', 'c-portable', 'ort-nms-op', 'ort-mmdeploy', 'onnx-nms'], sets: ['pruned'], noModel: true });
-      return [medianTable(b), '', 'ratios of medians (peer / C > 1: the C is that many times faster)', ratioTable(b)].join('\n');
+      const b = await bench({
+        outDir,
+        original,
+        runs: 200,
+        slowRuns: 5,
+        loads: [...SYNTHETIC_LOADS],
+        peers: ['c', 'c-portable', 'ort-nms-op', 'ort-mmdeploy', 'onnx-nms'],
+        sets: ['pruned'],
+        noModel: true,
+      });
+      return [
+        medianTable(b),
+        '',
+        'ratios of medians (peer / C > 1: the C is that many times faster)',
+        ratioTable(b),
+      ].join('\n');
     },
   };
 }

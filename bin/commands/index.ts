@@ -10,4 +10,14 @@ import { searchCommand } from './search';
 import { synthCommand } from './synth';
 import { verifyCommand } from './verify';
 
-export const commands: CommandModule<object, never>[] = [demoCommand, compileCommand, verifyCommand, benchCommand, detectCommand, inspectCommand, synthCommand, passesCommand, searchCommand] as never;
+export const commands: CommandModule<object, never>[] = [
+  demoCommand,
+  compileCommand,
+  verifyCommand,
+  benchCommand,
+  detectCommand,
+  inspectCommand,
+  synthCommand,
+  passesCommand,
+  searchCommand,
+] as never;

@@ -63,7 +63,10 @@ export function encodeAnchors(xyxy: Float32Array | Float64Array, enc: AnchorEnco
   const out = new Float32Array(xyxy.length);
   const clamp = enc.clamp ? clamp01 : (v: number) => v;
   for (let i = 0; i < xyxy.length; i += 4) {
-    const x1 = xyxy[i]!, y1 = xyxy[i + 1]!, x2 = xyxy[i + 2]!, y2 = xyxy[i + 3]!;
+    const x1 = xyxy[i]!,
+      y1 = xyxy[i + 1]!,
+      x2 = xyxy[i + 2]!,
+      y2 = xyxy[i + 3]!;
     const v = enc.format === 'cxcywh' ? [(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1] : [x1, y1, x2, y2];
     out[i] = clamp(v[0]! / nw);
     out[i + 1] = clamp(v[1]! / nh);
@@ -101,7 +104,13 @@ function fillAll(set: AnchorSet, featureMaps: FeatureMap[], out: Float32Array | 
   });
 }
 
-function fillLevel(level: AnchorLevel, featH: number, featW: number, out: Float32Array | Float64Array, off: number): void {
+function fillLevel(
+  level: AnchorLevel,
+  featH: number,
+  featW: number,
+  out: Float32Array | Float64Array,
+  off: number,
+): void {
   if (!Number.isInteger(featH) || !Number.isInteger(featW) || featH < 0 || featW < 0) {
     throw new InternalError(`gridAnchors: feature map ${featH}x${featW} is not a size`);
   }

@@ -34,10 +34,18 @@ export function ssdMinSizePriors(o: MinSizePriorOptions): MinSizePriors {
   const [W, H] = o.imageSize;
   const n = o.strides.length;
   if (o.minBoxes.length !== n) {
-    throw new PrunedetError('E_CONFIG_PARSE', `min-size priors have ${n} strides but ${o.minBoxes.length} min-box lists`, 'give one min-box list per stride');
+    throw new PrunedetError(
+      'E_CONFIG_PARSE',
+      `min-size priors have ${n} strides but ${o.minBoxes.length} min-box lists`,
+      'give one min-box list per stride',
+    );
   }
   if (o.featureMaps && o.featureMaps.length !== n) {
-    throw new PrunedetError('E_CONFIG_PARSE', `min-size priors have ${n} strides but ${o.featureMaps.length} feature maps`, 'give one feature map per stride');
+    throw new PrunedetError(
+      'E_CONFIG_PARSE',
+      `min-size priors have ${n} strides but ${o.featureMaps.length} feature maps`,
+      'give one feature map per stride',
+    );
   }
   const featureMaps: FeatureMap[] = o.featureMaps ?? o.strides.map((s) => [Math.ceil(H / s), Math.ceil(W / s)]);
   const levels = o.minBoxes.map((boxes, l): AnchorLevel => {
@@ -46,6 +54,10 @@ export function ssdMinSizePriors(o: MinSizePriorOptions): MinSizePriors {
     return { stride, base: boxes.map((m) => centeredAnchor(stride[0] / 2, stride[1] / 2, m, m)) };
   });
   const set: AnchorSet = { levels, source: 'Ultra-Light min-size priors' };
-  const priors = encodeAnchors(allGridAnchorsF64(set, featureMaps), { format: 'cxcywh', normalizeBy: [W, H], clamp: o.clamp ?? true });
+  const priors = encodeAnchors(allGridAnchorsF64(set, featureMaps), {
+    format: 'cxcywh',
+    normalizeBy: [W, H],
+    clamp: o.clamp ?? true,
+  });
   return { set, featureMaps, priors };
 }

@@ -64,7 +64,9 @@ export function mmdetAnchors(o: MmdetAnchorOptions): AnchorSet {
     const [cx, cy] = o.centers?.[l] ?? [offset * size, offset * size];
     return {
       stride: pairOf(o.strides[l]!),
-      base: scaleRatioOrder(scales, o.ratios, scaleMajor).map(([s, r]) => sizedAnchor(cx, cy, size, s, r, (size * s) / pairBase)),
+      base: scaleRatioOrder(scales, o.ratios, scaleMajor).map(([s, r]) =>
+        sizedAnchor(cx, cy, size, s, r, (size * s) / pairBase),
+      ),
     };
   });
   return { levels, source: 'mmdet AnchorGenerator' };
@@ -93,10 +95,14 @@ export interface MmdetSsdOptions {
 export function mmdetSsdAnchors(o: MmdetSsdOptions): AnchorSet {
   const inputSize = o.inputSize ?? 300;
   const n = o.strides.length;
-  if (o.ratios.length !== n) throw configError(`SSDAnchorGenerator has ${n} strides but ${o.ratios.length} ratio lists`);
-  const [minSizes, maxSizes] = o.minSizes && o.maxSizes ? [o.minSizes, o.maxSizes] : ssdSizes(o.basesizeRatioRange ?? [0.15, 0.9], inputSize, n);
+  if (o.ratios.length !== n)
+    throw configError(`SSDAnchorGenerator has ${n} strides but ${o.ratios.length} ratio lists`);
+  const [minSizes, maxSizes] =
+    o.minSizes && o.maxSizes ? [o.minSizes, o.maxSizes] : ssdSizes(o.basesizeRatioRange ?? [0.15, 0.9], inputSize, n);
   if (minSizes.length !== n || maxSizes.length !== n) {
-    throw configError(`SSDAnchorGenerator gives ${minSizes.length} min sizes and ${maxSizes.length} max sizes for ${n} strides`);
+    throw configError(
+      `SSDAnchorGenerator gives ${minSizes.length} min sizes and ${maxSizes.length} max sizes for ${n} strides`,
+    );
   }
   const pairBase = o.pairBase ?? inputSize;
   const scaleMajor = o.scaleMajor ?? true;
@@ -134,10 +140,17 @@ export function ssdSizes(range: [number, number], inputSize: number, levels: num
     minSizes.push(Math.trunc((inputSize * r) / 100));
     maxSizes.push(Math.trunc((inputSize * (r + step)) / 100));
   }
-  const first: Record<string, [number, number]> = { '300:0.15': [7, 15], '300:0.2': [10, 20], '512:0.1': [4, 10], '512:0.15': [7, 15] };
+  const first: Record<string, [number, number]> = {
+    '300:0.15': [7, 15],
+    '300:0.2': [10, 20],
+    '512:0.1': [4, 10],
+    '512:0.15': [7, 15],
+  };
   const f = first[`${inputSize}:${range[0]}`];
   if (!f) {
-    throw configError(`SSDAnchorGenerator supports basesize_ratio_range starting at 0.15 or 0.2 (input 300) or 0.1 or 0.15 (input 512), got ${range[0]} with input ${inputSize}; give min_sizes and max_sizes instead`);
+    throw configError(
+      `SSDAnchorGenerator supports basesize_ratio_range starting at 0.15 or 0.2 (input 300) or 0.1 or 0.15 (input 512), got ${range[0]} with input ${inputSize}; give min_sizes and max_sizes instead`,
+    );
   }
   minSizes.unshift(Math.trunc((inputSize * f[0]) / 100));
   maxSizes.unshift(Math.trunc((inputSize * f[1]) / 100));
@@ -169,15 +182,30 @@ function scaleRatioOrder(scales: number[], ratios: number[], scaleMajor: boolean
  * mmdetection's anchor of size base*scale at ratio h/w = `ratio`, centred on (cx, cy): h_ratio = sqrt(ratio),
  * w = base*scale/h_ratio, h = base*scale*h_ratio; its pair is (pairScale, ratio).
  */
-function sizedAnchor(cx: number, cy: number, base: number, scale: number, ratio: number, pairScale: number): BaseAnchor {
+function sizedAnchor(
+  cx: number,
+  cy: number,
+  base: number,
+  scale: number,
+  ratio: number,
+  pairScale: number,
+): BaseAnchor {
   const hr = Math.sqrt(ratio);
   const size = base * scale;
   return centeredAnchor(cx, cy, size / hr, size * hr, { scale: pairScale, ratio });
 }
 
-function checkCommon(strides: Stride[], n: number, what: string, centers: [number, number][] | undefined, offset: number): void {
-  if (strides.length !== n) throw configError(`anchor generator has ${strides.length} strides but ${n} ${what} entries`);
-  if (centers && centers.length !== n) throw configError(`anchor generator has ${n} levels but ${centers.length} centers`);
+function checkCommon(
+  strides: Stride[],
+  n: number,
+  what: string,
+  centers: [number, number][] | undefined,
+  offset: number,
+): void {
+  if (strides.length !== n)
+    throw configError(`anchor generator has ${strides.length} strides but ${n} ${what} entries`);
+  if (centers && centers.length !== n)
+    throw configError(`anchor generator has ${n} levels but ${centers.length} centers`);
   if (!(offset >= 0 && offset <= 1)) throw configError(`center_offset must lie in [0, 1], got ${offset}`);
   if (centers && offset !== 0) throw configError('anchor generator sets both centers and a non-zero center_offset');
 }

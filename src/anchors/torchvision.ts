@@ -29,20 +29,28 @@ export interface DefaultBoxOptions {
 export function torchvisionDefaultBoxes(o: DefaultBoxOptions): AnchorSet {
   const n = o.aspectRatios.length;
   const scales = o.scales ?? defaultScales(n, o.minRatio ?? 0.15, o.maxRatio ?? 0.9);
-  if (scales.length < n + 1) throw configError(`DefaultBoxGenerator needs ${n + 1} scales for ${n} levels, got ${scales.length}`);
-  if (o.steps && o.steps.length !== n) throw configError(`DefaultBoxGenerator has ${n} aspect-ratio lists but ${o.steps.length} steps`);
-  if (!o.steps && o.featureMaps?.length !== n) throw configError('DefaultBoxGenerator without steps needs one feature map size per level');
+  if (scales.length < n + 1)
+    throw configError(`DefaultBoxGenerator needs ${n + 1} scales for ${n} levels, got ${scales.length}`);
+  if (o.steps && o.steps.length !== n)
+    throw configError(`DefaultBoxGenerator has ${n} aspect-ratio lists but ${o.steps.length} steps`);
+  if (!o.steps && o.featureMaps?.length !== n)
+    throw configError('DefaultBoxGenerator without steps needs one feature map size per level');
   const [W, H] = o.imageSize;
   const clip = o.clip ?? true;
   const levels = o.aspectRatios.map((ars, k): AnchorLevel => {
     const sk = scales[k]!;
     const sp = Math.sqrt(sk * scales[k + 1]!);
-    const wh: [number, number][] = [[sk, sk], [sp, sp]];
+    const wh: [number, number][] = [
+      [sk, sk],
+      [sp, sp],
+    ];
     for (const ar of ars) {
       const q = Math.sqrt(ar);
       wh.push([sk * q, sk / q], [sk / q, sk * q]);
     }
-    const stride: [number, number] = o.steps ? [o.steps[k]!, o.steps[k]!] : [W / o.featureMaps![k]![1], H / o.featureMaps![k]![0]];
+    const stride: [number, number] = o.steps
+      ? [o.steps[k]!, o.steps[k]!]
+      : [W / o.featureMaps![k]![1], H / o.featureMaps![k]![0]];
     return {
       stride,
       base: wh.map(([w, h]) => {
@@ -71,7 +79,8 @@ export interface TorchvisionAnchorOptions {
  */
 export function torchvisionAnchors(o: TorchvisionAnchorOptions): AnchorSet {
   const n = o.sizes.length;
-  const ratiosOf = (l: number): number[] => (typeof o.aspectRatios[0] === 'number' ? (o.aspectRatios as number[]) : (o.aspectRatios as number[][])[l]!);
+  const ratiosOf = (l: number): number[] =>
+    typeof o.aspectRatios[0] === 'number' ? (o.aspectRatios as number[]) : (o.aspectRatios as number[][])[l]!;
   if (typeof o.aspectRatios[0] !== 'number' && o.aspectRatios.length !== n) {
     throw configError(`AnchorGenerator has ${n} size lists but ${o.aspectRatios.length} aspect-ratio lists`);
   }
@@ -87,7 +96,10 @@ export function torchvisionAnchors(o: TorchvisionAnchorOptions): AnchorSet {
         const hw = f(f(wr * f(size)) / 2);
         const hh = f(f(hr * f(size)) / 2);
         return {
-          x1: roundHalfEven(-hw), y1: roundHalfEven(-hh), x2: roundHalfEven(hw), y2: roundHalfEven(hh),
+          x1: roundHalfEven(-hw),
+          y1: roundHalfEven(-hh),
+          x2: roundHalfEven(hw),
+          y2: roundHalfEven(hh),
           pair: { scale: size / pairBase, ratio: r },
         };
       });

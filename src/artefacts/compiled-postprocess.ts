@@ -24,15 +24,31 @@ export function candidateCapFor(pp: ModelPostprocess): number {
 }
 
 /** The post-processing of the compiled model (`report.config.kept` of the baseline levels). */
-export function compiledPostprocess(ctx: CompiledModelFacts, preset: string, kept: number[][], rawHead = false): ModelPostprocess {
-  return postprocessForModel(ctx.spec, preset, { kept, featureMaps: ctx.featureMaps, rawHead, ...(ctx.baselineSet ? { baseline: ctx.baselineSet } : {}) });
+export function compiledPostprocess(
+  ctx: CompiledModelFacts,
+  preset: string,
+  kept: number[][],
+  rawHead = false,
+): ModelPostprocess {
+  return postprocessForModel(ctx.spec, preset, {
+    kept,
+    featureMaps: ctx.featureMaps,
+    rawHead,
+    ...(ctx.baselineSet ? { baseline: ctx.baselineSet } : {}),
+  });
 }
 
 /**
  * The C emit plan of `pp` for a network input of `imageSize` ([H, W]): level strides ([h, w]) are the anchor
  * generator's (8 for SSD300's 38x38 map), else the input over the map size.
  */
-export function emitPlanFor(pp: ModelPostprocess, name: string, banner: EmitPlan['banner'], input: EmitPlan['input'], imageSize: readonly [number, number]): EmitPlan {
+export function emitPlanFor(
+  pp: ModelPostprocess,
+  name: string,
+  banner: EmitPlan['banner'],
+  input: EmitPlan['input'],
+  imageSize: readonly [number, number],
+): EmitPlan {
   const [H, W] = imageSize;
   return {
     name,

@@ -92,13 +92,29 @@ type Json = unknown;
 /** A JSON type check: the reason `v` is not of the expected kind, or undefined when it is. */
 type Check = (v: Json) => string | undefined;
 
-const kindOf = (v: Json): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`);
+const kindOf = (v: Json): string =>
+  v === null
+    ? 'null'
+    : Array.isArray(v)
+      ? 'an array'
+      : typeof v === 'object'
+        ? 'an object'
+        : `${typeof v} ${JSON.stringify(v)}`;
 const str: Check = (v) => (typeof v === 'string' ? undefined : `is ${kindOf(v)}, not a string`);
 const bool: Check = (v) => (typeof v === 'boolean' ? undefined : `is ${kindOf(v)}, not true/false`);
 const num: Check = (v) => (typeof v === 'number' && Number.isFinite(v) ? undefined : `is ${kindOf(v)}, not a number`);
-const count = (min: number): Check => (v) => (typeof v === 'number' && Number.isInteger(v) && v >= min ? undefined : `is ${kindOf(v)}, not a whole number >= ${min}`);
-const hex64: Check = (v) => (typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? undefined : `is ${kindOf(v)}, not a sha256 (64 hex digits)`);
-const oneOf = (values: readonly string[]): Check => (v) => (typeof v === 'string' && values.includes(v) ? undefined : `is ${kindOf(v)}, not one of ${values.join(', ')}`);
+const count =
+  (min: number): Check =>
+  (v) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= min
+      ? undefined
+      : `is ${kindOf(v)}, not a whole number >= ${min}`;
+const hex64: Check = (v) =>
+  typeof v === 'string' && /^[0-9a-f]{64}$/.test(v) ? undefined : `is ${kindOf(v)}, not a sha256 (64 hex digits)`;
+const oneOf =
+  (values: readonly string[]): Check =>
+  (v) =>
+    typeof v === 'string' && values.includes(v) ? undefined : `is ${kindOf(v)}, not one of ${values.join(', ')}`;
 
 /** Walks a parsed report, throwing one E_REPORT line naming the first field that is missing or ill-typed. */
 class ReportReader {
@@ -110,7 +126,11 @@ class ReportReader {
   }
 
   object(v: Json, field: string): Record<string, Json> {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) this.fail(field, v === undefined ? 'is missing' : `is ${kindOf(v)}, not ${field ? 'an object' : 'a compile report (an object)'}`);
+    if (v === null || typeof v !== 'object' || Array.isArray(v))
+      this.fail(
+        field,
+        v === undefined ? 'is missing' : `is ${kindOf(v)}, not ${field ? 'an object' : 'a compile report (an object)'}`,
+      );
     return v as Record<string, Json>;
   }
 
@@ -169,9 +189,11 @@ export function validateCompileReport(json: Json, path: string): CompileReport {
   const maps = r.array(root.featureMaps, 'featureMaps');
   maps.forEach((m, i) => {
     const hw = r.array(m, `featureMaps[${i}]`);
-    if (hw.length !== 2 || hw.some((d) => count(1)(d) !== undefined)) r.fail(`featureMaps[${i}]`, `is ${JSON.stringify(m)}, not [height, width]`);
+    if (hw.length !== 2 || hw.some((d) => count(1)(d) !== undefined))
+      r.fail(`featureMaps[${i}]`, `is ${JSON.stringify(m)}, not [height, width]`);
   });
-  if (maps.length !== kept.length) r.fail('featureMaps', `has ${maps.length} levels but config.kept has ${kept.length}`);
+  if (maps.length !== kept.length)
+    r.fail('featureMaps', `has ${maps.length} levels but config.kept has ${kept.length}`);
   r.array(root.passes, 'passes').forEach((p, i) => {
     const step = r.object(p, `passes[${i}]`);
     r.field(step, 'pass', `passes[${i}].`, str);
@@ -191,12 +213,22 @@ export function validateCompileReport(json: Json, path: string): CompileReport {
     r.field(pp, 'requested', 'postprocess.', str, true);
     r.field(pp, 'input', 'postprocess.', oneOf(['concat', 'per-level']), true);
     r.field(pp, 'candidateCap', 'postprocess.', count(1), true);
-    r.field(pp, 'symbolPrefix', 'postprocess.', (v) => (typeof v === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(v) ? undefined : `is ${kindOf(v)}, not a C identifier`), true);
+    r.field(
+      pp,
+      'symbolPrefix',
+      'postprocess.',
+      (v) =>
+        typeof v === 'string' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(v) ? undefined : `is ${kindOf(v)}, not a C identifier`,
+      true,
+    );
     const files = root.files as string[];
     if (pp.cFiles !== undefined) {
       const f = r.object(pp.cFiles, 'postprocess.cFiles');
       // plain file names compile listed in files: never a path that leaves OUTDIR
-      const listed = (v: Json) => (typeof v === 'string' && /^[A-Za-z0-9_]+\.[ch]$/.test(v) && files.includes(v) ? undefined : `is ${kindOf(v)}, not a .c/.h file name listed in files`);
+      const listed = (v: Json) =>
+        typeof v === 'string' && /^[A-Za-z0-9_]+\.[ch]$/.test(v) && files.includes(v)
+          ? undefined
+          : `is ${kindOf(v)}, not a .c/.h file name listed in files`;
       r.field(f, 'header', 'postprocess.cFiles.', listed);
       r.field(f, 'source', 'postprocess.cFiles.', listed);
     }
@@ -219,7 +251,8 @@ export function cModuleFiles(report: CompileReport): { header: string; source: s
 /** `outDir`/report.json, validated; throws E_FILE_NOT_FOUND when it is missing and E_REPORT when it is not a report. */
 export function readCompileReport(outDir: string): CompileReport {
   const path = join(outDir, 'report.json');
-  if (!existsSync(path)) throw new PrunedetError('E_FILE_NOT_FOUND', `${path} does not exist`, 'pass the folder prunedet compile wrote');
+  if (!existsSync(path))
+    throw new PrunedetError('E_FILE_NOT_FOUND', `${path} does not exist`, 'pass the folder prunedet compile wrote');
   let json: Json;
   try {
     json = JSON.parse(readFileSync(path, 'utf8'));
@@ -247,14 +280,25 @@ export function sha256OfFile(path: string): string {
  * benchmarking against another model would compare the wrong things without a word.
  */
 export function checkOriginal(report: CompileReport, original: string, outDir: string): void {
-  if (!existsSync(original)) throw new PrunedetError('E_FILE_NOT_FOUND', `the original model ${original} does not exist`, 'pass the model OUTDIR was compiled from');
+  if (!existsSync(original))
+    throw new PrunedetError(
+      'E_FILE_NOT_FOUND',
+      `the original model ${original} does not exist`,
+      'pass the model OUTDIR was compiled from',
+    );
   const got = sha256OfFile(original);
   if (got !== report.model.sha256) {
-    throw new PrunedetError('E_REPORT', `${original} has sha256 ${got}, but ${join(outDir, 'report.json')} was compiled from ${report.model.file} with sha256 ${report.model.sha256}`, 'pass the model OUTDIR was compiled from, or recompile from this one');
+    throw new PrunedetError(
+      'E_REPORT',
+      `${original} has sha256 ${got}, but ${join(outDir, 'report.json')} was compiled from ${report.model.file} with sha256 ${report.model.sha256}`,
+      'pass the model OUTDIR was compiled from, or recompile from this one',
+    );
   }
 }
 
 /** The baseline anchor set the report's config was resolved against, when that config file is still there. */
 export function reportBaselineSet(report: CompileReport): AnchorSet | undefined {
-  return report.config.baseline && existsSync(report.config.baseline) ? baselineFromMmdetConfig(report.config.baseline).set : undefined;
+  return report.config.baseline && existsSync(report.config.baseline)
+    ? baselineFromMmdetConfig(report.config.baseline).set
+    : undefined;
 }

@@ -60,11 +60,17 @@ function networkImageSize(input: Value, inputShape: number[], shapes: ShapeResul
   let size: [number, number] = [inputShape[inputShape.length - 2]!, inputShape[inputShape.length - 1]!];
   let v = input;
   for (let step = 0; step < 256; step++) {
-    const next = v.uses.map((u) => u.node).find((n) => n.opType !== 'Shape' && n.opType !== 'Size' && n.outputs[0] && n.domain === '');
+    const next = v.uses
+      .map((u) => u.node)
+      .find((n) => n.opType !== 'Shape' && n.opType !== 'Size' && n.outputs[0] && n.domain === '');
     if (!next || next.opType === 'Conv') break;
     const out = next.outputs[0]!;
     const s = shapes.shape(out);
-    if (isStatic(s) && s.length >= 3 && (next.opType === 'Resize' || next.opType === 'Upsample' || (next.opType === 'Pad' && s.length === 3))) {
+    if (
+      isStatic(s) &&
+      s.length >= 3 &&
+      (next.opType === 'Resize' || next.opType === 'Upsample' || (next.opType === 'Pad' && s.length === 3))
+    ) {
       size = [s[s.length - 2]!, s[s.length - 1]!];
     }
     v = out;
@@ -125,7 +131,8 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
   else inferMapAnchors(keys, levelMembers, convShapes, perConv);
   const levelOfConv = (ci: number) => keys.indexOf(convKey(convShapes, ci));
   const kOf = (r: Read) => (r.kind === 'rows' ? r.valuesPerRow : convShapes[r.conv]![1]! / perConv[r.conv]!.a);
-  const levelsOf = (r: Read) => [...new Set((r.kind === 'rows' ? r.convOrder : [r.conv]).map(levelOfConv))].sort((x, y) => x - y);
+  const levelsOf = (r: Read) =>
+    [...new Set((r.kind === 'rows' ? r.convOrder : [r.conv]).map(levelOfConv))].sort((x, y) => x - y);
   const inRegion = new Set(region.nodes);
   const opsOf = new Map(reads.map((r) => [r, opsOnPath(r.value, inRegion)]));
   const inferred = assignRoles(reads, starts, perConv, region, { kOf, levelsOf, levelOfConv, opsOf }, opts.headSpec);
@@ -135,12 +142,27 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
 
   const outputs: OutputBinding[] = reads.map((r, i) => {
     const role = inferred.roles[i]!;
-    const common = { name: r.value.name, role: role.role, columns: role.columns, evidence: role.evidence, valuesPerRow: kOf(r), levels: levelsOf(r), graphOutput: r.value.isGraphOutput, ops: opsOf.get(r)! };
+    const common = {
+      name: r.value.name,
+      role: role.role,
+      columns: role.columns,
+      evidence: role.evidence,
+      valuesPerRow: kOf(r),
+      levels: levelsOf(r),
+      graphOutput: r.value.isGraphOutput,
+      ops: opsOf.get(r)!,
+    };
     return r.kind === 'rows' ? { ...common, kind: 'rows' } : { ...common, kind: 'map', level: levelOfConv(r.conv) };
   });
   const scoresOut = outputs.find((o) => o.role === 'scores');
   const boxesOut = outputs.find((o) => o.columns.some((c) => c.role === 'boxes'));
-  const activation = !scoresOut ? 'none' : scoresOut.ops.includes('Softmax') || scoresOut.ops.includes('LogSoftmax') ? 'softmax' : scoresOut.ops.includes('Sigmoid') ? 'sigmoid' : 'none';
+  const activation = !scoresOut
+    ? 'none'
+    : scoresOut.ops.includes('Softmax') || scoresOut.ops.includes('LogSoftmax')
+      ? 'softmax'
+      : scoresOut.ops.includes('Sigmoid')
+        ? 'sigmoid'
+        : 'none';
   const post = region.post.length ? analyzePostRegion(region, shapes, traced) : undefined;
   const decodedInRegion = boxesOut?.ops.includes('Exp') === true;
   const decoded = decodedInRegion || post?.ops.includes('Exp') === true;
@@ -167,36 +189,71 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
     ...(post ? { postprocess: post } : {}),
     head: { region, trace: traced },
   };
-  if (decodedInRegion && boxesOut) spec.anchorTable = recoverAnchorTable(graph.values.get(boxesOut.name)!, region, shapes, spec.boxes);
-  else if (post?.anchorIndexed.length) spec.anchorTable = anchorTableFromIndexed(post.anchorIndexed, region, traced, (code: number) => anchorOfCode(code, spec, region, convShapes));
+  if (decodedInRegion && boxesOut)
+    spec.anchorTable = recoverAnchorTable(graph.values.get(boxesOut.name)!, region, shapes, spec.boxes);
+  else if (post?.anchorIndexed.length)
+    spec.anchorTable = anchorTableFromIndexed(post.anchorIndexed, region, traced, (code: number) =>
+      anchorOfCode(code, spec, region, convShapes),
+    );
   return spec;
 }
 
 /** The image input and the head region, or the one-line error saying why this is not a detector prunedet can follow. */
-function findHead(graph: Graph, shapes: ShapeResult, label: string): { input: Value; inputShape: number[]; region: Region } {
+function findHead(
+  graph: Graph,
+  shapes: ShapeResult,
+  label: string,
+): { input: Value; inputShape: number[]; region: Region } {
   const input = imageInput(graph, shapes);
   if (!input) {
-    throw new PrunedetError('E_NOT_DETECTOR', `no image input found in ${label} (no float graph input of rank 4 or 3)`, 'prunedet works on detectors taking an image, N,C,H,W (or C,H,W with in-graph preprocessing)');
+    throw new PrunedetError(
+      'E_NOT_DETECTOR',
+      `no image input found in ${label} (no float graph input of rank 4 or 3)`,
+      'prunedet works on detectors taking an image, N,C,H,W (or C,H,W with in-graph preprocessing)',
+    );
   }
   const inputShape = shapes.requireStatic(input, 'detector analysis');
   const region = findRegion(graph, shapes);
   const blocked = region.boundaries.filter((b) => b.kind === 'other');
   // An op prunedet cannot follow with head convs behind it: name it rather than "no head".
-  const behind = blocked.find((b) => b.node && findRegion(graph, shapes, b.node.inputs.filter((v): v is Value => v !== undefined), region.statics).convs.length > 0);
+  const behind = blocked.find(
+    (b) =>
+      b.node &&
+      findRegion(
+        graph,
+        shapes,
+        b.node.inputs.filter((v): v is Value => v !== undefined),
+        region.statics,
+      ).convs.length > 0,
+  );
   const blocker = (behind ?? blocked[0])?.node;
   if (blocker && (region.convs.length > 0 || behind)) {
-    throw new PrunedetError('E_OP_UNSUPPORTED', `the outputs of ${label} pass through ${blocker.label()} after the head convs, which prunedet cannot follow (ops allowed there: layout, activations, decode arithmetic, score filters, top-k, NMS)`, 'simplify the model (onnx-simplifier) or pass --head-spec');
+    throw new PrunedetError(
+      'E_OP_UNSUPPORTED',
+      `the outputs of ${label} pass through ${blocker.label()} after the head convs, which prunedet cannot follow (ops allowed there: layout, activations, decode arithmetic, score filters, top-k, NMS)`,
+      'simplify the model (onnx-simplifier) or pass --head-spec',
+    );
   }
   if (region.convs.length === 0) {
-    const considered = graph.outputs.map((o) => `${o.name} (from ${o.producer ? o.producer.label() : 'graph input'})`).join(', ');
+    const considered = graph.outputs
+      .map((o) => `${o.name} (from ${o.producer ? o.producer.label() : 'graph input'})`)
+      .join(', ');
     const stops = region.boundaries.map((b) => (b.node ? b.node.label() : b.value.name)).join(', ');
-    throw new PrunedetError('E_NOT_DETECTOR', `no detection head found in ${label}: outputs ${considered} do not come from convolutions through layout ops (the walk stopped at ${stops || 'constants'})`, 'prunedet prunes SSD/RetinaNet-style detectors; pass --head-spec to name the head convs of an unusual export');
+    throw new PrunedetError(
+      'E_NOT_DETECTOR',
+      `no detection head found in ${label}: outputs ${considered} do not come from convolutions through layout ops (the walk stopped at ${stops || 'constants'})`,
+      'prunedet prunes SSD/RetinaNet-style detectors; pass --head-spec to name the head convs of an unusual export',
+    );
   }
   return { input, inputShape, region };
 }
 
 /** Anchors per location of each conv (from the rows outputs read it), and where each head tensor's values start in an anchor's block. */
-function countAnchors(reads: Read[], region: Region, convShapes: number[][]): { perConv: ConvAnchors; starts: Start[] } {
+function countAnchors(
+  reads: Read[],
+  region: Region,
+  convShapes: number[][],
+): { perConv: ConvAnchors; starts: Start[] } {
   const perConv: ConvAnchors = region.convs.map(() => ({ a: 0, step: 1, groups: [] }));
   const starts: Start[] = [];
   for (const r of reads) {
@@ -208,23 +265,39 @@ function countAnchors(reads: Read[], region: Region, convShapes: number[][]): { 
       const pc = perConv[ci]!;
       const conv = region.convs[ci]!;
       if (!info.locationMajor) {
-        throw new PrunedetError('E_HEAD_AMBIGUOUS', `output ${r.value.name} does not list the anchors of ${conv.label()} location by location`, 'pass --head-spec');
+        throw new PrunedetError(
+          'E_HEAD_AMBIGUOUS',
+          `output ${r.value.name} does not list the anchors of ${conv.label()} location by location`,
+          'pass --head-spec',
+        );
       }
       if (pc.a && pc.a !== info.rowsPerLocation) {
-        throw new PrunedetError('E_HEAD_AMBIGUOUS', `outputs disagree on the anchors per location of ${conv.label()} (${pc.a} vs ${info.rowsPerLocation})`, 'pass --head-spec');
+        throw new PrunedetError(
+          'E_HEAD_AMBIGUOUS',
+          `outputs disagree on the anchors per location of ${conv.label()} (${pc.a} vs ${info.rowsPerLocation})`,
+          'pass --head-spec',
+        );
       }
       pc.a = info.rowsPerLocation;
       const C = convShapes[ci]![1]!;
       const K = C / pc.a;
       if (!Number.isInteger(K)) {
-        throw new PrunedetError('E_HEAD_AMBIGUOUS', `output ${r.value.name} reads ${pc.a} anchors per location from ${conv.label()}, whose ${C} channels do not split into ${pc.a} blocks`, 'pass --head-spec');
+        throw new PrunedetError(
+          'E_HEAD_AMBIGUOUS',
+          `output ${r.value.name} reads ${pc.a} anchors per location from ${conv.label()}, whose ${C} channels do not split into ${pc.a} blocks`,
+          'pass --head-spec',
+        );
       }
       // A row's channels must stay inside one anchor's block: c = a*K + k (anchor-major) or c = k*A + a.
       const valueMajor = info.step > 1 && info.step === pc.a;
       const block = (c: number) => (valueMajor ? c % pc.a : Math.floor(c / K));
       for (let i = 0; i < info.rowMin.length; i++) {
         if (block(info.rowMin[i]!) !== block(info.rowMax[i]!)) {
-          throw new PrunedetError('E_HEAD_AMBIGUOUS', `output ${r.value.name} mixes channels of different anchors of ${conv.label()}`, 'pass --head-spec');
+          throw new PrunedetError(
+            'E_HEAD_AMBIGUOUS',
+            `output ${r.value.name} mixes channels of different anchors of ${conv.label()}`,
+            'pass --head-spec',
+          );
         }
       }
       if (info.step !== 0) pc.step = info.step;
@@ -241,9 +314,14 @@ function countAnchors(reads: Read[], region: Region, convShapes: number[][]): { 
 const convKey = (convShapes: number[][], ci: number) => convShapes[ci]!.slice(2).join('x');
 
 /** Levels: convs grouped by output H x W, ordered by where their rows start on the anchor axis (then larger maps first). */
-function groupLevels(rowsOuts: OutputRows[], region: Region, convShapes: number[][]): { keys: string[]; levelMembers: number[][] } {
+function groupLevels(
+  rowsOuts: OutputRows[],
+  region: Region,
+  convShapes: number[][],
+): { keys: string[]; levelMembers: number[][] } {
   const keys: string[] = [];
-  for (const r of rowsOuts) for (const ci of r.convOrder) if (!keys.includes(convKey(convShapes, ci))) keys.push(convKey(convShapes, ci));
+  for (const r of rowsOuts)
+    for (const ci of r.convOrder) if (!keys.includes(convKey(convShapes, ci))) keys.push(convKey(convShapes, ci));
   const area = (k: string) => k.split('x').reduce((p, q) => p * +q, 1);
   const rest = region.convs.map((_, ci) => convKey(convShapes, ci)).filter((k) => !keys.includes(k));
   rest.sort((x, y) => area(y) - area(x));
@@ -261,39 +339,79 @@ interface ReadFacts {
 }
 
 /** What each head tensor holds, from evidence (and --head-spec), recorded as groups on the convs it reads. */
-function assignRoles(reads: Read[], starts: Start[], perConv: ConvAnchors, region: Region, f: ReadFacts, hs: HeadSpecFile | undefined): ReturnType<typeof inferRoles> {
+function assignRoles(
+  reads: Read[],
+  starts: Start[],
+  perConv: ConvAnchors,
+  region: Region,
+  f: ReadFacts,
+  hs: HeadSpecFile | undefined,
+): ReturnType<typeof inferRoles> {
   const roleInputs: RoleInput[] = reads.map((r) => {
-    const byConv = (r.kind === 'rows' ? r.convOrder : [r.conv]).map((ci) => givenByConv(hs, region.convs[ci]!, f.levelOfConv(ci)));
-    const given = hs?.outputs?.[r.value.name] ?? (byConv.every((g) => g !== undefined && g === byConv[0]) ? byConv[0] : undefined);
-    return { name: r.value.name, k: f.kOf(r), ops: f.opsOf.get(r)!, levels: f.levelsOf(r), ...(given ? { given } : {}) };
+    const byConv = (r.kind === 'rows' ? r.convOrder : [r.conv]).map((ci) =>
+      givenByConv(hs, region.convs[ci]!, f.levelOfConv(ci)),
+    );
+    const given =
+      hs?.outputs?.[r.value.name] ?? (byConv.every((g) => g !== undefined && g === byConv[0]) ? byConv[0] : undefined);
+    return {
+      name: r.value.name,
+      k: f.kOf(r),
+      ops: f.opsOf.get(r)!,
+      levels: f.levelsOf(r),
+      ...(given ? { given } : {}),
+    };
   });
   const inferred = inferRoles(roleInputs);
   for (const st of starts) {
     const role = inferred.roles[reads.indexOf(st.read)]!;
     const name = st.read.value.name;
-    for (const col of role.columns) perConv[st.conv]!.groups.push({ role: col.role, offset: st.offset + col.offset, size: col.size, outputs: [name] });
+    for (const col of role.columns)
+      perConv[st.conv]!.groups.push({
+        role: col.role,
+        offset: st.offset + col.offset,
+        size: col.size,
+        outputs: [name],
+      });
   }
   return inferred;
 }
 
 /** Convs only a --head-spec by conv name describes (no output read them). */
-function addHeadSpecConvGroups(hs: HeadSpecFile, region: Region, convShapes: number[][], levelMembers: number[][], perConv: ConvAnchors): void {
+function addHeadSpecConvGroups(
+  hs: HeadSpecFile,
+  region: Region,
+  convShapes: number[][],
+  levelMembers: number[][],
+  perConv: ConvAnchors,
+): void {
   hs.levels?.forEach((l, li) => {
     for (const [role, name] of Object.entries(l.convs ?? {}) as [GroupRole, string][]) {
       const ci = region.convs.findIndex((c) => c.name === name || c.output().name === name);
-      if (ci >= 0 && levelMembers[li]?.includes(ci) && perConv[ci]!.groups.length === 0) perConv[ci]!.groups.push({ role, offset: 0, size: convShapes[ci]![1]! / l.anchors, outputs: [] });
+      if (ci >= 0 && levelMembers[li]?.includes(ci) && perConv[ci]!.groups.length === 0)
+        perConv[ci]!.groups.push({ role, offset: 0, size: convShapes[ci]![1]! / l.anchors, outputs: [] });
     }
   });
 }
 
 /** The LevelSpecs: map, stride, anchors, offset on the anchor axis, convs with their groups and feeders, head MACs. */
-function buildLevels(levelMembers: number[][], perConv: ConvAnchors, region: Region, convShapes: number[][], shapes: ShapeResult, imageSize: [number, number]): LevelSpec[] {
+function buildLevels(
+  levelMembers: number[][],
+  perConv: ConvAnchors,
+  region: Region,
+  convShapes: number[][],
+  shapes: ShapeResult,
+  imageSize: [number, number],
+): LevelSpec[] {
   let offset = 0;
   return levelMembers.map((members, li) => {
     const [H, W] = convShapes[members[0]!]!.slice(2) as [number, number];
     const a = perConv[members[0]!]!.a;
     if (members.some((ci) => perConv[ci]!.a !== a)) {
-      throw new PrunedetError('E_HEAD_AMBIGUOUS', `the head convs of ${levelName(li)} (${H}x${W}) disagree on anchors per location (${members.map((ci) => `${region.convs[ci]!.label()}: ${perConv[ci]!.a}`).join(', ')})`, 'pass --head-spec');
+      throw new PrunedetError(
+        'E_HEAD_AMBIGUOUS',
+        `the head convs of ${levelName(li)} (${H}x${W}) disagree on anchors per location (${members.map((ci) => `${region.convs[ci]!.label()}: ${perConv[ci]!.a}`).join(', ')})`,
+        'pass --head-spec',
+      );
     }
     const branches = members.map((ci) => headBranch(region.convs[ci]!, shapes));
     const convs: HeadConv[] = members.map((ci, mi) => {
@@ -307,7 +425,9 @@ function buildLevels(levelMembers: number[][], perConv: ConvAnchors, region: Reg
         feeders: branches[mi]!.feeders,
       };
     });
-    const headNodes = [...new Set(members.flatMap((ci, mi) => [region.convs[ci]!, ...branches[mi]!.nodes]))].filter((n) => n.opType === 'Conv');
+    const headNodes = [...new Set(members.flatMap((ci, mi) => [region.convs[ci]!, ...branches[mi]!.nodes]))].filter(
+      (n) => n.opType === 'Conv',
+    );
     const level: LevelSpec = {
       index: li,
       featureMap: [H, W],
@@ -364,24 +484,39 @@ function givenByConv(hs: HeadSpecFile | undefined, conv: Node, level: number): s
  * A = C/4 and every other conv of the level must split into A blocks; the class conv must give the same K on every
  * level. Among the candidates, the assignment consistent across levels wins.
  */
-function inferMapAnchors(keys: string[], levelMembers: number[][], convShapes: number[][], perConv: { a: number }[]): void {
-  const unknown = levelMembers.flatMap((members, li) => (members.some((ci) => perConv[ci]!.a === 0) ? [{ key: keys[li]!, li, members }] : []));
+function inferMapAnchors(
+  keys: string[],
+  levelMembers: number[][],
+  convShapes: number[][],
+  perConv: { a: number }[],
+): void {
+  const unknown = levelMembers.flatMap((members, li) =>
+    members.some((ci) => perConv[ci]!.a === 0) ? [{ key: keys[li]!, li, members }] : [],
+  );
   if (!unknown.length) return;
   const options = unknown.map(({ key, li, members }) => {
     const known = members.find((ci) => perConv[ci]!.a > 0);
-    const cands = known !== undefined ? [perConv[known]!.a] : members.filter((ci) => convShapes[ci]![1]! % 4 === 0).map((ci) => convShapes[ci]![1]! / 4);
+    const cands =
+      known !== undefined
+        ? [perConv[known]!.a]
+        : members.filter((ci) => convShapes[ci]![1]! % 4 === 0).map((ci) => convShapes[ci]![1]! / 4);
     const valid = [...new Set(cands)].filter((a) => members.every((ci) => convShapes[ci]![1]! % a === 0));
     return { key, li, members, valid };
   });
   // The class conv's K must match across levels: pick the A per level giving the most common largest-K.
   const kOf = (members: number[], a: number) => Math.max(...members.map((ci) => convShapes[ci]![1]! / a));
   const votes = new Map<number, number>();
-  for (const o of options) for (const a of o.valid) votes.set(kOf(o.members, a), (votes.get(kOf(o.members, a)) ?? 0) + 1);
+  for (const o of options)
+    for (const a of o.valid) votes.set(kOf(o.members, a), (votes.get(kOf(o.members, a)) ?? 0) + 1);
   const bestK = [...votes.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0])[0]?.[0];
   options.forEach((o) => {
     const a = o.valid.find((x) => kOf(o.members, x) === bestK) ?? (o.valid.length === 1 ? o.valid[0] : undefined);
     if (a === undefined) {
-      throw new PrunedetError('E_HEAD_AMBIGUOUS', `cannot tell anchors per location of ${levelName(o.li)} (${o.key}) from its raw outputs (conv channels ${o.members.map((ci) => convShapes[ci]![1]).join(', ')})`, 'pass --head-spec with "anchors" per level');
+      throw new PrunedetError(
+        'E_HEAD_AMBIGUOUS',
+        `cannot tell anchors per location of ${levelName(o.li)} (${o.key}) from its raw outputs (conv channels ${o.members.map((ci) => convShapes[ci]![1]).join(', ')})`,
+        'pass --head-spec with "anchors" per level',
+      );
     }
     for (const ci of o.members) if (!perConv[ci]!.a) perConv[ci]!.a = a;
   });

@@ -48,7 +48,14 @@ export function anchorRows(spec: DetectorSpec, from?: AnchorSizeSource): AnchorR
         }
       }
       const known = w !== undefined && h !== undefined && w > 0;
-      rows.push({ index, level: li, anchor: a, w: known ? round(w!, 2) : null, h: known ? round(h!, 2) : null, ratio: known ? round(h! / w!, 4) : null });
+      rows.push({
+        index,
+        level: li,
+        anchor: a,
+        w: known ? round(w!, 2) : null,
+        h: known ? round(h!, 2) : null,
+        ratio: known ? round(h! / w!, 4) : null,
+      });
     }
   });
   return rows;

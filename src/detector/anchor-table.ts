@@ -21,7 +21,12 @@ function clipInput(n: Node, region: Region): Value | undefined {
   return dynamic.length === 1 ? dynamic[0] : undefined;
 }
 
-export function recoverAnchorTable(boxesOut: Value, region: Region, shapes: ShapeResult, boxes: number): AnchorTable | undefined {
+export function recoverAnchorTable(
+  boxesOut: Value,
+  region: Region,
+  shapes: ShapeResult,
+  boxes: number,
+): AnchorTable | undefined {
   const env = new Map<Value, Arr>();
   const nodes = nodesFor(region, [boxesOut]);
   const needed = new Set(nodes.flatMap((n) => n.inputs));
@@ -40,7 +45,11 @@ export function recoverAnchorTable(boxesOut: Value, region: Region, shapes: Shap
   if (!arr || arr.shape[arr.shape.length - 1] !== 4) return undefined;
   const xyxy = arr.data as Float32Array;
   if (xyxy.length !== boxes * 4) {
-    throw new PrunedetError('E_HEAD_AMBIGUOUS', `decoded output ${boxesOut.name} has ${xyxy.length / 4} rows for ${boxes} anchors`, 'analyse with batch size 1 (--input-shape 1,3,H,W)');
+    throw new PrunedetError(
+      'E_HEAD_AMBIGUOUS',
+      `decoded output ${boxesOut.name} has ${xyxy.length / 4} rows for ${boxes} anchors`,
+      'analyse with batch size 1 (--input-shape 1,3,H,W)',
+    );
   }
   const constants = new Set<string>();
   for (const n of region.nodes) {
@@ -53,7 +62,12 @@ export function recoverAnchorTable(boxesOut: Value, region: Region, shapes: Shap
  * The table the post-processing looks anchors up in: each gathered static tensor of 4 columns fills the rows of the
  * anchors its positions stand for (`anchorOf` maps a head-element provenance code to a global anchor index).
  */
-export function anchorTableFromIndexed(indexed: AnchorIndexed[], region: Region, traced: Map<Value, Arr>, anchorOf: (code: number) => number | undefined): AnchorTable | undefined {
+export function anchorTableFromIndexed(
+  indexed: AnchorIndexed[],
+  region: Region,
+  traced: Map<Value, Arr>,
+  anchorOf: (code: number) => number | undefined,
+): AnchorTable | undefined {
   const tables = indexed.filter((a) => a.axis === 0);
   const rows = new Map<number, Float32Array>();
   const constants = new Set<string>();

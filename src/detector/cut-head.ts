@@ -16,9 +16,16 @@ export function cutAtHead(model: Model, spec: DetectorSpec, shapes: ShapeResult)
     const cls = byRole('scores');
     const reg = byRole('boxes');
     if (!cls || !reg) {
-      throw new PrunedetError('E_OP_UNSUPPORTED', `--cut-head needs one score conv and one box conv per level; ${levelName(l.index)} has ${l.convs.map((c) => c.groups.map((x) => x.role).join('+')).join(', ')}`, 'compile without --cut-head');
+      throw new PrunedetError(
+        'E_OP_UNSUPPORTED',
+        `--cut-head needs one score conv and one box conv per level; ${levelName(l.index)} has ${l.convs.map((c) => c.groups.map((x) => x.role).join('+')).join(', ')}`,
+        'compile without --cut-head',
+      );
     }
-    return [[cls, `scores_${l.index}`], [reg, `boxes_${l.index}`]] as const;
+    return [
+      [cls, `scores_${l.index}`],
+      [reg, `boxes_${l.index}`],
+    ] as const;
   });
   g.outputs = [];
   for (const [conv, name] of outs) {

@@ -6,7 +6,21 @@ import type { ShapeResult } from '../shape/infer';
 import { PrunedetError } from '../errors';
 
 /** Ops that act per channel (their parameters, if any, are indexed by channel) and keep the shape. */
-const PER_CHANNEL_OPS = new Set(['BatchNormalization', 'Relu', 'Clip', 'LeakyRelu', 'HardSwish', 'HardSigmoid', 'Sigmoid', 'PRelu', 'Elu', 'Selu', 'Mish', 'Tanh', 'Identity']);
+const PER_CHANNEL_OPS = new Set([
+  'BatchNormalization',
+  'Relu',
+  'Clip',
+  'LeakyRelu',
+  'HardSwish',
+  'HardSigmoid',
+  'Sigmoid',
+  'PRelu',
+  'Elu',
+  'Selu',
+  'Mish',
+  'Tanh',
+  'Identity',
+]);
 
 function spatial(shapes: ShapeResult, v: Value | undefined): string {
   return (shapes.shape(v) ?? []).slice(2).join('x');
@@ -53,17 +67,29 @@ function depthwiseFeeders(conv: Node, shapes: ShapeResult): Node[] {
   for (;;) {
     const p = v.producer;
     if (!p || v.uses.length !== 1) {
-      throw new PrunedetError('E_HEAD_AMBIGUOUS', `depthwise head conv ${conv.label()} reads ${v.name}, which ${p ? 'other nodes also read' : 'is not computed by a conv'}; its anchor channels cannot be sliced alone`, 'pass --head-spec naming a plain conv');
+      throw new PrunedetError(
+        'E_HEAD_AMBIGUOUS',
+        `depthwise head conv ${conv.label()} reads ${v.name}, which ${p ? 'other nodes also read' : 'is not computed by a conv'}; its anchor channels cannot be sliced alone`,
+        'pass --head-spec naming a plain conv',
+      );
     }
     chain.unshift(p);
     if (p.opType === 'Conv') {
       if (isDepthwise(p, shapes)) {
-        throw new PrunedetError('E_HEAD_AMBIGUOUS', `depthwise head conv ${conv.label()} is fed by another depthwise conv ${p.label()}`, 'pass --head-spec');
+        throw new PrunedetError(
+          'E_HEAD_AMBIGUOUS',
+          `depthwise head conv ${conv.label()} is fed by another depthwise conv ${p.label()}`,
+          'pass --head-spec',
+        );
       }
       return chain;
     }
     if (!PER_CHANNEL_OPS.has(p.opType)) {
-      throw new PrunedetError('E_HEAD_AMBIGUOUS', `depthwise head conv ${conv.label()} is fed through ${p.label()}, which prunedet cannot slice per channel`, 'pass --head-spec');
+      throw new PrunedetError(
+        'E_HEAD_AMBIGUOUS',
+        `depthwise head conv ${conv.label()} is fed through ${p.label()}, which prunedet cannot slice per channel`,
+        'pass --head-spec',
+      );
     }
     v = p.inputs[0]!;
   }

@@ -37,13 +37,22 @@ export function inputShapeOverride(model: Model, shape: number[] | undefined): {
   if (!first) return {};
   if (shape) return { inputShapes: { [first.name]: shape } };
   const declared = declaredType(first)?.shape;
-  if (declared && declared.length === 4 && typeof declared[0] !== 'number') return { inputShapes: { [first.name]: [1, ...declared.slice(1)] } };
+  if (declared && declared.length === 4 && typeof declared[0] !== 'number')
+    return { inputShapes: { [first.name]: [1, ...declared.slice(1)] } };
   return {};
 }
 
-export function analyzeModel(model: Model, opts: DetectorOptions = {}, label = 'the model'): { shapes: ShapeResult; spec: DetectorSpec } {
+export function analyzeModel(
+  model: Model,
+  opts: DetectorOptions = {},
+  label = 'the model',
+): { shapes: ShapeResult; spec: DetectorSpec } {
   const shapes = inferShapes(model, inputShapeOverride(model, opts.inputShape));
-  const headSpec = !opts.headSpec ? undefined : typeof opts.headSpec === 'string' ? loadHeadSpec(opts.headSpec) : opts.headSpec;
+  const headSpec = !opts.headSpec
+    ? undefined
+    : typeof opts.headSpec === 'string'
+      ? loadHeadSpec(opts.headSpec)
+      : opts.headSpec;
   const spec = analyzeDetector(model, shapes, { label, ...(headSpec ? { headSpec } : {}) });
   return { shapes, spec };
 }
@@ -52,7 +61,11 @@ export function analyzeModel(model: Model, opts: DetectorOptions = {}, label = '
 export function loadDetector(path: string, opts: DetectorOptions = {}): AnalyzedModel {
   const { model, byteLength, bytes, source, files } = loadModelWithInfo(path);
   const { shapes, spec } = analyzeModel(model, opts, source);
-  checkMemoryPlan(runBytes(model, shapes), `running ${source} once (input ${spec.input.shape.join('x')})`, 'pass a smaller --input-shape');
+  checkMemoryPlan(
+    runBytes(model, shapes),
+    `running ${source} once (input ${spec.input.shape.join('x')})`,
+    'pass a smaller --input-shape',
+  );
   return { model, shapes, spec, bytes: byteLength, fileBytes: bytes, file: path, files };
 }
 

@@ -44,7 +44,12 @@ export function channelMasks(spec: DetectorSpec, kept: number[][]): Map<Node, Ui
  * Kept sets of every traced value. `convs` lists the region's head convs in trace order (provenance conv index),
  * `convShapes` their NCHW output shapes, `masks` their kept channels.
  */
-export function keptSets(traced: ReadonlyMap<Value, Arr>, convs: Node[], convShapes: number[][], masks: Map<Node, Uint8Array>): Map<Value, ValueKeep> {
+export function keptSets(
+  traced: ReadonlyMap<Value, Arr>,
+  convs: Node[],
+  convShapes: number[][],
+  masks: Map<Node, Uint8Array>,
+): Map<Value, ValueKeep> {
   const hw = convShapes.map((s) => s[2]! * s[3]!);
   const cs = convShapes.map((s) => s[1]!);
   const mk = convs.map((c, i) => masks.get(c) ?? new Uint8Array(cs[i]!).fill(1));
@@ -75,7 +80,11 @@ export function keptSets(traced: ReadonlyMap<Value, Arr>, convs: Node[], convSha
         let all = 1;
         for (let d = 0; d < r; d++) all &= seen[d]![idx[d]!]!;
         if (all !== s) {
-          throw new PrunedetError('E_HEAD_AMBIGUOUS', `pruning ${v.name} would keep a non-rectangular subset of its elements (anchors interleaved with other data along one axis)`, 'pass --head-spec, or export the head outputs without mixing anchors and other values along one axis');
+          throw new PrunedetError(
+            'E_HEAD_AMBIGUOUS',
+            `pruning ${v.name} would keep a non-rectangular subset of its elements (anchors interleaved with other data along one axis)`,
+            'pass --head-spec, or export the head outputs without mixing anchors and other values along one axis',
+          );
         }
       }
       for (let d = r - 1; d >= 0; d--) {
@@ -83,15 +92,18 @@ export function keptSets(traced: ReadonlyMap<Value, Arr>, convs: Node[], convSha
         idx[d] = 0;
       }
     }
-    out.set(v, shape.map((size, d) => {
-      const s = seen[d]!;
-      let count = 0;
-      for (let i = 0; i < size; i++) count += s[i]!;
-      if (count === size) return { size, kept: null };
-      const kept = new Int32Array(count);
-      for (let i = 0, k = 0; i < size; i++) if (s[i]) kept[k++] = i;
-      return { size, kept };
-    }));
+    out.set(
+      v,
+      shape.map((size, d) => {
+        const s = seen[d]!;
+        let count = 0;
+        for (let i = 0; i < size; i++) count += s[i]!;
+        if (count === size) return { size, kept: null };
+        const kept = new Int32Array(count);
+        for (let i = 0, k = 0; i < size; i++) if (s[i]) kept[k++] = i;
+        return { size, kept };
+      }),
+    );
   }
   return out;
 }

@@ -1,7 +1,11 @@
 // Kept-anchor indexing: where each anchor of a pruned model sits on the original model's anchor axis. Verify gathers
 // the original's outputs at these rows to compare them with the compiled model's; bench gathers its inputs with them.
 /** Original anchor index (level-major, then y, x, a) of each anchor the compiled model keeps, in its order. */
-export function keptAnchorIndices(featureMaps: readonly [number, number][], baselineCounts: readonly number[], kept: readonly (readonly number[])[]): Int32Array {
+export function keptAnchorIndices(
+  featureMaps: readonly [number, number][],
+  baselineCounts: readonly number[],
+  kept: readonly (readonly number[])[],
+): Int32Array {
   const total = featureMaps.reduce((s, [h, w], i) => s + h * w * kept[i]!.length, 0);
   const out = new Int32Array(total);
   let k = 0;

@@ -26,9 +26,39 @@ export class LayoutEvalError extends Error {
 
 /** Ops the interpreter understands, i.e. the ops allowed between head convs and outputs. */
 export const LAYOUT_OPS = new Set([
-  'Identity', 'Cast', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Concat', 'Slice', 'Split', 'Gather',
-  'Expand', 'Tile', 'Sigmoid', 'Softmax', 'LogSoftmax', 'Exp', 'Log', 'Sqrt', 'Neg', 'Relu', 'Clip', 'Abs', 'Tanh',
-  'Reciprocal', 'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Dropout',
+  'Identity',
+  'Cast',
+  'Reshape',
+  'Flatten',
+  'Squeeze',
+  'Unsqueeze',
+  'Transpose',
+  'Concat',
+  'Slice',
+  'Split',
+  'Gather',
+  'Expand',
+  'Tile',
+  'Sigmoid',
+  'Softmax',
+  'LogSoftmax',
+  'Exp',
+  'Log',
+  'Sqrt',
+  'Neg',
+  'Relu',
+  'Clip',
+  'Abs',
+  'Tanh',
+  'Reciprocal',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Max',
+  'Min',
+  'Dropout',
 ]);
 
 const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
@@ -85,7 +115,12 @@ function affine(mode: Mode, src: Arr, outShape: number[], srcStrides: number[], 
 
 function transpose(mode: Mode, x: Arr, perm: number[]): Arr {
   const st = strides(x.shape);
-  return affine(mode, x, perm.map((p) => x.shape[p]!), perm.map((p) => st[p]!));
+  return affine(
+    mode,
+    x,
+    perm.map((p) => x.shape[p]!),
+    perm.map((p) => st[p]!),
+  );
 }
 
 /** Broadcast `x` to `shape` (numpy rules). */
@@ -93,7 +128,12 @@ export function broadcastTo(mode: Mode, x: Arr, shape: number[]): Arr {
   if (x.shape.length === shape.length && x.shape.every((d, i) => d === shape[i])) return x;
   const off = shape.length - x.shape.length;
   const st = strides(x.shape);
-  return affine(mode, x, shape, shape.map((_, d) => (d < off || x.shape[d - off] === 1 ? 0 : st[d - off]!)));
+  return affine(
+    mode,
+    x,
+    shape,
+    shape.map((_, d) => (d < off || x.shape[d - off] === 1 ? 0 : st[d - off]!)),
+  );
 }
 
 export function broadcastShape(a: number[], b: number[]): number[] {
@@ -148,11 +188,18 @@ export interface EvalContext {
 /** The constant value of `v` as an array (initializer, Constant, a small value shape inference derived, or a static value). */
 function constantArr(ctx: EvalContext, v: Value): Arr | undefined {
   const t = v.constant();
-  if (t) return { shape: [...t.dims], data: ctx.mode === 'trace' ? new Int32Array(t.size).fill(-1) : Float32Array.from(t.numbers()) };
+  if (t)
+    return {
+      shape: [...t.dims],
+      data: ctx.mode === 'trace' ? new Int32Array(t.size).fill(-1) : Float32Array.from(t.numbers()),
+    };
   const info = ctx.shapes.get(v);
   const values = numbersOf(info);
   if (values && info?.shape) {
-    return { shape: info.shape as number[], data: ctx.mode === 'trace' ? new Int32Array(values.length).fill(-1) : Float32Array.from(values) };
+    return {
+      shape: info.shape as number[],
+      data: ctx.mode === 'trace' ? new Int32Array(values.length).fill(-1) : Float32Array.from(values),
+    };
   }
   if (ctx.statics?.has(v)) {
     if (ctx.mode === 'value') return ctx.statics.value(v);
@@ -178,7 +225,11 @@ export function input(ctx: EvalContext, node: Node, i: number): Arr | undefined 
 
 function need(ctx: EvalContext, node: Node, i: number): Arr {
   const a = input(ctx, node, i);
-  if (!a) throw new LayoutEvalError(node, `input ${i} (${node.inputs[i]?.name ?? 'missing'}) is neither computed nor constant`);
+  if (!a)
+    throw new LayoutEvalError(
+      node,
+      `input ${i} (${node.inputs[i]?.name ?? 'missing'}) is neither computed nor constant`,
+    );
   return a;
 }
 
@@ -198,7 +249,12 @@ export function evalNode(ctx: EvalContext, node: Node): Arr[] {
       const a = x();
       const to = node.getInt('to', 1);
       if (mode === 'trace' || FLOAT_TYPES.has(to)) return [{ shape: outShape(ctx, node), data: a.data }];
-      return [{ shape: outShape(ctx, node), data: (a.data as Float32Array).map((v) => (to === 9 ? (v ? 1 : 0) : Math.trunc(v))) }];
+      return [
+        {
+          shape: outShape(ctx, node),
+          data: (a.data as Float32Array).map((v) => (to === 9 ? (v ? 1 : 0) : Math.trunc(v))),
+        },
+      ];
     }
     case 'Identity':
     case 'Dropout':
@@ -211,7 +267,16 @@ export function evalNode(ctx: EvalContext, node: Node): Arr[] {
     }
     case 'Transpose': {
       const a = x();
-      return [transpose(mode, a, node.getInts('perm', a.shape.map((_, i) => a.shape.length - 1 - i)))];
+      return [
+        transpose(
+          mode,
+          a,
+          node.getInts(
+            'perm',
+            a.shape.map((_, i) => a.shape.length - 1 - i),
+          ),
+        ),
+      ];
     }
     case 'Expand':
     case 'Tile': {
@@ -273,7 +338,8 @@ export function evalNode(ctx: EvalContext, node: Node): Arr[] {
       }
       const bin = BINARY[op];
       if (bin) {
-        const intDiv = op === 'Div' && mode === 'value' && !FLOAT_TYPES.has(ctx.shapes.get(node.outputs[0])?.dtype ?? 1);
+        const intDiv =
+          op === 'Div' && mode === 'value' && !FLOAT_TYPES.has(ctx.shapes.get(node.outputs[0])?.dtype ?? 1);
         return [binary(ctx, node, intDiv ? (a, b) => Math.trunc(a / b) : bin)];
       }
       if (mode === 'value') {
@@ -360,11 +426,21 @@ function selectAlongAxes(ctx: EvalContext, node: Node, a: Arr): Arr {
 }
 
 const STATIC_UNARY: Record<string, (v: number) => number> = {
-  Floor: Math.floor, Ceil: Math.ceil, Round: (v) => (Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v)), Sign: Math.sign, Not: (v) => +!v,
+  Floor: Math.floor,
+  Ceil: Math.ceil,
+  Round: (v) => (Math.abs(v % 1) === 0.5 ? 2 * Math.round(v / 2) : Math.round(v)),
+  Sign: Math.sign,
+  Not: (v) => +!v,
 };
 const STATIC_BINARY: Record<string, (a: number, b: number) => number> = {
-  Equal: (a, b) => +(a === b), Less: (a, b) => +(a < b), Greater: (a, b) => +(a > b), LessOrEqual: (a, b) => +(a <= b),
-  GreaterOrEqual: (a, b) => +(a >= b), And: (a, b) => +(!!a && !!b), Or: (a, b) => +(!!a || !!b), Xor: (a, b) => +(!!a !== !!b),
+  Equal: (a, b) => +(a === b),
+  Less: (a, b) => +(a < b),
+  Greater: (a, b) => +(a > b),
+  LessOrEqual: (a, b) => +(a <= b),
+  GreaterOrEqual: (a, b) => +(a >= b),
+  And: (a, b) => +(!!a && !!b),
+  Or: (a, b) => +(!!a || !!b),
+  Xor: (a, b) => +(!!a !== !!b),
   Mod: (a, b) => ((a % b) + b) % b,
 };
 
@@ -418,7 +494,14 @@ function evalStatic(ctx: EvalContext, node: Node): Arr[] | undefined {
       const r = a.shape.length;
       const axes = new Set((axesIn && axesIn.length ? axesIn : a.shape.map((_, i) => i)).map((v) => (v + r) % r));
       const kept = a.shape.map((d, i) => (axes.has(i) ? 1 : d));
-      const f = op === 'ReduceMax' ? Math.max : op === 'ReduceMin' ? Math.min : op === 'ReduceProd' ? (p: number, q: number) => p * q : (p: number, q: number) => p + q;
+      const f =
+        op === 'ReduceMax'
+          ? Math.max
+          : op === 'ReduceMin'
+            ? Math.min
+            : op === 'ReduceProd'
+              ? (p: number, q: number) => p * q
+              : (p: number, q: number) => p + q;
       const init = op === 'ReduceMax' ? -Infinity : op === 'ReduceMin' ? Infinity : op === 'ReduceProd' ? 1 : 0;
       const acc = new Float32Array(prod(kept)).fill(init);
       const kst = strides(kept);

@@ -20,7 +20,11 @@ const ACTIVATIONS = new Set(['Sigmoid', 'Softmax']);
  * activation, the lowest float) at the score values of anchors not in `kept` (per level, as --remove resolves).
  * Returns the copy and how many values it masks.
  */
-export function maskRemovedAnchors(model: Model, kept: number[][], shapesOf: (m: Model) => ShapeResult): { model: Model; masked: number } {
+export function maskRemovedAnchors(
+  model: Model,
+  kept: number[][],
+  shapesOf: (m: Model) => ShapeResult,
+): { model: Model; masked: number } {
   const copy = loadModel(modelToBytes(model));
   const g = copy.graph;
   const shapes = shapesOf(copy);
@@ -64,11 +68,17 @@ export function maskRemovedAnchors(model: Model, kept: number[][], shapesOf: (m:
     });
     if (!n) continue;
     const activated = opsOnPath(e, inRegion).some((op) => ACTIVATIONS.has(op));
-    const fill = g.addInitializer(`${e.name}_masked_fill`, Tensor.fromFloat32([], Float32Array.of(activated ? 0 : -3.4028234663852886e38)));
+    const fill = g.addInitializer(
+      `${e.name}_masked_fill`,
+      Tensor.fromFloat32([], Float32Array.of(activated ? 0 : -3.4028234663852886e38)),
+    );
     const mask = g.addInitializer(`${e.name}_kept_mask`, Tensor.fromNumbers(DataType.BOOL, arr.shape, keepElem));
     const out = g.newValue(`${e.name}_masked`);
     const users = e.uses.filter((u) => u.index >= 0).map((u) => [u.node, u.index] as const);
-    const node = g.addNode('Where', [mask, e, fill], [out], { name: g.uniqueName(`${e.name}_mask`), ...(e.producer ? { after: e.producer } : {}) });
+    const node = g.addNode('Where', [mask, e, fill], [out], {
+      name: g.uniqueName(`${e.name}_mask`),
+      ...(e.producer ? { after: e.producer } : {}),
+    });
     for (const [user, i] of users) if (user !== node) user.setInput(i, out);
     for (const user of new Set(e.uses.filter((u) => u.index < 0).map((u) => u.node))) rewireCapture(user, e, out);
     g.outputs = g.outputs.map((o) => (o === e ? out : o));

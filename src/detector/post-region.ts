@@ -47,12 +47,29 @@ interface Coords {
   axis: number;
 }
 
-const sameSpace = (a: IndexSpace | undefined, b: IndexSpace | undefined) => !!a && !!b && a.of === b.of && a.axis === b.axis && a.divisor === b.divisor;
+const sameSpace = (a: IndexSpace | undefined, b: IndexSpace | undefined) =>
+  !!a && !!b && a.of === b.of && a.axis === b.axis && a.divisor === b.divisor;
 const PASS = new Set(['Identity', 'Cast', 'Squeeze', 'Unsqueeze', 'Reshape', 'Flatten']);
 /** Element-wise tests of head values against constants (the score threshold): their output lines up with the input. */
-const ALIGNED = new Set(['Greater', 'Less', 'Equal', 'GreaterOrEqual', 'LessOrEqual', 'Not', 'And', 'Or', 'Xor', 'Cast', 'Identity']);
+const ALIGNED = new Set([
+  'Greater',
+  'Less',
+  'Equal',
+  'GreaterOrEqual',
+  'LessOrEqual',
+  'Not',
+  'And',
+  'Or',
+  'Xor',
+  'Cast',
+  'Identity',
+]);
 
-export function analyzePostRegion(region: Region, shapes: ShapeResult, traced: ReadonlyMap<Value, unknown>): PostRegion {
+export function analyzePostRegion(
+  region: Region,
+  shapes: ShapeResult,
+  traced: ReadonlyMap<Value, unknown>,
+): PostRegion {
   const idx = new Map<Value, IndexSpace>();
   const coords = new Map<Value, Coords>();
   // post values element-for-element like a region value (a thresholded score map), by that region value
@@ -85,12 +102,19 @@ export function analyzePostRegion(region: Region, shapes: ShapeResult, traced: R
       const ins = n.inputs.filter((v): v is Value => v !== undefined);
       const from = ins.map(base).find((v) => v !== undefined);
       const outShape = dims(out);
-      if (from && ins.every((v) => base(v) === from || statics.has(v)) && isStatic(outShape) && outShape.join() === dims(from)?.join()) aligned.set(out, from);
+      if (
+        from &&
+        ins.every((v) => base(v) === from || statics.has(v)) &&
+        isStatic(outShape) &&
+        outShape.join() === dims(from)?.join()
+      )
+        aligned.set(out, from);
     }
     switch (n.opType) {
       case 'NonZero': {
         const x = base(a);
-        if (x && isStatic(dims(x))) coords.set(out, { spaces: dims(x)!.map((_, d) => ({ of: x, axis: d, divisor: 1 })), axis: 0 });
+        if (x && isStatic(dims(x)))
+          coords.set(out, { spaces: dims(x)!.map((_, d) => ({ of: x, axis: d, divisor: 1 })), axis: 0 });
         break;
       }
       case 'TopK': {
@@ -117,7 +141,8 @@ export function analyzePostRegion(region: Region, shapes: ShapeResult, traced: R
             const s = o ? dims(o) : undefined;
             if (!o || !s) return;
             if (axis !== ca.axis) coords.set(o, ca);
-            else if (typeof s[axis] === 'number') coords.set(o, { spaces: ca.spaces.slice(start, start + (s[axis] as number)), axis: ca.axis });
+            else if (typeof s[axis] === 'number')
+              coords.set(o, { spaces: ca.spaces.slice(start, start + (s[axis] as number)), axis: ca.axis });
             start += typeof s[axis] === 'number' ? (s[axis] as number) : 0;
           });
         } else if (ia) n.outputs.forEach((o) => o && idx.set(o, ia));

@@ -37,17 +37,53 @@ export interface Region {
  * selection, top-k, NMS, the index arithmetic between them, and control flow (torchvision's batched NMS is an If).
  */
 export const POSTPROCESS_OPS = new Set([
-  'NonZero', 'TopK', 'NonMaxSuppression', 'GatherND', 'GatherElements', 'Greater', 'Less', 'Equal', 'GreaterOrEqual',
-  'LessOrEqual', 'Not', 'And', 'Or', 'Xor', 'Where', 'If', 'Loop', 'ReduceMax', 'ReduceMin', 'ReduceSum', 'ReduceProd',
-  'ReduceMean', 'ArgMax', 'ArgMin', 'Mod', 'Floor', 'Ceil', 'Round', 'Sign', 'ConstantOfShape', 'Range', 'ScatterND',
-  'ScatterElements', 'Compress', 'CumSum',
+  'NonZero',
+  'TopK',
+  'NonMaxSuppression',
+  'GatherND',
+  'GatherElements',
+  'Greater',
+  'Less',
+  'Equal',
+  'GreaterOrEqual',
+  'LessOrEqual',
+  'Not',
+  'And',
+  'Or',
+  'Xor',
+  'Where',
+  'If',
+  'Loop',
+  'ReduceMax',
+  'ReduceMin',
+  'ReduceSum',
+  'ReduceProd',
+  'ReduceMean',
+  'ArgMax',
+  'ArgMin',
+  'Mod',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'ConstantOfShape',
+  'Range',
+  'ScatterND',
+  'ScatterElements',
+  'Compress',
+  'CumSum',
 ]);
 
 /**
  * Walk back from `outputs` through layout ops and in-graph post-processing; stop at convs, graph inputs, static
  * values and other ops. The layout nodes fed only by convs and static values form the region; the rest is post.
  */
-export function findRegion(graph: Graph, shapes: ShapeResult, outputs: Value[] = graph.outputs, statics = new StaticValues(graph, shapes)): Region {
+export function findRegion(
+  graph: Graph,
+  shapes: ShapeResult,
+  outputs: Value[] = graph.outputs,
+  statics = new StaticValues(graph, shapes),
+): Region {
   const convs: Node[] = [];
   const boundaries: Boundary[] = [];
   const visited = new Set<Node>();
@@ -81,7 +117,11 @@ export function findRegion(graph: Graph, shapes: ShapeResult, outputs: Value[] =
   const post: Node[] = [];
   for (const n of graph.topoOrder()) {
     if (!visited.has(n)) continue;
-    const fed = n.captures.length === 0 && LAYOUT_OPS.has(n.opType) && n.inputs.every((i) => !i || inRegion.has(i) || statics.has(i)) && n.inputs.some((i) => i && inRegion.has(i));
+    const fed =
+      n.captures.length === 0 &&
+      LAYOUT_OPS.has(n.opType) &&
+      n.inputs.every((i) => !i || inRegion.has(i) || statics.has(i)) &&
+      n.inputs.some((i) => i && inRegion.has(i));
     if (fed) {
       nodes.push(n);
       for (const o of n.outputs) if (o) inRegion.add(o);
@@ -131,7 +171,11 @@ export const analysisRuns = { analyses: 0, traces: 0 };
 export function traceRegion(region: Region, shapes: ShapeResult): Map<Value, Arr> {
   analysisRuns.traces++;
   if (region.convs.length >= 128) {
-    throw new PrunedetError('E_HEAD_AMBIGUOUS', `the outputs read ${region.convs.length} convs directly; prunedet traces at most 127`, 'describe the head with --head-spec');
+    throw new PrunedetError(
+      'E_HEAD_AMBIGUOUS',
+      `the outputs read ${region.convs.length} convs directly; prunedet traces at most 127`,
+      'describe the head with --head-spec',
+    );
   }
   const env = new Map<Value, Arr>();
   region.convs.forEach((conv, i) => {
@@ -139,7 +183,11 @@ export function traceRegion(region: Region, shapes: ShapeResult): Map<Value, Arr
     const s = shapes.requireStatic(out, `tracing head conv ${conv.label()}`);
     const n = s.reduce((a, b) => a * b, 1);
     if (n >= CONV_BITS) {
-      throw new PrunedetError('E_HEAD_AMBIGUOUS', `head conv ${conv.label()} has ${n} output elements, more than prunedet's tracer handles (16.7M)`, 'analyse the model at a smaller --input-shape');
+      throw new PrunedetError(
+        'E_HEAD_AMBIGUOUS',
+        `head conv ${conv.label()} has ${n} output elements, more than prunedet's tracer handles (16.7M)`,
+        'analyse the model at a smaller --input-shape',
+      );
     }
     const data = new Int32Array(n);
     for (let k = 0; k < n; k++) data[k] = i * CONV_BITS + k;
@@ -164,7 +212,13 @@ export function nodesFor(region: Region, targets: Value[]): Node[] {
 }
 
 /** Evaluate the region's nodes (or `only` those) in order into `env` (which already holds the conv outputs). */
-export function runRegion(region: Region, shapes: ShapeResult, env: Map<Value, Arr>, mode: 'trace' | 'value', only?: Node[]): void {
+export function runRegion(
+  region: Region,
+  shapes: ShapeResult,
+  env: Map<Value, Arr>,
+  mode: 'trace' | 'value',
+  only?: Node[],
+): void {
   const ctx = { mode, shapes, env, statics: region.statics };
   for (const node of only ?? region.nodes) {
     try {
@@ -172,7 +226,11 @@ export function runRegion(region: Region, shapes: ShapeResult, env: Map<Value, A
       node.outputs.forEach((v, i) => v && outs[i] && env.set(v, outs[i]!));
     } catch (e) {
       if (e instanceof LayoutEvalError) {
-        throw new PrunedetError('E_OP_UNSUPPORTED', `cannot follow the head's outputs through node ${e.node.label()}: ${e.message}`, 'simplify the model (onnx-simplifier) or pass --head-spec');
+        throw new PrunedetError(
+          'E_OP_UNSUPPORTED',
+          `cannot follow the head's outputs through node ${e.node.label()}: ${e.message}`,
+          'simplify the model (onnx-simplifier) or pass --head-spec',
+        );
       }
       throw e;
     }

@@ -44,7 +44,13 @@ function constInts(g: Graph, base: string, values: number[]): Value {
  */
 type Numbers = (v: Value | undefined) => number[] | undefined;
 
-export function rewriteRegion(g: Graph, nodes: Node[], keep: Map<Value, ValueKeep>, cache: SliceCache, shapes?: ShapeResult): RewriteStats {
+export function rewriteRegion(
+  g: Graph,
+  nodes: Node[],
+  keep: Map<Value, ValueKeep>,
+  cache: SliceCache,
+  shapes?: ShapeResult,
+): RewriteStats {
   const stats: RewriteStats = { reshapes: 0, slices: 0, concatInputsDropped: 0, constantsSliced: 0 };
   const numbers: Numbers = (v) => v?.constant()?.numbers() ?? (v && shapes ? numbersOf(shapes.get(v)) : undefined);
   const changed = (v: Value | undefined) => v !== undefined && keep.get(v)?.some((a) => a.kept !== null) === true;
@@ -55,7 +61,12 @@ export function rewriteRegion(g: Graph, nodes: Node[], keep: Map<Value, ValueKee
     // A value of an emptied level: its Concat drops it and eliminate-dead removes the chain, left as it was. (A slice
     // of a live tensor that comes out empty is rewritten: in-graph post-processing may still read it.)
     const emptied = (k: ValueKeep | undefined) => k?.some((a) => keptCount(a) === 0) === true;
-    if (n.opType !== 'Concat' && emptied(ko) && (n.inputs[0] === undefined || emptied(keep.get(n.inputs[0])) || !keep.has(n.inputs[0]))) continue;
+    if (
+      n.opType !== 'Concat' &&
+      emptied(ko) &&
+      (n.inputs[0] === undefined || emptied(keep.get(n.inputs[0])) || !keep.has(n.inputs[0]))
+    )
+      continue;
     switch (n.opType) {
       case 'Reshape': {
         if (!changed(out)) break;
@@ -66,7 +77,9 @@ export function rewriteRegion(g: Graph, nodes: Node[], keep: Map<Value, ValueKee
         // A target the graph computes (from Shape: torchvision's view(N, -1, K, H, W)) stays computed when its -1
         // absorbs every shrinking axis: it then keeps a dynamic batch dynamic.
         if (!n.inputs[1]!.constant() && ko.every((a, i) => a.kept === null || old[i] === -1)) break;
-        const values = old.map((t, i) => (t === -1 ? -1 : t === 0 && inKeep && keptCount(inKeep[i]!) === want[i] ? 0 : want[i]!));
+        const values = old.map((t, i) =>
+          t === -1 ? -1 : t === 0 && inKeep && keptCount(inKeep[i]!) === want[i] ? 0 : want[i]!,
+        );
         n.setInput(1, constInts(g, `${n.inputs[1]!.name}_pruned`, values));
         stats.reshapes++;
         break;
@@ -82,7 +95,12 @@ export function rewriteRegion(g: Graph, nodes: Node[], keep: Map<Value, ValueKee
             stats.concatInputsDropped++;
           }
         }
-        if (n.inputs.length === 0) throw new PrunedetError('E_CONFIG_MISMATCH', `pruning leaves nothing for ${n.label()} to concatenate`, 'keep at least one anchor');
+        if (n.inputs.length === 0)
+          throw new PrunedetError(
+            'E_CONFIG_MISMATCH',
+            `pruning leaves nothing for ${n.label()} to concatenate`,
+            'keep at least one anchor',
+          );
         break;
       }
       case 'Slice':
@@ -119,7 +137,12 @@ function sliceConstantOperands(n: Node, ko: ValueKeep, cache: SliceCache): numbe
     t.dims.forEach((d, j) => {
       const ax = ko[j + off];
       if (!ax || d === 1 || !ax.kept) return;
-      if (d !== ax.size) throw new PrunedetError('E_OP_UNSUPPORTED', `${n.label()} broadcasts constant ${v.name} of dims [${t.dims.join(',')}] against the anchor axis in a way prunedet cannot slice`, 'pass --head-spec or simplify the model');
+      if (d !== ax.size)
+        throw new PrunedetError(
+          'E_OP_UNSUPPORTED',
+          `${n.label()} broadcasts constant ${v.name} of dims [${t.dims.join(',')}] against the anchor axis in a way prunedet cannot slice`,
+          'pass --head-spec or simplify the model',
+        );
       cur = cache.take(cur, j, Array.from(ax.kept), n);
     });
     if (cur !== v) {
@@ -135,14 +158,24 @@ function rewriteSlice(g: Graph, n: Node, keep: Map<Value, ValueKeep>, numbers: N
   if (!ki || !ki.some((a) => a.kept)) return false;
   const { fromAttr, starts, ends, axes: axesIn, steps } = sliceArgs(n, (i) => numbers(n.inputs[i]));
   const axes = (axesIn ?? starts?.map((_, i) => i))?.map((a) => (a + ki.length) % ki.length);
-  if (!starts || !ends || !axes) throw new PrunedetError('E_OP_UNSUPPORTED', `${n.label()} slices the anchor axis with bounds computed at run time`, 'simplify the model (onnx-simplifier)');
+  if (!starts || !ends || !axes)
+    throw new PrunedetError(
+      'E_OP_UNSUPPORTED',
+      `${n.label()} slices the anchor axis with bounds computed at run time`,
+      'simplify the model (onnx-simplifier)',
+    );
   let touched = false;
   const newStarts = [...starts];
   const newEnds = [...ends];
   axes.forEach((ax, i) => {
     const kept = ki[ax]!.kept;
     if (!kept) return;
-    if ((steps?.[i] ?? 1) !== 1) throw new PrunedetError('E_OP_UNSUPPORTED', `${n.label()} slices the anchor axis with step ${steps![i]}`, 'simplify the model');
+    if ((steps?.[i] ?? 1) !== 1)
+      throw new PrunedetError(
+        'E_OP_UNSUPPORTED',
+        `${n.label()} slices the anchor axis with step ${steps![i]}`,
+        'simplify the model',
+      );
     const d = ki[ax]!.size;
     const norm = (x: number) => Math.min(Math.max(x < 0 ? x + d : x, 0), d);
     newStarts[i] = rank(kept, norm(starts[i]!));
@@ -169,7 +202,12 @@ function rewriteSplit(g: Graph, n: Node, keep: Map<Value, ValueKeep>): boolean {
   if (!ki[axis]!.kept) return false;
   const sizes = n.outputs.map((o) => {
     const k = o ? keep.get(o) : undefined;
-    if (!k) throw new PrunedetError('E_OP_UNSUPPORTED', `${n.label()} splits the anchor axis into outputs prunedet did not trace`, 'simplify the model');
+    if (!k)
+      throw new PrunedetError(
+        'E_OP_UNSUPPORTED',
+        `${n.label()} splits the anchor axis into outputs prunedet did not trace`,
+        'simplify the model',
+      );
     return keptCount(k[axis]!);
   });
   if (n.getInts('split')) n.setAttr('split', { type: 'ints', value: sizes });
@@ -187,10 +225,25 @@ function rewriteGather(g: Graph, n: Node, keep: Map<Value, ValueKeep>): boolean 
   const axis = (n.getInt('axis', 0) + ki.length) % ki.length;
   const kept = ki[axis]!.kept;
   if (!kept) return false;
-  if (idx.dims.length > 1) throw new PrunedetError('E_OP_UNSUPPORTED', `${n.label()} gathers along the anchor axis with ${idx.dims.length}-d indices`, 'simplify the model');
+  if (idx.dims.length > 1)
+    throw new PrunedetError(
+      'E_OP_UNSUPPORTED',
+      `${n.label()} gathers along the anchor axis with ${idx.dims.length}-d indices`,
+      'simplify the model',
+    );
   const d = ki[axis]!.size;
   const keptSet = new Set(kept);
-  const picked = idx.numbers().map((i) => (i < 0 ? i + d : i)).filter((i) => keptSet.has(i)).map((i) => rank(kept, i));
-  n.setInput(1, g.addInitializer(`${n.inputs[1]!.name}_pruned`, idx.dims.length === 0 ? Tensor.fromInt64([], picked) : Tensor.fromInt64([picked.length], picked)));
+  const picked = idx
+    .numbers()
+    .map((i) => (i < 0 ? i + d : i))
+    .filter((i) => keptSet.has(i))
+    .map((i) => rank(kept, i));
+  n.setInput(
+    1,
+    g.addInitializer(
+      `${n.inputs[1]!.name}_pruned`,
+      idx.dims.length === 0 ? Tensor.fromInt64([], picked) : Tensor.fromInt64([picked.length], picked),
+    ),
+  );
   return true;
 }

@@ -58,7 +58,11 @@ export function roleFromName(name: string): GroupRole | undefined {
 const boxPlusLandmarks = (k: number) => k > 4 && (k - 4) % 2 === 0;
 
 function columnsOf(role: Claim['role'], k: number): RoleColumn[] {
-  if (role === 'boxes+landmarks') return [{ role: 'boxes', offset: 0, size: 4 }, { role: 'landmarks', offset: 4, size: k - 4 }];
+  if (role === 'boxes+landmarks')
+    return [
+      { role: 'boxes', offset: 0, size: 4 },
+      { role: 'landmarks', offset: 4, size: k - 4 },
+    ];
   return [{ role, offset: 0, size: k }];
 }
 
@@ -70,12 +74,24 @@ function ownClaim(o: RoleInput): Claim | undefined {
   if (byName === 'objectness' && o.k === 1) return { role: 'objectness', strength: 2, why: `name "${o.name}"` };
   if (act) return { role: 'scores', strength: 3, why: `${act} applied in the graph` };
   if (o.ops.includes('Exp')) {
-    if (o.k === 4) return { role: 'boxes', strength: 3, why: 'Exp of deltas against constants in the graph: decoded boxes' };
-    if (boxPlusLandmarks(o.k)) return { role: 'boxes+landmarks', strength: 3, why: `decoded in the graph (Exp); K = ${o.k} = 4 box + ${o.k - 4} landmark values` };
+    if (o.k === 4)
+      return { role: 'boxes', strength: 3, why: 'Exp of deltas against constants in the graph: decoded boxes' };
+    if (boxPlusLandmarks(o.k))
+      return {
+        role: 'boxes+landmarks',
+        strength: 3,
+        why: `decoded in the graph (Exp); K = ${o.k} = 4 box + ${o.k - 4} landmark values`,
+      };
   }
   if (byName === 'boxes' && o.k === 4) return { role: 'boxes', strength: 2, why: `name "${o.name}", K = 4` };
-  if (byName === 'boxes' && boxPlusLandmarks(o.k)) return { role: 'boxes+landmarks', strength: 2, why: `name "${o.name}", K = ${o.k} = 4 box + ${o.k - 4} landmark values` };
-  if (byName === 'landmarks' && o.k % 2 === 0) return { role: 'landmarks', strength: 2, why: `name "${o.name}", K = ${o.k} = ${o.k / 2} points` };
+  if (byName === 'boxes' && boxPlusLandmarks(o.k))
+    return {
+      role: 'boxes+landmarks',
+      strength: 2,
+      why: `name "${o.name}", K = ${o.k} = 4 box + ${o.k - 4} landmark values`,
+    };
+  if (byName === 'landmarks' && o.k % 2 === 0)
+    return { role: 'landmarks', strength: 2, why: `name "${o.name}", K = ${o.k} = ${o.k / 2} points` };
   if (byName === 'scores') return { role: 'scores', strength: 2, why: `name "${o.name}"` };
   if (byName === 'objectness') return { role: 'objectness', strength: 2, why: `name "${o.name}"` };
   if (o.k === 4) return { role: 'boxes', strength: 1, why: 'K = 4' };
@@ -83,7 +99,8 @@ function ownClaim(o: RoleInput): Claim | undefined {
 }
 
 const covers = (o: RoleInput, level: number) => o.levels.includes(level);
-const hasRole = (c: Claim | undefined, r: GroupRole) => c !== undefined && (c.role === r || (r === 'boxes' && c.role === 'boxes+landmarks'));
+const hasRole = (c: Claim | undefined, r: GroupRole) =>
+  c !== undefined && (c.role === r || (r === 'boxes' && c.role === 'boxes+landmarks'));
 
 /**
  * Roles of every output. Each level needs exactly one scores and one boxes group among the outputs carrying it; the
@@ -106,15 +123,29 @@ export function inferRoles(outs: RoleInput[]): RoleResult {
           problems.push(`${top.map(label).join(' and ')} both look like ${role}`);
           continue;
         }
-        for (const i of holders) if (i !== top[0]) claims[i] = role === 'boxes' && outs[i]!.k % 2 === 0 ? { role: 'landmarks', strength: 1, why: `K = ${outs[i]!.k}, next to the boxes of ${label(top[0]!)}` } : undefined;
+        for (const i of holders)
+          if (i !== top[0])
+            claims[i] =
+              role === 'boxes' && outs[i]!.k % 2 === 0
+                ? { role: 'landmarks', strength: 1, why: `K = ${outs[i]!.k}, next to the boxes of ${label(top[0]!)}` }
+                : undefined;
         holders = top;
       }
-      if (holders.length === 0) fill(l, at.filter((i) => claims[i] === undefined || claims[i]!.strength <= 1));
+      if (holders.length === 0)
+        fill(
+          l,
+          at.filter((i) => claims[i] === undefined || claims[i]!.strength <= 1),
+        );
     }
   };
   resolve('boxes', (_l, free) => {
     const cands = free.filter((i) => boxPlusLandmarks(outs[i]!.k) && !hasRole(claims[i], 'scores'));
-    if (cands.length === 1) claims[cands[0]!] = { role: 'boxes+landmarks', strength: 1, why: `K = ${outs[cands[0]!]!.k} = 4 box + ${outs[cands[0]!]!.k - 4} landmark values (no other box output)` };
+    if (cands.length === 1)
+      claims[cands[0]!] = {
+        role: 'boxes+landmarks',
+        strength: 1,
+        why: `K = ${outs[cands[0]!]!.k} = 4 box + ${outs[cands[0]!]!.k - 4} landmark values (no other box output)`,
+      };
   });
   resolve('scores', (_l, free) => {
     const left = free.filter((i) => claims[i] === undefined);
@@ -122,27 +153,48 @@ export function inferRoles(outs: RoleInput[]): RoleResult {
     const pick = left.length === 1 ? left[0] : ones.length === 1 && left.length === ones.length ? ones[0] : undefined;
     if (pick !== undefined) {
       const k = outs[pick]!.k;
-      claims[pick] = { role: 'scores', strength: 0, why: k === 1 ? 'K = 1: a one-class score (the only output left for scores)' : `K = ${k}: the only output left for scores` };
+      claims[pick] = {
+        role: 'scores',
+        strength: 0,
+        why:
+          k === 1
+            ? 'K = 1: a one-class score (the only output left for scores)'
+            : `K = ${k}: the only output left for scores`,
+      };
     }
   });
   // what is left: K = 1 next to scores is an objectness / quality score, even K next to boxes are landmarks
   outs.forEach((o, i) => {
     if (claims[i]) return;
     if (o.k === 1) claims[i] = { role: 'objectness', strength: 1, why: 'K = 1, next to the scores of its levels' };
-    else if (o.k % 2 === 0 && o.levels.every((l) => outs.some((p, j) => j !== i && covers(p, l) && hasRole(claims[j], 'boxes')))) {
-      claims[i] = { role: 'landmarks', strength: 1, why: `K = ${o.k} = ${o.k / 2} points, next to the boxes of its levels` };
+    else if (
+      o.k % 2 === 0 &&
+      o.levels.every((l) => outs.some((p, j) => j !== i && covers(p, l) && hasRole(claims[j], 'boxes')))
+    ) {
+      claims[i] = {
+        role: 'landmarks',
+        strength: 1,
+        why: `K = ${o.k} = ${o.k / 2} points, next to the boxes of its levels`,
+      };
     }
   });
   for (const role of ['scores', 'boxes'] as const) {
     const lacking = levels.filter((l) => !outs.some((o, i) => covers(o, l) && hasRole(claims[i], role)));
     if (lacking.length) {
       const at = outs.filter((o) => lacking.some((l) => covers(o, l)));
-      problems.push(`no output of ${lacking.length === levels.length ? 'the head' : `levels ${lacking.join(', ')}`} could be told to hold ${role} among ${at.map((o) => `${o.name} (K=${o.k})`).join(', ')}`);
+      problems.push(
+        `no output of ${lacking.length === levels.length ? 'the head' : `levels ${lacking.join(', ')}`} could be told to hold ${role} among ${at.map((o) => `${o.name} (K=${o.k})`).join(', ')}`,
+      );
     }
   }
   const roles = outs.map((o, i): OutputRole => {
     const c = claims[i];
-    if (!c) return { role: 'extra', columns: [{ role: 'extra', offset: 0, size: o.k }], evidence: [`K = ${o.k}: no evidence of a role`] };
+    if (!c)
+      return {
+        role: 'extra',
+        columns: [{ role: 'extra', offset: 0, size: o.k }],
+        evidence: [`K = ${o.k}: no evidence of a role`],
+      };
     const columns = columnsOf(c.role, o.k);
     return { role: columns[0]!.role, columns, evidence: [c.why] };
   });

@@ -52,7 +52,11 @@ export function readOutput(v: Value, arr: Arr, convShapes: number[][]): OutputRo
   }
   const k = arr.shape[arr.shape.length - 1] ?? 1;
   if (arr.shape.length < 2 || k === 0) {
-    throw new PrunedetError('E_HEAD_AMBIGUOUS', `output ${v.name} of shape [${arr.shape.join(',')}] has no per-anchor rows`, 'pass --head-spec');
+    throw new PrunedetError(
+      'E_HEAD_AMBIGUOUS',
+      `output ${v.name} of shape [${arr.shape.join(',')}] has no per-anchor rows`,
+      'pass --head-spec',
+    );
   }
   const rows = d.length / k;
   const convOrder: number[] = [];
@@ -60,7 +64,11 @@ export function readOutput(v: Value, arr: Arr, convShapes: number[][]): OutputRo
   for (let r = 0; r < rows; r++) {
     const base = d[r * k]!;
     if (base < 0) {
-      throw new PrunedetError('E_HEAD_AMBIGUOUS', `output ${v.name} row ${r} holds values that do not come from a head conv`, 'pass --head-spec, or export the raw head outputs');
+      throw new PrunedetError(
+        'E_HEAD_AMBIGUOUS',
+        `output ${v.name} row ${r} holds values that do not come from a head conv`,
+        'pass --head-spec, or export the raw head outputs',
+      );
     }
     const { conv, flat } = decodeProvenance(base);
     const [, C, H, W] = convShapes[conv]!;
@@ -72,13 +80,17 @@ export function readOutput(v: Value, arr: Arr, convShapes: number[][]): OutputRo
     // (Hot loop over every output element: plain arithmetic, no allocation.)
     const convBase = provenanceCode(conv, 0);
     const n0 = Math.floor(flat / (hw * C!));
-    let step = k > 1 ? Math.floor((d[r * k + 1]! - convBase) / hw) % C! - ch : 1;
+    let step = k > 1 ? (Math.floor((d[r * k + 1]! - convBase) / hw) % C!) - ch : 1;
     let lo = ch;
     let hi = ch;
     for (let j = 1; j < k; j++) {
       const f = d[r * k + j]! - convBase;
       if (f < 0 || f >= hw * C! * (n0 + 1) || f < hw * C! * n0 || f % hw !== flat % hw) {
-        throw new PrunedetError('E_HEAD_AMBIGUOUS', `output ${v.name} row ${r} mixes values of different locations or convs`, 'pass --head-spec');
+        throw new PrunedetError(
+          'E_HEAD_AMBIGUOUS',
+          `output ${v.name} row ${r} mixes values of different locations or convs`,
+          'pass --head-spec',
+        );
       }
       const pc = Math.floor(f / hw) % C!;
       if (pc !== ch + j * step) step = 0;
@@ -87,11 +99,26 @@ export function readOutput(v: Value, arr: Arr, convShapes: number[][]): OutputRo
     }
     let info = convs.get(conv);
     if (!info) {
-      info = { conv, rowsPerLocation: 0, step, firstChannels: [], rowMin: [], rowMax: [], locationMajor: true, loc0: loc, counts: new Map(), lastKey: -1 };
+      info = {
+        conv,
+        rowsPerLocation: 0,
+        step,
+        firstChannels: [],
+        rowMin: [],
+        rowMax: [],
+        locationMajor: true,
+        loc0: loc,
+        counts: new Map(),
+        lastKey: -1,
+      };
       convs.set(conv, info);
       convOrder.push(conv);
     } else if (convOrder[convOrder.length - 1] !== conv) {
-      throw new PrunedetError('E_HEAD_AMBIGUOUS', `output ${v.name} interleaves rows of several head convs`, 'pass --head-spec');
+      throw new PrunedetError(
+        'E_HEAD_AMBIGUOUS',
+        `output ${v.name} interleaves rows of several head convs`,
+        'pass --head-spec',
+      );
     }
     if (info.step !== step) info.step = 0;
     info.rowMin.push(lo);
@@ -106,10 +133,15 @@ export function readOutput(v: Value, arr: Arr, convShapes: number[][]): OutputRo
     const counts = [...info.counts.values()];
     info.rowsPerLocation = counts[0]!;
     if (counts.some((c) => c !== info.rowsPerLocation)) {
-      throw new PrunedetError('E_HEAD_AMBIGUOUS', `output ${v.name} reads a varying number of anchors per location`, 'pass --head-spec');
+      throw new PrunedetError(
+        'E_HEAD_AMBIGUOUS',
+        `output ${v.name} reads a varying number of anchors per location`,
+        'pass --head-spec',
+      );
     }
   }
   const clean = new Map<number, ConvRows>();
-  for (const [c, { conv, rowsPerLocation, step, firstChannels, rowMin, rowMax, locationMajor }] of convs) clean.set(c, { conv, rowsPerLocation, step, firstChannels, rowMin, rowMax, locationMajor });
+  for (const [c, { conv, rowsPerLocation, step, firstChannels, rowMin, rowMax, locationMajor }] of convs)
+    clean.set(c, { conv, rowsPerLocation, step, firstChannels, rowMin, rowMax, locationMajor });
   return { kind: 'rows', value: v, valuesPerRow: k, convOrder, convs: clean };
 }

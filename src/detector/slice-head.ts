@@ -36,7 +36,11 @@ export class SliceCache {
   take(v: Value, axis: number, indices: readonly number[], user: Node): Value {
     const t = v.constant() ?? (this.isStatic(v) ? this.freeze(v) : undefined);
     if (!t && !this.isStatic(v)) {
-      throw new PrunedetError('E_OP_UNSUPPORTED', `${user.label()} reads ${v.name}, which is computed at run time; prunedet slices only constant weights`, 'export with constant weights (fold the graph with onnx-simplifier)');
+      throw new PrunedetError(
+        'E_OP_UNSUPPORTED',
+        `${user.label()} reads ${v.name}, which is computed at run time; prunedet slices only constant weights`,
+        'export with constant weights (fold the graph with onnx-simplifier)',
+      );
     }
     if (v.constant() && t!.dims[axis] === indices.length && indices.every((x, i) => x === i)) return v;
     const key = `${v.name}\u0000${axis}\u0000${indices.join(',')}`;
@@ -49,7 +53,11 @@ export class SliceCache {
       } else {
         const idx = this.graph.addInitializer(`${v.name}_kept`, Tensor.fromInt64([indices.length], [...indices]));
         out = this.graph.newValue(`${v.name}_pruned`);
-        this.graph.addNode('Gather', [v, idx], [out], { name: this.graph.uniqueName(`${v.name}_prune_gather`), attributes: [A.int('axis', axis)], ...(v.producer ? { after: v.producer } : { before: user }) });
+        this.graph.addNode('Gather', [v, idx], [out], {
+          name: this.graph.uniqueName(`${v.name}_prune_gather`),
+          attributes: [A.int('axis', axis)],
+          ...(v.producer ? { after: v.producer } : { before: user }),
+        });
         this.gathered++;
       }
       this.memo.set(key, out);
@@ -85,7 +93,8 @@ function sliceChannelOp(node: Node, channels: number[], cache: SliceCache): void
       return;
     case 'PRelu': {
       const slope = node.inputs[1]?.constant();
-      if (slope && slope.size > 1) cache.sliceInput(node, 1, slope.dims.length === 3 ? 0 : slope.dims.length - 3, channels);
+      if (slope && slope.size > 1)
+        cache.sliceInput(node, 1, slope.dims.length === 3 ? 0 : slope.dims.length - 3, channels);
       return;
     }
     default:

@@ -131,8 +131,14 @@ export interface DetectorSpec {
 export function requireRoles(spec: DetectorSpec, purpose: string): void {
   if (spec.roles.complete) return;
   const names = spec.outputs.map((o) => o.name);
-  throw new PrunedetError('E_HEAD_AMBIGUOUS', `${purpose} needs to know which outputs hold scores and boxes: ${spec.roles.missing}`,
-    `pass --head-spec with the roles of the outputs, e.g. {"outputs": {${names.slice(0, 3).map((n, i) => `"${n}": "${['scores', 'boxes', 'landmarks'][i]}"`).join(', ')}}}`);
+  throw new PrunedetError(
+    'E_HEAD_AMBIGUOUS',
+    `${purpose} needs to know which outputs hold scores and boxes: ${spec.roles.missing}`,
+    `pass --head-spec with the roles of the outputs, e.g. {"outputs": {${names
+      .slice(0, 3)
+      .map((n, i) => `"${n}": "${['scores', 'boxes', 'landmarks'][i]}"`)
+      .join(', ')}}}`,
+  );
 }
 
 /** The JSON view `inspect --json` prints and scripts rely on. */
@@ -161,15 +167,35 @@ export function detectorJson(spec: DetectorSpec): Record<string, unknown> {
     scoreActivation: spec.scoreActivation,
     postprocessInGraph: spec.postprocessInGraph,
     anchorTable: spec.anchorTable
-      ? { constants: spec.anchorTable.constants, normalized: spec.anchorTable.normalized, output: spec.anchorTable.output, boxes: spec.anchorTable.xyxy.length / 4 }
+      ? {
+          constants: spec.anchorTable.constants,
+          normalized: spec.anchorTable.normalized,
+          output: spec.anchorTable.output,
+          boxes: spec.anchorTable.xyxy.length / 4,
+        }
       : null,
     outputs: spec.outputs.map((o) => ({
-      name: o.name, kind: o.kind, role: o.role, columns: o.columns, evidence: o.evidence, valuesPerRow: o.valuesPerRow,
-      ...(o.level !== undefined ? { level: o.level } : {}), levels: o.levels, graphOutput: o.graphOutput, ops: o.ops,
+      name: o.name,
+      kind: o.kind,
+      role: o.role,
+      columns: o.columns,
+      evidence: o.evidence,
+      valuesPerRow: o.valuesPerRow,
+      ...(o.level !== undefined ? { level: o.level } : {}),
+      levels: o.levels,
+      graphOutput: o.graphOutput,
+      ops: o.ops,
     })),
     roles: spec.roles,
     postprocess: spec.postprocess
-      ? { ops: spec.postprocess.ops, anchorIndexed: spec.postprocess.anchorIndexed.map((a) => ({ value: a.value.name, axis: a.axis, readBy: a.node.name || a.node.opType })) }
+      ? {
+          ops: spec.postprocess.ops,
+          anchorIndexed: spec.postprocess.anchorIndexed.map((a) => ({
+            value: a.value.name,
+            axis: a.axis,
+            readBy: a.node.name || a.node.opType,
+          })),
+        }
       : null,
     input: spec.input,
     imageSize: spec.imageSize,

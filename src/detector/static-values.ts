@@ -11,7 +11,14 @@ import { isStatic } from '../shape/types';
 import { evalNode, LayoutEvalError, type Arr, type StaticSource } from './layout-eval';
 
 /** Ops whose outputs are never fixed, whatever their inputs. */
-const RANDOM = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli']);
+const RANDOM = new Set([
+  'RandomNormal',
+  'RandomUniform',
+  'RandomNormalLike',
+  'RandomUniformLike',
+  'Multinomial',
+  'Bernoulli',
+]);
 
 /** Largest static tensor evaluated (elements): an anchor table of a large RetinaNet input is ~2M numbers. */
 const MAX_ELEMENTS = 1 << 25;
@@ -20,11 +27,15 @@ export class StaticValues implements StaticSource {
   private readonly dynamic = new Set<Value>();
   private readonly memo = new Map<Value, Arr | null>();
 
-  constructor(graph: Graph, private readonly shapes: ShapeResult) {
+  constructor(
+    graph: Graph,
+    private readonly shapes: ShapeResult,
+  ) {
     for (const v of graph.inputs) if (!v.initializer) this.dynamic.add(v);
     for (const n of graph.topoOrder()) {
       if (n.domain === '' && (n.opType === 'Shape' || n.opType === 'Size')) continue;
-      const dyn = RANDOM.has(n.opType) || [...n.inputs, ...n.captures].some((v) => v !== undefined && this.dynamic.has(v));
+      const dyn =
+        RANDOM.has(n.opType) || [...n.inputs, ...n.captures].some((v) => v !== undefined && this.dynamic.has(v));
       if (dyn) for (const o of n.outputs) if (o) this.dynamic.add(o);
     }
   }
@@ -59,7 +70,9 @@ export class StaticValues implements StaticSource {
     const a = this.value(v);
     if (!a) return undefined;
     const dtype = this.shapes.get(v)?.dtype ?? DataType.FLOAT;
-    return dtype === DataType.FLOAT ? Tensor.fromFloat32(a.shape, a.data as Float32Array) : Tensor.fromNumbers(dtype, a.shape, Array.from(a.data));
+    return dtype === DataType.FLOAT
+      ? Tensor.fromFloat32(a.shape, a.data as Float32Array)
+      : Tensor.fromNumbers(dtype, a.shape, Array.from(a.data));
   }
 
   private evaluate(node: Node, want: Value): Arr | undefined {

@@ -74,14 +74,24 @@ export class CocoAccumulator {
    * any order (`imageRank` = the image's position among the ground truth's sorted image ids). c0..c3: the outcome bits
    * per area range (those beyond `areas` are not kept).
    */
-  push(imageRank: number, score: number, category: number, rank: number, c0: number, c1: number, c2: number, c3: number): void {
+  push(
+    imageRank: number,
+    score: number,
+    category: number,
+    rank: number,
+    c0: number,
+    c1: number,
+    c2: number,
+    c3: number,
+  ): void {
     const d = this.n;
     if (d === this.imageRank.length) this.grow(d + 1);
     this.imageRank[d] = imageRank;
     this.score[d] = score;
     this.category[d] = category;
     this.rank[d] = rank;
-    const W = this.areas, c = W * d;
+    const W = this.areas,
+      c = W * d;
     this.codes[c] = c0;
     if (W > 1) {
       this.codes[c + 1] = c1;
@@ -94,8 +104,10 @@ export class CocoAccumulator {
   /** Push every detection of `r` (same `areas`), in its order. */
   append(r: AccumulatorRecords | CocoAccumulator): void {
     const src = r instanceof CocoAccumulator ? r.view() : r;
-    if (src.areas !== this.areas) throw new Error(`accumulator records of ${src.areas} area ranges appended to one of ${this.areas}`);
-    const m = src.n, d = this.n;
+    if (src.areas !== this.areas)
+      throw new Error(`accumulator records of ${src.areas} area ranges appended to one of ${this.areas}`);
+    const m = src.n,
+      d = this.n;
     if (d + m > this.imageRank.length) this.grow(d + m);
     this.imageRank.set(src.imageRank.subarray(0, m), d);
     this.score.set(src.score.subarray(0, m), d);
@@ -108,18 +120,38 @@ export class CocoAccumulator {
   /** The detections as views of this accumulator's buffers (valid until it changes). */
   view(): AccumulatorRecords {
     const n = this.n;
-    return { n, areas: this.areas, imageRank: this.imageRank.subarray(0, n), score: this.score.subarray(0, n), category: this.category.subarray(0, n), rank: this.rank.subarray(0, n), codes: this.codes.subarray(0, this.areas * n) };
+    return {
+      n,
+      areas: this.areas,
+      imageRank: this.imageRank.subarray(0, n),
+      score: this.score.subarray(0, n),
+      category: this.category.subarray(0, n),
+      rank: this.rank.subarray(0, n),
+      codes: this.codes.subarray(0, this.areas * n),
+    };
   }
 
   /** The detections as fresh arrays of their own (to transfer to another thread). */
   export(): AccumulatorRecords {
     const v = this.view();
-    return { n: v.n, areas: v.areas, imageRank: v.imageRank.slice(), score: v.score.slice(), category: v.category.slice(), rank: v.rank.slice(), codes: v.codes.slice() };
+    return {
+      n: v.n,
+      areas: v.areas,
+      imageRank: v.imageRank.slice(),
+      score: v.score.slice(),
+      category: v.category.slice(),
+      rank: v.rank.slice(),
+      codes: v.codes.slice(),
+    };
   }
 
   private grow(min: number): void {
     const size = Math.max(1024, min, 2 * this.imageRank.length);
-    const ir = new Int32Array(size), sc = new Float64Array(size), ca = new Int32Array(size), rk = new Uint8Array(size), co = new Uint32Array(this.areas * size);
+    const ir = new Int32Array(size),
+      sc = new Float64Array(size),
+      ca = new Int32Array(size),
+      rk = new Uint8Array(size),
+      co = new Uint32Array(this.areas * size);
     ir.set(this.imageRank);
     sc.set(this.score);
     ca.set(this.category);
@@ -141,14 +173,38 @@ export class CocoAccumulator {
     const K = categoryIds.length;
     this.accumulate(npig, K, A, true);
     const s = this.s;
-    const stats = [ap(s, K, 0), ap(s, K, 0, 0), ap(s, K, 0, 5), ap(s, K, 1), ap(s, K, 2), ap(s, K, 3), ar(s, K, 0, 0), ar(s, K, 0, 1), ar(s, K, 0, 2), ar(s, K, 1, 2), ar(s, K, 2, 2), ar(s, K, 3, 2)];
+    const stats = [
+      ap(s, K, 0),
+      ap(s, K, 0, 0),
+      ap(s, K, 0, 5),
+      ap(s, K, 1),
+      ap(s, K, 2),
+      ap(s, K, 3),
+      ar(s, K, 0, 0),
+      ar(s, K, 0, 1),
+      ar(s, K, 0, 2),
+      ar(s, K, 1, 2),
+      ar(s, K, 2, 2),
+      ar(s, K, 3, 2),
+    ];
     const out: CocoMetrics = {
-      map: stats[0]!, ap50: stats[1]!, ap75: stats[2]!, apSmall: stats[3]!, apMedium: stats[4]!, apLarge: stats[5]!,
-      ar1: stats[6]!, ar10: stats[7]!, ar100: stats[8]!, arSmall: stats[9]!, arMedium: stats[10]!, arLarge: stats[11]!,
+      map: stats[0]!,
+      ap50: stats[1]!,
+      ap75: stats[2]!,
+      apSmall: stats[3]!,
+      apMedium: stats[4]!,
+      apLarge: stats[5]!,
+      ar1: stats[6]!,
+      ar10: stats[7]!,
+      ar100: stats[8]!,
+      arSmall: stats[9]!,
+      arMedium: stats[10]!,
+      arLarge: stats[11]!,
       stats,
     };
     if (opts.perCategory) {
-      const vals = s.vals, precision = s.precision;
+      const vals = s.vals,
+        precision = s.precision;
       out.perCategory = categoryIds.map((categoryId, k) => {
         let cnt = 0;
         for (let t = 0; t < T; t++) {
@@ -212,10 +268,15 @@ export class CocoAccumulator {
     if (areas === A) precision.fill(-1, 0, T * R * K * A);
     else for (let q = 0; q < T * R * K; q++) for (let a = 0; a < areas; a++) precision[A * q + a] = -1;
     if (withRecall) recall.fill(-1, 0, T * K * A * M);
-    const codes = this.codes, rank = this.rank, W = this.areas;
-    const tpAt = s.tpAt, tpPr = s.pr, catCodes = s.rc;
+    const codes = this.codes,
+      rank = this.rank,
+      W = this.areas;
+    const tpAt = s.tpAt,
+      tpPr = s.pr,
+      catCodes = s.rc;
     for (let k = 0; k < K; k++) {
-      const c0 = catStart[k]!, c1 = catStart[k + 1]!;
+      const c0 = catStart[k]!,
+        c1 = catStart[k + 1]!;
       const nd = c1 - c0;
       for (let a = 0; a < areas; a++) {
         const gts = npig[k * A + a]!;
@@ -239,8 +300,10 @@ export class CocoAccumulator {
         // This category's outcome bits in merge order, contiguous (read once per threshold below).
         for (let c = 0; c < nd; c++) catCodes[c] = codes[W * catDets[c0 + c]! + a]!;
         for (let t = 0; t < T; t++) {
-          const tpBit = TP_BIT << t, igBit = IGNORED_BIT << t;
-          let tp = 0, fp = 0;
+          const tpBit = TP_BIT << t,
+            igBit = IGNORED_BIT << t;
+          let tp = 0,
+            fp = 0;
           for (let c = 0; c < nd; c++) {
             const w = catCodes[c]!;
             if (w & tpBit) {
@@ -269,7 +332,8 @@ export class CocoAccumulator {
 
 /** summarize()'s AP: mean of the precision entries > -1 of area a (one IoU threshold, or all). */
 function ap(s: AccumulateScratch, K: number, a: number, t?: number): number {
-  const precision = s.precision, vals = s.vals;
+  const precision = s.precision,
+    vals = s.vals;
   let cnt = 0;
   for (let ti = t ?? 0; ti < (t === undefined ? T : t + 1); ti++) {
     for (let r = 0; r < R; r++) {
@@ -284,7 +348,8 @@ function ap(s: AccumulateScratch, K: number, a: number, t?: number): number {
 
 /** summarize()'s AR: mean of the recall entries > -1 of area a and maxDets index mi. */
 function ar(s: AccumulateScratch, K: number, a: number, mi: number): number {
-  const recall = s.recall, vals = s.vals;
+  const recall = s.recall,
+    vals = s.vals;
   let cnt = 0;
   for (let t = 0; t < T; t++) {
     for (let k = 0; k < K; k++) {

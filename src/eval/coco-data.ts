@@ -66,7 +66,11 @@ export function parseCocoAnnotations(bytes: Uint8Array, path: string): CocoGroun
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new PrunedetError('E_ANNOTATIONS', `annotations file ${path} is not valid JSON (${(e as Error).message})`, 'fix or re-export the file');
+    throw new PrunedetError(
+      'E_ANNOTATIONS',
+      `annotations file ${path} is not valid JSON (${(e as Error).message})`,
+      'fix or re-export the file',
+    );
   }
   return validateCocoGroundTruth(json, path);
 }
@@ -107,18 +111,34 @@ export function validateCocoGroundTruth(json: unknown, where = 'ground truth'): 
     const id = ann.id as number;
     const label = `annotations[${i}] (id ${id})`;
     if (annIds.has(id)) {
-      throw new PrunedetError('E_ANNOTATIONS', `${where}: ${label} repeats annotation id ${id}`, 'give every annotation a unique id');
+      throw new PrunedetError(
+        'E_ANNOTATIONS',
+        `${where}: ${label} repeats annotation id ${id}`,
+        'give every annotation a unique id',
+      );
     }
     annIds.add(id);
     if (!imageIds.has(ann.image_id as number)) {
-      throw new PrunedetError('E_ANNOTATIONS', `${where}: ${label} refers to image_id ${ann.image_id}, which is not in "images"`, 'add the image to "images" or drop the annotation');
+      throw new PrunedetError(
+        'E_ANNOTATIONS',
+        `${where}: ${label} refers to image_id ${ann.image_id}, which is not in "images"`,
+        'add the image to "images" or drop the annotation',
+      );
     }
     if (!categoryIds.has(ann.category_id as number)) {
-      throw new PrunedetError('E_ANNOTATIONS', `${where}: ${label} refers to category_id ${ann.category_id}, which is not in "categories"`, 'add the category to "categories" or drop the annotation');
+      throw new PrunedetError(
+        'E_ANNOTATIONS',
+        `${where}: ${label} refers to category_id ${ann.category_id}, which is not in "categories"`,
+        'add the category to "categories" or drop the annotation',
+      );
     }
     const bbox = ann.bbox;
     if (!Array.isArray(bbox) || bbox.length !== 4 || !bbox.every(isFiniteNumber)) {
-      throw new PrunedetError('E_ANNOTATIONS', `${where}: ${label} has no "bbox" of four numbers [x, y, w, h]`, fixHint);
+      throw new PrunedetError(
+        'E_ANNOTATIONS',
+        `${where}: ${label} has no "bbox" of four numbers [x, y, w, h]`,
+        fixHint,
+      );
     }
     const crowd = ann.iscrowd;
     if (crowd !== undefined && typeof crowd !== 'boolean' && !isFiniteNumber(crowd)) {
@@ -144,7 +164,10 @@ export interface DetectionsAsGroundTruthOptions {
  * avoided on purpose: pycocotools cannot tell a match to gt id 0 from no match). "Fidelity mAP" of a candidate =
  * evaluate(candidate detections) against this.
  */
-export function detectionsAsGroundTruth(dets: readonly CocoDetection[], opts: DetectionsAsGroundTruthOptions = {}): CocoGroundTruth {
+export function detectionsAsGroundTruth(
+  dets: readonly CocoDetection[],
+  opts: DetectionsAsGroundTruthOptions = {},
+): CocoGroundTruth {
   const minScore = opts.minScore ?? -Infinity;
   const imageIds = new Set<number>(opts.imageIds ?? []);
   const categoryIds = new Set<number>(opts.categoryIds ?? []);
@@ -153,12 +176,23 @@ export function detectionsAsGroundTruth(dets: readonly CocoDetection[], opts: De
     if (!(d.score > minScore)) continue;
     if (!opts.imageIds) imageIds.add(d.image_id);
     else if (!imageIds.has(d.image_id)) {
-      throw new PrunedetError('E_ANNOTATIONS', `reference detection refers to image_id ${d.image_id}, which is not in the given image ids`, 'pass every evaluated image id');
+      throw new PrunedetError(
+        'E_ANNOTATIONS',
+        `reference detection refers to image_id ${d.image_id}, which is not in the given image ids`,
+        'pass every evaluated image id',
+      );
     }
     if (!opts.categoryIds) categoryIds.add(d.category_id);
     else if (!categoryIds.has(d.category_id)) continue;
     const [x, y, w, h] = d.bbox as number[];
-    annotations.push({ id: annotations.length + 1, image_id: d.image_id, category_id: d.category_id, bbox: [x!, y!, w!, h!], area: w! * h!, iscrowd: 0 });
+    annotations.push({
+      id: annotations.length + 1,
+      image_id: d.image_id,
+      category_id: d.category_id,
+      bbox: [x!, y!, w!, h!],
+      area: w! * h!,
+      iscrowd: 0,
+    });
   }
   return {
     images: [...imageIds].sort((a, b) => a - b).map((id) => ({ id })),
@@ -176,7 +210,11 @@ function uniqueIds(entries: unknown[], key: string, noun: string, where: string,
       throw new PrunedetError('E_ANNOTATIONS', `${where}: ${key}[${i}] has no numeric "id"`, fixHint);
     }
     if (ids.has(id)) {
-      throw new PrunedetError('E_ANNOTATIONS', `${where}: ${key}[${i}] repeats ${noun} id ${id}`, `give every ${noun} a unique id`);
+      throw new PrunedetError(
+        'E_ANNOTATIONS',
+        `${where}: ${key}[${i}] repeats ${noun} id ${id}`,
+        `give every ${noun} a unique id`,
+      );
     }
     ids.add(id);
   });

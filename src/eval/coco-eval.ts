@@ -24,7 +24,14 @@ import { CocoAccumulator, IGNORED_BIT, TP_BIT, type CocoMetrics, type EvaluateOp
 import { A, AREA_RANGES, IOU_THRESHOLDS, MAX_DET, T } from './coco-params';
 
 export { loadCocoAnnotations, detectionsAsGroundTruth, validateCocoGroundTruth } from './coco-data';
-export type { CocoAnnotation, CocoCategory, CocoDetection, CocoGroundTruth, CocoImage, DetectionsAsGroundTruthOptions } from './coco-data';
+export type {
+  CocoAnnotation,
+  CocoCategory,
+  CocoDetection,
+  CocoGroundTruth,
+  CocoImage,
+  DetectionsAsGroundTruthOptions,
+} from './coco-data';
 export { AREA_RANGES, IOU_THRESHOLDS, MAX_DETS, RECALL_THRESHOLDS, pairwiseSum } from './coco-params';
 export { CocoAccumulator, type CocoMetrics, type EvaluateOptions } from './coco-accumulate';
 
@@ -115,7 +122,10 @@ export class PreparedGroundTruth {
     this.gtIdZero = new Uint8Array(G);
     for (let j = 0; j < G; j++) {
       const g = counts[bucketOf[j]!]!++;
-      const x = arrays.bbox[4 * j]!, y = arrays.bbox[4 * j + 1]!, w = arrays.bbox[4 * j + 2]!, h = arrays.bbox[4 * j + 3]!;
+      const x = arrays.bbox[4 * j]!,
+        y = arrays.bbox[4 * j + 1]!,
+        w = arrays.bbox[4 * j + 2]!,
+        h = arrays.bbox[4 * j + 3]!;
       this.gtX1[g] = x;
       this.gtY1[g] = y;
       this.gtX2[g] = w + x;
@@ -129,7 +139,8 @@ export class PreparedGroundTruth {
     this.xSorted = new Float64Array(G);
     this.crowdStart = new Int32Array(K * I);
     for (let b = 0; b < K * I; b++) {
-      const g0 = this.gtStart[b]!, g1 = this.gtStart[b + 1]!;
+      const g0 = this.gtStart[b]!,
+        g1 = this.gtStart[b + 1]!;
       // The non-crowd gts in annotation order, insertion-sorted by x1 (stable), then the crowd ones.
       let p = g0;
       for (let g = g0; g < g1; g++) {
@@ -188,12 +199,29 @@ export class PreparedGroundTruth {
       if (k === undefined) continue;
       const i = this.imageIndex.get(d.image_id);
       if (i === undefined) {
-        throw new PrunedetError('E_ANNOTATIONS', `detection ${j} refers to image_id ${d.image_id}, which is not in the ground-truth images`, 'evaluate on the images the ground truth lists');
+        throw new PrunedetError(
+          'E_ANNOTATIONS',
+          `detection ${j} refers to image_id ${d.image_id}, which is not in the ground-truth images`,
+          'evaluate on the images the ground truth lists',
+        );
       }
       const bb = d.bbox;
-      const x = bb[0]!, y = bb[1]!, w = bb[2]!, h = bb[3]!;
-      if (!Number.isFinite(d.score) || !Number.isFinite(x) || !Number.isFinite(y) || !Number.isFinite(w) || !Number.isFinite(h)) {
-        throw new PrunedetError('E_ANNOTATIONS', `detection ${j} (image_id ${d.image_id}) has a non-finite score or bbox`, 'emit finite [x, y, w, h] boxes and scores');
+      const x = bb[0]!,
+        y = bb[1]!,
+        w = bb[2]!,
+        h = bb[3]!;
+      if (
+        !Number.isFinite(d.score) ||
+        !Number.isFinite(x) ||
+        !Number.isFinite(y) ||
+        !Number.isFinite(w) ||
+        !Number.isFinite(h)
+      ) {
+        throw new PrunedetError(
+          'E_ANNOTATIONS',
+          `detection ${j} (image_id ${d.image_id}) has a non-finite score or bbox`,
+          'emit finite [x, y, w, h] boxes and scores',
+        );
       }
       s.detImage[n] = i;
       s.detIndex[n] = j;
@@ -219,9 +247,20 @@ export class PreparedGroundTruth {
     const acc = this.acc;
     acc.reset();
     for (let i = 0; i < I; i++) {
-      const p0 = perImage[i]!, p1 = perImage[i + 1]!;
+      const p0 = perImage[i]!,
+        p1 = perImage[i + 1]!;
       if (p1 === p0) continue;
-      this.matchImage(i, i, { n: p1 - p0, category: s.byCat.subarray(p0, p1), score: s.byScore.subarray(p0, p1), box: s.byBox.subarray(4 * p0, 4 * p1) }, acc);
+      this.matchImage(
+        i,
+        i,
+        {
+          n: p1 - p0,
+          category: s.byCat.subarray(p0, p1),
+          score: s.byScore.subarray(p0, p1),
+          box: s.byBox.subarray(4 * p0, 4 * p1),
+        },
+        acc,
+      );
     }
     return acc.result(this.npig, this.categoryIds, opts);
   }
@@ -244,7 +283,8 @@ export class PreparedGroundTruth {
     const order = s.imgOrder;
     let sorted = true;
     for (let j = 1; j < n && sorted; j++) if (d.score[j]! > d.score[j - 1]!) sorted = false;
-    if (sorted) for (let j = 0; j < n; j++) order[j] = j; // already in score order (a post-processing's output is)
+    if (sorted)
+      for (let j = 0; j < n; j++) order[j] = j; // already in score order (a post-processing's output is)
     else s.order.orderF64Desc(d.score, n, order);
     const rank = s.rank;
     const catCount = s.catCount;
@@ -284,7 +324,8 @@ export class PreparedGroundTruth {
     }
 
     // Per category: IoU candidates (>= the lowest threshold), then greedy matching per area range and threshold.
-    const ign = this.gtIgnore, crowd = this.gtCrowd;
+    const ign = this.gtIgnore,
+      crowd = this.gtCrowd;
     const codes = s.codes;
     const box = d.box;
     for (let k = 0; k < K; k++) {
@@ -305,7 +346,8 @@ export class PreparedGroundTruth {
           const gtm = s.gtm;
           gtm.fill(0, 0, Gb);
           for (let q = 0; q < D; q++) {
-            const c0 = s.candStart[q]!, c1 = s.candStart[q + 1]!;
+            const c0 = s.candStart[q]!,
+              c1 = s.candStart[q + 1]!;
             let best = thr;
             let m = -1;
             // Regular gts first (pycocotools sorts ignored gts last and stops at them once a regular gt matched).
@@ -346,7 +388,16 @@ export class PreparedGroundTruth {
     }
     for (let j = 0; j < n; j++) {
       if (rank[j]! >= MAX_DET) continue;
-      acc.push(imageRank, d.score[j]!, d.category[j]!, rank[j]!, codes[4 * j]!, codes[4 * j + 1]!, codes[4 * j + 2]!, codes[4 * j + 3]!);
+      acc.push(
+        imageRank,
+        d.score[j]!,
+        d.category[j]!,
+        rank[j]!,
+        codes[4 * j]!,
+        codes[4 * j + 1]!,
+        codes[4 * j + 2]!,
+        codes[4 * j + 3]!,
+      );
     }
   }
 
@@ -358,21 +409,37 @@ export class PreparedGroundTruth {
    */
   private collectCandidates(keptDets: Int32Array, p0: number, D: number, b: number, box: Float64Array): void {
     const s = this.s;
-    const g0 = this.gtStart[b]!, gEnd = this.gtStart[b + 1]!, gCrowd = this.crowdStart[b]!;
+    const g0 = this.gtStart[b]!,
+      gEnd = this.gtStart[b + 1]!,
+      gCrowd = this.crowdStart[b]!;
     s.ensureCand(D, D * (gEnd - g0));
-    const gx1 = this.gtX1, gy1 = this.gtY1, gx2 = this.gtX2, gy2 = this.gtY2, garea = this.gtBoxArea;
-    const order = this.xOrder, xs = this.xSorted, candGt = s.candGt, candIou = s.candIou;
+    const gx1 = this.gtX1,
+      gy1 = this.gtY1,
+      gx2 = this.gtX2,
+      gy2 = this.gtY2,
+      garea = this.gtBoxArea;
+    const order = this.xOrder,
+      xs = this.xSorted,
+      candGt = s.candGt,
+      candIou = s.candIou;
     let c = 0;
     for (let q = 0; q < D; q++) {
       s.candStart[q] = c;
       if (gEnd === g0) continue;
       const j = keptDets[p0 + q]!;
-      const dx = box[4 * j]!, dy = box[4 * j + 1]!, dw = box[4 * j + 2]!, dh = box[4 * j + 3]!;
-      const dx2 = dw + dx, dy2 = dh + dy, da = dw * dh;
+      const dx = box[4 * j]!,
+        dy = box[4 * j + 1]!,
+        dw = box[4 * j + 2]!,
+        dh = box[4 * j + 3]!;
+      const dx2 = dw + dx,
+        dy2 = dh + dy,
+        da = dw * dh;
       if (!(dx2 > dx && dy2 > dy)) continue; // empty det: every intersection width or height is <= 0
       const margin = 1e-6 * (Math.abs(dx) + dw + 1);
-      const lo = dx - dw - margin, hi = dx + (2 * dw) / 3 + margin;
-      let a = g0, z = gCrowd; // first sorted position with x1 >= lo
+      const lo = dx - dw - margin,
+        hi = dx + (2 * dw) / 3 + margin;
+      let a = g0,
+        z = gCrowd; // first sorted position with x1 >= lo
       while (a < z) {
         const mid = (a + z) >>> 1;
         if (xs[mid]! < lo) a = mid + 1;
@@ -384,9 +451,11 @@ export class PreparedGroundTruth {
         const g = order[g1]!;
         // maskApi.c bbIou: iw = min(D[2]+D[0], G[2]+G[0]) - max(D[0], G[0]), skipped when <= 0 (same for h).
         // min(a, b) - max(c, e) > 0 exactly when a > c, a > e, b > c and b > e.
-        const ax = gx1[g]!, bx = gx2[g]!;
+        const ax = gx1[g]!,
+          bx = gx2[g]!;
         if (!(dx2 > ax && bx > dx && bx > ax)) continue;
-        const ay = gy1[g]!, by = gy2[g]!;
+        const ay = gy1[g]!,
+          by = gy2[g]!;
         if (!(dy2 > ay && by > dy && by > ay)) continue;
         const inter = (Math.min(dx2, bx) - Math.max(dx, ax)) * (Math.min(dy2, by) - Math.max(dy, ay));
         const iou = inter / (g1 >= gCrowd ? da : da + garea[g]! - inter);
@@ -416,8 +485,15 @@ function groundTruthArrays(gt: CocoGroundTruth): GroundTruthArrays {
   const categoryIndex = new Map(categoryIds.map((id, k) => [id, k]));
   const n = gt.annotations.length;
   const a: GroundTruthArrays = {
-    imageIds, categoryIds, n,
-    image: new Int32Array(n), category: new Int32Array(n), bbox: new Float64Array(4 * n), area: new Float64Array(n), crowd: new Uint8Array(n), idZero: new Uint8Array(n),
+    imageIds,
+    categoryIds,
+    n,
+    image: new Int32Array(n),
+    category: new Int32Array(n),
+    bbox: new Float64Array(4 * n),
+    area: new Float64Array(n),
+    crowd: new Uint8Array(n),
+    idZero: new Uint8Array(n),
   };
   gt.annotations.forEach((ann, j) => {
     a.image[j] = imageIndex.get(ann.image_id)!;
@@ -437,7 +513,11 @@ export function prepareGroundTruth(gt: CocoGroundTruth): PreparedGroundTruth {
 }
 
 /** pycocotools COCOeval bbox stats of `dets` against `gt` (raw or prepared). */
-export function evaluateCoco(gt: CocoGroundTruth | PreparedGroundTruth, dets: readonly CocoDetection[], opts?: EvaluateOptions): CocoMetrics {
+export function evaluateCoco(
+  gt: CocoGroundTruth | PreparedGroundTruth,
+  dets: readonly CocoDetection[],
+  opts?: EvaluateOptions,
+): CocoMetrics {
   const prepared = gt instanceof PreparedGroundTruth ? gt : new PreparedGroundTruth(gt);
   return prepared.evaluate(dets, opts);
 }

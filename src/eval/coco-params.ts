@@ -14,7 +14,12 @@ export const IOU_THRESHOLDS: Float64Array = linspace(0.5, 0.95, 10);
 export const RECALL_THRESHOLDS: Float64Array = linspace(0, 1, 101);
 export const MAX_DETS: readonly number[] = [1, 10, 100];
 /** all, small, medium, large: [lo, hi] on the annotation's `area`, both ends inclusive. */
-export const AREA_RANGES: readonly (readonly [number, number])[] = [[0, 1e10], [0, 32 ** 2], [32 ** 2, 96 ** 2], [96 ** 2, 1e10]];
+export const AREA_RANGES: readonly (readonly [number, number])[] = [
+  [0, 1e10],
+  [0, 32 ** 2],
+  [32 ** 2, 96 ** 2],
+  [96 ** 2, 1e10],
+];
 
 /** IoU thresholds, recall thresholds, area ranges, maxDets settings; the largest maxDets. */
 export const T = 10;
@@ -34,15 +39,27 @@ export function pairwiseSum(a: Float64Array, start: number, n: number): number {
     return res;
   }
   if (n <= 128) {
-    let r0 = a[start]!, r1 = a[start + 1]!, r2 = a[start + 2]!, r3 = a[start + 3]!;
-    let r4 = a[start + 4]!, r5 = a[start + 5]!, r6 = a[start + 6]!, r7 = a[start + 7]!;
+    let r0 = a[start]!,
+      r1 = a[start + 1]!,
+      r2 = a[start + 2]!,
+      r3 = a[start + 3]!;
+    let r4 = a[start + 4]!,
+      r5 = a[start + 5]!,
+      r6 = a[start + 6]!,
+      r7 = a[start + 7]!;
     let i = 8;
     for (; i < n - (n % 8); i += 8) {
       const o = start + i;
-      r0 += a[o]!; r1 += a[o + 1]!; r2 += a[o + 2]!; r3 += a[o + 3]!;
-      r4 += a[o + 4]!; r5 += a[o + 5]!; r6 += a[o + 6]!; r7 += a[o + 7]!;
+      r0 += a[o]!;
+      r1 += a[o + 1]!;
+      r2 += a[o + 2]!;
+      r3 += a[o + 3]!;
+      r4 += a[o + 4]!;
+      r5 += a[o + 5]!;
+      r6 += a[o + 6]!;
+      r7 += a[o + 7]!;
     }
-    let res = (r0 + r1 + (r2 + r3)) + (r4 + r5 + (r6 + r7));
+    let res = r0 + r1 + (r2 + r3) + (r4 + r5 + (r6 + r7));
     for (; i < n; i++) res += a[start + i]!;
     return res;
   }

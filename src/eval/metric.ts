@@ -16,11 +16,16 @@ const EVAL_MAX_DETS = MAX_DETS[MAX_DETS.length - 1]!;
  * for entries without `file_name`, whose id is the photo's name as a number (`000000397133.jpg` -> 397133). Also
  * returns the annotations restricted to those images. Throws E_ANNOTATIONS naming the first photo not listed.
  */
-export function matchAnnotations(gt: CocoGroundTruth, images: readonly string[], where: string): { imageIds: number[]; gt: CocoGroundTruth } {
+export function matchAnnotations(
+  gt: CocoGroundTruth,
+  images: readonly string[],
+  where: string,
+): { imageIds: number[]; gt: CocoGroundTruth } {
   const byName = new Map<string, number>();
   const byId = new Set<number>();
   for (const im of gt.images) {
-    if (typeof im.file_name === 'string' && im.file_name !== '') byName.set(basename(im.file_name.replace(/\\/g, '/')), im.id);
+    if (typeof im.file_name === 'string' && im.file_name !== '')
+      byName.set(basename(im.file_name.replace(/\\/g, '/')), im.id);
     else byId.add(im.id);
   }
   const imageIds = images.map((path) => {
@@ -29,18 +34,31 @@ export function matchAnnotations(gt: CocoGroundTruth, images: readonly string[],
     if (id !== undefined) return id;
     const stem = Number(basename(name, extname(name)));
     if (Number.isInteger(stem) && byId.has(stem)) return stem;
-    throw new PrunedetError('E_ANNOTATIONS', `image ${name} is not in the annotations ${where} (no image entry with that file_name or id; ${gt.images.length} images listed)`, 'pass the annotation file of this image folder, or remove the images it does not cover');
+    throw new PrunedetError(
+      'E_ANNOTATIONS',
+      `image ${name} is not in the annotations ${where} (no image entry with that file_name or id; ${gt.images.length} images listed)`,
+      'pass the annotation file of this image folder, or remove the images it does not cover',
+    );
   });
   const seen = new Map<number, string>();
   imageIds.forEach((id, i) => {
     const prev = seen.get(id);
-    if (prev !== undefined) throw new PrunedetError('E_ANNOTATIONS', `images ${basename(prev)} and ${basename(images[i]!)} both match annotation image id ${id} in ${where}`, 'give every image its own entry');
+    if (prev !== undefined)
+      throw new PrunedetError(
+        'E_ANNOTATIONS',
+        `images ${basename(prev)} and ${basename(images[i]!)} both match annotation image id ${id} in ${where}`,
+        'give every image its own entry',
+      );
     seen.set(id, images[i]!);
   });
   const keep = new Set(imageIds);
   return {
     imageIds,
-    gt: { images: gt.images.filter((im) => keep.has(im.id)), annotations: gt.annotations.filter((a) => keep.has(a.image_id)), categories: gt.categories },
+    gt: {
+      images: gt.images.filter((im) => keep.has(im.id)),
+      annotations: gt.annotations.filter((a) => keep.has(a.image_id)),
+      categories: gt.categories,
+    },
   };
 }
 
@@ -48,10 +66,18 @@ export function matchAnnotations(gt: CocoGroundTruth, images: readonly string[],
 export function cocoMetric(gt: CocoGroundTruth, imageIds: number[], foreground: number, where: string): MetricSpec {
   const categoryIds = gt.categories.map((c) => c.id).sort((a, b) => a - b);
   if (categoryIds.length !== foreground) {
-    throw new PrunedetError('E_ANNOTATIONS', `the annotations ${where} have ${categoryIds.length} categories but the model has ${foreground} foreground class${foreground === 1 ? '' : 'es'}`, 'pass annotations with one category per class of the model (label k = the k-th category by id)');
+    throw new PrunedetError(
+      'E_ANNOTATIONS',
+      `the annotations ${where} have ${categoryIds.length} categories but the model has ${foreground} foreground class${foreground === 1 ? '' : 'es'}`,
+      'pass annotations with one category per class of the model (label k = the k-th category by id)',
+    );
   }
   if (gt.annotations.length === 0) {
-    throw new PrunedetError('E_ANNOTATIONS', `the annotations ${where} have no objects on these ${imageIds.length} images`, 'pass annotations with objects on the images, or drop --annotations for fidelity mode');
+    throw new PrunedetError(
+      'E_ANNOTATIONS',
+      `the annotations ${where} have no objects on these ${imageIds.length} images`,
+      'pass annotations with objects on the images, or drop --annotations for fidelity mode',
+    );
   }
   return { kind: 'coco', gt, imageIds, categoryIds, divisor: 1 };
 }
@@ -85,9 +111,18 @@ export function fidelityMetric(full: readonly CocoDetection[], imageIds: number[
 /** Fidelity is undefined when the full model detects nothing (`objects` = 0) or scores <= 0 against itself. */
 export function checkFidelity(objects: number, images: number, self?: number): void {
   if (objects === 0) {
-    throw new PrunedetError('E_IMAGES', `the full model detects nothing on these ${images} images, so fidelity is undefined`, 'lower the score threshold (e.g. --postprocess <preset>,score_thr=0.3), add images with objects, or pass --annotations');
+    throw new PrunedetError(
+      'E_IMAGES',
+      `the full model detects nothing on these ${images} images, so fidelity is undefined`,
+      'lower the score threshold (e.g. --postprocess <preset>,score_thr=0.3), add images with objects, or pass --annotations',
+    );
   }
-  if (self !== undefined && !(self > 0)) throw new PrunedetError('E_IMAGES', `the full model's detections score ${self} against themselves (degenerate boxes?), so fidelity is undefined`, 'check the box units and preprocessing');
+  if (self !== undefined && !(self > 0))
+    throw new PrunedetError(
+      'E_IMAGES',
+      `the full model's detections score ${self} against themselves (degenerate boxes?), so fidelity is undefined`,
+      'check the box units and preprocessing',
+    );
 }
 
 /**
@@ -95,7 +130,11 @@ export function checkFidelity(objects: number, images: number, self?: number): v
  * (mAP / divisor, capped at 1). verify uses this to reproduce a front point's number. `prepared` = the metric's
  * ground truth prepared once, when scoring many results.
  */
-export function scoreDetections(metric: MetricSpec, dets: readonly CocoDetection[], prepared: PreparedGroundTruth = prepareGroundTruth(metric.gt)): number {
+export function scoreDetections(
+  metric: MetricSpec,
+  dets: readonly CocoDetection[],
+  prepared: PreparedGroundTruth = prepareGroundTruth(metric.gt),
+): number {
   const raw = prepared.evaluate(dets).map;
   return metric.kind === 'fidelity' ? Math.min(1, raw / metric.divisor) : raw;
 }

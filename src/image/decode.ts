@@ -28,7 +28,13 @@ export const IMAGE_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png'];
 
 /** Read and decode a JPEG or PNG file (at most LIMITS.imageFileBytes). Every failure is E_IMAGES naming the file. */
 export function decodeImage(path: string, opts: DecodeOptions = {}): RgbImage {
-  const bytes = readInputFile(path, 'E_IMAGES', `image ${path}`, 'pass an existing .jpg/.jpeg/.png file', LIMITS.imageFileBytes);
+  const bytes = readInputFile(
+    path,
+    'E_IMAGES',
+    `image ${path}`,
+    'pass an existing .jpg/.jpeg/.png file',
+    LIMITS.imageFileBytes,
+  );
   return decodeImageBytes(bytes, path, opts);
 }
 
@@ -68,14 +74,37 @@ function checkHeader(bytes: Uint8Array, name: string, maxMegapixels: number): 'j
   if (bytes.length === 0) {
     throw new PrunedetError('E_IMAGES', `image ${name} is empty (0 bytes)`, 'replace or remove the file');
   }
-  const kind = bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff ? 'jpeg' : isPng(bytes) ? 'png' : undefined;
-  if (!kind) throw new PrunedetError('E_IMAGES', `image ${name} has an unsupported image format (not JPEG or PNG)`, 'convert it to .jpg or .png');
-  const declared = kind === 'jpeg' ? jpegDeclaredSize(bytes) : bytes.length >= 24 ? { width: readU32(bytes, 16), height: readU32(bytes, 20) } : undefined;
+  const kind =
+    bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff
+      ? 'jpeg'
+      : isPng(bytes)
+        ? 'png'
+        : undefined;
+  if (!kind)
+    throw new PrunedetError(
+      'E_IMAGES',
+      `image ${name} has an unsupported image format (not JPEG or PNG)`,
+      'convert it to .jpg or .png',
+    );
+  const declared =
+    kind === 'jpeg'
+      ? jpegDeclaredSize(bytes)
+      : bytes.length >= 24
+        ? { width: readU32(bytes, 16), height: readU32(bytes, 20) }
+        : undefined;
   if (declared && declared.width * declared.height > maxMegapixels * 1e6) {
-    throw new PrunedetError('E_IMAGES', `image ${name} is not a readable ${kind.toUpperCase()} (it declares ${declared.width}x${declared.height} pixels, above the ${maxMegapixels} MP limit)`, 'downscale the image or remove it from the folder');
+    throw new PrunedetError(
+      'E_IMAGES',
+      `image ${name} is not a readable ${kind.toUpperCase()} (it declares ${declared.width}x${declared.height} pixels, above the ${maxMegapixels} MP limit)`,
+      'downscale the image or remove it from the folder',
+    );
   }
   if (kind === 'jpeg' && declared && (declared.width === 0 || declared.height === 0)) {
-    throw new PrunedetError('E_IMAGES', `image ${name} is not a readable JPEG (it declares ${declared.width}x${declared.height} pixels)`, 're-encode the file or remove it from the folder');
+    throw new PrunedetError(
+      'E_IMAGES',
+      `image ${name} is not a readable JPEG (it declares ${declared.width}x${declared.height} pixels)`,
+      're-encode the file or remove it from the folder',
+    );
   }
   return kind;
 }
@@ -96,7 +125,11 @@ export function checkImageFile(path: string, opts: DecodeOptions = {}): void {
   try {
     const size = statSync(path).size;
     if (size > LIMITS.imageFileBytes) {
-      throw new PrunedetError('E_IMAGES', `image ${path} is ${size.toLocaleString('en-US')} bytes, above prunedet's limit of ${LIMITS.imageFileBytes.toLocaleString('en-US')}`, 'downscale the image or remove it from the folder');
+      throw new PrunedetError(
+        'E_IMAGES',
+        `image ${path} is ${size.toLocaleString('en-US')} bytes, above prunedet's limit of ${LIMITS.imageFileBytes.toLocaleString('en-US')}`,
+        'downscale the image or remove it from the folder',
+      );
     }
     fd = openSync(path, 'r');
     const head = new Uint8Array(Math.min(size, HEADER_BYTES));
@@ -124,10 +157,18 @@ export function decodeImageBytes(bytes: Uint8Array, name: string, opts: DecodeOp
         maxMemoryUsageInMB: opts.maxMemoryUsageInMB ?? 1024,
       });
     } catch (e) {
-      throw new PrunedetError('E_IMAGES', `image ${name} is not a readable JPEG (${errorText(e)})`, 're-encode the file or remove it from the folder');
+      throw new PrunedetError(
+        'E_IMAGES',
+        `image ${name} is not a readable JPEG (${errorText(e)})`,
+        're-encode the file or remove it from the folder',
+      );
     }
     if (!(decoded.width > 0 && decoded.height > 0) || decoded.data.length !== decoded.width * decoded.height * 3) {
-      throw new PrunedetError('E_IMAGES', `image ${name} is not a readable JPEG (no image data)`, 're-encode the file or remove it from the folder');
+      throw new PrunedetError(
+        'E_IMAGES',
+        `image ${name} is not a readable JPEG (no image data)`,
+        're-encode the file or remove it from the folder',
+      );
     }
     const img: RgbImage = { width: decoded.width, height: decoded.height, data: decoded.data };
     const orientation = opts.exifOrientation === false || !decoded.exifBuffer ? 1 : exifOrientation(decoded.exifBuffer);
@@ -136,7 +177,11 @@ export function decodeImageBytes(bytes: Uint8Array, name: string, opts: DecodeOp
   try {
     return decodePng(bytes, maxMegapixels * 1e6);
   } catch (e) {
-    throw new PrunedetError('E_IMAGES', `image ${name} is not a readable PNG (${errorText(e)})`, 're-encode the file or remove it from the folder');
+    throw new PrunedetError(
+      'E_IMAGES',
+      `image ${name} is not a readable PNG (${errorText(e)})`,
+      're-encode the file or remove it from the folder',
+    );
   }
 }
 
@@ -148,7 +193,11 @@ export function listImages(dir: string): string[] {
   let names: string[];
   try {
     if (!statSync(dir).isDirectory()) {
-      throw new PrunedetError('E_IMAGES', `image folder ${dir} is not a folder`, 'pass a folder of .jpg/.jpeg/.png images');
+      throw new PrunedetError(
+        'E_IMAGES',
+        `image folder ${dir} is not a folder`,
+        'pass a folder of .jpg/.jpeg/.png images',
+      );
     }
     names = readdirSync(dir);
   } catch (e) {
@@ -168,7 +217,11 @@ export function listImages(dir: string): string[] {
     })
     .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   if (images.length === 0) {
-    throw new PrunedetError('E_IMAGES', `no images in ${dir} (looked for ${IMAGE_EXTENSIONS.join(', ')})`, 'put the evaluation images in that folder or pass another one');
+    throw new PrunedetError(
+      'E_IMAGES',
+      `no images in ${dir} (looked for ${IMAGE_EXTENSIONS.join(', ')})`,
+      'put the evaluation images in that folder or pass another one',
+    );
   }
   return images.map((n) => join(dir, n));
 }
@@ -209,21 +262,44 @@ export function exifOrientation(exif: Uint8Array): number {
 export function orient(img: RgbImage, orientation: number): RgbImage {
   const { width: W, height: H, data } = img;
   const swap = orientation >= 5;
-  const w = swap ? H : W, h = swap ? W : H;
+  const w = swap ? H : W,
+    h = swap ? W : H;
   const out = new Uint8Array(data.length);
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       let sx: number, sy: number;
       switch (orientation) {
-        case 2: sx = W - 1 - x; sy = y; break; // mirror horizontally
-        case 3: sx = W - 1 - x; sy = H - 1 - y; break; // rotate 180
-        case 4: sx = x; sy = H - 1 - y; break; // mirror vertically
-        case 5: sx = y; sy = x; break; // transpose
-        case 6: sx = y; sy = H - 1 - x; break; // rotate 90 clockwise
-        case 7: sx = W - 1 - y; sy = H - 1 - x; break; // transverse
-        default: sx = W - 1 - y; sy = x; break; // 8: rotate 90 counter-clockwise
+        case 2:
+          sx = W - 1 - x;
+          sy = y;
+          break; // mirror horizontally
+        case 3:
+          sx = W - 1 - x;
+          sy = H - 1 - y;
+          break; // rotate 180
+        case 4:
+          sx = x;
+          sy = H - 1 - y;
+          break; // mirror vertically
+        case 5:
+          sx = y;
+          sy = x;
+          break; // transpose
+        case 6:
+          sx = y;
+          sy = H - 1 - x;
+          break; // rotate 90 clockwise
+        case 7:
+          sx = W - 1 - y;
+          sy = H - 1 - x;
+          break; // transverse
+        default:
+          sx = W - 1 - y;
+          sy = x;
+          break; // 8: rotate 90 counter-clockwise
       }
-      const s = (sy * W + sx) * 3, d = (y * w + x) * 3;
+      const s = (sy * W + sx) * 3,
+        d = (y * w + x) * 3;
       out[d] = data[s]!;
       out[d + 1] = data[s + 1]!;
       out[d + 2] = data[s + 2]!;

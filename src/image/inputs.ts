@@ -45,7 +45,10 @@ function triple(flag: string, text: string, nonZero: boolean): [number, number, 
   const parts = text.split(',').map((t) => (t.trim() === '' ? NaN : Number(t)));
   if (parts.length === 1 && Number.isFinite(parts[0])) parts.push(parts[0]!, parts[0]!);
   if (parts.length !== 3 || parts.some((v) => !Number.isFinite(v)) || (nonZero && parts.some((v) => v === 0))) {
-    usage(`${flag} "${text}" is not three ${nonZero ? 'non-zero ' : ''}numbers`, `write it as r,g,b in pixel units, e.g. ${flag} ${nonZero ? '128,128,128' : '127,127,127'}`);
+    usage(
+      `${flag} "${text}" is not three ${nonZero ? 'non-zero ' : ''}numbers`,
+      `write it as r,g,b in pixel units, e.g. ${flag} ${nonZero ? '128,128,128' : '127,127,127'}`,
+    );
   }
   return parts as [number, number, number];
 }
@@ -55,7 +58,8 @@ export function parseSize(text: string): [number, number] {
   const m = /^\s*(\d+)\s*[x×,]\s*(\d+)\s*$/.exec(text);
   const w = m ? Number(m[1]) : NaN;
   const h = m ? Number(m[2]) : NaN;
-  if (!(w >= 1 && h >= 1)) usage(`--size "${text}" is not a size WxH`, 'write it as width x height in pixels, e.g. --size 320x240');
+  if (!(w >= 1 && h >= 1))
+    usage(`--size "${text}" is not a size WxH`, 'write it as width x height in pixels, e.g. --size 320x240');
   return [w, h];
 }
 
@@ -64,13 +68,20 @@ export function parseSize(text: string): [number, number] {
  * the flags: the preset's normalisation, the model's input size, overridden field by field by the flags. The size
  * must match the model's input (the network is not resized).
  */
-export function preprocessOptionsFor(det: DetectorSpec, preset: string, flags: PreprocessFlags = {}): PreprocessOptions {
+export function preprocessOptionsFor(
+  det: DetectorSpec,
+  preset: string,
+  flags: PreprocessFlags = {},
+): PreprocessOptions {
   const name = preset.split(',')[0]!.trim();
   const base = PRESET_NORMALISATION[name] ?? RAW;
   const [H, W] = det.imageSize;
   const size = flags.size !== undefined ? parseSize(flags.size) : ([W, H] as [number, number]);
   if (size[0] !== W || size[1] !== H) {
-    usage(`--size ${size[0]}x${size[1]} does not match the model's input ${W}x${H}`, `pass --size ${W}x${H}, or --input-shape for a model with a dynamic input size`);
+    usage(
+      `--size ${size[0]}x${size[1]} does not match the model's input ${W}x${H}`,
+      `pass --size ${W}x${H}, or --input-shape for a model with a dynamic input size`,
+    );
   }
   const opts: PreprocessOptions = {
     size,
@@ -101,7 +112,11 @@ export function boxUnitsOf(det: DetectorSpec, pp: Pick<ModelPostprocess, 'spec' 
 }
 
 /** A box [x1, y1, x2, y2] in the model's units -> COCO [x, y, w, h] in original-image pixels (not clipped). */
-export function toImageXywh(box: ArrayLike<number>, units: BoxUnits, g: ResizeGeometry): [number, number, number, number] {
+export function toImageXywh(
+  box: ArrayLike<number>,
+  units: BoxUnits,
+  g: ResizeGeometry,
+): [number, number, number, number] {
   const sx = units === 'normalized' ? g.inputWidth : 1;
   const sy = units === 'normalized' ? g.inputHeight : 1;
   const [x1, y1, x2, y2] = boxToImage([box[0]! * sx, box[1]! * sy, box[2]! * sx, box[3]! * sy], g);

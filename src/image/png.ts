@@ -6,9 +6,23 @@ import { crc32, inflateSync } from 'node:zlib';
 const SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 /** Channels per colour type. */
 const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
-const VALID_DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+const VALID_DEPTHS: Record<number, number[]> = {
+  0: [1, 2, 4, 8, 16],
+  2: [8, 16],
+  3: [1, 2, 4, 8],
+  4: [8, 16],
+  6: [8, 16],
+};
 // Adam7 passes: [x0, y0, dx, dy].
-const ADAM7 = [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] as const;
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+] as const;
 
 export function isPng(bytes: Uint8Array): boolean {
   return bytes.length >= 8 && SIGNATURE.every((b, i) => bytes[i] === b);
@@ -19,7 +33,11 @@ export function decodePng(bytes: Uint8Array, maxPixels: number): { width: number
   if (!isPng(bytes)) throw new Error('missing PNG signature');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = 8;
-  let width = 0, height = 0, depth = 0, colorType = -1, interlace = 0;
+  let width = 0,
+    height = 0,
+    depth = 0,
+    colorType = -1,
+    interlace = 0;
   let palette: Uint8Array | undefined;
   const idat: Uint8Array[] = [];
   let sawEnd = false;
@@ -30,7 +48,8 @@ export function decodePng(bytes: Uint8Array, maxPixels: number): { width: number
     const type = String.fromCharCode(...bytes.subarray(pos + 4, pos + 8)).replace(/[^A-Za-z]/g, '?');
     if (pos + 12 + len > bytes.length) throw new Error(`chunk ${type} cut short (file truncated?)`);
     const data = bytes.subarray(pos + 8, pos + 8 + len);
-    if ((crc32(bytes.subarray(pos + 4, pos + 8 + len)) >>> 0) !== view.getUint32(pos + 8 + len)) throw new Error(`chunk ${type} fails its CRC`);
+    if (crc32(bytes.subarray(pos + 4, pos + 8 + len)) >>> 0 !== view.getUint32(pos + 8 + len))
+      throw new Error(`chunk ${type} fails its CRC`);
     pos += 12 + len;
     if (type === 'IHDR') {
       if (len !== 13) throw new Error('bad IHDR length');
@@ -40,10 +59,13 @@ export function decodePng(bytes: Uint8Array, maxPixels: number): { width: number
       depth = data[8]!;
       colorType = data[9]!;
       interlace = data[12]!;
-      if (!(colorType in CHANNELS) || !VALID_DEPTHS[colorType]!.includes(depth)) throw new Error(`colour type ${colorType} with bit depth ${depth} is not valid PNG`);
-      if (data[10] !== 0 || data[11] !== 0 || interlace > 1) throw new Error('unknown compression, filter or interlace method');
+      if (!(colorType in CHANNELS) || !VALID_DEPTHS[colorType]!.includes(depth))
+        throw new Error(`colour type ${colorType} with bit depth ${depth} is not valid PNG`);
+      if (data[10] !== 0 || data[11] !== 0 || interlace > 1)
+        throw new Error('unknown compression, filter or interlace method');
       if (width === 0 || height === 0) throw new Error('zero width or height');
-      if (width * height > maxPixels) throw new Error(`it declares ${width}x${height} pixels, above the ${Math.round(maxPixels / 1e6)} MP limit`);
+      if (width * height > maxPixels)
+        throw new Error(`it declares ${width}x${height} pixels, above the ${Math.round(maxPixels / 1e6)} MP limit`);
     } else if (type === 'PLTE') {
       palette = data;
     } else if (type === 'IDAT') {
@@ -66,17 +88,24 @@ export function decodePng(bytes: Uint8Array, maxPixels: number): { width: number
   // stops there, so a small file that inflates to gigabytes (a "zip bomb") costs no more memory than its image.
   let expected = 0;
   for (const [x0, y0, dx, dy] of passes) {
-    const pw = Math.ceil((width - x0) / dx), ph = Math.ceil((height - y0) / dy);
+    const pw = Math.ceil((width - x0) / dx),
+      ph = Math.ceil((height - y0) / dy);
     if (pw > 0 && ph > 0) expected += ph * (1 + Math.ceil((pw * bitsPerPixel) / 8));
   }
   let raw: Uint8Array;
   try {
     raw = inflateSync(Buffer.concat(idat), { maxOutputLength: expected + 1 });
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new Error(`image data inflates past the ${expected.toLocaleString('en-US')} bytes a ${width}x${height} image needs`);
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE')
+      throw new Error(
+        `image data inflates past the ${expected.toLocaleString('en-US')} bytes a ${width}x${height} image needs`,
+      );
     throw new Error(`image data does not inflate (${(e as Error).message})`);
   }
-  if (raw.length > expected) throw new Error(`image data inflates past the ${expected.toLocaleString('en-US')} bytes a ${width}x${height} image needs`);
+  if (raw.length > expected)
+    throw new Error(
+      `image data inflates past the ${expected.toLocaleString('en-US')} bytes a ${width}x${height} image needs`,
+    );
   const out = new Uint8Array(width * height * 3);
   let offset = 0;
   for (const [x0, y0, dx, dy] of passes) {
@@ -118,9 +147,13 @@ function unfilter(filter: number, line: Uint8Array, prev: Uint8Array, bpp: numbe
       return;
     case 4:
       for (let i = 0; i < n; i++) {
-        const a = i >= bpp ? line[i - bpp]! : 0, b = prev[i]!, c = i >= bpp ? prev[i - bpp]! : 0;
+        const a = i >= bpp ? line[i - bpp]! : 0,
+          b = prev[i]!,
+          c = i >= bpp ? prev[i - bpp]! : 0;
         const p = a + b - c;
-        const pa = Math.abs(p - a), pb = Math.abs(p - b), pc = Math.abs(p - c);
+        const pa = Math.abs(p - a),
+          pb = Math.abs(p - b),
+          pc = Math.abs(p - c);
         line[i] = (line[i]! + (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 255;
       }
       return;
@@ -139,7 +172,15 @@ function sample8(line: Uint8Array, k: number, depth: number): number {
   return (byte >> shift) & ((1 << depth) - 1);
 }
 
-function writePixel(line: Uint8Array, q: number, depth: number, colorType: number, palette: Uint8Array | undefined, out: Uint8Array, o: number): void {
+function writePixel(
+  line: Uint8Array,
+  q: number,
+  depth: number,
+  colorType: number,
+  palette: Uint8Array | undefined,
+  out: Uint8Array,
+  o: number,
+): void {
   switch (colorType) {
     case 0: {
       const v = sample8(line, q, depth);

@@ -47,27 +47,54 @@ export const ULTRA_LIGHT_FACE_320: PreprocessOptions = {
 };
 
 /** Geometry of `preprocess` for an image of the given size (no pixels touched). */
-export function resizeGeometry(imageWidth: number, imageHeight: number, opts: Pick<PreprocessOptions, 'size' | 'letterbox'>): ResizeGeometry {
+export function resizeGeometry(
+  imageWidth: number,
+  imageHeight: number,
+  opts: Pick<PreprocessOptions, 'size' | 'letterbox'>,
+): ResizeGeometry {
   const [inputWidth, inputHeight] = opts.size;
   if (!opts.letterbox) {
     return {
-      imageWidth, imageHeight, inputWidth, inputHeight, resizedWidth: inputWidth, resizedHeight: inputHeight,
-      scaleX: inputWidth / imageWidth, scaleY: inputHeight / imageHeight, padX: 0, padY: 0,
+      imageWidth,
+      imageHeight,
+      inputWidth,
+      inputHeight,
+      resizedWidth: inputWidth,
+      resizedHeight: inputHeight,
+      scaleX: inputWidth / imageWidth,
+      scaleY: inputHeight / imageHeight,
+      padX: 0,
+      padY: 0,
     };
   }
   const scale = Math.min(inputWidth / imageWidth, inputHeight / imageHeight);
   const resizedWidth = Math.min(inputWidth, Math.max(1, Math.round(imageWidth * scale)));
   const resizedHeight = Math.min(inputHeight, Math.max(1, Math.round(imageHeight * scale)));
   return {
-    imageWidth, imageHeight, inputWidth, inputHeight, resizedWidth, resizedHeight,
-    scaleX: resizedWidth / imageWidth, scaleY: resizedHeight / imageHeight,
-    padX: Math.floor((inputWidth - resizedWidth) / 2), padY: Math.floor((inputHeight - resizedHeight) / 2),
+    imageWidth,
+    imageHeight,
+    inputWidth,
+    inputHeight,
+    resizedWidth,
+    resizedHeight,
+    scaleX: resizedWidth / imageWidth,
+    scaleY: resizedHeight / imageHeight,
+    padX: Math.floor((inputWidth - resizedWidth) / 2),
+    padY: Math.floor((inputHeight - resizedHeight) / 2),
   };
 }
 
 /** Map a box [x1, y1, x2, y2] in network-input pixels back to original-image pixels (not clipped). */
-export function boxToImage(box: readonly [number, number, number, number] | readonly number[], g: ResizeGeometry): [number, number, number, number] {
-  return [(box[0]! - g.padX) / g.scaleX, (box[1]! - g.padY) / g.scaleY, (box[2]! - g.padX) / g.scaleX, (box[3]! - g.padY) / g.scaleY];
+export function boxToImage(
+  box: readonly [number, number, number, number] | readonly number[],
+  g: ResizeGeometry,
+): [number, number, number, number] {
+  return [
+    (box[0]! - g.padX) / g.scaleX,
+    (box[1]! - g.padY) / g.scaleY,
+    (box[2]! - g.padX) / g.scaleX,
+    (box[3]! - g.padY) / g.scaleY,
+  ];
 }
 
 /**
@@ -78,14 +105,21 @@ export function boxToImage(box: readonly [number, number, number, number] | read
 export function preprocess(img: RgbImage, opts: PreprocessOptions): Float32Array {
   checkOptions(opts);
   const g = resizeGeometry(img.width, img.height, opts);
-  const W = g.inputWidth, H = g.inputHeight;
+  const W = g.inputWidth,
+    H = g.inputHeight;
   const canvas = new Uint8Array(W * H * 3);
-  resizeBilinear(img.data, img.width, img.height, 3, g.resizedWidth, g.resizedHeight, { data: canvas, width: W, x: g.padX, y: g.padY });
+  resizeBilinear(img.data, img.width, img.height, 3, g.resizedWidth, g.resizedHeight, {
+    data: canvas,
+    width: W,
+    x: g.padX,
+    y: g.padY,
+  });
   const out = new Float32Array(3 * H * W);
   const plane = H * W;
   const pad = opts.padColor ?? opts.mean;
   for (let c = 0; c < 3; c++) {
-    const mean = opts.mean[c]!, std = opts.std[c]!;
+    const mean = opts.mean[c]!,
+      std = opts.std[c]!;
     // Lookup table: 256 possible inputs, so the division is done once per value (same float64 result).
     const lut = new Float32Array(256);
     for (let v = 0; v < 256; v++) lut[v] = (v - mean) / std;
@@ -106,12 +140,24 @@ export function preprocess(img: RgbImage, opts: PreprocessOptions): Float32Array
 function checkOptions(opts: PreprocessOptions): void {
   const [w, h] = opts.size;
   if (!Number.isInteger(w) || !Number.isInteger(h) || w < 1 || h < 1) {
-    throw new PrunedetError('E_USAGE', `preprocess size ${w}x${h} is not a positive integer size`, 'pass the network input size as [width, height]');
+    throw new PrunedetError(
+      'E_USAGE',
+      `preprocess size ${w}x${h} is not a positive integer size`,
+      'pass the network input size as [width, height]',
+    );
   }
   if (opts.std.some((s) => !Number.isFinite(s) || s === 0) || opts.mean.some((m) => !Number.isFinite(m))) {
-    throw new PrunedetError('E_USAGE', `preprocess mean ${opts.mean.join(',')} / std ${opts.std.join(',')} must be finite with std != 0`, 'fix the normalisation constants');
+    throw new PrunedetError(
+      'E_USAGE',
+      `preprocess mean ${opts.mean.join(',')} / std ${opts.std.join(',')} must be finite with std != 0`,
+      'fix the normalisation constants',
+    );
   }
   if (opts.resize !== 'bilinear') {
-    throw new PrunedetError('E_USAGE', `preprocess resize "${String(opts.resize)}" is not supported`, 'use resize: "bilinear"');
+    throw new PrunedetError(
+      'E_USAGE',
+      `preprocess resize "${String(opts.resize)}" is not supported`,
+      'use resize: "bilinear"',
+    );
   }
 }

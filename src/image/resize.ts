@@ -33,8 +33,8 @@ function taps(src: number, dst: number, clampFraction: boolean): Taps {
     let s = Math.floor(f);
     f = Math.fround(f - s);
     if (clampFraction) {
-      if (s < 0) (f = 0), (s = 0);
-      if (s >= src - 1) (f = 0), (s = src - 1);
+      if (s < 0) ((f = 0), (s = 0));
+      if (s >= src - 1) ((f = 0), (s = src - 1));
     }
     ofs[d] = s;
     w0[d] = roundHalfEven(Math.fround(1 - f) * COEF_SCALE);
@@ -57,7 +57,15 @@ export interface ResizeTarget {
  * Resize an interleaved 8-bit image (`channels` per pixel) from sw x sh to dw x dh with cv2 INTER_LINEAR semantics.
  * Writes into `target` when given (the region dw x dh at target.x, target.y), else into a fresh buffer.
  */
-export function resizeBilinear(src: Uint8Array, sw: number, sh: number, channels: number, dw: number, dh: number, target?: ResizeTarget): Uint8Array {
+export function resizeBilinear(
+  src: Uint8Array,
+  sw: number,
+  sh: number,
+  channels: number,
+  dw: number,
+  dh: number,
+  target?: ResizeTarget,
+): Uint8Array {
   if (!(sw > 0 && sh > 0 && dw > 0 && dh > 0) || src.length < sw * sh * channels) {
     throw new RangeError(`resizeBilinear: bad sizes ${sw}x${sh}x${channels} -> ${dw}x${dh} (buffer ${src.length})`);
   }
@@ -74,7 +82,8 @@ export function resizeBilinear(src: Uint8Array, sw: number, sh: number, channels
     const base = sy * sw * channels;
     for (let dx = 0; dx < dw; dx++) {
       const s0 = base + xt.ofs[dx]! * channels;
-      const a0 = xt.w0[dx]!, a1 = xt.w1[dx]!;
+      const a0 = xt.w0[dx]!,
+        a1 = xt.w1[dx]!;
       // At the right border (sx = sw - 1) a1 is 0 and s1 would be out of range: OpenCV uses S[sx] * 2048 there.
       const s1 = a1 === 0 ? s0 : s0 + channels;
       for (let c = 0; c < channels; c++) buf[dx * channels + c] = src[s0 + c]! * a0 + src[s1 + c]! * a1;
@@ -93,7 +102,8 @@ export function resizeBilinear(src: Uint8Array, sw: number, sh: number, channels
     const sy = yt.ofs[dy]!;
     const d0 = rowFor(sy);
     const d1 = rowFor(sy + 1);
-    const b0 = yt.w0[dy]!, b1 = yt.w1[dy]!;
+    const b0 = yt.w0[dy]!,
+      b1 = yt.w1[dy]!;
     const o = outBase + dy * outRow;
     for (let x = 0; x < rowLen; x++) {
       const v = (((b0 * (d0[x]! >> 4)) >> 16) + ((b1 * (d1[x]! >> 4)) >> 16) + 2) >> 2;

@@ -11,7 +11,11 @@ export const A = {
   ints: (name: string, value: Int64[]): Attribute => ({ name, value: { type: 'ints', value }, extra: {} }),
   float: (name: string, value: number): Attribute => ({ name, value: { type: 'float', value }, extra: {} }),
   floats: (name: string, value: number[]): Attribute => ({ name, value: { type: 'floats', value }, extra: {} }),
-  str: (name: string, value: string): Attribute => ({ name, value: { type: 'string', value: encodeString(value) }, extra: {} }),
+  str: (name: string, value: string): Attribute => ({
+    name,
+    value: { type: 'string', value: encodeString(value) },
+    extra: {},
+  }),
   tensor: (name: string, value: Tensor): Attribute => ({ name, value: { type: 'tensor', value }, extra: {} }),
 };
 
@@ -78,7 +82,7 @@ export class GraphBuilder {
   }
 
   conv(x: Value, weight: Value, bias: Value | undefined, o: ConvOptions = {}): Value {
-    const k = o.kernel ?? (weight.initializer?.dims[2] ?? 1);
+    const k = o.kernel ?? weight.initializer?.dims[2] ?? 1;
     const pad = o.pad ?? 0;
     const attrs = [
       A.ints('dilations', [o.dilation ?? 1, o.dilation ?? 1]),
@@ -108,7 +112,12 @@ export class GraphBuilder {
 
   /** Slice along one axis with constant starts/ends (opset >= 10 input form). */
   slice(x: Value, axis: number, start: number, end: number, name?: string): Value {
-    return this.op('Slice', [x, this.constInts([start], 'starts'), this.constInts([end], 'ends'), this.constInts([axis], 'axes')], [], name ?? 'slice');
+    return this.op(
+      'Slice',
+      [x, this.constInts([start], 'starts'), this.constInts([end], 'ends'), this.constInts([axis], 'axes')],
+      [],
+      name ?? 'slice',
+    );
   }
 }
 

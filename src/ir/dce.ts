@@ -19,10 +19,13 @@ export function removeDead(g: Graph): DceStats {
   const dead = g.nodes.filter((n) => !live.has(n));
   for (const n of dead) {
     g.removeNode(n);
-    for (const o of n.outputs) if (o && o.uses.length === 0 && !o.isGraphOutput && !o.initializer) g.values.delete(o.name);
+    for (const o of n.outputs)
+      if (o && o.uses.length === 0 && !o.isGraphOutput && !o.initializer) g.values.delete(o.name);
   }
   const unused = g.initializers.filter((v) => v.uses.length === 0 && !v.isGraphOutput);
   for (const v of unused) g.removeInitializer(v);
-  g.valueInfo = g.valueInfo.filter((v) => g.values.get(v.name) === v && (v.producer !== undefined || v.isGraphInput || v.initializer !== undefined));
+  g.valueInfo = g.valueInfo.filter(
+    (v) => g.values.get(v.name) === v && (v.producer !== undefined || v.isGraphInput || v.initializer !== undefined),
+  );
   return { nodesRemoved: dead.length, initializersRemoved: unused.length };
 }

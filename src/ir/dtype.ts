@@ -53,8 +53,32 @@ const NAMES: Record<number, string> = {
 
 /** Bytes per element in raw_data; fractional for the packed 4- and 2-bit types; 0 for strings. */
 const WIDTH: Record<number, number> = {
-  1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 8: 0, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16, 16: 2,
-  17: 1, 18: 1, 19: 1, 20: 1, 21: 0.5, 22: 0.5, 23: 0.5, 24: 1, 25: 0.25, 26: 0.25,
+  1: 4,
+  2: 1,
+  3: 1,
+  4: 2,
+  5: 2,
+  6: 4,
+  7: 8,
+  8: 0,
+  9: 1,
+  10: 2,
+  11: 8,
+  12: 4,
+  13: 8,
+  14: 8,
+  15: 16,
+  16: 2,
+  17: 1,
+  18: 1,
+  19: 1,
+  20: 1,
+  21: 0.5,
+  22: 0.5,
+  23: 0.5,
+  24: 1,
+  25: 0.25,
+  26: 0.25,
 };
 
 export function dtypeName(t: DataType): string {

@@ -217,7 +217,8 @@ export class Node {
     while (this.outputs.length <= i) this.outputs.push(undefined);
     this.outputs[i] = v;
     if (v) {
-      if (v.producer && v.producer !== this) throw new Error(`value ${v.name} already has producer ${v.producer.label()}`);
+      if (v.producer && v.producer !== this)
+        throw new Error(`value ${v.name} already has producer ${v.producer.label()}`);
       v.producer = this;
     }
   }

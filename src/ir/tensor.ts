@@ -43,7 +43,8 @@ export class Tensor {
     extra: Record<string, unknown> = {},
   ) {
     this.extra = extra;
-    if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new InternalError(`tensor dims [${dims.join(',')}] are not whole numbers >= 0`);
+    if (dims.some((d) => !Number.isSafeInteger(d) || d < 0))
+      throw new InternalError(`tensor dims [${dims.join(',')}] are not whole numbers >= 0`);
     const s = source;
     if (s.kind === 'raw') this.expectBytes(s.bytes.length);
     else if (s.kind !== 'external') this.expectEntries(s.kind, s.data.length);
@@ -59,8 +60,14 @@ export class Tensor {
   /** A typed field holds one entry per element (two for complex, one per packed byte for 4- and 2-bit types). */
   private expectEntries(field: string, n: number): void {
     const t = this.dataType;
-    const want = t === DataType.COMPLEX64 || t === DataType.COMPLEX128 ? 2 * this.size : dtypeWidth(t) < 1 ? this.byteLength : this.size;
-    if (n !== want) throw new InternalError(`tensor ${this.describe()} holds ${n} entries in ${field}, its dims need ${want}`);
+    const want =
+      t === DataType.COMPLEX64 || t === DataType.COMPLEX128
+        ? 2 * this.size
+        : dtypeWidth(t) < 1
+          ? this.byteLength
+          : this.size;
+    if (n !== want)
+      throw new InternalError(`tensor ${this.describe()} holds ${n} entries in ${field}, its dims need ${want}`);
   }
 
   get size(): number {
@@ -151,19 +158,42 @@ export class Tensor {
     const t = this.dataType;
     for (let i = 0; i < n; i++) {
       switch (t) {
-        case DataType.FLOAT: out[i] = dv.getFloat32(i * 4, true); break;
-        case DataType.DOUBLE: out[i] = dv.getFloat64(i * 8, true); break;
-        case DataType.INT64: out[i] = Number(dv.getBigInt64(i * 8, true)); break;
-        case DataType.UINT64: out[i] = Number(dv.getBigUint64(i * 8, true)); break;
-        case DataType.INT32: out[i] = dv.getInt32(i * 4, true); break;
-        case DataType.UINT32: out[i] = dv.getUint32(i * 4, true); break;
-        case DataType.INT16: out[i] = dv.getInt16(i * 2, true); break;
-        case DataType.UINT16: out[i] = dv.getUint16(i * 2, true); break;
-        case DataType.INT8: out[i] = dv.getInt8(i); break;
+        case DataType.FLOAT:
+          out[i] = dv.getFloat32(i * 4, true);
+          break;
+        case DataType.DOUBLE:
+          out[i] = dv.getFloat64(i * 8, true);
+          break;
+        case DataType.INT64:
+          out[i] = Number(dv.getBigInt64(i * 8, true));
+          break;
+        case DataType.UINT64:
+          out[i] = Number(dv.getBigUint64(i * 8, true));
+          break;
+        case DataType.INT32:
+          out[i] = dv.getInt32(i * 4, true);
+          break;
+        case DataType.UINT32:
+          out[i] = dv.getUint32(i * 4, true);
+          break;
+        case DataType.INT16:
+          out[i] = dv.getInt16(i * 2, true);
+          break;
+        case DataType.UINT16:
+          out[i] = dv.getUint16(i * 2, true);
+          break;
+        case DataType.INT8:
+          out[i] = dv.getInt8(i);
+          break;
         case DataType.UINT8:
-        case DataType.BOOL: out[i] = dv.getUint8(i); break;
-        case DataType.FLOAT16: out[i] = halfToFloat(dv.getUint16(i * 2, true)); break;
-        default: throw new Error(`cannot read ${dtypeName(t)} values as numbers`);
+        case DataType.BOOL:
+          out[i] = dv.getUint8(i);
+          break;
+        case DataType.FLOAT16:
+          out[i] = halfToFloat(dv.getUint16(i * 2, true));
+          break;
+        default:
+          throw new Error(`cannot read ${dtypeName(t)} values as numbers`);
       }
     }
     return out;
@@ -189,7 +219,10 @@ export class Tensor {
 
   static fromFloat32(dims: readonly number[], data: Float32Array): Tensor {
     checkCount(dims, data.length);
-    return new Tensor(DataType.FLOAT, dims, { kind: 'raw', bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+    return new Tensor(DataType.FLOAT, dims, {
+      kind: 'raw',
+      bytes: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    });
   }
 
   static fromInt64(dims: readonly number[], data: readonly Int64[]): Tensor {
@@ -208,9 +241,15 @@ export class Tensor {
   static fromNumbers(dataType: DataType, dims: readonly number[], data: ArrayLike<number>): Tensor {
     checkCount(dims, data.length);
     switch (dataType) {
-      case DataType.FLOAT: return Tensor.fromFloat32(dims, Float32Array.from(data));
-      case DataType.INT64: return Tensor.fromInt64(dims, Array.from(data, (v) => Math.trunc(v)));
-      case DataType.INT32: return Tensor.fromInt32(dims, Array.from(data));
+      case DataType.FLOAT:
+        return Tensor.fromFloat32(dims, Float32Array.from(data));
+      case DataType.INT64:
+        return Tensor.fromInt64(
+          dims,
+          Array.from(data, (v) => Math.trunc(v)),
+        );
+      case DataType.INT32:
+        return Tensor.fromInt32(dims, Array.from(data));
       case DataType.DOUBLE: {
         const a = Float64Array.from(data);
         return new Tensor(dataType, dims, { kind: 'raw', bytes: new Uint8Array(a.buffer) });

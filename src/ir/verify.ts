@@ -10,8 +10,10 @@ export function verifyGraph(g: Graph): string[] {
   for (const n of g.nodes) {
     for (const o of n.outputs) {
       if (!o) continue;
-      if (produced.has(o.name)) problems.push(`value ${o.name} is produced by ${produced.get(o.name)} and ${n.label()}`);
-      if (defined.has(o.name) && !produced.has(o.name)) problems.push(`value ${o.name} is both a graph input/initializer and an output of ${n.label()}`);
+      if (produced.has(o.name))
+        problems.push(`value ${o.name} is produced by ${produced.get(o.name)} and ${n.label()}`);
+      if (defined.has(o.name) && !produced.has(o.name))
+        problems.push(`value ${o.name} is both a graph input/initializer and an output of ${n.label()}`);
       produced.set(o.name, n.label());
       if (o.producer !== n) problems.push(`value ${o.name} does not point back to its producer ${n.label()}`);
     }
@@ -21,8 +23,10 @@ export function verifyGraph(g: Graph): string[] {
     n.inputs.forEach((v, i) => {
       if (!v) return;
       if (!defined.has(v.name)) problems.push(`input ${i} of ${n.label()} reads ${v.name}, which nothing defines`);
-      if (!v.uses.some((u) => u.node === n && u.index === i)) problems.push(`value ${v.name} does not record its use by ${n.label()}`);
-      if (g.values.get(v.name) !== v) problems.push(`value ${v.name} read by ${n.label()} is not the graph's value of that name`);
+      if (!v.uses.some((u) => u.node === n && u.index === i))
+        problems.push(`value ${v.name} does not record its use by ${n.label()}`);
+      if (g.values.get(v.name) !== v)
+        problems.push(`value ${v.name} read by ${n.label()} is not the graph's value of that name`);
     });
   }
   for (const o of g.outputs) if (!defined.has(o.name)) problems.push(`graph output ${o.name} is not computed`);

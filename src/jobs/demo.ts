@@ -50,7 +50,11 @@ export interface DemoStage {
 }
 
 /** `backbone` is for tests (the demo itself always builds the full VGG16). */
-export async function demo(progress: (msg: string) => void, stage: DemoStage, backbone: 'full' | 'tiny' = 'full'): Promise<DemoResult> {
+export async function demo(
+  progress: (msg: string) => void,
+  stage: DemoStage,
+  backbone: 'full' | 'tiny' = 'full',
+): Promise<DemoResult> {
   const t0 = performance.now();
   const { dir, release } = makeTempDir('demo');
   try {
@@ -62,7 +66,9 @@ export async function demo(progress: (msg: string) => void, stage: DemoStage, ba
     for (const p of PAPER_SSD300) {
       const baseline = p.config === 'baseline';
       const name = p.config.toLowerCase();
-      progress(baseline ? 'compiling the baseline (every anchor kept) for reference' : `compiling configuration ${p.config}`);
+      progress(
+        baseline ? 'compiling the baseline (every anchor kept) for reference' : `compiling configuration ${p.config}`,
+      );
       const outDir = join(dir, baseline ? 'baseline' : `config_${name}`);
       const report = await stage.compile({
         model: original,
@@ -102,13 +108,19 @@ export function formatDemo(r: DemoResult): string {
     ...extraCols.map((c) => x.extra[c] ?? ''),
   ]);
   return [
-    'SSD300 (COCO, 81 classes) - the anchor-pruning paper\'s configurations, compiled by prunedet',
+    "SSD300 (COCO, 81 classes) - the anchor-pruning paper's configurations, compiled by prunedet",
     '',
     table(['config', 'anchors/location', 'head MACs', 'boxes', 'equals paper', ...extraCols], rows),
     '',
-    'post-processing (mmdet-ssd300): bench\'s light load (trained-like synthetic head outputs) of each anchor set, median of',
+    "post-processing (mmdet-ssd300): bench's light load (trained-like synthetic head outputs) of each anchor set, median of",
     '200 rounds side by side; model latency: the compiled model in onnxruntime-node, median of 5. Details: prunedet bench.',
-    ...(r.sweep ? ['', 'configuration B, post-processing on bench\'s loads (prunedet bench --load light,real,medium,heavy), medians', r.sweep] : []),
+    ...(r.sweep
+      ? [
+          '',
+          "configuration B, post-processing on bench's loads (prunedet bench --load light,real,medium,heavy), medians",
+          r.sweep,
+        ]
+      : []),
     `(${r.seconds.toFixed(1)} s; weights are random, so AP is not measured: the paper's AP needs trained COCO weights)`,
   ].join('\n');
 }

@@ -59,7 +59,11 @@ export interface InspectReport {
 function io(v: Value, shapes: ShapeResult): IoInfo {
   const inferred = shapes.get(v);
   const declared = declaredType(v);
-  return { name: v.name, dtype: dtypeName(inferred?.dtype ?? declared?.dtype ?? 0), shape: inferred?.shape ?? declared?.shape ?? null };
+  return {
+    name: v.name,
+    dtype: dtypeName(inferred?.dtype ?? declared?.dtype ?? 0),
+    shape: inferred?.shape ?? declared?.shape ?? null,
+  };
 }
 
 export function describeModel(model: Model, file: string, bytes: number, shapes: ShapeResult): InspectReport {
@@ -107,7 +111,10 @@ export function inspectModel(path: string, opts: InspectOptions = {}): InspectRe
   const report = describeModel(model, path, byteLength, shapes);
   let spec: DetectorSpec | undefined;
   try {
-    spec = analyzeDetector(model, shapes, { label: source, ...(opts.headSpec ? { headSpec: loadHeadSpec(opts.headSpec) } : {}) });
+    spec = analyzeDetector(model, shapes, {
+      label: source,
+      ...(opts.headSpec ? { headSpec: loadHeadSpec(opts.headSpec) } : {}),
+    });
   } catch (e) {
     if (!isPrunedetError(e) || e.code === 'E_FILE_NOT_FOUND' || e.code === 'E_HEAD_SPEC') throw e;
     report.detectorError = e.oneLine().replace(/^prunedet: /, '');
@@ -118,8 +125,17 @@ export function inspectModel(path: string, opts: InspectOptions = {}): InspectRe
   const baseline = opts.baselineConfig ? baselineFromMmdetConfig(opts.baselineConfig).set : undefined;
   if (spec.anchorTable && (opts.postprocess || opts.baselineConfig)) {
     const all = spec.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i));
-    const gen = generatedAnchors(spec, (opts.postprocess ?? '').split(',')[0]!.trim(), spec.levels.map((l) => l.featureMap), all, baseline);
-    (det.anchorTable as Record<string, unknown>).check = { generator: gen.source, maxDifference: anchorTableDifference(spec, gen) };
+    const gen = generatedAnchors(
+      spec,
+      (opts.postprocess ?? '').split(',')[0]!.trim(),
+      spec.levels.map((l) => l.featureMap),
+      all,
+      baseline,
+    );
+    (det.anchorTable as Record<string, unknown>).check = {
+      generator: gen.source,
+      maxDifference: anchorTableDifference(spec, gen),
+    };
   }
   const sizes = anchorSizeSource(spec, opts, baseline);
   det.anchors = anchorRows(spec, sizes);
@@ -139,13 +155,28 @@ export function inspectModel(path: string, opts: InspectOptions = {}): InspectRe
 }
 
 /** Anchor sizes for the per-anchor rows: the graph's own table, else --baseline-config, else the preset's generator. */
-function anchorSizeSource(spec: DetectorSpec, opts: InspectOptions, baseline: AnchorSet | undefined): AnchorSizeSource | undefined {
-  if (spec.anchorTable) return { kind: 'table', xyxy: spec.anchorTable.xyxy, normalized: spec.anchorTable.normalized, source: `the graph's anchor table (${spec.anchorTable.constants.slice(0, 3).join(', ')}${spec.anchorTable.constants.length > 3 ? ', ...' : ''})` };
+function anchorSizeSource(
+  spec: DetectorSpec,
+  opts: InspectOptions,
+  baseline: AnchorSet | undefined,
+): AnchorSizeSource | undefined {
+  if (spec.anchorTable)
+    return {
+      kind: 'table',
+      xyxy: spec.anchorTable.xyxy,
+      normalized: spec.anchorTable.normalized,
+      source: `the graph's anchor table (${spec.anchorTable.constants.slice(0, 3).join(', ')}${spec.anchorTable.constants.length > 3 ? ', ...' : ''})`,
+    };
   if (baseline) return { kind: 'set', set: baseline, source: opts.baselineConfig! };
   if (!opts.postprocess) return undefined;
   try {
     const all = spec.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i));
-    const gen = generatedAnchors(spec, opts.postprocess.split(',')[0]!.trim(), spec.levels.map((l) => l.featureMap), all);
+    const gen = generatedAnchors(
+      spec,
+      opts.postprocess.split(',')[0]!.trim(),
+      spec.levels.map((l) => l.featureMap),
+      all,
+    );
     return { kind: 'table', xyxy: gen.xyxy, normalized: false, source: gen.source };
   } catch (e) {
     if (isPrunedetError(e)) return undefined;
@@ -158,12 +189,17 @@ export function formatInspect(r: InspectReport): string {
   const lines = [
     `${r.file}: ${fmtBytes(r.bytes)}, IR ${r.irVersion}, opset ${r.opsets.map((o) => `${o.domain || 'ai.onnx'} ${o.version}`).join(', ')}${r.producer ? `, from ${r.producer}` : ''}`,
     '',
-    table(['', 'name', 'type', 'shape'], [
-      ...r.inputs.map((v) => ['input', v.name, v.dtype, shape(v.shape)]),
-      ...r.outputs.map((v) => ['output', v.name, v.dtype, shape(v.shape)]),
-    ]),
+    table(
+      ['', 'name', 'type', 'shape'],
+      [
+        ...r.inputs.map((v) => ['input', v.name, v.dtype, shape(v.shape)]),
+        ...r.outputs.map((v) => ['output', v.name, v.dtype, shape(v.shape)]),
+      ],
+    ),
     '',
-    `${fmtInt(r.nodes)} nodes: ${Object.entries(r.ops).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `${fmtInt(r.nodes)} nodes: ${Object.entries(r.ops)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
     `parameters ${fmtInt(r.params)} · MACs ${fmtInt(r.totalMacs)} (${fmtSi(r.totalMacs)})${r.macsUnknownAt.length ? ` + unknown at ${r.macsUnknownAt.length} nodes (${r.macsUnknownAt.slice(0, 3).join(', ')})` : ''}`,
   ];
   if (r.shapeFailures.length) lines.push(`shape inference stopped at: ${r.shapeFailures.slice(0, 5).join('; ')}`);
@@ -171,35 +207,85 @@ export function formatInspect(r: InspectReport): string {
   return lines.join('\n');
 }
 
-interface LevelJson { level: number; featureMap: [number, number]; stride: [number, number]; anchorsPerLocation: number; boxes: number; headMacs: number }
-interface OutputJson { name: string; kind: string; role: string; columns: { role: string; offset: number; size: number }[]; evidence: string[]; valuesPerRow: number; levels: number[]; graphOutput: boolean }
+interface LevelJson {
+  level: number;
+  featureMap: [number, number];
+  stride: [number, number];
+  anchorsPerLocation: number;
+  boxes: number;
+  headMacs: number;
+}
+interface OutputJson {
+  name: string;
+  kind: string;
+  role: string;
+  columns: { role: string; offset: number; size: number }[];
+  evidence: string[];
+  valuesPerRow: number;
+  levels: number[];
+  graphOutput: boolean;
+}
 
 function formatDetector(d: Record<string, unknown>): string {
   const levels = d.levels as LevelJson[];
-  const at = d.anchorTable as { constants: string[]; normalized: boolean; output: string; check?: { generator: string; maxDifference: number } } | null;
-  const rows = levels.map((l) => [levelName(l.level), fmtHW(l.featureMap[0], l.featureMap[1]), fmtStride(l.stride), l.anchorsPerLocation, fmtInt(l.boxes), fmtInt(l.headMacs)]);
+  const at = d.anchorTable as {
+    constants: string[];
+    normalized: boolean;
+    output: string;
+    check?: { generator: string; maxDifference: number };
+  } | null;
+  const rows = levels.map((l) => [
+    levelName(l.level),
+    fmtHW(l.featureMap[0], l.featureMap[1]),
+    fmtStride(l.stride),
+    l.anchorsPerLocation,
+    fmtInt(l.boxes),
+    fmtInt(l.headMacs),
+  ]);
   rows.push(['total', '', '', '', fmtInt(d.boxes as number), fmtInt(d.headMacs as number)]);
   const pp = (d.postprocessInGraph as string[]).join(' + ') || 'none (raw head outputs)';
   const roles = d.roles as { complete: boolean; missing?: string };
   const outs = (d.outputs as OutputJson[]).map((o) => [
     o.name + (o.graphOutput ? '' : ' (in graph)'),
-    o.kind === 'map' ? `map of ${levelName(o.levels[0]!)}` : `rows, ${o.levels.length === levels.length ? 'all levels' : o.levels.map(levelName).join(', ')}`,
+    o.kind === 'map'
+      ? `map of ${levelName(o.levels[0]!)}`
+      : `rows, ${o.levels.length === levels.length ? 'all levels' : o.levels.map(levelName).join(', ')}`,
     o.valuesPerRow,
-    o.columns.map((c) => (o.columns.length > 1 ? `${c.role} ${c.offset}..${c.offset + c.size - 1}` : c.role)).join(', '),
+    o.columns
+      .map((c) => (o.columns.length > 1 ? `${c.role} ${c.offset}..${c.offset + c.size - 1}` : c.role))
+      .join(', '),
     o.evidence.join('; '),
   ]);
   const anchors = (d.anchors as AnchorRow[]) ?? [];
   const sized = anchors.some((a) => a.w !== null);
-  const anchorTable = table(['index', 'level', 'anchor', 'w', 'h', 'ratio h/w'], anchors.map((a) => [a.index, levelName(a.level), a.anchor, a.w === null ? '?' : fmtNum(a.w), a.h === null ? '?' : fmtNum(a.h), a.ratio === null ? '?' : fmtNum(a.ratio, 3)]));
+  const anchorTable = table(
+    ['index', 'level', 'anchor', 'w', 'h', 'ratio h/w'],
+    anchors.map((a) => [
+      a.index,
+      levelName(a.level),
+      a.anchor,
+      a.w === null ? '?' : fmtNum(a.w),
+      a.h === null ? '?' : fmtNum(a.h),
+      a.ratio === null ? '?' : fmtNum(a.ratio, 3),
+    ]),
+  );
   return [
     `detector: ${levels.length} levels, ${d.classes} score columns (${d.scoreActivation}), post-processing in graph: ${pp}`,
     table(['level', 'feature map', 'stride', 'anchors/loc', 'boxes', 'head MACs'], rows),
     '',
     table(['head output', 'carries', 'K', 'holds', 'evidence'], outs),
-    ...(roles.complete ? [] : [`roles incomplete: ${roles.missing}; pruning works, post-processing needs --head-spec {"outputs": {"<name>": "scores" | "boxes" | "boxes+landmarks" | ...}}`]),
+    ...(roles.complete
+      ? []
+      : [
+          `roles incomplete: ${roles.missing}; pruning works, post-processing needs --head-spec {"outputs": {"<name>": "scores" | "boxes" | "boxes+landmarks" | ...}}`,
+        ]),
     '',
-    at ? `anchor table: embedded in ${at.constants.join(', ')} (${at.normalized ? 'normalized' : 'pixel'} corners, read off ${at.output})` : 'anchor table: not in the graph (give a baseline config or preset for decoding)',
-    ...(at?.check ? [`anchor table vs ${at.check.generator}: max difference ${at.check.maxDifference.toExponential(2)}`] : []),
+    at
+      ? `anchor table: embedded in ${at.constants.join(', ')} (${at.normalized ? 'normalized' : 'pixel'} corners, read off ${at.output})`
+      : 'anchor table: not in the graph (give a baseline config or preset for decoding)',
+    ...(at?.check
+      ? [`anchor table vs ${at.check.generator}: max difference ${at.check.maxDifference.toExponential(2)}`]
+      : []),
     '',
     `anchors (the numbers --remove takes; sizes in input pixels ${sized ? `from ${d.anchorSizes}` : 'unknown: pass --baseline-config or --postprocess'}):`,
     anchorTable,

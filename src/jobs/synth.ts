@@ -17,7 +17,13 @@ export interface SynthResult {
 }
 
 export function synth(kind: FixtureKind, output: string, opts: SynthOptions & { force?: boolean }): SynthResult {
-  const target = checkOutput(output, { command: 'synth', kind: 'file', inputs: [], ownsFile: (p) => /^prunedet(-|$)/.test(producerOf(p) ?? ''), ...(opts.force ? { force: true } : {}) });
+  const target = checkOutput(output, {
+    command: 'synth',
+    kind: 'file',
+    inputs: [],
+    ownsFile: (p) => /^prunedet(-|$)/.test(producerOf(p) ?? ''),
+    ...(opts.force ? { force: true } : {}),
+  });
   const model = buildFixture(kind, opts);
   const bytes = saveModel(model, target.path, { externalData: 'inline' });
   const cost = summarizeCost(model.graph, inferShapes(model));

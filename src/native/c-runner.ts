@@ -23,7 +23,10 @@ export interface CModuleShape {
 
 /** A post-processing input flattened in the order a C module's run function takes it (scores, boxes; or cls maps then reg maps). */
 export function flattenForC(input: PostprocessInput): Float32Array {
-  const parts = input.form === 'concat' ? [input.scores, input.boxes] : [...input.levels.map((l) => l.cls), ...input.levels.map((l) => l.reg)];
+  const parts =
+    input.form === 'concat'
+      ? [input.scores, input.boxes]
+      : [...input.levels.map((l) => l.cls), ...input.levels.map((l) => l.reg)];
   const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
   for (const p of parts) {
@@ -50,7 +53,12 @@ export function gccBuild(cwd: string, exe: string, sources: string[], flags: rea
     execFileSync('gcc', [...BASE_CFLAGS, ...flags, '-o', exe, ...sources, '-lm'], { cwd, stdio: 'pipe' });
     return undefined;
   } catch (e) {
-    return ((e as { stderr?: Buffer }).stderr?.toString().split('\n').find((l) => /error/.test(l)) ?? String(e)).trim();
+    return (
+      (e as { stderr?: Buffer }).stderr
+        ?.toString()
+        .split('\n')
+        .find((l) => /error/.test(l)) ?? String(e)
+    ).trim();
   }
 }
 
@@ -95,7 +103,8 @@ function harness(m: CModuleShape): string {
   const M = P.toUpperCase();
   const w = new CodeWriter();
   w.comment('prunedet verify harness: not part of the emitted module.');
-  for (const h of ['<stdio.h>', '<stdlib.h>', '<stdint.h>', `"${(m.files ?? DEFAULT_FILES).header}"`]) w.line(`#include ${h}`);
+  for (const h of ['<stdio.h>', '<stdlib.h>', '<stdint.h>', `"${(m.files ?? DEFAULT_FILES).header}"`])
+    w.line(`#include ${h}`);
   w.line();
   w.block('int main(int argc, char **argv)', () => {
     w.line('FILE *f;');
@@ -129,8 +138,12 @@ function harness(m: CModuleShape): string {
       w.line('printf("input %lu\\nstatus %d %lu\\n", (unsigned long)i, (int)st, (unsigned long)n);');
       w.line('for (k = 0; k < n; ++k)');
       w.indent();
-      w.line('printf("%lu %lu %.9g %.9g %.9g %.9g %.9g\\n", (unsigned long)dets[k].label, (unsigned long)dets[k].anchor,');
-      w.line('       (double)dets[k].score, (double)dets[k].box[0], (double)dets[k].box[1], (double)dets[k].box[2], (double)dets[k].box[3]);');
+      w.line(
+        'printf("%lu %lu %.9g %.9g %.9g %.9g %.9g\\n", (unsigned long)dets[k].label, (unsigned long)dets[k].anchor,',
+      );
+      w.line(
+        '       (double)dets[k].score, (double)dets[k].box[0], (double)dets[k].box[1], (double)dets[k].box[2], (double)dets[k].box[3]);',
+      );
       w.dedent();
     });
     w.line('free(data); free(ws); free(dets);');
@@ -148,7 +161,12 @@ const DEFAULT_FILES = { header: 'postprocess.h', source: 'postprocess.c' };
 
 /** Compile `moduleDir`/postprocess.c (or the files m names) with a harness (gcc -O2, the module's own flags). */
 export function buildRunner(moduleDir: string, m: CModuleShape, extraFlags: string[] = []): BuiltRunner {
-  if (!hasGcc()) throw new PrunedetError('E_TOOLCHAIN', 'gcc is not installed, so the emitted C module cannot be built', 'install gcc (Debian: apt-get install gcc)');
+  if (!hasGcc())
+    throw new PrunedetError(
+      'E_TOOLCHAIN',
+      'gcc is not installed, so the emitted C module cannot be built',
+      'install gcc (Debian: apt-get install gcc)',
+    );
   const { dir, release } = makeTempDir('c');
   try {
     const files = m.files ?? DEFAULT_FILES;
@@ -156,14 +174,24 @@ export function buildRunner(moduleDir: string, m: CModuleShape, extraFlags: stri
       try {
         copyFileSync(join(moduleDir, f), join(dir, f));
       } catch (e) {
-        throw inputFileError(e, 'E_POSTPROCESS', `the emitted C module's ${join(moduleDir, f)}`, 'regenerate it with prunedet compile --emit c');
+        throw inputFileError(
+          e,
+          'E_POSTPROCESS',
+          `the emitted C module's ${join(moduleDir, f)}`,
+          'regenerate it with prunedet compile --emit c',
+        );
       }
     }
     // a hyphenated name no module file can have (compile --name takes C identifiers)
     writeFileSync(join(dir, 'pd-harness.c'), harness(m));
     const exe = join(dir, 'pd-harness');
     const err = gccBuild(dir, exe, ['pd-harness.c', files.source], extraFlags);
-    if (err !== undefined) throw new PrunedetError('E_TOOLCHAIN', `the C module in ${moduleDir} does not compile: ${err}`, 'regenerate it with prunedet compile --emit c');
+    if (err !== undefined)
+      throw new PrunedetError(
+        'E_TOOLCHAIN',
+        `the C module in ${moduleDir} does not compile: ${err}`,
+        'regenerate it with prunedet compile --emit c',
+      );
     return { exe, dispose: release };
   } catch (e) {
     release();
@@ -181,7 +209,12 @@ export function runRunner(r: BuiltRunner, m: CModuleShape, inputs: Float32Array[
   const buf = new Uint8Array(4 + inputs.length * per * 4);
   new DataView(buf.buffer).setUint32(0, inputs.length, true);
   inputs.forEach((x, i) => {
-    if (x.length !== per) throw new PrunedetError('E_POSTPROCESS', `C module input ${i} has ${x.length} values, the module takes ${per}`, 'the module and the model do not match');
+    if (x.length !== per)
+      throw new PrunedetError(
+        'E_POSTPROCESS',
+        `C module input ${i} has ${x.length} values, the module takes ${per}`,
+        'the module and the model do not match',
+      );
     buf.set(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), 4 + i * per * 4);
   });
   const file = join(r.exe, '..', 'inputs.bin');
@@ -195,11 +228,21 @@ export function runRunner(r: BuiltRunner, m: CModuleShape, inputs: Float32Array[
       detections.push(cur);
     } else if (line.startsWith('status ')) {
       const st = Number(line.split(' ')[1]);
-      if (st !== 0) throw new PrunedetError('E_POSTPROCESS', `the C module returned status ${st} on input ${detections.length - 1}`, 'check the workspace size and inputs');
+      if (st !== 0)
+        throw new PrunedetError(
+          'E_POSTPROCESS',
+          `the C module returned status ${st} on input ${detections.length - 1}`,
+          'check the workspace size and inputs',
+        );
     } else if (line.trim()) {
       // %.9g round-trips a float: rounding the parsed double to float gives the C module's value bit for bit
       const [label, anchor, score, x1, y1, x2, y2] = line.split(' ').map(Number) as number[];
-      cur.push({ label: label!, anchor: anchor!, score: Math.fround(score!), box: [Math.fround(x1!), Math.fround(y1!), Math.fround(x2!), Math.fround(y2!)] });
+      cur.push({
+        label: label!,
+        anchor: anchor!,
+        score: Math.fround(score!),
+        box: [Math.fround(x1!), Math.fround(y1!), Math.fround(x2!), Math.fround(y2!)],
+      });
     }
   }
   return { detections };

@@ -46,9 +46,10 @@ function harness(mods: TimedModule[]): string {
     const P = m.shape.prefix;
     const M = P.toUpperCase();
     const inp = `(in[${i}] + (size_t)(idx[${i}] % cnt[${i}]) * (size_t)len[${i}])`;
-    const call = m.shape.input === 'concat'
-      ? `st = ${P}run(x, x + (size_t)${anchorCount(m.shape)} * ${m.shape.numClasses}u, ws[${i}], ${P}workspace_size(), (${P}detection_t *)dets[${i}], ${M}MAX_DETECTIONS, &n);`
-      : `{ ${levelPointersC(m.shape, 'x', `${m.shape.numClasses}u`, '          ')}
+    const call =
+      m.shape.input === 'concat'
+        ? `st = ${P}run(x, x + (size_t)${anchorCount(m.shape)} * ${m.shape.numClasses}u, ws[${i}], ${P}workspace_size(), (${P}detection_t *)dets[${i}], ${M}MAX_DETECTIONS, &n);`
+        : `{ ${levelPointersC(m.shape, 'x', `${m.shape.numClasses}u`, '          ')}
           st = ${P}run(cls, reg, ws[${i}], ${P}workspace_size(), (${P}detection_t *)dets[${i}], ${M}MAX_DETECTIONS, &n); }`;
     return `        {
             const float *x = ${inp};
@@ -95,7 +96,7 @@ int main(int argc, char **argv) {
     long idx[${mods.length}];
     int i;
     if (argc != ${mods.length + 1}) return 2;
-    static const int same_as[] = { ${mods.map((m, i) => mods.findIndex((o) => o.inputs === m.inputs) < i ? mods.findIndex((o) => o.inputs === m.inputs) : -1).join(', ')} };
+    static const int same_as[] = { ${mods.map((m, i) => (mods.findIndex((o) => o.inputs === m.inputs) < i ? mods.findIndex((o) => o.inputs === m.inputs) : -1)).join(', ')} };
     for (i = 0; i < ${mods.length}; ++i) {
         const size_t total = (size_t)len[i] * (size_t)cnt[i];
         copy[i] = (float *)malloc((size_t)floor_len[i] * sizeof(float));
@@ -127,14 +128,28 @@ function gcc(cwd: string, args: string[]): void {
   try {
     execFileSync('gcc', args, { cwd, stdio: 'pipe' });
   } catch (e) {
-    const err = ((e as { stderr?: Buffer }).stderr?.toString().split('\n').find((l) => /error/.test(l)) ?? String(e)).trim();
-    throw new PrunedetError('E_TOOLCHAIN', `the C modules do not compile for timing: ${err}`, 'regenerate them with prunedet compile --emit c');
+    const err = (
+      (e as { stderr?: Buffer }).stderr
+        ?.toString()
+        .split('\n')
+        .find((l) => /error/.test(l)) ?? String(e)
+    ).trim();
+    throw new PrunedetError(
+      'E_TOOLCHAIN',
+      `the C modules do not compile for timing: ${err}`,
+      'regenerate them with prunedet compile --emit c',
+    );
   }
 }
 
 /** Build every module (its object with its own flags) and the harness, and start it; close() ends it. */
 export async function startCTimer(mods: TimedModule[]): Promise<CTimer> {
-  if (!hasGcc()) throw new PrunedetError('E_TOOLCHAIN', 'gcc is not installed, so the C module cannot be timed', 'install gcc (Debian: apt-get install gcc)');
+  if (!hasGcc())
+    throw new PrunedetError(
+      'E_TOOLCHAIN',
+      'gcc is not installed, so the C module cannot be timed',
+      'install gcc (Debian: apt-get install gcc)',
+    );
   const { dir, release } = makeTempDir('time');
   let child: ChildProcessWithoutNullStreams | undefined;
   const forget = onCleanup(() => child?.kill('SIGKILL'));
@@ -146,7 +161,12 @@ export async function startCTimer(mods: TimedModule[]): Promise<CTimer> {
       copyFileSync(join(m.dir, 'postprocess.c'), join(dir, `m${i}`, 'postprocess.c'));
       const per = inputLength(m.shape);
       m.inputs.forEach((x, j) => {
-        if (x.length !== per) throw new PrunedetError('E_POSTPROCESS', `bench input ${j} of module ${i} has ${x.length} values, the module takes ${per}`, 'the module and the tensors do not match');
+        if (x.length !== per)
+          throw new PrunedetError(
+            'E_POSTPROCESS',
+            `bench input ${j} of module ${i} has ${x.length} values, the module takes ${per}`,
+            'the module and the tensors do not match',
+          );
       });
       if (mods.findIndex((o) => o.inputs === m.inputs) === i) {
         const all = new Float32Array(per * m.inputs.length);
@@ -158,13 +178,24 @@ export async function startCTimer(mods: TimedModule[]): Promise<CTimer> {
     });
     writeFileSync(join(dir, 'harness.c'), harness(mods));
     gcc(dir, [...BASE_CFLAGS, '-o', 'harness', 'harness.c', ...objects, '-lm']);
-    const proc = spawn(join(dir, 'harness'), mods.map((_, i) => join(dir, `in${i}.bin`)), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = spawn(
+      join(dir, 'harness'),
+      mods.map((_, i) => join(dir, `in${i}.bin`)),
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     child = proc;
     const lines = createInterface({ input: proc.stdout });
     const waiting: ((line: string | Error) => void)[] = [];
     lines.on('line', (l) => waiting.shift()?.(l));
     proc.on('exit', (code) => {
-      for (const w of waiting.splice(0)) w(new PrunedetError('E_TOOLCHAIN', `the C timing harness exited with ${code}`, 'a module returned an error status (10 + status) or could not read its input'));
+      for (const w of waiting.splice(0))
+        w(
+          new PrunedetError(
+            'E_TOOLCHAIN',
+            `the C timing harness exited with ${code}`,
+            'a module returned an error status (10 + status) or could not read its input',
+          ),
+        );
     });
     const cleanup = () => {
       forget();
@@ -176,7 +207,11 @@ export async function startCTimer(mods: TimedModule[]): Promise<CTimer> {
           waiting.push((l) => {
             if (l instanceof Error) return reject(l);
             const v = l.trim().split(' ').map(Number);
-            resolve({ runs: mods.map((_, i) => v[3 * i]!), floors: mods.map((_, i) => v[3 * i + 1]!), detections: mods.map((_, i) => v[3 * i + 2]!) });
+            resolve({
+              runs: mods.map((_, i) => v[3 * i]!),
+              floors: mods.map((_, i) => v[3 * i + 1]!),
+              detections: mods.map((_, i) => v[3 * i + 2]!),
+            });
           });
           proc.stdin.write(`${inputs.join(' ')}\n`);
         });

@@ -100,7 +100,6 @@ function schemaOf(typeName: string): MessageSchema {
   return s;
 }
 
-
 function longToInt64(v: protobuf.Long | number, unsigned: boolean): Int64 {
   if (typeof v === 'number') return v;
   const b = BigInt(v.toString());
@@ -137,7 +136,11 @@ function readScalar(reader: protobuf.Reader, scalar: Scalar): unknown {
 }
 
 /** Packed floats/doubles become typed arrays (copied once: a view may be misaligned); other packed scalars arrays. */
-function readPacked(reader: protobuf.Reader, scalar: Scalar, into: unknown[] | Float32Array | Float64Array | undefined) {
+function readPacked(
+  reader: protobuf.Reader,
+  scalar: Scalar,
+  into: unknown[] | Float32Array | Float64Array | undefined,
+) {
   const len = reader.uint32();
   const end = reader.pos + len;
   if (end > reader.len) throw new RangeError(`index out of range: ${reader.pos} + ${len} > ${reader.len}`);
@@ -145,7 +148,9 @@ function readPacked(reader: protobuf.Reader, scalar: Scalar, into: unknown[] | F
     const width = scalar === 'float' ? 4 : 8;
     const view = new DataView(reader.buf.buffer, reader.buf.byteOffset + reader.pos, len);
     const count = Math.floor(len / width);
-    const prev = (into as Float32Array | Float64Array | undefined) ?? (scalar === 'float' ? new Float32Array(0) : new Float64Array(0));
+    const prev =
+      (into as Float32Array | Float64Array | undefined) ??
+      (scalar === 'float' ? new Float32Array(0) : new Float64Array(0));
     const out = scalar === 'float' ? new Float32Array(prev.length + count) : new Float64Array(prev.length + count);
     out.set(prev);
     for (let i = 0; i < count; i++) {
@@ -307,7 +312,10 @@ function packedBody(field: FieldSchema, items: ArrayLike<unknown>): { size: numb
     return { size: b.length, write: (o) => o.bytes(b) };
   }
   if (field.scalar === 'float' || field.scalar === 'double') {
-    const arr = field.scalar === 'float' ? Float32Array.from(items as ArrayLike<number>) : Float64Array.from(items as ArrayLike<number>);
+    const arr =
+      field.scalar === 'float'
+        ? Float32Array.from(items as ArrayLike<number>)
+        : Float64Array.from(items as ArrayLike<number>);
     return packedBody(field, arr);
   }
   const parts = Array.from(items, (x) => scalarPayload(field.scalar!, x));

@@ -9,9 +9,22 @@
 import { PrunedetError } from '../errors';
 import type { ProtoMessage } from './codec';
 
-type Node = ProtoMessage & { input?: string[]; output?: string[]; op_type?: string; domain?: string; name?: string; overload?: string; attribute?: Attr[] };
+type Node = ProtoMessage & {
+  input?: string[];
+  output?: string[];
+  op_type?: string;
+  domain?: string;
+  name?: string;
+  overload?: string;
+  attribute?: Attr[];
+};
 type Attr = ProtoMessage & { name?: string; ref_attr_name?: string; g?: Graph; graphs?: Graph[] };
-type Graph = ProtoMessage & { node?: Node[]; input?: { name?: string }[]; output?: { name?: string }[]; initializer?: { name?: string }[] };
+type Graph = ProtoMessage & {
+  node?: Node[];
+  input?: { name?: string }[];
+  output?: { name?: string }[];
+  initializer?: { name?: string }[];
+};
 interface Fn {
   name?: string;
   domain?: string;
@@ -27,7 +40,8 @@ interface Fn {
 /** Deepest nesting of function calls followed (a function calling itself would recurse forever). */
 const MAX_DEPTH = 64;
 
-const keyOf = (domain: string | undefined, name: string | undefined, overload: string | undefined) => `${domain ?? ''}\u0000${name ?? ''}\u0000${overload ?? ''}`;
+const keyOf = (domain: string | undefined, name: string | undefined, overload: string | undefined) =>
+  `${domain ?? ''}\u0000${name ?? ''}\u0000${overload ?? ''}`;
 
 /** Every name a graph (and its subgraphs) defines or reads. */
 function collectNames(g: Graph, into: Set<string>): void {
@@ -86,10 +100,15 @@ export function inlineFunctions(model: ProtoMessage, label = 'the model'): Inlin
         continue;
       }
       if (depth >= MAX_DEPTH) {
-        throw new PrunedetError('E_ONNX_INVALID', `${label}: model-local function ${fn.domain}::${fn.name} calls itself (nesting deeper than ${MAX_DEPTH})`, 're-export the model (functions must not recurse)');
+        throw new PrunedetError(
+          'E_ONNX_INVALID',
+          `${label}: model-local function ${fn.domain}::${fn.name} calls itself (nesting deeper than ${MAX_DEPTH})`,
+          're-export the model (functions must not recurse)',
+        );
       }
       calls++;
-      for (const o of fn.opset_import ?? []) if (!opsets.some((m) => (m.domain ?? '') === (o.domain ?? ''))) opsets.push({ ...o });
+      for (const o of fn.opset_import ?? [])
+        if (!opsets.some((m) => (m.domain ?? '') === (o.domain ?? ''))) opsets.push({ ...o });
       out.push(...expandList(instantiate(fn, n, fresh, label), depth + 1));
     }
     return out;
@@ -108,7 +127,9 @@ export function inlineFunctions(model: ProtoMessage, label = 'the model'): Inlin
     }
   };
   visit(graph);
-  model.opset_import = opsets.filter((o) => !fnDomains.has(o.domain ?? '') || live.has(o.domain ?? '') || (o.domain ?? '') === '');
+  model.opset_import = opsets.filter(
+    (o) => !fnDomains.has(o.domain ?? '') || live.has(o.domain ?? '') || (o.domain ?? '') === '',
+  );
   return { calls, functions: fns.length };
 }
 
@@ -178,9 +199,18 @@ function instantiate(fn: Fn, call: Node, fresh: (base: string, node?: boolean) =
     if (!actual || written.has(actual)) return;
     const from = (fn.input ?? []).indexOf(formal);
     if (from < 0 || !call.input?.[from]) {
-      throw new PrunedetError('E_ONNX_INVALID', `${label}: function ${fn.domain ?? ''}::${fn.name} never computes its output ${formal}`, 're-export the model');
+      throw new PrunedetError(
+        'E_ONNX_INVALID',
+        `${label}: function ${fn.domain ?? ''}::${fn.name} never computes its output ${formal}`,
+        're-export the model',
+      );
     }
-    nodes.push({ op_type: 'Identity', name: fresh(`${prefix}/${formal}_passthrough`, true), input: [call.input[from]!], output: [actual] });
+    nodes.push({
+      op_type: 'Identity',
+      name: fresh(`${prefix}/${formal}_passthrough`, true),
+      input: [call.input[from]!],
+      output: [actual],
+    });
   });
   return nodes;
 }

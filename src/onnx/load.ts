@@ -35,7 +35,8 @@ export function loadModelWithInfo(input: string | Uint8Array): LoadedModel {
   if (typeof input === 'string') {
     label = basename(input);
     if (!existsSync(input)) throw new PrunedetError('E_FILE_NOT_FOUND', `${input} does not exist`, 'check the path');
-    if (statSync(input).isDirectory()) throw new PrunedetError('E_FILE_NOT_FOUND', `${input} is a folder, not an ONNX file`, 'pass the .onnx file');
+    if (statSync(input).isDirectory())
+      throw new PrunedetError('E_FILE_NOT_FOUND', `${input} is a folder, not an ONNX file`, 'pass the .onnx file');
     bytes = readFileSync(input);
     baseDir = dirname(input);
   } else {
@@ -52,12 +53,22 @@ export function loadModelWithInfo(input: string | Uint8Array): LoadedModel {
     throw decodeFailure(label, bytes, e);
   }
   if (proto.graph === undefined || proto.ir_version === undefined) {
-    throw new PrunedetError('E_ONNX_CORRUPT', `${label} is not an ONNX model (no ${proto.graph === undefined ? 'graph' : 'ir_version'} field found in ${bytes.length.toLocaleString('en-US')} bytes)`, 'pass an .onnx file exported by torch.onnx, tf2onnx or onnx');
+    throw new PrunedetError(
+      'E_ONNX_CORRUPT',
+      `${label} is not an ONNX model (no ${proto.graph === undefined ? 'graph' : 'ir_version'} field found in ${bytes.length.toLocaleString('en-US')} bytes)`,
+      'pass an .onnx file exported by torch.onnx, tf2onnx or onnx',
+    );
   }
   const { externalFiles } = validateModelProto(proto, { label, ...(baseDir !== undefined ? { baseDir } : {}) });
   const reader = baseDir === undefined ? undefined : externalReader(baseDir, label);
   const model = modelFromProto(proto, reader, label);
-  return { model, source: label, byteLength: bytes.length, bytes, files: typeof input === 'string' ? [input, ...externalFiles] : [] };
+  return {
+    model,
+    source: label,
+    byteLength: bytes.length,
+    bytes,
+    files: typeof input === 'string' ? [input, ...externalFiles] : [],
+  };
 }
 
 /** Random bytes and cut-off files both fail to decode; a cut-off file still starts like a model. */
@@ -65,21 +76,34 @@ function decodeFailure(label: string, bytes: Uint8Array, e: unknown): PrunedetEr
   const startsLikeModel = bytes[0] === 0x08 && bytes.length > 1 && bytes[1]! > 0 && bytes[1]! < 32;
   const why = e instanceof Error ? e.message : String(e);
   if (startsLikeModel && /out of range|overran/.test(why)) {
-    return new PrunedetError('E_ONNX_TRUNCATED', `${label} is truncated (its ${bytes.length.toLocaleString('en-US')} bytes end inside a field)`, 're-export or re-download the file');
+    return new PrunedetError(
+      'E_ONNX_TRUNCATED',
+      `${label} is truncated (its ${bytes.length.toLocaleString('en-US')} bytes end inside a field)`,
+      're-export or re-download the file',
+    );
   }
-  return new PrunedetError('E_ONNX_CORRUPT', `${label} is not a valid ONNX protobuf (${why})`, 'pass an .onnx file exported by torch.onnx, tf2onnx or onnx');
+  return new PrunedetError(
+    'E_ONNX_CORRUPT',
+    `${label} is not a valid ONNX protobuf (${why})`,
+    'pass an .onnx file exported by torch.onnx, tf2onnx or onnx',
+  );
 }
 
 function externalReader(baseDir: string, label: string): ExternalReader {
   const cache = new Map<string, Buffer>();
-  const where = (location: string, tensorName: string) => resolveInside(baseDir, location, `external data of tensor ${tensorName} in ${label}:`);
+  const where = (location: string, tensorName: string) =>
+    resolveInside(baseDir, location, `external data of tensor ${tensorName} in ${label}:`);
   const check = (location: string, tensorName: string) => void where(location, tensorName);
   const read = (location: string, offset: number, length: number | undefined, tensorName: string) => {
     const path = where(location, tensorName);
     let buf = cache.get(path);
     if (!buf) {
       if (!existsSync(path)) {
-        throw new PrunedetError('E_EXTERNAL_DATA', `external data file "${location}" of tensor ${tensorName} is missing next to ${label}`, 'copy the data file next to the model');
+        throw new PrunedetError(
+          'E_EXTERNAL_DATA',
+          `external data file "${location}" of tensor ${tensorName} is missing next to ${label}`,
+          'copy the data file next to the model',
+        );
       }
       const fd = openSync(path, 'r');
       try {
@@ -94,7 +118,11 @@ function externalReader(baseDir: string, label: string): ExternalReader {
     }
     const end = length === undefined ? buf.length : offset + length;
     if (offset < 0 || end > buf.length) {
-      throw new PrunedetError('E_EXTERNAL_DATA', `external data of tensor ${tensorName} needs bytes ${offset}..${end} of "${location}", which has ${buf.length}`, 're-export the model with its data file');
+      throw new PrunedetError(
+        'E_EXTERNAL_DATA',
+        `external data of tensor ${tensorName} needs bytes ${offset}..${end} of "${location}", which has ${buf.length}`,
+        're-export the model with its data file',
+      );
     }
     return buf.subarray(offset, end);
   };
@@ -113,7 +141,8 @@ function graphFromProto(gp: ProtoMessage, reader: ExternalReader | undefined, la
   for (const t of (gp.initializer as ProtoMessage[] | undefined) ?? []) {
     const name = (t.name as string | undefined) ?? '';
     const v = g.value(name);
-    if (v.initializer) throw new PrunedetError('E_ONNX_INVALID', `${label} has two initializers named ${name}`, 're-export the model');
+    if (v.initializer)
+      throw new PrunedetError('E_ONNX_INVALID', `${label} has two initializers named ${name}`, 're-export the model');
     v.initializer = tensorFromProto(t, reader, false);
     g.initializers.push(v);
   }
@@ -130,14 +159,21 @@ function graphFromProto(gp: ProtoMessage, reader: ExternalReader | undefined, la
   for (const np of (gp.node as ProtoMessage[] | undefined) ?? []) {
     const attributes = ((np.attribute as ProtoMessage[] | undefined) ?? []).map((a) => attributeFromProto(a, reader));
     const node = new Node(g, without(np, ['input', 'output', 'attribute']), attributes);
-    ((np.input as string[] | undefined) ?? []).forEach((name, i) => node.setInput(i, name === '' ? undefined : g.value(name)));
+    ((np.input as string[] | undefined) ?? []).forEach((name, i) =>
+      node.setInput(i, name === '' ? undefined : g.value(name)),
+    );
     ((np.output as string[] | undefined) ?? []).forEach((name, i) => {
       if (name === '') {
         node.setOutput(i, undefined);
         return;
       }
       const v = g.value(name);
-      if (v.producer) throw new PrunedetError('E_ONNX_INVALID', `${label}: value ${name} is produced by two nodes (${v.producer.label()} and ${node.opType})`, 're-export the model');
+      if (v.producer)
+        throw new PrunedetError(
+          'E_ONNX_INVALID',
+          `${label}: value ${name} is produced by two nodes (${v.producer.label()} and ${node.opType})`,
+          're-export the model',
+        );
       node.setOutput(i, v);
     });
     g.nodes.push(node);
@@ -163,7 +199,8 @@ function freeNames(protos: ProtoMessage[]): Set<string> {
     const defined = new Set(outer);
     for (const t of (gp.initializer as ProtoMessage[] | undefined) ?? []) defined.add(t.name as string);
     for (const vi of (gp.input as ProtoMessage[] | undefined) ?? []) defined.add(vi.name as string);
-    for (const n of (gp.node as ProtoMessage[] | undefined) ?? []) for (const o of (n.output as string[] | undefined) ?? []) defined.add(o);
+    for (const n of (gp.node as ProtoMessage[] | undefined) ?? [])
+      for (const o of (n.output as string[] | undefined) ?? []) defined.add(o);
     for (const n of (gp.node as ProtoMessage[] | undefined) ?? []) {
       for (const i of (n.input as string[] | undefined) ?? []) if (i && !defined.has(i)) free.add(i);
       for (const a of (n.attribute as ProtoMessage[] | undefined) ?? []) {
@@ -171,7 +208,8 @@ function freeNames(protos: ProtoMessage[]): Set<string> {
         for (const sg of (a.graphs as ProtoMessage[] | undefined) ?? []) visitGraph(sg, defined);
       }
     }
-    for (const vi of (gp.output as ProtoMessage[] | undefined) ?? []) if (!defined.has(vi.name as string)) free.add(vi.name as string);
+    for (const vi of (gp.output as ProtoMessage[] | undefined) ?? [])
+      if (!defined.has(vi.name as string)) free.add(vi.name as string);
   };
   for (const p of protos) {
     if (p.node !== undefined || p.output !== undefined) visitGraph(p, new Set());
@@ -186,8 +224,15 @@ function attributeFromProto(a: ProtoMessage, reader: ExternalReader | undefined)
   const name = (a.name as string | undefined) ?? '';
   const toTensor = (t: ProtoMessage): Tensor => tensorFromProto(t, reader, true);
   const pick = (): [string[], AttrValue] => {
-    if (a.ref_attr_name !== undefined || a.g !== undefined || a.graphs !== undefined || a.sparse_tensor !== undefined ||
-        a.sparse_tensors !== undefined || a.tp !== undefined || a.type_protos !== undefined) {
+    if (
+      a.ref_attr_name !== undefined ||
+      a.g !== undefined ||
+      a.graphs !== undefined ||
+      a.sparse_tensor !== undefined ||
+      a.sparse_tensors !== undefined ||
+      a.tp !== undefined ||
+      a.type_protos !== undefined
+    ) {
       return [[], { type: 'opaque', value: a }];
     }
     const type = Number(a.type ?? 0);
@@ -195,7 +240,8 @@ function attributeFromProto(a: ProtoMessage, reader: ExternalReader | undefined)
     if (a.f !== undefined) return [['f'], { type: 'float', value: a.f as number }];
     if (a.i !== undefined) return [['i'], { type: 'int', value: a.i as Int64 }];
     if (a.s !== undefined) return [['s'], { type: 'string', value: a.s as Uint8Array }];
-    if (a.tensors !== undefined) return [['tensors'], { type: 'tensors', value: (a.tensors as ProtoMessage[]).map(toTensor) }];
+    if (a.tensors !== undefined)
+      return [['tensors'], { type: 'tensors', value: (a.tensors as ProtoMessage[]).map(toTensor) }];
     if (a.floats !== undefined) return [['floats'], { type: 'floats', value: Array.from(a.floats as Float32Array) }];
     if (a.ints !== undefined) return [['ints'], { type: 'ints', value: a.ints as Int64[] }];
     if (a.strings !== undefined) return [['strings'], { type: 'strings', value: a.strings as Uint8Array[] }];

@@ -51,7 +51,10 @@ function externalPlan(location: string): ExternalPlan {
 
 /** Serialise to bytes with every tensor inline (external tensors are read in). */
 export function modelToBytes(model: Model): Uint8Array {
-  return encodeMessage('onnx.ModelProto', modelToProto(model, () => undefined));
+  return encodeMessage(
+    'onnx.ModelProto',
+    modelToProto(model, () => undefined),
+  );
 }
 
 /**
@@ -65,7 +68,10 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): n
   const dir = dirname(path);
   let plan: ExternalPlan | undefined;
   const placeFor = (t: Tensor): ExternalPlacement | undefined => {
-    const external = mode === 'external' ? t.byteLength >= threshold && t.dataType !== 8 : mode === 'keep' && t.source.kind === 'external';
+    const external =
+      mode === 'external'
+        ? t.byteLength >= threshold && t.dataType !== 8
+        : mode === 'keep' && t.source.kind === 'external';
     if (!external) return undefined;
     if (!plan) {
       resolveInside(dir, location, 'external data');
@@ -76,7 +82,11 @@ export function saveModel(model: Model, path: string, opts: SaveOptions = {}): n
   const proto = modelToProto(model, placeFor);
   const bytes = encodeMessage('onnx.ModelProto', proto);
   if (bytes.length > 0x7fffffff) {
-    throw new PrunedetError('E_OUTPUT', `model is ${bytes.length} bytes, above protobuf's 2 GiB limit`, 'save with external data (--external-data)');
+    throw new PrunedetError(
+      'E_OUTPUT',
+      `model is ${bytes.length} bytes, above protobuf's 2 GiB limit`,
+      'save with external data (--external-data)',
+    );
   }
   if (plan) {
     const data = Buffer.concat(plan.chunks, plan.size);
@@ -93,13 +103,22 @@ function modelToProto(model: Model, place: Placer): ProtoMessage {
 }
 
 function graphToProto(g: Graph, place: Placer): ProtoMessage {
-  const info = (v: { name: string; info: Record<string, unknown> | undefined }): ProtoMessage => ({ ...(v.info ?? {}), name: v.name });
+  const info = (v: { name: string; info: Record<string, unknown> | undefined }): ProtoMessage => ({
+    ...(v.info ?? {}),
+    name: v.name,
+  });
   const out: ProtoMessage = { ...g.extra };
   const put = (key: string, list: unknown[]) => {
     if (list.length) out[key] = list;
   };
-  put('node', g.nodes.map((n) => nodeToProto(n, place)));
-  put('initializer', g.initializers.map((v) => tensorToProto(v.initializer!, v.name, place(v.initializer!))));
+  put(
+    'node',
+    g.nodes.map((n) => nodeToProto(n, place)),
+  );
+  put(
+    'initializer',
+    g.initializers.map((v) => tensorToProto(v.initializer!, v.name, place(v.initializer!))),
+  );
   put('input', g.inputs.map(info));
   put('output', g.outputs.map(info));
   put('value_info', g.valueInfo.map(info));
@@ -123,14 +142,30 @@ function attributeToProto(a: Attribute, place: Placer): ProtoMessage {
   const out: ProtoMessage = { ...a.extra, name: a.name };
   if (!('$noType' in a.extra)) out.type = ATTRIBUTE_TYPE[v.type];
   switch (v.type) {
-    case 'float': out.f = v.value; break;
-    case 'int': out.i = v.value; break;
-    case 'string': out.s = v.value; break;
-    case 'tensor': out.t = tensorToProto(v.value, undefined, place(v.value)); break;
-    case 'floats': if (v.value.length) out.floats = v.value; break;
-    case 'ints': if (v.value.length) out.ints = v.value; break;
-    case 'strings': if (v.value.length) out.strings = v.value; break;
-    case 'tensors': if (v.value.length) out.tensors = v.value.map((t) => tensorToProto(t, undefined, place(t))); break;
+    case 'float':
+      out.f = v.value;
+      break;
+    case 'int':
+      out.i = v.value;
+      break;
+    case 'string':
+      out.s = v.value;
+      break;
+    case 'tensor':
+      out.t = tensorToProto(v.value, undefined, place(v.value));
+      break;
+    case 'floats':
+      if (v.value.length) out.floats = v.value;
+      break;
+    case 'ints':
+      if (v.value.length) out.ints = v.value;
+      break;
+    case 'strings':
+      if (v.value.length) out.strings = v.value;
+      break;
+    case 'tensors':
+      if (v.value.length) out.tensors = v.value.map((t) => tensorToProto(t, undefined, place(t)));
+      break;
   }
   return out;
 }

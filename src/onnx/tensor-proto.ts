@@ -11,7 +11,15 @@ export interface ExternalReader {
   read(location: string, offset: number, length: number | undefined, tensorName: string): Uint8Array;
 }
 
-const DATA_FIELDS = ['raw_data', 'float_data', 'int32_data', 'string_data', 'int64_data', 'double_data', 'uint64_data'] as const;
+const DATA_FIELDS = [
+  'raw_data',
+  'float_data',
+  'int32_data',
+  'string_data',
+  'int64_data',
+  'double_data',
+  'uint64_data',
+] as const;
 const MODELLED = ['dims', 'data_type', 'external_data', 'data_location', ...DATA_FIELDS];
 const MODELLED_AND_NAME = [...MODELLED, 'name'];
 
@@ -26,18 +34,32 @@ export function tensorFromProto(t: ProtoMessage, readExternal: ExternalReader | 
     const get = (key: string) => entries.find((e) => e.key === key)?.value as string | undefined;
     const location = get('location');
     if (location === undefined) {
-      throw new PrunedetError('E_EXTERNAL_DATA', `tensor ${name} is marked external but names no location`, 're-export the model with its external data');
+      throw new PrunedetError(
+        'E_EXTERNAL_DATA',
+        `tensor ${name} is marked external but names no location`,
+        're-export the model with its external data',
+      );
     }
     const offset = Number(get('offset') ?? 0);
     const lengthText = get('length');
     const length = lengthText === undefined ? undefined : Number(lengthText);
     if (!readExternal) {
-      throw new PrunedetError('E_EXTERNAL_DATA', `tensor ${name} keeps its data in external file "${location}", but the model was given as bytes`, 'load the model from its path so the data file can be found');
+      throw new PrunedetError(
+        'E_EXTERNAL_DATA',
+        `tensor ${name} keeps its data in external file "${location}", but the model was given as bytes`,
+        'load the model from its path so the data file can be found',
+      );
     }
     readExternal.check(location, name);
     const extraEntries = entries.filter((e) => !['location', 'offset', 'length'].includes(e.key as string));
     if (extraEntries.length) extra.$externalExtra = extraEntries;
-    source = { kind: 'external', location, offset, length, read: () => readExternal.read(location, offset, length, name) };
+    source = {
+      kind: 'external',
+      location,
+      offset,
+      length,
+      read: () => readExternal.read(location, offset, length, name),
+    };
   } else if (t.raw_data !== undefined) {
     source = { kind: 'raw', bytes: t.raw_data as Uint8Array };
   } else if (t.float_data !== undefined) {

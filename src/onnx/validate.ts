@@ -34,7 +34,14 @@ const EXTERNAL_KEYS = ['location', 'offset', 'length', 'checksum', 'basepath'];
 const REEXPORT = 're-export the model (torch.onnx.export / tf2onnx); onnx.checker.check_model shows the same problem';
 
 type Field = 'raw_data' | 'float_data' | 'int32_data' | 'string_data' | 'int64_data' | 'double_data' | 'uint64_data';
-const TYPED_FIELDS: Exclude<Field, 'raw_data'>[] = ['float_data', 'int32_data', 'string_data', 'int64_data', 'double_data', 'uint64_data'];
+const TYPED_FIELDS: Exclude<Field, 'raw_data'>[] = [
+  'float_data',
+  'int32_data',
+  'string_data',
+  'int64_data',
+  'double_data',
+  'uint64_data',
+];
 
 /** Entries a typed field holds for `n` elements of type `t`, or undefined when the field cannot hold that type. */
 function typedCount(field: Exclude<Field, 'raw_data'>, t: number, n: number): number | undefined {
@@ -50,7 +57,17 @@ function typedCount(field: Exclude<Field, 'raw_data'>, t: number, n: number): nu
     case 'string_data':
       return t === DataType.STRING ? n : undefined;
     case 'int32_data': {
-      if (t === DataType.STRING || t === DataType.INT64 || t === DataType.UINT64 || t === DataType.UINT32 || t === DataType.DOUBLE || t === DataType.FLOAT || t === DataType.COMPLEX64 || t === DataType.COMPLEX128) return undefined;
+      if (
+        t === DataType.STRING ||
+        t === DataType.INT64 ||
+        t === DataType.UINT64 ||
+        t === DataType.UINT32 ||
+        t === DataType.DOUBLE ||
+        t === DataType.FLOAT ||
+        t === DataType.COMPLEX64 ||
+        t === DataType.COMPLEX128
+      )
+        return undefined;
       const w = dtypeWidth(t);
       return w >= 1 ? n : Math.ceil(n * w); // 4- and 2-bit types: one packed byte per entry
     }
@@ -89,7 +106,9 @@ class Validator {
     const L = this.o.label;
     const ir = wholeNumber(m.ir_version);
     if (ir === undefined || ir < MIN_IR_VERSION) {
-      throw invalid(`${L} declares ir_version ${String(m.ir_version)}; ONNX models have ir_version ${MIN_IR_VERSION} or later`);
+      throw invalid(
+        `${L} declares ir_version ${String(m.ir_version)}; ONNX models have ir_version ${MIN_IR_VERSION} or later`,
+      );
     }
     const opsets = (m.opset_import as ProtoMessage[] | undefined) ?? [];
     const seen = new Set<string>();
@@ -99,20 +118,28 @@ class Validator {
       if (seen.has(key)) throw invalid(`${L} imports the opset of domain '${domain}' twice`);
       seen.add(key);
       const v = wholeNumber(op.version);
-      if (v === undefined || v < 1) throw invalid(`${L} imports domain '${domain}' at version ${String(op.version)}, which is not a version number`);
+      if (v === undefined || v < 1)
+        throw invalid(
+          `${L} imports domain '${domain}' at version ${String(op.version)}, which is not a version number`,
+        );
     }
     if (!seen.has('')) {
-      throw invalid(`${L} imports no opset for the default ONNX domain (opset_import ${opsets.length ? `lists only ${opsets.map((o) => `'${String(o.domain ?? '')}'`).join(', ')}` : 'is empty'}), so its ops have no defined meaning`, 're-export the model with an opset version (torch.onnx.export(..., opset_version=13))');
+      throw invalid(
+        `${L} imports no opset for the default ONNX domain (opset_import ${opsets.length ? `lists only ${opsets.map((o) => `'${String(o.domain ?? '')}'`).join(', ')}` : 'is empty'}), so its ops have no defined meaning`,
+        're-export the model with an opset version (torch.onnx.export(..., opset_version=13))',
+      );
     }
     const g = m.graph as ProtoMessage;
     this.tensors(g, '');
-    for (const f of (m.functions as ProtoMessage[] | undefined) ?? []) this.nodeTensors((f.node as ProtoMessage[] | undefined) ?? [], ` (in local function ${String(f.name ?? '')})`);
+    for (const f of (m.functions as ProtoMessage[] | undefined) ?? [])
+      this.nodeTensors((f.node as ProtoMessage[] | undefined) ?? [], ` (in local function ${String(f.name ?? '')})`);
     this.topLevel(g);
   }
 
   /** Every tensor of a graph and its subgraphs. */
   private tensors(g: ProtoMessage, scope: string): void {
-    for (const t of (g.initializer as ProtoMessage[] | undefined) ?? []) this.tensor(t, `initializer ${String(t.name ?? '')}${scope}`);
+    for (const t of (g.initializer as ProtoMessage[] | undefined) ?? [])
+      this.tensor(t, `initializer ${String(t.name ?? '')}${scope}`);
     this.nodeTensors((g.node as ProtoMessage[] | undefined) ?? [], scope);
   }
 
@@ -141,17 +168,24 @@ class Validator {
     }
     let count = 1;
     for (const d of dims as number[]) count *= d;
-    if (!Number.isSafeInteger(count)) throw invalid(`${L}: ${where} has dims [${dims.join(',')}], more elements than any file can hold`);
+    if (!Number.isSafeInteger(count))
+      throw invalid(`${L}: ${where} has dims [${dims.join(',')}], more elements than any file can hold`);
     const width = dtypeWidth(dtype);
     const need = Math.ceil(count * width);
     const desc = `${dtypeName(dtype)}[${dims.join(',')}]`;
     if (Number(t.data_location ?? 0) === 1) {
-      if (dtype === DataType.STRING) throw invalid(`${L}: ${where} is a string tensor in external data, which ONNX does not allow`);
+      if (dtype === DataType.STRING)
+        throw invalid(`${L}: ${where} is a string tensor in external data, which ONNX does not allow`);
       const got = this.external(t, where);
-      if (got !== need) throw invalid(`${L}: ${where} is ${desc}, which needs ${need.toLocaleString('en-US')} bytes, but its external data holds ${got.toLocaleString('en-US')}`);
+      if (got !== need)
+        throw invalid(
+          `${L}: ${where} is ${desc}, which needs ${need.toLocaleString('en-US')} bytes, but its external data holds ${got.toLocaleString('en-US')}`,
+        );
       return;
     }
-    const present = (['raw_data', ...TYPED_FIELDS] as Field[]).filter((f) => t[f] !== undefined && (t[f] as ArrayLike<unknown>).length > 0);
+    const present = (['raw_data', ...TYPED_FIELDS] as Field[]).filter(
+      (f) => t[f] !== undefined && (t[f] as ArrayLike<unknown>).length > 0,
+    );
     if (present.length > 1) throw invalid(`${L}: ${where} holds values in two fields (${present.join(', ')})`);
     const field = present[0];
     if (field === undefined) {
@@ -160,13 +194,23 @@ class Validator {
     }
     const len = (t[field] as ArrayLike<unknown>).length;
     if (field === 'raw_data') {
-      if (dtype === DataType.STRING) throw invalid(`${L}: ${where} is a string tensor with raw_data, which ONNX does not allow`);
-      if (len !== need) throw invalid(`${L}: ${where} is ${desc}, which needs ${need.toLocaleString('en-US')} bytes of raw_data, but it holds ${len.toLocaleString('en-US')}`);
+      if (dtype === DataType.STRING)
+        throw invalid(`${L}: ${where} is a string tensor with raw_data, which ONNX does not allow`);
+      if (len !== need)
+        throw invalid(
+          `${L}: ${where} is ${desc}, which needs ${need.toLocaleString('en-US')} bytes of raw_data, but it holds ${len.toLocaleString('en-US')}`,
+        );
       return;
     }
     const want = typedCount(field, dtype, count);
-    if (want === undefined) throw invalid(`${L}: ${where} is ${dtypeName(dtype)} but holds its values in ${field}, which cannot hold that type`);
-    if (len !== want) throw invalid(`${L}: ${where} is ${desc}, which needs ${want.toLocaleString('en-US')} entries in ${field}, but it holds ${len.toLocaleString('en-US')}`);
+    if (want === undefined)
+      throw invalid(
+        `${L}: ${where} is ${dtypeName(dtype)} but holds its values in ${field}, which cannot hold that type`,
+      );
+    if (len !== want)
+      throw invalid(
+        `${L}: ${where} is ${desc}, which needs ${want.toLocaleString('en-US')} entries in ${field}, but it holds ${len.toLocaleString('en-US')}`,
+      );
   }
 
   /** Check an external tensor's keys, file and range; returns the byte count it names. */
@@ -177,26 +221,44 @@ class Validator {
     for (const e of entries) {
       const key = String(e.key ?? '');
       if (!EXTERNAL_KEYS.includes(key)) {
-        throw new PrunedetError('E_EXTERNAL_DATA', `${L}: ${where} has external-data key '${key}', which ONNX does not define (keys: ${EXTERNAL_KEYS.join(', ')})`, REEXPORT);
+        throw new PrunedetError(
+          'E_EXTERNAL_DATA',
+          `${L}: ${where} has external-data key '${key}', which ONNX does not define (keys: ${EXTERNAL_KEYS.join(', ')})`,
+          REEXPORT,
+        );
       }
-      if (values.has(key)) throw new PrunedetError('E_EXTERNAL_DATA', `${L}: ${where} gives external-data key '${key}' twice`, REEXPORT);
+      if (values.has(key))
+        throw new PrunedetError('E_EXTERNAL_DATA', `${L}: ${where} gives external-data key '${key}' twice`, REEXPORT);
       values.set(key, String(e.value ?? ''));
     }
     const location = values.get('location');
-    if (!location) throw new PrunedetError('E_EXTERNAL_DATA', `tensor ${where.replace(/^initializer /, '')} is marked external but names no location`, 're-export the model with its external data');
+    if (!location)
+      throw new PrunedetError(
+        'E_EXTERNAL_DATA',
+        `tensor ${where.replace(/^initializer /, '')} is marked external but names no location`,
+        're-export the model with its external data',
+      );
     const num = (key: 'offset' | 'length'): number | undefined => {
       const text = values.get(key);
       if (text === undefined) return undefined;
       const n = /^\d+$/.test(text) ? Number(text) : NaN;
       if (!Number.isSafeInteger(n)) {
-        throw new PrunedetError('E_EXTERNAL_DATA', `${L}: ${where} has external-data ${key} "${text}", which is not a whole number of bytes`, REEXPORT);
+        throw new PrunedetError(
+          'E_EXTERNAL_DATA',
+          `${L}: ${where} has external-data ${key} "${text}", which is not a whole number of bytes`,
+          REEXPORT,
+        );
       }
       return n;
     };
     const offset = num('offset') ?? 0;
     const length = num('length');
     if (this.o.baseDir === undefined) {
-      throw new PrunedetError('E_EXTERNAL_DATA', `tensor ${where.replace(/^initializer /, '')} keeps its data in external file "${location}", but the model was given as bytes`, 'load the model from its path so the data file can be found');
+      throw new PrunedetError(
+        'E_EXTERNAL_DATA',
+        `tensor ${where.replace(/^initializer /, '')} keeps its data in external file "${location}", but the model was given as bytes`,
+        'load the model from its path so the data file can be found',
+      );
     }
     const path = resolveInside(this.o.baseDir, location, `external data of ${where} in ${L}:`);
     let size = this.fileSizes.get(path);
@@ -205,15 +267,28 @@ class Validator {
       try {
         st = statSync(path);
       } catch {
-        throw new PrunedetError('E_EXTERNAL_DATA', `external data file "${location}" of ${where} is missing next to ${L}`, 'copy the data file next to the model');
+        throw new PrunedetError(
+          'E_EXTERNAL_DATA',
+          `external data file "${location}" of ${where} is missing next to ${L}`,
+          'copy the data file next to the model',
+        );
       }
-      if (!st.isFile()) throw new PrunedetError('E_EXTERNAL_DATA', `external data "${location}" of ${where} in ${L} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}`, 'point the location at the data file the model was saved with');
+      if (!st.isFile())
+        throw new PrunedetError(
+          'E_EXTERNAL_DATA',
+          `external data "${location}" of ${where} in ${L} is ${st.isDirectory() ? 'a folder' : 'not a regular file'}`,
+          'point the location at the data file the model was saved with',
+        );
       size = st.size;
       this.fileSizes.set(path, size);
     }
     const end = length === undefined ? size : offset + length;
     if (offset > size || end > size) {
-      throw new PrunedetError('E_EXTERNAL_DATA', `external data of ${where} needs bytes ${offset}..${end} of "${location}", which has ${size}`, 're-export the model with its data file');
+      throw new PrunedetError(
+        'E_EXTERNAL_DATA',
+        `external data of ${where} needs bytes ${offset}..${end} of "${location}", which has ${size}`,
+        're-export the model with its data file',
+      );
     }
     return end - offset;
   }
@@ -238,7 +313,9 @@ class Validator {
     nodes.forEach((n, i) => {
       for (const name of (n.input as string[] | undefined) ?? []) {
         if (name !== '' && !defined.has(name)) {
-          throw invalid(`${L}: node ${nodeLabel(n, i)} reads ${name}, which is no graph input, initializer or node output`);
+          throw invalid(
+            `${L}: node ${nodeLabel(n, i)} reads ${name}, which is no graph input, initializer or node output`,
+          );
         }
       }
     });
@@ -250,14 +327,16 @@ class Validator {
     const constants = new Map(initializers);
     for (const n of nodes) {
       if (n.op_type === 'Constant' && !n.domain) {
-        const value = ((n.attribute as ProtoMessage[] | undefined) ?? []).find((a) => a.name === 'value')?.t as ProtoMessage | undefined;
+        const value = ((n.attribute as ProtoMessage[] | undefined) ?? []).find((a) => a.name === 'value')?.t as
+          ProtoMessage | undefined;
         const out = ((n.output as string[] | undefined) ?? [])[0];
         if (value && out) constants.set(out, value);
       }
     }
     const declared = declaredTypes(g);
     nodes.forEach((n, i) => {
-      if ((n.op_type === 'Conv' || n.op_type === 'ConvTranspose') && (!n.domain || n.domain === 'ai.onnx')) this.conv(n, i, constants, declared);
+      if ((n.op_type === 'Conv' || n.op_type === 'ConvTranspose') && (!n.domain || n.domain === 'ai.onnx'))
+        this.conv(n, i, constants, declared);
     });
   }
 
@@ -294,26 +373,50 @@ class Validator {
     const wt = w ? constants.get(w) : undefined;
     const attrs = new Map(((n.attribute as ProtoMessage[] | undefined) ?? []).map((a) => [String(a.name ?? ''), a]));
     const group = attrs.get('group')?.i ?? 1;
-    if (wholeNumber(group) === undefined || Number(group) < 1) throw invalid(`${L}: ${label} has group ${String(group)}; group is a whole number >= 1`);
+    if (wholeNumber(group) === undefined || Number(group) < 1)
+      throw invalid(`${L}: ${label} has group ${String(group)}; group is a whole number >= 1`);
     if (!wt) return;
     const dtype = Number(wt.data_type ?? 0);
     const dims = ((wt.dims as unknown[] | undefined) ?? []).map(Number);
-    if (!isFloatType(dtype)) throw invalid(`${L}: ${label} has a ${dtypeName(dtype)} weight ${w}; Conv computes in float16, bfloat16, float32 or float64`);
-    if (dims.length < 3) throw invalid(`${L}: ${label} has weight ${w} of shape [${dims.join(',')}]; a Conv weight is [M, C/group, k1, ...]`);
+    if (!isFloatType(dtype))
+      throw invalid(
+        `${L}: ${label} has a ${dtypeName(dtype)} weight ${w}; Conv computes in float16, bfloat16, float32 or float64`,
+      );
+    if (dims.length < 3)
+      throw invalid(
+        `${L}: ${label} has weight ${w} of shape [${dims.join(',')}]; a Conv weight is [M, C/group, k1, ...]`,
+      );
     const kernel = attrs.get('kernel_shape')?.ints as unknown[] | undefined;
-    if (kernel !== undefined && (kernel.length !== dims.length - 2 || kernel.some((k, j) => Number(k) !== dims[j + 2]))) {
-      throw invalid(`${L}: ${label} declares kernel_shape [${kernel.map(String).join(',')}] but its weight ${w} is [${dims.join(',')}]`);
+    if (
+      kernel !== undefined &&
+      (kernel.length !== dims.length - 2 || kernel.some((k, j) => Number(k) !== dims[j + 2]))
+    ) {
+      throw invalid(
+        `${L}: ${label} declares kernel_shape [${kernel.map(String).join(',')}] but its weight ${w} is [${dims.join(',')}]`,
+      );
     }
     const out = n.op_type === 'Conv' ? dims[0]! : dims[1]! * Number(group);
-    if (n.op_type === 'Conv' && out % Number(group) !== 0) throw invalid(`${L}: ${label} has group ${String(group)}, which does not divide the ${out} output channels of weight ${w}`);
+    if (n.op_type === 'Conv' && out % Number(group) !== 0)
+      throw invalid(
+        `${L}: ${label} has group ${String(group)}, which does not divide the ${out} output channels of weight ${w}`,
+      );
     const bt = b ? constants.get(b) : undefined;
     if (bt) {
       const bd = ((bt.dims as unknown[] | undefined) ?? []).map(Number);
-      if (bd.length !== 1 || bd[0] !== out) throw invalid(`${L}: ${label} has bias ${b} of shape [${bd.join(',')}], but its weight ${w} makes ${out} output channels`);
-      if (Number(bt.data_type ?? 0) !== dtype) throw invalid(`${L}: ${label} has a ${dtypeName(Number(bt.data_type ?? 0))} bias ${b} and a ${dtypeName(dtype)} weight ${w}; they must have one type`);
+      if (bd.length !== 1 || bd[0] !== out)
+        throw invalid(
+          `${L}: ${label} has bias ${b} of shape [${bd.join(',')}], but its weight ${w} makes ${out} output channels`,
+        );
+      if (Number(bt.data_type ?? 0) !== dtype)
+        throw invalid(
+          `${L}: ${label} has a ${dtypeName(Number(bt.data_type ?? 0))} bias ${b} and a ${dtypeName(dtype)} weight ${w}; they must have one type`,
+        );
     }
     const xt = x ? (constants.has(x) ? Number(constants.get(x)!.data_type ?? 0) : declared.get(x)) : undefined;
-    if (xt !== undefined && xt !== 0 && xt !== dtype) throw invalid(`${L}: ${label} reads a ${dtypeName(xt)} input ${x} with a ${dtypeName(dtype)} weight ${w}; they must have one type`);
+    if (xt !== undefined && xt !== 0 && xt !== dtype)
+      throw invalid(
+        `${L}: ${label} reads a ${dtypeName(xt)} input ${x} with a ${dtypeName(dtype)} weight ${w}; they must have one type`,
+      );
   }
 }
 

@@ -2,8 +2,15 @@
 // protobuf layout: elem_type + dims, with symbolic dims as strings.
 import type { Dim, Value } from '../ir/graph';
 
-interface DimProto { dim_value?: number | bigint; dim_param?: string; denotation?: string }
-interface TensorTypeProto { elem_type?: number; shape?: { dim?: DimProto[] } }
+interface DimProto {
+  dim_value?: number | bigint;
+  dim_param?: string;
+  denotation?: string;
+}
+interface TensorTypeProto {
+  elem_type?: number;
+  shape?: { dim?: DimProto[] };
+}
 
 function tensorType(v: Value): TensorTypeProto | undefined {
   const type = v.info?.type as { tensor_type?: TensorTypeProto } | undefined;
@@ -17,8 +24,12 @@ export function declaredType(v: Value): { dtype: number; shape?: Dim[] } | undef
   const dims = t.shape?.dim;
   return {
     dtype: Number(t.elem_type ?? 0),
-    shape: t.shape === undefined ? undefined : (dims ?? []).map((d, i) =>
-      d.dim_value !== undefined ? Number(d.dim_value) : d.dim_param ? d.dim_param : `${v.name}_dim${i}`),
+    shape:
+      t.shape === undefined
+        ? undefined
+        : (dims ?? []).map((d, i) =>
+            d.dim_value !== undefined ? Number(d.dim_value) : d.dim_param ? d.dim_param : `${v.name}_dim${i}`,
+          ),
   };
 }
 

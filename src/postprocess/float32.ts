@@ -23,7 +23,16 @@ export const EXP_CONST = {
   poly: [1 / 5040, 1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1, 1].map(f32),
 };
 
-const [P7, P6, P5, P4, P3, P2, P1, P0] = EXP_CONST.poly as [number, number, number, number, number, number, number, number];
+const [P7, P6, P5, P4, P3, P2, P1, P0] = EXP_CONST.poly as [
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+];
 /** 2^k for k in [-64, 64], exact doubles (index k + 64). */
 const POW2 = Array.from({ length: 129 }, (_, i) => 2 ** (i - 64));
 

@@ -39,9 +39,18 @@ export function shippedConfig(rel: string): string {
 
 /** Ultra-Light's min-size priors for a model of this input size and these levels. */
 function ultrafacePriors(det: DetectorSpec, featureMaps: FeatureMap[]): AnchorSet {
-  const minBoxes = [[10, 16, 24], [32, 48], [64, 96], [128, 192, 256]];
+  const minBoxes = [
+    [10, 16, 24],
+    [32, 48],
+    [64, 96],
+    [128, 192, 256],
+  ];
   if (featureMaps.length !== 4) {
-    throw new PrunedetError('E_POSTPROCESS', `the ultraface priors have 4 levels, the model has ${featureMaps.length}`, 'give the anchors with --baseline-config');
+    throw new PrunedetError(
+      'E_POSTPROCESS',
+      `the ultraface priors have 4 levels, the model has ${featureMaps.length}`,
+      'give the anchors with --baseline-config',
+    );
   }
   const [H, W] = det.imageSize;
   return ssdMinSizePriors({ imageSize: [W, H], strides: [8, 16, 32, 64], minBoxes, featureMaps }).set;
@@ -69,27 +78,48 @@ export function postprocessForModel(det: DetectorSpec, text: string, o: AnchorOp
   const spec: PostprocessSpec = { ...preset };
   const activated = det.scoreActivation !== 'none' && !o.rawHead;
   if (activated) spec.scores = 'probabilities';
-  else if (spec.scores === 'probabilities') spec.scores = det.scoreActivation === 'sigmoid' || det.classes === 1 ? 'sigmoid' : 'softmax';
+  else if (spec.scores === 'probabilities')
+    spec.scores = det.scoreActivation === 'sigmoid' || det.classes === 1 ? 'sigmoid' : 'softmax';
   const featureMaps = o.featureMaps ?? det.levels.map((l) => l.featureMap);
   const kept = o.kept ?? det.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i));
   const levels: LevelShape[] = featureMaps.map(([h, w], i) => ({ h, w, anchorsPerLocation: kept[i]!.length }));
   const boxes = levelOffsets(levels).at(-1)!;
   if (boxes !== det.boxes) {
-    throw new PrunedetError('E_CONFIG_MISMATCH', `the kept anchors give ${boxes} boxes but the model has ${det.boxes}`, 'pass the config the model was compiled with');
+    throw new PrunedetError(
+      'E_CONFIG_MISMATCH',
+      `the kept anchors give ${boxes} boxes but the model has ${det.boxes}`,
+      'pass the config the model was compiled with',
+    );
   }
   // boxes decoded in the head tensors the reference reads (a full export decodes after its top-k: not these)
   const decoded = det.outputs.some((out) => out.columns.some((c) => c.role === 'boxes') && out.ops.includes('Exp'));
   if (decoded && !o.rawHead) {
     spec.decoder = { type: 'none' };
-    return { spec, anchors: new Float32Array(boxes * 4), levels, numClasses: det.classes, anchorSource: 'decoded in the graph' };
+    return {
+      spec,
+      anchors: new Float32Array(boxes * 4),
+      levels,
+      numClasses: det.classes,
+      anchorSource: 'decoded in the graph',
+    };
   }
   if (det.anchorTable) {
     // the graph's own table (already pruned with the model), in its own units
     const anchors = encodeAnchors(det.anchorTable.xyxy, { format: spec.anchorFormat });
-    return { spec, anchors, levels, numClasses: det.classes, anchorSource: `the graph's constants ${det.anchorTable.constants.join(', ')}` };
+    return {
+      spec,
+      anchors,
+      levels,
+      numClasses: det.classes,
+      anchorSource: `the graph's constants ${det.anchorTable.constants.join(', ')}`,
+    };
   }
   const gen = generatedAnchors(det, presetName, featureMaps, kept, o.baseline);
-  const anchors = encodeAnchors(gen.xyxy, { format: spec.anchorFormat, ...(gen.normalize ? { normalizeBy: gen.normalize } : {}), clamp: gen.clamp });
+  const anchors = encodeAnchors(gen.xyxy, {
+    format: spec.anchorFormat,
+    ...(gen.normalize ? { normalizeBy: gen.normalize } : {}),
+    clamp: gen.clamp,
+  });
   return { spec, anchors, levels, numClasses: det.classes, anchorSource: gen.source, strides: gen.strides };
 }
 
@@ -109,7 +139,13 @@ export interface GeneratedAnchors {
  * The anchors a generator gives this model: `baseline` (e.g. --baseline-config), else the preset's shipped baseline
  * config, else the preset's own generator (ultraface's min-size priors).
  */
-export function generatedAnchors(det: DetectorSpec, presetName: string, featureMaps: FeatureMap[], kept: number[][], baseline?: AnchorSet): GeneratedAnchors {
+export function generatedAnchors(
+  det: DetectorSpec,
+  presetName: string,
+  featureMaps: FeatureMap[],
+  kept: number[][],
+  baseline?: AnchorSet,
+): GeneratedAnchors {
   const [H, W] = det.imageSize;
   let set: AnchorSet | undefined = baseline;
   let source = set?.source ?? '';
@@ -126,13 +162,27 @@ export function generatedAnchors(det: DetectorSpec, presetName: string, featureM
     clamp = true;
   }
   if (!set) {
-    throw new PrunedetError('E_POSTPROCESS', `the model outputs raw box deltas and embeds no anchor table, and preset ${presetName} has no anchor generator`, 'pass --baseline-config with the model\'s anchor generator');
+    throw new PrunedetError(
+      'E_POSTPROCESS',
+      `the model outputs raw box deltas and embeds no anchor table, and preset ${presetName} has no anchor generator`,
+      "pass --baseline-config with the model's anchor generator",
+    );
   }
   if (set.levels.length !== featureMaps.length || set.levels.some((l, i) => l.base.length < kept[i]!.length)) {
-    throw new PrunedetError('E_CONFIG_MISMATCH', `the anchors of ${source} (${set.levels.map((l) => l.base.length).join(',')} per level) do not fit the model (${kept.map((k) => k.length).join(',')})`, 'give the anchor generator the model was trained with');
+    throw new PrunedetError(
+      'E_CONFIG_MISMATCH',
+      `the anchors of ${source} (${set.levels.map((l) => l.base.length).join(',')} per level) do not fit the model (${kept.map((k) => k.length).join(',')})`,
+      'give the anchor generator the model was trained with',
+    );
   }
   const strides = set.levels.map((l): [number, number] => [l.stride[1], l.stride[0]]);
-  return { xyxy: allGridAnchors(keepAnchors(set, kept), featureMaps), ...(normalize ? { normalize } : {}), clamp, source, strides };
+  return {
+    xyxy: allGridAnchors(keepAnchors(set, kept), featureMaps),
+    ...(normalize ? { normalize } : {}),
+    clamp,
+    source,
+    strides,
+  };
 }
 
 /**
@@ -141,8 +191,17 @@ export function generatedAnchors(det: DetectorSpec, presetName: string, featureM
  */
 export function anchorTableDifference(det: DetectorSpec, gen: GeneratedAnchors): number {
   const table = det.anchorTable;
-  if (!table) throw new PrunedetError('E_POSTPROCESS', 'the model embeds no anchor table to compare', 'compare a model with in-graph decoding');
-  const cs = encodeAnchors(gen.xyxy, { format: 'cxcywh', ...(gen.normalize ? { normalizeBy: gen.normalize } : {}), clamp: gen.clamp });
+  if (!table)
+    throw new PrunedetError(
+      'E_POSTPROCESS',
+      'the model embeds no anchor table to compare',
+      'compare a model with in-graph decoding',
+    );
+  const cs = encodeAnchors(gen.xyxy, {
+    format: 'cxcywh',
+    ...(gen.normalize ? { normalizeBy: gen.normalize } : {}),
+    clamp: gen.clamp,
+  });
   if (cs.length !== table.xyxy.length) return Infinity;
   let max = 0;
   for (let i = 0; i < cs.length; i += 4) {
@@ -172,11 +231,20 @@ export function referenceInputForm(det: DetectorSpec): PostprocessInput['form'] 
 }
 
 /** Rows of image 0 of `outs` in anchor order, columns [offset, offset + size) of each (no copy for one whole output). */
-function gatherRows(det: DetectorSpec, outs: OutputBinding[], outputs: RunOutputs, column: { offset: number; size: number } | undefined): Float32Array {
+function gatherRows(
+  det: DetectorSpec,
+  outs: OutputBinding[],
+  outputs: RunOutputs,
+  column: { offset: number; size: number } | undefined,
+): Float32Array {
   const parts = outs.map((o) => {
     const got = outputs[o.name];
     if (!got) {
-      throw new PrunedetError('E_POSTPROCESS', `the head tensor ${o.name} is ${o.graphOutput ? 'missing from the run' : 'inside the graph (its in-graph post-processing reads it), not an output'}`, 'compile with --cut-head to end the model at the head, then post-process with --emit c');
+      throw new PrunedetError(
+        'E_POSTPROCESS',
+        `the head tensor ${o.name} is ${o.graphOutput ? 'missing from the run' : 'inside the graph (its in-graph post-processing reads it), not an output'}`,
+        'compile with --cut-head to end the model at the head, then post-process with --emit c',
+      );
     }
     const rows = o.levels.reduce((s, l) => s + det.levels[l]!.boxes, 0);
     return { data: got.data.subarray(0, rows * o.valuesPerRow), rows, k: o.valuesPerRow };
@@ -186,7 +254,8 @@ function gatherRows(det: DetectorSpec, outs: OutputBinding[], outputs: RunOutput
   const out = new Float32Array(parts.reduce((s, p) => s + p.rows, 0) * c.size);
   let o = 0;
   for (const p of parts) {
-    for (let r = 0; r < p.rows; r++, o += c.size) out.set(p.data.subarray(r * p.k + c.offset, r * p.k + c.offset + c.size), o);
+    for (let r = 0; r < p.rows; r++, o += c.size)
+      out.set(p.data.subarray(r * p.k + c.offset, r * p.k + c.offset + c.size), o);
   }
   return out;
 }
@@ -196,16 +265,26 @@ function gatherRows(det: DetectorSpec, outs: OutputBinding[], outputs: RunOutput
  * from the columns that hold them), or the per-level maps. `levels` (the post-processing's levels, which keep emptied
  * levels with 0 anchors) aligns maps with the model's remaining levels.
  */
-export function referenceInput(det: DetectorSpec, outputs: RunOutputs, levels?: readonly LevelShape[]): PostprocessInput {
+export function referenceInput(
+  det: DetectorSpec,
+  outputs: RunOutputs,
+  levels?: readonly LevelShape[],
+): PostprocessInput {
   requireRoles(det, 'post-processing');
   const rows = rowOutputs(det);
   if (rows) {
     const box = rows.boxes[0]!.columns.find((c) => c.role === 'boxes')!;
-    return { form: 'concat', scores: gatherRows(det, rows.scores, outputs, undefined), boxes: gatherRows(det, rows.boxes, outputs, box) };
+    return {
+      form: 'concat',
+      scores: gatherRows(det, rows.scores, outputs, undefined),
+      boxes: gatherRows(det, rows.boxes, outputs, box),
+    };
   }
   const maps = det.outputs.filter((o) => o.kind === 'map');
   let next = 0;
-  const all = levels ?? det.levels.map((l) => ({ h: l.featureMap[0], w: l.featureMap[1], anchorsPerLocation: l.anchorsPerLocation }));
+  const all =
+    levels ??
+    det.levels.map((l) => ({ h: l.featureMap[0], w: l.featureMap[1], anchorsPerLocation: l.anchorsPerLocation }));
   return {
     form: 'per-level',
     levels: all.map((l) => {
@@ -213,7 +292,12 @@ export function referenceInput(det: DetectorSpec, outputs: RunOutputs, levels?: 
       const i = next++;
       const cls = maps.find((o) => o.level === i && o.role === 'scores');
       const reg = maps.find((o) => o.level === i && o.role === 'boxes' && o.valuesPerRow === 4);
-      if (!cls || !reg) throw new PrunedetError('E_HEAD_AMBIGUOUS', `${levelName(i)} has no separate score and box maps among the outputs`, 'export the head outputs as scores and boxes');
+      if (!cls || !reg)
+        throw new PrunedetError(
+          'E_HEAD_AMBIGUOUS',
+          `${levelName(i)} has no separate score and box maps among the outputs`,
+          'export the head outputs as scores and boxes',
+        );
       return { cls: outputs[cls.name]!.data, reg: outputs[reg.name]!.data };
     }),
   };
@@ -225,7 +309,8 @@ export function referenceInput(det: DetectorSpec, outputs: RunOutputs, levels?: 
  */
 export function asModuleReads(x: Float32Array, input: 'concat' | 'per-level', pp: ModelPostprocess): PostprocessInput {
   const n = levelOffsets(pp.levels).at(-1)!;
-  if (input === 'concat') return { form: 'concat', scores: x.subarray(0, n * pp.numClasses), boxes: x.subarray(n * pp.numClasses) };
+  if (input === 'concat')
+    return { form: 'concat', scores: x.subarray(0, n * pp.numClasses), boxes: x.subarray(n * pp.numClasses) };
   let off = 0;
   const take = (len: number) => x.subarray(off, (off += len));
   const cls = pp.levels.map((l) => take(l.h * l.w * l.anchorsPerLocation * pp.numClasses));

@@ -7,7 +7,16 @@ import { gaussian, mulberry32 } from '../prng';
 import { f32 } from './float32';
 import { scoreAnchor } from './reference';
 import { foregroundCount, labelColumn, type PostprocessSpec } from './spec';
-import { headScores, plantedRow, plantScene, probabilityRow, syntheticBoxes, syntheticHeadOutputs, type Scene, type SyntheticHeads } from './synthetic-heads';
+import {
+  headScores,
+  plantedRow,
+  plantScene,
+  probabilityRow,
+  syntheticBoxes,
+  syntheticHeadOutputs,
+  type Scene,
+  type SyntheticHeads,
+} from './synthetic-heads';
 
 export const SYNTHETIC_LOADS = ['light', 'real', 'medium', 'heavy'] as const;
 export const LOADS = [...SYNTHETIC_LOADS, 'photos'] as const;
@@ -32,15 +41,34 @@ export const LOAD_SEED = 2024;
 export const CONFUSABLE = 4;
 
 export const LOAD_DEFS: Readonly<Record<SyntheticLoad, LoadDef>> = {
-  light: { objects: 5, share: 0, describe: '5 objects, every other anchor confidently background (a confident detector on an easy image)' },
-  real: { objects: { share: 0.0025 }, share: 0.003, describe: `objects whose anchors score their class and ${CONFUSABLE} confusable ones (0.25% of the pairs), background elsewhere: 0.3% of the pairs above the threshold (trained detectors on photos: 0.2-0.4%)` },
-  medium: { objects: { share: 0.0025 }, share: 0.02, describe: 'the objects of real, background clutter calibrated to 2% of the pairs above the threshold (a busy scene; SSD300 B: ~8k pairs)' },
-  heavy: { objects: { share: 0.0025 }, share: 0.065, describe: 'the objects of real, background clutter calibrated to 6.5% of the pairs (a cluttered scene or a low threshold; SSD300 B: ~25k)' },
+  light: {
+    objects: 5,
+    share: 0,
+    describe: '5 objects, every other anchor confidently background (a confident detector on an easy image)',
+  },
+  real: {
+    objects: { share: 0.0025 },
+    share: 0.003,
+    describe: `objects whose anchors score their class and ${CONFUSABLE} confusable ones (0.25% of the pairs), background elsewhere: 0.3% of the pairs above the threshold (trained detectors on photos: 0.2-0.4%)`,
+  },
+  medium: {
+    objects: { share: 0.0025 },
+    share: 0.02,
+    describe:
+      'the objects of real, background clutter calibrated to 2% of the pairs above the threshold (a busy scene; SSD300 B: ~8k pairs)',
+  },
+  heavy: {
+    objects: { share: 0.0025 },
+    share: 0.065,
+    describe:
+      'the objects of real, background clutter calibrated to 6.5% of the pairs (a cluttered scene or a low threshold; SSD300 B: ~25k)',
+  },
 };
 
 export function checkLoads(names: readonly string[]): LoadName[] {
   for (const n of names) {
-    if (!(LOADS as readonly string[]).includes(n)) throw new PrunedetError('E_USAGE', `unknown load "${n}"`, `use one of ${LOADS.join(', ')}`);
+    if (!(LOADS as readonly string[]).includes(n))
+      throw new PrunedetError('E_USAGE', `unknown load "${n}"`, `use one of ${LOADS.join(', ')}`);
   }
   return names as LoadName[];
 }
@@ -72,14 +100,21 @@ function clutterRow(shape: Shape, p: number, scene: Scene, z: Float32Array, i: n
  * planted objects, and clutter on every other anchor whose parameter is found by bisection so that the expected
  * share of pairs above the threshold (the objects' pairs included) is the load's.
  */
-export function loadHeadOutputs(name: SyntheticLoad, spec: PostprocessSpec, numClasses: number, anchors: Float32Array): SyntheticHeads {
+export function loadHeadOutputs(
+  name: SyntheticLoad,
+  spec: PostprocessSpec,
+  numClasses: number,
+  anchors: Float32Array,
+): SyntheticHeads {
   const def = LOAD_DEFS[name];
   if (typeof def.objects === 'number') return syntheticHeadOutputs(spec, numClasses, anchors, LOAD_SEED, def.objects);
   const rand = mulberry32(LOAD_SEED);
   const gauss = gaussian(rand);
   const k0 = foregroundCount(spec, numClasses);
   const perRow = 1 + Math.min(CONFUSABLE, k0 - 1);
-  const scene = plantScene(spec, numClasses, anchors, rand, { rows: Math.ceil((def.objects.share * (anchors.length / 4) * k0) / perRow) });
+  const scene = plantScene(spec, numClasses, anchors, rand, {
+    rows: Math.ceil((def.objects.share * (anchors.length / 4) * k0) / perRow),
+  });
   const { n, c } = scene;
   const z = new Float32Array(n * c);
   for (let i = 0; i < z.length; i++) z[i] = gauss();
@@ -105,7 +140,8 @@ export function loadHeadOutputs(name: SyntheticLoad, spec: PostprocessSpec, numC
         // the confusable labels (the next ones after the object's, cyclically) score a little below the object's own
         const own = scene.matchLabel[i]!;
         const top = logits[i * c + labelColumn(spec, own)]!;
-        for (let m = 1; m <= confusable; m++) logits[i * c + labelColumn(spec, (own + m) % k)] = top - 1.5 - Math.abs(d[q++]!);
+        for (let m = 1; m <= confusable; m++)
+          logits[i * c + labelColumn(spec, (own + m) % k)] = top - 1.5 - Math.abs(d[q++]!);
       }
     }
   };

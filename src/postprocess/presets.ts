@@ -1,7 +1,18 @@
 // Named post-processing presets (the values the original projects use) and the one-line text form
 // `preset,key=value,...` used on the command line and in reports. Semantics are in reference.ts.
 import { PrunedetError } from '../errors';
-import { ANCHOR_FORMATS, BACKGROUND_POSITIONS, DECODER_TYPES, NMS_MODES, SCORE_MODES, TOP_K_SCOPES, validatePostprocessSpec, type Decoder, type DecoderType, type PostprocessSpec } from './spec';
+import {
+  ANCHOR_FORMATS,
+  BACKGROUND_POSITIONS,
+  DECODER_TYPES,
+  NMS_MODES,
+  SCORE_MODES,
+  TOP_K_SCOPES,
+  validatePostprocessSpec,
+  type Decoder,
+  type DecoderType,
+  type PostprocessSpec,
+} from './spec';
 
 /** |log(16/1000)| = log(1000/16): the dw/dh clamp of mmdetection (both sides) and torchvision (upper side only). */
 export const LOG_1000_OVER_16 = Math.log(1000 / 16);
@@ -127,7 +138,11 @@ interface KeyDef {
 }
 
 function bad(key: string, value: string, form: string): never {
-  throw new PrunedetError('E_POSTPROCESS', `post-processing option ${key}=${value} is not ${form}`, `write ${key}=<${form}>`);
+  throw new PrunedetError(
+    'E_POSTPROCESS',
+    `post-processing option ${key}=${value} is not ${form}`,
+    `write ${key}=<${form}>`,
+  );
 }
 
 function num(key: string, value: string): number {
@@ -150,7 +165,11 @@ function list<N extends number>(key: string, value: string, n: N): number[] {
 
 function pick<T extends string>(key: string, value: string, allowed: readonly T[]): T {
   if (!allowed.includes(value as T)) {
-    throw new PrunedetError('E_POSTPROCESS', `post-processing option ${key}=${value} is unknown`, `use one of ${allowed.join(', ')}`);
+    throw new PrunedetError(
+      'E_POSTPROCESS',
+      `post-processing option ${key}=${value} is unknown`,
+      `use one of ${allowed.join(', ')}`,
+    );
   }
   return value as T;
 }
@@ -160,7 +179,11 @@ function decoderParam(type: DecoderType, field: string, n: number) {
   return (spec: Partial2, value: string, key: string): void => {
     const d = spec.decoder;
     if (!d || d.type !== type) {
-      throw new PrunedetError('E_POSTPROCESS', `post-processing option ${key} applies to decoder=${type}, but the decoder is ${d ? d.type : 'not set'}`, `put decoder=${type} before ${key}=`);
+      throw new PrunedetError(
+        'E_POSTPROCESS',
+        `post-processing option ${key} applies to decoder=${type}, but the decoder is ${d ? d.type : 'not set'}`,
+        `put decoder=${type} before ${key}=`,
+      );
     }
     const v = n === 1 ? num(key, value) : list(key, value, n);
     spec.decoder = { ...d, [field]: v } as Decoder;
@@ -178,32 +201,107 @@ const KEYS: KeyDef[] = [
     apply: (s, v, k) => void (s.decoder = structuredClone(DECODER_DEFAULTS[pick(k, v, DECODER_TYPES)])),
     format: (s) => s.decoder.type,
   },
-  { names: ['variances'], form: 'v0/v1', apply: decoderParam('ssd', 'variances', 2), format: (s) => (s.decoder.type === 'ssd' ? fmt(s.decoder.variances) : undefined) },
-  { names: ['means'], form: 'm0/m1/m2/m3', apply: decoderParam('mmdet-delta-xywh', 'means', 4), format: (s) => (s.decoder.type === 'mmdet-delta-xywh' ? fmt(s.decoder.means) : undefined) },
-  { names: ['stds'], form: 's0/s1/s2/s3', apply: decoderParam('mmdet-delta-xywh', 'stds', 4), format: (s) => (s.decoder.type === 'mmdet-delta-xywh' ? fmt(s.decoder.stds) : undefined) },
-  { names: ['weights'], form: 'wx/wy/ww/wh', apply: decoderParam('torchvision', 'weights', 4), format: (s) => (s.decoder.type === 'torchvision' ? fmt(s.decoder.weights) : undefined) },
-  { names: ['scales'], form: 'y/x/h/w', apply: decoderParam('tflite', 'scales', 4), format: (s) => (s.decoder.type === 'tflite' ? fmt(s.decoder.scales) : undefined) },
+  {
+    names: ['variances'],
+    form: 'v0/v1',
+    apply: decoderParam('ssd', 'variances', 2),
+    format: (s) => (s.decoder.type === 'ssd' ? fmt(s.decoder.variances) : undefined),
+  },
+  {
+    names: ['means'],
+    form: 'm0/m1/m2/m3',
+    apply: decoderParam('mmdet-delta-xywh', 'means', 4),
+    format: (s) => (s.decoder.type === 'mmdet-delta-xywh' ? fmt(s.decoder.means) : undefined),
+  },
+  {
+    names: ['stds'],
+    form: 's0/s1/s2/s3',
+    apply: decoderParam('mmdet-delta-xywh', 'stds', 4),
+    format: (s) => (s.decoder.type === 'mmdet-delta-xywh' ? fmt(s.decoder.stds) : undefined),
+  },
+  {
+    names: ['weights'],
+    form: 'wx/wy/ww/wh',
+    apply: decoderParam('torchvision', 'weights', 4),
+    format: (s) => (s.decoder.type === 'torchvision' ? fmt(s.decoder.weights) : undefined),
+  },
+  {
+    names: ['scales'],
+    form: 'y/x/h/w',
+    apply: decoderParam('tflite', 'scales', 4),
+    format: (s) => (s.decoder.type === 'tflite' ? fmt(s.decoder.scales) : undefined),
+  },
   {
     names: ['clamp'],
     form: 'a number',
     apply: (s, v, k) => {
       const t = s.decoder?.type;
       if (t !== 'mmdet-delta-xywh' && t !== 'torchvision') {
-        throw new PrunedetError('E_POSTPROCESS', `post-processing option ${k} applies to decoder=mmdet-delta-xywh or torchvision, but the decoder is ${t ?? 'not set'}`, 'put decoder= before clamp=');
+        throw new PrunedetError(
+          'E_POSTPROCESS',
+          `post-processing option ${k} applies to decoder=mmdet-delta-xywh or torchvision, but the decoder is ${t ?? 'not set'}`,
+          'put decoder= before clamp=',
+        );
       }
       decoderParam(t, 'clamp', 1)(s, v, k);
     },
-    format: (s) => (s.decoder.type === 'mmdet-delta-xywh' || s.decoder.type === 'torchvision' ? fmt(s.decoder.clamp) : undefined),
+    format: (s) =>
+      s.decoder.type === 'mmdet-delta-xywh' || s.decoder.type === 'torchvision' ? fmt(s.decoder.clamp) : undefined,
   },
-  { names: ['anchor_format'], form: ANCHOR_FORMATS.join('|'), apply: (s, v, k) => void (s.anchorFormat = pick(k, v, ANCHOR_FORMATS)), format: (s) => s.anchorFormat },
-  { names: ['scores'], form: SCORE_MODES.join('|'), apply: (s, v, k) => void (s.scores = pick(k, v, SCORE_MODES)), format: (s) => s.scores },
-  { names: ['background'], form: BACKGROUND_POSITIONS.join('|'), apply: (s, v, k) => void (s.background = pick(k, v, BACKGROUND_POSITIONS)), format: (s) => s.background },
-  { names: ['score_thr', 'score_threshold'], form: 'a number', apply: (s, v, k) => void (s.scoreThreshold = num(k, v)), format: (s) => fmt(s.scoreThreshold) },
-  { names: ['top_k', 'pre_nms_top_k', 'nms_pre'], form: 'a whole number', apply: (s, v, k) => void (s.preNmsTopK = int(k, v)), format: (s) => fmt(s.preNmsTopK) },
-  { names: ['top_k_scope'], form: TOP_K_SCOPES.join('|'), apply: (s, v, k) => void (s.topKScope = pick(k, v, TOP_K_SCOPES)), format: (s) => s.topKScope },
-  { names: ['nms'], form: NMS_MODES.join('|'), apply: (s, v, k) => void (s.nms = pick(k, v, NMS_MODES)), format: (s) => s.nms },
-  { names: ['iou_thr', 'iou_threshold'], form: 'a number', apply: (s, v, k) => void (s.iouThreshold = num(k, v)), format: (s) => fmt(s.iouThreshold) },
-  { names: ['max_det', 'max_detections'], form: 'a whole number', apply: (s, v, k) => void (s.maxDetections = int(k, v)), format: (s) => fmt(s.maxDetections) },
+  {
+    names: ['anchor_format'],
+    form: ANCHOR_FORMATS.join('|'),
+    apply: (s, v, k) => void (s.anchorFormat = pick(k, v, ANCHOR_FORMATS)),
+    format: (s) => s.anchorFormat,
+  },
+  {
+    names: ['scores'],
+    form: SCORE_MODES.join('|'),
+    apply: (s, v, k) => void (s.scores = pick(k, v, SCORE_MODES)),
+    format: (s) => s.scores,
+  },
+  {
+    names: ['background'],
+    form: BACKGROUND_POSITIONS.join('|'),
+    apply: (s, v, k) => void (s.background = pick(k, v, BACKGROUND_POSITIONS)),
+    format: (s) => s.background,
+  },
+  {
+    names: ['score_thr', 'score_threshold'],
+    form: 'a number',
+    apply: (s, v, k) => void (s.scoreThreshold = num(k, v)),
+    format: (s) => fmt(s.scoreThreshold),
+  },
+  {
+    names: ['top_k', 'pre_nms_top_k', 'nms_pre'],
+    form: 'a whole number',
+    apply: (s, v, k) => void (s.preNmsTopK = int(k, v)),
+    format: (s) => fmt(s.preNmsTopK),
+  },
+  {
+    names: ['top_k_scope'],
+    form: TOP_K_SCOPES.join('|'),
+    apply: (s, v, k) => void (s.topKScope = pick(k, v, TOP_K_SCOPES)),
+    format: (s) => s.topKScope,
+  },
+  {
+    names: ['nms'],
+    form: NMS_MODES.join('|'),
+    apply: (s, v, k) => void (s.nms = pick(k, v, NMS_MODES)),
+    format: (s) => s.nms,
+  },
+  {
+    names: ['iou_thr', 'iou_threshold'],
+    form: 'a number',
+    apply: (s, v, k) => void (s.iouThreshold = num(k, v)),
+    format: (s) => fmt(s.iouThreshold),
+  },
+  {
+    names: ['max_det', 'max_detections'],
+    form: 'a whole number',
+    apply: (s, v, k) => void (s.maxDetections = int(k, v)),
+    format: (s) => fmt(s.maxDetections),
+  },
   {
     names: ['clip'],
     form: 'w/h or none',
@@ -229,7 +327,11 @@ const REQUIRED: [keyof PostprocessSpec, string][] = [
 function keyDef(key: string): KeyDef {
   const def = KEYS.find((d) => d.names.includes(key));
   if (!def) {
-    throw new PrunedetError('E_POSTPROCESS', `unknown post-processing option "${key}"`, `known options: ${KEYS.map((d) => d.names[0]).join(', ')}`);
+    throw new PrunedetError(
+      'E_POSTPROCESS',
+      `unknown post-processing option "${key}"`,
+      `known options: ${KEYS.map((d) => d.names[0]).join(', ')}`,
+    );
   }
   return def;
 }
@@ -246,7 +348,11 @@ export function parsePostprocess(text: string): PostprocessSpec {
   if (tokens[0] !== undefined && !tokens[0].includes('=')) {
     const preset = PRESETS[tokens[0]];
     if (!preset) {
-      throw new PrunedetError('E_POSTPROCESS', `unknown post-processing preset "${tokens[0]}"`, `use one of ${Object.keys(PRESETS).join(', ')}, or key=value options`);
+      throw new PrunedetError(
+        'E_POSTPROCESS',
+        `unknown post-processing preset "${tokens[0]}"`,
+        `use one of ${Object.keys(PRESETS).join(', ')}, or key=value options`,
+      );
     }
     spec = structuredClone(preset);
     first = 1;
@@ -254,14 +360,22 @@ export function parsePostprocess(text: string): PostprocessSpec {
   for (const token of tokens.slice(first)) {
     const eq = token.indexOf('=');
     if (eq <= 0) {
-      throw new PrunedetError('E_POSTPROCESS', `post-processing option "${token}" is not key=value`, 'separate options with commas: preset,key=value,key=value');
+      throw new PrunedetError(
+        'E_POSTPROCESS',
+        `post-processing option "${token}" is not key=value`,
+        'separate options with commas: preset,key=value,key=value',
+      );
     }
     const key = token.slice(0, eq).trim();
     keyDef(key).apply(spec, token.slice(eq + 1).trim(), key);
   }
   const names = REQUIRED.filter(([field]) => spec[field] === undefined).map(([, key]) => key);
   if (names.length > 0) {
-    throw new PrunedetError('E_POSTPROCESS', `post-processing spec "${text}" leaves ${names.join(', ')} unset`, `start from a preset (${Object.keys(PRESETS).join(', ')}) or give every option`);
+    throw new PrunedetError(
+      'E_POSTPROCESS',
+      `post-processing spec "${text}" leaves ${names.join(', ')} unset`,
+      `start from a preset (${Object.keys(PRESETS).join(', ')}) or give every option`,
+    );
   }
   const full = spec as PostprocessSpec;
   if (full.clip === undefined) delete full.clip;

@@ -20,7 +20,14 @@
 //   > 0 or a coordinate of either box is NaN (so NaN boxes suppress nothing and are never suppressed). Output in rank order, truncated to maxDetections.
 import { PrunedetError } from '../errors';
 import { expF, f32, sigmoidF } from './float32';
-import { foregroundCount, labelColumn, validatePostprocessSpec, type Decoder, type Detection, type PostprocessSpec } from './spec';
+import {
+  foregroundCount,
+  labelColumn,
+  validatePostprocessSpec,
+  type Decoder,
+  type Detection,
+  type PostprocessSpec,
+} from './spec';
 
 export type PostprocessInput =
   /** scores [N, C] row-major; boxes [N, 4] (deltas, or xyxy boxes for decoder none). */
@@ -127,7 +134,11 @@ export function deltaTransform(dec: Decoder, d: [number, number, number, number]
 }
 
 /** Decode one box (xyxy) from deltas and a center-size anchor row, clip included. */
-export function decodeBox(spec: PostprocessSpec, d: [number, number, number, number], a: ArrayLike<number>): [number, number, number, number] {
+export function decodeBox(
+  spec: PostprocessSpec,
+  d: [number, number, number, number],
+  a: ArrayLike<number>,
+): [number, number, number, number] {
   let box: [number, number, number, number];
   if (spec.decoder.type === 'none') {
     box = [f32(d[0]), f32(d[1]), f32(d[2]), f32(d[3])];
@@ -166,7 +177,12 @@ export function iouF(a: ArrayLike<number>, b: ArrayLike<number>): number {
  * Foreground scores of one anchor into `out` (length K); NaN marks "no candidate" for the whole row.
  * `col(j)` reads score column j.
  */
-export function scoreAnchor(spec: PostprocessSpec, numClasses: number, col: (j: number) => number, out: Float64Array): void {
+export function scoreAnchor(
+  spec: PostprocessSpec,
+  numClasses: number,
+  col: (j: number) => number,
+  out: Float64Array,
+): void {
   const k = out.length;
   if (spec.scores !== 'softmax') {
     for (let i = 0; i < k; i++) {
@@ -202,13 +218,19 @@ export function scoreAnchor(spec: PostprocessSpec, numClasses: number, col: (j: 
 function checkInput(spec: PostprocessSpec, input: PostprocessInput, ctx: PostprocessContext, n: number): void {
   const c = ctx.numClasses;
   const bad = (what: string) => {
-    throw new PrunedetError('E_POSTPROCESS', `post-processing input: ${what}`, 'check the head outputs against the anchor levels and the number of classes');
+    throw new PrunedetError(
+      'E_POSTPROCESS',
+      `post-processing input: ${what}`,
+      'check the head outputs against the anchor levels and the number of classes',
+    );
   };
   if (input.form === 'concat') {
-    if (input.scores.length !== n * c) bad(`scores has ${input.scores.length} values, expected ${n} anchors x ${c} columns`);
+    if (input.scores.length !== n * c)
+      bad(`scores has ${input.scores.length} values, expected ${n} anchors x ${c} columns`);
     if (input.boxes.length !== n * 4) bad(`boxes has ${input.boxes.length} values, expected ${n} anchors x 4`);
   } else {
-    if (input.levels.length !== ctx.levels.length) bad(`${input.levels.length} levels given, expected ${ctx.levels.length}`);
+    if (input.levels.length !== ctx.levels.length)
+      bad(`${input.levels.length} levels given, expected ${ctx.levels.length}`);
     ctx.levels.forEach((l, i) => {
       const hwa = l.h * l.w * l.anchorsPerLocation;
       const got = input.levels[i]!;
@@ -216,13 +238,22 @@ function checkInput(spec: PostprocessSpec, input: PostprocessInput, ctx: Postpro
       if (got.reg.length !== hwa * 4) bad(`level ${i} reg has ${got.reg.length} values, expected ${hwa * 4}`);
     });
   }
-  if (spec.decoder.type !== 'none' && ctx.anchors.length !== n * 4) bad(`anchor table has ${ctx.anchors.length / 4} rows, expected ${n}`);
-  if (ctx.suppressed && ctx.suppressed.length !== n) bad(`suppressed mask has ${ctx.suppressed.length} entries, expected ${n}`);
+  if (spec.decoder.type !== 'none' && ctx.anchors.length !== n * 4)
+    bad(`anchor table has ${ctx.anchors.length / 4} rows, expected ${n}`);
+  if (ctx.suppressed && ctx.suppressed.length !== n)
+    bad(`suppressed mask has ${ctx.suppressed.length} entries, expected ${n}`);
 }
 
-function anchorView(input: PostprocessInput, ctx: PostprocessContext, offsets: number[], level: number, n: number): AnchorView {
+function anchorView(
+  input: PostprocessInput,
+  ctx: PostprocessContext,
+  offsets: number[],
+  level: number,
+  n: number,
+): AnchorView {
   const c = ctx.numClasses;
-  if (input.form === 'concat') return { s: input.scores, sBase: n * c, sStride: 1, b: input.boxes, bBase: n * 4, bStride: 1 };
+  if (input.form === 'concat')
+    return { s: input.scores, sBase: n * c, sStride: 1, b: input.boxes, bBase: n * 4, bStride: 1 };
   const l = ctx.levels[level]!;
   const hw = l.h * l.w;
   const p = n - offsets[level]!;

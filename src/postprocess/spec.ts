@@ -9,7 +9,12 @@ export type Decoder =
   /** SSD / Caffe / ncnn CENTER_SIZE: deltas (dx, dy, dw, dh); cx = dx·v0·aw + acx, w = exp(dw·v1)·aw. */
   | { type: 'ssd'; variances: [number, number] }
   /** mmdetection DeltaXYWHBBoxCoder: d = delta·std + mean; dw, dh clamped to ±clamp (|log(16/1000)|). */
-  | { type: 'mmdet-delta-xywh'; means: [number, number, number, number]; stds: [number, number, number, number]; clamp: number }
+  | {
+      type: 'mmdet-delta-xywh';
+      means: [number, number, number, number];
+      stds: [number, number, number, number];
+      clamp: number;
+    }
   /** torchvision BoxCoder: d = delta / weight; dw, dh clamped from above only at clamp (log(1000/16)). */
   | { type: 'torchvision'; weights: [number, number, number, number]; clamp: number }
   /** TFLite detection_postprocess: deltas in (ty, tx, th, tw) order, scales (y, x, h, w); no clamp. */
@@ -77,12 +82,14 @@ function fail(what: string, hint: string): never {
 }
 
 function finite(name: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${name} is ${String(v)}, not a finite number`, `give ${name} a finite value`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    fail(`${name} is ${String(v)}, not a finite number`, `give ${name} a finite value`);
   return v;
 }
 
 function tuple(name: string, v: unknown, n: number, nonZero: boolean): void {
-  if (!Array.isArray(v) || v.length !== n) fail(`${name} needs ${n} numbers, got ${JSON.stringify(v)}`, `write ${name} as ${n} numbers separated by /`);
+  if (!Array.isArray(v) || v.length !== n)
+    fail(`${name} needs ${n} numbers, got ${JSON.stringify(v)}`, `write ${name} as ${n} numbers separated by /`);
   v.forEach((x, i) => {
     finite(`${name}[${i}]`, x);
     if (nonZero && x === 0) fail(`${name}[${i}] is 0 (it divides or scales a delta)`, `use a non-zero ${name}`);
@@ -113,11 +120,13 @@ export function validatePostprocessSpec(spec: PostprocessSpec, numClasses?: numb
     case 'mmdet-delta-xywh':
       tuple('means', d.means, 4, false);
       tuple('stds', d.stds, 4, true);
-      if (finite('clamp', d.clamp) <= 0) fail(`clamp is ${d.clamp}`, 'use a positive clamp such as 4.135166556742356 (|log(16/1000)|)');
+      if (finite('clamp', d.clamp) <= 0)
+        fail(`clamp is ${d.clamp}`, 'use a positive clamp such as 4.135166556742356 (|log(16/1000)|)');
       break;
     case 'torchvision':
       tuple('weights', d.weights, 4, true);
-      if (finite('clamp', d.clamp) <= 0) fail(`clamp is ${d.clamp}`, 'use a positive clamp such as 4.135166556742356 (log(1000/16))');
+      if (finite('clamp', d.clamp) <= 0)
+        fail(`clamp is ${d.clamp}`, 'use a positive clamp such as 4.135166556742356 (log(1000/16))');
       break;
     case 'tflite':
       tuple('scales', d.scales, 4, true);
@@ -127,7 +136,10 @@ export function validatePostprocessSpec(spec: PostprocessSpec, numClasses?: numb
   oneOf('scores', spec.scores, SCORE_MODES);
   oneOf('background', spec.background, BACKGROUND_POSITIONS);
   if (finite('score_thr', spec.scoreThreshold) < 0) {
-    fail(`score_thr is ${spec.scoreThreshold}; a negative threshold would let zero scores (and suppressed anchors) pass`, 'use a threshold >= 0');
+    fail(
+      `score_thr is ${spec.scoreThreshold}; a negative threshold would let zero scores (and suppressed anchors) pass`,
+      'use a threshold >= 0',
+    );
   }
   count('pre_nms_top_k', spec.preNmsTopK, 0);
   oneOf('top_k_scope', spec.topKScope, TOP_K_SCOPES);
@@ -137,12 +149,16 @@ export function validatePostprocessSpec(spec: PostprocessSpec, numClasses?: numb
   count('max_det', spec.maxDetections, 1);
   if (spec.clip !== undefined) {
     tuple('clip', spec.clip, 2, false);
-    if (!(spec.clip[0] > 0 && spec.clip[1] > 0)) fail(`clip is ${spec.clip.join('/')}`, 'clip needs a positive width and height, or clip=none');
+    if (!(spec.clip[0] > 0 && spec.clip[1] > 0))
+      fail(`clip is ${spec.clip.join('/')}`, 'clip needs a positive width and height, or clip=none');
   }
   if (numClasses !== undefined) {
     count('number of score columns', numClasses, 1);
     if (foregroundCount(spec, numClasses) < 1) {
-      fail(`${numClasses} score column(s) with background "${spec.background}" leaves no foreground class`, 'check background= against the model head (background=none for sigmoid heads)');
+      fail(
+        `${numClasses} score column(s) with background "${spec.background}" leaves no foreground class`,
+        'check background= against the model head (background=none for sigmoid heads)',
+      );
     }
   }
 }

@@ -43,7 +43,13 @@ export interface Scene {
  * centred near random anchors, one near each anchor of a list (verify plants objects on every level this way, so that
  * every level's anchors detect something), or as many as it takes (at most 1000) for `{ rows }` anchors to match one.
  */
-export function plantScene(spec: PostprocessSpec, numClasses: number, anchors: Float32Array, rand: () => number, objects: number | readonly number[] | { rows: number }): Scene {
+export function plantScene(
+  spec: PostprocessSpec,
+  numClasses: number,
+  anchors: Float32Array,
+  rand: () => number,
+  objects: number | readonly number[] | { rows: number },
+): Scene {
   const n = anchors.length / 4;
   const c = numClasses;
   const labels = foregroundCount(spec, c);
@@ -59,13 +65,28 @@ export function plantScene(spec: PostprocessSpec, numClasses: number, anchors: F
   let matched = 0;
   const list = Array.isArray(objects) ? (objects as readonly number[]) : undefined;
   const enough = () =>
-    typeof objects === 'number' ? planted.length >= objects : list ? planted.length >= list.length : matched >= (objects as { rows: number }).rows || planted.length >= 1000;
+    typeof objects === 'number'
+      ? planted.length >= objects
+      : list
+        ? planted.length >= list.length
+        : matched >= (objects as { rows: number }).rows || planted.length >= 1000;
   while (n > 0 && !enough()) {
     const i = list ? list[planted.length]! : Math.floor(rand() * n);
-    const [cx, cy, w, h] = [cs[4 * i]!, cs[4 * i + 1]!, cs[4 * i + 2]! * (0.85 + 0.3 * rand()), cs[4 * i + 3]! * (0.85 + 0.3 * rand())];
+    const [cx, cy, w, h] = [
+      cs[4 * i]!,
+      cs[4 * i + 1]!,
+      cs[4 * i + 2]! * (0.85 + 0.3 * rand()),
+      cs[4 * i + 3]! * (0.85 + 0.3 * rand()),
+    ];
     const dx = (rand() - 0.5) * 0.2 * w;
     const dy = (rand() - 0.5) * 0.2 * h;
-    const p: [number, number, number, number, number] = [cx + dx - w / 2, cy + dy - h / 2, cx + dx + w / 2, cy + dy + h / 2, Math.floor(rand() * labels)];
+    const p: [number, number, number, number, number] = [
+      cx + dx - w / 2,
+      cy + dy - h / 2,
+      cx + dx + w / 2,
+      cy + dy + h / 2,
+      Math.floor(rand() * labels),
+    ];
     planted.push(p);
     // each anchor keeps its best object (the first of equals), as one pass over all objects would
     for (let a = 0; a < n; a++) {
@@ -90,9 +111,16 @@ export function plantScene(spec: PostprocessSpec, numClasses: number, anchors: F
 }
 
 /** An anchor matched to an object: its label's logit high (more so the better the match), the background low. */
-export function plantedRow(spec: PostprocessSpec, scene: Scene, i: number, logits: Float32Array, gauss: () => number): void {
+export function plantedRow(
+  spec: PostprocessSpec,
+  scene: Scene,
+  i: number,
+  logits: Float32Array,
+  gauss: () => number,
+): void {
   const c = scene.c;
-  logits[i * c + labelColumn(spec, scene.matchLabel[i]!)] = (scene.sigmoidLike ? 0 : 6) + 8 * (scene.matchIou[i]! - 0.5) + 0.5 * gauss();
+  logits[i * c + labelColumn(spec, scene.matchLabel[i]!)] =
+    (scene.sigmoidLike ? 0 : 6) + 8 * (scene.matchIou[i]! - 0.5) + 0.5 * gauss();
   if (scene.bg >= 0) logits[i * c + scene.bg] = 1 + 0.5 * gauss();
 }
 
@@ -106,7 +134,13 @@ export function headScores(spec: PostprocessSpec, scene: Scene, logits: Float32A
 }
 
 /** Probabilities of one row of logits (softmax, or a sigmoid per column) into out at the same offset. */
-export function probabilityRow(sigmoidLike: boolean, logits: Float32Array, o: number, c: number, out: Float32Array): void {
+export function probabilityRow(
+  sigmoidLike: boolean,
+  logits: Float32Array,
+  o: number,
+  c: number,
+  out: Float32Array,
+): void {
   let m = -Infinity;
   for (let j = 0; j < c; j++) m = Math.max(m, logits[o + j]!);
   let sum = 0;
@@ -136,14 +170,21 @@ export function syntheticBoxes(spec: PostprocessSpec, scene: Scene, gauss: () =>
  * Seeded synthetic head outputs for anchors `anchors` ([N, 4] in spec.anchorFormat) and `numClasses` columns: `objects`
  * objects centred near random anchors, or one near each anchor of a list (see plantScene).
  */
-export function syntheticHeadOutputs(spec: PostprocessSpec, numClasses: number, anchors: Float32Array, seed: number, objects: number | readonly number[] = 5): SyntheticHeads {
+export function syntheticHeadOutputs(
+  spec: PostprocessSpec,
+  numClasses: number,
+  anchors: Float32Array,
+  seed: number,
+  objects: number | readonly number[] = 5,
+): SyntheticHeads {
   const rand = mulberry32(seed);
   const gauss = gaussian(rand);
   const scene = plantScene(spec, numClasses, anchors, rand, objects);
   const { n, c, bg, sigmoidLike } = scene;
   const logits = new Float32Array(n * c);
   for (let i = 0; i < n; i++) {
-    for (let j = 0; j < c; j++) logits[i * c + j] = sigmoidLike ? -6 + 0.8 * gauss() : j === bg ? 6 + 0.5 * gauss() : -1 + 0.8 * gauss();
+    for (let j = 0; j < c; j++)
+      logits[i * c + j] = sigmoidLike ? -6 + 0.8 * gauss() : j === bg ? 6 + 0.5 * gauss() : -1 + 0.8 * gauss();
     if (scene.matchLabel[i]! >= 0) plantedRow(spec, scene, i, logits, gauss);
   }
   const scores = headScores(spec, scene, logits);
@@ -151,7 +192,12 @@ export function syntheticHeadOutputs(spec: PostprocessSpec, numClasses: number, 
 }
 
 /** Concatenated [N, C] / [N, 4] outputs -> per-level NCHW maps (channel a*K + k), levels finest first. */
-export function perLevelMaps(levels: readonly { h: number; w: number; anchorsPerLocation: number }[], numClasses: number, scores: Float32Array, boxes: Float32Array): { cls: Float32Array; reg: Float32Array }[] {
+export function perLevelMaps(
+  levels: readonly { h: number; w: number; anchorsPerLocation: number }[],
+  numClasses: number,
+  scores: Float32Array,
+  boxes: Float32Array,
+): { cls: Float32Array; reg: Float32Array }[] {
   let off = 0;
   return levels.map((l) => {
     const hw = l.h * l.w;

@@ -48,7 +48,8 @@ const PLOT = { width: 720, height: 420, left: 70, right: 24, top: 20, bottom: 52
 
 /** Render the report as one HTML document. All text from `data` is escaped; nothing is fetched when it is opened. */
 export function renderParetoReport(data: ParetoReport): string {
-  const metricLabel = data.metric === 'coco-map' ? 'COCO mAP@[.50:.95]' : 'fidelity mAP (vs the full model\u2019s detections)';
+  const metricLabel =
+    data.metric === 'coco-map' ? 'COCO mAP@[.50:.95]' : 'fidelity mAP (vs the full model\u2019s detections)';
   const pts = data.points;
   const rate = data.stats.seconds > 0 ? data.stats.candidates / data.stats.seconds : 0;
   const summary =
@@ -107,7 +108,9 @@ ${renderTable(pts)}
 
 function pointLabel(p: ParetoPoint, i: number): string {
   const head = i === 0 ? '#0 full model' : `#${i} \u2212${p.removed.length} anchors`;
-  const weak = p.lowEvidence?.length ? ` \u00b7 \u26a0 weak evidence on ${p.lowEvidence.map(levelName).join(', ')}` : '';
+  const weak = p.lowEvidence?.length
+    ? ` \u00b7 \u26a0 weak evidence on ${p.lowEvidence.map(levelName).join(', ')}`
+    : '';
   return `${head} \u00b7 mAP ${fmtNum(p.map, 4)} \u00b7 ${fmtNum(p.headMacs / 1e9, 3)} GMACs${weak}`;
 }
 
@@ -123,28 +126,42 @@ function renderPlot(data: ParetoReport, metricLabel: string): string {
   const sx = (v: number) => L + ((v - x0) / (x1 - x0)) * (W - L - R);
   const sy = (v: number) => H - B - ((v - y0) / (y1 - y0)) * (H - T - B);
   const out: string[] = [];
-  out.push(`<svg id="plot" class="pareto" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(`${metricLabel} against head GMACs`)}">`);
+  out.push(
+    `<svg id="plot" class="pareto" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(`${metricLabel} against head GMACs`)}">`,
+  );
   // Grid and axes.
-  const xt = ticks(x0, x1), yt = ticks(y0, y1);
+  const xt = ticks(x0, x1),
+    yt = ticks(y0, y1);
   out.push('<g class="grid">');
   for (const t of xt) out.push(`<line x1="${r2(sx(t))}" y1="${T}" x2="${r2(sx(t))}" y2="${H - B}"/>`);
   for (const t of yt) out.push(`<line x1="${L}" y1="${r2(sy(t))}" x2="${W - R}" y2="${r2(sy(t))}"/>`);
   out.push('</g><g class="axis">');
-  out.push(`<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}"/>`);
-  for (const t of xt) out.push(`<text x="${r2(sx(t))}" y="${H - B + 18}" text-anchor="middle">${esc(tickText(t, xt))}</text>`);
-  for (const t of yt) out.push(`<text x="${L - 8}" y="${r2(sy(t)) + 4}" text-anchor="end">${esc(tickText(t, yt))}</text>`);
+  out.push(
+    `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}"/><line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}"/>`,
+  );
+  for (const t of xt)
+    out.push(`<text x="${r2(sx(t))}" y="${H - B + 18}" text-anchor="middle">${esc(tickText(t, xt))}</text>`);
+  for (const t of yt)
+    out.push(`<text x="${L - 8}" y="${r2(sy(t)) + 4}" text-anchor="end">${esc(tickText(t, yt))}</text>`);
   out.push(`<text class="title" x="${(L + W - R) / 2}" y="${H - 10}" text-anchor="middle">head GMACs</text>`);
-  out.push(`<text class="title" transform="translate(16 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">${esc(metricLabel)}</text>`);
+  out.push(
+    `<text class="title" transform="translate(16 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle">${esc(metricLabel)}</text>`,
+  );
   out.push('</g>');
   // Every evaluated candidate: one path of zero-length round-capped segments (dots), cheap for thousands of points.
   if (all.length) {
-    out.push(`<path class="cand-points" d="${all.map((p) => `M${r2(sx(p.headMacs / 1e9))} ${r2(sy(p.map))}h0`).join('')}"/>`);
+    out.push(
+      `<path class="cand-points" d="${all.map((p) => `M${r2(sx(p.headMacs / 1e9))} ${r2(sy(p.map))}h0`).join('')}"/>`,
+    );
   }
-  const line = [...front].sort((a, b) => a.p.headMacs - b.p.headMacs).map(({ p }) => `${r2(sx(p.headMacs / 1e9))},${r2(sy(p.map))}`);
+  const line = [...front]
+    .sort((a, b) => a.p.headMacs - b.p.headMacs)
+    .map(({ p }) => `${r2(sx(p.headMacs / 1e9))},${r2(sy(p.map))}`);
   if (line.length > 1) out.push(`<polyline class="front-line" points="${line.join(' ')}"/>`);
   out.push('<g class="front">');
   for (const { p, i } of front) {
-    const cx = r2(sx(p.headMacs / 1e9)), cy = r2(sy(p.map));
+    const cx = r2(sx(p.headMacs / 1e9)),
+      cy = r2(sy(p.map));
     out.push(
       `<circle class="front-point${i === 0 ? ' full' : ''}" data-index="${i}" cx="${cx}" cy="${cy}" r="5.5" tabindex="0">` +
         `<title>${esc(pointLabel(p, i))}</title></circle>`,
@@ -185,14 +202,21 @@ function renderTable(pts: ParetoPoint[]): string {
 function configLink(config: string): string {
   if (!config) return '';
   const path = config.replace(/\\/g, '/');
-  if (/^[a-z][a-z0-9+.-]*:/i.test(path) || path.startsWith('//') || path.startsWith('/')) return `<span class="config">${esc(config)}</span>`;
-  const href = path.split('/').map((seg) => (seg === '.' || seg === '..' ? seg : encodeURIComponent(seg))).join('/');
+  if (/^[a-z][a-z0-9+.-]*:/i.test(path) || path.startsWith('//') || path.startsWith('/'))
+    return `<span class="config">${esc(config)}</span>`;
+  const href = path
+    .split('/')
+    .map((seg) => (seg === '.' || seg === '..' ? seg : encodeURIComponent(seg)))
+    .join('/');
   return `<a class="config" href="${esc(href)}">${esc(config)}</a>`;
 }
 
 /** Escape text for HTML element content and double- or single-quoted attributes. */
 export function esc(s: string): string {
-  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return String(s).replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
 /** JSON safe inside <script>: no "<" (so no "</script" or "<!--"), no "&"/">", no JS line separators. */
@@ -207,7 +231,8 @@ function jsonForScript(value: unknown): string {
 
 function paddedRange(values: number[]): [number, number] {
   if (values.length === 0) return [0, 1];
-  let lo = Math.min(...values), hi = Math.max(...values);
+  let lo = Math.min(...values),
+    hi = Math.max(...values);
   if (hi - lo < 1e-12) {
     const pad = Math.abs(lo) > 1e-12 ? Math.abs(lo) * 0.05 : 0.5;
     return [lo - pad, hi + pad];
@@ -224,7 +249,8 @@ function ticks(lo: number, hi: number): number[] {
   const mag = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
   const out: number[] = [];
-  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step)
+    out.push(Math.abs(v) < step * 1e-9 ? 0 : v);
   return out;
 }
 
@@ -243,7 +269,11 @@ function fmtNum(v: number, digits: number): string {
 }
 
 function fmtInt(v: number): string {
-  return Number.isFinite(v) ? Math.round(v).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',') : '\u2014';
+  return Number.isFinite(v)
+    ? Math.round(v)
+        .toString()
+        .replace(/\B(?=(\d{3})+(?!\d))/g, ',')
+    : '\u2014';
 }
 
 const CSS = `

@@ -9,9 +9,17 @@ import { join } from 'node:path';
 const KEY_SCHEME = 1;
 
 /** The key of one image's record: SHA-256 over a canonical JSON of what decides the outputs. */
-export function cacheKey(parts: { modelSha256: string; imageSha256: string; preprocess: unknown; inputShape: readonly number[]; outputs: readonly string[] }): string {
+export function cacheKey(parts: {
+  modelSha256: string;
+  imageSha256: string;
+  preprocess: unknown;
+  inputShape: readonly number[];
+  outputs: readonly string[];
+}): string {
   const canonical = JSON.stringify({ format: KEY_SCHEME, ...parts }, (_, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
   );
   return sha256Hex(canonical);
 }

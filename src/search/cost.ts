@@ -51,7 +51,12 @@ export function levelCosts(spec: DetectorSpec, shapes?: ShapeResult): LevelCost[
         perAnchor += m / A;
       }
     }
-    return { headMacs: level.headMacs, perAnchorMacs: perAnchor, anchors: A, locations: level.featureMap[0] * level.featureMap[1] };
+    return {
+      headMacs: level.headMacs,
+      perAnchorMacs: perAnchor,
+      anchors: A,
+      locations: level.featureMap[0] * level.featureMap[1],
+    };
   });
 }
 
@@ -73,6 +78,13 @@ export function costOfCounts(table: readonly LevelCost[], keptCounts: readonly n
  * analyzeModel/loadDetector) gives the MACs of each conv through the cost model; without it they are computed from
  * the weights and the level's feature map, which is the same number for the heads prunedet analyses.
  */
-export function candidateCost(spec: DetectorSpec, kept: readonly (readonly number[])[], shapes?: ShapeResult): CandidateCost {
-  return costOfCounts(levelCosts(spec, shapes), kept.map((k) => k.length));
+export function candidateCost(
+  spec: DetectorSpec,
+  kept: readonly (readonly number[])[],
+  shapes?: ShapeResult,
+): CandidateCost {
+  return costOfCounts(
+    levelCosts(spec, shapes),
+    kept.map((k) => k.length),
+  );
 }

@@ -21,20 +21,37 @@ export async function denseEvaluatorData(inp: SearchInputs): Promise<EvaluatorDa
   const lists: CandidateList[] = new Array(inp.images.length);
   const coco: Float64Array[] = new Array(inp.images.length);
   let check: Detection[] | undefined;
-  await forEachHeadOutput({ modelPath: inp.modelPath, model: det.model, det: spec, images: inp.images, preprocess: inp.preprocess }, (img) => {
-    const list = buildCandidateList(om, img.input);
-    lists[img.index] = list;
-    coco[img.index] = cocoBoxes(list, inp.units, img.geometry);
-    if (img.index === 0) check = oracleDetections(pp.spec, img.input, ctx, []);
-  });
-  const data: EvaluatorData = { tables: packTables(lists, coco), select: selectParams(pp.spec, spec.levels.length), totalBase: inp.counts.reduce((a, b) => a + b, 0) };
+  await forEachHeadOutput(
+    { modelPath: inp.modelPath, model: det.model, det: spec, images: inp.images, preprocess: inp.preprocess },
+    (img) => {
+      const list = buildCandidateList(om, img.input);
+      lists[img.index] = list;
+      coco[img.index] = cocoBoxes(list, inp.units, img.geometry);
+      if (img.index === 0) check = oracleDetections(pp.spec, img.input, ctx, []);
+    },
+  );
+  const data: EvaluatorData = {
+    tables: packTables(lists, coco),
+    select: selectParams(pp.spec, spec.levels.length),
+    totalBase: inp.counts.reduce((a, b) => a + b, 0),
+  };
   const probe = new CandidateEvaluator(data);
   if (JSON.stringify(probe.detections([])[0]) !== JSON.stringify(check)) {
-    throw new InternalError('search: the candidate tables disagree with the post-processing reference on the full model');
+    throw new InternalError(
+      'search: the candidate tables disagree with the post-processing reference on the full model',
+    );
   }
   const metric: MetricSpec = inp.matched
     ? cocoMetric(inp.matched.gt, inp.imageIds, inp.foreground, inp.annotations!)
-    : fidelityMetric(probe.cocoDetections([], inp.imageIds, Array.from({ length: inp.foreground }, (_, k) => k + 1)), inp.imageIds, inp.foreground);
+    : fidelityMetric(
+        probe.cocoDetections(
+          [],
+          inp.imageIds,
+          Array.from({ length: inp.foreground }, (_, k) => k + 1),
+        ),
+        inp.imageIds,
+        inp.foreground,
+      );
   return { ...data, metric };
 }
 

@@ -43,15 +43,27 @@ export function evaluationDriver(o: DriverOptions): EvaluationDriver {
   let pendingSeconds = 0;
   let lastSave = Date.now();
   const toEvaluated = (removed: number[], s: CandidateScore): Evaluated => {
-    const c = costOfCounts(o.costs, keptOf(o.counts, removed).map((k) => k.length));
-    return { removed, key: removedKey(removed), map: s.map, fingerprint: s.fingerprint, headMacs: c.headMacs, boxes: c.boxes, keptPerLevel: c.keptPerLevel };
+    const c = costOfCounts(
+      o.costs,
+      keptOf(o.counts, removed).map((k) => k.length),
+    );
+    return {
+      removed,
+      key: removedKey(removed),
+      map: s.map,
+      fingerprint: s.fingerprint,
+      headMacs: c.headMacs,
+      boxes: c.boxes,
+      keptPerLevel: c.keptPerLevel,
+    };
   };
   const remember = (e: Evaluated) => {
     if (memo.has(e.key)) return;
     memo.set(e.key, e);
     all.push(e);
   };
-  for (const [k, [map, fingerprint]] of Object.entries(o.journal.results)) remember(toEvaluated(k === '' ? [] : k.split(',').map(Number), { map, fingerprint }));
+  for (const [k, [map, fingerprint]] of Object.entries(o.journal.results))
+    remember(toEvaluated(k === '' ? [] : k.split(',').map(Number), { map, fingerprint }));
   // Entries in the journal (all runs), kept in step with o.journal.results as candidates are added.
   let total = Object.keys(o.journal.results).length;
   const save = () => {

@@ -17,7 +17,10 @@ export interface PackedTables extends CandidateList {
   coco: Float64Array;
 }
 
-function shared<T extends Int32Array | Float64Array | Float32Array>(Ctor: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number }, n: number): T {
+function shared<T extends Int32Array | Float64Array | Float32Array>(
+  Ctor: { new (b: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number },
+  n: number,
+): T {
   return new Ctor(new SharedArrayBuffer(Math.max(1, n) * Ctor.BYTES_PER_ELEMENT));
 }
 
@@ -27,9 +30,16 @@ export function packTables(lists: readonly CandidateList[], coco: readonly Float
   lists.forEach((l, i) => (start[i + 1] = start[i]! + l.anchor.length));
   const n = start[lists.length]!;
   const t: PackedTables = {
-    images: lists.length, start,
-    anchor: shared(Int32Array, n), label: shared(Int32Array, n), level: shared(Int32Array, n), base: shared(Int32Array, n),
-    score: shared(Float64Array, n), box: shared(Float32Array, 4 * n), area: shared(Float32Array, n), coco: shared(Float64Array, 4 * n),
+    images: lists.length,
+    start,
+    anchor: shared(Int32Array, n),
+    label: shared(Int32Array, n),
+    level: shared(Int32Array, n),
+    base: shared(Int32Array, n),
+    score: shared(Float64Array, n),
+    box: shared(Float32Array, 4 * n),
+    area: shared(Float32Array, n),
+    coco: shared(Float64Array, 4 * n),
   };
   lists.forEach((l, i) => {
     const o = start[i]!;
@@ -89,35 +99,61 @@ export class CandidateEvaluator {
     const gone = removedLookup(removed, this.data.totalBase);
     const M = p.maxDetections;
     for (let i = 0; i < t.images; i++) {
-      this.count[i] = selectDetections(t, t.start[i]!, t.start[i + 1]!, gone, p, this.kept.subarray(i * M, (i + 1) * M), this.perLevel);
+      this.count[i] = selectDetections(
+        t,
+        t.start[i]!,
+        t.start[i + 1]!,
+        gone,
+        p,
+        this.kept.subarray(i * M, (i + 1) * M),
+        this.perLevel,
+      );
     }
   }
 
   /** Per image, the candidate's detections (the reference's Detection objects, boxes in model units). */
   detections(removed: readonly number[]): Detection[][] {
     this.select(removed);
-    const t = this.data.tables, M = this.data.select.maxDetections;
+    const t = this.data.tables,
+      M = this.data.select.maxDetections;
     return Array.from({ length: t.images }, (_, i) =>
       Array.from(this.kept.subarray(i * M, i * M + this.count[i]!), (e) => ({
-        box: [t.box[4 * e]!, t.box[4 * e + 1]!, t.box[4 * e + 2]!, t.box[4 * e + 3]!] as [number, number, number, number],
-        score: t.score[e]!, label: t.label[e]!, anchor: t.anchor[e]!,
+        box: [t.box[4 * e]!, t.box[4 * e + 1]!, t.box[4 * e + 2]!, t.box[4 * e + 3]!] as [
+          number,
+          number,
+          number,
+          number,
+        ],
+        score: t.score[e]!,
+        label: t.label[e]!,
+        anchor: t.anchor[e]!,
       })),
     );
   }
 
   /** The candidate's detections as COCO results (photo pixels), for the given image and category ids. */
-  cocoDetections(removed: readonly number[], imageIds: readonly number[], categoryIds: readonly number[]): CocoDetection[] {
+  cocoDetections(
+    removed: readonly number[],
+    imageIds: readonly number[],
+    categoryIds: readonly number[],
+  ): CocoDetection[] {
     this.select(removed);
     return this.collect(imageIds, categoryIds);
   }
 
   private collect(imageIds: readonly number[], categoryIds: readonly number[]): CocoDetection[] {
-    const t = this.data.tables, M = this.data.select.maxDetections;
+    const t = this.data.tables,
+      M = this.data.select.maxDetections;
     const out: CocoDetection[] = [];
     for (let i = 0; i < t.images; i++) {
       for (let q = 0; q < this.count[i]!; q++) {
         const e = this.kept[i * M + q]!;
-        out.push({ image_id: imageIds[i]!, category_id: categoryIds[t.label[e]!]!, bbox: [t.coco[4 * e]!, t.coco[4 * e + 1]!, t.coco[4 * e + 2]!, t.coco[4 * e + 3]!], score: t.score[e]! });
+        out.push({
+          image_id: imageIds[i]!,
+          category_id: categoryIds[t.label[e]!]!,
+          bbox: [t.coco[4 * e]!, t.coco[4 * e + 1]!, t.coco[4 * e + 2]!, t.coco[4 * e + 3]!],
+          score: t.score[e]!,
+        });
       }
     }
     return out;
@@ -126,7 +162,8 @@ export class CandidateEvaluator {
   /** Identity of the current selection: a 64-bit hash of (image, entry) of every detection, as hex. */
   private fingerprint(): string {
     const M = this.data.select.maxDetections;
-    let h1 = 0x811c9dc5 | 0, h2 = 0x9e3779b9 | 0;
+    let h1 = 0x811c9dc5 | 0,
+      h2 = 0x9e3779b9 | 0;
     for (let i = 0; i < this.count.length; i++) {
       const c = this.count[i]!;
       h1 = Math.imul(h1 ^ (c + 0x1000 * i), 0x01000193);

@@ -60,7 +60,10 @@ interface Pending {
  * running the model in batches. Unreadable images fail with E_IMAGES naming the file. Returns the batch size used and
  * how many photos ran.
  */
-export async function forEachHeadOutput(o: HeadRunOptions, visit: (img: ImageHeadOutputs) => void): Promise<{ batch: number; computed: number }> {
+export async function forEachHeadOutput(
+  o: HeadRunOptions,
+  visit: (img: ImageHeadOutputs) => void,
+): Promise<{ batch: number; computed: number }> {
   const { det } = o;
   const inputShape = [1, ...det.input.shape.slice(1)];
   const [batch, dynamic] = batchOf(o.model, det);
@@ -80,7 +83,11 @@ export async function forEachHeadOutput(o: HeadRunOptions, visit: (img: ImageHea
       try {
         session = await ort.InferenceSession.create(o.modelPath, ORT_SESSION_OPTIONS);
       } catch (e) {
-        throw new PrunedetError('E_ONNX_INVALID', `onnxruntime cannot open ${o.modelPath}: ${(e as Error).message.split('\n')[0]}`, 'check that the model runs in onnxruntime');
+        throw new PrunedetError(
+          'E_ONNX_INVALID',
+          `onnxruntime cannot open ${o.modelPath}: ${(e as Error).message.split('\n')[0]}`,
+          'check that the model runs in onnxruntime',
+        );
       }
     }
     const n = dynamic ? pending.length : batch;
@@ -91,13 +98,18 @@ export async function forEachHeadOutput(o: HeadRunOptions, visit: (img: ImageHea
     try {
       res = await session.run({ [det.input.name]: new ort.Tensor('float32', data, [n, ...inputShape.slice(1)]) });
     } catch (e) {
-      throw new PrunedetError('E_ONNX_INVALID', `onnxruntime failed to run ${o.modelPath} on ${pending[0]!.path}: ${(e as Error).message.split('\n')[0]}`, 'check the input size and preprocessing (--input-shape, --size)');
+      throw new PrunedetError(
+        'E_ONNX_INVALID',
+        `onnxruntime failed to run ${o.modelPath} on ${pending[0]!.path}: ${(e as Error).message.split('\n')[0]}`,
+        'check the input size and preprocessing (--input-shape, --size)',
+      );
     }
     pending.forEach((p, b) => {
       const outs: RunOutputs = {};
       for (const name of outputs) {
         const t = res[name];
-        if (!t) throw new PrunedetError('E_ONNX_INVALID', `onnxruntime returned no output "${name}"`, 'check the model');
+        if (!t)
+          throw new PrunedetError('E_ONNX_INVALID', `onnxruntime returned no output "${name}"`, 'check the model');
         const all = t.data as Float32Array;
         const size = all.length / n;
         outs[name] = { dims: [1, ...t.dims.slice(1)], data: all.subarray(b * size, (b + 1) * size) }; // copied by copyInput
@@ -118,7 +130,11 @@ export async function forEachHeadOutput(o: HeadRunOptions, visit: (img: ImageHea
       try {
         bytes = readFileSync(path);
       } catch (e) {
-        throw new PrunedetError('E_IMAGES', `image ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'fix its permissions or remove it from the folder');
+        throw new PrunedetError(
+          'E_IMAGES',
+          `image ${path} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`,
+          'fix its permissions or remove it from the folder',
+        );
       }
       if (o.want && !o.want(index, bytes)) {
         done++;
@@ -126,7 +142,12 @@ export async function forEachHeadOutput(o: HeadRunOptions, visit: (img: ImageHea
         continue;
       }
       const img = decodeImageBytes(bytes, path);
-      pending.push({ index, path, geometry: resizeGeometry(img.width, img.height, o.preprocess), tensor: preprocess(img, o.preprocess) });
+      pending.push({
+        index,
+        path,
+        geometry: resizeGeometry(img.width, img.height, o.preprocess),
+        tensor: preprocess(img, o.preprocess),
+      });
       if (pending.length >= batch) await flush();
     }
     await flush();

@@ -47,7 +47,12 @@ export function suppressedMask(levels: readonly LevelShape[], removed: Iterable<
 }
 
 /** The reference oracle for one image: `postprocess` with every grid anchor of the removed base anchors suppressed. */
-export function oracleDetections(spec: PostprocessSpec, input: PostprocessInput, ctx: PostprocessContext, removed: Iterable<number>): Detection[] {
+export function oracleDetections(
+  spec: PostprocessSpec,
+  input: PostprocessInput,
+  ctx: PostprocessContext,
+  removed: Iterable<number>,
+): Detection[] {
   return postprocess(spec, input, { ...ctx, suppressed: suppressedMask(ctx.levels, removed) });
 }
 
@@ -103,8 +108,14 @@ const pos = (v: number) => (v > 0 ? v : 0);
  * streamed evaluator's.
  */
 export function keptIou(box: Float32Array, area: Float32Array, j: number, i: number): number {
-  const a0 = box[4 * i]!, a1 = box[4 * i + 1]!, a2 = box[4 * i + 2]!, a3 = box[4 * i + 3]!;
-  const b0 = box[4 * j]!, b1 = box[4 * j + 1]!, b2 = box[4 * j + 2]!, b3 = box[4 * j + 3]!;
+  const a0 = box[4 * i]!,
+    a1 = box[4 * i + 1]!,
+    a2 = box[4 * i + 2]!,
+    a3 = box[4 * i + 3]!;
+  const b0 = box[4 * j]!,
+    b1 = box[4 * j + 1]!,
+    b2 = box[4 * j + 2]!,
+    b3 = box[4 * j + 3]!;
   const iw = pos(f32((b2 < a2 ? b2 : a2) - (b0 > a0 ? b0 : a0)));
   const ih = pos(f32((b3 < a3 ? b3 : a3) - (b1 > a1 ? b1 : a1)));
   const inter = f32(iw * ih);
@@ -126,23 +137,31 @@ export function buildCandidateList(m: OracleModel, input: PostprocessInput): Can
     for (let n = offsets[li]!; n < offsets[li + 1]!; n++) {
       let col: (j: number) => number;
       if (input.form === 'concat') {
-        const s = input.scores, o = n * C;
+        const s = input.scores,
+          o = n * C;
         col = (j) => s[o + j]!;
       } else {
         const p = n - offsets[li]!;
         const a = p % A;
-        const s = input.levels[li]!.cls, o = a * C * hw + (p - a) / A;
+        const s = input.levels[li]!.cls,
+          o = a * C * hw + (p - a) / A;
         col = (j) => s[o + j * hw]!;
       }
       scoreAnchor(spec, C, col, scores);
-      for (let k = 0; k < K; k++) if (scores[k]! > thr) pairs.push({ score: scores[k]!, anchor: n, label: k, level: li });
+      for (let k = 0; k < K; k++)
+        if (scores[k]! > thr) pairs.push({ score: scores[k]!, anchor: n, label: k, level: li });
     }
   });
   pairs.sort(compareRank);
   const N = pairs.length;
   const out: CandidateList = {
-    anchor: new Int32Array(N), label: new Int32Array(N), level: new Int32Array(N), base: new Int32Array(N),
-    score: new Float64Array(N), box: new Float32Array(4 * N), area: new Float32Array(N),
+    anchor: new Int32Array(N),
+    label: new Int32Array(N),
+    level: new Int32Array(N),
+    base: new Int32Array(N),
+    score: new Float64Array(N),
+    box: new Float32Array(4 * N),
+    area: new Float32Array(N),
   };
   const decoded = new Map<number, number>(); // anchor -> first entry with its box
   pairs.forEach((c, i) => {
@@ -157,7 +176,10 @@ export function buildCandidateList(m: OracleModel, input: PostprocessInput): Can
       out.box.copyWithin(4 * i, 4 * prev, 4 * prev + 4);
     } else {
       decoded.set(c.anchor, i);
-      out.box.set(decodeBox(spec, deltas(input, m, c.level, c.anchor), m.centers.subarray(4 * c.anchor, 4 * c.anchor + 4)), 4 * i);
+      out.box.set(
+        decodeBox(spec, deltas(input, m, c.level, c.anchor), m.centers.subarray(4 * c.anchor, 4 * c.anchor + 4)),
+        4 * i,
+      );
     }
     const b = out.box;
     out.area[i] = f32(pos(f32(b[4 * i + 2]! - b[4 * i]!)) * pos(f32(b[4 * i + 3]! - b[4 * i + 1]!)));
@@ -166,12 +188,14 @@ export function buildCandidateList(m: OracleModel, input: PostprocessInput): Can
 }
 
 function deltas(input: PostprocessInput, m: OracleModel, level: number, n: number): [number, number, number, number] {
-  if (input.form === 'concat') return [input.boxes[4 * n]!, input.boxes[4 * n + 1]!, input.boxes[4 * n + 2]!, input.boxes[4 * n + 3]!];
+  if (input.form === 'concat')
+    return [input.boxes[4 * n]!, input.boxes[4 * n + 1]!, input.boxes[4 * n + 2]!, input.boxes[4 * n + 3]!];
   const l = m.ctx.levels[level]!;
   const hw = l.h * l.w;
   const p = n - m.offsets[level]!;
   const a = p % l.anchorsPerLocation;
-  const r = input.levels[level]!.reg, o = a * 4 * hw + (p - a) / l.anchorsPerLocation;
+  const r = input.levels[level]!.reg,
+    o = a * 4 * hw + (p - a) / l.anchorsPerLocation;
   return [r[o]!, r[o + hw]!, r[o + 2 * hw]!, r[o + 3 * hw]!];
 }
 
@@ -187,7 +211,14 @@ export interface SelectParams {
 }
 
 export function selectParams(spec: PostprocessSpec, levels: number): SelectParams {
-  return { topKScope: spec.topKScope, preNmsTopK: spec.preNmsTopK, agnostic: spec.nms === 'agnostic', iouThreshold: f32(spec.iouThreshold), maxDetections: spec.maxDetections, levels };
+  return {
+    topKScope: spec.topKScope,
+    preNmsTopK: spec.preNmsTopK,
+    agnostic: spec.nms === 'agnostic',
+    iouThreshold: f32(spec.iouThreshold),
+    maxDetections: spec.maxDetections,
+    levels,
+  };
 }
 
 /** A view of candidate lists: one image's entries are lo .. hi - 1 of the arrays. */
@@ -204,14 +235,25 @@ export interface ListView {
  * written to `out`; returns how many. `removed[b]` = 1 for removed global base anchors. `perLevel` is scratch of
  * length p.levels.
  */
-export function selectDetections(t: ListView, lo: number, hi: number, removed: Uint8Array, p: SelectParams, out: Int32Array, perLevel: Int32Array): number {
+export function selectDetections(
+  t: ListView,
+  lo: number,
+  hi: number,
+  removed: Uint8Array,
+  p: SelectParams,
+  out: Int32Array,
+  perLevel: Int32Array,
+): number {
   const K = p.preNmsTopK;
   const perLevelCut = K > 0 && p.topKScope === 'per-level';
   const globalCut = K > 0 && p.topKScope === 'global';
   if (perLevelCut) perLevel.fill(0);
   let taken = 0;
   let kept = 0;
-  const box = t.box, area = t.area, label = t.label, thr = p.iouThreshold;
+  const box = t.box,
+    area = t.area,
+    label = t.label,
+    thr = p.iouThreshold;
   for (let i = lo; i < hi && kept < p.maxDetections; i++) {
     if (removed[t.base[i]!]) continue;
     if (perLevelCut) {

@@ -76,13 +76,25 @@ export function writeSearchOutputs(o: WriteOptions): ParetoFile {
   const points: ParetoPoint[] = o.points.map((p, i) => {
     const name = configName(i);
     writeFileAtomic(join(dir, `${name}.json`), configJson(o.counts, p, name, metric));
-    return { removed: p.removed, keptPerLevel: p.keptPerLevel, map: p.map, headMacs: p.headMacs, boxes: p.boxes, config: `${CONFIG_DIR}/${name}.json`, lowEvidence: lowEvidenceLevels(o.counts, p.removed, o.evidence) };
+    return {
+      removed: p.removed,
+      keptPerLevel: p.keptPerLevel,
+      map: p.map,
+      headMacs: p.headMacs,
+      boxes: p.boxes,
+      config: `${CONFIG_DIR}/${name}.json`,
+      lowEvidence: lowEvidenceLevels(o.counts, p.removed, o.evidence),
+    };
   });
   const current = new Set(points.map((p) => p.config.slice(CONFIG_DIR.length + 1)));
-  for (const f of readdirSync(dir)) if (/^point-\d+\.json$/.test(f) && !current.has(f)) rmSync(join(dir, f), { force: true });
+  for (const f of readdirSync(dir))
+    if (/^point-\d+\.json$/.test(f) && !current.has(f)) rmSync(join(dir, f), { force: true });
   const file: ParetoFile = { points, stats: o.stats, evidence: o.evidence };
   writeFileAtomic(join(o.outDir, 'pareto.json'), `${JSON.stringify(file, null, 2)}\n`);
-  writeFileAtomic(join(o.outDir, 'report.html'), renderParetoReport({ ...o.report, points, stats: o.stats, evidence: o.evidence }));
+  writeFileAtomic(
+    join(o.outDir, 'report.html'),
+    renderParetoReport({ ...o.report, points, stats: o.stats, evidence: o.evidence }),
+  );
   return file;
 }
 

@@ -56,7 +56,10 @@ export async function workerPool(source: EvaluatorSource, n: number): Promise<Ev
   // The streamed evaluator works in this thread too (its JIT is warm from the calibration pass): n - 1 threads.
   const threads = source.kind === 'stream' ? n - 1 : n;
   const boot = new URL('./worker-boot.mjs', import.meta.url);
-  const pending = new Map<number, { resolve: (r: CandidateScore[] | PartialBatch | number[]) => void; reject: (e: Error) => void }>();
+  const pending = new Map<
+    number,
+    { resolve: (r: CandidateScore[] | PartialBatch | number[]) => void; reject: (e: Error) => void }
+  >();
   let nextId = 0;
   let closing = false;
   let failure: Error | undefined;
@@ -67,26 +70,30 @@ export async function workerPool(source: EvaluatorSource, n: number): Promise<Ev
   };
   const started: Worker[] = [];
   const ready = Promise.all(
-    Array.from({ length: threads }, () => new Promise<Worker>((resolve, reject) => {
-      const w = new Worker(boot, { workerData: source });
-      started.push(w);
-      w.on('message', (m: Reply) => {
-        if (m.ready) return resolve(w);
-        const p = pending.get(m.id!);
-        if (!p) return;
-        pending.delete(m.id!);
-        if (m.error !== undefined && m.code) p.reject(new PrunedetError(m.code, m.error, m.hint));
-        else if (m.error !== undefined) p.reject(new Error(`evaluation worker failed: ${m.error}`));
-        else p.resolve(m.results!);
-      });
-      w.on('error', (e) => {
-        reject(e);
-        fail(e);
-      });
-      w.on('exit', (code) => {
-        if (!closing) fail(new Error(`evaluation worker exited with code ${code}`));
-      });
-    })),
+    Array.from(
+      { length: threads },
+      () =>
+        new Promise<Worker>((resolve, reject) => {
+          const w = new Worker(boot, { workerData: source });
+          started.push(w);
+          w.on('message', (m: Reply) => {
+            if (m.ready) return resolve(w);
+            const p = pending.get(m.id!);
+            if (!p) return;
+            pending.delete(m.id!);
+            if (m.error !== undefined && m.code) p.reject(new PrunedetError(m.code, m.error, m.hint));
+            else if (m.error !== undefined) p.reject(new Error(`evaluation worker failed: ${m.error}`));
+            else p.resolve(m.results!);
+          });
+          w.on('error', (e) => {
+            reject(e);
+            fail(e);
+          });
+          w.on('exit', (code) => {
+            if (!closing) fail(new Error(`evaluation worker exited with code ${code}`));
+          });
+        }),
+    ),
   );
   let workers: Worker[];
   try {
@@ -96,7 +103,11 @@ export async function workerPool(source: EvaluatorSource, n: number): Promise<Ev
     await Promise.all(started.map((w) => w.terminate()));
     throw e;
   }
-  const call = <T extends CandidateScore[] | PartialBatch | number[]>(w: Worker, message: object, transfer: ArrayBuffer[] = []) =>
+  const call = <T extends CandidateScore[] | PartialBatch | number[]>(
+    w: Worker,
+    message: object,
+    transfer: ArrayBuffer[] = [],
+  ) =>
     new Promise<T>((resolve, reject) => {
       if (failure) return reject(failure);
       const id = nextId++;
@@ -112,7 +123,10 @@ export async function workerPool(source: EvaluatorSource, n: number): Promise<Ev
       if (merger) {
         // 1. Every thread scores the whole batch on its range of photos (this one the first range, after posting the rest).
         const per = Math.ceil(photos / n);
-        const ranges = Array.from({ length: n }, (_, i) => [Math.min(photos, i * per), Math.min(photos, (i + 1) * per)] as const).filter(([a, b]) => b > a);
+        const ranges = Array.from(
+          { length: n },
+          (_, i) => [Math.min(photos, i * per), Math.min(photos, (i + 1) * per)] as const,
+        ).filter(([a, b]) => b > a);
         const theirs = ranges.slice(1).map(([from, to], i) => call<PartialBatch>(workers[i]!, { batch, from, to }));
         const mine = merger.partial(batch, ranges[0]![0], ranges[0]![1]);
         const parts = [mine, ...(await Promise.all(theirs))];
@@ -130,18 +144,39 @@ export async function workerPool(source: EvaluatorSource, n: number): Promise<Ev
           if (cands.length === 0) return;
           const r = cands.map(records);
           // their own arrays move to the worker; a common part (shared by several candidates) is copied
-          const transfer = r.flat().flatMap(recordBuffers).filter((b) => !commonBuffers.has(b));
+          const transfer = r
+            .flat()
+            .flatMap(recordBuffers)
+            .filter((b) => !commonBuffers.has(b));
           const got = await call<number[]>(workers[i]!, { accumulate: r, npig }, transfer);
           cands.forEach((c, q) => raws.set(c, got[q]!));
         });
         for (const c of shares[0]!) raws.set(c, merger.rawMap(records(c), npig));
-        const sameRaw = own.length < batch.length ? merger.rawMap(parts.map((p) => p.common!.records), npig) : NaN;
+        const sameRaw =
+          own.length < batch.length
+            ? merger.rawMap(
+                parts.map((p) => p.common!.records),
+                npig,
+              )
+            : NaN;
         await Promise.all(theirRaws);
-        const sameFingerprint = own.length < batch.length ? merger.fingerprint(parts, batch.findIndex((_, c) => same(c))) : '';
-        return batch.map((_, c) => (same(c) ? merger.score(sameRaw, sameFingerprint) : merger.score(raws.get(c)!, merger.fingerprint(parts, c))));
+        const sameFingerprint =
+          own.length < batch.length
+            ? merger.fingerprint(
+                parts,
+                batch.findIndex((_, c) => same(c)),
+              )
+            : '';
+        return batch.map((_, c) =>
+          same(c) ? merger.score(sameRaw, sameFingerprint) : merger.score(raws.get(c)!, merger.fingerprint(parts, c)),
+        );
       }
       const per = Math.ceil(batch.length / n);
-      const parts = workers.map((w, i) => (i * per < batch.length ? call<CandidateScore[]>(w, { batch: batch.slice(i * per, (i + 1) * per) }) : Promise.resolve([])));
+      const parts = workers.map((w, i) =>
+        i * per < batch.length
+          ? call<CandidateScore[]>(w, { batch: batch.slice(i * per, (i + 1) * per) })
+          : Promise.resolve([]),
+      );
       return (await Promise.all(parts)).flat();
     },
     async close() {

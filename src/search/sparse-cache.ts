@@ -12,7 +12,16 @@ import type { LevelShape, PostprocessInput } from '../postprocess/reference';
 import type { PostprocessSpec } from '../postprocess/spec';
 import { cacheKey, sha256Hex } from './cache';
 import { forEachHeadOutput } from './infer';
-import { buildSparseRecord, PairScratch, pairsAbove, readSparseRecord, recordScoring, writeSparseRecord, type RecordExpectation, type SparseRecord } from './sparse-record';
+import {
+  buildSparseRecord,
+  PairScratch,
+  pairsAbove,
+  readSparseRecord,
+  recordScoring,
+  writeSparseRecord,
+  type RecordExpectation,
+  type SparseRecord,
+} from './sparse-record';
 
 export interface CacheStats {
   /** Photos whose valid record was found. */
@@ -58,13 +67,19 @@ export interface CacheBuildOptions {
   onComputed?: (index: number, input: PostprocessInput, record: SparseRecord) => void;
 }
 
-export function recordExpectation(spec: PostprocessSpec, classes: number, levels: readonly LevelShape[]): RecordExpectation {
+export function recordExpectation(
+  spec: PostprocessSpec,
+  classes: number,
+  levels: readonly LevelShape[],
+): RecordExpectation {
   const anchorCount = levels.reduce((s, l) => s + l.h * l.w * l.anchorsPerLocation, 0);
   return { ...recordScoring(spec, classes, anchorCount), threshold: f32(spec.scoreThreshold) };
 }
 
 /** Make sure every covered photo has a valid record; returns the stats and, per covered photo, its record's facts. */
-export async function buildCache(o: CacheBuildOptions): Promise<{ stats: CacheStats; photos: (PhotoRecord | undefined)[] }> {
+export async function buildCache(
+  o: CacheBuildOptions,
+): Promise<{ stats: CacheStats; photos: (PhotoRecord | undefined)[] }> {
   mkdirSync(o.cacheDir, { recursive: true });
   const modelSha256 = sha256Hex(o.modelBytes);
   const inputShape = [1, ...o.det.input.shape.slice(1)];
@@ -79,11 +94,21 @@ export async function buildCache(o: CacheBuildOptions): Promise<{ stats: CacheSt
   let computed = 0;
   const run = await forEachHeadOutput(
     {
-      modelPath: o.modelPath, model: o.model, det: o.det, images: o.images, preprocess: o.preprocess,
+      modelPath: o.modelPath,
+      model: o.model,
+      det: o.det,
+      images: o.images,
+      preprocess: o.preprocess,
       ...(o.indices ? { indices: o.indices } : {}),
       onProgress: (p) => o.onProgress?.({ ...p, computed }),
       want: (index, bytes) => {
-        const key = cacheKey({ modelSha256, imageSha256: sha256Hex(bytes), preprocess: o.preprocess, inputShape, outputs });
+        const key = cacheKey({
+          modelSha256,
+          imageSha256: sha256Hex(bytes),
+          preprocess: o.preprocess,
+          inputShape,
+          outputs,
+        });
         const read = readSparseRecord(o.cacheDir, key, expect);
         if (read.status === 'hit') {
           stats.hits++;
@@ -100,7 +125,14 @@ export async function buildCache(o: CacheBuildOptions): Promise<{ stats: CacheSt
     },
     (img) => {
       const key = keys.get(img.index)!;
-      const record = buildSparseRecord(o.spec, o.classes, o.levels, img.input, { key, width: img.geometry.imageWidth, height: img.geometry.imageHeight }, scratch);
+      const record = buildSparseRecord(
+        o.spec,
+        o.classes,
+        o.levels,
+        img.input,
+        { key, width: img.geometry.imageWidth, height: img.geometry.imageHeight },
+        scratch,
+      );
       stats.bytes += writeSparseRecord(o.cacheDir, record, scoring);
       stats.computed++;
       computed++;
@@ -117,9 +149,14 @@ export async function buildCache(o: CacheBuildOptions): Promise<{ stats: CacheSt
 /** `2/4` -> { index: 2, count: 4 }; anything else is a usage error. */
 export function parseShard(text: string): { index: number; count: number } {
   const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(text);
-  const index = m ? Number(m[1]) : NaN, count = m ? Number(m[2]) : NaN;
+  const index = m ? Number(m[1]) : NaN,
+    count = m ? Number(m[2]) : NaN;
   if (!(count >= 1 && index >= 1 && index <= count && count <= 100_000)) {
-    throw new PrunedetError('E_USAGE', `--shard "${text}" is not i/n with 1 <= i <= n`, 'write it as --shard 2/4 (the second of four slices of the photos)');
+    throw new PrunedetError(
+      'E_USAGE',
+      `--shard "${text}" is not i/n with 1 <= i <= n`,
+      'write it as --shard 2/4 (the second of four slices of the photos)',
+    );
   }
   return { index, count };
 }

@@ -86,7 +86,9 @@ export class PairScratch {
   push(anchor: number, label: number, score: number): void {
     if (this.n === this.label.length) {
       const size = Math.max(4096, 2 * this.n);
-      const l = new Uint16Array(size), a = new Uint32Array(size), s = new Float32Array(size);
+      const l = new Uint16Array(size),
+        a = new Uint32Array(size),
+        s = new Float32Array(size);
       l.set(this.label);
       a.set(this.anchor);
       s.set(this.score);
@@ -127,7 +129,12 @@ export function buildSparseRecord(
 ): SparseRecord {
   const C = classes;
   const K = foregroundCount(spec, C);
-  if (K > 0xffff) throw new PrunedetError('E_POSTPROCESS', `the model has ${K} classes; search's cache holds at most 65535`, 'search a model with fewer classes');
+  if (K > 0xffff)
+    throw new PrunedetError(
+      'E_POSTPROCESS',
+      `the model has ${K} classes; search's cache holds at most 65535`,
+      'search a model with fewer classes',
+    );
   const thr = f32(spec.scoreThreshold);
   const cols = new Int32Array(K);
   for (let k = 0; k < K; k++) cols[k] = labelColumn(spec, k);
@@ -147,7 +154,8 @@ export function buildSparseRecord(
         src = input.scores.subarray(n * C, n * C + C);
       } else {
         const a = p % A;
-        const s = input.levels[li]!.cls, o = a * C * hw + (p - a) / A;
+        const s = input.levels[li]!.cls,
+          o = a * C * hw + (p - a) / A;
         for (let j = 0; j < C; j++) row[j] = s[o + j * hw]!;
         src = row;
       }
@@ -177,7 +185,16 @@ export function buildSparseRecord(
  * p_k <= expF(f32(x_k - m)); when f32(x_k - m) <= ln(thr) - 1e-3, exp is <= thr * (1 - 9.9e-4) and expF (within
  * 1.2 ulp) stays below thr. A row where every label is below that bound has no pair and needs no exp.
  */
-function softmaxPairs(src: Float32Array, C: number, cols: Int32Array, thr: number, limit: number, exps: Float64Array, anchor: number, out: PairScratch): void {
+function softmaxPairs(
+  src: Float32Array,
+  C: number,
+  cols: Int32Array,
+  thr: number,
+  limit: number,
+  exps: Float64Array,
+  anchor: number,
+  out: PairScratch,
+): void {
   let m = -Infinity;
   for (let j = 0; j < C; j++) {
     const x = src[j]!;
@@ -202,7 +219,10 @@ function softmaxPairs(src: Float32Array, C: number, cols: Int32Array, thr: numbe
   }
   if (!any) return;
   const c4 = C - (C % 4);
-  let l0 = 0, l1 = 0, l2 = 0, l3 = 0;
+  let l0 = 0,
+    l1 = 0,
+    l2 = 0,
+    l3 = 0;
   for (let j = 0; j < C; j++) exps[j] = expF(f32(src[j]! - m));
   for (let j = 0; j < c4; j += 4) {
     l0 = f32(l0 + exps[j]!);
@@ -219,7 +239,13 @@ function softmaxPairs(src: Float32Array, C: number, cols: Int32Array, thr: numbe
 }
 
 /** The collected pairs ranked, their anchors numbered in slots (first use in rank order), the box values copied. */
-function assemble(levels: readonly LevelShape[], input: PostprocessInput, meta: { key: string; width: number; height: number }, thr: number, s: PairScratch): SparseRecord {
+function assemble(
+  levels: readonly LevelShape[],
+  input: PostprocessInput,
+  meta: { key: string; width: number; height: number },
+  thr: number,
+  s: PairScratch,
+): SparseRecord {
   const P = s.n;
   const order = s.rank();
   const score = new Float32Array(P);
@@ -263,7 +289,8 @@ function assemble(levels: readonly LevelShape[], input: PostprocessInput, meta: 
     const hw = l.h * l.w;
     const p = n - offsets[li]!;
     const a = p % l.anchorsPerLocation;
-    const r = input.levels[li]!.reg, base = a * 4 * hw + (p - a) / l.anchorsPerLocation;
+    const r = input.levels[li]!.reg,
+      base = a * 4 * hw + (p - a) / l.anchorsPerLocation;
     for (let j = 0; j < 4; j++) deltas[4 * u + j] = r[base + j * hw]!;
   }
   return { key: meta.key, width: meta.width, height: meta.height, threshold: thr, anchors, deltas, score, slot, label };
@@ -279,7 +306,8 @@ function blockBytes(n: number, u: number, slotBytes: number): number {
 }
 
 export function encodeSparseRecord(r: SparseRecord, scoring: RecordScoring): Uint8Array {
-  const U = r.anchors.length, P = r.score.length;
+  const U = r.anchors.length,
+    P = r.score.length;
   const slotBytes = r.slot.BYTES_PER_ELEMENT;
   // Blocks: pairs [b*B, (b+1)*B) and the slots they use first (slots are numbered in first use, so a range).
   const blocks: { p0: number; p1: number; u0: number; u1: number }[] = [];
@@ -291,7 +319,8 @@ export function encodeSparseRecord(r: SparseRecord, scoring: RecordScoring): Uin
     blocks.push({ p0, p1, u0, u1: u });
   }
   const bodies = blocks.map((b) => {
-    const n = b.p1 - b.p0, nu = b.u1 - b.u0;
+    const n = b.p1 - b.p0,
+      nu = b.u1 - b.u0;
     const out = new Uint8Array(blockBytes(n, nu, slotBytes));
     let o = 0;
     const put = (a: ArrayBufferView, bytes: number) => {
@@ -306,10 +335,22 @@ export function encodeSparseRecord(r: SparseRecord, scoring: RecordScoring): Uin
     return out;
   });
   if (u !== U) throw new Error(`sparse record: ${U} slots but the pairs use ${u}`);
-  const header = Buffer.from(JSON.stringify({
-    format: RECORD_FORMAT, key: r.key, width: r.width, height: r.height, ...scoring, threshold: r.threshold, pairs: P, slots: U, slotBytes,
-    blockPairs: BLOCK_PAIRS, blocks: blocks.map((b, i) => [b.u1 - b.u0, crc32(bodies[i]!) >>> 0]),
-  }), 'utf8');
+  const header = Buffer.from(
+    JSON.stringify({
+      format: RECORD_FORMAT,
+      key: r.key,
+      width: r.width,
+      height: r.height,
+      ...scoring,
+      threshold: r.threshold,
+      pairs: P,
+      slots: U,
+      slotBytes,
+      blockPairs: BLOCK_PAIRS,
+      blocks: blocks.map((b, i) => [b.u1 - b.u0, crc32(bodies[i]!) >>> 0]),
+    }),
+    'utf8',
+  );
   const dataStart = align4(16 + header.length);
   const out = new Uint8Array(dataStart + bodies.reduce((a, b) => a + b.length, 0));
   out.set(Buffer.from(MAGIC, 'latin1'), 0);
@@ -326,8 +367,20 @@ export function encodeSparseRecord(r: SparseRecord, scoring: RecordScoring): Uin
 }
 
 interface Header {
-  format?: unknown; key?: unknown; width?: unknown; height?: unknown; scores?: unknown; background?: unknown; classes?: unknown;
-  anchorCount?: unknown; threshold?: unknown; pairs?: unknown; slots?: unknown; slotBytes?: unknown; blockPairs?: unknown; blocks?: unknown;
+  format?: unknown;
+  key?: unknown;
+  width?: unknown;
+  height?: unknown;
+  scores?: unknown;
+  background?: unknown;
+  classes?: unknown;
+  anchorCount?: unknown;
+  threshold?: unknown;
+  pairs?: unknown;
+  slots?: unknown;
+  slotBytes?: unknown;
+  blockPairs?: unknown;
+  blocks?: unknown;
 }
 
 /** A checked header: where each block is and what it holds. */
@@ -347,7 +400,13 @@ interface RecordLayout {
 type LayoutRead = { status: 'ok'; layout: RecordLayout } | Exclude<RecordRead, { status: 'hit' }>;
 
 /** Parse and check the header (the first `head` bytes of the file, at least 16) against key and expectation. */
-function parseHeader(head: Uint8Array, fileBytes: number, readMore: (bytes: number) => Uint8Array, expectedKey: string, expect: RecordExpectation): LayoutRead {
+function parseHeader(
+  head: Uint8Array,
+  fileBytes: number,
+  readMore: (bytes: number) => Uint8Array,
+  expectedKey: string,
+  expect: RecordExpectation,
+): LayoutRead {
   const bad = (reason: string): LayoutRead => ({ status: 'corrupt', reason });
   const magic = head.length >= 8 ? Buffer.from(head.buffer, head.byteOffset, 8).toString('latin1') : '';
   if (magic === DENSE_MAGIC) return { status: 'stale', reason: 'an older cache format (1: dense head outputs)' };
@@ -357,28 +416,63 @@ function parseHeader(head: Uint8Array, fileBytes: number, readMore: (bytes: numb
   if (16 + headLen > fileBytes) return bad('header overruns the file (truncated)');
   const all = head.length >= 16 + headLen ? head : readMore(16 + headLen);
   const headerBytes = all.subarray(16, 16 + headLen);
-  if ((crc32(headerBytes) >>> 0) !== dv.getUint32(12, true)) return bad('header checksum mismatch (altered)');
+  if (crc32(headerBytes) >>> 0 !== dv.getUint32(12, true)) return bad('header checksum mismatch (altered)');
   let h: Header;
   try {
-    h = JSON.parse(Buffer.from(headerBytes.buffer, headerBytes.byteOffset, headerBytes.byteLength).toString('utf8')) as Header;
+    h = JSON.parse(
+      Buffer.from(headerBytes.buffer, headerBytes.byteOffset, headerBytes.byteLength).toString('utf8'),
+    ) as Header;
   } catch {
     return bad('unreadable header');
   }
-  if (h.format !== RECORD_FORMAT) return { status: 'stale', reason: `cache format ${String(h.format)}, this prunedet reads ${RECORD_FORMAT}` };
+  if (h.format !== RECORD_FORMAT)
+    return { status: 'stale', reason: `cache format ${String(h.format)}, this prunedet reads ${RECORD_FORMAT}` };
   if (h.key !== expectedKey) return bad('key does not match (model, image or preprocessing changed)');
-  if (h.scores !== expect.scores || h.background !== expect.background || h.classes !== expect.classes || h.anchorCount !== expect.anchorCount) {
-    return { status: 'stale', reason: `made for other scores (${String(h.scores)}, background ${String(h.background)}, ${String(h.classes)} columns, ${String(h.anchorCount)} anchors)` };
+  if (
+    h.scores !== expect.scores ||
+    h.background !== expect.background ||
+    h.classes !== expect.classes ||
+    h.anchorCount !== expect.anchorCount
+  ) {
+    return {
+      status: 'stale',
+      reason: `made for other scores (${String(h.scores)}, background ${String(h.background)}, ${String(h.classes)} columns, ${String(h.anchorCount)} anchors)`,
+    };
   }
   const { width, height, threshold, pairs: P, slots: U, slotBytes, blockPairs: B, blocks } = h;
-  if (typeof threshold !== 'number' || typeof width !== 'number' || typeof height !== 'number' || !isCount(P) || !isCount(U) || (slotBytes !== 2 && slotBytes !== 4) || !isCount(B) || B === 0 || !Array.isArray(blocks) || blocks.length !== Math.ceil(P / B)) return bad('incomplete header');
-  if (threshold > expect.threshold) return { status: 'stale', reason: `made at score threshold ${threshold}, above this search's ${expect.threshold}` };
-  const layout: RecordLayout = { width, height, threshold, pairs: P, slots: U, slotBytes, blockPairs: B, blocks: [], fileBytes };
+  if (
+    typeof threshold !== 'number' ||
+    typeof width !== 'number' ||
+    typeof height !== 'number' ||
+    !isCount(P) ||
+    !isCount(U) ||
+    (slotBytes !== 2 && slotBytes !== 4) ||
+    !isCount(B) ||
+    B === 0 ||
+    !Array.isArray(blocks) ||
+    blocks.length !== Math.ceil(P / B)
+  )
+    return bad('incomplete header');
+  if (threshold > expect.threshold)
+    return { status: 'stale', reason: `made at score threshold ${threshold}, above this search's ${expect.threshold}` };
+  const layout: RecordLayout = {
+    width,
+    height,
+    threshold,
+    pairs: P,
+    slots: U,
+    slotBytes,
+    blockPairs: B,
+    blocks: [],
+    fileBytes,
+  };
   let offset = align4(16 + headLen);
   let slots = 0;
   for (let b = 0; b < blocks.length; b++) {
     const e = blocks[b] as unknown;
     if (!Array.isArray(e) || !isCount(e[0]) || !isCount(e[1])) return bad('incomplete header');
-    const n = Math.min(B, P - b * B), u = e[0];
+    const n = Math.min(B, P - b * B),
+      u = e[0];
     const bytes = blockBytes(n, u, slotBytes);
     layout.blocks.push({ offset, bytes, n, u, crc: e[1] });
     offset += bytes;
@@ -426,10 +520,11 @@ export function decodeSparseRecord(bytes: Uint8Array, expectedKey: string, expec
   if (parsed.status !== 'ok') return parsed;
   const l = parsed.layout;
   const r = emptyRecord(expectedKey, l);
-  let p = 0, u = 0;
+  let p = 0,
+    u = 0;
   for (const b of l.blocks) {
     const body = bytes.subarray(b.offset, b.offset + b.bytes);
-    if ((crc32(body) >>> 0) !== b.crc) return { status: 'corrupt', reason: 'block checksum mismatch (altered)' };
+    if (crc32(body) >>> 0 !== b.crc) return { status: 'corrupt', reason: 'block checksum mismatch (altered)' };
     copyBlock(body, b, l.slotBytes, r, p, u);
     p += b.n;
     u += b.u;
@@ -439,14 +534,27 @@ export function decodeSparseRecord(bytes: Uint8Array, expectedKey: string, expec
 
 function emptyRecord(key: string, l: RecordLayout): SparseRecord {
   return {
-    key, width: l.width, height: l.height, threshold: l.threshold,
-    anchors: new Uint32Array(l.slots), deltas: new Float32Array(4 * l.slots), score: new Float32Array(l.pairs),
-    slot: l.slotBytes === 2 ? new Uint16Array(l.pairs) : new Uint32Array(l.pairs), label: new Uint16Array(l.pairs),
+    key,
+    width: l.width,
+    height: l.height,
+    threshold: l.threshold,
+    anchors: new Uint32Array(l.slots),
+    deltas: new Float32Array(4 * l.slots),
+    score: new Float32Array(l.pairs),
+    slot: l.slotBytes === 2 ? new Uint16Array(l.pairs) : new Uint32Array(l.pairs),
+    label: new Uint16Array(l.pairs),
   };
 }
 
 /** Copy one block's sections into the record's arrays at pair p and slot u. */
-function copyBlock(body: Uint8Array, b: { n: number; u: number }, slotBytes: number, r: SparseRecord, p: number, u: number): void {
+function copyBlock(
+  body: Uint8Array,
+  b: { n: number; u: number },
+  slotBytes: number,
+  r: SparseRecord,
+  p: number,
+  u: number,
+): void {
   const buf = body.byteOffset % 4 === 0 ? body : body.slice();
   let o = buf.byteOffset;
   r.score.set(new Float32Array(buf.buffer, o, b.n), p);
@@ -465,7 +573,12 @@ function isCount(v: unknown): v is number {
 }
 
 /** Read and check one whole record. */
-export function readSparseRecord(dir: string, key: string, expect: RecordExpectation, into = new RecordBuffer()): RecordRead {
+export function readSparseRecord(
+  dir: string,
+  key: string,
+  expect: RecordExpectation,
+  into = new RecordBuffer(),
+): RecordRead {
   let bytes: Uint8Array;
   try {
     bytes = into.read(cachePath(dir, key));
@@ -481,7 +594,17 @@ export function readSparseRecord(dir: string, key: string, expect: RecordExpecta
  * the slots they use (arrays are grow-only and reused by the next open()). Every block's CRC is checked as it is read.
  */
 export class RecordReader {
-  record: SparseRecord = { key: '', width: 0, height: 0, threshold: 0, anchors: new Uint32Array(0), deltas: new Float32Array(0), score: new Float32Array(0), slot: new Uint32Array(0), label: new Uint16Array(0) };
+  record: SparseRecord = {
+    key: '',
+    width: 0,
+    height: 0,
+    threshold: 0,
+    anchors: new Uint32Array(0),
+    deltas: new Float32Array(0),
+    score: new Float32Array(0),
+    slot: new Uint32Array(0),
+    label: new Uint16Array(0),
+  };
   /** Pairs (and slots) read so far. */
   loaded = 0;
   slotsLoaded = 0;
@@ -492,7 +615,11 @@ export class RecordReader {
   private readonly io = new RecordBuffer();
 
   /** Open a record and read its header; 'hit' (with an empty prefix loaded) or why it cannot be used. */
-  open(dir: string, key: string, expect: RecordExpectation): { status: 'hit' } | Exclude<RecordRead, { status: 'hit' }> {
+  open(
+    dir: string,
+    key: string,
+    expect: RecordExpectation,
+  ): { status: 'hit' } | Exclude<RecordRead, { status: 'hit' }> {
     this.close();
     this.path = cachePath(dir, key);
     try {
@@ -505,10 +632,16 @@ export class RecordReader {
     const size = fstatSync(fd).size;
     const first = this.io.ensure(4096);
     const got = readFully(fd, first, 0, Math.min(4096, size), 0);
-    const parsed = parseHeader(first.subarray(0, got), size, (bytes) => {
-      const all = this.io.ensure(bytes);
-      return all.subarray(0, readFully(fd, all, 0, bytes, 0));
-    }, key, expect);
+    const parsed = parseHeader(
+      first.subarray(0, got),
+      size,
+      (bytes) => {
+        const all = this.io.ensure(bytes);
+        return all.subarray(0, readFully(fd, all, 0, bytes, 0));
+      },
+      key,
+      expect,
+    );
     if (parsed.status !== 'ok') {
       this.close();
       return parsed;
@@ -546,8 +679,12 @@ export class RecordReader {
       const buf = this.io.ensure(b.bytes);
       const got = readFully(this.fd, buf, 0, b.bytes, b.offset);
       const body = buf.subarray(0, got);
-      if (got !== b.bytes || (crc32(body) >>> 0) !== b.crc) {
-        throw new PrunedetError('E_OUTPUT', `cache record ${this.path} changed or was damaged during the search (block ${this.next} does not check out)`, 'rerun the search (it rebuilds the record)');
+      if (got !== b.bytes || crc32(body) >>> 0 !== b.crc) {
+        throw new PrunedetError(
+          'E_OUTPUT',
+          `cache record ${this.path} changed or was damaged during the search (block ${this.next} does not check out)`,
+          'rerun the search (it rebuilds the record)',
+        );
       }
       copyBlock(body, b, l.slotBytes, this.record, this.loaded, this.slotsLoaded);
       this.loaded += b.n;
@@ -573,7 +710,8 @@ export function writeSparseRecord(dir: string, r: SparseRecord, scoring: RecordS
 /** How many of a record's pairs (rank order) are above `threshold` (float32, >= the record's): a prefix. */
 export function pairsAbove(r: SparseRecord, threshold: number): number {
   if (threshold <= r.threshold) return r.score.length;
-  let lo = 0, hi = r.score.length;
+  let lo = 0,
+    hi = r.score.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
     if (r.score[mid]! > threshold) lo = mid + 1;

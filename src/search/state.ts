@@ -34,13 +34,25 @@ export function loadJournal(path: string, key: string): LoadedJournal {
   try {
     const j = JSON.parse(text) as Partial<SearchJournal>;
     if (j.format !== JOURNAL_FORMAT) return { journal: fresh, discarded: `format ${String(j.format)}` };
-    if (j.key !== key) return { journal: fresh, discarded: 'it belongs to other inputs (model, images, preprocessing, post-processing or metric changed)' };
+    if (j.key !== key)
+      return {
+        journal: fresh,
+        discarded: 'it belongs to other inputs (model, images, preprocessing, post-processing or metric changed)',
+      };
     if (typeof j.results !== 'object' || j.results === null) return { journal: fresh, discarded: 'no results' };
     const results: SearchJournal['results'] = {};
     for (const [k, v] of Object.entries(j.results)) {
-      if (Array.isArray(v) && typeof v[0] === 'number' && typeof v[1] === 'string' && /^(\d+(,\d+)*)?$/.test(k)) results[k] = [v[0], v[1]];
+      if (Array.isArray(v) && typeof v[0] === 'number' && typeof v[1] === 'string' && /^(\d+(,\d+)*)?$/.test(k))
+        results[k] = [v[0], v[1]];
     }
-    return { journal: { format: JOURNAL_FORMAT, key, seconds: typeof j.seconds === 'number' && j.seconds >= 0 ? j.seconds : 0, results } };
+    return {
+      journal: {
+        format: JOURNAL_FORMAT,
+        key,
+        seconds: typeof j.seconds === 'number' && j.seconds >= 0 ? j.seconds : 0,
+        results,
+      },
+    };
   } catch {
     return { journal: fresh, discarded: 'unreadable JSON' };
   }

@@ -86,13 +86,19 @@ export function singleRemovals(counts: readonly number[], node: Pick<Evaluated, 
 }
 
 /** Layer-wise children on `level`: one more of its anchors, while fewer than `cap` are removed there. */
-export function levelRemovals(counts: readonly number[], node: Pick<Evaluated, 'removed'>, level: number, cap: number): number[][] {
+export function levelRemovals(
+  counts: readonly number[],
+  node: Pick<Evaluated, 'removed'>,
+  level: number,
+  cap: number,
+): number[][] {
   const [lo, hi] = levelRanges(counts)[level]!;
   const gone = new Set(node.removed);
   const onLevel = node.removed.filter((b) => b >= lo && b < hi).length;
   if (onLevel >= cap) return [];
   const out: number[][] = [];
-  for (let b = lo; b < hi; b++) if (!gone.has(b) && gone.size + 1 < total(counts)) out.push(withAdded(node.removed, [b]));
+  for (let b = lo; b < hi; b++)
+    if (!gone.has(b) && gone.size + 1 < total(counts)) out.push(withAdded(node.removed, [b]));
   return out;
 }
 
@@ -112,7 +118,8 @@ export function sharedRemovals(counts: readonly number[], node: Pick<Evaluated, 
   const out: number[][] = [];
   const push = (add: number[]) => {
     const next = withAdded(node.removed, add);
-    if (next.length > node.removed.length && next.length < all && !out.some((o) => removedKey(o) === removedKey(next))) out.push(next);
+    if (next.length > node.removed.length && next.length < all && !out.some((o) => removedKey(o) === removedKey(next)))
+      out.push(next);
   };
   if (first) {
     for (let a = 0; a < A; a++) if (!gone.has(first[0] + a)) push(ranges.map(([lo]) => lo + a));
@@ -136,7 +143,13 @@ async function chooseChildren(d: SearchDriver, node: Evaluated, children: number
 }
 
 /** Depth-first Pareto tree from `seeds`, children by `childrenOf`; `visited` is shared across calls of one stage. */
-async function tree(d: SearchDriver, front: ParetoFront, seeds: Evaluated[], childrenOf: (n: Evaluated) => number[][], visited: Set<string>): Promise<void> {
+async function tree(
+  d: SearchDriver,
+  front: ParetoFront,
+  seeds: Evaluated[],
+  childrenOf: (n: Evaluated) => number[][],
+  visited: Set<string>,
+): Promise<void> {
   const stack = [...seeds].reverse();
   while (stack.length > 0 && !d.exhausted()) {
     const node = stack.pop()!;

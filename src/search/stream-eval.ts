@@ -133,7 +133,15 @@ export interface PartialBatch {
   gtObjects: number;
 }
 
-const EMPTY_RECORDS: AccumulatorRecords = { n: 0, areas: 1, imageRank: new Int32Array(0), score: new Float64Array(0), category: new Int32Array(0), rank: new Uint8Array(0), codes: new Uint32Array(0) };
+const EMPTY_RECORDS: AccumulatorRecords = {
+  n: 0,
+  areas: 1,
+  imageRank: new Int32Array(0),
+  score: new Float64Array(0),
+  category: new Int32Array(0),
+  rank: new Uint8Array(0),
+  codes: new Uint32Array(0),
+};
 
 /** True when none of `extra` is marked in `touched`. */
 function untouched(extra: readonly number[], touched: Uint8Array): boolean {
@@ -187,7 +195,12 @@ export class StreamEvaluator {
   private readonly labelHead: Int32Array;
   private readonly perLevel: Int32Array;
   private readonly none: Uint8Array;
-  private dets: ImageDetections = { n: 0, category: new Int32Array(0), score: new Float64Array(0), box: new Float64Array(0) };
+  private dets: ImageDetections = {
+    n: 0,
+    category: new Int32Array(0),
+    score: new Float64Array(0),
+    box: new Float64Array(0),
+  };
 
   constructor(readonly data: StreamData) {
     const { spec, levels } = data;
@@ -196,7 +209,8 @@ export class StreamEvaluator {
     const N = data.expect.anchorCount;
     this.anchorLevel = new Int32Array(N);
     this.anchorBase = new Int32Array(N);
-    let n = 0, b = 0;
+    let n = 0,
+      b = 0;
     levels.forEach((l, li) => {
       for (let p = 0; p < l.h * l.w * l.anchorsPerLocation; p++, n++) {
         this.anchorLevel[n] = li;
@@ -233,7 +247,8 @@ export class StreamEvaluator {
 
   /** What this evaluator holds of the photos: record holders (at most the chunk) and their pair and slot capacity. */
   held(): { photos: number; pairs: number; slots: number } {
-    let pairs = 0, slots = 0;
+    let pairs = 0,
+      slots = 0;
     for (const ph of this.loaded) {
       pairs += ph.record.score.length;
       slots += Math.max(ph.record.anchors.length, ph.decoded.length);
@@ -257,7 +272,17 @@ export class StreamEvaluator {
       // candidates with the common set's detections everywhere are scored once
       const key = batches.every((b) => b.parts[c]!.same) ? 'common' : `${c}`;
       let s = memo.get(key);
-      if (!s) memo.set(key, (s = this.score(this.rawMap(batches.map((b) => partOf(b, c).records), npig), this.fingerprint(batches, c))));
+      if (!s)
+        memo.set(
+          key,
+          (s = this.score(
+            this.rawMap(
+              batches.map((b) => partOf(b, c).records),
+              npig,
+            ),
+            this.fingerprint(batches, c),
+          )),
+        );
       return s;
     });
   }
@@ -281,7 +306,8 @@ export class StreamEvaluator {
       else for (let q = 0; q < npig.length; q++) npig[q]! += b.npig[q]!;
       gtObjects += b.gtObjects;
     }
-    if (next !== this.data.photos.length) throw new Error(`batch parts end at photo ${next} of ${this.data.photos.length}`);
+    if (next !== this.data.photos.length)
+      throw new Error(`batch parts end at photo ${next} of ${this.data.photos.length}`);
     return { npig, gtObjects };
   }
 
@@ -295,12 +321,14 @@ export class StreamEvaluator {
 
   /** The dense evaluator's fingerprint of candidate c: per photo its count, then the global entry of every kept pair. */
   fingerprint(batches: readonly PartialBatch[], c: number): string {
-    let h1 = 0x811c9dc5 | 0, h2 = 0x9e3779b9 | 0;
+    let h1 = 0x811c9dc5 | 0,
+      h2 = 0x9e3779b9 | 0;
     for (const b of batches) {
       const part = partOf(b, c);
       let o = 0;
       for (let i = b.from; i < b.to; i++) {
-        const n = part.counts[i - b.from]!, start = this.starts[i]!;
+        const n = part.counts[i - b.from]!,
+          start = this.starts[i]!;
         h1 = Math.imul(h1 ^ (n + 0x1000 * i), 0x01000193);
         h2 = Math.imul(h2 ^ (n * 31 + i), 0x5bd1e995);
         for (let q = 0; q < n; q++) {
@@ -339,8 +367,14 @@ export class StreamEvaluator {
         const n = this.walk(ph, gone);
         const dets: Detection[] = [];
         for (let q = 0; q < n; q++) {
-          const e = this.out[q]!, s = this.outSlot[q]!;
-          dets.push({ box: [ph.box[4 * s]!, ph.box[4 * s + 1]!, ph.box[4 * s + 2]!, ph.box[4 * s + 3]!], score: ph.record.score[e]!, label: ph.record.label[e]!, anchor: ph.record.anchors[s]! });
+          const e = this.out[q]!,
+            s = this.outSlot[q]!;
+          dets.push({
+            box: [ph.box[4 * s]!, ph.box[4 * s + 1]!, ph.box[4 * s + 2]!, ph.box[4 * s + 3]!],
+            score: ph.record.score[e]!,
+            label: ph.record.label[e]!,
+            anchor: ph.record.anchors[s]!,
+          });
         }
         out.push(dets);
       }
@@ -368,7 +402,12 @@ export class StreamEvaluator {
    * has exactly the common set's detections on that photo (its walk skips only pairs the common walk never counted,
    * so it takes the same steps), and reuses them: walk, matching and all. Exact, and most (set, photo) pairs.
    */
-  partial(sets: readonly (readonly number[])[], from: number, to: number, onFull?: (photo: number, entries: Int32Array) => void): PartialBatch {
+  partial(
+    sets: readonly (readonly number[])[],
+    from: number,
+    to: number,
+    onFull?: (photo: number, entries: Int32Array) => void,
+  ): PartialBatch {
     const m = this.data.metric;
     const total = this.data.totalBase;
     while (this.accs.length < sets.length) this.accs.push(new CocoAccumulator(1));
@@ -376,7 +415,14 @@ export class StreamEvaluator {
     const cands: Candidate[] = sets.map((removed, c) => {
       const acc = this.accs[c]!;
       acc.reset();
-      return { gone: removedLookup(removed, total), acc, fresh: false, counts: new Int32Array(to - from), entries: new Int32Array(Math.min(1 << 16, M * (to - from))), nEntries: 0 };
+      return {
+        gone: removedLookup(removed, total),
+        acc,
+        fresh: false,
+        counts: new Int32Array(to - from),
+        entries: new Int32Array(Math.min(1 << 16, M * (to - from))),
+        nEntries: 0,
+      };
     });
     const inAll = new Set(sets[0] ?? []);
     for (const set of sets) for (const b of [...inAll]) if (!set.includes(b)) inAll.delete(b);
@@ -384,10 +430,18 @@ export class StreamEvaluator {
     const commonGone = removedLookup(inAll, total);
     const extras = sets.map((set) => set.filter((b) => !inAll.has(b)));
     const touched = new Uint8Array(total);
-    const commonOut = new Int32Array(M), commonSlot = new Int32Array(M);
+    const commonOut = new Int32Array(M),
+      commonSlot = new Int32Array(M);
     const commonAcc = (this.commonAcc ??= new CocoAccumulator(1));
     // The common set's own part (complete whenever a candidate uses it on every photo: it is then matched everywhere).
-    const common: Candidate = { gone: commonGone, acc: (this.commonAll ??= new CocoAccumulator(1)), fresh: false, counts: new Int32Array(to - from), entries: new Int32Array(0), nEntries: 0 };
+    const common: Candidate = {
+      gone: commonGone,
+      acc: (this.commonAll ??= new CocoAccumulator(1)),
+      fresh: false,
+      counts: new Int32Array(to - from),
+      entries: new Int32Array(0),
+      nEntries: 0,
+    };
     common.acc.reset();
 
     const npig = m.kind === 'coco' ? this.gt!.npig : new Int32Array(this.data.metric.categoryIds.length * A);
@@ -432,11 +486,22 @@ export class StreamEvaluator {
         }
       }
     });
-    const part = (c: Candidate): PartialScore => ({ counts: c.counts, entries: c.entries.slice(0, c.nEntries), records: c.acc.export() });
+    const part = (c: Candidate): PartialScore => ({
+      counts: c.counts,
+      entries: c.entries.slice(0, c.nEntries),
+      records: c.acc.export(),
+    });
     const anySame = shared && cands.some((c) => !c.fresh);
     return {
-      from, to, npig, gtObjects,
-      parts: cands.map((c) => (anySame && !c.fresh ? { same: true, counts: new Int32Array(0), entries: new Int32Array(0), records: EMPTY_RECORDS } : part(c))),
+      from,
+      to,
+      npig,
+      gtObjects,
+      parts: cands.map((c) =>
+        anySame && !c.fresh
+          ? { same: true, counts: new Int32Array(0), entries: new Int32Array(0), records: EMPTY_RECORDS }
+          : part(c),
+      ),
       ...(anySame ? { common: part(common) } : {}),
     };
   }
@@ -451,9 +516,19 @@ export class StreamEvaluator {
         const p = photos[i]!;
         const slot = (this.loaded[i - c0] ??= new LoadedPhoto());
         const read = slot.reader.open(cacheDir, p.key, expect);
-        if (read.status !== 'hit' || slot.record.score.length < p.pairs || slot.record.width !== p.width || slot.record.height !== p.height) {
-          const why = read.status === 'hit' ? 'it holds other pairs' : read.status === 'missing' ? 'it is gone' : read.reason;
-          throw new PrunedetError('E_OUTPUT', `cache record ${cachePath(cacheDir, p.key)} changed during the search (${why})`, 'rerun the search; do not rebuild a cache folder while a search reads it');
+        if (
+          read.status !== 'hit' ||
+          slot.record.score.length < p.pairs ||
+          slot.record.width !== p.width ||
+          slot.record.height !== p.height
+        ) {
+          const why =
+            read.status === 'hit' ? 'it holds other pairs' : read.status === 'missing' ? 'it is gone' : read.reason;
+          throw new PrunedetError(
+            'E_OUTPUT',
+            `cache record ${cachePath(cacheDir, p.key)} changed during the search (${why})`,
+            'rerun the search; do not rebuild a cache folder while a search reads it',
+          );
         }
         slot.load(i, p.pairs, this.starts[i]!, resizeGeometry(p.width, p.height, preprocess));
         batch.push(slot);
@@ -472,13 +547,26 @@ export class StreamEvaluator {
     const K = p.preNmsTopK;
     const perLevelCut = K > 0 && p.topKScope === 'per-level';
     const globalCut = K > 0 && p.topKScope === 'global';
-    const perLevel = this.perLevel, labelHead = this.labelHead, chainNext = this.chainNext, out = this.out, outSlot = this.outSlot;
+    const perLevel = this.perLevel,
+      labelHead = this.labelHead,
+      chainNext = this.chainNext,
+      out = this.out,
+      outSlot = this.outSlot;
     if (perLevelCut) perLevel.fill(0);
     labelHead.fill(-1);
-    const reader = ph.reader, rec = reader.record, slots = rec.slot, labels = rec.label, anchors = rec.anchors;
-    const box = ph.box, area = ph.area, decoded = ph.decoded;
-    const level = this.anchorLevel, base = this.anchorBase;
-    const thr = p.iouThreshold, agnostic = p.agnostic, max = p.maxDetections;
+    const reader = ph.reader,
+      rec = reader.record,
+      slots = rec.slot,
+      labels = rec.label,
+      anchors = rec.anchors;
+    const box = ph.box,
+      area = ph.area,
+      decoded = ph.decoded;
+    const level = this.anchorLevel,
+      base = this.anchorBase;
+    const thr = p.iouThreshold,
+      agnostic = p.agnostic,
+      max = p.maxDetections;
     let taken = 0;
     let kept = 0;
     for (let i = 0; i < ph.count && kept < max; i++) {
@@ -518,7 +606,9 @@ export class StreamEvaluator {
 
   /** Decode slot s's box (the reference's decodeBox, clip included) and its area as iouF computes it. */
   private decode(ph: LoadedPhoto, s: number): void {
-    const d = ph.record.deltas, a = ph.record.anchors[s]!, box = ph.box;
+    const d = ph.record.deltas,
+      a = ph.record.anchors[s]!,
+      box = ph.box;
     this.decodeBox(d[4 * s]!, d[4 * s + 1]!, d[4 * s + 2]!, d[4 * s + 3]!, this.centers, 4 * a, box, 4 * s);
     ph.area[s] = f32(pos(f32(box[4 * s + 2]! - box[4 * s]!)) * pos(f32(box[4 * s + 3]! - box[4 * s + 1]!)));
     ph.decoded[s] = 1;
@@ -536,16 +626,38 @@ export class StreamEvaluator {
   }
 
   /** A walk's detections (kept pairs `entries`, their slots `slots`) matched against the photo's ground truth into `acc`. */
-  private matchPhoto(ph: LoadedPhoto, entries: Int32Array, slots: Int32Array, n: number, gt: PreparedGroundTruth, gtImage: number, acc: CocoAccumulator): void {
+  private matchPhoto(
+    ph: LoadedPhoto,
+    entries: Int32Array,
+    slots: Int32Array,
+    n: number,
+    gt: PreparedGroundTruth,
+    gtImage: number,
+    acc: CocoAccumulator,
+  ): void {
     const d = this.ensureDets(n);
     const rec = ph.record;
     for (let q = 0; q < n; q++) {
-      const e = entries[q]!, s = slots[q]!;
+      const e = entries[q]!,
+        s = slots[q]!;
       this.cocoBox(ph, s);
-      const x = ph.coco[4 * s]!, y = ph.coco[4 * s + 1]!, w = ph.coco[4 * s + 2]!, h = ph.coco[4 * s + 3]!;
+      const x = ph.coco[4 * s]!,
+        y = ph.coco[4 * s + 1]!,
+        w = ph.coco[4 * s + 2]!,
+        h = ph.coco[4 * s + 3]!;
       const score = rec.score[e]!;
-      if (!Number.isFinite(score) || !Number.isFinite(x) || !Number.isFinite(y) || !Number.isFinite(w) || !Number.isFinite(h)) {
-        throw new PrunedetError('E_ANNOTATIONS', `a detection on image ${ph.index + 1} (image_id ${this.data.metric.imageIds[ph.index]}) has a non-finite score or bbox`, 'emit finite [x, y, w, h] boxes and scores');
+      if (
+        !Number.isFinite(score) ||
+        !Number.isFinite(x) ||
+        !Number.isFinite(y) ||
+        !Number.isFinite(w) ||
+        !Number.isFinite(h)
+      ) {
+        throw new PrunedetError(
+          'E_ANNOTATIONS',
+          `a detection on image ${ph.index + 1} (image_id ${this.data.metric.imageIds[ph.index]}) has a non-finite score or bbox`,
+          'emit finite [x, y, w, h] boxes and scores',
+        );
       }
       d.category[q] = this.labelCategory[rec.label[e]!]!;
       d.score[q] = score;
@@ -555,12 +667,18 @@ export class StreamEvaluator {
       d.box[4 * q + 3] = h;
     }
     d.n = n;
-    if (gtImage < 0) throw new PrunedetError('E_ANNOTATIONS', `image_id ${this.data.metric.imageIds[ph.index]} is not in the ground-truth images`, 'evaluate on the images the ground truth lists');
+    if (gtImage < 0)
+      throw new PrunedetError(
+        'E_ANNOTATIONS',
+        `image_id ${this.data.metric.imageIds[ph.index]} is not in the ground-truth images`,
+        'evaluate on the images the ground truth lists',
+      );
     gt.matchImage(gtImage, this.imageRank[ph.index]!, d, acc, 1);
   }
 
   private ensureDets(n: number): ImageDetections {
-    if (this.dets.category.length < n) this.dets = { n: 0, category: new Int32Array(n), score: new Float64Array(n), box: new Float64Array(4 * n) };
+    if (this.dets.category.length < n)
+      this.dets = { n: 0, category: new Int32Array(n), score: new Float64Array(n), box: new Float64Array(4 * n) };
     return this.dets;
   }
 
@@ -568,7 +686,10 @@ export class StreamEvaluator {
    * Fidelity ground truth of a chunk: the full model's detections on each photo (from the calibration pass, or walked
    * now when calibrating), the first 100 per (photo, label) as non-crowd objects of area w*h (detectionsAsGroundTruth).
    */
-  private fidelityGroundTruth(photos: LoadedPhoto[], onFull?: (photo: number, entries: Int32Array) => void): PreparedGroundTruth & { objects: number } {
+  private fidelityGroundTruth(
+    photos: LoadedPhoto[],
+    onFull?: (photo: number, entries: Int32Array) => void,
+  ): PreparedGroundTruth & { objects: number } {
     const m = this.data.metric;
     const perLabel = this.perLabel;
     const g = this.gtBuf;
@@ -591,7 +712,8 @@ export class StreamEvaluator {
         const s = ph.record.slot[e]!;
         if (!ph.decoded[s]) this.decode(ph, s);
         this.cocoBox(ph, s);
-        const w = ph.coco[4 * s + 2]!, h = ph.coco[4 * s + 3]!;
+        const w = ph.coco[4 * s + 2]!,
+          h = ph.coco[4 * s + 3]!;
         g.image[n] = li;
         g.category[n] = label;
         g.bbox[4 * n] = ph.coco[4 * s]!;
@@ -606,7 +728,12 @@ export class StreamEvaluator {
       imageIds: photos.map((ph) => m.imageIds[ph.index]!),
       categoryIds: m.categoryIds,
       n,
-      image: g.image, category: g.category, bbox: g.bbox, area: g.area, crowd: g.zero, idZero: g.zero,
+      image: g.image,
+      category: g.category,
+      bbox: g.bbox,
+      area: g.area,
+      crowd: g.zero,
+      idZero: g.zero,
     };
     return Object.assign(new PreparedGroundTruth(arrays), { objects: n });
   }
@@ -634,5 +761,4 @@ class GroundTruthBuffer {
     this.area = grow(this.area, (k) => new Float64Array(k), size);
     this.zero = new Uint8Array(size);
   }
-
 }

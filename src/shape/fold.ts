@@ -65,9 +65,20 @@ function elementwise(ins: Arr[], f: (...v: number[]) => number): number[] | unde
 }
 
 const UNARY: Record<string, (v: number) => number> = {
-  Floor: Math.floor, Ceil: Math.ceil, Round: roundHalfEven, Sqrt: Math.sqrt, Neg: (v) => -v, Abs: Math.abs,
-  Reciprocal: (v) => 1 / v, Exp: Math.exp, Log: Math.log, Relu: (v) => Math.max(0, v), Sign: Math.sign,
-  Sigmoid: (v) => 1 / (1 + Math.exp(-v)), Not: (v) => (v ? 0 : 1), Identity: (v) => v,
+  Floor: Math.floor,
+  Ceil: Math.ceil,
+  Round: roundHalfEven,
+  Sqrt: Math.sqrt,
+  Neg: (v) => -v,
+  Abs: Math.abs,
+  Reciprocal: (v) => 1 / v,
+  Exp: Math.exp,
+  Log: Math.log,
+  Relu: (v) => Math.max(0, v),
+  Sign: Math.sign,
+  Sigmoid: (v) => 1 / (1 + Math.exp(-v)),
+  Not: (v) => (v ? 0 : 1),
+  Identity: (v) => v,
 };
 
 function roundHalfEven(v: number): number {
@@ -76,15 +87,26 @@ function roundHalfEven(v: number): number {
 }
 
 const BINARY: Record<string, (a: number, b: number) => number> = {
-  Add: (a, b) => a + b, Sub: (a, b) => a - b, Mul: (a, b) => a * b, Pow: (a, b) => a ** b,
-  Equal: (a, b) => +(a === b), Less: (a, b) => +(a < b), Greater: (a, b) => +(a > b),
-  LessOrEqual: (a, b) => +(a <= b), GreaterOrEqual: (a, b) => +(a >= b),
-  And: (a, b) => +(!!a && !!b), Or: (a, b) => +(!!a || !!b), Xor: (a, b) => +(!!a !== !!b),
+  Add: (a, b) => a + b,
+  Sub: (a, b) => a - b,
+  Mul: (a, b) => a * b,
+  Pow: (a, b) => a ** b,
+  Equal: (a, b) => +(a === b),
+  Less: (a, b) => +(a < b),
+  Greater: (a, b) => +(a > b),
+  LessOrEqual: (a, b) => +(a <= b),
+  GreaterOrEqual: (a, b) => +(a >= b),
+  And: (a, b) => +(!!a && !!b),
+  Or: (a, b) => +(!!a || !!b),
+  Xor: (a, b) => +(!!a !== !!b),
 };
 
 const REDUCE: Record<string, [(a: number, b: number) => number, number]> = {
-  ReduceMax: [Math.max, -Infinity], ReduceMin: [Math.min, Infinity], ReduceSum: [(a, b) => a + b, 0],
-  ReduceProd: [(a, b) => a * b, 1], ReduceMean: [(a, b) => a + b, 0],
+  ReduceMax: [Math.max, -Infinity],
+  ReduceMin: [Math.min, Infinity],
+  ReduceSum: [(a, b) => a + b, 0],
+  ReduceProd: [(a, b) => a * b, 1],
+  ReduceMean: [(a, b) => a + b, 0],
 };
 
 /** Round to the output type: floats to float32 (or kept as double), integers truncated, bools 0/1. */
@@ -114,7 +136,12 @@ function evaluate(node: Node, ins: (Arr | undefined)[], outShape: number[], outD
     case 'Sum':
     case 'Mean': {
       const all = ins.filter((a): a is Arr => a !== undefined);
-      const f = op === 'Max' ? Math.max : op === 'Min' ? Math.min : (...v: number[]) => v.reduce((s, e) => s + e, 0) / (op === 'Mean' ? v.length : 1);
+      const f =
+        op === 'Max'
+          ? Math.max
+          : op === 'Min'
+            ? Math.min
+            : (...v: number[]) => v.reduce((s, e) => s + e, 0) / (op === 'Mean' ? v.length : 1);
       return elementwise(all, f);
     }
     case 'Where':
@@ -140,7 +167,10 @@ function evaluate(node: Node, ins: (Arr | undefined)[], outShape: number[], outD
       return x.data.slice();
     case 'Transpose': {
       if (!x) return undefined;
-      const perm = node.getInts('perm', x.shape.map((_, i) => x.shape.length - 1 - i));
+      const perm = node.getInts(
+        'perm',
+        x.shape.map((_, i) => x.shape.length - 1 - i),
+      );
       const st = strides(x.shape);
       return gatherBy(outShape, (idx) => x.data[idx.reduce((k, v, d) => k + v * st[perm[d]!]!, 0)]!);
     }
@@ -231,9 +261,28 @@ function evaluate(node: Node, ins: (Arr | undefined)[], outShape: number[], outD
 
 /** Ops whose known input values this module can turn into output values. */
 const FOLDABLE = new Set([
-  ...Object.keys(UNARY), ...Object.keys(BINARY), ...Object.keys(REDUCE), 'Div', 'Mod', 'Max', 'Min', 'Sum', 'Mean',
-  'Where', 'Clip', 'Cast', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Expand', 'Transpose', 'Tile', 'Concat',
-  'Slice', 'Gather',
+  ...Object.keys(UNARY),
+  ...Object.keys(BINARY),
+  ...Object.keys(REDUCE),
+  'Div',
+  'Mod',
+  'Max',
+  'Min',
+  'Sum',
+  'Mean',
+  'Where',
+  'Clip',
+  'Cast',
+  'Reshape',
+  'Flatten',
+  'Squeeze',
+  'Unsqueeze',
+  'Expand',
+  'Transpose',
+  'Tile',
+  'Concat',
+  'Slice',
+  'Gather',
 ]);
 
 /**
@@ -257,7 +306,8 @@ export function foldValues(node: Node, ins: (TensorInfo | undefined)[], outs: Te
   }
   try {
     const data = evaluate(node, arrs, out.shape, out.dtype);
-    if (data && data.length === prod(out.shape) && data.every((v) => typeof v === 'number' && !Number.isNaN(v))) out.value = data.map((v) => toType(v, out.dtype));
+    if (data && data.length === prod(out.shape) && data.every((v) => typeof v === 'number' && !Number.isNaN(v)))
+      out.value = data.map((v) => toType(v, out.dtype));
   } catch {
     // a shape the evaluator did not expect: no value, as before
   }

@@ -4,45 +4,156 @@
 import type { Graph, Model, Node, Value } from '../ir/graph';
 import { declaredType } from '../onnx/value-info';
 import { PrunedetError } from '../errors';
-import { MAX_TRACKED_ELEMENTS, ShapeRuleError, isStatic, type Dim, type RuleContext, type ShapeRule, type TensorInfo } from './types';
+import {
+  MAX_TRACKED_ELEMENTS,
+  ShapeRuleError,
+  isStatic,
+  type Dim,
+  type RuleContext,
+  type ShapeRule,
+  type TensorInfo,
+} from './types';
 import { conv, convTranspose, globalPool, pool } from './rules/conv-pool';
 import { batchNorm, broadcastOp, cast, dropout, identity, reduce, sameAsInput } from './rules/elementwise';
 import {
-  concat, constantOfShape, depthToSpace, expand, flatten, gather, pad, range, reshape, resize, shape, size, slice, split,
-  squeeze, tile, transpose, unsqueeze,
+  concat,
+  constantOfShape,
+  depthToSpace,
+  expand,
+  flatten,
+  gather,
+  pad,
+  range,
+  reshape,
+  resize,
+  shape,
+  size,
+  slice,
+  split,
+  squeeze,
+  tile,
+  transpose,
+  unsqueeze,
 } from './rules/tensor-ops';
 import { gatherElements, gatherNd, gemm, ifRule, matmul, nonMaxSuppression, nonZero, topk } from './rules/linalg-misc';
 import { foldValues } from './fold';
 
 const UNARY = [
-  'Relu', 'LeakyRelu', 'PRelu', 'Clip', 'Sigmoid', 'Exp', 'HardSwish', 'HardSigmoid', 'Tanh', 'Log', 'Sqrt', 'Neg',
-  'Abs', 'Erf', 'Reciprocal', 'Elu', 'Selu', 'Softplus', 'Softsign', 'Floor', 'Ceil', 'Round', 'Sign', 'Mish', 'Gelu',
-  'InstanceNormalization', 'LRN', 'LpNormalization', 'LayerNormalization', 'Celu', 'ThresholdedRelu', 'Sin', 'Cos',
+  'Relu',
+  'LeakyRelu',
+  'PRelu',
+  'Clip',
+  'Sigmoid',
+  'Exp',
+  'HardSwish',
+  'HardSigmoid',
+  'Tanh',
+  'Log',
+  'Sqrt',
+  'Neg',
+  'Abs',
+  'Erf',
+  'Reciprocal',
+  'Elu',
+  'Selu',
+  'Softplus',
+  'Softsign',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Mish',
+  'Gelu',
+  'InstanceNormalization',
+  'LRN',
+  'LpNormalization',
+  'LayerNormalization',
+  'Celu',
+  'ThresholdedRelu',
+  'Sin',
+  'Cos',
 ];
 
 /** The op table: ONNX op type (default domain) -> shape rule. */
 const SHAPE_RULES: Readonly<Record<string, ShapeRule>> = {
   ...Object.fromEntries(UNARY.map((op) => [op, sameAsInput])),
-  Softmax: sameAsInput, LogSoftmax: sameAsInput, Hardmax: sameAsInput,
+  Softmax: sameAsInput,
+  LogSoftmax: sameAsInput,
+  Hardmax: sameAsInput,
   Constant: (_ins, ctx) => [constantNodeInfo(ctx.node) ?? { dtype: 1 }],
-  Identity: identity, Dropout: dropout, BatchNormalization: batchNorm, Cast: cast,
-  Add: broadcastOp(false), Sub: broadcastOp(false), Mul: broadcastOp(false), Div: broadcastOp(false),
-  Pow: broadcastOp(false), Max: broadcastOp(false), Min: broadcastOp(false), Sum: broadcastOp(false),
-  Mean: broadcastOp(false), Where: broadcastOp(false), Mod: broadcastOp(false),
-  Equal: broadcastOp(true), Less: broadcastOp(true), Greater: broadcastOp(true), LessOrEqual: broadcastOp(true),
-  GreaterOrEqual: broadcastOp(true), And: broadcastOp(true), Or: broadcastOp(true), Xor: broadcastOp(true),
+  Identity: identity,
+  Dropout: dropout,
+  BatchNormalization: batchNorm,
+  Cast: cast,
+  Add: broadcastOp(false),
+  Sub: broadcastOp(false),
+  Mul: broadcastOp(false),
+  Div: broadcastOp(false),
+  Pow: broadcastOp(false),
+  Max: broadcastOp(false),
+  Min: broadcastOp(false),
+  Sum: broadcastOp(false),
+  Mean: broadcastOp(false),
+  Where: broadcastOp(false),
+  Mod: broadcastOp(false),
+  Equal: broadcastOp(true),
+  Less: broadcastOp(true),
+  Greater: broadcastOp(true),
+  LessOrEqual: broadcastOp(true),
+  GreaterOrEqual: broadcastOp(true),
+  And: broadcastOp(true),
+  Or: broadcastOp(true),
+  Xor: broadcastOp(true),
   Not: (ins) => [{ dtype: 9, shape: ins[0]?.shape && [...ins[0].shape] }],
-  Conv: conv, ConvTranspose: convTranspose,
-  MaxPool: pool, AveragePool: pool, LpPool: pool,
-  GlobalAveragePool: globalPool, GlobalMaxPool: globalPool, GlobalLpPool: globalPool,
-  ReduceMean: reduce, ReduceSum: reduce, ReduceMax: reduce, ReduceMin: reduce, ReduceProd: reduce, ReduceL1: reduce,
-  ReduceL2: reduce, ReduceSumSquare: reduce, ReduceLogSumExp: reduce, ArgMax: reduce, ArgMin: reduce,
-  Shape: shape, Size: size, Reshape: reshape, Flatten: flatten, Transpose: transpose, Concat: concat,
-  Squeeze: squeeze, Unsqueeze: unsqueeze, Slice: slice, Split: split, Gather: gather,
-  ConstantOfShape: constantOfShape, Expand: expand, Tile: tile, Pad: pad, Resize: resize, Upsample: resize,
-  Range: range, DepthToSpace: depthToSpace, SpaceToDepth: depthToSpace,
-  Gemm: gemm, MatMul: matmul, TopK: topk, NonMaxSuppression: nonMaxSuppression, NonZero: nonZero,
-  GatherND: gatherNd, GatherElements: gatherElements, ScatterND: sameAsInput, ScatterElements: sameAsInput, If: ifRule,
+  Conv: conv,
+  ConvTranspose: convTranspose,
+  MaxPool: pool,
+  AveragePool: pool,
+  LpPool: pool,
+  GlobalAveragePool: globalPool,
+  GlobalMaxPool: globalPool,
+  GlobalLpPool: globalPool,
+  ReduceMean: reduce,
+  ReduceSum: reduce,
+  ReduceMax: reduce,
+  ReduceMin: reduce,
+  ReduceProd: reduce,
+  ReduceL1: reduce,
+  ReduceL2: reduce,
+  ReduceSumSquare: reduce,
+  ReduceLogSumExp: reduce,
+  ArgMax: reduce,
+  ArgMin: reduce,
+  Shape: shape,
+  Size: size,
+  Reshape: reshape,
+  Flatten: flatten,
+  Transpose: transpose,
+  Concat: concat,
+  Squeeze: squeeze,
+  Unsqueeze: unsqueeze,
+  Slice: slice,
+  Split: split,
+  Gather: gather,
+  ConstantOfShape: constantOfShape,
+  Expand: expand,
+  Tile: tile,
+  Pad: pad,
+  Resize: resize,
+  Upsample: resize,
+  Range: range,
+  DepthToSpace: depthToSpace,
+  SpaceToDepth: depthToSpace,
+  Gemm: gemm,
+  MatMul: matmul,
+  TopK: topk,
+  NonMaxSuppression: nonMaxSuppression,
+  NonZero: nonZero,
+  GatherND: gatherNd,
+  GatherElements: gatherElements,
+  ScatterND: sameAsInput,
+  ScatterElements: sameAsInput,
+  If: ifRule,
 };
 
 export interface ShapeFailure {
@@ -77,11 +188,19 @@ export class ShapeResult {
     if (isStatic(s)) return s;
     const culprit = this.culprit(v);
     if (culprit) {
-      throw new PrunedetError(culprit.unsupported ? 'E_OP_UNSUPPORTED' : 'E_SHAPE',
+      throw new PrunedetError(
+        culprit.unsupported ? 'E_OP_UNSUPPORTED' : 'E_SHAPE',
         `${purpose} needs the shape of ${v.name}, which depends on node ${culprit.node.label()}: ${culprit.reason}`,
-        culprit.unsupported ? 'export without this op (e.g. run onnx-simplifier) or pass --head-spec' : 'check the model with onnx.checker, or pass --input-shape');
+        culprit.unsupported
+          ? 'export without this op (e.g. run onnx-simplifier) or pass --head-spec'
+          : 'check the model with onnx.checker, or pass --input-shape',
+      );
     }
-    throw new PrunedetError('E_SHAPE', `${purpose} needs the shape of ${v.name}, which is ${s ? `[${s.join(',')}]` : 'unknown'}`, 'pass --input-shape 1,3,H,W for models with a dynamic input size');
+    throw new PrunedetError(
+      'E_SHAPE',
+      `${purpose} needs the shape of ${v.name}, which is ${s ? `[${s.join(',')}]` : 'unknown'}`,
+      'pass --input-shape 1,3,H,W for models with a dynamic input size',
+    );
   }
 
   /** The first failed node upstream of `v`. */
@@ -150,7 +269,11 @@ export function inferShapes(model: Model | Graph, opts: InferOptions = {}): Shap
     let outs: TensorInfo[] | undefined;
     const rule = node.domain === '' ? SHAPE_RULES[node.opType] : undefined;
     if (!rule) {
-      failures.push({ node, reason: `no shape rule for op ${node.domain ? `${node.domain}::` : ''}${node.opType}`, unsupported: true });
+      failures.push({
+        node,
+        reason: `no shape rule for op ${node.domain ? `${node.domain}::` : ''}${node.opType}`,
+        unsupported: true,
+      });
     } else {
       try {
         const ctx: RuleContext = { node, fresh, opset };

@@ -89,7 +89,8 @@ export interface SliceArgs {
  */
 export function sliceArgs(node: Node, readValues: (input: number) => number[] | undefined): SliceArgs {
   const starts = node.getInts('starts');
-  if (starts !== undefined) return { fromAttr: true, starts, ends: node.getInts('ends'), axes: node.getInts('axes'), steps: undefined };
+  if (starts !== undefined)
+    return { fromAttr: true, starts, ends: node.getInts('ends'), axes: node.getInts('axes'), steps: undefined };
   return { fromAttr: false, starts: readValues(1), ends: readValues(2), axes: readValues(3), steps: readValues(4) };
 }
 
@@ -106,7 +107,8 @@ export function broadcast(shapes: Dim[][], fresh: () => string): Dim[] {
       if (e === 1) continue;
       if (d === 1) d = e;
       else if (d !== e) {
-        if (typeof d === 'number' && typeof e === 'number') throw new ShapeRuleError(`shapes [${shapes.map((x) => x.join(',')).join('] and [')}] do not broadcast`);
+        if (typeof d === 'number' && typeof e === 'number')
+          throw new ShapeRuleError(`shapes [${shapes.map((x) => x.join(',')).join('] and [')}] do not broadcast`);
         d = typeof d === 'number' ? d : typeof e === 'number' ? e : fresh();
       }
     }

@@ -5,13 +5,23 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`[prunedet tests] ${CHROMIUM} is absent (apt-get install -y chromium): the browser tests are skipped`);
+if (!hasChromium)
+  console.warn(`[prunedet tests] ${CHROMIUM} is absent (apt-get install -y chromium): the browser tests are skipped`);
 
 /** A headless Chromium with the flags a closed network needs (no background networking, no component updates). */
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 

@@ -12,8 +12,16 @@ export interface CliResult {
   stderr: string;
 }
 
-export function prunedet(args: string[], opts: { cwd?: string; timeout?: number; env?: NodeJS.ProcessEnv } = {}): CliResult {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', cwd: opts.cwd, timeout: opts.timeout ?? 300_000, ...(opts.env ? { env: opts.env } : {}) });
+export function prunedet(
+  args: string[],
+  opts: { cwd?: string; timeout?: number; env?: NodeJS.ProcessEnv } = {},
+): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    cwd: opts.cwd,
+    timeout: opts.timeout ?? 300_000,
+    ...(opts.env ? { env: opts.env } : {}),
+  });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -22,7 +30,11 @@ export function sha256(path: string): string {
 }
 
 /** The user-error contract: exit 2, exactly one stderr line starting `prunedet: `, no stack trace. */
-export function expectUserError(r: CliResult, pattern: RegExp, expect: (v: unknown) => { toBe(x: unknown): void; toMatch(x: RegExp): void; toEqual(x: unknown): void }): void {
+export function expectUserError(
+  r: CliResult,
+  pattern: RegExp,
+  expect: (v: unknown) => { toBe(x: unknown): void; toMatch(x: RegExp): void; toEqual(x: unknown): void },
+): void {
   expect(r.code).toBe(2);
   const lines = r.stderr.trim().split('\n');
   expect(lines.length).toBe(1);

@@ -21,14 +21,23 @@ export function saveTemp(model: Model, name = 'model.onnx'): string {
   return path;
 }
 
-export async function compileTemp(modelPath: string, o: Omit<CompileOptions, 'model' | 'outDir'>): Promise<{ report: CompileReport; outDir: string }> {
+export async function compileTemp(
+  modelPath: string,
+  o: Omit<CompileOptions, 'model' | 'outDir'>,
+): Promise<{ report: CompileReport; outDir: string }> {
   const outDir = join(tempDir('pd-out-'), 'out');
   const report = await compile({ model: modelPath, outDir, ...o });
   return { report, outDir };
 }
 
 /** Max |compiled - original at kept anchors| on one seeded random input. */
-export async function equivalence(modelPath: string, outDir: string, kept: number[][], dims: number[], seed = 5): Promise<number> {
+export async function equivalence(
+  modelPath: string,
+  outDir: string,
+  kept: number[][],
+  dims: number[],
+  seed = 5,
+): Promise<number> {
   const { spec } = analyzeModel(loadModel(modelPath), { inputShape: dims });
   const feeds = { [spec.input.name]: { dims, data: randomInput(dims, seed) } };
   const [a, b] = [await run(modelPath, feeds), await run(join(outDir, 'model.onnx'), feeds)];

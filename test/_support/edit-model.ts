@@ -7,7 +7,14 @@ import { Tensor } from '../../src/ir/tensor';
 import type { GroupRole } from '../../src/detector/spec';
 
 /** Add `delta` to element `index` of input `slot` (1 weight, 2 bias) of level `level`'s `role` head conv in the model file. */
-export function nudgeHeadConv(path: string, level: number, role: GroupRole, slot: 1 | 2, index: number, delta: number): void {
+export function nudgeHeadConv(
+  path: string,
+  level: number,
+  role: GroupRole,
+  slot: 1 | 2,
+  index: number,
+  delta: number,
+): void {
   const m = loadModel(path);
   const { spec } = analyzeModel(m);
   const v = spec.levels[level]!.convs.find((c) => c.groups[0]!.role === role)!.node.inputs[slot]!;

@@ -17,7 +17,14 @@ if (!hasGcc) console.warn('[prunedet tests] gcc not found on PATH: tests that co
 /** Warnings are errors: the emitted C must compile cleanly as C99. */
 export const STRICT_FLAGS = ['-std=c99', '-Wall', '-Wextra', '-Werror', '-pedantic', '-ffp-contract=off'];
 export const O2_FLAGS = [...STRICT_FLAGS, '-O2'];
-export const SANITIZE_FLAGS = [...STRICT_FLAGS, '-O1', '-g', '-fno-omit-frame-pointer', '-fsanitize=address,undefined', '-fno-sanitize-recover=all'];
+export const SANITIZE_FLAGS = [
+  ...STRICT_FLAGS,
+  '-O1',
+  '-g',
+  '-fno-omit-frame-pointer',
+  '-fsanitize=address,undefined',
+  '-fno-sanitize-recover=all',
+];
 
 /** A fresh folder under the system temp dir; remove it with `dispose`. */
 export function tempDir(prefix = 'prunedet-c-'): { dir: string; dispose: () => void } {
@@ -40,7 +47,12 @@ export function compile(dir: string, sources: string[], out: string, flags: stri
 
 /** Run a program; throws unless it exits 0 (sanitizer reports end up in the message). */
 export function run(exe: string, args: string[], cwd?: string): string {
-  const r = spawnSync(exe, args, { cwd, encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1', UBSAN_OPTIONS: 'print_stacktrace=1' } });
+  const r = spawnSync(exe, args, {
+    cwd,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1', UBSAN_OPTIONS: 'print_stacktrace=1' },
+  });
   if (r.status !== 0) throw new Error(`${exe} exited with ${r.status ?? r.signal}:\n${r.stderr}${r.stdout}`);
   return r.stdout;
 }

@@ -38,7 +38,16 @@ export function valueImports(text: string, types = false): string[] {
     if (!types && /^type\b/.test(clause)) continue; // import type { X } / export type { X }
     // `import { type A, type B } from` is erased too when every named binding is a type.
     const named = /^\{([\s\S]*)\}$/.exec(clause.trim());
-    if (!types && named && (named[1] ?? '').split(',').map((s) => s.trim()).filter(Boolean).every((s) => s.startsWith('type '))) continue;
+    if (
+      !types &&
+      named &&
+      (named[1] ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .every((s) => s.startsWith('type '))
+    )
+      continue;
     specs.push(m[4] ?? '');
   }
   for (const m of code.matchAll(/(^|[;\n])\s*import\s*['"]([^'"]+)['"]/g)) specs.push(m[2] ?? ''); // side-effect import

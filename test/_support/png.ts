@@ -14,7 +14,10 @@ export function pngChunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + data.length);
   const dv = new DataView(out.buffer);
   dv.setUint32(0, data.length);
-  out.set([...type].map((c) => c.charCodeAt(0)), 4);
+  out.set(
+    [...type].map((c) => c.charCodeAt(0)),
+    4,
+  );
   out.set(data, 8);
   dv.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)) >>> 0);
   return out;
@@ -27,6 +30,11 @@ export function pngFile(header: PngHeader, chunks: Uint8Array[]): Uint8Array {
   dv.setUint32(0, header.width);
   dv.setUint32(4, header.height);
   ihdr.set([header.depth, header.colorType, 0, 0, header.interlace ? 1 : 0], 8);
-  const parts = [Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), ...chunks, pngChunk('IEND', new Uint8Array(0))];
+  const parts = [
+    Uint8Array.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk('IHDR', ihdr),
+    ...chunks,
+    pngChunk('IEND', new Uint8Array(0)),
+  ];
   return Uint8Array.from(parts.flatMap((p) => [...p]));
 }

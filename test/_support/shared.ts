@@ -4,7 +4,8 @@ import { join, resolve } from 'node:path';
 
 export const SHARED = resolve(__dirname, '../../../shared');
 export const hasShared = existsSync(join(SHARED, 'models'));
-if (!hasShared) console.warn(`[prunedet tests] ${SHARED} is absent: tests on the real ultraface models and photos are skipped`);
+if (!hasShared)
+  console.warn(`[prunedet tests] ${SHARED} is absent: tests on the real ultraface models and photos are skipped`);
 
 export const ULTRAFACE = join(SHARED, 'models/ultraface');
 export const FACES = join(SHARED, 'images/faces');

@@ -3,14 +3,41 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  allGridAnchors, anchorCounts, encodeAnchors, gridAnchors, keepAnchors, mmdetAnchors, mmdetSsdAnchors, preciseAnchors,
-  roundHalfEven, ssdMinSizePriors, ssdSizes, torchvisionAnchors, torchvisionDefaultBoxes, torchvisionRetinaSizes,
-  totalAnchors, type AnchorPair, type FeatureMap,
+  allGridAnchors,
+  anchorCounts,
+  encodeAnchors,
+  gridAnchors,
+  keepAnchors,
+  mmdetAnchors,
+  mmdetSsdAnchors,
+  preciseAnchors,
+  roundHalfEven,
+  ssdMinSizePriors,
+  ssdSizes,
+  torchvisionAnchors,
+  torchvisionDefaultBoxes,
+  torchvisionRetinaSizes,
+  totalAnchors,
+  type AnchorPair,
+  type FeatureMap,
 } from '../../src/anchors/generate';
 import { loadModel } from '../../src/onnx/load';
 
-const SSD_MAPS: FeatureMap[] = [[38, 38], [19, 19], [10, 10], [5, 5], [3, 3], [1, 1]];
-const RETINA_MAPS: FeatureMap[] = [[100, 150], [50, 75], [25, 38], [13, 19], [7, 10]];
+const SSD_MAPS: FeatureMap[] = [
+  [38, 38],
+  [19, 19],
+  [10, 10],
+  [5, 5],
+  [3, 3],
+  [1, 1],
+];
+const RETINA_MAPS: FeatureMap[] = [
+  [100, 150],
+  [50, 75],
+  [25, 38],
+  [13, 19],
+  [7, 10],
+];
 const P = (scale: number, ratio: number): AnchorPair => ({ scale, ratio });
 
 /** The paper's SSD300 baseline, typed in from design.md (not read from configs/, so the two can disagree). */
@@ -20,8 +47,22 @@ function ssdPrecise() {
   return preciseAnchors({
     strides: [8, 16, 32, 64, 100, 300],
     baseSize: 300,
-    centers: [[4, 4], [8, 8], [16, 16], [32, 32], [50, 50], [150, 150]],
-    scaleRatios: [four(0.07, 0.1024), six(0.15, 0.224), six(0.33, 0.4102), six(0.51, 0.5932), four(0.69, 0.7747), four(0.87, 0.9557)],
+    centers: [
+      [4, 4],
+      [8, 8],
+      [16, 16],
+      [32, 32],
+      [50, 50],
+      [150, 150],
+    ],
+    scaleRatios: [
+      four(0.07, 0.1024),
+      six(0.15, 0.224),
+      six(0.33, 0.4102),
+      six(0.51, 0.5932),
+      four(0.69, 0.7747),
+      four(0.87, 0.9557),
+    ],
   });
 }
 
@@ -61,18 +102,30 @@ describe('PreciseAnchorGenerator', () => {
 
   it('an empty level has no anchors and no grid anchors', () => {
     const set = preciseAnchors({ strides: [8, 16], baseSize: 300, scaleRatios: [[], [P(0.1, 1)]] });
-    expect(totalAnchors(set, [[4, 4], [2, 2]])).toBe(4);
+    expect(
+      totalAnchors(set, [
+        [4, 4],
+        [2, 2],
+      ]),
+    ).toBe(4);
   });
 
   it('rejects centers together with a non-zero center_offset, as mmdetection does', () => {
-    expect(() => preciseAnchors({ strides: [8], baseSize: 300, scaleRatios: [[P(0.1, 1)]], centers: [[4, 4]], centerOffset: 0.5 }))
-      .toThrow(/both centers and a non-zero center_offset/);
+    expect(() =>
+      preciseAnchors({ strides: [8], baseSize: 300, scaleRatios: [[P(0.1, 1)]], centers: [[4, 4]], centerOffset: 0.5 }),
+    ).toThrow(/both centers and a non-zero center_offset/);
   });
 });
 
 describe('grid order', () => {
   it('index = (y*W + x)*A + a, shifted by (x*stride_w, y*stride_h)', () => {
-    const level = { stride: [10, 20] as [number, number], base: [{ x1: -1, y1: -2, x2: 1, y2: 2 }, { x1: -3, y1: -3, x2: 3, y2: 3 }] };
+    const level = {
+      stride: [10, 20] as [number, number],
+      base: [
+        { x1: -1, y1: -2, x2: 1, y2: 2 },
+        { x1: -3, y1: -3, x2: 3, y2: 3 },
+      ],
+    };
     const g = gridAnchors(level, 3, 4);
     expect(g.length).toBe(3 * 4 * 2 * 4);
     for (let y = 0; y < 3; y++) {
@@ -108,7 +161,9 @@ describe('grid order', () => {
   });
 
   it('refuses a feature-map list that does not fit the levels', () => {
-    expect(() => allGridAnchors(ssdPrecise(), SSD_MAPS.slice(1))).toThrow(/have 6 levels but the model has 5 feature maps/);
+    expect(() => allGridAnchors(ssdPrecise(), SSD_MAPS.slice(1))).toThrow(
+      /have 6 levels but the model has 5 feature maps/,
+    );
   });
 });
 
@@ -116,7 +171,9 @@ describe('encodeAnchors', () => {
   const xyxy = new Float32Array([-10, 20, 30, 60, 300, 0, 340, 300]);
   it('cxcywh, normalized by [W, H]', () => {
     const e = encodeAnchors(xyxy, { format: 'cxcywh', normalizeBy: [320, 240] });
-    expect(Array.from(e)).toEqual(Array.from(new Float32Array([10 / 320, 40 / 240, 40 / 320, 40 / 240, 320 / 320, 150 / 240, 40 / 320, 300 / 240])));
+    expect(Array.from(e)).toEqual(
+      Array.from(new Float32Array([10 / 320, 40 / 240, 40 / 320, 40 / 240, 320 / 320, 150 / 240, 40 / 320, 300 / 240])),
+    );
   });
   it('clamps every number to [0, 1] when asked', () => {
     const e = encodeAnchors(xyxy, { format: 'cxcywh', normalizeBy: [320, 240], clamp: true });
@@ -132,7 +189,12 @@ describe('encodeAnchors', () => {
 });
 
 describe('mmdetection AnchorGenerator (RetinaNet)', () => {
-  const set = mmdetAnchors({ strides: [8, 16, 32, 64, 128], ratios: [0.5, 1, 2], octaveBaseScale: 4, scalesPerOctave: 3 });
+  const set = mmdetAnchors({
+    strides: [8, 16, 32, 64, 128],
+    ratios: [0.5, 1, 2],
+    octaveBaseScale: 4,
+    scalesPerOctave: 3,
+  });
   it('9 anchors per level, 180,153 on an 800x1200 input', () => {
     expect(anchorCounts(set)).toEqual([9, 9, 9, 9, 9]);
     expect(totalAnchors(set, RETINA_MAPS)).toBe(180153);
@@ -145,8 +207,12 @@ describe('mmdetection AnchorGenerator (RetinaNet)', () => {
     // ratio 1, scale 4*2^(1/3) = 5.0397: 40.3175 px square
     expect(l1[4]!.x2 - l1[4]!.x1).toBeCloseTo(8 * 4 * 2 ** (1 / 3), 9);
   });
-  it('pairs are relative to 512 (4 x the last stride), the paper\'s RetinaNet base size', () => {
-    expect(set.levels[0]!.base.slice(0, 3).map((a) => a.pair!.scale)).toEqual([0.0625, 0.0625 * 2 ** (1 / 3), 0.0625 * 2 ** (2 / 3)]);
+  it("pairs are relative to 512 (4 x the last stride), the paper's RetinaNet base size", () => {
+    expect(set.levels[0]!.base.slice(0, 3).map((a) => a.pair!.scale)).toEqual([
+      0.0625,
+      0.0625 * 2 ** (1 / 3),
+      0.0625 * 2 ** (2 / 3),
+    ]);
     expect(set.levels[4]!.base[5]!.pair!.scale).toBeCloseTo(1.5874, 4);
   });
   it('scale_major=False lists all ratios of one scale first', () => {
@@ -157,11 +223,21 @@ describe('mmdetection AnchorGenerator (RetinaNet)', () => {
 
 describe('mmdetection SSDAnchorGenerator', () => {
   it('min/max sizes as mmdetection computes them', () => {
-    expect(ssdSizes([0.15, 0.9], 300, 6)).toEqual([[21, 45, 99, 153, 207, 261], [45, 99, 153, 207, 261, 315]]);
-    expect(ssdSizes([0.1, 0.9], 512, 7)).toEqual([[20, 51, 133, 215, 296, 378, 460], [51, 133, 215, 296, 378, 460, 542]]);
+    expect(ssdSizes([0.15, 0.9], 300, 6)).toEqual([
+      [21, 45, 99, 153, 207, 261],
+      [45, 99, 153, 207, 261, 315],
+    ]);
+    expect(ssdSizes([0.1, 0.9], 512, 7)).toEqual([
+      [20, 51, 133, 215, 296, 378, 460],
+      [51, 133, 215, 296, 378, 460, 542],
+    ]);
   });
   it('SSD300 (scale_major=False): (min,1) (big,1) then (min,1/r) (min,r) per ratio', () => {
-    const set = mmdetSsdAnchors({ strides: [8, 16, 32, 64, 100, 300], ratios: [[2], [2, 3], [2, 3], [2, 3], [2], [2]], scaleMajor: false });
+    const set = mmdetSsdAnchors({
+      strides: [8, 16, 32, 64, 100, 300],
+      ratios: [[2], [2, 3], [2, 3], [2, 3], [2], [2]],
+      scaleMajor: false,
+    });
     expect(anchorCounts(set)).toEqual([4, 6, 6, 6, 4, 4]);
     expect(totalAnchors(set, SSD_MAPS)).toBe(8732);
     const l2 = set.levels[1]!.base;
@@ -174,7 +250,12 @@ describe('mmdetection SSDAnchorGenerator', () => {
 
 describe('torchvision', () => {
   it('DefaultBoxGenerator SSD300: counts, first box, clipping of normalized sizes', () => {
-    const opts = { aspectRatios: [[2], [2, 3], [2, 3], [2, 3], [2], [2]], scales: [0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05], steps: [8, 16, 32, 64, 100, 300], imageSize: [300, 300] as [number, number] };
+    const opts = {
+      aspectRatios: [[2], [2, 3], [2, 3], [2, 3], [2], [2]],
+      scales: [0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05],
+      steps: [8, 16, 32, 64, 100, 300],
+      imageSize: [300, 300] as [number, number],
+    };
     const set = torchvisionDefaultBoxes(opts);
     expect(anchorCounts(set)).toEqual([4, 6, 6, 6, 4, 4]);
     expect(totalAnchors(set, SSD_MAPS)).toBe(8732);
@@ -192,27 +273,59 @@ describe('torchvision', () => {
     expect(set.levels[2]!.base[1]!.pair!.scale).toBeCloseTo(Math.sqrt(0.9), 12);
   });
   it('AnchorGenerator RetinaNet: integer sizes, ratio-major, rounded half to even', () => {
-    expect(torchvisionRetinaSizes()).toEqual([[32, 40, 50], [64, 80, 101], [128, 161, 203], [256, 322, 406], [512, 645, 812]]);
-    const set = torchvisionAnchors({ sizes: torchvisionRetinaSizes(), aspectRatios: [0.5, 1, 2], strides: [8, 16, 32, 64, 128] });
+    expect(torchvisionRetinaSizes()).toEqual([
+      [32, 40, 50],
+      [64, 80, 101],
+      [128, 161, 203],
+      [256, 322, 406],
+      [512, 645, 812],
+    ]);
+    const set = torchvisionAnchors({
+      sizes: torchvisionRetinaSizes(),
+      aspectRatios: [0.5, 1, 2],
+      strides: [8, 16, 32, 64, 128],
+    });
     expect(anchorCounts(set)).toEqual([9, 9, 9, 9, 9]);
     expect(box(set.levels[0]!.base[0]!)).toEqual([-23, -11, 23, 11]);
     // size 101 at ratio 1: +-50.5 rounds to even, +-50
     expect(box(set.levels[1]!.base[5]!)).toEqual([-50, -50, 50, 50]);
-    expect([roundHalfEven(2.5), roundHalfEven(3.5), roundHalfEven(-2.5), roundHalfEven(-3.5), roundHalfEven(1.4)]).toEqual([2, 4, -2, -4, 1]);
+    expect([
+      roundHalfEven(2.5),
+      roundHalfEven(3.5),
+      roundHalfEven(-2.5),
+      roundHalfEven(-3.5),
+      roundHalfEven(1.4),
+    ]).toEqual([2, 4, -2, -4, 1]);
   });
 });
 
 describe('SSD min-size priors (Ultra-Light)', () => {
-  const opts = { imageSize: [320, 240] as [number, number], strides: [8, 16, 32, 64], minBoxes: [[10, 16, 24], [32, 48], [64, 96], [128, 192, 256]] };
+  const opts = {
+    imageSize: [320, 240] as [number, number],
+    strides: [8, 16, 32, 64],
+    minBoxes: [
+      [10, 16, 24],
+      [32, 48],
+      [64, 96],
+      [128, 192, 256],
+    ],
+  };
   it('4420 priors on maps ceil(image/stride)', () => {
     const { priors, featureMaps, set } = ssdMinSizePriors(opts);
-    expect(featureMaps).toEqual([[30, 40], [15, 20], [8, 10], [4, 5]]);
+    expect(featureMaps).toEqual([
+      [30, 40],
+      [15, 20],
+      [8, 10],
+      [4, 5],
+    ]);
     expect(priors.length).toBe(4420 * 4);
     expect(totalAnchors(set, featureMaps)).toBe(4420);
   });
   it('first prior and clamping', () => {
     const { priors } = ssdMinSizePriors(opts);
-    expect(Array.from(priors.slice(0, 4))).toEqual(Array.from(new Float32Array([0.5 / 40, 0.5 / 30, 10 / 320, 10 / 240])));
+    expect(Array.from(priors.slice(0, 4))).toEqual(
+      Array.from(new Float32Array([0.5 / 40, 0.5 / 30, 10 / 320, 10 / 240])),
+    );
     // last prior: 256 px box, 256/240 > 1 is clamped
     expect(priors[4420 * 4 - 1]).toBe(1);
     expect(priors[4420 * 4 - 2]).toBe(Math.fround(0.8));
@@ -231,23 +344,35 @@ const hasModel = existsSync(`${ULTRA_DIR}/version-RFB-320.onnx`);
 if (!hasModel) console.warn(`skipping the Ultra-Light prior comparison: ${ULTRA_DIR}/version-RFB-320.onnx not found`);
 
 describe.skipIf(!hasModel)('Ultra-Light 320 models: embedded priors', () => {
-  it.each(['version-RFB-320.onnx', 'version-slim-320.onnx'].filter((f) => existsSync(`${ULTRA_DIR}/${f}`)))('%s equals the generated priors exactly', (f) => {
-    const ULTRA = `${ULTRA_DIR}/${f}`;
-    const { priors } = ssdMinSizePriors({ imageSize: [320, 240], strides: [8, 16, 32, 64], minBoxes: [[10, 16, 24], [32, 48], [64, 96], [128, 192, 256]] });
-    const centers = new Float32Array(4420 * 2);
-    const sizes = new Float32Array(4420 * 2);
-    for (let i = 0; i < 4420; i++) {
-      centers.set(priors.subarray(i * 4, i * 4 + 2), i * 2);
-      sizes.set(priors.subarray(i * 4 + 2, i * 4 + 4), i * 2);
-    }
-    const consts = loadModel(ULTRA).graph.nodes
-      .filter((n) => n.opType === 'Mul' || n.opType === 'Add')
-      .flatMap((n) => n.inputs.map((v) => v?.constant()))
-      .filter((t) => t !== undefined && t.dims.join(',') === '1,4420,2')
-      .map((t) => Float32Array.from(t!.numbers()));
-    expect(consts.length).toBeGreaterThanOrEqual(2);
-    expect(consts.some((c) => c.every((v, i) => v === centers[i]))).toBe(true);
-    expect(consts.some((c) => c.every((v, i) => v === sizes[i]))).toBe(true);
-    expect(consts.every((c) => c.every((v, i) => v === centers[i]) || c.every((v, i) => v === sizes[i]))).toBe(true);
-  });
+  it.each(['version-RFB-320.onnx', 'version-slim-320.onnx'].filter((f) => existsSync(`${ULTRA_DIR}/${f}`)))(
+    '%s equals the generated priors exactly',
+    (f) => {
+      const ULTRA = `${ULTRA_DIR}/${f}`;
+      const { priors } = ssdMinSizePriors({
+        imageSize: [320, 240],
+        strides: [8, 16, 32, 64],
+        minBoxes: [
+          [10, 16, 24],
+          [32, 48],
+          [64, 96],
+          [128, 192, 256],
+        ],
+      });
+      const centers = new Float32Array(4420 * 2);
+      const sizes = new Float32Array(4420 * 2);
+      for (let i = 0; i < 4420; i++) {
+        centers.set(priors.subarray(i * 4, i * 4 + 2), i * 2);
+        sizes.set(priors.subarray(i * 4 + 2, i * 4 + 4), i * 2);
+      }
+      const consts = loadModel(ULTRA)
+        .graph.nodes.filter((n) => n.opType === 'Mul' || n.opType === 'Add')
+        .flatMap((n) => n.inputs.map((v) => v?.constant()))
+        .filter((t) => t !== undefined && t.dims.join(',') === '1,4420,2')
+        .map((t) => Float32Array.from(t!.numbers()));
+      expect(consts.length).toBeGreaterThanOrEqual(2);
+      expect(consts.some((c) => c.every((v, i) => v === centers[i]))).toBe(true);
+      expect(consts.some((c) => c.every((v, i) => v === sizes[i]))).toBe(true);
+      expect(consts.every((c) => c.every((v, i) => v === centers[i]) || c.every((v, i) => v === sizes[i]))).toBe(true);
+    },
+  );
 });

@@ -9,17 +9,31 @@ import { mulberry32 } from '../_support/prng';
 import { pngChunk } from '../_support/png';
 
 /** Sizes [width, height] common in COCO val2017. */
-const SIZES: [number, number][] = [[640, 480], [640, 427], [640, 425], [480, 640], [640, 428], [640, 512], [427, 640], [640, 360], [500, 375], [640, 640]];
+const SIZES: [number, number][] = [
+  [640, 480],
+  [640, 427],
+  [640, 425],
+  [480, 640],
+  [640, 428],
+  [640, 512],
+  [427, 640],
+  [640, 360],
+  [500, 375],
+  [640, 640],
+];
 
 /** One photo's RGB pixels and size. */
 export function photoPixels(seed: number): { width: number; height: number; data: Buffer } {
   const r = mulberry32(seed * 2654435761);
   const [width, height] = SIZES[Math.floor(r() * SIZES.length)]!;
   const data = Buffer.alloc(width * height * 3);
-  const c0 = [r() * 255, r() * 255, r() * 255], c1 = [r() * 255, r() * 255, r() * 255];
+  const c0 = [r() * 255, r() * 255, r() * 255],
+    c1 = [r() * 255, r() * 255, r() * 255];
   for (let y = 0; y < height; y++) {
     const t = y / height;
-    const cr = c0[0]! + (c1[0]! - c0[0]!) * t, cg = c0[1]! + (c1[1]! - c0[1]!) * t, cb = c0[2]! + (c1[2]! - c0[2]!) * t;
+    const cr = c0[0]! + (c1[0]! - c0[0]!) * t,
+      cg = c0[1]! + (c1[1]! - c0[1]!) * t,
+      cb = c0[2]! + (c1[2]! - c0[2]!) * t;
     for (let o = 3 * y * width, e = o + 3 * width; o < e; o += 3) {
       data[o] = cr;
       data[o + 1] = cg;
@@ -28,8 +42,14 @@ export function photoPixels(seed: number): { width: number; height: number; data
   }
   const shapes = 6 + Math.floor(r() * 10);
   for (let s = 0; s < shapes; s++) {
-    const cx = r() * width, cy = r() * height, rx = 10 + r() * width * 0.3, ry = 10 + r() * height * 0.3;
-    const ellipse = r() < 0.5, cr = r() * 255, cg = r() * 255, cb = r() * 255;
+    const cx = r() * width,
+      cy = r() * height,
+      rx = 10 + r() * width * 0.3,
+      ry = 10 + r() * height * 0.3;
+    const ellipse = r() < 0.5,
+      cr = r() * 255,
+      cg = r() * 255,
+      cb = r() * 255;
     for (let y = Math.max(0, Math.ceil(cy - ry)); y < Math.min(height, cy + ry); y++) {
       const dy = (y - cy) / ry;
       const half = ellipse ? rx * Math.sqrt(Math.max(0, 1 - dy * dy)) : rx;
@@ -63,11 +83,17 @@ export function encodePng(p: { width: number; height: number; data: Buffer }): B
   ihdr.writeUInt32BE(p.height, 4);
   ihdr.set([8, 2, 0, 0, 0], 8);
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(raw, { level: 1 })), pngChunk('IEND', new Uint8Array(0))]);
+  return Buffer.concat([
+    signature,
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', deflateSync(raw, { level: 1 })),
+    pngChunk('IEND', new Uint8Array(0)),
+  ]);
 }
 
 /** Write photos seed .. seed + count - 1 as dir/img-NNNNN.png. */
 export function writePhotos(dir: string, count: number, seed = 1): void {
   mkdirSync(dir, { recursive: true });
-  for (let i = 0; i < count; i++) writeFileSync(join(dir, `img-${String(i).padStart(5, '0')}.png`), encodePng(photoPixels(seed + i)));
+  for (let i = 0; i < count; i++)
+    writeFileSync(join(dir, `img-${String(i).padStart(5, '0')}.png`), encodePng(photoPixels(seed + i)));
 }

@@ -20,23 +20,45 @@ function mib(n: number): string {
 
 /** Peak RSS growth of one job, measured in a fresh process so earlier allocations do not hide it. */
 function peak(job: string): number {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', join(__dirname, '_peak-memory.ts'), job, file, join(dir, 'peak.onnx')], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', join(__dirname, '_peak-memory.ts'), job, file, join(dir, 'peak.onnx')],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(`peak-memory child failed: ${r.stderr}`);
   return (JSON.parse(r.stdout) as { peakKiB: number }).peakKiB * 1024;
 }
 
 const noop = peak('noop');
-const [readPeak, loadPeak, savePeak] = ['read', 'load', 'load-save'].map((j) => peak(j) - noop) as [number, number, number];
-console.log(`[io] ssd300 full, file ${mib(size)}: peak RSS growth read ${mib(readPeak)}, load ${mib(loadPeak)} (${(loadPeak / readPeak).toFixed(2)}x read), load+save ${mib(savePeak)} (${(savePeak / readPeak).toFixed(2)}x read)`);
+const [readPeak, loadPeak, savePeak] = ['read', 'load', 'load-save'].map((j) => peak(j) - noop) as [
+  number,
+  number,
+  number,
+];
+console.log(
+  `[io] ssd300 full, file ${mib(size)}: peak RSS growth read ${mib(readPeak)}, load ${mib(loadPeak)} (${(loadPeak / readPeak).toFixed(2)}x read), load+save ${mib(savePeak)} (${(savePeak / readPeak).toFixed(2)}x read)`,
+);
 
 describe(`SSD300 full fixture (${mib(size)})`, () => {
-  bench('read file (floor)', () => {
-    readFileSync(file);
-  }, { iterations: 10, warmupIterations: 2 });
-  bench('load', () => {
-    loadModel(file);
-  }, { iterations: 10, warmupIterations: 2 });
-  bench('load + save', () => {
-    saveModel(loadModel(file), join(dir, 'copy.onnx'));
-  }, { iterations: 10, warmupIterations: 2 });
+  bench(
+    'read file (floor)',
+    () => {
+      readFileSync(file);
+    },
+    { iterations: 10, warmupIterations: 2 },
+  );
+  bench(
+    'load',
+    () => {
+      loadModel(file);
+    },
+    { iterations: 10, warmupIterations: 2 },
+  );
+  bench(
+    'load + save',
+    () => {
+      saveModel(loadModel(file), join(dir, 'copy.onnx'));
+    },
+    { iterations: 10, warmupIterations: 2 },
+  );
 });

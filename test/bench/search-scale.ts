@@ -73,24 +73,40 @@ function trainedLike(m: Model): Model {
 const RUNNER = fileURLToPath(new URL('./_search-run.ts', import.meta.url));
 
 function run(opts: object): RunFigures {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', RUNNER, JSON.stringify(opts)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', RUNNER, JSON.stringify(opts)], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
   if (r.status !== 0) throw new Error(`search run failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as RunFigures;
 }
 
 /** Several runs at once (the shards of a cache build), each in its own process. */
 async function runAll(all: object[]): Promise<RunFigures[]> {
-  return Promise.all(all.map((opts) => new Promise<RunFigures>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', RUNNER, JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '', err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out.trim().split('\n').pop()!) as RunFigures) : reject(new Error(`cache build failed (${code}): ${err}`))));
-  })));
+  return Promise.all(
+    all.map(
+      (opts) =>
+        new Promise<RunFigures>((resolve, reject) => {
+          const child = spawn(process.execPath, ['--import', 'tsx', RUNNER, JSON.stringify(opts)], {
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+          let out = '',
+            err = '';
+          child.stdout.on('data', (d) => (out += d));
+          child.stderr.on('data', (d) => (err += d));
+          child.on('exit', (code) =>
+            code === 0
+              ? resolve(JSON.parse(out.trim().split('\n').pop()!) as RunFigures)
+              : reject(new Error(`cache build failed (${code}): ${err}`)),
+          );
+        }),
+    ),
+  );
 }
 
 function folderBytes(dir: string): [number, number] {
-  let bytes = 0, files = 0;
+  let bytes = 0,
+    files = 0;
   for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
     if (!e.isFile()) continue;
     bytes += statSync(join(e.parentPath, e.name)).size;
@@ -118,12 +134,23 @@ export async function searchScale(o: ScaleOptions): Promise<ScaleResult> {
       rmSync(join(out, 'search-state.json'));
     } else {
       const S = o.shards ?? 2;
-      builds = await runAll(Array.from({ length: S }, (_, i) => ({ ...common, mode: 'build', shard: { index: i + 1, count: S } })));
+      builds = await runAll(
+        Array.from({ length: S }, (_, i) => ({ ...common, mode: 'build', shard: { index: i + 1, count: S } })),
+      );
     }
     const buildWall = (performance.now() - b0) / 1000;
     const [cacheBytes, cacheFiles] = folderBytes(join(out, 'cache'));
     const evaluate = run({ ...common, maxCandidates: o.candidates });
-    return { ...o, photoSeconds, buildWall, builds, evaluate, cacheBytes, cacheFiles, throughput: (evaluate.evaluatedThisRun * evaluate.images) / evaluate.evalSeconds };
+    return {
+      ...o,
+      photoSeconds,
+      buildWall,
+      builds,
+      evaluate,
+      cacheBytes,
+      cacheFiles,
+      throughput: (evaluate.evaluatedThisRun * evaluate.images) / evaluate.evalSeconds,
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -139,14 +166,28 @@ export function formatScale(r: ScaleResult): string {
 }
 
 if (process.argv[1] && /search-scale\.ts$/.test(process.argv[1])) {
-  const { values } = parseArgs({ options: {
-    images: { type: 'string', default: '240' }, model: { type: 'string', default: 'plain' }, candidates: { type: 'string', default: '100' },
-    workers: { type: 'string', default: '2' }, postprocess: { type: 'string', default: 'mmdet-ssd300' }, json: { type: 'boolean', default: false },
-    build: { type: 'string', default: 'shards' }, shards: { type: 'string', default: '2' }, photos: { type: 'string' },
-  } });
+  const { values } = parseArgs({
+    options: {
+      images: { type: 'string', default: '240' },
+      model: { type: 'string', default: 'plain' },
+      candidates: { type: 'string', default: '100' },
+      workers: { type: 'string', default: '2' },
+      postprocess: { type: 'string', default: 'mmdet-ssd300' },
+      json: { type: 'boolean', default: false },
+      build: { type: 'string', default: 'shards' },
+      shards: { type: 'string', default: '2' },
+      photos: { type: 'string' },
+    },
+  });
   const r = await searchScale({
-    images: Number(values.images), model: values.model as ScaleOptions['model'], candidates: Number(values.candidates), workers: Number(values.workers), postprocess: values.postprocess!,
-    build: values.build as ScaleOptions['build'], shards: Number(values.shards), ...(values.photos ? { photos: values.photos } : {}),
+    images: Number(values.images),
+    model: values.model as ScaleOptions['model'],
+    candidates: Number(values.candidates),
+    workers: Number(values.workers),
+    postprocess: values.postprocess!,
+    build: values.build as ScaleOptions['build'],
+    shards: Number(values.shards),
+    ...(values.photos ? { photos: values.photos } : {}),
   });
   console.log(values.json ? JSON.stringify(r) : formatScale(r));
 }

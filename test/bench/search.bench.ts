@@ -31,7 +31,9 @@ function candidates(n: number, seed: number): number[][] {
   const r = mulberry32(seed);
   const out: number[][] = [];
   while (out.length < n) {
-    const node = Array.from({ length: 10 }, (_, i) => i).filter(() => r() < 0.3).slice(0, 7);
+    const node = Array.from({ length: 10 }, (_, i) => i)
+      .filter(() => r() < 0.3)
+      .slice(0, 7);
     for (let b = 0; b < 10 && out.length < n; b++) if (!node.includes(b)) out.push([...node, b].sort((x, y) => x - y));
   }
   return out;
@@ -55,12 +57,16 @@ if (hasShared) {
   const d = await rate(sets, (b) => dense!.evaluateBatch(b));
   const one = await rate(sets, (b) => local!.evaluateBatch(b));
   const many = await rate(sets, (b) => pool!.evaluate(b));
-  console.log(`[search] RFB-320, 24 photos, ${stream.cache.pairs} pairs above the threshold (${(stream.cache.bytes / 24 / 1e3).toFixed(1)} KB of cache per photo): dense path ${d.toFixed(0)} candidates/s, streamed ${one.toFixed(0)} candidates/s in one thread (${(one / d).toFixed(1)}x), ${many.toFixed(0)} candidates/s on ${workers} workers (batches of ${BATCH})`);
+  console.log(
+    `[search] RFB-320, 24 photos, ${stream.cache.pairs} pairs above the threshold (${(stream.cache.bytes / 24 / 1e3).toFixed(1)} KB of cache per photo): dense path ${d.toFixed(0)} candidates/s, streamed ${one.toFixed(0)} candidates/s in one thread (${(one / d).toFixed(1)}x), ${many.toFixed(0)} candidates/s on ${workers} workers (batches of ${BATCH})`,
+  );
 }
 
 for (const images of [240, ...(process.env.PRUNEDET_BENCH_SCALE === '240' ? [] : [5000])]) {
   for (const model of ['trained-like', 'plain'] as const) {
-    console.log(formatScale(await searchScale({ images, model, candidates: 100, workers: 2, postprocess: 'mmdet-ssd300' })));
+    console.log(
+      formatScale(await searchScale({ images, model, candidates: 100, workers: 2, postprocess: 'mmdet-ssd300' })),
+    );
   }
 }
 
@@ -77,13 +83,25 @@ describe.skipIf(!hasShared)('RFB-320 on 24 face photos: score a batch of 8 candi
     i += BATCH;
     return b;
   };
-  bench('dense path, one thread', () => {
-    dense!.evaluateBatch(next());
-  }, { iterations: 40, warmupIterations: 5 });
-  bench('streamed sparse path, one thread', () => {
-    local!.evaluateBatch(next());
-  }, { iterations: 40, warmupIterations: 5 });
-  bench(`streamed sparse path, ${workers} workers`, async () => {
-    await pool!.evaluate(next());
-  }, { iterations: 40, warmupIterations: 5 });
+  bench(
+    'dense path, one thread',
+    () => {
+      dense!.evaluateBatch(next());
+    },
+    { iterations: 40, warmupIterations: 5 },
+  );
+  bench(
+    'streamed sparse path, one thread',
+    () => {
+      local!.evaluateBatch(next());
+    },
+    { iterations: 40, warmupIterations: 5 },
+  );
+  bench(
+    `streamed sparse path, ${workers} workers`,
+    async () => {
+      await pool!.evaluate(next());
+    },
+    { iterations: 40, warmupIterations: 5 },
+  );
 });

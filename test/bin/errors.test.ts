@@ -19,17 +19,33 @@ function file(name: string, bytes: Uint8Array | string): string {
 describe('bad input gets one line, exit 2, no stack, and the input stays untouched', () => {
   const cases: [string, () => string, RegExp][] = [
     ['empty file', () => file('empty.onnx', ''), /empty\.onnx is empty \(0 bytes\); re-export or re-download/],
-    ['random bytes', () => file('random.onnx', Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251)), /random\.onnx is not (a valid ONNX protobuf|an ONNX model)/],
-    ['truncated model', () => file('cut.onnx', good.subarray(0, Math.floor(good.length / 2))), /cut\.onnx is truncated .*; re-export or re-download/],
+    [
+      'random bytes',
+      () =>
+        file(
+          'random.onnx',
+          Uint8Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251),
+        ),
+      /random\.onnx is not (a valid ONNX protobuf|an ONNX model)/,
+    ],
+    [
+      'truncated model',
+      () => file('cut.onnx', good.subarray(0, Math.floor(good.length / 2))),
+      /cut\.onnx is truncated .*; re-export or re-download/,
+    ],
     ['missing file', () => join(dir, 'nope.onnx'), /nope\.onnx does not exist/],
-    ['external data escaping the folder', () => {
-      const m = decodeMessage('onnx.ModelProto', good);
-      const t = ((m.graph as ProtoMessage).initializer as ProtoMessage[])[0]!;
-      delete t.raw_data;
-      t.data_location = 1;
-      t.external_data = [{ key: 'location', value: '../../etc/passwd' }];
-      return file('escape.onnx', encodeMessage('onnx.ModelProto', m));
-    }, /location "\.\.\/\.\.\/etc\/passwd" escapes the model's folder/],
+    [
+      'external data escaping the folder',
+      () => {
+        const m = decodeMessage('onnx.ModelProto', good);
+        const t = ((m.graph as ProtoMessage).initializer as ProtoMessage[])[0]!;
+        delete t.raw_data;
+        t.data_location = 1;
+        t.external_data = [{ key: 'location', value: '../../etc/passwd' }];
+        return file('escape.onnx', encodeMessage('onnx.ModelProto', m));
+      },
+      /location "\.\.\/\.\.\/etc\/passwd" escapes the model's folder/,
+    ],
   ];
   for (const [what, make, pattern] of cases) {
     it(what, () => {
@@ -53,7 +69,11 @@ describe('bad input gets one line, exit 2, no stack, and the input stays untouch
   });
 
   it('a bad --input-shape names the flag and the fix', () => {
-    expectUserError(prunedet(['inspect', file('ok2.onnx', good), '--input-shape', '1,3,abc']), /--input-shape "1,3,abc" is not a list of positive integers; write it as N,C,H,W/, expect as never);
+    expectUserError(
+      prunedet(['inspect', file('ok2.onnx', good), '--input-shape', '1,3,abc']),
+      /--input-shape "1,3,abc" is not a list of positive integers; write it as N,C,H,W/,
+      expect as never,
+    );
   });
 });
 
@@ -64,7 +84,14 @@ describe('inspect', () => {
     const j = JSON.parse(r.stdout);
     expect(j.boxes).toBe(3234);
     expect(j.classes).toBe(91);
-    expect(j.levels.map((l: { featureMap: number[] }) => l.featureMap)).toEqual([[20, 20], [10, 10], [5, 5], [3, 3], [2, 2], [1, 1]]);
+    expect(j.levels.map((l: { featureMap: number[] }) => l.featureMap)).toEqual([
+      [20, 20],
+      [10, 10],
+      [5, 5],
+      [3, 3],
+      [2, 2],
+      [1, 1],
+    ]);
     expect(j.levels.every((l: { anchorsPerLocation: number }) => l.anchorsPerLocation === 6)).toBe(true);
     expect(j.headMacs).toBe(j.levels.reduce((s: number, l: { headMacs: number }) => s + l.headMacs, 0));
     expect(j.postprocessInGraph).toEqual([]);

@@ -16,7 +16,8 @@ import { expectUserError, prunedet, sha256 } from '../_support/cli';
 import { makeProject, photo, SYNTH_POSTPROCESS } from '../search/project';
 import { pngChunk, pngFile } from '../_support/png';
 
-const pngHeaderOnly = (w: number, h: number) => pngFile({ width: w, height: h, depth: 8, colorType: 2 }, [pngChunk('IDAT', new Uint8Array(8))]);
+const pngHeaderOnly = (w: number, h: number) =>
+  pngFile({ width: w, height: h, depth: 8, colorType: 2 }, [pngChunk('IDAT', new Uint8Array(8))]);
 
 const root = mkdtempSync(join(tmpdir(), 'pd-output-'));
 let n = 0;
@@ -56,15 +57,29 @@ describe('compile never writes over or around its inputs', () => {
   it('a model whose external data lives in OUTDIR (model.onnx.data, the name compile writes): refused, data intact', async () => {
     for (const location of ['model.onnx.data', 'weights.bin']) {
       const d = fresh();
-      saveModel(buildFixture('ssdlite', { outputs: 'concat' }), join(d, 'in.onnx'), { externalData: 'external', location });
+      saveModel(buildFixture('ssdlite', { outputs: 'concat' }), join(d, 'in.onnx'), {
+        externalData: 'external',
+        location,
+      });
       const before = hashes(d);
-      await refused(compile({ model: join(d, 'in.onnx'), remove: '0', outDir: d }), 'E_OUTPUT', /holds the input .*in\.onnx/);
+      await refused(
+        compile({ model: join(d, 'in.onnx'), remove: '0', outDir: d }),
+        'E_OUTPUT',
+        /holds the input .*in\.onnx/,
+      );
       expect(hashes(d)).toEqual(before);
       // the data file alone inside the output folder is caught too (found by the loader, not named on the command line)
       const e = fresh();
-      saveModel(buildFixture('ssdlite', { outputs: 'concat' }), join(e, 'in.onnx'), { externalData: 'external', location: `out/${location}` });
+      saveModel(buildFixture('ssdlite', { outputs: 'concat' }), join(e, 'in.onnx'), {
+        externalData: 'external',
+        location: `out/${location}`,
+      });
       const inside = hashes(e);
-      await refused(compile({ model: join(e, 'in.onnx'), remove: '0', outDir: join(e, 'out'), force: true }), 'E_OUTPUT', new RegExp(`holds the input .*out/${location.replace('.', '\\.')}`));
+      await refused(
+        compile({ model: join(e, 'in.onnx'), remove: '0', outDir: join(e, 'out'), force: true }),
+        'E_OUTPUT',
+        new RegExp(`holds the input .*out/${location.replace('.', '\\.')}`),
+      );
       expect(hashes(e)).toEqual(inside);
     }
   });
@@ -81,11 +96,32 @@ describe('compile never writes over or around its inputs', () => {
     const sub = join(d, 'cfg');
     mkdirSync(join(sub, 'bases'), { recursive: true });
     writeFileSync(join(sub, 'bases', 'baseline.py'), readFileSync('configs/ssd300/baseline.py'));
-    writeFileSync(join(sub, 'a.py'), readFileSync(CONFIG_A, 'utf8').replace("'./baseline.py'", "'./bases/baseline.py'"));
+    writeFileSync(
+      join(sub, 'a.py'),
+      readFileSync(CONFIG_A, 'utf8').replace("'./baseline.py'", "'./bases/baseline.py'"),
+    );
     // --force: the folder is foreign, but even forced, prunedet does not replace a folder holding a config's _base_
-    await refused(compile({ model: ssd300(), config: join(sub, 'a.py'), outDir: join(sub, 'bases'), force: true }), 'E_OUTPUT', /holds the input .*bases\/baseline\.py/);
-    await refused(compile({ model: ssd300(), remove: '0', headSpec: cfg, outDir: out }), 'E_OUTPUT', /holds the input .*report\.json/);
-    await refused(compile({ model: ssd300(), remove: '0', baselineConfig: join(sub, 'bases', 'baseline.py'), outDir: join(sub, 'bases'), force: true }), 'E_OUTPUT', /holds the input .*baseline\.py/);
+    await refused(
+      compile({ model: ssd300(), config: join(sub, 'a.py'), outDir: join(sub, 'bases'), force: true }),
+      'E_OUTPUT',
+      /holds the input .*bases\/baseline\.py/,
+    );
+    await refused(
+      compile({ model: ssd300(), remove: '0', headSpec: cfg, outDir: out }),
+      'E_OUTPUT',
+      /holds the input .*report\.json/,
+    );
+    await refused(
+      compile({
+        model: ssd300(),
+        remove: '0',
+        baselineConfig: join(sub, 'bases', 'baseline.py'),
+        outDir: join(sub, 'bases'),
+        force: true,
+      }),
+      'E_OUTPUT',
+      /holds the input .*baseline\.py/,
+    );
     expect(hashes(out)).toEqual(before);
   });
 
@@ -93,14 +129,28 @@ describe('compile never writes over or around its inputs', () => {
     const d = fresh();
     writeFileSync(join(d, 'm.onnx'), ssdlite);
     writeFileSync(join(d, 'notes.txt'), 'mine');
-    expectUserError(prunedet(['compile', 'm.onnx', '--remove', '0', '-o', ''], { cwd: d }), /-o '' names no output folder; pass a new folder, e\.g\. -o out/, expect as never);
-    await refused(compile({ model: join(d, 'm.onnx'), remove: '0', outDir: '.' }), 'E_OUTPUT', /-o \. would replace the current folder/);
+    expectUserError(
+      prunedet(['compile', 'm.onnx', '--remove', '0', '-o', ''], { cwd: d }),
+      /-o '' names no output folder; pass a new folder, e\.g\. -o out/,
+      expect as never,
+    );
+    await refused(
+      compile({ model: join(d, 'm.onnx'), remove: '0', outDir: '.' }),
+      'E_OUTPUT',
+      /-o \. would replace the current folder/,
+    );
     expect(readdirSync(d).sort()).toEqual(['m.onnx', 'notes.txt']);
   });
 
   it('an earlier output is replaced as a whole: a stale postprocess.c does not survive', async () => {
     const out = join(fresh(), 'out');
-    const first = await compile({ model: ssd300(), config: CONFIG_A, outDir: out, emit: ['c'], postprocess: 'mmdet-ssd300' });
+    const first = await compile({
+      model: ssd300(),
+      config: CONFIG_A,
+      outDir: out,
+      emit: ['c'],
+      postprocess: 'mmdet-ssd300',
+    });
     expect(first.files).toContain('postprocess.c');
     await compile({ model: ssd300(), config: CONFIG_A, outDir: out });
     expect(readdirSync(out).sort()).toEqual([OUTPUT_MARKER, 'model.onnx', 'report.json']);
@@ -112,8 +162,12 @@ describe('compile never writes over or around its inputs', () => {
     writeFileSync(model, ssdlite);
     const out = join(d, 'theirs');
     mkdirSync(out);
-    writeFileSync(join(out, 'postprocess.c'), '/* someone else\'s */');
-    expectUserError(prunedet(['compile', model, '--remove', '0', '-o', out]), /theirs is a non-empty folder prunedet did not make \(1 entries: postprocess\.c\); choose a new or empty folder, or pass --force/, expect as never);
+    writeFileSync(join(out, 'postprocess.c'), "/* someone else's */");
+    expectUserError(
+      prunedet(['compile', model, '--remove', '0', '-o', out]),
+      /theirs is a non-empty folder prunedet did not make \(1 entries: postprocess\.c\); choose a new or empty folder, or pass --force/,
+      expect as never,
+    );
     expect(readdirSync(out)).toEqual(['postprocess.c']);
     await compile({ model, remove: '0', outDir: out, force: true });
     expect(readdirSync(out).sort()).toEqual([OUTPUT_MARKER, 'model.onnx', 'report.json']);
@@ -131,9 +185,14 @@ describe('compile never writes over or around its inputs', () => {
       ['/proc/prunedet-x/y', /cannot create folder \/proc\/prunedet-x \(ENOENT\)/], // mkdir -p loops forever there
       ['/sys/prunedet-x', /cannot (create folder|stage the outputs in) \/sys.* \((EPERM|EACCES|EROFS|ENOENT)\)/],
     ];
-    for (const [out, pattern] of cases) await refused(compile({ model, remove: '0', outDir: out }), 'E_OUTPUT', pattern);
+    for (const [out, pattern] of cases)
+      await refused(compile({ model, remove: '0', outDir: out }), 'E_OUTPUT', pattern);
     // and through the CLI: exit 2 and one line (mkdir -p on /proc loops forever in Node: prunedet creates folders one by one)
-    expectUserError(prunedet(['compile', model, '--remove', '0', '-o', '/proc/prunedet-x/y'], { timeout: 60_000 }), /cannot create folder \/proc\/prunedet-x \(ENOENT\)/, expect as never);
+    expectUserError(
+      prunedet(['compile', model, '--remove', '0', '-o', '/proc/prunedet-x/y'], { timeout: 60_000 }),
+      /cannot create folder \/proc\/prunedet-x \(ENOENT\)/,
+      expect as never,
+    );
   });
 });
 
@@ -153,7 +212,11 @@ describe('search and synth follow the same rule', () => {
     const out = join(p.d, 'out');
     mkdirSync(out);
     writeFileSync(join(out, 'ann.json'), '{"images": [], "annotations": [], "categories": []}');
-    await refused(search({ ...opts, annotations: join(out, 'ann.json'), outDir: out }), 'E_OUTPUT', /holds the input .*ann\.json/);
+    await refused(
+      search({ ...opts, annotations: join(out, 'ann.json'), outDir: out }),
+      'E_OUTPUT',
+      /holds the input .*ann\.json/,
+    );
     expect(hashes(p.images)).toEqual(before);
   });
 
@@ -177,11 +240,19 @@ describe('search and synth follow the same rule', () => {
 
   it("synth: -o '' and a folder are refused; a file prunedet did not make needs --force; its own is replaced", () => {
     const d = fresh();
-    expectUserError(prunedet(['synth', 'ssdlite', '-o', ''], { cwd: d }), /-o '' names no output file/, expect as never);
+    expectUserError(
+      prunedet(['synth', 'ssdlite', '-o', ''], { cwd: d }),
+      /-o '' names no output file/,
+      expect as never,
+    );
     refusedSync(() => synth('ssdlite', d, {}), 'E_OUTPUT', /is a folder; pass a file path with -o/);
     const theirs = join(d, 'theirs.onnx');
     writeFileSync(theirs, 'precious');
-    refusedSync(() => synth('ssdlite', theirs, {}), 'E_OUTPUT', /exists and prunedet did not make it; choose a new file name, or pass --force/);
+    refusedSync(
+      () => synth('ssdlite', theirs, {}),
+      'E_OUTPUT',
+      /exists and prunedet did not make it; choose a new file name, or pass --force/,
+    );
     expect(readFileSync(theirs, 'utf8')).toBe('precious');
     const mine = join(d, 'mine.onnx');
     synth('ssdlite', mine, {});

@@ -6,7 +6,7 @@ import { GraphBuilder } from '../../src/ir/builder';
 import { DataType } from '../../src/ir/dtype';
 import { Tensor } from '../../src/ir/tensor';
 
-describe('cost model (the paper\'s MAC convention)', () => {
+describe("cost model (the paper's MAC convention)", () => {
   it('SSD300: the 12 head convs sum to 4,231,319,040 MACs', () => {
     const model = buildFixture('ssd300', { outputs: 'concat' });
     const shapes = inferShapes(model);
@@ -28,7 +28,10 @@ describe('cost model (the paper\'s MAC convention)', () => {
   it('counts grouped convs by Cin/groups and a Gemm as M*N*K, and parameters of float initializers', () => {
     const b = new GraphBuilder();
     const x = b.input('x', DataType.FLOAT, [1, 8, 10, 10]);
-    const dw = b.conv(x, b.init('w', Tensor.fromFloat32([8, 1, 3, 3], new Float32Array(72))), undefined, { group: 8, pad: 1 });
+    const dw = b.conv(x, b.init('w', Tensor.fromFloat32([8, 1, 3, 3], new Float32Array(72))), undefined, {
+      group: 8,
+      pad: 1,
+    });
     const f = b.op('Flatten', [dw]);
     const g = b.op('Gemm', [f, b.init('fc', Tensor.fromFloat32([800, 5], new Float32Array(4000)))]);
     b.output(g);

@@ -46,7 +46,12 @@ describe('analysis once', () => {
     // prune-anchors invalidates: the next reader (prune-anchors keeping every remaining anchor) gets one analysis;
     // eliminate-dead preserves it: the reader after it gets the same one.
     const all = kept.map(() => [0]);
-    const steps = [stepOf(pruneAnchors, { kept }), stepOf(pruneAnchors, { kept: all }), stepOf(eliminateDead, undefined), stepOf(pruneAnchors, { kept: all })];
+    const steps = [
+      stepOf(pruneAnchors, { kept }),
+      stepOf(pruneAnchors, { kept: all }),
+      stepOf(eliminateDead, undefined),
+      stepOf(pruneAnchors, { kept: all }),
+    ];
     const run = await counted(() => runPipeline(model, steps, { initial }));
     expect(run.value.steps.map((s) => [s.pass, s.changed, s.analysis])).toEqual([
       ['prune-anchors', true, 'invalidated'],
@@ -65,7 +70,9 @@ describe('analysis once', () => {
     const model = buildFixture('ssd300', { backbone: 'tiny' });
     const initial = analyzeModel(model);
     const kept = initial.spec.levels.map(() => [0]);
-    const run = await counted(() => runPipeline(model, [stepOf(touch, undefined), stepOf(pruneAnchors, { kept })], { initial }));
+    const run = await counted(() =>
+      runPipeline(model, [stepOf(touch, undefined), stepOf(pruneAnchors, { kept })], { initial }),
+    );
     expect(run.analyses).toBe(1);
     expect(run.traces).toBe(1);
   });

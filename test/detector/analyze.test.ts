@@ -13,9 +13,47 @@ import { Tensor } from '../../src/ir/tensor';
 import { hasShared, ultraface } from '../_support/shared';
 
 const EXPECT = {
-  ssd300: { maps: [[38, 38], [19, 19], [10, 10], [5, 5], [3, 3], [1, 1]], anchors: [4, 6, 6, 6, 4, 4], classes: 81, boxes: 8732, headMacs: 4_231_319_040 },
-  retinanet: { maps: [[100, 150], [50, 75], [25, 38], [13, 19], [7, 10]], anchors: [9, 9, 9, 9, 9], classes: 80, boxes: 180_153, headMacs: 129_318_147_072 },
-  ssdlite: { maps: [[20, 20], [10, 10], [5, 5], [3, 3], [2, 2], [1, 1]], anchors: [6, 6, 6, 6, 6, 6], classes: 91, boxes: 3234, headMacs: undefined },
+  ssd300: {
+    maps: [
+      [38, 38],
+      [19, 19],
+      [10, 10],
+      [5, 5],
+      [3, 3],
+      [1, 1],
+    ],
+    anchors: [4, 6, 6, 6, 4, 4],
+    classes: 81,
+    boxes: 8732,
+    headMacs: 4_231_319_040,
+  },
+  retinanet: {
+    maps: [
+      [100, 150],
+      [50, 75],
+      [25, 38],
+      [13, 19],
+      [7, 10],
+    ],
+    anchors: [9, 9, 9, 9, 9],
+    classes: 80,
+    boxes: 180_153,
+    headMacs: 129_318_147_072,
+  },
+  ssdlite: {
+    maps: [
+      [20, 20],
+      [10, 10],
+      [5, 5],
+      [3, 3],
+      [2, 2],
+      [1, 1],
+    ],
+    anchors: [6, 6, 6, 6, 6, 6],
+    classes: 91,
+    boxes: 3234,
+    headMacs: undefined,
+  },
 };
 
 describe('analysis of the synthetic detectors, unaided, every output style', () => {
@@ -30,7 +68,15 @@ describe('analysis of the synthetic detectors, unaided, every output style', () 
           expect(spec.classes).toBe(e.classes);
           expect(spec.boxes).toBe(e.boxes);
           if (e.headMacs) expect(spec.headMacs).toBe(e.headMacs);
-          expect(spec.levels.every((l) => l.convs.map((c) => c.groups[0]!.role).sort().join() === 'boxes,scores')).toBe(true);
+          expect(
+            spec.levels.every(
+              (l) =>
+                l.convs
+                  .map((c) => c.groups[0]!.role)
+                  .sort()
+                  .join() === 'boxes,scores',
+            ),
+          ).toBe(true);
           const activation = kind === 'retinanet' ? 'sigmoid' : 'softmax';
           expect(spec.postprocessInGraph).toEqual(outputs === 'decoded' ? [activation, 'decode'] : []);
           expect(spec.anchorTable !== undefined).toBe(outputs === 'decoded');
@@ -85,11 +131,21 @@ describe('analysis of other export shapes', () => {
 });
 
 describe.skipIf(!hasShared)('analysis of the real ultraface models', () => {
-  const files = ['version-RFB-320.onnx', 'version-RFB-320_without_postprocessing.onnx', 'version-slim-320.onnx', 'version-slim-320_simplified.onnx'];
+  const files = [
+    'version-RFB-320.onnx',
+    'version-RFB-320_without_postprocessing.onnx',
+    'version-slim-320.onnx',
+    'version-slim-320_simplified.onnx',
+  ];
   for (const f of files) {
     it(f, () => {
       const { spec } = loadDetector(ultraface(f));
-      expect(spec.levels.map((l) => l.featureMap)).toEqual([[30, 40], [15, 20], [8, 10], [4, 5]]);
+      expect(spec.levels.map((l) => l.featureMap)).toEqual([
+        [30, 40],
+        [15, 20],
+        [8, 10],
+        [4, 5],
+      ]);
       expect(spec.levels.map((l) => l.anchorsPerLocation)).toEqual([3, 2, 2, 3]);
       expect(spec.boxes).toBe(4420);
       expect(spec.classes).toBe(2);
@@ -99,7 +155,16 @@ describe.skipIf(!hasShared)('analysis of the real ultraface models', () => {
       expect(spec.anchorTable !== undefined).toBe(postprocessed);
       if (!postprocessed) return;
       // the embedded priors are the SSD min-size priors, clamped to [0,1] in center-size form
-      const { priors } = ssdMinSizePriors({ imageSize: [320, 240], strides: [8, 16, 32, 64], minBoxes: [[10, 16, 24], [32, 48], [64, 96], [128, 192, 256]] });
+      const { priors } = ssdMinSizePriors({
+        imageSize: [320, 240],
+        strides: [8, 16, 32, 64],
+        minBoxes: [
+          [10, 16, 24],
+          [32, 48],
+          [64, 96],
+          [128, 192, 256],
+        ],
+      });
       const t = spec.anchorTable!.xyxy;
       let max = 0;
       for (let i = 0; i < 4420; i++) {
@@ -114,7 +179,9 @@ describe.skipIf(!hasShared)('analysis of the real ultraface models', () => {
 
 describe('failures say what was found and what is missing', () => {
   it('a classifier: no detection head found, listing the outputs considered', () => {
-    expect(() => analyzeModel(buildClassifier())).toThrow(/no detection head found in the model: outputs prob \(from prob \(Softmax\)\) do not come from convolutions .*stopped at fc \(Gemm\)/);
+    expect(() => analyzeModel(buildClassifier())).toThrow(
+      /no detection head found in the model: outputs prob \(from prob \(Softmax\)\) do not come from convolutions .*stopped at fc \(Gemm\)/,
+    );
   });
 
   it('an op prunedet cannot follow after the head is named with the fix', () => {
@@ -123,23 +190,35 @@ describe('failures say what was found and what is missing', () => {
     const gb = new GraphBuilder(g);
     const w = gb.init('mix', Tensor.fromFloat32([91, 91], new Float32Array(91 * 91)));
     g.outputs = [gb.op('MatMul', [g.outputs[0]!, w], [], 'mixer'), g.outputs[1]!];
-    expect(() => analyzeModel(m)).toThrow(expect.objectContaining({
-      message: expect.stringMatching(/pass through mixer \(MatMul\) after the head convs, which prunedet cannot follow/),
-      hint: expect.stringMatching(/onnx-simplifier/),
-    }));
+    expect(() => analyzeModel(m)).toThrow(
+      expect.objectContaining({
+        message: expect.stringMatching(
+          /pass through mixer \(MatMul\) after the head convs, which prunedet cannot follow/,
+        ),
+        hint: expect.stringMatching(/onnx-simplifier/),
+      }),
+    );
   });
 
   it('a --head-spec naming a missing conv', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pd-hs-'));
     const spec = join(dir, 'head.json');
-    writeFileSync(spec, JSON.stringify({ levels: [{ anchors: 2, convs: { scores: 'no_such_conv', boxes: 'boxes_head.0' } }] }));
-    expect(() => analyzeModel(buildVariant('landmark-heads'), { headSpec: spec })).toThrow(/head spec .*head\.json level 0 names conv "no_such_conv", which is not one of the head convs found \(/);
+    writeFileSync(
+      spec,
+      JSON.stringify({ levels: [{ anchors: 2, convs: { scores: 'no_such_conv', boxes: 'boxes_head.0' } }] }),
+    );
+    expect(() => analyzeModel(buildVariant('landmark-heads'), { headSpec: spec })).toThrow(
+      /head spec .*head\.json level 0 names conv "no_such_conv", which is not one of the head convs found \(/,
+    );
   });
 
   it('a --head-spec fixes anchors where raw maps leave them ambiguous', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pd-hs2-'));
     const spec = join(dir, 'head.json');
-    const levels = VARIANT_LEVELS.anchors.map((a, i) => ({ anchors: a, convs: { scores: `scores_head.${i}`, boxes: `boxes_head.${i}`, landmarks: `landmarks_head.${i}` } }));
+    const levels = VARIANT_LEVELS.anchors.map((a, i) => ({
+      anchors: a,
+      convs: { scores: `scores_head.${i}`, boxes: `boxes_head.${i}`, landmarks: `landmarks_head.${i}` },
+    }));
     writeFileSync(spec, JSON.stringify({ levels }));
     const { spec: s } = analyzeModel(buildVariant('landmark-heads'), { headSpec: spec });
     expect(s.source).toBe('head-spec');

@@ -19,7 +19,11 @@ import { compileTemp, equivalence, saveTemp, tempDir } from '../_support/compile
 import { randomInput, run } from '../_support/ort';
 
 /** Compile `path` with anchor 0 of every level removed; the kept anchors and the largest difference at them. */
-async function pruneOnePerLevel(path: string, model: Model, dims: number[]): Promise<{ diff: number; kept: number[][]; outDir: string }> {
+async function pruneOnePerLevel(
+  path: string,
+  model: Model,
+  dims: number[],
+): Promise<{ diff: number; kept: number[][]; outDir: string }> {
   const { spec } = analyzeModel(model);
   const counts = spec.levels.map((l) => l.anchorsPerLocation);
   const kept = counts.map((a) => Array.from({ length: a - 1 }, (_, k) => k + 1));
@@ -28,14 +32,25 @@ async function pruneOnePerLevel(path: string, model: Model, dims: number[]): Pro
   return { diff: await equivalence(path, outDir, kept, dims), kept, outDir };
 }
 
-const roles = (m: Model) => analyzeModel(m).spec.outputs.map((o) => `${o.name}:${o.columns.map((c) => `${c.role}${c.size}`).join('+')}`);
+const roles = (m: Model) =>
+  analyzeModel(m).spec.outputs.map((o) => `${o.name}:${o.columns.map((c) => `${c.role}${c.size}`).join('+')}`);
 
 describe('face exports: roles from evidence, pruning without them', () => {
   const WANT: Record<FaceExport, string[]> = {
     yunet: ['loc:boxes4+landmarks10', 'conf:scores2', 'iou:objectness1'],
     blazeface: ['regressors:boxes4+landmarks12', 'classificators:scores1'],
     'blazeface-unnamed': ['520:boxes4+landmarks12', '521:scores1'],
-    scrfd: ['score_8:scores1', 'score_16:scores1', 'score_32:scores1', 'bbox_8:boxes4', 'bbox_16:boxes4', 'bbox_32:boxes4', 'kps_8:landmarks10', 'kps_16:landmarks10', 'kps_32:landmarks10'],
+    scrfd: [
+      'score_8:scores1',
+      'score_16:scores1',
+      'score_32:scores1',
+      'bbox_8:boxes4',
+      'bbox_16:boxes4',
+      'bbox_32:boxes4',
+      'kps_8:landmarks10',
+      'kps_16:landmarks10',
+      'kps_32:landmarks10',
+    ],
   };
   for (const kind of FACE_EXPORTS) {
     it(`${kind}: levels, roles with evidence, one anchor removed per level equals the original at the kept anchors`, async () => {
@@ -52,7 +67,8 @@ describe('face exports: roles from evidence, pruning without them', () => {
   }
 
   it('the evidence says how: Softmax in the graph, the name with K = 4 + 2k, K = 1 beside the scores, K alone for unnamed outputs', () => {
-    const ev = (m: Model) => Object.fromEntries(analyzeModel(m).spec.outputs.map((o) => [o.name, o.evidence.join('; ')]));
+    const ev = (m: Model) =>
+      Object.fromEntries(analyzeModel(m).spec.outputs.map((o) => [o.name, o.evidence.join('; ')]));
     expect(ev(buildFaceExport('yunet'))).toEqual({
       loc: 'name "loc", K = 14 = 4 box + 10 landmark values',
       conf: 'Softmax applied in the graph',
@@ -69,7 +85,12 @@ describe('face exports: roles from evidence, pruning without them', () => {
       expect(l.convs).toHaveLength(1);
       expect(l.convs[0]!.node.getInt('group', 1)).toBe(l.anchorsPerLocation * 17);
       expect(l.convs[0]!.feeders.map((n) => n.opType)).toEqual(['Conv']);
-      expect(l.convs[0]!.groups.map((g) => `${g.role}:${g.offset}+${g.size}`)).toEqual(['boxes:0+4', 'landmarks:4+10', 'scores:14+2', 'objectness:16+1']);
+      expect(l.convs[0]!.groups.map((g) => `${g.role}:${g.offset}+${g.size}`)).toEqual([
+        'boxes:0+4',
+        'landmarks:4+10',
+        'scores:14+2',
+        'objectness:16+1',
+      ]);
     }
   });
 
@@ -86,7 +107,9 @@ describe('face exports: roles from evidence, pruning without them', () => {
       const boxOut = spec.outputs.find((o) => o.role === 'boxes')!;
       const src = out[boxOut.name]!.data;
       // row 7's box is columns 0..3 of the output's row 7, whatever K the output has
-      expect(Array.from(ri.boxes.subarray(28, 32))).toEqual(Array.from(src.subarray(7 * boxOut.valuesPerRow, 7 * boxOut.valuesPerRow + 4)));
+      expect(Array.from(ri.boxes.subarray(28, 32))).toEqual(
+        Array.from(src.subarray(7 * boxOut.valuesPerRow, 7 * boxOut.valuesPerRow + 4)),
+      );
     }
   });
 });
@@ -105,11 +128,13 @@ describe('roles the evidence cannot settle', () => {
     const { spec } = analyzeModel(model);
     expect(spec.roles.complete).toBe(false);
     expect(spec.roles.missing).toMatch(/could be told to hold scores among out0 \(K=3\), out1 \(K=4\), out2 \(K=10\)/);
-    expect(() => postprocessForModel(spec, 'ultraface')).toThrow(expect.objectContaining({
-      code: 'E_HEAD_AMBIGUOUS',
-      message: expect.stringMatching(/^post-processing needs to know which outputs hold scores and boxes: no output/),
-      hint: expect.stringMatching(/--head-spec .*"outputs": \{"out0": "scores"/),
-    }));
+    expect(() => postprocessForModel(spec, 'ultraface')).toThrow(
+      expect.objectContaining({
+        code: 'E_HEAD_AMBIGUOUS',
+        message: expect.stringMatching(/^post-processing needs to know which outputs hold scores and boxes: no output/),
+        hint: expect.stringMatching(/--head-spec .*"outputs": \{"out0": "scores"/),
+      }),
+    );
     const path = saveTemp(model);
     const { diff } = await pruneOnePerLevel(path, model, [1, 3, 64, 64]);
     expect(diff).toBeLessThanOrEqual(1e-5);
@@ -117,17 +142,23 @@ describe('roles the evidence cannot settle', () => {
     writeFileSync(hs, JSON.stringify({ outputs: { out0: 'scores' } }));
     const fixed = analyzeModel(model, { headSpec: hs }).spec;
     expect(fixed.roles.complete).toBe(true);
-    expect(fixed.outputs.map((o) => `${o.name}:${o.role}:${o.evidence[0]}`)).toEqual(['out0:scores:named in --head-spec', 'out1:boxes:K = 4', 'out2:landmarks:K = 10 = 5 points, next to the boxes of its levels']);
+    expect(fixed.outputs.map((o) => `${o.name}:${o.role}:${o.evidence[0]}`)).toEqual([
+      'out0:scores:named in --head-spec',
+      'out1:boxes:K = 4',
+      'out2:landmarks:K = 10 = 5 points, next to the boxes of its levels',
+    ]);
   });
 
   it('a head spec with an unknown role is refused in one line naming the choices', () => {
     const hs = join(tempDir(), 'bad.json');
     writeFileSync(hs, JSON.stringify({ outputs: { out0: 'score' } }));
-    expect(() => analyzeModel(unnamed(), { headSpec: hs })).toThrow(expect.objectContaining({
-      code: 'E_HEAD_SPEC',
-      message: expect.stringMatching(/gives output "out0" the role "score"$/),
-      hint: 'use one of scores, boxes, landmarks, objectness, extra, boxes+landmarks',
-    }));
+    expect(() => analyzeModel(unnamed(), { headSpec: hs })).toThrow(
+      expect.objectContaining({
+        code: 'E_HEAD_SPEC',
+        message: expect.stringMatching(/gives output "out0" the role "score"$/),
+        hint: 'use one of scores, boxes, landmarks, objectness, extra, boxes+landmarks',
+      }),
+    );
   });
 });
 
@@ -158,7 +189,10 @@ describe('a model wrapped in nested local functions (dynamo / onnxscript torch_l
     expect(roles(m)).toEqual(roles(plain));
     const { diff, outDir } = await pruneOnePerLevel(path, m, FACE_LEVELS.yunet.input);
     expect(diff).toBeLessThanOrEqual(1e-5);
-    const out = decodeMessage('onnx.ModelProto', readFileSync(join(outDir, 'model.onnx'))) as { functions?: unknown[]; opset_import: { domain?: string }[] };
+    const out = decodeMessage('onnx.ModelProto', readFileSync(join(outDir, 'model.onnx'))) as {
+      functions?: unknown[];
+      opset_import: { domain?: string }[];
+    };
     expect(out.functions).toBeUndefined();
     expect(out.opset_import.map((o) => o.domain ?? '')).toEqual(['']);
   });

@@ -29,7 +29,11 @@ describe('appendPostprocess', () => {
     const pp = postprocessForModel(det, 'mmdet-ssd300,score_thr=0.0135,iou_thr=0.3,max_det=50');
     const image = { input: { dims: [1, 3, 300, 300], data: randomInput([1, 3, 300, 300], 7) } };
     const outs = await run(original, image);
-    const want = postprocess(pp.spec, referenceInput(det, outs), { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses });
+    const want = postprocess(pp.spec, referenceInput(det, outs), {
+      anchors: pp.anchors,
+      levels: pp.levels,
+      numClasses: pp.numClasses,
+    });
     expect(want.length).toBeGreaterThan(5);
 
     const combined = appendPostprocess(buildFixture('ssd300'), { ...pp, exact: true, keepHeadOutputs: true });
@@ -42,7 +46,9 @@ describe('appendPostprocess', () => {
     const only = appendPostprocess(buildFixture('ssd300'), { ...pp, exact: true });
     expect(only.graph.outputs.map((v) => v.name)).toEqual(Object.values(OUTPUT_NAMES));
     expect(only.graph.nodes.filter((n) => n.opType === 'NonMaxSuppression').length).toBe(1);
-    const res2 = await (await session(only)).run({ input: new ort.Tensor('float32', image.input.data, image.input.dims) });
+    const res2 = await (
+      await session(only)
+    ).run({ input: new ort.Tensor('float32', image.input.data, image.input.dims) });
     expectSameDetections(toRun(res2).detections, want);
   });
 
@@ -56,12 +62,25 @@ describe('appendPostprocess', () => {
       return finishModel(b.graph, { opset });
     };
     const p = {
-      spec: { decoder: { type: 'none' as const }, anchorFormat: 'xyxy' as const, scores: 'sigmoid' as const, background: 'none' as const, scoreThreshold: 0.5, preNmsTopK: 0, topKScope: 'global' as const, nms: 'per-class' as const, iouThreshold: 0.5, maxDetections: 5 },
+      spec: {
+        decoder: { type: 'none' as const },
+        anchorFormat: 'xyxy' as const,
+        scores: 'sigmoid' as const,
+        background: 'none' as const,
+        scoreThreshold: 0.5,
+        preNmsTopK: 0,
+        topKScope: 'global' as const,
+        nms: 'per-class' as const,
+        iouThreshold: 0.5,
+        maxDetections: 5,
+      },
       anchors: new Float32Array(0),
       levels: [{ h: 1, w: 3, anchorsPerLocation: 1 }],
       numClasses: 2,
     };
-    expect(errorOf(() => appendPostprocess(tiny(11), p))).toBe('E_POSTPROCESS: appending onnx-nms post-processing: the model imports ai.onnx opset 11, the post-processing needs 13 or later');
+    expect(errorOf(() => appendPostprocess(tiny(11), p))).toBe(
+      'E_POSTPROCESS: appending onnx-nms post-processing: the model imports ai.onnx opset 11, the post-processing needs 13 or later',
+    );
     expect(errorOf(() => appendPostprocess(tiny(13), { ...p, scoresName: 'logits' }))).toBe(
       'E_POSTPROCESS: appending onnx-nms post-processing: the model has no output "logits" (outputs: scores, boxes)',
     );
@@ -70,7 +89,9 @@ describe('appendPostprocess', () => {
     );
     const taken = tiny(13);
     taken.graph.value('det_scores');
-    expect(errorOf(() => appendPostprocess(taken, p))).toBe('E_POSTPROCESS: appending onnx-nms post-processing: the model already has a value named det_scores');
+    expect(errorOf(() => appendPostprocess(taken, p))).toBe(
+      'E_POSTPROCESS: appending onnx-nms post-processing: the model already has a value named det_scores',
+    );
     // a model that takes it works
     expect(appendPostprocess(tiny(13), p).graph.outputs.map((v) => v.name)).toEqual(Object.values(OUTPUT_NAMES));
   });

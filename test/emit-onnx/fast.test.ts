@@ -9,8 +9,8 @@ import { PRESETS } from '../../src/postprocess/presets';
 import { detectorOutputs } from '../emit/fixtures';
 import { expectSameDetections, openGraph, paramsOf, planFor, reference, SSD300_LEVELS } from './support';
 
-describe('onnx-nms (the runtime\'s activations and exp)', () => {
-  it('is built from Softmax / Sigmoid / Exp, without the exact exp\'s power-of-two table', () => {
+describe("onnx-nms (the runtime's activations and exp)", () => {
+  it("is built from Softmax / Sigmoid / Exp, without the exact exp's power-of-two table", () => {
     for (const name of ['mmdet-ssd300', 'mmdet-retinanet'] as const) {
       const plan = planFor(structuredClone(PRESETS[name]!));
       const ops = buildPostprocessGraph(paramsOf(plan, { exact: false })).graph.nodes.map((n) => n.opType);
@@ -37,7 +37,7 @@ describe('onnx-nms (the runtime\'s activations and exp)', () => {
     }
   });
 
-  it('gives the reference detections on bench\'s loads, light to heavy (SSD300, mmdet-ssd300)', async () => {
+  it("gives the reference detections on bench's loads, light to heavy (SSD300, mmdet-ssd300)", async () => {
     const plan = planFor(structuredClone(PRESETS['mmdet-ssd300']!), SSD300_LEVELS, 81);
     const g = await openGraph(plan, buildPostprocessGraph(paramsOf(plan, { exact: false })));
     for (const load of SYNTHETIC_LOADS) {

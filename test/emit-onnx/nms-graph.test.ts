@@ -16,7 +16,12 @@ import { check, openGraph, paramsOf, planFor, reference, SSD300_LEVELS } from '.
 const DECODER_PARAMS: Record<Decoder['type'], Decoder> = {
   none: { type: 'none' },
   ssd: { type: 'ssd', variances: [0.1, 0.2] },
-  'mmdet-delta-xywh': { type: 'mmdet-delta-xywh', means: [0.01, -0.02, 0.03, 0], stds: [0.1, 0.1, 0.2, 0.2], clamp: Math.log(1000 / 16) },
+  'mmdet-delta-xywh': {
+    type: 'mmdet-delta-xywh',
+    means: [0.01, -0.02, 0.03, 0],
+    stds: [0.1, 0.1, 0.2, 0.2],
+    clamp: Math.log(1000 / 16),
+  },
   torchvision: { type: 'torchvision', weights: [10, 10, 5, 5], clamp: Math.log(1000 / 16) },
   tflite: { type: 'tflite', scales: [10, 10, 5, 5] },
 };
@@ -73,7 +78,10 @@ describe('onnx-nms graph agrees with the reference', () => {
     ];
     for (const v of variants) {
       const plan = planFor({ ...structuredClone(base), ...v, scoreThreshold: 0.05 });
-      const counts = await check(plan, [6, 7].map((s) => detectorOutputs(plan, s, 10)));
+      const counts = await check(
+        plan,
+        [6, 7].map((s) => detectorOutputs(plan, s, 10)),
+      );
       expect(Math.max(...counts)).toBeGreaterThan(0);
     }
   });
@@ -82,7 +90,14 @@ describe('onnx-nms graph agrees with the reference', () => {
     for (const base of ['mmdet-ssd300', 'mmdet-retinanet'] as const) {
       for (const topKScope of ['per-level', 'global'] as const) {
         for (const nms of ['per-class', 'agnostic'] as const) {
-          const spec: PostprocessSpec = { ...structuredClone(PRESETS[base]!), scoreThreshold: 0.001, preNmsTopK: 20, topKScope, nms, iouThreshold: 0.3 };
+          const spec: PostprocessSpec = {
+            ...structuredClone(PRESETS[base]!),
+            scoreThreshold: 0.001,
+            preNmsTopK: 20,
+            topKScope,
+            nms,
+            iouThreshold: 0.3,
+          };
           const plan = planFor(spec);
           const outputs = [7, 8].map((s) => detectorOutputs(plan, s, 40));
           for (const o of outputs) expect(candidatesAbove(plan, o)).toBeGreaterThan(60);
@@ -95,7 +110,15 @@ describe('onnx-nms graph agrees with the reference', () => {
 
   it('top-k with exact score ties at the cut keeps the lower (anchor, label)', async () => {
     for (const topKScope of ['per-level', 'global'] as const) {
-      const spec: PostprocessSpec = { ...structuredClone(PRESETS['tflite-ssd']!), scoreThreshold: 0.1, preNmsTopK: 17, topKScope, nms: 'per-class', iouThreshold: 0.5, maxDetections: 100 };
+      const spec: PostprocessSpec = {
+        ...structuredClone(PRESETS['tflite-ssd']!),
+        scoreThreshold: 0.1,
+        preNmsTopK: 17,
+        topKScope,
+        nms: 'per-class',
+        iouThreshold: 0.5,
+        maxDetections: 100,
+      };
       const plan = planFor(spec);
       const out = detectorOutputs(plan, 11, 0);
       // probabilities from {0.25, 0.5, 0.75}: hundreds of exact ties across anchors and labels
@@ -123,22 +146,35 @@ describe('onnx-nms graph agrees with the reference', () => {
       const c = plan.numClasses;
       const bg = plan.spec.background === 'last' ? c - 1 : 0;
       for (let i = 0; i < out.scores.length; i++) {
-        out.scores[i] = plan.spec.scores === 'probabilities' ? 0 : plan.spec.scores === 'sigmoid' ? -20 : i % c === bg ? 10 : -5;
+        out.scores[i] =
+          plan.spec.scores === 'probabilities' ? 0 : plan.spec.scores === 'sigmoid' ? -20 : i % c === bg ? 10 : -5;
       }
       expect(reference(plan, out)).toEqual([]);
       const got = await (await openGraph(plan)).run(out);
       expect(got.detections).toEqual([]);
       expect(got.dims).toEqual({ det_boxes: [0, 4], det_scores: [0], det_labels: [0], det_anchors: [0] });
-      expect(got.types).toEqual({ det_boxes: 'float32', det_scores: 'float32', det_labels: 'int64', det_anchors: 'int64' });
+      expect(got.types).toEqual({
+        det_boxes: 'float32',
+        det_scores: 'float32',
+        det_labels: 'int64',
+        det_anchors: 'int64',
+      });
     }
   });
 
   it('levels with 0 anchors (0 per location, empty map) and a model whose every level is empty', async () => {
     const spec = structuredClone(PRESETS['mmdet-retinanet']!);
-    const plan = planFor(spec, [{ h: 2, w: 2, a: 0, stride: 8 }, { h: 3, w: 3, a: 2, stride: 16 }, { h: 0, w: 0, a: 3, stride: 32 }]);
+    const plan = planFor(spec, [
+      { h: 2, w: 2, a: 0, stride: 8 },
+      { h: 3, w: 3, a: 2, stride: 16 },
+      { h: 0, w: 0, a: 3, stride: 32 },
+    ]);
     const counts = await check(plan, [detectorOutputs(plan, 3, 4)]);
     expect(counts[0]).toBeGreaterThan(0);
-    const empty = planFor({ ...spec, preNmsTopK: 5 }, [{ h: 2, w: 2, a: 0, stride: 8 }, { h: 0, w: 0, a: 3, stride: 32 }]);
+    const empty = planFor({ ...spec, preNmsTopK: 5 }, [
+      { h: 2, w: 2, a: 0, stride: 8 },
+      { h: 0, w: 0, a: 3, stride: 32 },
+    ]);
     expect(numAnchors(empty)).toBe(0);
     const got = await (await openGraph(empty)).run({ scores: new Float32Array(0), boxes: new Float32Array(0) });
     expect(got.dims).toEqual({ det_boxes: [0, 4], det_scores: [0], det_labels: [0], det_anchors: [0] });
@@ -162,7 +198,15 @@ describe('onnx-nms graph agrees with the reference', () => {
 
 /** Probabilities in, decoder none: the scores the graph gets are the scores given. */
 function boxesLikeTies(nms: PostprocessSpec['nms']): PostprocessSpec {
-  return { ...structuredClone(PRESETS['tflite-ssd']!), decoder: { type: 'none' }, anchorFormat: 'xyxy', background: 'none', scoreThreshold: 0.1, nms, maxDetections: 100 };
+  return {
+    ...structuredClone(PRESETS['tflite-ssd']!),
+    decoder: { type: 'none' },
+    anchorFormat: 'xyxy',
+    background: 'none',
+    scoreThreshold: 0.1,
+    nms,
+    maxDetections: 100,
+  };
 }
 
 describe('onnx-nms graph structure and refusals', () => {
@@ -188,7 +232,12 @@ describe('onnx-nms graph structure and refusals', () => {
 
   it('runs one NonMaxSuppression with max_output_boxes_per_class = max detections and center_point_box 0', () => {
     for (const nms of ['per-class', 'agnostic'] as const) {
-      const plan = planFor({ ...structuredClone(PRESETS['mmdet-retinanet']!), nms, maxDetections: 42, iouThreshold: 0.55 });
+      const plan = planFor({
+        ...structuredClone(PRESETS['mmdet-retinanet']!),
+        nms,
+        maxDetections: 42,
+        iouThreshold: 0.55,
+      });
       const g = buildPostprocessGraph(paramsOf(plan)).graph;
       const ops = g.nodes.filter((x) => x.opType === 'NonMaxSuppression');
       expect(ops.length).toBe(1);
@@ -213,7 +262,9 @@ describe('onnx-nms graph structure and refusals', () => {
         scores: new ort.Tensor('float32', out.scores, [1, numAnchors(plan), 3]),
         boxes: new ort.Tensor('float32', out.boxes, [1, numAnchors(plan), 4]),
       });
-      const ranks = Array.from(res[node.input(1)!.name]!.data as Float32Array).filter((v) => v !== 0).sort((a, b) => b - a);
+      const ranks = Array.from(res[node.input(1)!.name]!.data as Float32Array)
+        .filter((v) => v !== 0)
+        .sort((a, b) => b - a);
       const m = numAnchors(plan) * 3;
       expect(ranks).toEqual(Array.from({ length: m }, (_, i) => m - i));
     }
@@ -229,18 +280,27 @@ describe('onnx-nms graph structure and refusals', () => {
       }
       return 'no error';
     };
-    expect(codeOf(() => buildPostprocessGraph(paramsOf(plan, { opset: 12 })))).toBe('E_POSTPROCESS: onnx-nms post-processing: opset 12 is below 13');
+    expect(codeOf(() => buildPostprocessGraph(paramsOf(plan, { opset: 12 })))).toBe(
+      'E_POSTPROCESS: onnx-nms post-processing: opset 12 is below 13',
+    );
     expect(codeOf(() => buildPostprocessGraph(paramsOf(plan, { anchors: plan.anchors.subarray(4) })))).toBe(
       `E_POSTPROCESS: onnx-nms post-processing: the anchor table has ${numAnchors(plan) - 1} rows but the levels have ${numAnchors(plan)} anchors`,
     );
     // 2^24 / 80 classes = 209716 anchors; a RetinaNet-like 460x460 map with 1 anchor per location is above that
-    const big = { spec: { ...structuredClone(PRESETS['mmdet-retinanet']!), preNmsTopK: 0 }, anchors: new Float32Array(460 * 460 * 4), levels: [{ h: 460, w: 460, anchorsPerLocation: 1 }], numClasses: 80 };
+    const big = {
+      spec: { ...structuredClone(PRESETS['mmdet-retinanet']!), preNmsTopK: 0 },
+      anchors: new Float32Array(460 * 460 * 4),
+      levels: [{ h: 460, w: 460, anchorsPerLocation: 1 }],
+      numClasses: 80,
+    };
     expect(codeOf(() => buildPostprocessGraph(big))).toBe(
       `E_POSTPROCESS: onnx-nms post-processing: up to ${460 * 460 * 80} candidates, above the ${MAX_CANDIDATES} the graph can rank exactly in float32`,
     );
     // the same head with top_k per level is fine
     expect(() => buildPostprocessGraph({ ...big, spec: { ...big.spec, preNmsTopK: 1000 } })).not.toThrow();
     // and the spec itself is validated
-    expect(codeOf(() => buildPostprocessGraph(paramsOf(plan, { numClasses: 1 })))).toMatch(/^E_POSTPROCESS: post-processing spec: 1 score column/);
+    expect(codeOf(() => buildPostprocessGraph(paramsOf(plan, { numClasses: 1 })))).toMatch(
+      /^E_POSTPROCESS: post-processing spec: 1 score column/,
+    );
   });
 });

@@ -26,7 +26,14 @@ export function planFor(spec: PostprocessSpec, levels: LevelDef[] = LEVELS, numC
 
 /** Graph parameters of a plan; the bit-exact variant unless `extra` says otherwise (these tests check exactness). */
 export function paramsOf(plan: EmitPlan, extra: Partial<PostprocessGraphParams> = {}): PostprocessGraphParams {
-  return { spec: plan.spec, anchors: plan.anchors, levels: contextOf(plan).levels, numClasses: plan.numClasses, exact: true, ...extra };
+  return {
+    spec: plan.spec,
+    anchors: plan.anchors,
+    levels: contextOf(plan).levels,
+    numClasses: plan.numClasses,
+    exact: true,
+    ...extra,
+  };
 }
 
 /** The reference's context for the graph: no candidate cap (a C workspace notion the graph does not have). */
@@ -50,7 +57,11 @@ export interface GraphRunner {
 }
 
 /** Open the graph (a Model, bytes, or built from the plan) once; run it on head outputs of `n` anchors. */
-export async function openGraph(plan: EmitPlan, model?: Model | Uint8Array, names = { scores: 'scores', boxes: 'boxes' }): Promise<GraphRunner> {
+export async function openGraph(
+  plan: EmitPlan,
+  model?: Model | Uint8Array,
+  names = { scores: 'scores', boxes: 'boxes' },
+): Promise<GraphRunner> {
   const s = await session(model ?? buildPostprocessGraph(paramsOf(plan)));
   const n = numAnchors(plan);
   return {

@@ -13,7 +13,15 @@ const hasCmake = hasGcc && has('cmake');
 if (!hasMake) console.warn('[prunedet tests] make (or gcc) not found: the Makefile build test is skipped');
 if (!hasCmake) console.warn('[prunedet tests] cmake (or gcc) not found: the CMakeLists.txt build test is skipped');
 
-const PLAN: EmitPlan = makePlan({ name: 'Demo-Net', spec: 'mmdet-retinanet', levels: [{ h: 4, w: 4, a: 3, stride: 8 }, { h: 2, w: 2, a: 3, stride: 16 }], numClasses: 3 });
+const PLAN: EmitPlan = makePlan({
+  name: 'Demo-Net',
+  spec: 'mmdet-retinanet',
+  levels: [
+    { h: 4, w: 4, a: 3, stride: 8 },
+    { h: 2, w: 2, a: 3, stride: 16 },
+  ],
+  numClasses: 3,
+});
 
 const dirs: (() => void)[] = [];
 afterAll(() => dirs.forEach((d) => d()));
@@ -28,7 +36,11 @@ function moduleDir(plan: EmitPlan): string {
 /** The header's example, wrapped into a program that feeds all-zero head outputs. */
 function exampleProgram(plan: EmitPlan, header: string): string {
   const doc = header.slice(header.indexOf(' * Example:'), header.indexOf(' */', header.indexOf(' * Example:')));
-  const body = doc.split('\n').slice(2).map((l) => l.replace(/^ \*( {4})?/, '')).join('\n');
+  const body = doc
+    .split('\n')
+    .slice(2)
+    .map((l) => l.replace(/^ \*( {4})?/, ''))
+    .join('\n');
   const inputs =
     plan.input === 'concat'
       ? 'static const float scores[4096], boxes[4096];'
@@ -66,7 +78,10 @@ describe('build files', () => {
 
   it.skipIf(!hasCmake)('CMakeLists.txt builds the same static library', () => {
     const dir = moduleDir(PLAN);
-    const cfg = spawnSync('cmake', ['-S', '.', '-B', 'build', '-DCMAKE_BUILD_TYPE=Release'], { cwd: dir, encoding: 'utf8' });
+    const cfg = spawnSync('cmake', ['-S', '.', '-B', 'build', '-DCMAKE_BUILD_TYPE=Release'], {
+      cwd: dir,
+      encoding: 'utf8',
+    });
     expect(cfg.status, cfg.stderr).toBe(0);
     const b = spawnSync('cmake', ['--build', 'build'], { cwd: dir, encoding: 'utf8' });
     expect(b.status, b.stderr + b.stdout).toBe(0);

@@ -9,7 +9,18 @@ import type { PostprocessSpec } from '../../src/postprocess/spec';
 import { sigmoidRejectLogit } from '../../src/postprocess/bounds';
 import { compile, hasGcc, O2_FLAGS, run as runExe, SANITIZE_FLAGS, tempDir, writeFiles } from '../_support/gcc';
 import { gaussian, mulberry32 } from '../_support/prng';
-import { candidatesAbove, classesFor, contextOf, detectorOutputs, inputOf, makePlan, numAnchors, SSD300_LEVELS, type HeadOutputs, type LevelDef } from './fixtures';
+import {
+  candidatesAbove,
+  classesFor,
+  contextOf,
+  detectorOutputs,
+  inputOf,
+  makePlan,
+  numAnchors,
+  SSD300_LEVELS,
+  type HeadOutputs,
+  type LevelDef,
+} from './fixtures';
 import { buildModule, expectSameDetections, type BuiltModule } from './harness';
 import { emitPostprocessC } from '../../src/emit/c';
 import { cNames } from '../../src/emit/c/names';
@@ -47,7 +58,13 @@ describe.skipIf(!hasGcc)('emitted C agrees with the reference', () => {
   for (const name of Object.keys(PRESETS)) {
     it(`preset ${name}: trained-detector-like outputs, concat and per-level forms`, () => {
       const spec = structuredClone(PRESETS[name]!);
-      const concat = makePlan({ spec, levels: LEVELS, numClasses: classesFor(spec), candidateCap: 1000, input: 'concat' });
+      const concat = makePlan({
+        spec,
+        levels: LEVELS,
+        numClasses: classesFor(spec),
+        candidateCap: 1000,
+        input: 'concat',
+      });
       const perLevel = { ...concat, input: 'per-level' as const };
       const outputs = [1, 2, 3].map((seed) => detectorOutputs(concat, seed * 101 + name.length));
       const mc = build(concat);
@@ -60,7 +77,15 @@ describe.skipIf(!hasGcc)('emitted C agrees with the reference', () => {
   }
 
   it('every candidate above the threshold: the cap keeps the highest ranked (ties by anchor, label)', () => {
-    const spec: PostprocessSpec = { ...PRESETS['tflite-ssd']!, scoreThreshold: 0, preNmsTopK: 0, nms: 'per-class', maxDetections: 40, decoder: { type: 'none' }, anchorFormat: 'xyxy' };
+    const spec: PostprocessSpec = {
+      ...PRESETS['tflite-ssd']!,
+      scoreThreshold: 0,
+      preNmsTopK: 0,
+      nms: 'per-class',
+      maxDetections: 40,
+      decoder: { type: 'none' },
+      anchorFormat: 'xyxy',
+    };
     for (const input of ['concat', 'per-level'] as const) {
       const plan = makePlan({ spec, levels: LEVELS, numClasses: 4, candidateCap: 37, input });
       const m = build(plan);
@@ -80,7 +105,12 @@ describe.skipIf(!hasGcc)('emitted C agrees with the reference', () => {
 
   it('per-level top-k with the cap hit, for softmax and sigmoid heads', () => {
     for (const base of ['mmdet-ssd300', 'mmdet-retinanet'] as const) {
-      const spec: PostprocessSpec = { ...structuredClone(PRESETS[base]!), scoreThreshold: 0.001, preNmsTopK: 20, iouThreshold: 0.3 };
+      const spec: PostprocessSpec = {
+        ...structuredClone(PRESETS[base]!),
+        scoreThreshold: 0.001,
+        preNmsTopK: 20,
+        iouThreshold: 0.3,
+      };
       const plan = makePlan({ spec, levels: LEVELS, numClasses: classesFor(spec), candidateCap: 30 });
       const m = build(plan);
       const outputs = [7, 8].map((s) => detectorOutputs(plan, s, 40));
@@ -150,7 +180,13 @@ describe.skipIf(!hasGcc)('emitted C agrees with the reference', () => {
   });
 
   it('logits at the sigmoid reject bound and softmax rows at the margin are not lost by the prefilter', () => {
-    const sig: PostprocessSpec = { ...PRESETS['torchvision-retinanet']!, scoreThreshold: 0.3, preNmsTopK: 0, maxDetections: 300, iouThreshold: 1 };
+    const sig: PostprocessSpec = {
+      ...PRESETS['torchvision-retinanet']!,
+      scoreThreshold: 0.3,
+      preNmsTopK: 0,
+      maxDetections: 300,
+      iouThreshold: 1,
+    };
     const plan = makePlan({ spec: sig, levels: LEVELS, numClasses: 5, candidateCap: 2000 });
     const m = build(plan);
     const L = sigmoidRejectLogit(0.3);
@@ -163,7 +199,12 @@ describe.skipIf(!hasGcc)('emitted C agrees with the reference', () => {
     }
     expect(check(m, plan, [o])[0]).toBeGreaterThan(10);
 
-    const soft: PostprocessSpec = { ...PRESETS['torchvision-ssd']!, scoreThreshold: 0.3, iouThreshold: 1, maxDetections: 300 };
+    const soft: PostprocessSpec = {
+      ...PRESETS['torchvision-ssd']!,
+      scoreThreshold: 0.3,
+      iouThreshold: 1,
+      maxDetections: 300,
+    };
     const sp = makePlan({ spec: soft, levels: LEVELS, numClasses: 6, candidateCap: 2000 });
     const ms = build(sp);
     const g = gaussian(mulberry32(23));
@@ -171,13 +212,20 @@ describe.skipIf(!hasGcc)('emitted C agrees with the reference', () => {
     const logit = Math.log(0.3 / 0.7);
     for (let n = 0; n < numAnchors(sp); n++) {
       // background 0, one foreground logit right around logit(0.3), the rest far below
-      for (let j = 0; j < 6; j++) so.scores[n * 6 + j] = j === 0 ? 0 : j === 1 + (n % 5) ? f32(logit + 1e-5 * g()) : -20;
+      for (let j = 0; j < 6; j++)
+        so.scores[n * 6 + j] = j === 0 ? 0 : j === 1 + (n % 5) ? f32(logit + 1e-5 * g()) : -20;
     }
     expect(check(ms, sp, [so])[0]).toBeGreaterThan(10);
   });
 
   it('an SSD300-sized plan (8732 anchors x 81 classes, per-level top 1000, cap 1000)', () => {
-    const plan = makePlan({ name: 'ssd300', spec: 'mmdet-ssd300', levels: SSD300_LEVELS, numClasses: 81, candidateCap: 1000 });
+    const plan = makePlan({
+      name: 'ssd300',
+      spec: 'mmdet-ssd300',
+      levels: SSD300_LEVELS,
+      numClasses: 81,
+      candidateCap: 1000,
+    });
     expect(numAnchors(plan)).toBe(8732);
     const m = build(plan);
     const counts = check(m, plan, [detectorOutputs(plan, 1, 30), detectorOutputs(plan, 2, 300)]);
@@ -197,7 +245,10 @@ describe.skipIf(!hasGcc)('emitted C argument checks', () => {
           input === 'concat'
             ? 'const float *a = data, *b = data;'
             : `const float *a[${N.numLevels}], *b[${N.numLevels}], *nul[${N.numLevels}]; size_t l;\n    for (l = 0; l < ${N.numLevels}; ++l) { a[l] = data; b[l] = data; nul[l] = NULL; }`;
-        const nullLevel = input === 'concat' ? '' : `printf("%d\\n", (int)${N.run}(nul, b, ws, sizeof ws, dets, ${N.maxDetections}, &n));`;
+        const nullLevel =
+          input === 'concat'
+            ? ''
+            : `printf("%d\\n", (int)${N.run}(nul, b, ws, sizeof ws, dets, ${N.maxDetections}, &n));`;
         const main = `#include <stdio.h>
 #include "postprocess.h"
 static float data[${numAnchors(plan) * 4 + 16}];
@@ -224,9 +275,22 @@ int main(void) {
 `;
         writeFiles(t.dir, [...emitPostprocessC(plan).files, { name: 'main.c', text: main }]);
         for (const flags of [O2_FLAGS, SANITIZE_FLAGS]) {
-          const out = runExe(compile(t.dir, ['postprocess.c', 'main.c'], 'args', flags), []).trim().split('\n');
+          const out = runExe(compile(t.dir, ['postprocess.c', 'main.c'], 'args', flags), [])
+            .trim()
+            .split('\n');
           const ws = emitPostprocessC(plan).files[0]!.text.match(new RegExp(`#define ${N.workspaceMacro} (\\d+)u`))![1];
-          expect(out).toEqual(['1 0', '1', '1', '1', '1', '2', '2', '2', ...(input === 'concat' ? [] : ['1']), `0 0 ${ws}`]);
+          expect(out).toEqual([
+            '1 0',
+            '1',
+            '1',
+            '1',
+            '1',
+            '2',
+            '2',
+            '2',
+            ...(input === 'concat' ? [] : ['1']),
+            `0 0 ${ws}`,
+          ]);
         }
       } finally {
         t.dispose();

@@ -12,7 +12,24 @@ import { mulberry32 } from '../_support/prng';
 /** Values covering the whole range, the cut-offs, specials and random floats. */
 function probes(): Float32Array {
   const r = mulberry32(17);
-  const v: number[] = [0, -0, 1, -1, 0.5, 88.72283935546875, 88.7228, -87.33654, -87.3366, -104, 89, 1e-8, -1e-8, Infinity, -Infinity, NaN];
+  const v: number[] = [
+    0,
+    -0,
+    1,
+    -1,
+    0.5,
+    88.72283935546875,
+    88.7228,
+    -87.33654,
+    -87.3366,
+    -104,
+    89,
+    1e-8,
+    -1e-8,
+    Infinity,
+    -Infinity,
+    NaN,
+  ];
   for (let x = -90; x <= 90; x += 0.37) v.push(Math.fround(x));
   for (let i = 0; i < 20000; i++) v.push(Math.fround((r() * 2 - 1) * 95));
   for (let i = 0; i < 2000; i++) v.push(bitsFloat(Math.floor(r() * 0xffffffff)));
@@ -39,7 +56,9 @@ describe('expF (the reference exp)', () => {
 
 describe.skipIf(!hasGcc)('pd_expf and pd_expf_neg in the emitted C', () => {
   it('pd_expf equals expF bit for bit; pd_expf_neg equals it on x <= 0 and -Inf, also vectorized (-O2, and -march=native)', () => {
-    const { files } = emitPostprocessC(makePlan({ spec: 'mmdet-ssd300', levels: [{ h: 2, w: 2, a: 1, stride: 8 }], numClasses: 5 }));
+    const { files } = emitPostprocessC(
+      makePlan({ spec: 'mmdet-ssd300', levels: [{ h: 2, w: 2, a: 1, stride: 8 }], numClasses: 5 }),
+    );
     const src = files.find((f) => f.name === 'postprocess.c')!.text;
     const grab = (head: string) => {
       const start = src.indexOf(head);
@@ -52,7 +71,9 @@ describe.skipIf(!hasGcc)('pd_expf and pd_expf_neg in the emitted C', () => {
       const neg = x.filter((v) => v <= 0 || v === -Infinity);
       expect(neg.length).toBeGreaterThan(10000);
       writeFileSync(join(t.dir, 'in.bin'), new Uint8Array(x.buffer));
-      writeFileSync(join(t.dir, 'exp.c'), `#include <stdint.h>
+      writeFileSync(
+        join(t.dir, 'exp.c'),
+        `#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,10 +110,13 @@ int main(int argc, char **argv) {
     }
     return 0;
 }
-`);
+`,
+      );
       for (const extra of [[], ['-march=native']]) {
         const exe = compile(t.dir, ['exp.c'], 'exp', [...O2_FLAGS.filter((f) => f !== '-pedantic'), ...extra]);
-        const lines = run(exe, [join(t.dir, 'in.bin')]).trim().split('\n');
+        const lines = run(exe, [join(t.dir, 'in.bin')])
+          .trim()
+          .split('\n');
         expect(lines.filter((l) => l.startsWith('neg mismatch')).slice(0, 3), extra.join(' ')).toEqual([]);
         expect(lines.length).toBe(x.length);
         let mismatches = 0;

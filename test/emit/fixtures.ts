@@ -68,7 +68,12 @@ export function makePlan(o: PlanOptions): EmitPlan {
   const spec = typeof o.spec === 'string' ? structuredClone(PRESETS[o.spec]!) : o.spec;
   return {
     name: o.name ?? 'test',
-    banner: { version: '0.1.0', modelFile: 'synthetic.onnx', modelSha256: '0123456789abcdef0123', config: typeof o.spec === 'string' ? o.spec : 'custom' },
+    banner: {
+      version: '0.1.0',
+      modelFile: 'synthetic.onnx',
+      modelSha256: '0123456789abcdef0123',
+      config: typeof o.spec === 'string' ? o.spec : 'custom',
+    },
     spec,
     input: o.input ?? 'concat',
     levels: o.levels.map((l) => ({ h: l.h, w: l.w, anchorsPerLocation: l.a, stride: [l.stride, l.stride] })),
@@ -161,7 +166,15 @@ export function detectorOutputs(plan: EmitPlan, seed: number, objects = 6): Head
   if (spec.decoder.type === 'none') {
     const a = plan.anchors;
     for (let i = 0; i < n; i++) {
-      const [x1, y1, x2, y2] = spec.anchorFormat === 'xyxy' ? [a[4 * i]!, a[4 * i + 1]!, a[4 * i + 2]!, a[4 * i + 3]!] : [a[4 * i]! - a[4 * i + 2]! / 2, a[4 * i + 1]! - a[4 * i + 3]! / 2, a[4 * i]! + a[4 * i + 2]! / 2, a[4 * i + 1]! + a[4 * i + 3]! / 2];
+      const [x1, y1, x2, y2] =
+        spec.anchorFormat === 'xyxy'
+          ? [a[4 * i]!, a[4 * i + 1]!, a[4 * i + 2]!, a[4 * i + 3]!]
+          : [
+              a[4 * i]! - a[4 * i + 2]! / 2,
+              a[4 * i + 1]! - a[4 * i + 3]! / 2,
+              a[4 * i]! + a[4 * i + 2]! / 2,
+              a[4 * i + 1]! + a[4 * i + 3]! / 2,
+            ];
       const s = (x2 - x1) * 0.1;
       boxes.set([x1 + s * g(), y1 + s * g(), x2 + s * g(), y2 + s * g()], 4 * i);
     }

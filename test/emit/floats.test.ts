@@ -7,7 +7,26 @@ import { mulberry32 } from '../_support/prng';
 /** Awkward floats: subnormals, the extremes, powers of two, values whose shortest decimal sits near a rounding edge. */
 function sampleFloats(): number[] {
   const rand = mulberry32(3);
-  const special = [0, -0, 1, -1, 0.1, 0.05, 0.02, 1e-8, 300, 3.4028234663852886e38, 1.1754943508222875e-38, 1.401298464324817e-45, 2 ** -126 - 2 ** -149, 2 ** 24, 2 ** 24 + 2, 16777217, 4.135166556742356, 0.45];
+  const special = [
+    0,
+    -0,
+    1,
+    -1,
+    0.1,
+    0.05,
+    0.02,
+    1e-8,
+    300,
+    3.4028234663852886e38,
+    1.1754943508222875e-38,
+    1.401298464324817e-45,
+    2 ** -126 - 2 ** -149,
+    2 ** 24,
+    2 ** 24 + 2,
+    16777217,
+    4.135166556742356,
+    0.45,
+  ];
   const out = special.map(Math.fround);
   for (let i = 0; i < 400; i++) {
     const bits = Math.floor(rand() * 0x7f800000) | (rand() < 0.5 ? 0x80000000 : 0);
@@ -32,7 +51,9 @@ describe('cFloat', () => {
   });
 
   it('refuses NaN, infinities and values that are not float32', () => {
-    expect(() => cFloat(NaN, 'anchor 3 value 1')).toThrow(/anchor 3 value 1 is NaN; emitted C tables hold finite floats only/);
+    expect(() => cFloat(NaN, 'anchor 3 value 1')).toThrow(
+      /anchor 3 value 1 is NaN; emitted C tables hold finite floats only/,
+    );
     expect(() => cFloat(Infinity)).toThrow(/finite floats only/);
     expect(() => cFloat(0.1)).toThrow(/not a float32 value/);
   });
@@ -58,7 +79,10 @@ int main(void) {
 }
 `;
       writeFiles(t.dir, [{ name: 'f.c', text: src }]);
-      const out = run(compile(t.dir, ['f.c'], 'f', O2_FLAGS), []).trim().split('\n').map(Number);
+      const out = run(compile(t.dir, ['f.c'], 'f', O2_FLAGS), [])
+        .trim()
+        .split('\n')
+        .map(Number);
       expect(out).toEqual(xs.map(floatBits));
     } finally {
       t.dispose();

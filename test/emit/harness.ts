@@ -82,10 +82,13 @@ int main(int argc, char **argv) {
 
 /** The float32 inputs of one run, in the order the run function takes them (what harnessRunner reads). */
 export function harnessInput(plan: EmitPlan, outputs: HeadOutputs): Uint8Array {
-  const arrays = plan.input === 'concat' ? [outputs.scores, outputs.boxes] : (() => {
-    const levels = toPerLevel(plan, outputs);
-    return [...levels.map((l) => l.cls), ...levels.map((l) => l.reg)];
-  })();
+  const arrays =
+    plan.input === 'concat'
+      ? [outputs.scores, outputs.boxes]
+      : (() => {
+          const levels = toPerLevel(plan, outputs);
+          return [...levels.map((l) => l.cls), ...levels.map((l) => l.reg)];
+        })();
   const all = new Float32Array(arrays.reduce((s, a) => s + a.length, 0));
   let off = 0;
   for (const a of arrays) {
@@ -108,7 +111,12 @@ export function parseHarnessOutput(text: string): { status: number; detections: 
   const [status, count] = lines[0]!.split(' ').map((x) => Number(x)) as [number, number];
   const detections = lines.slice(1, 1 + count).map((l) => {
     const v = l.split(' ').map(parseNumber);
-    return { label: Number(l.split(' ')[0]), anchor: Number(l.split(' ')[1]), score: v[2]!, box: [v[3]!, v[4]!, v[5]!, v[6]!] as [number, number, number, number] };
+    return {
+      label: Number(l.split(' ')[0]),
+      anchor: Number(l.split(' ')[1]),
+      score: v[2]!,
+      box: [v[3]!, v[4]!, v[5]!, v[6]!] as [number, number, number, number],
+    };
   });
   return { status, detections };
 }
@@ -129,7 +137,8 @@ export function buildModule(plan: EmitPlan, opts: { sanitize?: boolean } = {}): 
   // -O2 as shipped (on x86-64 Linux the hot loops run in the CPU's widest target_clones variant); the sanitizer build
   // takes the plain C99 path (-DPD_PORTABLE), so both paths are compared with the reference
   const exes = [compile(t.dir, ['postprocess.c', 'harness.c'], 'harness_o2', O2_FLAGS)];
-  if (opts.sanitize !== false) exes.push(compile(t.dir, ['postprocess.c', 'harness.c'], 'harness_san', [...SANITIZE_FLAGS, '-DPD_PORTABLE']));
+  if (opts.sanitize !== false)
+    exes.push(compile(t.dir, ['postprocess.c', 'harness.c'], 'harness_san', [...SANITIZE_FLAGS, '-DPD_PORTABLE']));
   let runs = 0;
   return {
     files,

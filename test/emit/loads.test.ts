@@ -24,19 +24,64 @@ const EXPOSED = { iouThreshold: 1, maxDetections: 100_000 };
 
 const CASES: { name: string; plan: EmitPlan }[] = [
   // SSD300's levels 2-4 (2,916 anchors): enough rows per level for every path, a third of the reference's time
-  { name: 'SSD300 levels 2-4 (softmax, background last, per-level top 1000)', plan: makePlan({ name: 'ssd', spec: 'mmdet-ssd300', levels: SSD300_LEVELS.slice(1, 4), numClasses: 81, candidateCap: 3000 }) },
-  { name: 'RetinaNet-like (sigmoid, per-level top 1000)', plan: makePlan({ name: 'retina', spec: 'mmdet-retinanet', levels: RETINA_LEVELS, numClasses: 80, candidateCap: 3000 }) },
+  {
+    name: 'SSD300 levels 2-4 (softmax, background last, per-level top 1000)',
+    plan: makePlan({
+      name: 'ssd',
+      spec: 'mmdet-ssd300',
+      levels: SSD300_LEVELS.slice(1, 4),
+      numClasses: 81,
+      candidateCap: 3000,
+    }),
+  },
+  {
+    name: 'RetinaNet-like (sigmoid, per-level top 1000)',
+    plan: makePlan({
+      name: 'retina',
+      spec: 'mmdet-retinanet',
+      levels: RETINA_LEVELS,
+      numClasses: 80,
+      candidateCap: 3000,
+    }),
+  },
   // every kept candidate is output: a pool or a reject bound that lost one ranked near the top-k cut would show
-  { name: 'SSD300 levels 2-4, whole pool out (top 1000 per level, global cap 2500)', plan: makePlan({ name: 'ssdall', spec: { ...PRESETS['mmdet-ssd300']!, ...EXPOSED }, levels: SSD300_LEVELS.slice(1, 4), numClasses: 81, candidateCap: 2500 }) },
-  { name: 'RetinaNet-like, whole pool out (top 1000 per level, global cap 2500)', plan: makePlan({ name: 'retall', spec: { ...PRESETS['mmdet-retinanet']!, ...EXPOSED }, levels: RETINA_LEVELS, numClasses: 80, candidateCap: 2500 }) },
+  {
+    name: 'SSD300 levels 2-4, whole pool out (top 1000 per level, global cap 2500)',
+    plan: makePlan({
+      name: 'ssdall',
+      spec: { ...PRESETS['mmdet-ssd300']!, ...EXPOSED },
+      levels: SSD300_LEVELS.slice(1, 4),
+      numClasses: 81,
+      candidateCap: 2500,
+    }),
+  },
+  {
+    name: 'RetinaNet-like, whole pool out (top 1000 per level, global cap 2500)',
+    plan: makePlan({
+      name: 'retall',
+      spec: { ...PRESETS['mmdet-retinanet']!, ...EXPOSED },
+      levels: RETINA_LEVELS,
+      numClasses: 80,
+      candidateCap: 2500,
+    }),
+  },
   // (the preset's 1e-8 threshold passes every pair of any load: 0.02 here)
-  { name: 'TFLite SSD (probabilities, background first, 90 labels, agnostic)', plan: makePlan({ name: 'tfl', spec: { ...PRESETS['tflite-ssd']!, scoreThreshold: 0.02 }, levels: RETINA_LEVELS.slice(1), numClasses: 91, candidateCap: 2048 }) },
+  {
+    name: 'TFLite SSD (probabilities, background first, 90 labels, agnostic)',
+    plan: makePlan({
+      name: 'tfl',
+      spec: { ...PRESETS['tflite-ssd']!, scoreThreshold: 0.02 },
+      levels: RETINA_LEVELS.slice(1),
+      numClasses: 91,
+      candidateCap: 2048,
+    }),
+  },
 ];
 
 const built: BuiltModule[] = [];
 afterAll(() => built.forEach((b) => b.dispose()));
 
-describe.skipIf(!hasGcc)('emitted C on bench\'s loads', () => {
+describe.skipIf(!hasGcc)("emitted C on bench's loads", () => {
   for (const { name, plan } of CASES) {
     it(`${name}: light to heavy, concat and per-level`, () => {
       const concat = buildModule(plan);
@@ -49,7 +94,10 @@ describe.skipIf(!hasGcc)('emitted C on bench\'s loads', () => {
         const out = loadHeadOutputs(load, plan.spec, plan.numClasses, plan.anchors);
         above.push(candidatesAbove(plan, out));
         const want = postprocess(plan.spec, inputOf(plan, out), contextOf(plan));
-        for (const [m, p] of [[concat, plan], [perLevel, { ...plan, input: 'per-level' as const }]] as const) {
+        for (const [m, p] of [
+          [concat, plan],
+          [perLevel, { ...plan, input: 'per-level' as const }],
+        ] as const) {
           const got = m.run(out);
           expect(got.status).toBe(0);
           expectSameDetections(got.detections, want);

@@ -12,12 +12,25 @@ describe('C names', () => {
 
   it('prefix every exported symbol pd_<stem>_ and every macro PD_<STEM>_', () => {
     const n = cNames('SSD-300');
-    expect([n.run, n.workspaceSize, n.detection, n.status]).toEqual(['pd_ssd_300_run', 'pd_ssd_300_workspace_size', 'pd_ssd_300_detection_t', 'pd_ssd_300_status_t']);
-    expect([n.guard, n.ok, n.errArg, n.errWorkspace, n.workspaceMacro]).toEqual(['PD_SSD_300_POSTPROCESS_H', 'PD_SSD_300_OK', 'PD_SSD_300_ERR_ARG', 'PD_SSD_300_ERR_WORKSPACE', 'PD_SSD_300_WORKSPACE_SIZE']);
+    expect([n.run, n.workspaceSize, n.detection, n.status]).toEqual([
+      'pd_ssd_300_run',
+      'pd_ssd_300_workspace_size',
+      'pd_ssd_300_detection_t',
+      'pd_ssd_300_status_t',
+    ]);
+    expect([n.guard, n.ok, n.errArg, n.errWorkspace, n.workspaceMacro]).toEqual([
+      'PD_SSD_300_POSTPROCESS_H',
+      'PD_SSD_300_OK',
+      'PD_SSD_300_ERR_ARG',
+      'PD_SSD_300_ERR_WORKSPACE',
+      'PD_SSD_300_WORKSPACE_SIZE',
+    ]);
   });
 
   it('detect two module names that sanitise to the same prefix', () => {
     expect(() => checkDistinctStems(['ssd300', 'retina', 'ssd300'])).not.toThrow();
-    expect(() => checkDistinctStems(['ssd-300', 'SSD_300'])).toThrow(/module names "ssd-300" and "SSD_300" both become C prefix pd_ssd_300_/);
+    expect(() => checkDistinctStems(['ssd-300', 'SSD_300'])).toThrow(
+      /module names "ssd-300" and "SSD_300" both become C prefix pd_ssd_300_/,
+    );
   });
 });

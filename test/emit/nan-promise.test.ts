@@ -13,12 +13,19 @@ afterAll(() => built.forEach((b) => b.dispose()));
 describe.skipIf(!hasGcc)('NaN box deltas', () => {
   for (const preset of ['mmdet-ssd300', 'ultraface'] as const) {
     it(`${preset}: the header's NaN line describes what the code does`, () => {
-      const plan = makePlan({ spec: preset, levels: SSD300_LEVELS.slice(0, 3), numClasses: preset === 'ultraface' ? 2 : 81, candidateCap: 1000 });
+      const plan = makePlan({
+        spec: preset,
+        levels: SSD300_LEVELS.slice(0, 3),
+        numClasses: preset === 'ultraface' ? 2 : 81,
+        candidateCap: 1000,
+      });
       const m = buildModule(plan);
       built.push(m);
       const header = m.files.find((f) => f.name === 'postprocess.h')!.text;
       const clip = plan.spec.clip;
-      expect(header).toContain('NaN:        a NaN score is never a candidate; a candidate whose box input holds a NaN gets NaN coordinates');
+      expect(header).toContain(
+        'NaN:        a NaN score is never a candidate; a candidate whose box input holds a NaN gets NaN coordinates',
+      );
       expect(header.includes('clipping leaves NaN as NaN')).toBe(clip !== undefined);
       if (clip) expect(header).toContain(`boxes clipped to [0, ${clip[0]}] x [0, ${clip[1]}]`);
 

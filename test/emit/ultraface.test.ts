@@ -17,8 +17,18 @@ import { buildModule, expectSameDetections, type BuiltModule } from './harness';
 const W = 320;
 const H = 240;
 /** fd_config.py for 320x240: feature maps (w, h) and min boxes per level; anchors y, x, then min box. */
-const MAPS: [number, number][] = [[40, 30], [20, 15], [10, 8], [5, 4]];
-const MIN_BOXES = [[10, 16, 24], [32, 48], [64, 96], [128, 192, 256]];
+const MAPS: [number, number][] = [
+  [40, 30],
+  [20, 15],
+  [10, 8],
+  [5, 4],
+];
+const MIN_BOXES = [
+  [10, 16, 24],
+  [32, 48],
+  [64, 96],
+  [128, 192, 256],
+];
 const STRIDES = [8, 16, 32, 64];
 
 /** Center-size priors normalised to the image, clamped to [0, 1] (generate_priors with clamp=True). */
@@ -28,7 +38,8 @@ function priors(): Float32Array {
   MAPS.forEach(([fw, fh], l) => {
     for (let y = 0; y < fh; y++) {
       for (let x = 0; x < fw; x++) {
-        for (const m of MIN_BOXES[l]!) out.push(clamp((x + 0.5) / fw), clamp((y + 0.5) / fh), clamp(m / W), clamp(m / H));
+        for (const m of MIN_BOXES[l]!)
+          out.push(clamp((x + 0.5) / fw), clamp((y + 0.5) / fh), clamp(m / W), clamp(m / H));
       }
     }
   });
@@ -38,10 +49,20 @@ function priors(): Float32Array {
 function plan(): EmitPlan {
   return {
     name: 'ultraface_rfb_320',
-    banner: { version: '0.1.0', modelFile: 'version-RFB-320_without_postprocessing.onnx', modelSha256: 'd7c687949526065ab6a192fdf993360045ce27b0fabf7c9fca5c2437b786b495', config: 'ultraface' },
+    banner: {
+      version: '0.1.0',
+      modelFile: 'version-RFB-320_without_postprocessing.onnx',
+      modelSha256: 'd7c687949526065ab6a192fdf993360045ce27b0fabf7c9fca5c2437b786b495',
+      config: 'ultraface',
+    },
     spec: structuredClone(PRESETS.ultraface!),
     input: 'concat',
-    levels: MAPS.map(([w, h], l) => ({ h, w, anchorsPerLocation: MIN_BOXES[l]!.length, stride: [STRIDES[l]!, STRIDES[l]!] })),
+    levels: MAPS.map(([w, h], l) => ({
+      h,
+      w,
+      anchorsPerLocation: MIN_BOXES[l]!.length,
+      stride: [STRIDES[l]!, STRIDES[l]!],
+    })),
     numClasses: 2,
     anchors: priors(),
     candidateCap: 200,
@@ -82,8 +103,14 @@ describe.skipIf(!hasShared)('ultraface RFB-320 (onnxruntime-node)', () => {
     const opts = { logSeverityLevel: 3 as const, intraOpNumThreads: 2 };
     raw = await ort.InferenceSession.create(ultraface('version-RFB-320_without_postprocessing.onnx'), opts);
     decoded = await ort.InferenceSession.create(ultraface('version-RFB-320.onnx'), opts);
-    const photos = readdirSync(FACES).filter((f) => f.endsWith('.jpg')).sort().slice(0, 3);
-    inputs = [...photos.map((f) => ({ name: f, data: imageInput(join(FACES, f)) })), { name: 'random', data: randomInput(1) }];
+    const photos = readdirSync(FACES)
+      .filter((f) => f.endsWith('.jpg'))
+      .sort()
+      .slice(0, 3);
+    inputs = [
+      ...photos.map((f) => ({ name: f, data: imageInput(join(FACES, f)) })),
+      { name: 'random', data: randomInput(1) },
+    ];
   });
   afterAll(() => module?.dispose());
 
@@ -105,7 +132,7 @@ describe.skipIf(!hasShared)('ultraface RFB-320 (onnxruntime-node)', () => {
     }
   });
 
-  it.skipIf(!hasGcc)('emitted C and the reference give identical detections on the model\'s outputs', async () => {
+  it.skipIf(!hasGcc)("emitted C and the reference give identical detections on the model's outputs", async () => {
     const p = plan();
     module = buildModule(p);
     let faces = 0;

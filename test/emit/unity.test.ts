@@ -37,7 +37,9 @@ function unityProgram(dir: string, plans: EmitPlan[]): string {
     ...plans.map((p) => harnessRunner(p)),
     'int main(int argc, char **argv) {',
     `    if (argc != ${plans.length + 1}) return 2;`,
-    ...plans.map((p, i) => `    if (${cNames(p.name).prefix}harness(argv[${i + 1}]) != 0) return 5;\n    printf("--\\n");`),
+    ...plans.map(
+      (p, i) => `    if (${cNames(p.name).prefix}harness(argv[${i + 1}]) != 0) return 5;\n    printf("--\\n");`,
+    ),
     '    return 0;',
     '}',
     '',

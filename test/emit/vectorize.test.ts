@@ -11,8 +11,11 @@ import { PRESETS } from '../../src/postprocess/presets';
 import { hasGcc, STRICT_FLAGS, tempDir, writeFiles } from '../_support/gcc';
 import { makePlan, SSD300_LEVELS } from './fixtures';
 
-const gccMajor = hasGcc ? Number(spawnSync('gcc', ['-dumpversion'], { encoding: 'utf8' }).stdout.trim().split('.')[0]) : 0;
-if (hasGcc && gccMajor < 12) console.warn(`[prunedet tests] gcc ${gccMajor} does not vectorize at -O2: the vectorization report test is skipped`);
+const gccMajor = hasGcc
+  ? Number(spawnSync('gcc', ['-dumpversion'], { encoding: 'utf8' }).stdout.trim().split('.')[0])
+  : 0;
+if (hasGcc && gccMajor < 12)
+  console.warn(`[prunedet tests] gcc ${gccMajor} does not vectorize at -O2: the vectorization report test is skipped`);
 
 /** Loops (by a fragment of their body) that must be vectorized, per plan. */
 const CASES: { name: string; plan: EmitPlan; loops: string[] }[] = [
@@ -30,12 +33,24 @@ const CASES: { name: string; plan: EmitPlan; loops: string[] }[] = [
   },
   {
     name: 'sigmoid (mmdet-retinanet, 80 columns)',
-    plan: makePlan({ name: 'retina', spec: 'mmdet-retinanet', levels: SSD300_LEVELS.slice(0, 3), numClasses: 80, candidateCap: 3000 }),
+    plan: makePlan({
+      name: 'retina',
+      spec: 'mmdet-retinanet',
+      levels: SSD300_LEVELS.slice(0, 3),
+      numClasses: 80,
+      candidateCap: 3000,
+    }),
     loops: ['hit |= x[j] > bound;', 'bits |= pd_retina_bit16[q] & (0u - (uint32_t)(row[q] > pool->reject));'],
   },
   {
     name: 'probabilities with a background column (tflite-ssd, 91 columns)',
-    plan: makePlan({ name: 'tfl', spec: { ...PRESETS['tflite-ssd']!, scoreThreshold: 0.3 }, levels: SSD300_LEVELS.slice(1, 3), numClasses: 91, candidateCap: 2048 }),
+    plan: makePlan({
+      name: 'tfl',
+      spec: { ...PRESETS['tflite-ssd']!, scoreThreshold: 0.3 },
+      levels: SSD300_LEVELS.slice(1, 3),
+      numClasses: 91,
+      candidateCap: 2048,
+    }),
     loops: [
       'hit |= (int32_t)(x[j] > bound) & pd_tfl_block_label[j];',
       'hit |= (int32_t)(uni > 0.0f) & (int32_t)(v > 0.6f);', // agnostic NMS: a candidate against 16 kept boxes at once
@@ -43,7 +58,13 @@ const CASES: { name: string; plan: EmitPlan; loops: string[] }[] = [
   },
   {
     name: 'per-class NMS with one label (ultraface)',
-    plan: makePlan({ name: 'uf', spec: 'ultraface', levels: SSD300_LEVELS.slice(0, 2), numClasses: 2, candidateCap: 200 }),
+    plan: makePlan({
+      name: 'uf',
+      spec: 'ultraface',
+      levels: SSD300_LEVELS.slice(0, 2),
+      numClasses: 2,
+      candidateCap: 200,
+    }),
     loops: ['hit |= (int32_t)(uni > 0.0f) & (int32_t)(v > 0.5f) & (int32_t)(klab[i] == label);'],
   },
 ];
@@ -57,16 +78,34 @@ describe.skipIf(!hasGcc || gccMajor < 12)('the emitted C vectorizes at -O2', () 
         writeFiles(t.dir, files);
         const lines = files.find((f) => f.name === 'postprocess.c')!.text.split('\n');
         for (const march of [['-DPD_PORTABLE'], [], ['-march=native']]) {
-          const r = spawnSync('gcc', [...STRICT_FLAGS, '-O2', ...march, '-fopt-info-vec-optimized', '-c', 'postprocess.c', '-o', join(t.dir, 'p.o')], { cwd: t.dir, encoding: 'utf8' });
+          const r = spawnSync(
+            'gcc',
+            [
+              ...STRICT_FLAGS,
+              '-O2',
+              ...march,
+              '-fopt-info-vec-optimized',
+              '-c',
+              'postprocess.c',
+              '-o',
+              join(t.dir, 'p.o'),
+            ],
+            { cwd: t.dir, encoding: 'utf8' },
+          );
           expect(r.status, r.stderr).toBe(0);
-          const vectorized = new Set([...r.stderr.matchAll(/postprocess\.c:(\d+):\d+: optimized: loop vectorized/g)].map((m) => Number(m[1])));
+          const vectorized = new Set(
+            [...r.stderr.matchAll(/postprocess\.c:(\d+):\d+: optimized: loop vectorized/g)].map((m) => Number(m[1])),
+          );
           for (const loop of loops) {
             const at = lines.findIndex((l) => l.includes(loop));
             expect(at, `no loop "${loop}" in the source`).toBeGreaterThanOrEqual(0);
             // gcc reports a loop at its `for` line: this one, or the nearest above for a multi-line body
             let head = at;
             while (head > 0 && !lines[head]!.includes('for (')) head--;
-            expect(vectorized.has(head + 1), `${march.join(' ') || 'as shipped'}: not vectorized: ${lines[at]!.trim()}`).toBe(true);
+            expect(
+              vectorized.has(head + 1),
+              `${march.join(' ') || 'as shipped'}: not vectorized: ${lines[at]!.trim()}`,
+            ).toBe(true);
           }
         }
       } finally {

@@ -14,7 +14,26 @@ describe('CodeWriter', () => {
     });
     w.block('typedef struct', () => w.line('int a;'), ' s_t;');
     expect(w.toString()).toBe(
-      ['/* one line */', '/**', ' * first', ' *', ' * third', ' */', 'int f(void) {', '    int x = 0;', '', '    if (x) {', '        return 1;', '    }', '    return x;', '}', 'typedef struct {', '    int a;', '} s_t;', ''].join('\n'),
+      [
+        '/* one line */',
+        '/**',
+        ' * first',
+        ' *',
+        ' * third',
+        ' */',
+        'int f(void) {',
+        '    int x = 0;',
+        '',
+        '    if (x) {',
+        '        return 1;',
+        '    }',
+        '    return x;',
+        '}',
+        'typedef struct {',
+        '    int a;',
+        '} s_t;',
+        '',
+      ].join('\n'),
     );
     expect(() => new CodeWriter().dedent()).toThrow(/dedent below zero/);
   });

@@ -29,12 +29,22 @@ function makeGt(images: number[], categories: number[], rows: [number, number, B
     images: images.map((id) => ({ id })),
     categories: categories.map((id) => ({ id })),
     annotations: rows.map(([image_id, category_id, bbox, iscrowd], n): CocoAnnotation => ({
-      id: n + 1, image_id, category_id, bbox, area: bbox[2] * bbox[3], iscrowd: iscrowd ?? 0,
+      id: n + 1,
+      image_id,
+      category_id,
+      bbox,
+      area: bbox[2] * bbox[3],
+      iscrowd: iscrowd ?? 0,
     })),
   };
 }
 
-const det = (image_id: number, category_id: number, bbox: Box, score: number): CocoDetection => ({ image_id, category_id, bbox, score });
+const det = (image_id: number, category_id: number, bbox: Box, score: number): CocoDetection => ({
+  image_id,
+  category_id,
+  bbox,
+  score,
+});
 
 const L1: Box = [0, 0, 100, 100]; // large (10000)
 const L2: Box = [200, 0, 100, 100];
@@ -47,13 +57,26 @@ describe('COCOeval parameters', () => {
     expect(RECALL_THRESHOLDS.length).toBe(101);
     expect(RECALL_THRESHOLDS[3]).toBe(0.03);
     expect(RECALL_THRESHOLDS[100]).toBe(1);
-    expect(AREA_RANGES).toEqual([[0, 1e10], [0, 1024], [1024, 9216], [9216, 1e10]]);
+    expect(AREA_RANGES).toEqual([
+      [0, 1e10],
+      [0, 1024],
+      [1024, 9216],
+      [9216, 1e10],
+    ]);
   });
 });
 
 describe('evaluateCoco (hand-computed)', () => {
   it('perfect detections give 1 (up to pycocotools eps: tp / (tp + fp + 2^-52))', () => {
-    const gt = makeGt([1, 2], [1], [[1, 1, L1], [1, 1, L2], [2, 1, L3]]);
+    const gt = makeGt(
+      [1, 2],
+      [1],
+      [
+        [1, 1, L1],
+        [1, 1, L2],
+        [2, 1, L3],
+      ],
+    );
     const r = evaluateCoco(gt, [det(1, 1, L1, 0.9), det(1, 1, L2, 0.8), det(2, 1, L3, 0.7)]);
     // precision at the first TP is 1 / (1 + eps) = 1 - 2^-53 (1 + eps is exact), the rest exactly 1.
     expect(r.map).toBeCloseTo(1, 14);
@@ -66,7 +89,14 @@ describe('evaluateCoco (hand-computed)', () => {
   });
 
   it('one FP ranked above a TP', () => {
-    const gt = makeGt([1], [1], [[1, 1, L1], [1, 1, L2]]);
+    const gt = makeGt(
+      [1],
+      [1],
+      [
+        [1, 1, L1],
+        [1, 1, L2],
+      ],
+    );
     // Order TP, FP, TP: tp = [1,1,2], fp = [0,1,1], rc = [.5,.5,1], pr = [1, .5, 2/3] -> envelope [1, 2/3, 2/3].
     // Recall thresholds 0..0.50 (51 of them) sample pr[0] = 1, 0.51..1 (50) sample pr[2] = 2/3.
     // AP = (51 + 50 * 2/3) / 101 = 253/303 at every IoU threshold.
@@ -94,9 +124,20 @@ describe('evaluateCoco (hand-computed)', () => {
   it('crowd gt: IoU = intersection / det area, matches are ignored, and a crowd absorbs many dets', () => {
     const C: Box = [0, 0, 100, 100];
     const A: Box = [200, 200, 100, 100];
-    const gt = makeGt([1], [1], [[1, 1, C, 1], [1, 1, A]]);
+    const gt = makeGt(
+      [1],
+      [1],
+      [
+        [1, 1, C, 1],
+        [1, 1, A],
+      ],
+    );
     // Two small dets inside the crowd (crowd IoU 1): both ignored; the TP on A then gives AP 1.
-    const r = evaluateCoco(gt, [det(1, 1, [10, 10, 20, 20], 0.99), det(1, 1, [50, 50, 10, 10], 0.98), det(1, 1, A, 0.8)]);
+    const r = evaluateCoco(gt, [
+      det(1, 1, [10, 10, 20, 20], 0.99),
+      det(1, 1, [50, 50, 10, 10], 0.98),
+      det(1, 1, A, 0.8),
+    ]);
     expect(r.map).toBeCloseTo(1, 14);
     // Det [90,0,20,10]: intersection 10x10 = 100 over its own area 200 -> crowd IoU 0.5: ignored at t=.5 only,
     // an FP ranked first at the 9 other thresholds (AP there = envelope 1/2). map = (1 + 9 * 0.5) / 10 = 0.55.
@@ -105,7 +146,14 @@ describe('evaluateCoco (hand-computed)', () => {
     expect(r2.ap75).toBe(0.5);
     expect(r2.map).toBeCloseTo(0.55, 14);
     // Without the crowd flag the same det is an ordinary FP everywhere (IoU 100 / 10100).
-    const gtNoCrowd = makeGt([1], [1], [[1, 1, C], [1, 1, A]]);
+    const gtNoCrowd = makeGt(
+      [1],
+      [1],
+      [
+        [1, 1, C],
+        [1, 1, A],
+      ],
+    );
     const r3 = evaluateCoco(gtNoCrowd, [det(1, 1, [90, 0, 20, 10], 0.95), det(1, 1, A, 0.8)]);
     // tp = [0,1], fp = [1,1], npig = 2: rc = [0, .5], pr = [0, .5] -> thresholds <= .5 sample .5, above 0: 51 * .5 / 101.
     expect(r3.map).toBeCloseTo(25.5 / 101, 14);
@@ -114,7 +162,15 @@ describe('evaluateCoco (hand-computed)', () => {
   it('area ranges: gts outside the range are ignored, unmatched dets outside it too', () => {
     const S: Box = [0, 0, 20, 20]; // 400: small
     const Md: Box = [100, 0, 50, 50]; // 2500: medium
-    const gt = makeGt([1], [1], [[1, 1, S], [1, 1, Md], [1, 1, L3]]);
+    const gt = makeGt(
+      [1],
+      [1],
+      [
+        [1, 1, S],
+        [1, 1, Md],
+        [1, 1, L3],
+      ],
+    );
     const dets = [det(1, 1, [600, 600, 10, 10], 0.95), det(1, 1, S, 0.9), det(1, 1, Md, 0.8), det(1, 1, L3, 0.7)];
     const r = evaluateCoco(gt, dets);
     // all: FP, TP, TP, TP with npig 3: pr = [0, 1/2, 2/3, 3/4] -> envelope 3/4 -> AP 0.75.
@@ -143,7 +199,8 @@ describe('evaluateCoco (hand-computed)', () => {
 
   it('maxDets: 100 dets per image and category, 1/10 for AR1/AR10', () => {
     const gt = makeGt([1], [1], [[1, 1, L1]]);
-    const fps = (n: number) => Array.from({ length: n }, (_, q) => det(1, 1, [1000 + 10 * q, 1000, 5, 5], 0.9 - q * 1e-3));
+    const fps = (n: number) =>
+      Array.from({ length: n }, (_, q) => det(1, 1, [1000 + 10 * q, 1000, 5, 5], 0.9 - q * 1e-3));
     // TP ranked 101st: cut off -> AP 0, AR 0.
     const cut = evaluateCoco(gt, [...fps(100), det(1, 1, L1, 0.01)]);
     expect(cut.map).toBe(0);
@@ -163,7 +220,10 @@ describe('evaluateCoco (hand-computed)', () => {
     const gt = makeGt([1], [1, 2], [[1, 1, L1]]);
     const r = evaluateCoco(gt, [det(1, 1, L1, 0.9), det(1, 2, L2, 0.95), det(1, 7, L3, 0.99)], { perCategory: true });
     expect(r.map).toBeCloseTo(1, 14);
-    expect(r.perCategory).toEqual([{ categoryId: 1, ap: expect.closeTo(1, 14) }, { categoryId: 2, ap: -1 }]);
+    expect(r.perCategory).toEqual([
+      { categoryId: 1, ap: expect.closeTo(1, 14) },
+      { categoryId: 2, ap: -1 },
+    ]);
   });
 
   it('empty detections give 0 (and -1 where there is no gt)', () => {
@@ -187,13 +247,27 @@ describe('evaluateCoco (hand-computed)', () => {
   });
 
   it('a det takes the highest-IoU free gt; a matched gt is not reused', () => {
-    const gt = makeGt([1], [1], [[1, 1, [0, 0, 100, 100]], [1, 1, [10, 0, 100, 100]]]);
+    const gt = makeGt(
+      [1],
+      [1],
+      [
+        [1, 1, [0, 0, 100, 100]],
+        [1, 1, [10, 0, 100, 100]],
+      ],
+    );
     // d1 = gt2 exactly (IoU .818 with gt1, 1 with gt2) -> gt2; d2 = gt1 exactly -> gt1 still free -> 2 TPs.
     const r = evaluateCoco(gt, [det(1, 1, [10, 0, 100, 100], 0.9), det(1, 1, [0, 0, 100, 100], 0.8)]);
     expect(r.map).toBeCloseTo(1, 14);
     // Two copies of the same det: the second finds its gt taken -> FP at every threshold, ranked last.
     // tp = [1,1], fp = [0,1], npig = 2: rc = [.5,.5] -> thresholds <= .5 sample 1, above: none -> AP 51/101.
-    const gt1 = makeGt([1], [1], [[1, 1, L1], [1, 1, L2]]);
+    const gt1 = makeGt(
+      [1],
+      [1],
+      [
+        [1, 1, L1],
+        [1, 1, L2],
+      ],
+    );
     expect(evaluateCoco(gt1, [det(1, 1, L1, 0.9), det(1, 1, L1, 0.8)]).map).toBeCloseTo(51 / 101, 14);
   });
 
@@ -204,7 +278,15 @@ describe('evaluateCoco (hand-computed)', () => {
   });
 
   it('a prepared ground truth gives the same numbers on every call', () => {
-    const gt = makeGt([1, 2], [1, 2], [[1, 1, L1], [1, 2, L2], [2, 1, L3]]);
+    const gt = makeGt(
+      [1, 2],
+      [1, 2],
+      [
+        [1, 1, L1],
+        [1, 2, L2],
+        [2, 1, L3],
+      ],
+    );
     const prepared = prepareGroundTruth(gt);
     const a = [det(1, 1, L1, 0.9), det(1, 1, FAR, 0.95), det(2, 1, L3, 0.4), det(1, 2, L2, 0.3)];
     const first = prepared.evaluate(a).stats;
@@ -218,7 +300,9 @@ describe('evaluateCoco (hand-computed)', () => {
 describe('detection errors', () => {
   const gt = makeGt([1], [1], [[1, 1, L1]]);
   it('rejects detections on images missing from the ground truth, naming the image id', () => {
-    expect(() => evaluateCoco(gt, [det(42, 1, L1, 0.5)])).toThrow(/detection 0 refers to image_id 42, which is not in the ground-truth images/);
+    expect(() => evaluateCoco(gt, [det(42, 1, L1, 0.5)])).toThrow(
+      /detection 0 refers to image_id 42, which is not in the ground-truth images/,
+    );
   });
   it('rejects non-finite scores and boxes', () => {
     expect(() => evaluateCoco(gt, [det(1, 1, [0, 0, NaN, 1], 0.5)])).toThrow(PrunedetError);
@@ -231,7 +315,14 @@ describe('fidelity mode', () => {
     const gt = detectionsAsGroundTruth(ref, { imageIds: [1, 2, 3] });
     expect(gt.images.map((i) => i.id)).toEqual([1, 2, 3]);
     expect(gt.categories.map((c) => c.id)).toEqual([1, 3]);
-    expect(gt.annotations[3]).toEqual({ id: 4, image_id: 2, category_id: 3, bbox: [10, 10, 20, 20], area: 400, iscrowd: 0 });
+    expect(gt.annotations[3]).toEqual({
+      id: 4,
+      image_id: 2,
+      category_id: 3,
+      bbox: [10, 10, 20, 20],
+      area: 400,
+      iscrowd: 0,
+    });
     const prepared = prepareGroundTruth(gt);
     expect(prepared.evaluate(ref).map).toBeCloseTo(1, 14);
     // Candidate lost the L2 detection and the category-3 one: category 1 AP = recall 2/3 reached at precision 1
@@ -253,16 +344,28 @@ describe('loadCocoAnnotations', () => {
     writeFileSync(p, typeof json === 'string' ? json : JSON.stringify(json));
     return p;
   };
-  const good = makeGt([1, 2], [1], [[1, 1, L1], [2, 1, L2, 1]]);
+  const good = makeGt(
+    [1, 2],
+    [1],
+    [
+      [1, 1, L1],
+      [2, 1, L2, 1],
+    ],
+  );
 
   it('loads a valid file', () => {
     const gt = loadCocoAnnotations(write('good.json', good));
     expect(gt.annotations).toHaveLength(2);
   });
   it('names the unknown image id', () => {
-    const bad = { ...good, annotations: [...good.annotations, { id: 9, image_id: 77, category_id: 1, bbox: [0, 0, 1, 1], area: 1 }] };
+    const bad = {
+      ...good,
+      annotations: [...good.annotations, { id: 9, image_id: 77, category_id: 1, bbox: [0, 0, 1, 1], area: 1 }],
+    };
     const p = write('unknown-image.json', bad);
-    expect(() => loadCocoAnnotations(p)).toThrow(`${p}: annotations[2] (id 9) refers to image_id 77, which is not in "images"`);
+    expect(() => loadCocoAnnotations(p)).toThrow(
+      `${p}: annotations[2] (id 9) refers to image_id 77, which is not in "images"`,
+    );
     try {
       loadCocoAnnotations(p);
     } catch (e) {
@@ -271,7 +374,9 @@ describe('loadCocoAnnotations', () => {
     }
   });
   it('names missing keys', () => {
-    expect(() => loadCocoAnnotations(write('no-cats.json', { images: [], annotations: [] }))).toThrow(/has no "categories" array/);
+    expect(() => loadCocoAnnotations(write('no-cats.json', { images: [], annotations: [] }))).toThrow(
+      /has no "categories" array/,
+    );
     const noBbox = { ...good, annotations: [{ id: 1, image_id: 1, category_id: 1, area: 5 }] };
     expect(() => loadCocoAnnotations(write('no-bbox.json', noBbox))).toThrow(/annotations\[0\] \(id 1\) has no "bbox"/);
     const noArea = { ...good, annotations: [{ id: 1, image_id: 1, category_id: 1, bbox: [0, 0, 1, 1] }] };
@@ -307,7 +412,8 @@ function randomScene(seed: number): { gt: CocoGroundTruth; dets: CocoDetection[]
   const box = (): Box => [8 * Math.floor(rnd() * 20), 8 * Math.floor(rnd() * 20), pick(sizes), pick(sizes)];
   const rows: [number, number, Box, number?][] = [];
   for (const im of images) {
-    for (let q = Math.floor(rnd() * 8); q > 0; q--) rows.push([im, pick(categories.slice(0, Math.max(1, categories.length - 1))), box(), rnd() < 0.1 ? 1 : 0]);
+    for (let q = Math.floor(rnd() * 8); q > 0; q--)
+      rows.push([im, pick(categories.slice(0, Math.max(1, categories.length - 1))), box(), rnd() < 0.1 ? 1 : 0]);
   }
   const gt = makeGt(images, categories, rows);
   for (const a of gt.annotations) if (rnd() < 0.2) a.area = pick([1024, 9216, 500, 3000, 20000]);
@@ -317,12 +423,15 @@ function randomScene(seed: number): { gt: CocoGroundTruth; dets: CocoDetection[]
     if (rnd() < 0.7) {
       const [x, y, w, h] = a.bbox as Box;
       const j = () => pick([0, 0, 2, 4, 8, -4]);
-      dets.push(det(a.image_id, a.category_id, [x + j(), y + j(), w + j(), h + j()], rnd() < 0.3 ? pick(scores) : rnd()));
+      dets.push(
+        det(a.image_id, a.category_id, [x + j(), y + j(), w + j(), h + j()], rnd() < 0.3 ? pick(scores) : rnd()),
+      );
     }
   }
   for (const im of images) {
     const n = rnd() < 0.15 ? 120 : Math.floor(rnd() * 6);
-    for (let q = 0; q < n; q++) dets.push(det(im, rnd() < 0.05 ? 9 : pick(categories), box(), rnd() < 0.3 ? pick(scores) : rnd()));
+    for (let q = 0; q < n; q++)
+      dets.push(det(im, rnd() < 0.05 ? 9 : pick(categories), box(), rnd() < 0.3 ? pick(scores) : rnd()));
   }
   // Shuffle so input order (the tie-break inside an image) is arbitrary.
   for (let i = dets.length - 1; i > 0; i--) {
@@ -335,7 +444,10 @@ function randomScene(seed: number): { gt: CocoGroundTruth; dets: CocoDetection[]
 describe.skipIf(!numpyOk)('cross-check with the numpy re-statement', () => {
   it('gives bit-identical stats on 60 random scenes', () => {
     const scenes = Array.from({ length: 60 }, (_, q) => randomScene(1000 + q));
-    const r = spawnSync('python3', [join(here, 'cocoeval-numpy-ref.py')], { input: JSON.stringify(scenes), encoding: 'utf8' });
+    const r = spawnSync('python3', [join(here, 'cocoeval-numpy-ref.py')], {
+      input: JSON.stringify(scenes),
+      encoding: 'utf8',
+    });
     expect(r.status, r.stderr).toBe(0);
     const expected = (JSON.parse(r.stdout) as string[][]).map((stats) => stats.map(Number));
     let informative = 0;

@@ -6,7 +6,13 @@ import { deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeImage, decodeImageBytes, listImages, type RgbImage } from '../../src/image/decode';
-import { ULTRA_LIGHT_FACE_320, boxToImage, preprocess, resizeGeometry, type PreprocessOptions } from '../../src/image/preprocess';
+import {
+  ULTRA_LIGHT_FACE_320,
+  boxToImage,
+  preprocess,
+  resizeGeometry,
+  type PreprocessOptions,
+} from '../../src/image/preprocess';
 import { resizeBilinear } from '../../src/image/resize';
 import { PrunedetError } from '../../src/errors';
 import { FACES } from '../_support/shared';
@@ -57,12 +63,7 @@ describe('resizeBilinear (cv2.INTER_LINEAR semantics)', () => {
     //   (1536 * 3200) >> 16 = 75, (512 * 20480) >> 16 = 160 -> (75 + 160 + 2) >> 2 = 59 (exact: 58.75).
     // Same numbers as cv2.resize(np.array([[0, 100], [200, 40]], np.uint8), (4, 4)) (OpenCV 4.6).
     const out = resizeBilinear(Uint8Array.from([0, 100, 200, 40]), 2, 2, 1, 4, 4);
-    expect(Array.from(out)).toEqual([
-      0, 25, 75, 100,
-      50, 59, 76, 85,
-      150, 126, 79, 55,
-      200, 160, 80, 40,
-    ]);
+    expect(Array.from(out)).toEqual([0, 25, 75, 100, 50, 59, 76, 85, 150, 126, 79, 55, 200, 160, 80, 40]);
   });
 
   it('truncates like OpenCV, not like exact rounding', () => {
@@ -88,7 +89,10 @@ describe('resizeBilinear (cv2.INTER_LINEAR semantics)', () => {
     expect(resizeBilinear(src, 6, 4, 3, 6, 4)).toEqual(src);
     // fx = 2 dx + .5: weights (1024, 1024) both ways -> (a + b + c + d + 2) >> 2.
     const g = Uint8Array.from([10, 20, 30, 41, 50, 60, 70, 81]); // 4x2, one channel
-    expect(Array.from(resizeBilinear(g, 4, 2, 1, 2, 1))).toEqual([(10 + 20 + 50 + 60 + 2) >> 2, (30 + 41 + 70 + 81 + 2) >> 2]);
+    expect(Array.from(resizeBilinear(g, 4, 2, 1, 2, 1))).toEqual([
+      (10 + 20 + 50 + 60 + 2) >> 2,
+      (30 + 41 + 70 + 81 + 2) >> 2,
+    ]);
   });
 
   it('writes into a region of a larger canvas', () => {
@@ -112,7 +116,13 @@ describe('preprocess', () => {
   });
 
   it('bgr puts the blue plane first; mean/std are read in R, G, B order', () => {
-    const opts: PreprocessOptions = { size: [4, 2], mean: [10, 20, 30], std: [1, 2, 4], channelOrder: 'bgr', resize: 'bilinear' };
+    const opts: PreprocessOptions = {
+      size: [4, 2],
+      mean: [10, 20, 30],
+      std: [1, 2, 4],
+      channelOrder: 'bgr',
+      resize: 'bilinear',
+    };
     const t = preprocess(solid(4, 2, [11, 22, 34]), opts);
     expect(t[0]).toBe(1); // B: (34 - 30) / 4
     expect(t[8]).toBe(1); // G: (22 - 20) / 2
@@ -129,7 +139,14 @@ describe('preprocess', () => {
     const s = resizeGeometry(640, 480, { size: [320, 240] });
     expect(s).toMatchObject({ scaleX: 0.5, scaleY: 0.5, padX: 0, padY: 0 });
 
-    const opts: PreprocessOptions = { size: [8, 8], mean: [100, 100, 100], std: [50, 50, 50], channelOrder: 'rgb', letterbox: true, resize: 'bilinear' };
+    const opts: PreprocessOptions = {
+      size: [8, 8],
+      mean: [100, 100, 100],
+      std: [50, 50, 50],
+      channelOrder: 'rgb',
+      letterbox: true,
+      resize: 'bilinear',
+    };
     const t = preprocess(solid(8, 4, [200, 200, 200]), opts);
     // 8x4 -> 8x4 at padY = 2: rows 0-1 and 6-7 are padding (0), rows 2-5 are (200 - 100) / 50 = 2.
     const rows = Array.from({ length: 8 }, (_, y) => t[y * 8 + 3]);
@@ -183,7 +200,10 @@ describe('decodeImage: JPEG', () => {
     expectImagesError(() => decodeImage(truncated), new RegExp(`image ${truncated} is not a readable JPEG \\(`));
     expect(sha(truncated)).toBe(before);
     const junk = join(dir, 'junk.jpg');
-    writeFileSync(junk, Uint8Array.from({ length: 400 }, (_, i) => (i < 3 ? [0xff, 0xd8, 0xff][i]! : (i * 7919) & 255)));
+    writeFileSync(
+      junk,
+      Uint8Array.from({ length: 400 }, (_, i) => (i < 3 ? [0xff, 0xd8, 0xff][i]! : (i * 7919) & 255)),
+    );
     expectImagesError(() => decodeImage(junk), /junk\.jpg is not a readable JPEG/);
   });
 
@@ -200,14 +220,32 @@ describe('decodeImage: JPEG', () => {
 
 // --- PNG: a tiny encoder for the tests (filter per row chosen by the caller, optional Adam7) ---------------------------
 /** `rows(w, h)` returns the packed (unfiltered) scanlines of a w x h sub-image; filters cycle 0..4. */
-function encodePng(width: number, height: number, depth: number, colorType: number, pixel: (x: number, y: number) => number[], opts: { interlace?: boolean; palette?: number[] } = {}): Uint8Array {
+function encodePng(
+  width: number,
+  height: number,
+  depth: number,
+  colorType: number,
+  pixel: (x: number, y: number) => number[],
+  opts: { interlace?: boolean; palette?: number[] } = {},
+): Uint8Array {
   const channels = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }[colorType]!;
   const bpp = Math.max(1, (channels * depth) >> 3);
-  const passes = opts.interlace ? [[0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2]] : [[0, 0, 1, 1]];
+  const passes = opts.interlace
+    ? [
+        [0, 0, 8, 8],
+        [4, 0, 8, 8],
+        [0, 4, 4, 8],
+        [2, 0, 4, 4],
+        [0, 2, 2, 4],
+        [1, 0, 2, 2],
+        [0, 1, 1, 2],
+      ]
+    : [[0, 0, 1, 1]];
   const raw: number[] = [];
   let filterType = 0;
   for (const [x0, y0, dx, dy] of passes) {
-    const pw = Math.ceil((width - x0!) / dx!), ph = Math.ceil((height - y0!) / dy!);
+    const pw = Math.ceil((width - x0!) / dx!),
+      ph = Math.ceil((height - y0!) / dy!);
     if (pw <= 0 || ph <= 0) continue;
     const stride = Math.ceil((pw * channels * depth) / 8);
     let prev = new Array(stride).fill(0);
@@ -227,9 +265,21 @@ function encodePng(width: number, height: number, depth: number, colorType: numb
       }
       const f = filterType++ % 5;
       const enc = line.map((v, i) => {
-        const a = i >= bpp ? line[i - bpp] : 0, b = prev[i], c = i >= bpp ? prev[i - bpp] : 0;
+        const a = i >= bpp ? line[i - bpp] : 0,
+          b = prev[i],
+          c = i >= bpp ? prev[i - bpp] : 0;
         const p = a + b - c;
-        const pred = [0, a, b, (a + b) >> 1, Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c][f]!;
+        const pred = [
+          0,
+          a,
+          b,
+          (a + b) >> 1,
+          Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c)
+            ? a
+            : Math.abs(p - b) <= Math.abs(p - c)
+              ? b
+              : c,
+        ][f]!;
         return (v - pred) & 255;
       });
       raw.push(f, ...enc);
@@ -244,32 +294,60 @@ function encodePng(width: number, height: number, depth: number, colorType: numb
 }
 
 describe('decodeImage: PNG', () => {
-  const W = 11, H = 9; // odd sizes exercise partial bytes and the small Adam7 passes
+  const W = 11,
+    H = 9; // odd sizes exercise partial bytes and the small Adam7 passes
   const rgb = (x: number, y: number) => [(x * 23) & 255, (y * 29) & 255, (x * y * 7) & 255];
 
   it.each([
     ['RGB 8-bit', 8, 2, (x: number, y: number) => rgb(x, y), (x: number, y: number) => rgb(x, y)],
-    ['RGBA 8-bit (alpha dropped)', 8, 6, (x: number, y: number) => [...rgb(x, y), 17], (x: number, y: number) => rgb(x, y)],
-    ['RGB 16-bit (high byte)', 16, 2, (x: number, y: number) => rgb(x, y).map((v) => v * 256 + 255), (x: number, y: number) => rgb(x, y)],
+    [
+      'RGBA 8-bit (alpha dropped)',
+      8,
+      6,
+      (x: number, y: number) => [...rgb(x, y), 17],
+      (x: number, y: number) => rgb(x, y),
+    ],
+    [
+      'RGB 16-bit (high byte)',
+      16,
+      2,
+      (x: number, y: number) => rgb(x, y).map((v) => v * 256 + 255),
+      (x: number, y: number) => rgb(x, y),
+    ],
     ['grey 8-bit', 8, 0, (x: number) => [x * 20], (x: number) => [x * 20, x * 20, x * 20]],
-    ['grey 1-bit', 1, 0, (x: number, y: number) => [(x + y) & 1], (x: number, y: number) => new Array(3).fill(((x + y) & 1) * 255)],
+    [
+      'grey 1-bit',
+      1,
+      0,
+      (x: number, y: number) => [(x + y) & 1],
+      (x: number, y: number) => new Array(3).fill(((x + y) & 1) * 255),
+    ],
     ['grey 4-bit', 4, 0, (x: number) => [x], (x: number) => new Array(3).fill(x * 17)],
     ['grey + alpha 16-bit', 16, 4, (x: number) => [x * 4000, 65535], (x: number) => new Array(3).fill((x * 4000) >> 8)],
   ] as const)('%s', (_name, depth, colorType, pixel, expected) => {
     for (const interlace of [false, true]) {
       const img = decodeImageBytes(encodePng(W, H, depth, colorType, pixel, { interlace }), 'x.png');
       expect([img.width, img.height]).toEqual([W, H]);
-      for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) {
-        expect(Array.from(img.data.subarray((y * W + x) * 3, (y * W + x) * 3 + 3)), `${x},${y} interlace=${interlace}`).toEqual(expected(x, y));
-      }
+      for (let y = 0; y < H; y++)
+        for (let x = 0; x < W; x++) {
+          expect(
+            Array.from(img.data.subarray((y * W + x) * 3, (y * W + x) * 3 + 3)),
+            `${x},${y} interlace=${interlace}`,
+          ).toEqual(expected(x, y));
+        }
     }
   });
 
   it('palette 2-bit', () => {
     const palette = [255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9];
-    const img = decodeImageBytes(encodePng(W, H, 2, 3, (x, y) => [(x + 2 * y) % 4], { palette }), 'p.png');
+    const img = decodeImageBytes(
+      encodePng(W, H, 2, 3, (x, y) => [(x + 2 * y) % 4], { palette }),
+      'p.png',
+    );
     const i = (3 + 2 * 5) % 4;
-    expect(Array.from(img.data.subarray((5 * W + 3) * 3, (5 * W + 3) * 3 + 3))).toEqual(palette.slice(3 * i, 3 * i + 3));
+    expect(Array.from(img.data.subarray((5 * W + 3) * 3, (5 * W + 3) * 3 + 3))).toEqual(
+      palette.slice(3 * i, 3 * i + 3),
+    );
   });
 
   it('truncated or damaged PNGs are E_IMAGES naming the file', () => {
@@ -279,7 +357,10 @@ describe('decodeImage: PNG', () => {
     expectImagesError(() => decodeImage(p), /cut\.png is not a readable PNG \(.*truncated/);
     const flipped = good.slice();
     flipped[70] = flipped[70]! ^ 0xff; // inside the second IDAT chunk's data (it starts at byte 55)
-    expectImagesError(() => decodeImageBytes(flipped, 'flip.png'), /flip\.png is not a readable PNG \(chunk IDAT fails its CRC\)/);
+    expectImagesError(
+      () => decodeImageBytes(flipped, 'flip.png'),
+      /flip\.png is not a readable PNG \(chunk IDAT fails its CRC\)/,
+    );
   });
 });
 
@@ -287,8 +368,16 @@ describe('listImages', () => {
   it('lists jpg/jpeg/png by name (code-point order), skipping other files, dot-files and folders', () => {
     const d = join(dir, 'list');
     mkdirSync(join(d, 'sub.jpg'), { recursive: true });
-    for (const n of ['b.jpg', 'a.PNG', 'c.jpeg', 'B.JPG', 'notes.txt', '.hidden.jpg', '10.jpg', '9.jpg']) writeFileSync(join(d, n), 'x');
-    expect(listImages(d).map((p) => p.slice(d.length + 1))).toEqual(['10.jpg', '9.jpg', 'B.JPG', 'a.PNG', 'b.jpg', 'c.jpeg']);
+    for (const n of ['b.jpg', 'a.PNG', 'c.jpeg', 'B.JPG', 'notes.txt', '.hidden.jpg', '10.jpg', '9.jpg'])
+      writeFileSync(join(d, n), 'x');
+    expect(listImages(d).map((p) => p.slice(d.length + 1))).toEqual([
+      '10.jpg',
+      '9.jpg',
+      'B.JPG',
+      'a.PNG',
+      'b.jpg',
+      'c.jpeg',
+    ]);
   });
   it('an empty or missing folder is E_IMAGES', () => {
     const d = join(dir, 'empty');
@@ -307,7 +396,11 @@ describe.skipIf(!hasFaces)('real photos (shared/images/faces)', () => {
   it('decodes every photo (baseline and progressive) and preprocesses it for Ultra-Light', () => {
     const files = listImages(FACES);
     expect(files.length).toBeGreaterThanOrEqual(20);
-    const sizes: Record<string, [number, number]> = { '1.jpg': [720, 478], '17.jpg': [1600, 898], '13.jpg': [450, 344] };
+    const sizes: Record<string, [number, number]> = {
+      '1.jpg': [720, 478],
+      '17.jpg': [1600, 898],
+      '13.jpg': [450, 344],
+    };
     for (const f of files) {
       const before = sha(f);
       const img = decodeImage(f);
@@ -315,8 +408,9 @@ describe.skipIf(!hasFaces)('real photos (shared/images/faces)', () => {
       if (sizes[name]) expect([img.width, img.height], name).toEqual(sizes[name]);
       const t = preprocess(img, ULTRA_LIGHT_FACE_320);
       expect(t.length).toBe(3 * 320 * 240);
-      let min = Infinity, max = -Infinity;
-      for (const v of t) (min = Math.min(min, v)), (max = Math.max(max, v));
+      let min = Infinity,
+        max = -Infinity;
+      for (const v of t) ((min = Math.min(min, v)), (max = Math.max(max, v)));
       expect(min).toBeGreaterThanOrEqual(-127 / 128);
       expect(max).toBeLessThanOrEqual(1);
       expect(sha(f)).toBe(before);

@@ -14,8 +14,11 @@ import { mulberry32 } from '../_support/prng';
 import { pngChunk, pngFile } from '../_support/png';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const python = ['python3', '/usr/bin/python3'].find((py) => spawnSync(py, ['-c', 'import cv2'], { encoding: 'utf8' }).status === 0);
-if (!python) console.warn('skipping the OpenCV parity tests: no python3 with cv2 (apt-get install python3-opencv to run them)');
+const python = ['python3', '/usr/bin/python3'].find(
+  (py) => spawnSync(py, ['-c', 'import cv2'], { encoding: 'utf8' }).status === 0,
+);
+if (!python)
+  console.warn('skipping the OpenCV parity tests: no python3 with cv2 (apt-get install python3-opencv to run them)');
 
 function png(width: number, height: number, colorType: 2 | 6, rows: Uint8Array): Uint8Array {
   return pngFile({ width, height, depth: 8, colorType }, [pngChunk('IDAT', deflateSync(rows))]);
@@ -28,13 +31,26 @@ describe.skipIf(!python)('OpenCV parity', () => {
   it('resizeBilinear == cv2.resize(INTER_LINEAR) and the PNG decoder == cv2.imread', () => {
     const rnd = mulberry32(42);
     const sizes: [number, number, number, number, number][] = [
-      [2, 2, 4, 4, 1], [17, 2, 17, 5, 1], [640, 480, 320, 240, 3], [1024, 768, 320, 240, 3], [720, 478, 320, 240, 3],
-      [100, 75, 300, 300, 3], [33, 17, 7, 5, 3], [7, 5, 33, 17, 3], [1600, 898, 640, 480, 3], [5, 3, 64, 48, 3], [13, 11, 26, 22, 1],
-      [301, 199, 300, 300, 3], [320, 240, 320, 240, 3],
+      [2, 2, 4, 4, 1],
+      [17, 2, 17, 5, 1],
+      [640, 480, 320, 240, 3],
+      [1024, 768, 320, 240, 3],
+      [720, 478, 320, 240, 3],
+      [100, 75, 300, 300, 3],
+      [33, 17, 7, 5, 3],
+      [7, 5, 33, 17, 3],
+      [1600, 898, 640, 480, 3],
+      [5, 3, 64, 48, 3],
+      [13, 11, 26, 22, 1],
+      [301, 199, 300, 300, 3],
+      [320, 240, 320, 240, 3],
     ];
     const resize = sizes.map(([w, h, dw, dh, cn]) => {
       // Smooth image plus noise: both flat and busy regions.
-      const data = Uint8Array.from({ length: w * h * cn }, (_, i) => (Math.floor(((i / cn) % w) * 255 / w) + Math.floor(rnd() * 60)) & 255);
+      const data = Uint8Array.from(
+        { length: w * h * cn },
+        (_, i) => (Math.floor((((i / cn) % w) * 255) / w) + Math.floor(rnd() * 60)) & 255,
+      );
       return { w, h, cn, dw, dh, data };
     });
     const pngs = [2, 6].map((colorType, q) => {
@@ -49,10 +65,21 @@ describe.skipIf(!python)('OpenCV parity', () => {
       writeFileSync(path, png(w, h, colorType as 2 | 6, rows));
       return path;
     });
-    const job = { resize: resize.map((r) => ({ ...r, data: undefined, hex: Buffer.from(r.data).toString('hex') })), read: pngs };
-    const run = spawnSync(python!, [join(here, 'opencv-reference.py')], { input: JSON.stringify(job), encoding: 'utf8', maxBuffer: 1 << 28 });
+    const job = {
+      resize: resize.map((r) => ({ ...r, data: undefined, hex: Buffer.from(r.data).toString('hex') })),
+      read: pngs,
+    };
+    const run = spawnSync(python!, [join(here, 'opencv-reference.py')], {
+      input: JSON.stringify(job),
+      encoding: 'utf8',
+      maxBuffer: 1 << 28,
+    });
     expect(run.status, run.stderr).toBe(0);
-    const ref = JSON.parse(run.stdout) as { version: string; resize: string[]; read: { w: number; h: number; hex: string }[] };
+    const ref = JSON.parse(run.stdout) as {
+      version: string;
+      resize: string[];
+      read: { w: number; h: number; hex: string }[];
+    };
     resize.forEach((r, q) => {
       const got = Buffer.from(resizeBilinear(r.data, r.w, r.h, r.cn, r.dw, r.dh)).toString('hex');
       expect(got === ref.resize[q], `${r.w}x${r.h}x${r.cn} -> ${r.dw}x${r.dh} vs OpenCV ${ref.version}`).toBe(true);

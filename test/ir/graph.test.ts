@@ -61,7 +61,11 @@ describe('graph IR', () => {
 
   it('reads attributes with typed accessors and defaults', () => {
     const { b } = smallGraph();
-    const v = b.op('Conv', [], [A.int('group', 2), A.ints('pads', [1, 1, 1, 1]), A.str('auto_pad', 'VALID'), A.float('alpha', 0.5)]);
+    const v = b.op(
+      'Conv',
+      [],
+      [A.int('group', 2), A.ints('pads', [1, 1, 1, 1]), A.str('auto_pad', 'VALID'), A.float('alpha', 0.5)],
+    );
     const n = v.producer!;
     expect(n.getInt('group', 1)).toBe(2);
     expect(n.getInt('missing', 7)).toBe(7);

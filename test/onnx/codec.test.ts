@@ -18,7 +18,10 @@ describe('codec', () => {
     withExtra.set(m);
     withExtra.set(extra, m.length);
     const decoded = decodeMessage('onnx.ModelProto', withExtra);
-    expect(decoded.$unknown?.map((u) => Array.from(u))).toEqual([[0x98, 0x06, 5], [0xa2, 0x06, 2, 0x68, 0x69]]);
+    expect(decoded.$unknown?.map((u) => Array.from(u))).toEqual([
+      [0x98, 0x06, 5],
+      [0xa2, 0x06, 2, 0x68, 0x69],
+    ]);
     const again = encodeMessage('onnx.ModelProto', decoded);
     expect(Array.from(again.slice(again.length - extra.length))).toEqual(Array.from(extra));
     // and through the IR: the model's extra fields carry them
@@ -27,7 +30,13 @@ describe('codec', () => {
   });
 
   it('reads IR 10 fields that onnx-proto (IR 8) does not know: node metadata_props, function overload', () => {
-    const node = { op_type: 'Relu', input: ['x'], output: ['y'], overload: 'v2', metadata_props: [{ key: 'k', value: 'v' }] };
+    const node = {
+      op_type: 'Relu',
+      input: ['x'],
+      output: ['y'],
+      overload: 'v2',
+      metadata_props: [{ key: 'k', value: 'v' }],
+    };
     const bytes = encodeMessage('onnx.NodeProto', node);
     const back = decodeMessage('onnx.NodeProto', bytes);
     expect(back.overload).toBe('v2');

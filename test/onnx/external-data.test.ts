@@ -32,15 +32,21 @@ describe('external data', () => {
     const t = ((model.graph as ProtoMessage).initializer as ProtoMessage[])[0]!;
     delete t.raw_data;
     t.data_location = 1;
-    t.external_data = [{ key: 'location', value: location }, { key: 'offset', value: '0' }];
+    t.external_data = [
+      { key: 'location', value: location },
+      { key: 'offset', value: '0' },
+    ];
     return encodeMessage('onnx.ModelProto', model);
   }
 
-  it.each(['../secret.bin', '/etc/passwd', 'a/../../b.bin'])('refuses a location escaping the model folder: %s', (loc) => {
-    const dir = mkdtempSync(join(tmpdir(), 'pd-esc-'));
-    writeFileSync(join(dir, 'm.onnx'), withLocation(loc));
-    expect(() => loadModel(join(dir, 'm.onnx'))).toThrow(/escapes the model's folder|not a relative path inside/);
-  });
+  it.each(['../secret.bin', '/etc/passwd', 'a/../../b.bin'])(
+    'refuses a location escaping the model folder: %s',
+    (loc) => {
+      const dir = mkdtempSync(join(tmpdir(), 'pd-esc-'));
+      writeFileSync(join(dir, 'm.onnx'), withLocation(loc));
+      expect(() => loadModel(join(dir, 'm.onnx'))).toThrow(/escapes the model's folder|not a relative path inside/);
+    },
+  );
 
   it('reports a missing data file by name, at load', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pd-miss-'));

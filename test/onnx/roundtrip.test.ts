@@ -12,7 +12,9 @@ async function expectSameOutputs(a: Uint8Array, b: Uint8Array, dims: number[]): 
   const [oa, ob] = [await run(a, feeds), await run(b, feeds)];
   expect(Object.keys(ob)).toEqual(Object.keys(oa));
   for (const k of Object.keys(oa)) {
-    expect(Buffer.from(ob[k]!.data.buffer).equals(Buffer.from(oa[k]!.data.buffer)), `output ${k} bit-identical`).toBe(true);
+    expect(Buffer.from(ob[k]!.data.buffer).equals(Buffer.from(oa[k]!.data.buffer)), `output ${k} bit-identical`).toBe(
+      true,
+    );
   }
 }
 

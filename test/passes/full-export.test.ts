@@ -42,7 +42,8 @@ async function sameDetections(a: Uint8Array | string, b: string): Promise<number
 
 const CONFIGS: Record<string, (counts: number[]) => number[][]> = {
   'one anchor removed per level': (counts) => counts.map((a) => Array.from({ length: a - 1 }, (_, k) => k + 1)),
-  'uneven: level 0 emptied, one or two removed elsewhere': (counts) => counts.map((a, l) => (l === 0 ? [] : Array.from({ length: a }, (_, k) => k).filter((k) => k >= l))),
+  'uneven: level 0 emptied, one or two removed elsewhere': (counts) =>
+    counts.map((a, l) => (l === 0 ? [] : Array.from({ length: a }, (_, k) => k).filter((k) => k >= l))),
 };
 
 for (const style of ['retinanet', 'ssd'] as FullExportStyle[]) {
@@ -55,8 +56,18 @@ for (const style of ['retinanet', 'ssd'] as FullExportStyle[]) {
       expect(spec.input.shape).toEqual(FULL_EXPORT.image);
       expect(spec.imageSize).toEqual(FULL_EXPORT.network);
       expect(spec.levels.map((l) => l.featureMap)).toEqual(FULL_EXPORT.maps);
-      expect(spec.levels.map((l) => l.stride)).toEqual([[8, 8], [16, 16], [32, 32]]);
-      expect(spec.postprocessInGraph).toEqual([style === 'ssd' ? 'softmax' : 'sigmoid', 'decode', 'score-filter', 'top-k', 'nms']);
+      expect(spec.levels.map((l) => l.stride)).toEqual([
+        [8, 8],
+        [16, 16],
+        [32, 32],
+      ]);
+      expect(spec.postprocessInGraph).toEqual([
+        style === 'ssd' ? 'softmax' : 'sigmoid',
+        'decode',
+        'score-filter',
+        'top-k',
+        'nms',
+      ]);
       expect(spec.outputs.every((o) => !o.graphOutput)).toBe(true);
       expect(spec.roles.complete).toBe(true);
       // the anchors the graph computes: read off the decoding (SSD) or off the tables the post-processing gathers from
@@ -117,7 +128,12 @@ describe('--cut-head on a full export', () => {
     const { spec } = analyzeModel(loadModel(path));
     const counts = spec.levels.map((l) => l.anchorsPerLocation);
     const kept = CONFIGS['one anchor removed per level']!(counts);
-    const { report, outDir } = await compileTemp(path, { remove: removeListOf(kept, { counts }).join(','), cutHead: true, emit: ['c'], postprocess: 'torchvision-retinanet' });
+    const { report, outDir } = await compileTemp(path, {
+      remove: removeListOf(kept, { counts }).join(','),
+      cutHead: true,
+      emit: ['c'],
+      postprocess: 'torchvision-retinanet',
+    });
     expect(report.cutHead).toEqual(['scores_0', 'boxes_0', 'scores_1', 'boxes_1', 'scores_2', 'boxes_2']);
     const cut = loadModel(join(outDir, 'model.onnx'));
     expect(cut.graph.nodes.some((n) => ['NonMaxSuppression', 'TopK', 'If', 'NonZero'].includes(n.opType))).toBe(false);
@@ -138,6 +154,8 @@ describe('--cut-head on a full export', () => {
 
   it('--emit c without --cut-head is refused: the full export keeps its own NMS', async () => {
     const path = saveTemp(buildFullExport({ style: 'ssd' }));
-    await expect(compileTemp(path, { remove: '0', emit: ['c'], postprocess: 'torchvision-ssd' })).rejects.toThrow(/keeps its own post-processing \(NMS in the graph\)/);
+    await expect(compileTemp(path, { remove: '0', emit: ['c'], postprocess: 'torchvision-ssd' })).rejects.toThrow(
+      /keeps its own post-processing \(NMS in the graph\)/,
+    );
   });
 });

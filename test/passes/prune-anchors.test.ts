@@ -21,7 +21,7 @@ const PAPER = {
 
 const ssd300 = saveTemp(buildFixture('ssd300', { outputs: 'concat' }));
 
-describe('SSD300: the paper\'s configurations A-D', () => {
+describe("SSD300: the paper's configurations A-D", () => {
   for (const [name, want] of Object.entries(PAPER)) {
     it(`configuration ${name.toUpperCase()}: ${want.macs} head MACs, ${want.boxes} boxes; --remove and JSON give byte-identical models`, async () => {
       const py = await compileTemp(ssd300, { config: `configs/ssd300/config_${name}.py` });
@@ -43,7 +43,7 @@ describe('SSD300: the paper\'s configurations A-D', () => {
       expect(await equivalence(ssd300, py.outDir, py.report.config.kept, [1, 3, 300, 300])).toBeLessThanOrEqual(1e-5);
     });
   }
-  it('configuration A is the paper\'s printed remove list', async () => {
+  it("configuration A is the paper's printed remove list", async () => {
     const { report } = await compileTemp(ssd300, { config: 'configs/ssd300/config_a.py' });
     expect(report.config.removed).toEqual([5, 7, 13, 16, 17, 19, 22, 25, 26, 27, 28]);
   });
@@ -59,13 +59,15 @@ describe('RetinaNet: P3 emptied, the largest ratio-1 anchor removed on P4-P7', (
     expect(report.after.boxes).toBe(40_136);
     const names = loadModel(join(outDir, 'model.onnx')).graph.nodes.map((n) => n.name);
     expect(names.filter((n) => n.endsWith('.l0'))).toEqual([]);
-    for (const p3 of ['neck.lateral_convs.0', 'neck.upsample.0', 'neck.top_down.0', 'neck.fpn_convs.0']) expect(names).not.toContain(p3);
+    for (const p3 of ['neck.lateral_convs.0', 'neck.upsample.0', 'neck.top_down.0', 'neck.fpn_convs.0'])
+      expect(names).not.toContain(p3);
     expect(names.filter((n) => n.endsWith('.l1')).length).toBe(10); // P4 keeps its towers and output convs
   });
 });
 
 describe('compiled outputs equal the original outputs at the kept anchors (max abs diff <= 1e-5)', () => {
-  const dims = (kind: string) => (kind === 'retinanet' ? [1, 3, 128, 192] : kind === 'ssdlite' ? [1, 3, 320, 320] : [1, 3, 300, 300]);
+  const dims = (kind: string) =>
+    kind === 'retinanet' ? [1, 3, 128, 192] : kind === 'ssdlite' ? [1, 3, 320, 320] : [1, 3, 300, 300];
   for (const kind of FIXTURE_KINDS) {
     for (const outputs of ['raw', 'concat', 'decoded'] as const) {
       it(`${kind} ${outputs}`, async () => {
@@ -73,7 +75,9 @@ describe('compiled outputs equal the original outputs at the kept anchors (max a
         const path = saveTemp(model);
         const { spec } = analyzeModel(model);
         // remove the whole first level and the first anchor of every other level
-        const remove = spec.levels.flatMap((l, i) => (i === 0 ? Array.from({ length: l.anchorsPerLocation }, (_, a) => a) : [0]));
+        const remove = spec.levels.flatMap((l, i) =>
+          i === 0 ? Array.from({ length: l.anchorsPerLocation }, (_, a) => a) : [0],
+        );
         const base = spec.levels.map((l) => l.anchorsPerLocation);
         const kept = base.map((a, i) => (i === 0 ? [] : Array.from({ length: a - 1 }, (_, k) => k + 1)));
         const { report, outDir } = await compileTemp(path, { remove: removeListOf(kept, { counts: base }).join(',') });
@@ -96,7 +100,9 @@ describe('compiled outputs equal the original outputs at the kept anchors (max a
     const path = saveTemp(buildVariant('dynamic-batch'));
     const { outDir } = await compileTemp(path, { remove: '1,2' });
     const { randomInput, run } = await import('../_support/ort');
-    const out = await run(join(outDir, 'model.onnx'), { input: { dims: [2, 3, 64, 64], data: randomInput([2, 3, 64, 64]) } });
+    const out = await run(join(outDir, 'model.onnx'), {
+      input: { dims: [2, 3, 64, 64], data: randomInput([2, 3, 64, 64]) },
+    });
     expect(out.scores!.dims).toEqual([2, 16 * 16 * 1 + 8 * 8 * 2 + 4 * 4 * 2, 3]);
   });
 });
@@ -114,7 +120,8 @@ async function expectRawMaps(path: string, outDir: string, kept: number[][], dim
     const channels = kept[o.level!]!.flatMap((a) => Array.from({ length: K }, (_, k) => a * K + k));
     expect(b[o.name]!.dims).toEqual([1, channels.length, ...l.featureMap]);
     channels.forEach((c, j) => {
-      for (let p = 0; p < hw; p++) max = Math.max(max, Math.abs(a[o.name]!.data[c * hw + p]! - b[o.name]!.data[j * hw + p]!));
+      for (let p = 0; p < hw; p++)
+        max = Math.max(max, Math.abs(a[o.name]!.data[c * hw + p]! - b[o.name]!.data[j * hw + p]!));
     });
   }
   expect(max).toBeLessThanOrEqual(1e-5);
@@ -127,18 +134,30 @@ describe('property sweep: random kept subsets', () => {
     const { spec } = analyzeModel(model);
     const r = prng(42);
     for (let t = 0; t < 6; t++) {
-      const kept = spec.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, a) => a).filter(() => r() < 0.6));
+      const kept = spec.levels.map((l) =>
+        Array.from({ length: l.anchorsPerLocation }, (_, a) => a).filter(() => r() < 0.6),
+      );
       if (kept.every((k) => k.length === 0)) kept[0] = [0];
-      const { report, outDir } = await compileTemp(path, { remove: removeListOf(kept, { counts: spec.levels.map((l) => l.anchorsPerLocation) }).join(',') || ' ' });
+      const { report, outDir } = await compileTemp(path, {
+        remove: removeListOf(kept, { counts: spec.levels.map((l) => l.anchorsPerLocation) }).join(',') || ' ',
+      });
       // per level: the dw->pw class head keeps its dw conv; the pw->dw box head shrinks in both convs
       const macs = spec.levels.reduce((s, l, i) => {
         if (kept[i]!.length === 0) return s;
         const [h, w] = l.featureMap;
-        return s + l.convs.reduce((m, conv) => {
-          const frac = kept[i]!.length / l.anchorsPerLocation;
-          const full = l.headNodes.filter((n) => n === conv.node || conv.feeders.includes(n)).reduce((x, n) => x + fullMacs(n, h, w), 0);
-          return m + full * frac;
-        }, 0) + l.headNodes.filter((n) => !l.convs.some((conv) => conv.node === n || conv.feeders.includes(n))).reduce((x, n) => x + fullMacs(n, h, w), 0);
+        return (
+          s +
+          l.convs.reduce((m, conv) => {
+            const frac = kept[i]!.length / l.anchorsPerLocation;
+            const full = l.headNodes
+              .filter((n) => n === conv.node || conv.feeders.includes(n))
+              .reduce((x, n) => x + fullMacs(n, h, w), 0);
+            return m + full * frac;
+          }, 0) +
+          l.headNodes
+            .filter((n) => !l.convs.some((conv) => conv.node === n || conv.feeders.includes(n)))
+            .reduce((x, n) => x + fullMacs(n, h, w), 0)
+        );
       }, 0);
       expect(report.after.headMacs).toBe(Math.round(macs));
       expect(await equivalence(path, outDir, kept, [1, 3, 320, 320], t)).toBeLessThanOrEqual(1e-5);
@@ -152,7 +171,12 @@ function fullMacs(n: import('../../src/ir/graph').Node, h: number, w: number): n
 }
 
 describe.skipIf(!hasShared)('the real ultraface models', () => {
-  for (const f of ['version-RFB-320.onnx', 'version-RFB-320_without_postprocessing.onnx', 'version-slim-320.onnx', 'version-slim-320_simplified.onnx']) {
+  for (const f of [
+    'version-RFB-320.onnx',
+    'version-RFB-320_without_postprocessing.onnx',
+    'version-slim-320.onnx',
+    'version-slim-320_simplified.onnx',
+  ]) {
     it(f, async () => {
       const { report, outDir } = await compileTemp(ultraface(f), { remove: '0,3,5,9' });
       expect(report.after.anchorsPerLevel).toEqual([2, 1, 1, 2]);
@@ -166,7 +190,13 @@ describe('the pass itself', () => {
   it('returns changed: false with a reason when the config keeps every anchor', async () => {
     const model = buildFixture('ssdlite');
     const { spec } = analyzeModel(model);
-    const reports = (await runPipeline(model, [stepOf(pruneAnchors, { kept: spec.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i)) })])).steps;
+    const reports = (
+      await runPipeline(model, [
+        stepOf(pruneAnchors, {
+          kept: spec.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i)),
+        }),
+      ])
+    ).steps;
     expect(reports[0]).toMatchObject({ changed: false, skipped: 'the config keeps every anchor' });
   });
 

@@ -36,7 +36,18 @@ function convBnGraph(shareWeight: boolean): Model {
   const x = b.input('x', DataType.FLOAT, [1, 4, 8, 8]);
   const w = b.init('w', convWeight(r, 6, 4, 3));
   const y = b.conv(x, w, b.init('bias', uniform(r, [6], -1, 1)), { pad: 1, name: 'conv' });
-  const bn = b.op('BatchNormalization', [y, b.init('g', uniform(r, [6], 0.5, 1.5)), b.init('beta', uniform(r, [6], -1, 1)), b.init('m', uniform(r, [6], -1, 1)), b.init('v', uniform(r, [6], 0.2, 2))], [A.float('epsilon', 1e-3)], 'bn');
+  const bn = b.op(
+    'BatchNormalization',
+    [
+      y,
+      b.init('g', uniform(r, [6], 0.5, 1.5)),
+      b.init('beta', uniform(r, [6], -1, 1)),
+      b.init('m', uniform(r, [6], -1, 1)),
+      b.init('v', uniform(r, [6], 0.2, 2)),
+    ],
+    [A.float('epsilon', 1e-3)],
+    'bn',
+  );
   b.output(b.relu(bn, 'out'));
   if (shareWeight) b.output(b.conv(x, w, undefined, { pad: 1, name: 'other' }));
   return finishModel(b.graph);
@@ -48,7 +59,9 @@ describe('fold-batchnorm', () => {
     const { r, before } = await apply(model, foldBatchnorm);
     expect(r).toMatchObject({ changed: true, stats: { folded: 1 } });
     // the folded conv now writes the BN's output: that value is what verify must not compare bit for bit
-    expect(r.rounding).toEqual([{ value: model.graph.nodes.find((n) => n.name === 'conv')!.output().name, how: 'batchnorm-folded' }]);
+    expect(r.rounding).toEqual([
+      { value: model.graph.nodes.find((n) => n.name === 'conv')!.output().name, how: 'batchnorm-folded' },
+    ]);
     expect(model.graph.nodes.map((n) => n.opType).sort()).toEqual(['Conv', 'Conv', 'Relu']);
     const other = model.graph.nodes.find((n) => n.name === 'other')!;
     expect(other.inputs[1]!.name).toBe('w');
@@ -62,7 +75,13 @@ describe('fold-batchnorm', () => {
     const x = b.input('x', DataType.FLOAT, [1, 2, 4, 4]);
     const y = b.conv(x, b.init('w', Tensor.fromFloat32([2, 2, 1, 1], Float32Array.from([1, 0, 0, 1]))), undefined, {});
     const ones = Tensor.fromFloat32([2], Float32Array.from([1, 1]));
-    const bn = b.op('BatchNormalization', [y, b.init('g', ones), b.init('b', Tensor.fromFloat32([2], new Float32Array(2))), b.init('m', Tensor.fromFloat32([2], new Float32Array(2))), b.init('v', ones)]);
+    const bn = b.op('BatchNormalization', [
+      y,
+      b.init('g', ones),
+      b.init('b', Tensor.fromFloat32([2], new Float32Array(2))),
+      b.init('m', Tensor.fromFloat32([2], new Float32Array(2))),
+      b.init('v', ones),
+    ]);
     b.output(b.op('Add', [bn, y]));
     const { r } = await apply(finishModel(b.graph), foldBatchnorm);
     expect(r.changed).toBe(false);
@@ -75,7 +94,10 @@ describe('fold-constants', () => {
     const x = b.input('x', DataType.FLOAT, [1, 4, 6, 6]);
     const n = b.op('Gather', [b.op('Shape', [x]), b.constant(Tensor.fromInt64([], [0]))], [A.int('axis', 0)]);
     const t = b.concat([b.op('Unsqueeze', [n, b.constInts([0])]), b.constInts([-1]), b.constInts([4])], 0);
-    const scaled = b.op('Mul', [b.constant(Tensor.fromFloat32([4], Float32Array.from([1, 2, 3, 4]))), b.constant(Tensor.fromFloat32([], Float32Array.from([0.5])))]);
+    const scaled = b.op('Mul', [
+      b.constant(Tensor.fromFloat32([4], Float32Array.from([1, 2, 3, 4]))),
+      b.constant(Tensor.fromFloat32([], Float32Array.from([0.5]))),
+    ]);
     b.output(b.op('Mul', [b.reshape(b.transpose(x, [0, 2, 3, 1]), t), scaled], [], 'y'));
     const model = finishModel(b.graph);
     const { r, before } = await apply(model, foldConstants);
@@ -87,10 +109,13 @@ describe('fold-constants', () => {
     expect(await sameOutputs(before, modelToBytes(model), [1, 4, 6, 6])).toBe(0);
     // the integer shape folds and a float Mul (correctly rounded in float32, as onnxruntime computes it) change nothing
     expect(r.rounding).toEqual([]);
-    expect((await apply(model, foldConstants)).r).toMatchObject({ changed: false, skipped: 'no node computes a constant' });
+    expect((await apply(model, foldConstants)).r).toMatchObject({
+      changed: false,
+      skipped: 'no node computes a constant',
+    });
   });
 
-  it('records a folded Exp (its float32 value depends on the runtime\'s exp) as a rounding change', async () => {
+  it("records a folded Exp (its float32 value depends on the runtime's exp) as a rounding change", async () => {
     const b = new GraphBuilder();
     const x = b.input('x', DataType.FLOAT, [1, 4]);
     const e = b.op('Exp', [b.constant(Tensor.fromFloat32([4], Float32Array.from([0.1, 0.2, 0.3, 0.4])))], [], 'e');
@@ -117,7 +142,12 @@ describe('remove-identity and eliminate-dead', () => {
     const b = new GraphBuilder();
     const x = b.input('x', DataType.FLOAT, [1, 3]);
     const a = b.op('Identity', [b.relu(x, 'r')], [], 'inner');
-    const dead = b.op('Mul', [x, b.init('unused_w', Tensor.fromFloat32([1, 3], Float32Array.from([1, 2, 3])))], [], 'dead');
+    const dead = b.op(
+      'Mul',
+      [x, b.init('unused_w', Tensor.fromFloat32([1, 3], Float32Array.from([1, 2, 3])))],
+      [],
+      'dead',
+    );
     void dead;
     b.output(b.op('Identity', [b.op('Neg', [a], [], 'neg')], [], 'scores'));
     const model = finishModel(b.graph);
@@ -132,7 +162,10 @@ describe('remove-identity and eliminate-dead', () => {
     expect(await sameOutputs(before, modelToBytes(model), [1, 3])).toBe(0);
     // the saved model reloads with the same structure
     expect(loadModel(modelToBytes(model)).graph.nodes.length).toBe(2);
-    expect((await apply(model, eliminateDead)).r).toMatchObject({ changed: false, skipped: 'every node reaches an output' });
+    expect((await apply(model, eliminateDead)).r).toMatchObject({
+      changed: false,
+      skipped: 'every node reaches an output',
+    });
     expect((await apply(model, removeIdentity)).r.changed).toBe(false);
   });
 

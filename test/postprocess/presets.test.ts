@@ -14,20 +14,61 @@ function errorOf(f: () => unknown): PrunedetError {
 }
 
 describe('presets', () => {
-  it('are valid and carry the projects\' values', () => {
+  it("are valid and carry the projects' values", () => {
     for (const spec of Object.values(PRESETS)) validatePostprocessSpec(spec);
-    expect(Object.keys(PRESETS).sort()).toEqual(['mmdet-retinanet', 'mmdet-ssd300', 'tflite-ssd', 'torchvision-retinanet', 'torchvision-ssd', 'ultraface']);
+    expect(Object.keys(PRESETS).sort()).toEqual([
+      'mmdet-retinanet',
+      'mmdet-ssd300',
+      'tflite-ssd',
+      'torchvision-retinanet',
+      'torchvision-ssd',
+      'ultraface',
+    ]);
     const ssd = PRESETS['mmdet-ssd300']!;
-    expect(ssd.decoder).toEqual({ type: 'mmdet-delta-xywh', means: [0, 0, 0, 0], stds: [0.1, 0.1, 0.2, 0.2], clamp: LOG_1000_OVER_16 });
-    expect([ssd.scoreThreshold, ssd.iouThreshold, ssd.preNmsTopK, ssd.maxDetections, ssd.background]).toEqual([0.02, 0.45, 1000, 200, 'last']);
+    expect(ssd.decoder).toEqual({
+      type: 'mmdet-delta-xywh',
+      means: [0, 0, 0, 0],
+      stds: [0.1, 0.1, 0.2, 0.2],
+      clamp: LOG_1000_OVER_16,
+    });
+    expect([ssd.scoreThreshold, ssd.iouThreshold, ssd.preNmsTopK, ssd.maxDetections, ssd.background]).toEqual([
+      0.02,
+      0.45,
+      1000,
+      200,
+      'last',
+    ]);
     const tvr = PRESETS['torchvision-retinanet']!;
-    expect([tvr.scores, tvr.scoreThreshold, tvr.preNmsTopK, tvr.topKScope, tvr.iouThreshold, tvr.maxDetections]).toEqual(['sigmoid', 0.05, 1000, 'per-level', 0.5, 300]);
-    expect(PRESETS['torchvision-ssd']!.decoder).toEqual({ type: 'torchvision', weights: [10, 10, 5, 5], clamp: LOG_1000_OVER_16 });
+    expect([
+      tvr.scores,
+      tvr.scoreThreshold,
+      tvr.preNmsTopK,
+      tvr.topKScope,
+      tvr.iouThreshold,
+      tvr.maxDetections,
+    ]).toEqual(['sigmoid', 0.05, 1000, 'per-level', 0.5, 300]);
+    expect(PRESETS['torchvision-ssd']!.decoder).toEqual({
+      type: 'torchvision',
+      weights: [10, 10, 5, 5],
+      clamp: LOG_1000_OVER_16,
+    });
     expect(PRESETS['mmdet-retinanet']!.maxDetections).toBe(100);
     const uf = PRESETS.ultraface!;
-    expect([uf.decoder, uf.scores, uf.background, uf.scoreThreshold, uf.preNmsTopK]).toEqual([{ type: 'ssd', variances: [0.1, 0.2] }, 'probabilities', 'first', 0.7, 200]);
+    expect([uf.decoder, uf.scores, uf.background, uf.scoreThreshold, uf.preNmsTopK]).toEqual([
+      { type: 'ssd', variances: [0.1, 0.2] },
+      'probabilities',
+      'first',
+      0.7,
+      200,
+    ]);
     const tfl = PRESETS['tflite-ssd']!;
-    expect([tfl.decoder, tfl.nms, tfl.iouThreshold, tfl.maxDetections, tfl.scoreThreshold]).toEqual([{ type: 'tflite', scales: [10, 10, 5, 5] }, 'agnostic', 0.6, 10, 1e-8]);
+    expect([tfl.decoder, tfl.nms, tfl.iouThreshold, tfl.maxDetections, tfl.scoreThreshold]).toEqual([
+      { type: 'tflite', scales: [10, 10, 5, 5] },
+      'agnostic',
+      0.6,
+      10,
+      1e-8,
+    ]);
     expect(LOG_1000_OVER_16).toBeCloseTo(4.135166556742356, 15);
   });
 });
@@ -37,8 +78,17 @@ describe('parsePostprocess', () => {
     const s = parsePostprocess('mmdet-ssd300,score_thr=0.05,max_det=100');
     expect(s).toEqual({ ...PRESETS['mmdet-ssd300'], scoreThreshold: 0.05, maxDetections: 100 });
     expect(PRESETS['mmdet-ssd300']!.scoreThreshold).toBe(0.02); // the preset itself is untouched
-    const t = parsePostprocess('ultraface, iou_thr=0.3 ,top_k=50,top_k_scope=per-level,nms=agnostic,clip=320/240,variances=0.1/0.25');
-    expect(t).toMatchObject({ iouThreshold: 0.3, preNmsTopK: 50, topKScope: 'per-level', nms: 'agnostic', clip: [320, 240], decoder: { type: 'ssd', variances: [0.1, 0.25] } });
+    const t = parsePostprocess(
+      'ultraface, iou_thr=0.3 ,top_k=50,top_k_scope=per-level,nms=agnostic,clip=320/240,variances=0.1/0.25',
+    );
+    expect(t).toMatchObject({
+      iouThreshold: 0.3,
+      preNmsTopK: 50,
+      topKScope: 'per-level',
+      nms: 'agnostic',
+      clip: [320, 240],
+      decoder: { type: 'ssd', variances: [0.1, 0.25] },
+    });
     expect(parsePostprocess('mmdet-ssd300,clip=none').clip).toBeUndefined();
     expect(parsePostprocess('ultraface,decoder=tflite').decoder).toEqual({ type: 'tflite', scales: [10, 10, 5, 5] });
   });
@@ -54,8 +104,20 @@ describe('parsePostprocess', () => {
   });
 
   it('builds a full spec from key=value options alone', () => {
-    const text = 'decoder=none,anchor_format=xyxy,scores=sigmoid,background=none,score_thr=0.3,top_k=0,top_k_scope=global,nms=agnostic,iou_thr=0.5,max_det=5';
-    expect(parsePostprocess(text)).toEqual({ decoder: { type: 'none' }, anchorFormat: 'xyxy', scores: 'sigmoid', background: 'none', scoreThreshold: 0.3, preNmsTopK: 0, topKScope: 'global', nms: 'agnostic', iouThreshold: 0.5, maxDetections: 5 });
+    const text =
+      'decoder=none,anchor_format=xyxy,scores=sigmoid,background=none,score_thr=0.3,top_k=0,top_k_scope=global,nms=agnostic,iou_thr=0.5,max_det=5';
+    expect(parsePostprocess(text)).toEqual({
+      decoder: { type: 'none' },
+      anchorFormat: 'xyxy',
+      scores: 'sigmoid',
+      background: 'none',
+      scoreThreshold: 0.3,
+      preNmsTopK: 0,
+      topKScope: 'global',
+      nms: 'agnostic',
+      iouThreshold: 0.5,
+      maxDetections: 5,
+    });
   });
 
   it('names what is wrong, with a hint', () => {
@@ -74,7 +136,10 @@ describe('parsePostprocess', () => {
       ['ultraface,clamp=3', /clamp applies to decoder=mmdet-delta-xywh or torchvision/],
       ['ultraface,clip=0/240', /clip is 0\/240; clip needs a positive width and height/],
       ['ultraface,top_k', /"top_k" is not key=value/],
-      ['score_thr=0.5,nms=agnostic', /leaves decoder, anchor_format, scores, background, top_k, top_k_scope, iou_thr, max_det unset/],
+      [
+        'score_thr=0.5,nms=agnostic',
+        /leaves decoder, anchor_format, scores, background, top_k, top_k_scope, iou_thr, max_det unset/,
+      ],
     ];
     for (const [text, re] of cases) {
       const e = errorOf(() => parsePostprocess(text));
@@ -87,7 +152,9 @@ describe('parsePostprocess', () => {
 describe('validatePostprocessSpec', () => {
   it('checks the number of score columns against the background position', () => {
     const spec: PostprocessSpec = { ...PRESETS['mmdet-ssd300']! };
-    expect(() => validatePostprocessSpec(spec, 1)).toThrow(/1 score column\(s\) with background "last" leaves no foreground class/);
+    expect(() => validatePostprocessSpec(spec, 1)).toThrow(
+      /1 score column\(s\) with background "last" leaves no foreground class/,
+    );
     expect(() => validatePostprocessSpec({ ...spec, background: 'none' }, 1)).not.toThrow();
     expect(() => validatePostprocessSpec(spec, 0)).toThrow(/number of score columns is 0/);
   });

@@ -8,12 +8,72 @@ import { renderParetoReport, type ParetoLevel, type ParetoReport } from '../../s
 
 // SSD300 baseline (design.md): base size 300, per level (scale, ratio) pairs; w = 300 s / sqrt(r), h = 300 s sqrt(r).
 const SSD_LEVELS: [number, number, [number, number][]][] = [
-  [38, 8, [[0.07, 1], [0.07, 2], [0.07, 0.5], [0.1024, 1]]],
-  [19, 16, [[0.15, 1], [0.15, 2], [0.15, 3], [0.15, 0.5], [0.15, 1 / 3], [0.224, 1]]],
-  [10, 32, [[0.33, 1], [0.33, 2], [0.33, 3], [0.33, 0.5], [0.33, 1 / 3], [0.4102, 1]]],
-  [5, 64, [[0.51, 1], [0.51, 2], [0.51, 3], [0.51, 0.5], [0.51, 1 / 3], [0.5932, 1]]],
-  [3, 100, [[0.69, 1], [0.69, 2], [0.69, 0.5], [0.7747, 1]]],
-  [1, 300, [[0.87, 1], [0.87, 2], [0.87, 0.5], [0.9557, 1]]],
+  [
+    38,
+    8,
+    [
+      [0.07, 1],
+      [0.07, 2],
+      [0.07, 0.5],
+      [0.1024, 1],
+    ],
+  ],
+  [
+    19,
+    16,
+    [
+      [0.15, 1],
+      [0.15, 2],
+      [0.15, 3],
+      [0.15, 0.5],
+      [0.15, 1 / 3],
+      [0.224, 1],
+    ],
+  ],
+  [
+    10,
+    32,
+    [
+      [0.33, 1],
+      [0.33, 2],
+      [0.33, 3],
+      [0.33, 0.5],
+      [0.33, 1 / 3],
+      [0.4102, 1],
+    ],
+  ],
+  [
+    5,
+    64,
+    [
+      [0.51, 1],
+      [0.51, 2],
+      [0.51, 3],
+      [0.51, 0.5],
+      [0.51, 1 / 3],
+      [0.5932, 1],
+    ],
+  ],
+  [
+    3,
+    100,
+    [
+      [0.69, 1],
+      [0.69, 2],
+      [0.69, 0.5],
+      [0.7747, 1],
+    ],
+  ],
+  [
+    1,
+    300,
+    [
+      [0.87, 1],
+      [0.87, 2],
+      [0.87, 0.5],
+      [0.9557, 1],
+    ],
+  ],
 ];
 const levels: ParetoLevel[] = SSD_LEVELS.map(([map, stride, pairs]) => ({
   featureMap: [map, map],
@@ -42,7 +102,10 @@ const report: ParetoReport = {
   ],
   stats: { candidates: 640, seconds: 12.5 },
   levels,
-  all: Array.from({ length: 300 }, (_, i) => ({ map: 0.2 + ((i * 37) % 50) / 1000, headMacs: 1.8e9 + ((i * 7919) % 2400) * 1e6 })),
+  all: Array.from({ length: 300 }, (_, i) => ({
+    map: 0.2 + ((i * 37) % 50) / 1000,
+    headMacs: 1.8e9 + ((i * 7919) % 2400) * 1e6,
+  })),
 };
 
 describe('renderParetoReport (static HTML)', () => {
@@ -57,7 +120,11 @@ describe('renderParetoReport (static HTML)', () => {
   });
 
   it('shows the reference detections per level and marks the configurations whose score is not evidence', () => {
-    const flagged = { ...report, points: report.points.map((p, i) => ({ ...p, lowEvidence: i === 3 ? [0] : [] })), evidence: { referenceDetections: [4, 120, 80, 30, 12, 9], minDetections: 10 } };
+    const flagged = {
+      ...report,
+      points: report.points.map((p, i) => ({ ...p, lowEvidence: i === 3 ? [0] : [] })),
+      evidence: { referenceDetections: [4, 120, 80, 30, 12, 9], minDetections: 10 },
+    };
     const out = renderParetoReport(flagged);
     expect(out).toContain('level 0: 4, level 1: 120, level 2: 80, level 3: 30, level 4: 12, level 5: 9.');
     expect(out).toMatch(/level 0, level 5 have fewer than 10: 1 configuration marked \u26a0/);
@@ -78,7 +145,10 @@ describe('renderParetoReport (static HTML)', () => {
     const evil = renderParetoReport({
       ...report,
       model: '</title><script>alert("x")</script><img src=x onerror=alert(1)>',
-      points: [{ ...report.points[0]!, config: 'javascript:alert(1)' }, { ...report.points[1]!, config: '"><script>alert(2)</script>' }],
+      points: [
+        { ...report.points[0]!, config: 'javascript:alert(1)' },
+        { ...report.points[1]!, config: '"><script>alert(2)</script>' },
+      ],
     });
     expect(evil).not.toContain('<script>alert');
     expect(evil).not.toContain('<img src=x');
@@ -125,11 +195,17 @@ describe.skipIf(!hasChromium)('renderParetoReport in headless Chromium', () => {
     // Click configuration A on the plot.
     await page.locator('.front-point[data-index="2"]').click();
     expect(await page.locator('#anchors rect.anchor.removed').count()).toBe(CONFIG_A.length);
-    const removedIds = await page.locator('#anchors rect.anchor.removed').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-anchor'))).sort((a, b) => a - b));
+    const removedIds = await page
+      .locator('#anchors rect.anchor.removed')
+      .evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-anchor'))).sort((a, b) => a - b));
     expect(removedIds).toEqual(CONFIG_A);
     expect(await page.locator('#anchors figcaption').allTextContents()).toEqual([
-      'level 0 · 38x38 map · stride 8x8 · kept 4/4', 'level 1 · 19x19 map · stride 16x16 · kept 4/6', 'level 2 · 10x10 map · stride 32x32 · kept 5/6',
-      'level 3 · 5x5 map · stride 64x64 · kept 3/6', 'level 4 · 3x3 map · stride 100x100 · kept 2/4', 'level 5 · 1x1 map · stride 300x300 · kept 1/4',
+      'level 0 · 38x38 map · stride 8x8 · kept 4/4',
+      'level 1 · 19x19 map · stride 16x16 · kept 4/6',
+      'level 2 · 10x10 map · stride 32x32 · kept 5/6',
+      'level 3 · 5x5 map · stride 64x64 · kept 3/6',
+      'level 4 · 3x3 map · stride 100x100 · kept 2/4',
+      'level 5 · 1x1 map · stride 300x300 · kept 1/4',
     ]);
     expect(await page.locator('#front-table tr.selected').getAttribute('data-index')).toBe('2');
     expect(await page.locator('.front-point.selected').getAttribute('data-index')).toBe('2');

@@ -18,11 +18,22 @@ let hashes: Record<string, string>;
 
 beforeAll(() => {
   p = makeProject(root, 4);
-  hashes = Object.fromEntries([p.model, ...readdirSync(p.images).map((f) => join(p.images, f))].map((f) => [f, sha256(f)]));
+  hashes = Object.fromEntries(
+    [p.model, ...readdirSync(p.images).map((f) => join(p.images, f))].map((f) => [f, sha256(f)]),
+  );
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const base = (out: string, images = p.images) => ['search', p.model, '--images', images, '--postprocess', SYNTH_POSTPROCESS, '-o', out];
+const base = (out: string, images = p.images) => [
+  'search',
+  p.model,
+  '--images',
+  images,
+  '--postprocess',
+  SYNTH_POSTPROCESS,
+  '-o',
+  out,
+];
 
 /** Every record in a cache folder decodes and checks out (temp files of a killed write are not records). */
 function expectCacheIntact(dir: string): number {
@@ -39,14 +50,21 @@ describe('prunedet search: bad inputs', () => {
     const empty = join(root, 'empty');
     mkdirSync(empty);
     writeFileSync(join(empty, 'notes.txt'), 'no photos here');
-    expectUserError(prunedet(base(join(root, 'o1'), empty)), /no images in .*empty \(looked for \.jpg, \.jpeg, \.png\)/, expect);
+    expectUserError(
+      prunedet(base(join(root, 'o1'), empty)),
+      /no images in .*empty \(looked for \.jpg, \.jpeg, \.png\)/,
+      expect,
+    );
   });
 
   it('an unreadable image, named; the records of the images before it stay valid and a rerun reuses them', () => {
     const dir = join(root, 'broken');
     mkdirSync(dir);
     for (const f of readdirSync(p.images)) copyFileSync(join(p.images, f), join(dir, f));
-    writeFileSync(join(dir, 'zz-broken.jpg'), Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from('not really a jpeg')]));
+    writeFileSync(
+      join(dir, 'zz-broken.jpg'),
+      Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from('not really a jpeg')]),
+    );
     const out = join(root, 'o2');
     expectUserError(prunedet(base(out, dir)), /image .*zz-broken\.jpg is not a readable JPEG/, expect);
     expect(expectCacheIntact(join(out, 'cache'))).toBe(4);
@@ -59,8 +77,15 @@ describe('prunedet search: bad inputs', () => {
 
   it('annotations that do not list the images, naming one', () => {
     const ann = join(root, 'other.json');
-    writeFileSync(ann, JSON.stringify({ images: [{ id: 1, file_name: 'cat.jpg' }], annotations: [], categories: [{ id: 1 }] }));
-    expectUserError(prunedet([...base(join(root, 'o3')), '--annotations', ann]), /image p00\.jpg is not in the annotations .*other\.json/, expect);
+    writeFileSync(
+      ann,
+      JSON.stringify({ images: [{ id: 1, file_name: 'cat.jpg' }], annotations: [], categories: [{ id: 1 }] }),
+    );
+    expectUserError(
+      prunedet([...base(join(root, 'o3')), '--annotations', ann]),
+      /image p00\.jpg is not in the annotations .*other\.json/,
+      expect,
+    );
   });
 
   it('annotations that are not COCO', () => {
@@ -70,7 +95,11 @@ describe('prunedet search: bad inputs', () => {
   });
 
   it('a model that is not a detector', () => {
-    expectUserError(prunedet(['search', p.classifier, '--images', p.images, '--postprocess', 'ultraface', '-o', join(root, 'o5')]), /no detection head found/, expect);
+    expectUserError(
+      prunedet(['search', p.classifier, '--images', p.images, '--postprocess', 'ultraface', '-o', join(root, 'o5')]),
+      /no detection head found/,
+      expect,
+    );
   });
 
   it.each([
@@ -89,7 +118,11 @@ describe('prunedet search: bad inputs', () => {
   });
 
   it('no --postprocess', () => {
-    expectUserError(prunedet(['search', p.model, '--images', p.images, '-o', join(root, 'o7')]), /search needs the post-processing .*--postprocess/, expect);
+    expectUserError(
+      prunedet(['search', p.model, '--images', p.images, '-o', join(root, 'o7')]),
+      /search needs the post-processing .*--postprocess/,
+      expect,
+    );
   });
 
   it('an output path that is a file', () => {
@@ -107,10 +140,15 @@ describe('prunedet search: killed mid-run', () => {
   it('leaves only valid cache records; the rerun completes and reuses them', async () => {
     const dir = join(root, 'many');
     mkdirSync(dir);
-    for (let i = 0; i < 16; i++) writeFileSync(join(dir, `m${String(i).padStart(2, '0')}.jpg`), photo(220 + 8 * i, 200, i));
+    for (let i = 0; i < 16; i++)
+      writeFileSync(join(dir, `m${String(i).padStart(2, '0')}.jpg`), photo(220 + 8 * i, 200, i));
     const out = join(root, 'killed');
     const cache = join(out, 'cache');
-    const child = spawn(process.execPath, [resolve(__dirname, '../../bin/prunedet.js'), ...base(out, dir), '--workers', '1'], { stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      [resolve(__dirname, '../../bin/prunedet.js'), ...base(out, dir), '--workers', '1'],
+      { stdio: 'ignore' },
+    );
     const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
     // kill as soon as a few records exist (the run is then in the middle of inference)
     for (let t = 0; t < 600; t++) {

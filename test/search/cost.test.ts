@@ -17,13 +17,20 @@ describe('candidateCost', () => {
   it('SSD300 configuration A: 3,607,764,480 head MACs and 7,814 boxes (as compile reports)', () => {
     const kept = keptOf(counts, CONFIG_A);
     expect(kept.map((k) => k.length)).toEqual([4, 4, 5, 3, 2, 1]);
-    expect(candidateCost(ssd.spec, kept, ssd.shapes)).toEqual({ headMacs: 3_607_764_480, boxes: 7814, keptPerLevel: [4, 4, 5, 3, 2, 1] });
+    expect(candidateCost(ssd.spec, kept, ssd.shapes)).toEqual({
+      headMacs: 3_607_764_480,
+      boxes: 7814,
+      keptPerLevel: [4, 4, 5, 3, 2, 1],
+    });
     // without shape inference: from the weights and the level's feature map, the same numbers
     expect(candidateCost(ssd.spec, kept).headMacs).toBe(3_607_764_480);
   });
 
   it('the full SSD300 model costs the published 4,231,319,040 MACs and 8,732 boxes', () => {
-    expect(candidateCost(ssd.spec, keptOf(counts, []), ssd.shapes)).toMatchObject({ headMacs: 4_231_319_040, boxes: 8732 });
+    expect(candidateCost(ssd.spec, keptOf(counts, []), ssd.shapes)).toMatchObject({
+      headMacs: 4_231_319_040,
+      boxes: 8732,
+    });
   });
 
   it('RetinaNet, P3 empty and the largest ratio-1.0 anchor removed on P4-P7: 31,440,936,960 MACs, 40,136 boxes', () => {
@@ -32,8 +39,14 @@ describe('candidateCost', () => {
     expect(rc).toEqual([9, 9, 9, 9, 9]);
     // ratio-major: 0.5 x3, 1.0 x3, 2.0 x3 -> (largest scale, ratio 1.0) is index 5 of each level
     const removed = [...Array.from({ length: 9 }, (_, i) => i), 9 + 5, 18 + 5, 27 + 5, 36 + 5];
-    expect(candidateCost(r.spec, keptOf(rc, removed), r.shapes)).toMatchObject({ headMacs: 31_440_936_960, boxes: 40_136 });
-    expect(candidateCost(r.spec, keptOf(rc, []), r.shapes)).toMatchObject({ headMacs: 129_318_147_072, boxes: 180_153 });
+    expect(candidateCost(r.spec, keptOf(rc, removed), r.shapes)).toMatchObject({
+      headMacs: 31_440_936_960,
+      boxes: 40_136,
+    });
+    expect(candidateCost(r.spec, keptOf(rc, []), r.shapes)).toMatchObject({
+      headMacs: 129_318_147_072,
+      boxes: 180_153,
+    });
   });
 
   it('an emptied level loses its whole head (towers too); a kept level only its output-conv channels', () => {
@@ -54,13 +67,15 @@ describe('candidateCost', () => {
       const removed = Array.from({ length: 32 }, (_, i) => i).filter(() => rnd() < 0.4);
       const kept = keptOf(counts, removed);
       const c = candidateCost(ssd.spec, kept, ssd.shapes);
-      let macs = 0, boxes = 0;
+      let macs = 0,
+        boxes = 0;
       ssd.spec.levels.forEach((l, i) => {
         const k = kept[i]!.length;
         boxes += l.featureMap[0] * l.featureMap[1] * k;
         if (k === 0) return;
         const sliced = new Set(l.convs.flatMap((cv) => [cv.node, ...cv.feeders]));
-        for (const n of l.headNodes) macs += sliced.has(n) ? (nodeMacs(n, ssd.shapes)! * k) / l.anchorsPerLocation : nodeMacs(n, ssd.shapes)!;
+        for (const n of l.headNodes)
+          macs += sliced.has(n) ? (nodeMacs(n, ssd.shapes)! * k) / l.anchorsPerLocation : nodeMacs(n, ssd.shapes)!;
       });
       expect(c.headMacs).toBe(macs);
       expect(c.boxes).toBe(boxes);

@@ -13,16 +13,40 @@ describe('preprocessOptionsFor', () => {
   });
 
   it('takes the size from the model and the normalisation from the preset; flags override each field', () => {
-    expect(preprocessOptionsFor(det(300, 300), 'mmdet-ssd300')).toMatchObject({ size: [300, 300], mean: [123.675, 116.28, 103.53], std: [1, 1, 1], channelOrder: 'rgb' });
-    const o = preprocessOptionsFor(det(480, 640), 'ultraface', { mean: '0,0,0', std: '255', bgr: true, letterbox: true, size: '640x480' });
-    expect(o).toEqual({ size: [640, 480], mean: [0, 0, 0], std: [255, 255, 255], channelOrder: 'bgr', letterbox: true, resize: 'bilinear' });
+    expect(preprocessOptionsFor(det(300, 300), 'mmdet-ssd300')).toMatchObject({
+      size: [300, 300],
+      mean: [123.675, 116.28, 103.53],
+      std: [1, 1, 1],
+      channelOrder: 'rgb',
+    });
+    const o = preprocessOptionsFor(det(480, 640), 'ultraface', {
+      mean: '0,0,0',
+      std: '255',
+      bgr: true,
+      letterbox: true,
+      size: '640x480',
+    });
+    expect(o).toEqual({
+      size: [640, 480],
+      mean: [0, 0, 0],
+      std: [255, 255, 255],
+      channelOrder: 'bgr',
+      letterbox: true,
+      resize: 'bilinear',
+    });
     expect(preprocessOptionsFor(det(300, 300), 'torchvision-ssd')).toMatchObject({ mean: [0, 0, 0], std: [1, 1, 1] });
   });
 
   it('rejects bad flags with usage errors', () => {
-    expect(() => preprocessOptionsFor(det(240, 320), 'ultraface', { size: '640x480' })).toThrow(/--size 640x480 does not match the model's input 320x240/);
-    expect(() => preprocessOptionsFor(det(240, 320), 'ultraface', { std: '1,0,1' })).toThrow(/--std "1,0,1" is not three non-zero numbers/);
-    expect(() => preprocessOptionsFor(det(240, 320), 'ultraface', { mean: '1,2' })).toThrow(/--mean "1,2" is not three numbers/);
+    expect(() => preprocessOptionsFor(det(240, 320), 'ultraface', { size: '640x480' })).toThrow(
+      /--size 640x480 does not match the model's input 320x240/,
+    );
+    expect(() => preprocessOptionsFor(det(240, 320), 'ultraface', { std: '1,0,1' })).toThrow(
+      /--std "1,0,1" is not three non-zero numbers/,
+    );
+    expect(() => preprocessOptionsFor(det(240, 320), 'ultraface', { mean: '1,2' })).toThrow(
+      /--mean "1,2" is not three numbers/,
+    );
     expect(() => parseSize('320')).toThrow(/--size "320" is not a size WxH/);
   });
 });
@@ -43,7 +67,10 @@ describe('boxes back to photo pixels', () => {
   });
 
   it('tells normalised anchor tables from pixel ones', () => {
-    const pp = (anchors: number[], text: string) => ({ spec: parsePostprocess(text), anchors: Float32Array.from(anchors) });
+    const pp = (anchors: number[], text: string) => ({
+      spec: parsePostprocess(text),
+      anchors: Float32Array.from(anchors),
+    });
     expect(boxUnitsOf(det(240, 320), pp([0.1, 0.2, 0.05, 0.9], 'ultraface'))).toBe('normalized');
     expect(boxUnitsOf(det(300, 300), pp([-10, 4, 40, 290], 'mmdet-ssd300'))).toBe('input-pixels');
     const decoded = { ...det(240, 320), anchorTable: { normalized: true } } as unknown as DetectorSpec;

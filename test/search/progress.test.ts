@@ -23,7 +23,9 @@ describe('ProgressReporter', () => {
     // 200 s of work at a line every 10 s (updates every 4 s: at 12, 24, 36, ...), and the end
     expect(out.length).toBe(17);
     expect(out[0]).toBe('search: cache 300/5,000 photos (6%), 25 photos/s, ETA 3m08s (300 run through the model)\n');
-    expect(out[out.length - 1]).toBe('search: cache 5,000/5,000 photos (100%), 25 photos/s (5000 run through the model)\n');
+    expect(out[out.length - 1]).toBe(
+      'search: cache 5,000/5,000 photos (100%), 25 photos/s (5000 run through the model)\n',
+    );
   });
 
   it('not a terminal: a phase shorter than the interval prints nothing', () => {
@@ -50,7 +52,10 @@ describe('ProgressReporter', () => {
     c.advance(2);
     p.update({ phase: 'evaluation', done: 28, total: 2000, unit: 'candidates', cap: true });
     p.end(); // the search ended below its budget: its last state closes the phase
-    expect(out).toEqual(['search: evaluation 20/2,000 candidates (1%), 2.0 candidates/s, ETA <= 16m30s\n', 'search: evaluation 28/2,000 candidates (1%), 2.5 candidates/s, ETA <= 13m09s\n']);
+    expect(out).toEqual([
+      'search: evaluation 20/2,000 candidates (1%), 2.0 candidates/s, ETA <= 16m30s\n',
+      'search: evaluation 28/2,000 candidates (1%), 2.5 candidates/s, ETA <= 13m09s\n',
+    ]);
   });
 
   it('a terminal: one line redrawn in place, cleared at the end', () => {

@@ -36,8 +36,14 @@ export function photo(width: number, height: number, seed: number): Uint8Array {
 export function makeProject(dir: string, count = 6): Project {
   mkdirSync(join(dir, 'images'), { recursive: true });
   const model = join(dir, 'ssd300.onnx');
-  saveModel(buildFixture('ssd300', { backbone: 'tiny', outputs: 'concat', seed: 1 }), model, { externalData: 'inline' });
-  const photos = Array.from({ length: count }, (_, i) => ({ name: `p${String(i).padStart(2, '0')}.jpg`, width: 200 + 40 * (i % 6), height: 180 + 20 * (i % 5) }));
+  saveModel(buildFixture('ssd300', { backbone: 'tiny', outputs: 'concat', seed: 1 }), model, {
+    externalData: 'inline',
+  });
+  const photos = Array.from({ length: count }, (_, i) => ({
+    name: `p${String(i).padStart(2, '0')}.jpg`,
+    width: 200 + 40 * (i % 6),
+    height: 180 + 20 * (i % 5),
+  }));
   photos.forEach((p, i) => writeFileSync(join(dir, 'images', p.name), photo(p.width, p.height, i)));
   const classifier = join(dir, 'classifier.onnx');
   saveModel(buildClassifier(), classifier, { externalData: 'inline' });

@@ -10,15 +10,33 @@ import { search, type SearchResult } from '../../src/jobs/search/index';
 import { FACES, hasShared, ultraface } from '../_support/shared';
 import { SYNTH_POSTPROCESS, makeProject } from './project';
 
-
 describe.skipIf(!hasChromium)('search report in headless Chromium', () => {
   const root = mkdtempSync(join(tmpdir(), 'pd-search-report-'));
   let browser: Browser;
   const results: SearchResult[] = [];
   beforeAll(async () => {
     const p = makeProject(root, 3);
-    results.push(await search({ model: p.model, images: p.images, postprocess: SYNTH_POSTPROCESS, outDir: join(root, 'synth'), maxCandidates: 40, workers: 1 }));
-    if (hasShared) results.push(await search({ model: ultraface('version-RFB-320.onnx'), images: FACES, postprocess: 'ultraface', outDir: join(root, 'faces'), maxCandidates: 300, workers: 2 }));
+    results.push(
+      await search({
+        model: p.model,
+        images: p.images,
+        postprocess: SYNTH_POSTPROCESS,
+        outDir: join(root, 'synth'),
+        maxCandidates: 40,
+        workers: 1,
+      }),
+    );
+    if (hasShared)
+      results.push(
+        await search({
+          model: ultraface('version-RFB-320.onnx'),
+          images: FACES,
+          postprocess: 'ultraface',
+          outDir: join(root, 'faces'),
+          maxCandidates: 300,
+          workers: 2,
+        }),
+      );
     browser = await launchChromium();
   });
   afterAll(async () => {

@@ -14,8 +14,17 @@ import { compareRank, scoreAnchor, type LevelShape } from '../../src/postprocess
 import { foregroundCount, labelColumn, type PostprocessSpec } from '../../src/postprocess/spec';
 import { cacheKey, cachePath } from '../../src/search/cache';
 import {
-  BLOCK_PAIRS, buildSparseRecord, decodeSparseRecord, encodeSparseRecord, pairsAbove, readSparseRecord, RecordReader, recordScoring, writeSparseRecord,
-  type RecordExpectation, type SparseRecord,
+  BLOCK_PAIRS,
+  buildSparseRecord,
+  decodeSparseRecord,
+  encodeSparseRecord,
+  pairsAbove,
+  readSparseRecord,
+  RecordReader,
+  recordScoring,
+  writeSparseRecord,
+  type RecordExpectation,
+  type SparseRecord,
 } from '../../src/search/sparse-record';
 import { mulberry32 } from '../_support/prng';
 import { LEVELS, synthInput } from './synthetic';
@@ -26,7 +35,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const anchorCount = (levels: readonly LevelShape[]) => levels.reduce((s, l) => s + l.h * l.w * l.anchorsPerLocation, 0);
 
 /** Every (anchor, label, score) above the threshold by the reference's scoreAnchor, in rank order. */
-function referencePairs(spec: PostprocessSpec, classes: number, levels: readonly LevelShape[], scores: Float32Array): { anchor: number; label: number; score: number }[] {
+function referencePairs(
+  spec: PostprocessSpec,
+  classes: number,
+  levels: readonly LevelShape[],
+  scores: Float32Array,
+): { anchor: number; label: number; score: number }[] {
   const K = foregroundCount(spec, classes);
   const out = new Float64Array(K);
   const thr = f32(spec.scoreThreshold);
@@ -42,7 +56,10 @@ function recordPairs(r: SparseRecord): { anchor: number; label: number; score: n
   return Array.from(r.score, (score, i) => ({ anchor: r.anchors[r.slot[i]!]!, label: r.label[i]!, score }));
 }
 
-const expectOf = (spec: PostprocessSpec, classes: number, levels: readonly LevelShape[]): RecordExpectation => ({ ...recordScoring(spec, classes, anchorCount(levels)), threshold: f32(spec.scoreThreshold) });
+const expectOf = (spec: PostprocessSpec, classes: number, levels: readonly LevelShape[]): RecordExpectation => ({
+  ...recordScoring(spec, classes, anchorCount(levels)),
+  threshold: f32(spec.scoreThreshold),
+});
 
 describe('sparse record pairs', () => {
   const cases: [string, number][] = [
@@ -74,7 +91,11 @@ describe('sparse record pairs', () => {
         // scores stored as the float32 the reference computed (bit patterns equal)
         record.score.forEach((s, i) => expect(floatBits(s)).toBe(floatBits(want[i]!.score)));
         // the box values of every anchor with a pair, in the reference's delta order
-        record.anchors.forEach((n, u) => expect(Array.from(record.deltas.subarray(4 * u, 4 * u + 4))).toEqual(Array.from(input.boxes.subarray(4 * n, 4 * n + 4))));
+        record.anchors.forEach((n, u) =>
+          expect(Array.from(record.deltas.subarray(4 * u, 4 * u + 4))).toEqual(
+            Array.from(input.boxes.subarray(4 * n, 4 * n + 4)),
+          ),
+        );
       }
       expect(total).toBeGreaterThan(30);
     });
@@ -96,7 +117,9 @@ function withHeader(bytes: Uint8Array, change: (h: Record<string, unknown>) => R
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const len = dv.getUint32(8, true);
   const pad = (n: number) => (n + 3) & ~3;
-  const header = Buffer.from(JSON.stringify(change(JSON.parse(Buffer.from(bytes.subarray(16, 16 + len)).toString('utf8')))));
+  const header = Buffer.from(
+    JSON.stringify(change(JSON.parse(Buffer.from(bytes.subarray(16, 16 + len)).toString('utf8')))),
+  );
   const out = Buffer.alloc(pad(16 + header.length) + bytes.length - pad(16 + len));
   out.set(bytes.subarray(0, 8), 0);
   out.writeUInt32LE(header.length, 8);
@@ -107,15 +130,34 @@ function withHeader(bytes: Uint8Array, change: (h: Record<string, unknown>) => R
 }
 
 /** A record with many pairs (several blocks): big levels, low threshold. */
-function bigRecord(key: string): { record: SparseRecord; spec: PostprocessSpec; levels: LevelShape[]; classes: number } {
+function bigRecord(key: string): {
+  record: SparseRecord;
+  spec: PostprocessSpec;
+  levels: LevelShape[];
+  classes: number;
+} {
   const spec = parsePostprocess('mmdet-ssd300,score_thr=0.02');
-  const levels = [{ h: 30, w: 40, anchorsPerLocation: 3, stride: 2 }, { h: 15, w: 20, anchorsPerLocation: 2, stride: 4 }];
+  const levels = [
+    { h: 30, w: 40, anchorsPerLocation: 3, stride: 2 },
+    { h: 15, w: 20, anchorsPerLocation: 2, stride: 4 },
+  ];
   const input = synthInput({ numClasses: 6, spec, seed: 11, levels });
-  return { record: buildSparseRecord(spec, 6, levels, input, { key, width: 640, height: 480 }), spec, levels, classes: 6 };
+  return {
+    record: buildSparseRecord(spec, 6, levels, input, { key, width: 640, height: 480 }),
+    spec,
+    levels,
+    classes: 6,
+  };
 }
 
 describe('sparse record files', () => {
-  const key = cacheKey({ modelSha256: 'm', imageSha256: 'i', preprocess: { size: [320, 240] }, inputShape: [1, 3, 240, 320], outputs: ['boxes', 'scores'] });
+  const key = cacheKey({
+    modelSha256: 'm',
+    imageSha256: 'i',
+    preprocess: { size: [320, 240] },
+    inputShape: [1, 3, 240, 320],
+    outputs: ['boxes', 'scores'],
+  });
   const { record, spec, levels, classes } = bigRecord(key);
   const expect0 = expectOf(spec, classes, levels);
   const scoring = recordScoring(spec, classes, anchorCount(levels));
@@ -178,11 +220,17 @@ describe('sparse record files', () => {
       expect(r.status).toBe('corrupt');
       if (r.status === 'corrupt') expect(r.reason).toMatch(why);
     }
-    expect(decodeSparseRecord(bytes, 'a'.repeat(64), expect0)).toEqual({ status: 'corrupt', reason: expect.stringMatching(/key does not match/) });
+    expect(decodeSparseRecord(bytes, 'a'.repeat(64), expect0)).toEqual({
+      status: 'corrupt',
+      reason: expect.stringMatching(/key does not match/),
+    });
     // a reader meets the damage in the block it reads, as a one-line error
     writeFileSync(cachePath(dir, 'damaged'), flip(bytes.length - 5000));
     const reader = new RecordReader();
-    expect(reader.open(dir, 'damaged', expect0)).toEqual({ status: 'corrupt', reason: expect.stringMatching(/key does not match/) });
+    expect(reader.open(dir, 'damaged', expect0)).toEqual({
+      status: 'corrupt',
+      reason: expect.stringMatching(/key does not match/),
+    });
     const other = encodeSparseRecord({ ...record, key: 'damaged' }, scoring);
     other[other.length - 5000]! ^= 1;
     writeFileSync(cachePath(dir, 'damaged'), other);
@@ -194,14 +242,37 @@ describe('sparse record files', () => {
   it('reports an older format, a future one, other scores and a higher threshold as stale', () => {
     const bytes = encodeSparseRecord(record, scoring);
     // format 1 (dense head outputs): magic, header, float32 arrays, sha256, as prunedet wrote them before
-    const header = Buffer.from(JSON.stringify({ format: 1, key, width: 640, height: 480, arrays: [{ name: 'scores', length: 4 }] }));
-    const body = Buffer.concat([Buffer.from('PDHEADC1', 'latin1'), Buffer.from(new Uint32Array([header.length]).buffer), header, Buffer.alloc((4 - (header.length % 4)) % 4), Buffer.alloc(16)]);
+    const header = Buffer.from(
+      JSON.stringify({ format: 1, key, width: 640, height: 480, arrays: [{ name: 'scores', length: 4 }] }),
+    );
+    const body = Buffer.concat([
+      Buffer.from('PDHEADC1', 'latin1'),
+      Buffer.from(new Uint32Array([header.length]).buffer),
+      header,
+      Buffer.alloc((4 - (header.length % 4)) % 4),
+      Buffer.alloc(16),
+    ]);
     const dense = Buffer.concat([body, createHash('sha256').update(body).digest()]);
-    expect(decodeSparseRecord(dense, key, expect0)).toEqual({ status: 'stale', reason: expect.stringMatching(/older cache format \(1/) });
-    expect(decodeSparseRecord(withHeader(bytes, (h) => ({ ...h, format: 3 })), key, expect0)).toEqual({ status: 'stale', reason: 'cache format 3, this prunedet reads 2' });
-    expect(decodeSparseRecord(bytes, key, { ...expect0, scores: 'sigmoid' })).toEqual({ status: 'stale', reason: expect.stringMatching(/other scores/) });
+    expect(decodeSparseRecord(dense, key, expect0)).toEqual({
+      status: 'stale',
+      reason: expect.stringMatching(/older cache format \(1/),
+    });
+    expect(
+      decodeSparseRecord(
+        withHeader(bytes, (h) => ({ ...h, format: 3 })),
+        key,
+        expect0,
+      ),
+    ).toEqual({ status: 'stale', reason: 'cache format 3, this prunedet reads 2' });
+    expect(decodeSparseRecord(bytes, key, { ...expect0, scores: 'sigmoid' })).toEqual({
+      status: 'stale',
+      reason: expect.stringMatching(/other scores/),
+    });
     expect(decodeSparseRecord(bytes, key, { ...expect0, classes: 7 }).status).toBe('stale');
-    expect(decodeSparseRecord(bytes, key, { ...expect0, threshold: f32(0.01) })).toEqual({ status: 'stale', reason: expect.stringMatching(/threshold .* above this search's/) });
+    expect(decodeSparseRecord(bytes, key, { ...expect0, threshold: f32(0.01) })).toEqual({
+      status: 'stale',
+      reason: expect.stringMatching(/threshold .* above this search's/),
+    });
     expect(decodeSparseRecord(bytes, key, { ...expect0, threshold: f32(0.5) }).status).toBe('hit');
   });
 

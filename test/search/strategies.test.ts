@@ -24,7 +24,10 @@ interface Toy {
 
 function evaluateToy(t: Toy, removed: number[]): Evaluated {
   const gone = new Set(removed);
-  let map = 1, macs = 0, boxes = 0, o = 0;
+  let map = 1,
+    macs = 0,
+    boxes = 0,
+    o = 0;
   const keptPerLevel = t.counts.map((n, l) => {
     let k = 0;
     for (let a = 0; a < n; a++) {
@@ -41,7 +44,15 @@ function evaluateToy(t: Toy, removed: number[]): Evaluated {
   });
   // removing a zero-penalty anchor leaves the detections unchanged
   const fingerprint = removed.filter((b) => t.penalty[b] !== 0).join(',');
-  return { removed, key: removedKey(removed), map: Math.round(map * 1e9) / 1e9, fingerprint, headMacs: macs, boxes, keptPerLevel };
+  return {
+    removed,
+    key: removedKey(removed),
+    map: Math.round(map * 1e9) / 1e9,
+    fingerprint,
+    headMacs: macs,
+    boxes,
+    keptPerLevel,
+  };
 }
 
 function toyDriver(t: Toy, o: { minMap?: number; max?: number; anchorsPerLevel?: number; chunk?: number } = {}) {
@@ -94,7 +105,15 @@ const TOY: Toy = {
 };
 
 describe('ParetoFront', () => {
-  const p = (key: string, map: number, headMacs: number) => ({ removed: [], key, map, fingerprint: key, headMacs, boxes: 0, keptPerLevel: [] });
+  const p = (key: string, map: number, headMacs: number) => ({
+    removed: [],
+    key,
+    map,
+    fingerprint: key,
+    headMacs,
+    boxes: 0,
+    keptPerLevel: [],
+  });
   it('keeps points nothing beats in both mAP and MACs; a point equal to one on the front is not added', () => {
     const f = new ParetoFront();
     expect(f.offer(p('a', 0.5, 100))).toBe(true);
@@ -110,18 +129,38 @@ describe('children of a node', () => {
   it('pareto: one more anchor anywhere, never all anchors', () => {
     expect(singleRemovals([2, 1], { removed: [] })).toEqual([[0], [1], [2]]);
     expect(singleRemovals([2, 1], { removed: [0, 2] })).toEqual([]);
-    expect(singleRemovals([2, 1], { removed: [1] })).toEqual([[0, 1], [1, 2]]);
+    expect(singleRemovals([2, 1], { removed: [1] })).toEqual([
+      [0, 1],
+      [1, 2],
+    ]);
   });
   it('layer-wise: anchors of one level only, at most `cap` removed there', () => {
     expect(levelRemovals([3, 2], { removed: [] }, 1, 5)).toEqual([[3], [4]]);
     expect(levelRemovals([3, 2], { removed: [0] }, 0, 1)).toEqual([]);
-    expect(levelRemovals([3, 2], { removed: [0] }, 0, 2)).toEqual([[0, 1], [0, 2]]);
+    expect(levelRemovals([3, 2], { removed: [0] }, 0, 2)).toEqual([
+      [0, 1],
+      [0, 2],
+    ]);
   });
-  it('shared levels: the same index on every level, or a whole level (as the paper\'s AnchorPruningTreeSharedLayers)', () => {
-    expect(sharedRemovals([3, 3], { removed: [] })).toEqual([[0, 3], [1, 4], [2, 5], [0, 1, 2], [3, 4, 5]]);
-    expect(sharedRemovals([3, 3], { removed: [1, 4] })).toEqual([[0, 1, 3, 4], [1, 2, 4, 5], [0, 1, 2, 4], [1, 3, 4, 5]]);
+  it("shared levels: the same index on every level, or a whole level (as the paper's AnchorPruningTreeSharedLayers)", () => {
+    expect(sharedRemovals([3, 3], { removed: [] })).toEqual([
+      [0, 3],
+      [1, 4],
+      [2, 5],
+      [0, 1, 2],
+      [3, 4, 5],
+    ]);
+    expect(sharedRemovals([3, 3], { removed: [1, 4] })).toEqual([
+      [0, 1, 3, 4],
+      [1, 2, 4, 5],
+      [0, 1, 2, 4],
+      [1, 3, 4, 5],
+    ]);
     // first level empty: indices come from the next level; removing the last anchors is not offered
-    expect(sharedRemovals([3, 3], { removed: [0, 1, 2, 3] })).toEqual([[0, 1, 2, 3, 4], [0, 1, 2, 3, 5]]);
+    expect(sharedRemovals([3, 3], { removed: [0, 1, 2, 3] })).toEqual([
+      [0, 1, 2, 3, 4],
+      [0, 1, 2, 3, 5],
+    ]);
   });
 });
 
@@ -160,7 +199,8 @@ describe('Pareto tree', () => {
     expect(keys(front)).toEqual(keys(exhaustiveFront(TOY, minMap)));
     // every evaluated set is a child of an evaluated set at or above min mAP (nothing grows from below it)
     const ok = new Set(calls.filter((r) => evaluateToy(TOY, r).map >= minMap).map(removedKey));
-    for (const r of calls.filter((x) => x.length > 0)) expect(r.some((b) => ok.has(removedKey(r.filter((x) => x !== b))))).toBe(true);
+    for (const r of calls.filter((x) => x.length > 0))
+      expect(r.some((b) => ok.has(removedKey(r.filter((x) => x !== b))))).toBe(true);
     expect(calls.some((r) => evaluateToy(TOY, r).map < minMap)).toBe(true);
     expect(calls.length).toBeLessThan((await run('pareto', TOY)).calls.length);
   });
@@ -190,7 +230,12 @@ describe('layer-wise and shared-levels', () => {
   });
 
   it('shared levels only ever removes the same indices on every level, or whole levels', async () => {
-    const t: Toy = { counts: [3, 3, 3], penalty: [0.01, 0.2, 0, 0.02, 0.1, 0, 0.05, 0.01, 0.03], anchorMacs: [5, 5, 5, 20, 20, 20, 80, 80, 80], towerMacs: [10, 40, 160] };
+    const t: Toy = {
+      counts: [3, 3, 3],
+      penalty: [0.01, 0.2, 0, 0.02, 0.1, 0, 0.05, 0.01, 0.03],
+      anchorMacs: [5, 5, 5, 20, 20, 20, 80, 80, 80],
+      towerMacs: [10, 40, 160],
+    };
     const { front, calls } = await run('shared', t);
     for (const r of calls) {
       const perLevel = [0, 1, 2].map((l) => r.filter((b) => b >= 3 * l && b < 3 * l + 3).map((b) => b - 3 * l));

@@ -24,8 +24,12 @@ import { LEVELS, synthAnchors, synthInput, type SynthLevel } from './synthetic';
 const root = mkdtempSync(join(tmpdir(), 'pd-stream-eval-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-const W = 64, H = 48;
-const BIG: SynthLevel[] = [{ h: 24, w: 32, anchorsPerLocation: 3, stride: 2 }, { h: 6, w: 8, anchorsPerLocation: 2, stride: 8 }];
+const W = 64,
+  H = 48;
+const BIG: SynthLevel[] = [
+  { h: 24, w: 32, anchorsPerLocation: 3, stride: 2 },
+  { h: 6, w: 8, anchorsPerLocation: 2, stride: 8 },
+];
 
 interface Paths {
   dense: CandidateEvaluator;
@@ -35,7 +39,15 @@ interface Paths {
 }
 
 /** Both evaluators over the same synthetic photos: dense tables from the inputs, sparse records in a cache folder. */
-function bothPaths(name: string, spec: PostprocessSpec, classes: number, levels: SynthLevel[], inputs: PostprocessInput[], coco: boolean, recordThreshold = spec.scoreThreshold): Paths {
+function bothPaths(
+  name: string,
+  spec: PostprocessSpec,
+  classes: number,
+  levels: SynthLevel[],
+  inputs: PostprocessInput[],
+  coco: boolean,
+  recordThreshold = spec.scoreThreshold,
+): Paths {
   const anchors = synthAnchors(levels, spec.anchorFormat);
   const ctx = { anchors, levels: levels as LevelShape[], numClasses: classes };
   const units = 'input-pixels' as const;
@@ -55,12 +67,23 @@ function bothPaths(name: string, spec: PostprocessSpec, classes: number, levels:
   let metric: MetricSpec;
   if (coco) {
     const r = mulberry32(5);
-    const gt: CocoGroundTruth = { images: imageIds.map((id) => ({ id })), categories: categoryIds.map((id) => ({ id })), annotations: [] };
+    const gt: CocoGroundTruth = {
+      images: imageIds.map((id) => ({ id })),
+      categories: categoryIds.map((id) => ({ id })),
+      annotations: [],
+    };
     const full = new CandidateEvaluator(base).cocoDetections([], imageIds, categoryIds);
     for (const d of full) {
       if (r() < 0.5) continue;
       const [x, y, w, h] = d.bbox as number[];
-      gt.annotations.push({ id: gt.annotations.length + 1, image_id: d.image_id, category_id: d.category_id, bbox: [x! + r() * 3, y!, w!, h! + r() * 2], area: w! * h! * (r() < 0.2 ? 40 : 1), iscrowd: r() < 0.05 ? 1 : 0 });
+      gt.annotations.push({
+        id: gt.annotations.length + 1,
+        image_id: d.image_id,
+        category_id: d.category_id,
+        bbox: [x! + r() * 3, y!, w!, h! + r() * 2],
+        area: w! * h! * (r() < 0.2 ? 40 : 1),
+        iscrowd: r() < 0.05 ? 1 : 0,
+      });
     }
     metric = cocoMetric(gt, imageIds, K, 'synthetic');
   } else {
@@ -77,10 +100,27 @@ function bothPaths(name: string, spec: PostprocessSpec, classes: number, levels:
     return { key: record.key, width: W, height: H, pairs: pairsAbove(record, f32(spec.scoreThreshold)) };
   });
   const data = (m: StreamMetric, chunk: number): StreamData => ({
-    cacheDir: dir, photos, expect: { ...recordScoring(spec, classes, anchorCount), threshold: f32(spec.scoreThreshold) }, spec, levels, numClasses: classes,
-    anchors, preprocess: { size: [W, H], mean: [0, 0, 0], std: [1, 1, 1], channelOrder: 'rgb', resize: 'bilinear' }, units, select: base.select, totalBase: total, metric: m, chunk,
+    cacheDir: dir,
+    photos,
+    expect: { ...recordScoring(spec, classes, anchorCount), threshold: f32(spec.scoreThreshold) },
+    spec,
+    levels,
+    numClasses: classes,
+    anchors,
+    preprocess: { size: [W, H], mean: [0, 0, 0], std: [1, 1, 1], channelOrder: 'rgb', resize: 'bilinear' },
+    units,
+    select: base.select,
+    totalBase: total,
+    metric: m,
+    chunk,
   });
-  let streamMetric: StreamMetric = { kind: metric.kind, imageIds, categoryIds, divisor: 1, ...(coco ? { gt: metric.gt } : {}) };
+  let streamMetric: StreamMetric = {
+    kind: metric.kind,
+    imageIds,
+    categoryIds,
+    divisor: 1,
+    ...(coco ? { gt: metric.gt } : {}),
+  };
   if (!coco) {
     const cal = new StreamEvaluator(data(streamMetric, 3)).calibrate();
     expect(cal.raw).toBe(metric.divisor);
@@ -93,25 +133,74 @@ function bothPaths(name: string, spec: PostprocessSpec, classes: number, levels:
 function batches(total: number, seed: number): number[][][] {
   const r = mulberry32(seed);
   const out: number[][][] = [[[]], [[0], [total - 1]]];
-  for (let q = 0; q < 4; q++) out.push(Array.from({ length: 3 }, () => Array.from({ length: total }, (_, i) => i).filter(() => r() < 0.35)));
+  for (let q = 0; q < 4; q++)
+    out.push(Array.from({ length: 3 }, () => Array.from({ length: total }, (_, i) => i).filter(() => r() < 0.35)));
   for (let q = 0; q < 4; q++) {
     const node = Array.from({ length: total }, (_, i) => i).filter(() => r() < 0.2);
-    const children = Array.from({ length: total }, (_, b) => b).filter((b) => !node.includes(b)).map((b) => [...node, b].sort((x, y) => x - y));
+    const children = Array.from({ length: total }, (_, b) => b)
+      .filter((b) => !node.includes(b))
+      .map((b) => [...node, b].sort((x, y) => x - y));
     for (let i = 0; i < children.length; i += 8) out.push(children.slice(i, i + 8));
   }
   return out;
 }
 
-const CASES: { name: string; text: string; classes: number; form?: 'concat' | 'per-level'; quantize?: number; integer?: boolean; levels?: SynthLevel[]; recordThreshold?: number }[] = [
-  { name: 'softmax, background last, per-level top-k, per-class NMS, clip', text: 'mmdet-ssd300,score_thr=0.05,top_k=12,max_det=30,clip=64/48', classes: 5 },
-  { name: 'probabilities, background first, global top-k, ssd decoder (ultraface)', text: 'ultraface,score_thr=0.3,top_k=25', classes: 3 },
-  { name: 'sigmoid, agnostic NMS, no top-k, max_det 4 (early stop)', text: 'mmdet-retinanet,score_thr=0.2,top_k=0,nms=agnostic,max_det=4', classes: 4 },
-  { name: 'per-level maps, torchvision decoder, global top-k', text: 'torchvision-retinanet,score_thr=0.1,top_k=30,top_k_scope=global,iou_thr=0.3', classes: 3, form: 'per-level' },
-  { name: 'boxes decoded in the graph, tied scores', text: 'mmdet-ssd300,decoder=none,score_thr=0.1,top_k=15,iou_thr=0.4', classes: 4, quantize: 0.25 },
-  { name: 'whole-pixel boxes with IoU exactly at the threshold', text: 'mmdet-ssd300,decoder=none,score_thr=0.1,top_k=0,iou_thr=0.5', classes: 3, integer: true },
+const CASES: {
+  name: string;
+  text: string;
+  classes: number;
+  form?: 'concat' | 'per-level';
+  quantize?: number;
+  integer?: boolean;
+  levels?: SynthLevel[];
+  recordThreshold?: number;
+}[] = [
+  {
+    name: 'softmax, background last, per-level top-k, per-class NMS, clip',
+    text: 'mmdet-ssd300,score_thr=0.05,top_k=12,max_det=30,clip=64/48',
+    classes: 5,
+  },
+  {
+    name: 'probabilities, background first, global top-k, ssd decoder (ultraface)',
+    text: 'ultraface,score_thr=0.3,top_k=25',
+    classes: 3,
+  },
+  {
+    name: 'sigmoid, agnostic NMS, no top-k, max_det 4 (early stop)',
+    text: 'mmdet-retinanet,score_thr=0.2,top_k=0,nms=agnostic,max_det=4',
+    classes: 4,
+  },
+  {
+    name: 'per-level maps, torchvision decoder, global top-k',
+    text: 'torchvision-retinanet,score_thr=0.1,top_k=30,top_k_scope=global,iou_thr=0.3',
+    classes: 3,
+    form: 'per-level',
+  },
+  {
+    name: 'boxes decoded in the graph, tied scores',
+    text: 'mmdet-ssd300,decoder=none,score_thr=0.1,top_k=15,iou_thr=0.4',
+    classes: 4,
+    quantize: 0.25,
+  },
+  {
+    name: 'whole-pixel boxes with IoU exactly at the threshold',
+    text: 'mmdet-ssd300,decoder=none,score_thr=0.1,top_k=0,iou_thr=0.5',
+    classes: 3,
+    integer: true,
+  },
   { name: 'tflite decoder, softmax, background first', text: 'tflite-ssd,score_thr=0.1,top_k=20', classes: 4 },
-  { name: 'records made at a lower threshold (the pairs above the search threshold are a prefix)', text: 'mmdet-ssd300,score_thr=0.3,top_k=10', classes: 4, recordThreshold: 0.02 },
-  { name: 'thousands of pairs per photo (several record blocks)', text: 'mmdet-ssd300,score_thr=0.01,top_k=400,max_det=150', classes: 6, levels: BIG },
+  {
+    name: 'records made at a lower threshold (the pairs above the search threshold are a prefix)',
+    text: 'mmdet-ssd300,score_thr=0.3,top_k=10',
+    classes: 4,
+    recordThreshold: 0.02,
+  },
+  {
+    name: 'thousands of pairs per photo (several record blocks)',
+    text: 'mmdet-ssd300,score_thr=0.01,top_k=400,max_det=150',
+    classes: 6,
+    levels: BIG,
+  },
 ];
 
 describe('streamed evaluation equals the dense path', () => {
@@ -120,8 +209,26 @@ describe('streamed evaluation equals the dense path', () => {
       it(`${c.name} (${coco ? 'COCO' : 'fidelity'})`, () => {
         const spec = parsePostprocess(c.text);
         const levels = c.levels ?? LEVELS;
-        const inputs = Array.from({ length: 7 }, (_, i) => synthInput({ levels, numClasses: c.classes, spec, seed: 100 + i, ...(c.form ? { form: c.form } : {}), ...(c.quantize ? { quantize: c.quantize } : {}), integerBoxes: c.integer === true }));
-        const p = bothPaths(`${c.name}-${coco}`.replace(/[^a-z0-9]+/gi, '-'), spec, c.classes, levels, inputs, coco, c.recordThreshold);
+        const inputs = Array.from({ length: 7 }, (_, i) =>
+          synthInput({
+            levels,
+            numClasses: c.classes,
+            spec,
+            seed: 100 + i,
+            ...(c.form ? { form: c.form } : {}),
+            ...(c.quantize ? { quantize: c.quantize } : {}),
+            integerBoxes: c.integer === true,
+          }),
+        );
+        const p = bothPaths(
+          `${c.name}-${coco}`.replace(/[^a-z0-9]+/gi, '-'),
+          spec,
+          c.classes,
+          levels,
+          inputs,
+          coco,
+          c.recordThreshold,
+        );
         let changed = 0;
         for (const chunk of [1, 16]) {
           const sparse = p.sparse(chunk);
@@ -130,10 +237,13 @@ describe('streamed evaluation equals the dense path', () => {
             expect(sparse.evaluateBatch(batch), `chunk ${chunk}, batch ${JSON.stringify(batch)}`).toEqual(want);
             // split over photo ranges as the worker pool does, merged in photo order
             const cut = 1 + (batch.length % (p.photos - 1));
-            expect(sparse.merge([sparse.partial(batch, 0, cut), sparse.partial(batch, cut, p.photos)], batch.length)).toEqual(want);
+            expect(
+              sparse.merge([sparse.partial(batch, 0, cut), sparse.partial(batch, cut, p.photos)], batch.length),
+            ).toEqual(want);
             changed += want.filter((s) => s.fingerprint !== want[0]!.fingerprint).length;
           }
-          for (const removed of [[], [1], [0, 2, p.total - 1]]) expect(sparse.detections(removed)).toEqual(p.dense.detections(removed));
+          for (const removed of [[], [1], [0, 2, p.total - 1]])
+            expect(sparse.detections(removed)).toEqual(p.dense.detections(removed));
         }
         // the cases exercise something: removals change the detections and the score
         expect(changed).toBeGreaterThan(10);
@@ -147,13 +257,16 @@ describe('streamed evaluation memory', () => {
     const c = CASES[0]!;
     const spec = parsePostprocess(c.text);
     const held = (count: number) => {
-      const inputs = Array.from({ length: count }, (_, i) => synthInput({ levels: LEVELS, numClasses: c.classes, spec, seed: 300 + i }));
+      const inputs = Array.from({ length: count }, (_, i) =>
+        synthInput({ levels: LEVELS, numClasses: c.classes, spec, seed: 300 + i }),
+      );
       const p = bothPaths(`memory-${count}`, spec, c.classes, LEVELS, inputs, false);
       const ev = p.sparse(3);
       for (const batch of batches(p.total, 4)) ev.evaluateBatch(batch);
       return { held: ev.held(), maxPairs: Math.max(...ev.data.photos.map((ph) => ph.pairs)) };
     };
-    const few = held(6), many = held(30);
+    const few = held(6),
+      many = held(30);
     expect(few.held.photos).toBe(3);
     expect(many.held.photos).toBe(3);
     // grow-only buffers: each holder is sized by the largest record it read, not by the number of photos

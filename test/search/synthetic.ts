@@ -22,15 +22,18 @@ export function anchorCount(levels: LevelShape[]): number {
 
 /** Grid anchors in the spec's format: xyxy pixels, or cxcywh normalised by the 64x48 image. */
 export function synthAnchors(levels: SynthLevel[], format: PostprocessSpec['anchorFormat']): Float32Array {
-  const W = 64, H = 48;
+  const W = 64,
+    H = 48;
   const rows: number[] = [];
   for (const l of levels) {
     for (let y = 0; y < l.h; y++) {
       for (let x = 0; x < l.w; x++) {
         for (let a = 0; a < l.anchorsPerLocation; a++) {
-          const cx = (x + 0.5) * l.stride, cy = (y + 0.5) * l.stride;
+          const cx = (x + 0.5) * l.stride,
+            cy = (y + 0.5) * l.stride;
           const s = l.stride * (1.5 + 0.5 * a);
-          const w = s * (a % 2 ? 1.4 : 1), h = s * (a % 2 ? 0.7 : 1);
+          const w = s * (a % 2 ? 1.4 : 1),
+            h = s * (a % 2 ? 0.7 : 1);
           if (format === 'xyxy') rows.push(cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2);
           else rows.push(cx / W, cy / H, w / W, h / H);
         }
@@ -68,17 +71,21 @@ export function synthInput(o: SynthOptions): PostprocessInput {
     for (let y = 0; y < l.h; y++) {
       for (let x = 0; x < l.w; x++) {
         for (let a = 0; a < l.anchorsPerLocation; a++, n++) {
-          const cx = (x + 0.5) * l.stride, cy = (y + 0.5) * l.stride;
+          const cx = (x + 0.5) * l.stride,
+            cy = (y + 0.5) * l.stride;
           for (let j = 0; j < C; j++) scores[n * C + j] = g() - 1;
           for (const ob of objects) {
             const d = Math.hypot(ob.x - cx, ob.y - cy) / l.stride;
             if (d < 1.5) scores[n * C + labelColumn(o.spec, ob.label)] = 4 - d + 0.5 * g();
           }
           if (o.spec.background !== 'none') scores[n * C + (o.spec.background === 'first' ? 0 : C - 1)] = 1 + 0.3 * g();
-          if (o.quantize) for (let j = 0; j < C; j++) scores[n * C + j] = Math.round(scores[n * C + j]! / o.quantize) * o.quantize;
+          if (o.quantize)
+            for (let j = 0; j < C; j++) scores[n * C + j] = Math.round(scores[n * C + j]! / o.quantize) * o.quantize;
           if (o.spec.decoder.type === 'none') {
-            const w = l.stride * (1 + a), h = l.stride * (1 + 0.5 * a);
-            const jx = o.integerBoxes ? Math.round(2 * g()) : g(), jy = o.integerBoxes ? Math.round(2 * g()) : g();
+            const w = l.stride * (1 + a),
+              h = l.stride * (1 + 0.5 * a);
+            const jx = o.integerBoxes ? Math.round(2 * g()) : g(),
+              jy = o.integerBoxes ? Math.round(2 * g()) : g();
             boxes.set([cx - w / 2 + jx, cy - h / 2 + jy, cx + w / 2 + jx, cy + h / 2 + jy], 4 * n);
           } else {
             boxes.set([0.3 * g(), 0.3 * g(), 0.2 * g(), 0.2 * g()], 4 * n);

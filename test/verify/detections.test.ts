@@ -22,7 +22,11 @@ describe('planted head outputs and the oracle', async () => {
   const counts = orig.spec.levels.map((l) => l.anchorsPerLocation);
   const keptIdx = keptAnchorIndices(report.featureMaps, counts, kept);
   const ppOrig = postprocessForModel(orig.spec, 'mmdet-ssd300');
-  const ppComp = compiledPostprocess({ spec: comp.spec, baselineSet: undefined, featureMaps: report.featureMaps }, 'mmdet-ssd300', kept);
+  const ppComp = compiledPostprocess(
+    { spec: comp.spec, baselineSet: undefined, featureMaps: report.featureMaps },
+    'mmdet-ssd300',
+    kept,
+  );
   const ctx = { anchors: ppOrig.anchors, levels: ppOrig.levels, numClasses: ppOrig.numClasses };
   const cctx = { anchors: ppComp.anchors, levels: ppComp.levels, numClasses: ppComp.numClasses };
 

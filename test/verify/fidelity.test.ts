@@ -8,7 +8,7 @@ import { compileTemp, tempDir } from '../_support/compile';
 import { FACES, hasShared, ultraface } from '../_support/shared';
 
 describe.skipIf(!hasShared)('search -> compile -> verify', () => {
-  it('reproduces a front point\'s fidelity exactly on the real RFB-320 and the face photos', async () => {
+  it("reproduces a front point's fidelity exactly on the real RFB-320 and the face photos", async () => {
     const model = ultraface('version-RFB-320.onnx');
     const outDir = join(tempDir('pd-search-'), 'search');
     const r = await search({ model, images: FACES, outDir, postprocess: 'ultraface', maxCandidates: 24, workers: 1 });

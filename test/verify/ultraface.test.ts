@@ -19,21 +19,39 @@ describe.skipIf(!hasShared)('verify on ultraface RFB-320 (fold-batchnorm re-roun
   const root = mkdtempSync(join(tmpdir(), 'pd-verify-uf-'));
   const out = join(root, 'x');
   beforeAll(() => {
-    const c = prunedet(['compile', MODEL, '--remove', '2,4,6,9', '--emit', 'c', '--postprocess', 'ultraface', '-o', out]);
+    const c = prunedet([
+      'compile',
+      MODEL,
+      '--remove',
+      '2,4,6,9',
+      '--emit',
+      'c',
+      '--postprocess',
+      'ultraface',
+      '-o',
+      out,
+    ]);
     expect(c.code).toBe(0);
   });
 
-  it('the issue\'s command: exit 0, every check conclusive, the boxes tolerance shown with its origin', () => {
+  it("the issue's command: exit 0, every check conclusive, the boxes tolerance shown with its origin", () => {
     const r = prunedet(['verify', MODEL, out, '--images', FACES]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^\(a\) tensors, compiled vs original at the 2,820 kept anchors, 24 inputs — pass$/m);
     expect(r.stdout).toMatch(/^boxes +270,720 +≤ \S+ /m);
-    expect(r.stdout).toMatch(/^ {4}boxes: tolerance from prune-anchors sliced 4 convs \(the runtime may sum the kept channels in another order\), fold-batchnorm re-rounded 35 convs: per head-conv channel, ‖W‖₁·\(input difference \+ rounding\)$/m);
-    expect(r.stdout).toMatch(/^ {4}sliced parameters: 8 convs, [\d,]+ weights and biases vs the original's kept channels, bit for bit: equal$/m);
+    expect(r.stdout).toMatch(
+      /^ {4}boxes: tolerance from prune-anchors sliced 4 convs \(the runtime may sum the kept channels in another order\), fold-batchnorm re-rounded 35 convs: per head-conv channel, ‖W‖₁·\(input difference \+ rounding\)$/m,
+    );
+    expect(r.stdout).toMatch(
+      /^ {4}sliced parameters: 8 convs, [\d,]+ weights and biases vs the original's kept channels, bit for bit: equal$/m,
+    );
     expect(r.stdout).toMatch(/^\(b\) detections, .* — pass$/m);
-    expect(r.stdout).toMatch(/per level \(from the 24 inputs \+ from 2 planted head outputs\): [1-9]\d*\+[1-9]\d* · \d+\+[1-9]\d* · \d+\+[1-9]\d* · \d+\+[1-9]\d*$/m);
-    if (hasGcc) expect(r.stdout).toMatch(/^\(c\) C module vs the TypeScript reference, bit for bit — pass \(26 runs, /m);
+    expect(r.stdout).toMatch(
+      /per level \(from the 24 inputs \+ from 2 planted head outputs\): [1-9]\d*\+[1-9]\d* · \d+\+[1-9]\d* · \d+\+[1-9]\d* · \d+\+[1-9]\d*$/m,
+    );
+    if (hasGcc)
+      expect(r.stdout).toMatch(/^\(c\) C module vs the TypeScript reference, bit for bit — pass \(26 runs, /m);
     expect(r.stdout.trim().split('\n').at(-1)).toBe('verify: equivalent');
     expect(r.stdout.split('\n').length).toBeLessThanOrEqual(24); // one screen
   });
@@ -50,14 +68,22 @@ describe.skipIf(!hasShared)('verify on ultraface RFB-320 (fold-batchnorm re-roun
     const r = prunedet(['verify', MODEL, dir, '--samples', '2', '--skip-c']);
     expect(r.code).toBe(1);
     const last = r.stdout.trim().split('\n').at(-1)!;
-    const m2 = last.match(/^verify: MISMATCH — input 0 \(random #0\): output boxes at compiled anchor (\d+) \(original anchor (\d+), level 2\), value 1: got \S+, expected \S+, error (\S+) > tolerance (\S+)$/);
+    const m2 = last.match(
+      /^verify: MISMATCH — input 0 \(random #0\): output boxes at compiled anchor (\d+) \(original anchor (\d+), level 2\), value 1: got \S+, expected \S+, error (\S+) > tolerance (\S+)$/,
+    );
     expect(m2, last).not.toBeNull();
     expect(Number(m2![3])).toBeGreaterThan(Number(m2![4]));
     expect(Number(m2![3])).toBeCloseTo(2 * boxes.tolerance.max, 3);
   });
 
   it('--atol/--rtol replace the derived tolerance (and say so)', async () => {
-    const r = await verify({ original: MODEL, outDir: out, samples: 1, skipC: true, tolerances: { byOutput: { boxes: { atol: 1e-9 } } } });
+    const r = await verify({
+      original: MODEL,
+      outDir: out,
+      samples: 1,
+      skipC: true,
+      tolerances: { byOutput: { boxes: { atol: 1e-9 } } },
+    });
     const boxes = r.checks.tensors.outputs.find((o) => o.name === 'boxes')!;
     expect(boxes.tolerance).toMatchObject({ kind: 'override', atol: 1e-9, rtol: 0, max: 1e-9 });
     expect(boxes.overTolerance).toBeGreaterThan(0); // fold-batchnorm's legitimate rounding is more than 1e-9
@@ -65,9 +91,14 @@ describe.skipIf(!hasShared)('verify on ultraface RFB-320 (fold-batchnorm re-roun
     expect(r.checks.tensors.outputs.find((o) => o.name === 'scores')!.tolerance.kind).toBe('derived');
   });
 
-  it('--cut-head of the export that decodes in the graph: the C module keeps the graph\'s anchor table, bit for bit', async () => {
+  it("--cut-head of the export that decodes in the graph: the C module keeps the graph's anchor table, bit for bit", async () => {
     const model = ultraface('version-RFB-320.onnx');
-    const { outDir } = await compileTemp(model, { remove: '2,4,6,9', postprocess: 'ultraface', emit: ['c'], cutHead: true });
+    const { outDir } = await compileTemp(model, {
+      remove: '2,4,6,9',
+      postprocess: 'ultraface',
+      emit: ['c'],
+      cutHead: true,
+    });
     const r = await verify({ original: model, outDir, images: FACES, samples: 3 });
     expect(r.status).toBe('equivalent');
     expect(r.checks.detections.inputs.detections).toBeGreaterThan(0);
@@ -75,7 +106,12 @@ describe.skipIf(!hasShared)('verify on ultraface RFB-320 (fold-batchnorm re-roun
   });
 
   it('random inputs compare detections on every level that keeps anchors, for every shared ultraface model', async () => {
-    for (const name of ['version-RFB-320.onnx', 'version-RFB-320_without_postprocessing.onnx', 'version-slim-320.onnx', 'version-slim-320_simplified.onnx']) {
+    for (const name of [
+      'version-RFB-320.onnx',
+      'version-RFB-320_without_postprocessing.onnx',
+      'version-slim-320.onnx',
+      'version-slim-320_simplified.onnx',
+    ]) {
       const model = ultraface(name);
       const { outDir } = await compileTemp(model, { remove: '0,4,6,8', postprocess: 'ultraface', emit: ['c'] });
       const r = await verify({ original: model, outDir, samples: 2, skipC: true });
@@ -83,7 +119,8 @@ describe.skipIf(!hasShared)('verify on ultraface RFB-320 (fold-batchnorm re-roun
       expect(r.inputs.source).toBe('random');
       const levels = r.checks.detections.levels;
       expect(levels.map((l) => l.keptAnchors.length)).toEqual([2, 1, 1, 2]);
-      for (const l of levels) expect(l.detections.inputs + l.detections.planted, `${name} level ${l.level}`).toBeGreaterThan(0);
+      for (const l of levels)
+        expect(l.detections.inputs + l.detections.planted, `${name} level ${l.level}`).toBeGreaterThan(0);
     }
   });
 });

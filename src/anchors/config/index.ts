@@ -23,12 +23,21 @@ export interface ResolveConfigOptions {
 /** Resolve whichever form was given; neither keeps every anchor (name 'baseline'). */
 export function resolveConfig(o: ResolveConfigOptions): ResolvedConfig {
   if (o.config !== undefined && o.remove !== undefined) {
-    throw new PrunedetError('E_USAGE', `both a config (${o.config}) and --remove were given`, 'pass one of --config and --remove');
+    throw new PrunedetError(
+      'E_USAGE',
+      `both a config (${o.config}) and --remove were given`,
+      'pass one of --config and --remove',
+    );
   }
   if (o.remove !== undefined) return resolveRemoveList(o.remove, o.baseline);
-  if (o.config === undefined) return { kept: o.baseline.counts.map((n) => Array.from({ length: n }, (_, i) => i)), name: 'baseline' };
+  if (o.config === undefined)
+    return { kept: o.baseline.counts.map((n) => Array.from({ length: n }, (_, i) => i)), name: 'baseline' };
   const ext = extname(o.config).toLowerCase();
   if (ext === '.py') return resolveMmdetConfig(o.config, o.baseline);
   if (ext === '.json') return resolveJsonConfig(o.config, o.baseline);
-  throw new PrunedetError('E_CONFIG_PARSE', `config ${o.config} has extension '${ext || '(none)'}'`, 'pass an mmdetection-style .py file or a .json anchor config');
+  throw new PrunedetError(
+    'E_CONFIG_PARSE',
+    `config ${o.config} has extension '${ext || '(none)'}'`,
+    'pass an mmdetection-style .py file or a .json anchor config',
+  );
 }

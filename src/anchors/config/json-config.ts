@@ -18,7 +18,12 @@ export function resolveJsonConfig(path: string, baseline: BaselineAnchors): Reso
   if (doc.kind !== 'dict') throw typeError(doc, 'a JSON anchor config', 'an object {"levels": [...]}');
   checkKeys(doc, ['name', 'levels', 'comment'], 'a JSON anchor config');
   const levelsV = doc.entries.get('levels');
-  if (!levelsV) throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(doc.loc)}: JSON anchor config has no "levels"`, 'write {"levels": [{"keep": [...]}, ...]} with one entry per level');
+  if (!levelsV)
+    throw new PrunedetError(
+      'E_CONFIG_PARSE',
+      `${formatLoc(doc.loc)}: JSON anchor config has no "levels"`,
+      'write {"levels": [{"keep": [...]}, ...]} with one entry per level',
+    );
   const levels = readSeq(levelsV, '"levels"');
   checkLevelCount(levels.length, baseline, formatLoc(levelsV.loc));
   const kept = levels.map((lv, l) => resolveLevel(lv, l, baseline));
@@ -32,7 +37,11 @@ function resolveLevel(lv: PyValue, l: number, baseline: BaselineAnchors): number
   if (lv.kind !== 'dict') throw typeError(lv, what, 'an object like {"keep": [0, 1]}');
   checkKeys(lv, LEVEL_KEYS, what);
   if (lv.entries.size !== 1) {
-    throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(lv.loc)}: ${what} must have exactly one of "keep", "keepPairs", "remove"`, 'give one of them per level');
+    throw new PrunedetError(
+      'E_CONFIG_PARSE',
+      `${formatLoc(lv.loc)}: ${what} must have exactly one of "keep", "keepPairs", "remove"`,
+      'give one of them per level',
+    );
   }
   const [key, v] = [...lv.entries][0]!;
   if (key === 'keepPairs') {
@@ -47,9 +56,18 @@ function resolveLevel(lv: PyValue, l: number, baseline: BaselineAnchors): number
   for (const [j, x] of readSeq(v, `${what}.${key}`).entries()) {
     const i = readInt(x, `${what}.${key}[${j}]`);
     if (i >= n) {
-      throw new PrunedetError('E_CONFIG_MISMATCH', `${formatLoc(x.loc)}: ${levelName(l)} anchor index ${i} is out of range; the baseline has ${n} anchor${n === 1 ? '' : 's'} there (${n === 0 ? 'none' : `0-${n - 1}`})`, 'use indices within the level, counted from 0');
+      throw new PrunedetError(
+        'E_CONFIG_MISMATCH',
+        `${formatLoc(x.loc)}: ${levelName(l)} anchor index ${i} is out of range; the baseline has ${n} anchor${n === 1 ? '' : 's'} there (${n === 0 ? 'none' : `0-${n - 1}`})`,
+        'use indices within the level, counted from 0',
+      );
     }
-    if (seen.has(i)) throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(x.loc)}: ${levelName(l)} lists anchor ${i} twice`, 'list each anchor once');
+    if (seen.has(i))
+      throw new PrunedetError(
+        'E_CONFIG_PARSE',
+        `${formatLoc(x.loc)}: ${levelName(l)} lists anchor ${i} twice`,
+        'list each anchor once',
+      );
     seen.add(i);
   }
   const all = Array.from({ length: n }, (_, i) => i);

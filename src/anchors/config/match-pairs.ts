@@ -19,7 +19,12 @@ export interface WantedPair {
  * within PAIR_TOLERANCE (distance = the larger relative error); it is ambiguous when the runner-up is within the
  * tolerance too and not at least twice as far. Missing, ambiguous and repeated pairs are E_CONFIG_MISMATCH.
  */
-export function matchLevelPairs(level: number, wanted: WantedPair[], baseline: BaselineAnchors, levelWhere: string): number[] {
+export function matchLevelPairs(
+  level: number,
+  wanted: WantedPair[],
+  baseline: BaselineAnchors,
+  levelWhere: string,
+): number[] {
   if (wanted.length === 0) return [];
   const L = levelName(level);
   const base = baseline.pairs?.[level];

@@ -7,7 +7,18 @@ import type { AnchorSet, Stride } from '../types';
 import { matchLevelPairs, type WantedPair } from './match-pairs';
 import { loadPyConfig, lookup, stripDelete } from './py-config';
 import { formatLoc, type PyValue } from './py-literal';
-import { checkKeys, readBool, readInt, readNum, readNums, readPositive, readSeq, readStr, readStride, readTwo } from './py-read';
+import {
+  checkKeys,
+  readBool,
+  readInt,
+  readNum,
+  readNums,
+  readPositive,
+  readSeq,
+  readStr,
+  readStride,
+  readTwo,
+} from './py-read';
 import { baselineFromSet, checkLevelCount, finishConfig, type BaselineAnchors, type ResolvedConfig } from './types';
 
 export interface MmdetGenerator {
@@ -35,44 +46,85 @@ export function readMmdetAnchorGenerator(path: string): MmdetGenerator {
     found = lookup(loadPyConfig(path, { baseDir: dirname(path) }).vars, PATH);
   }
   if (found === undefined) {
-    throw new PrunedetError('E_CONFIG_PARSE', `${path}: no model.bbox_head.anchor_generator found`, "write model = dict(bbox_head=dict(anchor_generator=dict(type='PreciseAnchorGenerator', ...)))");
+    throw new PrunedetError(
+      'E_CONFIG_PARSE',
+      `${path}: no model.bbox_head.anchor_generator found`,
+      "write model = dict(bbox_head=dict(anchor_generator=dict(type='PreciseAnchorGenerator', ...)))",
+    );
   }
-  if (found.kind !== 'dict') throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(found.loc)}: anchor_generator must be a dict`, 'write anchor_generator=dict(type=..., ...)');
+  if (found.kind !== 'dict')
+    throw new PrunedetError(
+      'E_CONFIG_PARSE',
+      `${formatLoc(found.loc)}: anchor_generator must be a dict`,
+      'write anchor_generator=dict(type=..., ...)',
+    );
   const ag = stripDelete(found) as Dict; // a file read on its own still carries its merge markers
   const type = ag.entries.get('type');
-  if (!type) throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(ag.loc)}: anchor_generator has no type`, "add type='PreciseAnchorGenerator'");
+  if (!type)
+    throw new PrunedetError(
+      'E_CONFIG_PARSE',
+      `${formatLoc(ag.loc)}: anchor_generator has no type`,
+      "add type='PreciseAnchorGenerator'",
+    );
   const name = readStr(type, 'anchor_generator type');
   if (name === 'PreciseAnchorGenerator') return precise(ag);
   if (name === 'AnchorGenerator') {
-    checkKeys(ag, ['type', 'strides', 'ratios', 'scales', 'base_sizes', 'scale_major', 'octave_base_scale', 'scales_per_octave', 'centers', 'center_offset'], name);
-    const set = located(ag, () => mmdetAnchors({
-      strides: readStrides(ag),
-      ratios: readNums(need(ag, 'ratios'), 'ratios'),
-      scales: optional(ag, 'scales', readNums),
-      octaveBaseScale: optional(ag, 'octave_base_scale', readPositive),
-      scalesPerOctave: optional(ag, 'scales_per_octave', readInt),
-      baseSizes: optional(ag, 'base_sizes', readNums),
-      scaleMajor: optional(ag, 'scale_major', readBool),
-      centers: optional(ag, 'centers', readCenters),
-      centerOffset: optional(ag, 'center_offset', readNum),
-    }));
+    checkKeys(
+      ag,
+      [
+        'type',
+        'strides',
+        'ratios',
+        'scales',
+        'base_sizes',
+        'scale_major',
+        'octave_base_scale',
+        'scales_per_octave',
+        'centers',
+        'center_offset',
+      ],
+      name,
+    );
+    const set = located(ag, () =>
+      mmdetAnchors({
+        strides: readStrides(ag),
+        ratios: readNums(need(ag, 'ratios'), 'ratios'),
+        scales: optional(ag, 'scales', readNums),
+        octaveBaseScale: optional(ag, 'octave_base_scale', readPositive),
+        scalesPerOctave: optional(ag, 'scales_per_octave', readInt),
+        baseSizes: optional(ag, 'base_sizes', readNums),
+        scaleMajor: optional(ag, 'scale_major', readBool),
+        centers: optional(ag, 'centers', readCenters),
+        centerOffset: optional(ag, 'center_offset', readNum),
+      }),
+    );
     return derived(set, ag, pairBaseOf(set));
   }
   if (name === 'SSDAnchorGenerator') {
-    checkKeys(ag, ['type', 'strides', 'ratios', 'basesize_ratio_range', 'input_size', 'min_sizes', 'max_sizes', 'scale_major'], name);
+    checkKeys(
+      ag,
+      ['type', 'strides', 'ratios', 'basesize_ratio_range', 'input_size', 'min_sizes', 'max_sizes', 'scale_major'],
+      name,
+    );
     const inputSize = optional(ag, 'input_size', readPositive) ?? 300;
-    const set = located(ag, () => mmdetSsdAnchors({
-      strides: readStrides(ag),
-      ratios: readSeq(need(ag, 'ratios'), 'ratios').map((x, i) => readNums(x, `ratios[${i}]`)),
-      basesizeRatioRange: optional(ag, 'basesize_ratio_range', readTwo),
-      inputSize,
-      minSizes: optional(ag, 'min_sizes', readNums),
-      maxSizes: optional(ag, 'max_sizes', readNums),
-      scaleMajor: optional(ag, 'scale_major', readBool),
-    }));
+    const set = located(ag, () =>
+      mmdetSsdAnchors({
+        strides: readStrides(ag),
+        ratios: readSeq(need(ag, 'ratios'), 'ratios').map((x, i) => readNums(x, `ratios[${i}]`)),
+        basesizeRatioRange: optional(ag, 'basesize_ratio_range', readTwo),
+        inputSize,
+        minSizes: optional(ag, 'min_sizes', readNums),
+        maxSizes: optional(ag, 'max_sizes', readNums),
+        scaleMajor: optional(ag, 'scale_major', readBool),
+      }),
+    );
     return derived(set, ag, inputSize);
   }
-  throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(type.loc)}: anchor generator type ${name} is not supported`, 'use PreciseAnchorGenerator, AnchorGenerator or SSDAnchorGenerator');
+  throw new PrunedetError(
+    'E_CONFIG_PARSE',
+    `${formatLoc(type.loc)}: anchor generator type ${name} is not supported`,
+    'use PreciseAnchorGenerator, AnchorGenerator or SSDAnchorGenerator',
+  );
 }
 
 /**
@@ -86,7 +138,12 @@ export function resolveMmdetConfig(path: string, baseline: BaselineAnchors): Res
   // Pairs are relative to a base size; bring the config's onto the baseline's when both are known.
   const k = baseline.pairBase !== undefined ? gen.pairBase / baseline.pairBase : 1;
   const kept = gen.levels.map((wanted, l) =>
-    matchLevelPairs(l, wanted.map((w) => ({ pair: { scale: w.pair.scale * k, ratio: w.pair.ratio }, where: w.where })), baseline, gen.levelsWhere),
+    matchLevelPairs(
+      l,
+      wanted.map((w) => ({ pair: { scale: w.pair.scale * k, ratio: w.pair.ratio }, where: w.where })),
+      baseline,
+      gen.levelsWhere,
+    ),
   );
   return finishConfig(basename(path, extname(path)), kept, path);
 }
@@ -99,26 +156,37 @@ export function baselineFromMmdetConfig(path: string): BaselineAnchors & { set: 
 }
 
 function precise(ag: Dict): MmdetGenerator {
-  checkKeys(ag, ['type', 'strides', 'scale_ratios', 'anchor_base_size', 'centers', 'center_offset'], 'PreciseAnchorGenerator');
+  checkKeys(
+    ag,
+    ['type', 'strides', 'scale_ratios', 'anchor_base_size', 'centers', 'center_offset'],
+    'PreciseAnchorGenerator',
+  );
   const sr = need(ag, 'scale_ratios');
   const levels: WantedPair[][] = readSeq(sr, 'scale_ratios').map((lv, l) =>
     readSeq(lv, `scale_ratios[${l}]`).map((p, j) => {
       const [scale, ratio] = readTwo(p, `scale_ratios[${l}][${j}]`);
-      if (!(scale > 0 && ratio > 0)) throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(p.loc)}: pair (${scale}, ${ratio}) must have a positive scale and ratio`, 'fix the pair');
+      if (!(scale > 0 && ratio > 0))
+        throw new PrunedetError(
+          'E_CONFIG_PARSE',
+          `${formatLoc(p.loc)}: pair (${scale}, ${ratio}) must have a positive scale and ratio`,
+          'fix the pair',
+        );
       return { pair: { scale, ratio }, where: formatLoc(p.loc) };
     }),
   );
   const baseSize = readPositive(need(ag, 'anchor_base_size'), 'anchor_base_size');
   const strides = readStrides(ag);
   const build = () =>
-    located(ag, () => preciseAnchors({
-      strides,
-      baseSize,
-      scaleRatios: levels.map((lv) => lv.map((w) => w.pair)),
-      centers: optional(ag, 'centers', readCenters),
-      // center_offset=None is an error here (a number is required when the key is given), unlike in AnchorGenerator.
-      centerOffset: optional(ag, 'center_offset', readNum, { noneIsUnset: false }),
-    }));
+    located(ag, () =>
+      preciseAnchors({
+        strides,
+        baseSize,
+        scaleRatios: levels.map((lv) => lv.map((w) => w.pair)),
+        centers: optional(ag, 'centers', readCenters),
+        // center_offset=None is an error here (a number is required when the key is given), unlike in AnchorGenerator.
+        centerOffset: optional(ag, 'center_offset', readNum, { noneIsUnset: false }),
+      }),
+    );
   return { build, levels, pairBase: baseSize, levelsWhere: formatLoc(sr.loc) };
 }
 
@@ -149,7 +217,8 @@ function located<T>(ag: Dict, f: () => T): T {
 
 function need(ag: Dict, key: string): PyValue {
   const v = ag.entries.get(key);
-  if (v === undefined) throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(ag.loc)}: anchor_generator has no ${key}`, `add ${key}=...`);
+  if (v === undefined)
+    throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(ag.loc)}: anchor_generator has no ${key}`, `add ${key}=...`);
   return v;
 }
 
@@ -157,7 +226,12 @@ function need(ag: Dict, key: string): PyValue {
  * Optional setting `key` read with `read` (whose messages name it `key`); undefined when absent or, unless
  * `noneIsUnset` is false, None.
  */
-function optional<T>(ag: Dict, key: string, read: (v: PyValue, what: string) => T, o: { noneIsUnset?: boolean } = {}): T | undefined {
+function optional<T>(
+  ag: Dict,
+  key: string,
+  read: (v: PyValue, what: string) => T,
+  o: { noneIsUnset?: boolean } = {},
+): T | undefined {
   const v = ag.entries.get(key);
   if (v === undefined || (v.kind === 'none' && o.noneIsUnset !== false)) return undefined;
   return read(v, key);
@@ -171,4 +245,3 @@ function readStrides(ag: Dict): Stride[] {
 function readCenters(v: PyValue, what: string): [number, number][] {
   return readSeq(v, what).map((c, i) => readTwo(c, `${what}[${i}]`));
 }
-

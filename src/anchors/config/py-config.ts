@@ -50,8 +50,8 @@ export function configFiles(path: string | undefined): string[] {
 /** The config's direct `_base_` files that prunedet would read (inside its folder, existing). */
 export function localBases(path: string): string[] {
   const root = canonicalPath(dirname(path));
-  return parsePyConfig(readConfigText(path), path).bases
-    .map((b) => basePath(b, dirname(path), root))
+  return parsePyConfig(readConfigText(path), path)
+    .bases.map((b) => basePath(b, dirname(path), root))
     .filter((b) => b.inside && existsSync(b.full))
     .map((b) => b.full);
 }
@@ -64,19 +64,35 @@ function load(path: string, baseDir: string | undefined, chain: string[], root: 
   for (const b of mod.bases) {
     const { full, inside } = basePath(b, baseDir, root);
     if (!inside) {
-      throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(b.loc)}: _base_ ${b.path} lies outside the config's folder ${root}, and prunedet reads _base_ files only from there`, 'state the complete anchor_generator in this file (type=..., _delete_=True), or copy the base file next to the config');
+      throw new PrunedetError(
+        'E_CONFIG_PARSE',
+        `${formatLoc(b.loc)}: _base_ ${b.path} lies outside the config's folder ${root}, and prunedet reads _base_ files only from there`,
+        'state the complete anchor_generator in this file (type=..., _delete_=True), or copy the base file next to the config',
+      );
     }
     if (chain.includes(full) || resolve(path) === full) {
-      throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(b.loc)}: _base_ ${b.path} includes itself (${[...chain, full].join(' -> ')})`, 'remove the circular _base_ entry');
+      throw new PrunedetError(
+        'E_CONFIG_PARSE',
+        `${formatLoc(b.loc)}: _base_ ${b.path} includes itself (${[...chain, full].join(' -> ')})`,
+        'remove the circular _base_ entry',
+      );
     }
     if (!existsSync(full)) {
-      throw new PrunedetError('E_FILE_NOT_FOUND', `${formatLoc(b.loc)}: _base_ file ${b.path} not found (looked for ${full})`, 'fix the path, or keep the anchor generator in this file with _delete_=True');
+      throw new PrunedetError(
+        'E_FILE_NOT_FOUND',
+        `${formatLoc(b.loc)}: _base_ file ${b.path} not found (looked for ${full})`,
+        'fix the path, or keep the anchor generator in this file with _delete_=True',
+      );
     }
     const base = load(full, dirname(full), [...chain, resolve(path)], root);
     for (const [k, v] of base.vars) {
       const other = owner.get(k);
       if (other !== undefined) {
-        throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(b.loc)}: key ${k} is set by two _base_ files (${other} and ${b.path})`, 'set it in only one base file');
+        throw new PrunedetError(
+          'E_CONFIG_PARSE',
+          `${formatLoc(b.loc)}: key ${k} is set by two _base_ files (${other} and ${b.path})`,
+          'set it in only one base file',
+        );
       }
       owner.set(k, b.path);
       merged.set(k, v);
@@ -92,7 +108,11 @@ function mergeValue(base: PyValue, child: PyValue, path: string): PyValue {
   const del = child.entries.get('_delete_');
   if (del?.kind === 'bool' && del.value) return stripDelete(child);
   if (base.kind !== 'dict') {
-    throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(child.loc)}: ${path} is a dict here but a ${base.kind} in the _base_ file`, `add _delete_=True to ${path} to replace it`);
+    throw new PrunedetError(
+      'E_CONFIG_PARSE',
+      `${formatLoc(child.loc)}: ${path} is a dict here but a ${base.kind} in the _base_ file`,
+      `add _delete_=True to ${path} to replace it`,
+    );
   }
   const entries = new Map(base.entries);
   for (const [k, v] of child.entries) {
@@ -124,7 +144,13 @@ export function lookup(root: Map<string, PyValue>, keys: string[]): PyValue | un
 /** A config file's text, refused above LIMITS.configBytes (read before anything is parsed). */
 export function readConfigText(path: string): string {
   if (!existsSync(path)) throw new PrunedetError('E_FILE_NOT_FOUND', `config ${path} does not exist`, 'check the path');
-  if (statSync(path).isDirectory()) throw new PrunedetError('E_FILE_NOT_FOUND', `config ${path} is a folder`, 'pass the config file');
-  return readInputFile(path, 'E_CONFIG_PARSE', `config ${path}`, 'anchor configs are a few kilobytes; pass the config file itself', LIMITS.configBytes).toString('utf8');
+  if (statSync(path).isDirectory())
+    throw new PrunedetError('E_FILE_NOT_FOUND', `config ${path} is a folder`, 'pass the config file');
+  return readInputFile(
+    path,
+    'E_CONFIG_PARSE',
+    `config ${path}`,
+    'anchor configs are a few kilobytes; pass the config file itself',
+    LIMITS.configBytes,
+  ).toString('utf8');
 }
-

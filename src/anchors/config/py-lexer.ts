@@ -40,12 +40,63 @@ export function refused(loc: PyLoc, construct: string): PrunedetError {
   return parseError(loc, `${construct} is refused`);
 }
 
-const OPS = ['**', '//', '->', '==', '!=', '<=', '>=', ':=', '+=', '-=', '*=', '/=', '(', ')', '[', ']', '{', '}', ',', ':', '=', '+', '-', '*', '/', '%', '.', ';', '@', '<', '>', '&', '|', '^', '~'];
-const ESCAPES: Record<string, string> = { n: '\n', t: '\t', r: '\r', '\\': '\\', "'": "'", '"': '"', a: '\x07', b: '\b', f: '\f', v: '\v', '0': '\0' };
+const OPS = [
+  '**',
+  '//',
+  '->',
+  '==',
+  '!=',
+  '<=',
+  '>=',
+  ':=',
+  '+=',
+  '-=',
+  '*=',
+  '/=',
+  '(',
+  ')',
+  '[',
+  ']',
+  '{',
+  '}',
+  ',',
+  ':',
+  '=',
+  '+',
+  '-',
+  '*',
+  '/',
+  '%',
+  '.',
+  ';',
+  '@',
+  '<',
+  '>',
+  '&',
+  '|',
+  '^',
+  '~',
+];
+const ESCAPES: Record<string, string> = {
+  n: '\n',
+  t: '\t',
+  r: '\r',
+  '\\': '\\',
+  "'": "'",
+  '"': '"',
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  v: '\v',
+  '0': '\0',
+};
 
 export function tokenize(text: string, file: string): Token[] {
   const toks: Token[] = [];
-  let i = 0, line = 1, lineStart = 0, depth = 0;
+  let i = 0,
+    line = 1,
+    lineStart = 0,
+    depth = 0;
   let atLineStart = true;
   const loc = (at = i): PyLoc => ({ file, line, col: at - lineStart + 1 });
   const newline = () => {
@@ -66,7 +117,11 @@ export function tokenize(text: string, file: string): Token[] {
       if (atLineStart && depth === 0) {
         let j = i;
         while (j < text.length && ' \t\f'.includes(text[j]!)) j++;
-        if (j < text.length && !'\r\n#'.includes(text[j]!) && !(text[j] === '\\' && '\r\n'.includes(text[j + 1] ?? ''))) {
+        if (
+          j < text.length &&
+          !'\r\n#'.includes(text[j]!) &&
+          !(text[j] === '\\' && '\r\n'.includes(text[j + 1] ?? ''))
+        ) {
           toks.push({ kind: 'indent', text: text.slice(i, j), loc: loc(j) }); // the parser refuses it where it stands
         }
         i = j;
@@ -107,12 +162,19 @@ export function tokenize(text: string, file: string): Token[] {
       toks.push(readString(false, false, start));
       continue;
     }
-    const num = /^(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d[\d_]*)?)[jJ]?/.exec(text.slice(i, i + 64))?.[0];
+    const num =
+      /^(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|(?:\d[\d_]*\.?[\d_]*|\.\d[\d_]*)(?:[eE][+-]?\d[\d_]*)?)[jJ]?/.exec(
+        text.slice(i, i + 64),
+      )?.[0];
     if (num !== undefined && /^\.?\d/.test(text.slice(i, i + 2))) {
       if (/[jJ]$/.test(num)) throw refused(start, `complex number ${num}`);
       const clean = num.replace(/_/g, '');
       const isFloat = !/^0[xXoObB]/.test(clean) && /[.eE]/.test(clean);
-      const value = /^0[oO]/.test(clean) ? parseInt(clean.slice(2), 8) : /^0[bB]/.test(clean) ? parseInt(clean.slice(2), 2) : Number(clean);
+      const value = /^0[oO]/.test(clean)
+        ? parseInt(clean.slice(2), 8)
+        : /^0[bB]/.test(clean)
+          ? parseInt(clean.slice(2), 2)
+          : Number(clean);
       if (Number.isNaN(value)) throw parseError(start, `malformed number ${num}`);
       toks.push({ kind: 'number', text: num, loc: start, num: value, isFloat });
       i += num.length;
@@ -120,7 +182,12 @@ export function tokenize(text: string, file: string): Token[] {
     }
     const op = OPS.find((o) => text.startsWith(o, i));
     if (!op) throw parseError(start, `unexpected character ${JSON.stringify(c)}`);
-    if ('([{'.includes(op) && ++depth > LIMITS.configDepth) throw parseError(start, `brackets nested deeper than ${LIMITS.configDepth} levels`, 'anchor configs nest a few levels; write the value out flat');
+    if ('([{'.includes(op) && ++depth > LIMITS.configDepth)
+      throw parseError(
+        start,
+        `brackets nested deeper than ${LIMITS.configDepth} levels`,
+        'anchor configs nest a few levels; write the value out flat',
+      );
     if (')]}'.includes(op)) depth = Math.max(0, depth - 1);
     toks.push({ kind: 'op', text: op, loc: start });
     i += op.length;
@@ -161,7 +228,8 @@ export function tokenize(text: string, file: string): Token[] {
         const hex = n === 'x' ? 2 : n === 'u' ? 4 : n === 'U' ? 8 : 0;
         if (hex) {
           const digits = text.slice(i + 2, i + 2 + hex);
-          if (!/^[0-9a-fA-F]+$/.test(digits) || digits.length !== hex) throw parseError(loc(), `bad escape \\${n}${digits}`);
+          if (!/^[0-9a-fA-F]+$/.test(digits) || digits.length !== hex)
+            throw parseError(loc(), `bad escape \\${n}${digits}`);
           out += String.fromCodePoint(parseInt(digits, 16));
           i += 2 + hex;
           continue;

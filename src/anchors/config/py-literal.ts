@@ -23,7 +23,33 @@ export interface PyModule {
   bases: { path: string; loc: PyLoc }[];
 }
 
-const KEYWORDS = new Set(['lambda', 'for', 'if', 'else', 'import', 'from', 'def', 'class', 'not', 'and', 'or', 'in', 'is', 'await', 'yield', 'with', 'while', 'return', 'del', 'global', 'assert', 'raise', 'try', 'async', 'pass']);
+const KEYWORDS = new Set([
+  'lambda',
+  'for',
+  'if',
+  'else',
+  'import',
+  'from',
+  'def',
+  'class',
+  'not',
+  'and',
+  'or',
+  'in',
+  'is',
+  'await',
+  'yield',
+  'with',
+  'while',
+  'return',
+  'del',
+  'global',
+  'assert',
+  'raise',
+  'try',
+  'async',
+  'pass',
+]);
 
 /** Parse a config file's text into its assignments. `file` only labels messages. */
 export function parsePyConfig(text: string, file: string): PyModule {
@@ -48,10 +74,17 @@ export function parsePyExpression(text: string, file: string, opts: { jsonNames?
 /** The value as plain JS (numbers, strings, booleans, null, arrays, objects), for code that needs no locations. */
 export function toPlain(v: PyValue): unknown {
   switch (v.kind) {
-    case 'num': case 'str': case 'bool': return v.value;
-    case 'none': return null;
-    case 'list': case 'tuple': return v.items.map(toPlain);
-    case 'dict': return Object.fromEntries([...v.entries].map(([k, x]) => [k, toPlain(x)]));
+    case 'num':
+    case 'str':
+    case 'bool':
+      return v.value;
+    case 'none':
+      return null;
+    case 'list':
+    case 'tuple':
+      return v.items.map(toPlain);
+    case 'dict':
+      return Object.fromEntries([...v.entries].map(([k, x]) => [k, toPlain(x)]));
   }
 }
 
@@ -74,14 +107,19 @@ class Parser {
   /** Record a container's size and depth; refuse one nested deeper than LIMITS.configDepth. */
   private note(v: PyValue): PyValue {
     const items = v.kind === 'list' || v.kind === 'tuple' ? v.items : v.kind === 'dict' ? [...v.entries.values()] : [];
-    let size = 1, depth = 1;
+    let size = 1,
+      depth = 1;
     for (const x of items) {
       const m = this.meta.get(x);
       size += m?.size ?? 1;
       depth = Math.max(depth, (m?.depth ?? 1) + 1);
     }
     if (depth > LIMITS.configDepth) {
-      throw parseError(v.loc, `value nested deeper than ${LIMITS.configDepth} levels`, 'anchor configs nest a few levels; write the value out flat');
+      throw parseError(
+        v.loc,
+        `value nested deeper than ${LIMITS.configDepth} levels`,
+        'anchor configs nest a few levels; write the value out flat',
+      );
     }
     this.meta.set(v, { size, depth });
     return v;
@@ -90,11 +128,18 @@ class Parser {
   private readonly spend = (n: number, at: Token): void => {
     this.budget -= n;
     if (!(this.budget >= 0)) {
-      throw parseError(at.loc, `this expression builds ${Number.isFinite(n) ? n.toLocaleString('en-US') : 'unboundedly many'} values, taking the config past the ${LIMITS.configValues.toLocaleString('en-US')} values it may build`, 'anchor configs hold a few hundred values; write the value out literally');
+      throw parseError(
+        at.loc,
+        `this expression builds ${Number.isFinite(n) ? n.toLocaleString('en-US') : 'unboundedly many'} values, taking the config past the ${LIMITS.configValues.toLocaleString('en-US')} values it may build`,
+        'anchor configs hold a few hundred values; write the value out literally',
+      );
     }
   };
 
-  constructor(private readonly toks: Token[], private readonly jsonNames = false) {}
+  constructor(
+    private readonly toks: Token[],
+    private readonly jsonNames = false,
+  ) {}
 
   peek(k = 0): Token {
     return this.toks[Math.min(this.pos + k, this.toks.length - 1)]!;
@@ -121,7 +166,8 @@ class Parser {
     if (t.kind !== 'name' || KEYWORDS.has(t.text) || !this.isOp('=', 1)) {
       if (t.kind === 'name' && KEYWORDS.has(t.text)) throw refused(t.loc, `'${t.text}' statement`);
       const after = this.peek(1);
-      if (t.kind === 'name' && after.kind === 'op' && /^[+\-*/]=$/.test(after.text)) throw refused(after.loc, `augmented assignment ${t.text} ${after.text}`);
+      if (t.kind === 'name' && after.kind === 'op' && /^[+\-*/]=$/.test(after.text))
+        throw refused(after.loc, `augmented assignment ${t.text} ${after.text}`);
       throw parseError(t.loc, `expected an assignment 'name = value', found ${describe(t)}`);
     }
     this.next();
@@ -130,12 +176,14 @@ class Parser {
     if (this.isOp('=')) throw refused(this.peek().loc, `chained assignment to ${t.text}`);
     if (this.isOp(',')) throw parseError(this.peek().loc, `unparenthesized tuple assigned to ${t.text}; write (a, b)`);
     const end = this.next();
-    if (end.kind !== 'newline' && end.kind !== 'eof') throw parseError(end.loc, `unexpected ${describe(end)} after the value of ${t.text}`);
+    if (end.kind !== 'newline' && end.kind !== 'eof')
+      throw parseError(end.loc, `unexpected ${describe(end)} after the value of ${t.text}`);
     this.names.set(t.text, value);
     if (t.text === '_base_') {
       const list = value.kind === 'list' || value.kind === 'tuple' ? value.items : [value];
       mod.bases = list.map((b) => {
-        if (b.kind !== 'str') throw parseError(b.loc, '_base_ entries must be file names (strings)', 'write _base_ = [\'../base.py\']');
+        if (b.kind !== 'str')
+          throw parseError(b.loc, '_base_ entries must be file names (strings)', "write _base_ = ['../base.py']");
         return { path: b.value, loc: b.loc };
       });
       return;
@@ -151,9 +199,13 @@ class Parser {
     }
     const t = this.peek();
     if (t.kind === 'name' && KEYWORDS.has(t.text)) {
-      throw refused(t.loc, t.text === 'for' ? 'comprehension' : t.text === 'if' ? 'conditional expression' : `'${t.text}' expression`);
+      throw refused(
+        t.loc,
+        t.text === 'for' ? 'comprehension' : t.text === 'if' ? 'conditional expression' : `'${t.text}' expression`,
+      );
     }
-    if (t.kind === 'op' && ['==', '!=', '<', '>', '<=', '>=', '&', '|', '^', '@', ':='].includes(t.text)) throw refused(t.loc, `operator ${t.text}`);
+    if (t.kind === 'op' && ['==', '!=', '<', '>', '<=', '>=', '&', '|', '^', '@', ':='].includes(t.text))
+      throw refused(t.loc, `operator ${t.text}`);
     return left;
   }
 
@@ -168,7 +220,11 @@ class Parser {
 
   private factor(): PyValue {
     if (++this.depth > LIMITS.configDepth) {
-      throw parseError(this.peek().loc, `expression nested deeper than ${LIMITS.configDepth} levels`, 'anchor configs nest a few levels; write the value out flat');
+      throw parseError(
+        this.peek().loc,
+        `expression nested deeper than ${LIMITS.configDepth} levels`,
+        'anchor configs nest a few levels; write the value out flat',
+      );
     }
     try {
       return this.factorInner();
@@ -216,8 +272,16 @@ class Parser {
     if (t.kind === 'op' && t.text === '{') return this.braces(loc);
     if (t.kind !== 'name') throw parseError(loc, `unexpected ${describe(t)}`);
     const literal: Record<string, PyValue> = this.jsonNames
-      ? { true: { kind: 'bool', value: true, loc }, false: { kind: 'bool', value: false, loc }, null: { kind: 'none', loc } }
-      : { True: { kind: 'bool', value: true, loc }, False: { kind: 'bool', value: false, loc }, None: { kind: 'none', loc } };
+      ? {
+          true: { kind: 'bool', value: true, loc },
+          false: { kind: 'bool', value: false, loc },
+          null: { kind: 'none', loc },
+        }
+      : {
+          True: { kind: 'bool', value: true, loc },
+          False: { kind: 'bool', value: false, loc },
+          None: { kind: 'none', loc },
+        };
     if (literal[t.text]) return literal[t.text]!;
     if (KEYWORDS.has(t.text)) throw refused(loc, t.text === 'lambda' ? 'lambda' : `'${t.text}' expression`);
     if (this.isOp('(')) {
@@ -226,7 +290,12 @@ class Parser {
       return this.dictCall(loc);
     }
     const v = this.names.get(t.text);
-    if (!v) throw parseError(loc, `name ${t.text} is not assigned above this line`, 'assign it earlier in the same file (names from _base_ files are not visible)');
+    if (!v)
+      throw parseError(
+        loc,
+        `name ${t.text} is not assigned above this line`,
+        'assign it earlier in the same file (names from _base_ files are not visible)',
+      );
     this.spend(this.meta.get(v)?.size ?? 1, t); // a reference copies the whole value into the new one
     return v;
   }
@@ -243,11 +312,13 @@ class Parser {
       if (m === '{{') return '{';
       if (m === '}}') return '}';
       const name = inner?.trim() ?? '';
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw refused(t.loc, `f-string field {${inner ?? ''}} (only {name} of an assigned name)`);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+        throw refused(t.loc, `f-string field {${inner ?? ''}} (only {name} of an assigned name)`);
       const v = this.names.get(name);
       if (!v) throw parseError(t.loc, `f-string uses ${name}, which is not assigned above this line`);
       const s = pyStr(v);
-      if (s === undefined) throw parseError(t.loc, `f-string field {${name}} holds a ${v.kind}, not a string or number`);
+      if (s === undefined)
+        throw parseError(t.loc, `f-string field {${name}} holds a ${v.kind}, not a string or number`);
       return s;
     });
   }
@@ -264,7 +335,9 @@ class Parser {
         comma = true;
       } else if (!this.isOp(close)) {
         const t = this.peek();
-        throw t.kind === 'name' && t.text === 'for' ? refused(t.loc, 'comprehension') : parseError(t.loc, `expected ',' or '${close}', found ${describe(t)}`);
+        throw t.kind === 'name' && t.text === 'for'
+          ? refused(t.loc, 'comprehension')
+          : parseError(t.loc, `expected ',' or '${close}', found ${describe(t)}`);
       }
     }
     this.next();
@@ -281,13 +354,17 @@ class Parser {
         this.spread(entries, this.expr());
       } else {
         const key = this.expr();
-        if (!this.isOp(':')) throw this.isOp(',') || this.isOp('}') ? refused(this.peek().loc, 'set literal') : parseError(this.peek().loc, `expected ':' after a dict key, found ${describe(this.peek())}`);
+        if (!this.isOp(':'))
+          throw this.isOp(',') || this.isOp('}')
+            ? refused(this.peek().loc, 'set literal')
+            : parseError(this.peek().loc, `expected ':' after a dict key, found ${describe(this.peek())}`);
         this.next();
         if (key.kind !== 'str') throw refused(key.loc, `dict key of type ${key.kind} (only string keys)`);
         entries.set(key.value, this.expr());
       }
       if (this.isOp(',')) this.next();
-      else if (!this.isOp('}')) throw parseError(this.peek().loc, `expected ',' or '}', found ${describe(this.peek())}`);
+      else if (!this.isOp('}'))
+        throw parseError(this.peek().loc, `expected ',' or '}', found ${describe(this.peek())}`);
     }
     this.next();
     return this.note({ kind: 'dict', entries, loc });
@@ -301,13 +378,15 @@ class Parser {
         this.spread(entries, this.expr());
       } else {
         const k = this.next();
-        if (k.kind !== 'name' || !this.isOp('=')) throw parseError(k.loc, 'dict() takes only keyword arguments key=value here');
+        if (k.kind !== 'name' || !this.isOp('='))
+          throw parseError(k.loc, 'dict() takes only keyword arguments key=value here');
         this.next();
         if (entries.has(k.text)) throw parseError(k.loc, `dict() repeats keyword ${k.text}`);
         entries.set(k.text, this.expr());
       }
       if (this.isOp(',')) this.next();
-      else if (!this.isOp(')')) throw parseError(this.peek().loc, `expected ',' or ')', found ${describe(this.peek())}`);
+      else if (!this.isOp(')'))
+        throw parseError(this.peek().loc, `expected ',' or ')', found ${describe(this.peek())}`);
     }
     this.next();
     return this.note({ kind: 'dict', entries, loc });

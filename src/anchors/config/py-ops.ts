@@ -6,11 +6,16 @@ import type { PyValue } from './py-literal';
 /** Python's str() of a scalar, as an f-string prints it (1.0 stays "1.0", 1e-05 stays "1e-05"). */
 export function pyStr(v: PyValue): string | undefined {
   switch (v.kind) {
-    case 'str': return v.value;
-    case 'bool': return v.value ? 'True' : 'False';
-    case 'none': return 'None';
-    case 'num': return v.isFloat ? pyFloatRepr(v.value) : String(v.value);
-    default: return undefined;
+    case 'str':
+      return v.value;
+    case 'bool':
+      return v.value ? 'True' : 'False';
+    case 'none':
+      return 'None';
+    case 'num':
+      return v.isFloat ? pyFloatRepr(v.value) : String(v.value);
+    default:
+      return undefined;
   }
 }
 
@@ -36,17 +41,25 @@ export type Spend = (n: number, at: Token) => void;
 export function binary(op: Token, a: PyValue, b: PyValue, spend: Spend): PyValue {
   const loc = a.loc;
   if (a.kind === 'num' && b.kind === 'num') {
-    const x = a.value, y = b.value;
+    const x = a.value,
+      y = b.value;
     const bothInt = !a.isFloat && !b.isFloat;
     if (y === 0 && ['/', '//', '%'].includes(op.text)) throw parseError(op.loc, 'division by zero');
     switch (op.text) {
-      case '+': return { kind: 'num', value: x + y, isFloat: !bothInt, loc };
-      case '-': return { kind: 'num', value: x - y, isFloat: !bothInt, loc };
-      case '*': return { kind: 'num', value: x * y, isFloat: !bothInt, loc };
-      case '/': return { kind: 'num', value: x / y, isFloat: true, loc };
-      case '//': return { kind: 'num', value: Math.floor(x / y), isFloat: !bothInt, loc };
-      case '%': return { kind: 'num', value: x - y * Math.floor(x / y), isFloat: !bothInt, loc };
-      case '**': return { kind: 'num', value: x ** y, isFloat: !bothInt || y < 0, loc };
+      case '+':
+        return { kind: 'num', value: x + y, isFloat: !bothInt, loc };
+      case '-':
+        return { kind: 'num', value: x - y, isFloat: !bothInt, loc };
+      case '*':
+        return { kind: 'num', value: x * y, isFloat: !bothInt, loc };
+      case '/':
+        return { kind: 'num', value: x / y, isFloat: true, loc };
+      case '//':
+        return { kind: 'num', value: Math.floor(x / y), isFloat: !bothInt, loc };
+      case '%':
+        return { kind: 'num', value: x - y * Math.floor(x / y), isFloat: !bothInt, loc };
+      case '**':
+        return { kind: 'num', value: x ** y, isFloat: !bothInt || y < 0, loc };
     }
   }
   if (op.text === '+' && a.kind === 'str' && b.kind === 'str') {
@@ -67,4 +80,3 @@ export function binary(op: Token, a: PyValue, b: PyValue, spend: Spend): PyValue
   }
   throw refused(op.loc, `operator ${op.text} between a ${a.kind} and a ${b.kind}`);
 }
-

@@ -4,17 +4,28 @@ import { PrunedetError } from '../../errors';
 import { formatLoc, type PyValue } from './py-literal';
 
 export function typeError(v: PyValue, what: string, want: string): PrunedetError {
-  return new PrunedetError('E_CONFIG_PARSE', `${formatLoc(v.loc)}: ${what} must be ${want}, found ${shown(v)}`, `write ${what} as ${want}`);
+  return new PrunedetError(
+    'E_CONFIG_PARSE',
+    `${formatLoc(v.loc)}: ${what} must be ${want}, found ${shown(v)}`,
+    `write ${what} as ${want}`,
+  );
 }
 
 function shown(v: PyValue): string {
   switch (v.kind) {
-    case 'num': return `the number ${v.value}`;
-    case 'str': return `the string '${v.value.length > 30 ? `${v.value.slice(0, 30)}...` : v.value}'`;
-    case 'bool': return v.value ? 'True' : 'False';
-    case 'none': return 'None';
-    case 'list': case 'tuple': return `a ${v.kind} of ${v.items.length}`;
-    case 'dict': return 'a dict';
+    case 'num':
+      return `the number ${v.value}`;
+    case 'str':
+      return `the string '${v.value.length > 30 ? `${v.value.slice(0, 30)}...` : v.value}'`;
+    case 'bool':
+      return v.value ? 'True' : 'False';
+    case 'none':
+      return 'None';
+    case 'list':
+    case 'tuple':
+      return `a ${v.kind} of ${v.items.length}`;
+    case 'dict':
+      return 'a dict';
   }
 }
 
@@ -30,7 +41,8 @@ export function readPositive(v: PyValue, what: string): number {
 }
 
 export function readInt(v: PyValue, what: string): number {
-  if (v.kind !== 'num' || v.isFloat || !Number.isInteger(v.value) || v.value < 0) throw typeError(v, what, 'a whole number >= 0');
+  if (v.kind !== 'num' || v.isFloat || !Number.isInteger(v.value) || v.value < 0)
+    throw typeError(v, what, 'a whole number >= 0');
   return v.value;
 }
 
@@ -70,7 +82,11 @@ export function readStride(v: PyValue, what: string): number | [number, number] 
 export function checkKeys(v: PyValue & { kind: 'dict' }, known: string[], what: string): void {
   for (const k of v.entries.keys()) {
     if (!known.includes(k)) {
-      throw new PrunedetError('E_CONFIG_PARSE', `${formatLoc(v.entries.get(k)!.loc)}: ${what} has no setting '${k}'`, `known settings: ${known.join(', ')}`);
+      throw new PrunedetError(
+        'E_CONFIG_PARSE',
+        `${formatLoc(v.entries.get(k)!.loc)}: ${what} has no setting '${k}'`,
+        `known settings: ${known.join(', ')}`,
+      );
     }
   }
 }

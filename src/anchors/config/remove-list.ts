@@ -8,12 +8,20 @@ import { levelName } from '../../format/levels';
 export function parseRemoveList(text: string): number[] {
   const body = text.trim().replace(/^[{[(]\s*([^]*?)\s*[}\])]$/, '$1');
   if (/[{}[\]()]/.test(body)) {
-    throw new PrunedetError('E_CONFIG_PARSE', `--remove ${JSON.stringify(text)} has unbalanced or nested brackets`, 'write the indices as 5,7,13 or {5, 7, 13}');
+    throw new PrunedetError(
+      'E_CONFIG_PARSE',
+      `--remove ${JSON.stringify(text)} has unbalanced or nested brackets`,
+      'write the indices as 5,7,13 or {5, 7, 13}',
+    );
   }
   const parts = body.split(/[\s,]+/).filter((p) => p !== '');
   return parts.map((p) => {
     if (!/^\d+$/.test(p)) {
-      throw new PrunedetError('E_CONFIG_PARSE', `--remove: '${p}' is not an anchor index`, 'write whole numbers >= 0 separated by commas, e.g. --remove 5,7,13');
+      throw new PrunedetError(
+        'E_CONFIG_PARSE',
+        `--remove: '${p}' is not an anchor index`,
+        'write whole numbers >= 0 separated by commas, e.g. --remove 5,7,13',
+      );
     }
     return Number(p);
   });

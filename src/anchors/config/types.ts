@@ -44,7 +44,11 @@ export function checkLevelCount(levels: number, baseline: BaselineAnchors, where
 /** The shared final check: at least one anchor must survive somewhere. */
 export function finishConfig(name: string, kept: number[][], where: string): ResolvedConfig {
   if (kept.every((k) => k.length === 0)) {
-    throw new PrunedetError('E_CONFIG_MISMATCH', `${where}: config ${name} removes every anchor on every level`, 'keep at least one anchor on one level');
+    throw new PrunedetError(
+      'E_CONFIG_MISMATCH',
+      `${where}: config ${name} removes every anchor on every level`,
+      'keep at least one anchor on one level',
+    );
   }
   return { kept, name };
 }

@@ -54,7 +54,16 @@ export function emitForLine(w: CodeWriter, j: string, from: number, to: number, 
  * `for (j = from; j < to; ++j) { head(j); if (!(cond(j))) continue; body(j) }`, folded: for one iteration the body
  * runs under `if (cond)` in a scope of its own, with j the constant.
  */
-export function emitFilterFor(w: CodeWriter, j: string, from: number, to: number, cond: (j: string) => string, body: (j: string) => void, head?: (j: string) => void, note = ''): void {
+export function emitFilterFor(
+  w: CodeWriter,
+  j: string,
+  from: number,
+  to: number,
+  cond: (j: string) => string,
+  body: (j: string) => void,
+  head?: (j: string) => void,
+  note = '',
+): void {
   if (to <= from) return;
   if (to - from === 1) {
     const k = u(from);

@@ -47,7 +47,11 @@ function shortest(x: number): string {
  */
 export function cFloat(x: number, what = 'value'): string {
   if (!Number.isFinite(x)) {
-    throw new PrunedetError('E_POSTPROCESS', `${what} is ${x}; emitted C tables hold finite floats only`, 'check the anchors and the post-processing parameters for NaN or infinite values');
+    throw new PrunedetError(
+      'E_POSTPROCESS',
+      `${what} is ${x}; emitted C tables hold finite floats only`,
+      'check the anchors and the post-processing parameters for NaN or infinite values',
+    );
   }
   if (Math.fround(x) !== x) throw new InternalError(`cFloat(${x}): not a float32 value`);
   if (x === 0) return Object.is(x, -0) ? '-0.0f' : '0.0f';

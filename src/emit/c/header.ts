@@ -10,8 +10,15 @@ import { fmtHW, fmtStride } from '../../format/levels';
 /** The run function's signature as three lines: the header ends the last with `;`, the source with the body. */
 export function runSignature(L: PlanLayout): [string, string, string] {
   const N = L.names;
-  const first = L.plan.input === 'concat' ? 'const float *scores, const float *boxes,' : 'const float *const *cls, const float *const *reg,';
-  return [`${N.status} ${N.run}(${first}`, '    void *workspace, size_t workspace_size,', `    ${N.detection} *detections, size_t capacity, size_t *count)`];
+  const first =
+    L.plan.input === 'concat'
+      ? 'const float *scores, const float *boxes,'
+      : 'const float *const *cls, const float *const *reg,';
+  return [
+    `${N.status} ${N.run}(${first}`,
+    '    void *workspace, size_t workspace_size,',
+    `    ${N.detection} *detections, size_t capacity, size_t *count)`,
+  ];
 }
 
 /** What the deltas / boxes input holds, per decoder. */
@@ -31,13 +38,23 @@ export function describeSpec(L: PlanLayout): string[] {
   const s = L.plan.spec;
   const d = s.decoder;
   const decoder =
-    d.type === 'none' ? 'none (the graph outputs decoded xyxy boxes)'
-    : d.type === 'ssd' ? `ssd center-size, variances ${d.variances.join(', ')}`
-    : d.type === 'mmdet-delta-xywh' ? `mmdet DeltaXYWH, means ${d.means.join(', ')}, stds ${d.stds.join(', ')}, dw/dh clamped to +-${d.clamp}`
-    : d.type === 'torchvision' ? `torchvision BoxCoder, weights ${d.weights.join(', ')}, dw/dh clamped above at ${d.clamp}`
-    : `tflite center-size, scales (y, x, h, w) ${d.scales.join(', ')}`;
-  const bg = s.background === 'none' ? 'no background column' : `background column ${L.backgroundColumn} (${s.background}), not reported`;
-  const topk = s.preNmsTopK > 0 ? `top ${s.preNmsTopK} candidates ${s.topKScope === 'per-level' ? 'per level' : 'over all levels'}` : 'no top-k';
+    d.type === 'none'
+      ? 'none (the graph outputs decoded xyxy boxes)'
+      : d.type === 'ssd'
+        ? `ssd center-size, variances ${d.variances.join(', ')}`
+        : d.type === 'mmdet-delta-xywh'
+          ? `mmdet DeltaXYWH, means ${d.means.join(', ')}, stds ${d.stds.join(', ')}, dw/dh clamped to +-${d.clamp}`
+          : d.type === 'torchvision'
+            ? `torchvision BoxCoder, weights ${d.weights.join(', ')}, dw/dh clamped above at ${d.clamp}`
+            : `tflite center-size, scales (y, x, h, w) ${d.scales.join(', ')}`;
+  const bg =
+    s.background === 'none'
+      ? 'no background column'
+      : `background column ${L.backgroundColumn} (${s.background}), not reported`;
+  const topk =
+    s.preNmsTopK > 0
+      ? `top ${s.preNmsTopK} candidates ${s.topKScope === 'per-level' ? 'per level' : 'over all levels'}`
+      : 'no top-k';
   return [
     `decoder:    ${decoder}${d.type === 'none' ? '' : `; anchors ${s.anchorFormat}`}`,
     `scores:     ${s.scores} over ${L.numClasses} column(s), ${bg}; labels 0..${L.numLabels - 1}`,
@@ -66,9 +83,18 @@ function emitGuardOpen(w: CodeWriter, L: PlanLayout): void {
 
 function levelTable(L: PlanLayout): string[] {
   const rows = [['level', 'stride', 'map HxW', 'A', 'offset', 'anchors']];
-  L.levels.forEach((l, i) => rows.push([String(i), fmtStride(l.stride), fmtHW(l.h, l.w), String(l.a), String(l.offset), String(l.count)]));
+  L.levels.forEach((l, i) =>
+    rows.push([String(i), fmtStride(l.stride), fmtHW(l.h, l.w), String(l.a), String(l.offset), String(l.count)]),
+  );
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return rows.map((r) => '  ' + r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd());
+  return rows.map(
+    (r) =>
+      '  ' +
+      r
+        .map((cell, c) => cell.padEnd(widths[c]!))
+        .join('  ')
+        .trimEnd(),
+  );
 }
 
 function inputDoc(L: PlanLayout): string[] {
@@ -90,7 +116,9 @@ function inputDoc(L: PlanLayout): string[] {
 function emitOverview(w: CodeWriter, L: PlanLayout): void {
   const N = L.names;
   const call =
-    L.plan.input === 'concat' ? `${N.run}(scores, boxes, workspace, sizeof workspace,` : `${N.run}(cls_maps, reg_maps, workspace, sizeof workspace,`;
+    L.plan.input === 'concat'
+      ? `${N.run}(scores, boxes, workspace, sizeof workspace,`
+      : `${N.run}(cls_maps, reg_maps, workspace, sizeof workspace,`;
   w.doc(
     `\\file ${cFileNames(L.plan.fileStem).header}`,
     `\\brief Fused detector post-processing "${commentSafe(L.plan.name)}": score filter, top-k, decode, NMS.`,
@@ -102,8 +130,8 @@ function emitOverview(w: CodeWriter, L: PlanLayout): void {
     `Anchor levels (anchor n = offset + (y * W + x) * A + a, levels finest first):`,
     ...levelTable(L),
     '',
-    'No allocation, no stdio, no writable globals: all state lives in the caller\'s workspace, so one workspace per',
-    'thread makes the function reentrant. Link with the C math library (-lm). For results identical to prunedet\'s',
+    "No allocation, no stdio, no writable globals: all state lives in the caller's workspace, so one workspace per",
+    "thread makes the function reentrant. Link with the C math library (-lm). For results identical to prunedet's",
     'reference, compile without -ffast-math and with -ffp-contract=off (the Makefile and CMakeLists.txt do).',
     '',
     'Example:',
@@ -130,7 +158,9 @@ function emitSizes(w: CodeWriter, L: PlanLayout): void {
   w.line(`#define ${N.numClasses} ${L.numClasses}u`);
   w.line(`/** Foreground labels reported (0 .. ${N.numLabels} - 1). */`);
   w.line(`#define ${N.numLabels} ${L.numLabels}u`);
-  w.line(`/** Most detections one run returns: min(max detections ${L.plan.spec.maxDetections}, candidate cap ${L.cap}). */`);
+  w.line(
+    `/** Most detections one run returns: min(max detections ${L.plan.spec.maxDetections}, candidate cap ${L.cap}). */`,
+  );
   w.line(`#define ${N.maxDetections} ${L.maxDetections}u`);
   w.line(`/** Most candidates kept for NMS (the highest ranked). */`);
   w.line(`#define ${N.candidateCap} ${L.cap}u`);
@@ -142,19 +172,27 @@ function emitSizes(w: CodeWriter, L: PlanLayout): void {
 function emitTypes(w: CodeWriter, L: PlanLayout): void {
   const N = L.names;
   w.doc('Status of a run.');
-  w.block('typedef enum', () => {
-    w.line(`${N.ok} = 0,           /**< detections written */`);
-    w.line(`${N.errArg} = 1,      /**< NULL input or output pointer, or capacity < ${N.maxDetections} */`);
-    w.line(`${N.errWorkspace} = 2 /**< workspace NULL, not 4-byte aligned, or smaller than ${N.workspaceMacro} */`);
-  }, ` ${N.status};`);
+  w.block(
+    'typedef enum',
+    () => {
+      w.line(`${N.ok} = 0,           /**< detections written */`);
+      w.line(`${N.errArg} = 1,      /**< NULL input or output pointer, or capacity < ${N.maxDetections} */`);
+      w.line(`${N.errWorkspace} = 2 /**< workspace NULL, not 4-byte aligned, or smaller than ${N.workspaceMacro} */`);
+    },
+    ` ${N.status};`,
+  );
   w.line();
   w.doc('One detection.');
-  w.block('typedef struct', () => {
-    w.line('float box[4];    /**< x1, y1, x2, y2 in the anchors\' units */');
-    w.line('float score;     /**< the class score that passed the threshold */');
-    w.line(`uint32_t label;  /**< foreground label, 0 .. ${N.numLabels} - 1 */`);
-    w.line(`uint32_t anchor; /**< anchor index, 0 .. ${N.numAnchors} - 1 */`);
-  }, ` ${N.detection};`);
+  w.block(
+    'typedef struct',
+    () => {
+      w.line("float box[4];    /**< x1, y1, x2, y2 in the anchors' units */");
+      w.line('float score;     /**< the class score that passed the threshold */');
+      w.line(`uint32_t label;  /**< foreground label, 0 .. ${N.numLabels} - 1 */`);
+      w.line(`uint32_t anchor; /**< anchor index, 0 .. ${N.numAnchors} - 1 */`);
+    },
+    ` ${N.detection};`,
+  );
   w.line();
 }
 
@@ -165,8 +203,14 @@ function emitFunctions(w: CodeWriter, L: PlanLayout): void {
   w.line();
   const inputs: [string, string, string][] =
     L.plan.input === 'concat'
-      ? [['in', 'scores', 'float[N][C] class scores (see Inputs above)'], ['in', 'boxes', `float[N][4] ${deltaOrder(L.plan.spec)}`]]
-      : [['in', 'cls', `${N.numLevels} pointers to class maps float[A*C][H][W]`], ['in', 'reg', `${N.numLevels} pointers to box maps float[A*4][H][W]`]];
+      ? [
+          ['in', 'scores', 'float[N][C] class scores (see Inputs above)'],
+          ['in', 'boxes', `float[N][4] ${deltaOrder(L.plan.spec)}`],
+        ]
+      : [
+          ['in', 'cls', `${N.numLevels} pointers to class maps float[A*C][H][W]`],
+          ['in', 'reg', `${N.numLevels} pointers to box maps float[A*4][H][W]`],
+        ];
   const params: [string, string, string][] = [
     ...inputs,
     ['in,out', 'workspace', `caller memory, 4-byte aligned, at least ${N.workspaceMacro} bytes, written as scratch`],
@@ -180,7 +224,7 @@ function emitFunctions(w: CodeWriter, L: PlanLayout): void {
   w.doc(
     'Run post-processing on one image: filter scores while streaming over the anchors (cheap proven bounds first,',
     'exponentials only for rows that can hold a candidate), keep the top candidates, then run greedy NMS in rank order,',
-    'decoding a candidate\'s box only when NMS reaches it, and write the detections by score.',
+    "decoding a candidate's box only when NMS reaches it, and write the detections by score.",
     '',
     ...params.map(([d, n, text]) => `@param${`[${d}]`.padEnd(dirWidth + 2)} ${n.padEnd(nameWidth)}  ${text}`),
     `@return ${N.ok}, ${N.errArg} or ${N.errWorkspace}; arguments are checked before anything is read.`,

@@ -11,7 +11,7 @@ export function emitMakefile(L: PlanLayout): string {
   return [
     `# ${bannerText(L.plan)}`,
     '# Builds the static library; link your program with it and with -lm.',
-    '# -ffp-contract=off keeps a*b+c from becoming a fused multiply-add, so results match prunedet\'s reference.',
+    "# -ffp-contract=off keeps a*b+c from becoming a fused multiply-add, so results match prunedet's reference.",
     '# On x86-64 Linux the hot loops also get AVX2/AVX-512 variants picked at load time; add -DPD_PORTABLE to CFLAGS',
     '# for plain C99 only, or a -march for your target to vectorize for its SIMD width.',
     'CC ?= cc',
@@ -48,7 +48,7 @@ export function emitCMakeLists(L: PlanLayout): string {
     `add_library(${target} STATIC ${cFileNames(L.plan.fileStem).source})`,
     `set_target_properties(${target} PROPERTIES C_STANDARD 99 C_STANDARD_REQUIRED ON C_EXTENSIONS OFF)`,
     `target_include_directories(${target} PUBLIC \${CMAKE_CURRENT_SOURCE_DIR})`,
-    '# No fused multiply-add contraction: results then match prunedet\'s reference exactly.',
+    "# No fused multiply-add contraction: results then match prunedet's reference exactly.",
     `target_compile_options(${target} PRIVATE $<$<C_COMPILER_ID:GNU,Clang,AppleClang>:-ffp-contract=off>)`,
     'find_library(PD_LIBM m)',
     'if(PD_LIBM)',

@@ -10,7 +10,11 @@ export function sanitizeStem(name: string): string {
     .replace(/_+/g, '_')
     .replace(/^_|_$/g, '');
   if (stem === '') {
-    throw new PrunedetError('E_POSTPROCESS', `module name "${name}" has no letters or digits to build C names from`, 'pass a name such as ssd300');
+    throw new PrunedetError(
+      'E_POSTPROCESS',
+      `module name "${name}" has no letters or digits to build C names from`,
+      'pass a name such as ssd300',
+    );
   }
   return stem;
 }
@@ -51,14 +55,52 @@ export interface CNames {
 
 /** File-scope statics and types of postprocess.c, by their unprefixed names. */
 export const LOCAL_IDENTIFIERS = [
-  'expf', 'expf_neg', 'level_offset', 'level_h', 'level_w', 'level_a', 'anchors', 'cand_t', 'cand_key', 'cand_score',
-  'float_key', 'keep_best', 'pool_t', 'bar_score', 'bar_reject', 'reject_for', 'pool_offer', 'pool_finish',
-  'pool_reset', 'bit16', 'ctz_debruijn', 'heap_sift_down', 'block_label', 'block_rejects', 'score_anchor', 'row_bound',
-  'row_rejects', 'score_inf_row', 'score_batch', 'score_range', 'decode_box', 'suppressed_by_kept', 'kept_suppresses',
-  'decode_candidate', 'nms',
+  'expf',
+  'expf_neg',
+  'level_offset',
+  'level_h',
+  'level_w',
+  'level_a',
+  'anchors',
+  'cand_t',
+  'cand_key',
+  'cand_score',
+  'float_key',
+  'keep_best',
+  'pool_t',
+  'bar_score',
+  'bar_reject',
+  'reject_for',
+  'pool_offer',
+  'pool_finish',
+  'pool_reset',
+  'bit16',
+  'ctz_debruijn',
+  'heap_sift_down',
+  'block_label',
+  'block_rejects',
+  'score_anchor',
+  'row_bound',
+  'row_rejects',
+  'score_inf_row',
+  'score_batch',
+  'score_range',
+  'decode_box',
+  'suppressed_by_kept',
+  'kept_suppresses',
+  'decode_candidate',
+  'nms',
 ] as const;
 /** Macros postprocess.c defines for itself (HOT and PREFETCH take the user's PD_HOT / PD_PREFETCH when given). */
-export const LOCAL_MACROS = ['HOT', 'PREFETCH', 'NO_CAND', 'LOWEST_BIT64', 'BLOCK_ROWS', 'KEPT_PAD', 'LEVEL_K'] as const;
+export const LOCAL_MACROS = [
+  'HOT',
+  'PREFETCH',
+  'NO_CAND',
+  'LOWEST_BIT64',
+  'BLOCK_ROWS',
+  'KEPT_PAD',
+  'LEVEL_K',
+] as const;
 export type LocalNames = Record<(typeof LOCAL_IDENTIFIERS)[number] | (typeof LOCAL_MACROS)[number], string>;
 
 /** All exported names of module `name`; throws InternalError if two of them coincide. */
@@ -85,7 +127,10 @@ export function cNames(name: string): CNames {
     maxDetections: `${macro}MAX_DETECTIONS`,
     candidateCap: `${macro}CANDIDATE_CAP`,
     workspaceMacro: `${macro}WORKSPACE_SIZE`,
-    local: Object.fromEntries([...LOCAL_IDENTIFIERS.map((n) => [n, `${prefix}${n}`]), ...LOCAL_MACROS.map((n) => [n, `${macro}${n}`])]) as LocalNames,
+    local: Object.fromEntries([
+      ...LOCAL_IDENTIFIERS.map((n) => [n, `${prefix}${n}`]),
+      ...LOCAL_MACROS.map((n) => [n, `${macro}${n}`]),
+    ]) as LocalNames,
   };
   const all = [
     ...Object.entries(names).filter(([k]) => !['stem', 'prefix', 'macro', 'local'].includes(k)),
@@ -110,7 +155,11 @@ export function checkDistinctStems(names: string[]): void {
     const stem = sanitizeStem(n);
     const first = byStem.get(stem);
     if (first !== undefined && first !== n) {
-      throw new PrunedetError('E_POSTPROCESS', `module names "${first}" and "${n}" both become C prefix pd_${stem}_`, 'rename one of the modules');
+      throw new PrunedetError(
+        'E_POSTPROCESS',
+        `module names "${first}" and "${n}" both become C prefix pd_${stem}_`,
+        'rename one of the modules',
+      );
     }
     byStem.set(stem, n);
   }

@@ -4,7 +4,13 @@ import { PrunedetError } from '../../errors';
 import { barBounds, softmaxRejectMargin, sigmoidRejectLogit } from '../../postprocess/bounds';
 import { f32 } from '../../postprocess/float32';
 import { anchorsCenterSize, levelOffsets } from '../../postprocess/reference';
-import { backgroundColumn, foregroundCount, labelColumn, validatePostprocessSpec, type PostprocessSpec } from '../../postprocess/spec';
+import {
+  backgroundColumn,
+  foregroundCount,
+  labelColumn,
+  validatePostprocessSpec,
+  type PostprocessSpec,
+} from '../../postprocess/spec';
 import { cNames, type CNames } from './names';
 
 export interface EmitPlan {
@@ -105,29 +111,49 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
   const names = cNames(plan.name);
   const spec = plan.spec;
   validatePostprocessSpec(spec, plan.numClasses);
-  if (plan.input !== 'concat' && plan.input !== 'per-level') fail(`input is "${String(plan.input)}"`, 'use concat or per-level');
+  if (plan.input !== 'concat' && plan.input !== 'per-level')
+    fail(`input is "${String(plan.input)}"`, 'use concat or per-level');
   if (!Array.isArray(plan.levels) || plan.levels.length === 0) fail('no levels', 'give at least one level');
   plan.levels.forEach((l, i) => {
-    if (!isCount(l.h) || !isCount(l.w) || !isCount(l.anchorsPerLocation)) fail(`level ${i} has h=${l.h} w=${l.w} A=${l.anchorsPerLocation}`, 'sizes must be whole numbers >= 0');
+    if (!isCount(l.h) || !isCount(l.w) || !isCount(l.anchorsPerLocation))
+      fail(`level ${i} has h=${l.h} w=${l.w} A=${l.anchorsPerLocation}`, 'sizes must be whole numbers >= 0');
   });
   const offsets = levelOffsets(plan.levels);
   const numAnchors = offsets[offsets.length - 1]!;
   if (numAnchors === 0) fail('every level has 0 anchors', 'keep at least one anchor');
   if (numAnchors > 0xffffffff) fail(`${numAnchors} anchors`, 'the C module indexes anchors with uint32_t');
   if (numAnchors * foregroundCount(spec, plan.numClasses) > 0xffffffff) {
-    fail(`${numAnchors} anchors x ${foregroundCount(spec, plan.numClasses)} labels is more than 2^32 (anchor, label) pairs`, 'the C module indexes pairs with uint32_t; prune anchors or split the model');
+    fail(
+      `${numAnchors} anchors x ${foregroundCount(spec, plan.numClasses)} labels is more than 2^32 (anchor, label) pairs`,
+      'the C module indexes pairs with uint32_t; prune anchors or split the model',
+    );
   }
-  if (plan.anchors.length !== numAnchors * 4) fail(`anchor table has ${plan.anchors.length} values, expected ${numAnchors} x 4`, 'pass the anchors of the kept levels in level order');
-  if (!isCount(plan.candidateCap) || plan.candidateCap < 1) fail(`candidateCap is ${plan.candidateCap}`, 'use a whole number >= 1');
+  if (plan.anchors.length !== numAnchors * 4)
+    fail(
+      `anchor table has ${plan.anchors.length} values, expected ${numAnchors} x 4`,
+      'pass the anchors of the kept levels in level order',
+    );
+  if (!isCount(plan.candidateCap) || plan.candidateCap < 1)
+    fail(`candidateCap is ${plan.candidateCap}`, 'use a whole number >= 1');
   const numLabels = foregroundCount(spec, plan.numClasses);
   const pairs = numAnchors * numLabels;
   // A cap below the top-k would silently change the semantics (more than the cap can pass top-k).
   const neededCap = Math.min(spec.preNmsTopK, pairs);
   if (spec.preNmsTopK > 0 && plan.candidateCap < neededCap) {
-    fail(`candidateCap ${plan.candidateCap} is below pre_nms_top_k ${spec.preNmsTopK}`, `raise candidateCap to at least ${neededCap}`);
+    fail(
+      `candidateCap ${plan.candidateCap} is below pre_nms_top_k ${spec.preNmsTopK}`,
+      `raise candidateCap to at least ${neededCap}`,
+    );
   }
 
-  const levels = plan.levels.map((l, i) => ({ h: l.h, w: l.w, a: l.anchorsPerLocation, stride: l.stride, offset: offsets[i]!, count: offsets[i + 1]! - offsets[i]! }));
+  const levels = plan.levels.map((l, i) => ({
+    h: l.h,
+    w: l.w,
+    a: l.anchorsPerLocation,
+    stride: l.stride,
+    offset: offsets[i]!,
+    count: offsets[i + 1]! - offsets[i]!,
+  }));
   const largestLevel = Math.max(...levels.map((l) => l.count));
   const topK = spec.preNmsTopK;
   const cap = Math.min(plan.candidateCap, pairs, spec.topKScope === 'global' && topK > 0 ? topK : Infinity);
@@ -145,21 +171,36 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
   const nmsScan: PlanLayout['nmsScan'] = perClass && numLabels >= SCAN_MAX_LABELS ? 'lists' : 'scan';
   const nmsBytes = nmsScan === 'lists' ? (numLabels + maxDetections) * LINK_BYTES : keptPad * LINK_BYTES;
   const size = ALIGN_SLACK + nmsOffset + nmsBytes;
-  const capWhy = [`candidate_cap ${plan.candidateCap}`, `anchors x labels ${pairs}`, ...(spec.topKScope === 'global' && topK > 0 ? [`top_k ${topK}`] : [])];
+  const capWhy = [
+    `candidate_cap ${plan.candidateCap}`,
+    `anchors x labels ${pairs}`,
+    ...(spec.topKScope === 'global' && topK > 0 ? [`top_k ${topK}`] : []),
+  ];
   const formula = [
     `${ALIGN_SLACK} (8-byte alignment) + 2 * CAP * ${CANDIDATE_BYTES} (candidate pool: 64-bit rank keys)`,
     ...(levelK > 0 ? [`+ 2 * LEVEL_K * ${CANDIDATE_BYTES} (per-level top-k pool)`] : []),
-    ...(orderRows > 0 ? [`+ ${orderRows} rows * ${CANDIDATE_BYTES} (softmax rows of ${ranges ? 'the largest level' : 'all anchors'}, ordered by their bound)`] : []),
+    ...(orderRows > 0
+      ? [
+          `+ ${orderRows} rows * ${CANDIDATE_BYTES} (softmax rows of ${ranges ? 'the largest level' : 'all anchors'}, ordered by their bound)`,
+        ]
+      : []),
     `+ 5 * ${keptPad} * 4 (the kept boxes and their areas, MAX_DETECTIONS ${maxDetections} rounded up to 16)`,
     nmsScan === 'lists'
       ? `+ ${numLabels} labels * ${LINK_BYTES} + MAX_DETECTIONS ${maxDetections} * ${LINK_BYTES} (each label's kept boxes, chained)`
       : `+ ${keptPad} * ${LINK_BYTES} (the kept boxes' labels)`,
     `CAP = min(${capWhy.join(', ')}) = ${cap}`,
-    ...(levelK > 0 ? [`LEVEL_K = min(top_k ${topK}, largest level ${largestLevel} x ${numLabels} labels) = ${levelK}`] : []),
+    ...(levelK > 0
+      ? [`LEVEL_K = min(top_k ${topK}, largest level ${largestLevel} x ${numLabels} labels) = ${levelK}`]
+      : []),
   ].join('\n');
 
   const thr = f32(spec.scoreThreshold);
-  const rejectBound = (t: number) => (spec.scores === 'sigmoid' ? sigmoidRejectLogit(t) : spec.scores === 'softmax' ? softmaxRejectMargin(t, plan.numClasses) : -Infinity);
+  const rejectBound = (t: number) =>
+    spec.scores === 'sigmoid'
+      ? sigmoidRejectLogit(t)
+      : spec.scores === 'softmax'
+        ? softmaxRejectMargin(t, plan.numClasses)
+        : -Infinity;
   return {
     plan,
     names,

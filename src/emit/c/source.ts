@@ -13,9 +13,9 @@ import { CodeWriter } from './writer';
 function emitPrologue(w: CodeWriter, L: PlanLayout): void {
   w.line(`/* ${bannerText(L.plan)} */`);
   w.comment(
-    'Every value is computed in float, operation by operation as in prunedet\'s reference (src/postprocess/',
+    "Every value is computed in float, operation by operation as in prunedet's reference (src/postprocess/",
     'reference.ts); compile without -ffast-math and with -ffp-contract=off to get its results exactly. No allocation,',
-    'no stdio, no writable globals: all state lives in the caller\'s workspace.',
+    "no stdio, no writable globals: all state lives in the caller's workspace.",
   );
   w.line(`#include "${cFileNames(L.plan.fileStem).header}"`);
   w.line();
@@ -28,12 +28,14 @@ function emitPrologue(w: CodeWriter, L: PlanLayout): void {
     `${loc.HOT} marks the functions with the hot loops. With GCC or Clang on x86-64 Linux/glibc they are compiled three`,
     'times (baseline ISA, AVX2, AVX-512) and the loader picks the widest the CPU has (target_clones): the same C and',
     'the same -ffp-contract=off, so the same results, from the default -O2 build. -DPD_PORTABLE compiles the plain',
-    'C99 path only; other compilers and targets always get it (build with the target\'s -march for its SIMD width).',
+    "C99 path only; other compilers and targets always get it (build with the target's -march for its SIMD width).",
     'A PD_HOT defined by the build replaces the attribute.',
   );
   w.line('#if defined(PD_HOT)');
   w.line(`#define ${loc.HOT} PD_HOT`);
-  w.line('#elif !defined(PD_PORTABLE) && defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && defined(__has_attribute)');
+  w.line(
+    '#elif !defined(PD_PORTABLE) && defined(__GNUC__) && defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && defined(__has_attribute)',
+  );
   w.line('#if __has_attribute(target_clones)');
   w.line(`#define ${loc.HOT} __attribute__((target_clones("default", "avx2", "avx512f")))`);
   w.line('#endif');
@@ -56,7 +58,9 @@ function emitPrologue(w: CodeWriter, L: PlanLayout): void {
   w.line('#endif');
   w.line();
   w.line('#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD != 0');
-  w.line('#error "prunedet post-processing needs float arithmetic evaluated in float (FLT_EVAL_METHOD 0, e.g. SSE or ARM, not x87)"');
+  w.line(
+    '#error "prunedet post-processing needs float arithmetic evaluated in float (FLT_EVAL_METHOD 0, e.g. SSE or ARM, not x87)"',
+  );
   w.line('#endif');
   w.line();
   const spec = L.plan.spec;
@@ -69,7 +73,7 @@ function emitExp(w: CodeWriter, loc: LocalNames): void {
   const E = EXP_CONST;
   const F = (x: number) => cFloat(x, 'exp constant');
   w.comment(
-    'exp in float, identical to prunedet\'s reference (not libm\'s expf, so results do not depend on the target\'s libm):',
+    "exp in float, identical to prunedet's reference (not libm's expf, so results do not depend on the target's libm):",
     'x = n*ln2 + r, e^r by Horner on the degree-7 Taylor polynomial, times 2^n as two exact power-of-two factors.',
     'Within 1.2 ulp of the true exp; 0 below -87.33654, +Inf above 88.72284, NaN for NaN. Used per box and per sigmoid',
     'candidate; the softmax rows use pd_expf_neg (below), written for the vectorizer.',
@@ -105,8 +109,8 @@ function emitExpNeg(w: CodeWriter, loc: LocalNames): void {
   const E = EXP_CONST;
   const F = (x: number) => cFloat(x, 'exp constant');
   w.comment(
-    'pd_expf(x) for x <= 0 or -Inf (the softmax\'s x - max), operation for operation the same float: for such x,',
-    'n >= -126 and pd_expf\'s two power-of-two factors multiply to one normal 2^n, so one factor rounds the same.',
+    "pd_expf(x) for x <= 0 or -Inf (the softmax's x - max), operation for operation the same float: for such x,",
+    "n >= -126 and pd_expf's two power-of-two factors multiply to one normal 2^n, so one factor rounds the same.",
   );
   w.block(`static inline float ${loc.expf_neg}(float x)`, () => {
     w.line(`const float lo = ${F(E.lo)};`);
@@ -126,7 +130,9 @@ function emitExpNeg(w: CodeWriter, loc: LocalNames): void {
     w.line(`r = (xc - n * ${F(E.ln2Hi)}) - n * ${F(E.ln2Lo)};`);
     w.line(`p = ${F(E.poly[0]!)};`);
     for (const c of E.poly.slice(1)) w.line(`p = p * r + ${F(c)};`);
-    w.line('b = (int32_t)((uint32_t)((int32_t)n + 127) << 23); /* 2^n, n in [-126, 0]: a shift, not a vector multiply */');
+    w.line(
+      'b = (int32_t)((uint32_t)((int32_t)n + 127) << 23); /* 2^n, n in [-126, 0]: a shift, not a vector multiply */',
+    );
     w.line('b = x < lo ? 0 : b; /* below lo: 0 (p * +0) */');
     w.line('memcpy(&s, &b, sizeof s);');
     w.line('return p * s;');
@@ -141,7 +147,9 @@ function emitLevelTables(w: CodeWriter, L: PlanLayout): void {
   if (!needOffsets) return;
   const N = L.names;
   w.comment('Anchor levels: level l owns anchors level_offset[l] .. level_offset[l + 1] - 1.');
-  w.line(`static const uint32_t ${loc.level_offset}[${N.numLevels} + 1u] = { ${[...L.levels.map((l) => l.offset), L.numAnchors].map((v) => `${v}u`).join(', ')} };`);
+  w.line(
+    `static const uint32_t ${loc.level_offset}[${N.numLevels} + 1u] = { ${[...L.levels.map((l) => l.offset), L.numAnchors].map((v) => `${v}u`).join(', ')} };`,
+  );
   if (perLevelInput) {
     w.line(`static const uint32_t ${loc.level_h}[${N.numLevels}] = { ${L.levels.map((l) => `${l.h}u`).join(', ')} };`);
     w.line(`static const uint32_t ${loc.level_w}[${N.numLevels}] = { ${L.levels.map((l) => `${l.w}u`).join(', ')} };`);
@@ -155,7 +163,7 @@ function emitAnchorTable(w: CodeWriter, L: PlanLayout): void {
   const c = L.centers;
   if (!c) return;
   w.comment(
-    `Anchors as center-size rows (cx, cy, w, h)${L.plan.spec.anchorFormat === 'xyxy' ? ', converted from the plan\'s xyxy rows in float (w = x2 - x1, cx = x1 + 0.5f*w)' : ''}.`,
+    `Anchors as center-size rows (cx, cy, w, h)${L.plan.spec.anchorFormat === 'xyxy' ? ", converted from the plan's xyxy rows in float (w = x2 - x1, cx = x1 + 0.5f*w)" : ''}.`,
     'Printed so that each literal reads back as exactly the same float.',
   );
   w.line(`static const float ${loc.anchors}[${L.names.numAnchors}][4] = {`);
@@ -197,78 +205,86 @@ function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
   const C = L.numClasses;
   const concat = L.plan.input === 'concat';
   w.comment(
-    'Softmax rows first_anchor .. first_anchor + count - 1 of one range, in two rounds: every row\'s bound first (rows the',
-    'pool\'s bound excludes are dropped), then the pool\'s keep rows with the largest bound are scored, the pool is',
-    'tightened to its best keep, and the other rows are scored only if their bound still beats its bar\'s. The result',
+    "Softmax rows first_anchor .. first_anchor + count - 1 of one range, in two rounds: every row's bound first (rows the",
+    "pool's bound excludes are dropped), then the pool's keep rows with the largest bound are scored, the pool is",
+    "tightened to its best keep, and the other rows are scored only if their bound still beats its bar's. The result",
     'does not depend on the order (top-k), only the work does. order[] holds one key per row: ~bound, row index.',
-    concat ? 'Row q is base + q * C (concatenated scores).' : 'Row q (position p = q / na, anchor a = q % na) is base + a * C * hw + p, stride hw (per-level maps).',
+    concat
+      ? 'Row q is base + q * C (concatenated scores).'
+      : 'Row q (position p = q / na, anchor a = q % na) is base + a * C * hw + p, stride hw (per-level maps).',
   );
-  w.block(`static ${loc.HOT} void ${loc.score_range}(const float *base, size_t hw, uint32_t na, uint32_t first_anchor, uint32_t count, ${loc.pool_t} *pool, ${loc.cand_t} *order)`, () => {
-    w.line(`const float *batch_row[${BATCH}];`);
-    w.line(`uint32_t batch_anchor[${BATCH}], nb = 0u, nr = 0u, q, lead;`);
-    if (!concat) {
-      w.line(`float batch_copy[${BATCH}][${C}];`);
-      w.line('uint32_t k;');
-    }
-    const row = (q: string) => (concat ? `base + (size_t)${q} * ${C}u` : `base + (size_t)(${q} % na) * ${C}u * hw + ${q} / na`);
-    const S = concat ? '1u' : 'hw';
-    if (concat) {
-      w.line('(void)hw;');
-      w.line('(void)na;');
-    }
-    w.comment('the rows that pass the pool\'s bound (branch-free)');
-    w.block('for (q = 0u; q < count; ++q)', () => {
-      if (concat) {
-        w.comment(`the lines of the row ${AHEAD_ROWS} ahead (the last row near the end) arrive while this one is tested`);
-        w.line(`const float *ahead = ${row(`(q + ${AHEAD_ROWS}u < count ? q + ${AHEAD_ROWS}u : count - 1u)`)};`);
-        emitPrefetchRow(w, loc, 'ahead', C);
+  w.block(
+    `static ${loc.HOT} void ${loc.score_range}(const float *base, size_t hw, uint32_t na, uint32_t first_anchor, uint32_t count, ${loc.pool_t} *pool, ${loc.cand_t} *order)`,
+    () => {
+      w.line(`const float *batch_row[${BATCH}];`);
+      w.line(`uint32_t batch_anchor[${BATCH}], nb = 0u, nr = 0u, q, lead;`);
+      if (!concat) {
+        w.line(`float batch_copy[${BATCH}][${C}];`);
+        w.line('uint32_t k;');
       }
-      w.line('order[nr] = q;');
-      w.line(`nr += (uint32_t)!${loc.row_rejects}(${row('q')}, ${S}, pool->reject);`);
-    });
-    w.line('lead = nr;');
-    w.block('if (nr > pool->keep)', () => {
-      w.comment('more rows than the pool keeps candidates: their bounds decide the order');
-      w.block('for (q = 0u; q < nr; ++q)', () => {
+      const row = (q: string) =>
+        concat ? `base + (size_t)${q} * ${C}u` : `base + (size_t)(${q} % na) * ${C}u * hw + ${q} / na`;
+      const S = concat ? '1u' : 'hw';
+      if (concat) {
+        w.line('(void)hw;');
+        w.line('(void)na;');
+      }
+      w.comment("the rows that pass the pool's bound (branch-free)");
+      w.block('for (q = 0u; q < count; ++q)', () => {
+        if (concat) {
+          w.comment(
+            `the lines of the row ${AHEAD_ROWS} ahead (the last row near the end) arrive while this one is tested`,
+          );
+          w.line(`const float *ahead = ${row(`(q + ${AHEAD_ROWS}u < count ? q + ${AHEAD_ROWS}u : count - 1u)`)};`);
+          emitPrefetchRow(w, loc, 'ahead', C);
+        }
+        w.line('order[nr] = q;');
+        w.line(`nr += (uint32_t)!${loc.row_rejects}(${row('q')}, ${S}, pool->reject);`);
+      });
+      w.line('lead = nr;');
+      w.block('if (nr > pool->keep)', () => {
+        w.comment('more rows than the pool keeps candidates: their bounds decide the order');
+        w.block('for (q = 0u; q < nr; ++q)', () => {
+          w.line('const uint32_t r = (uint32_t)order[q];');
+          w.line(`order[q] = ((${loc.cand_t})(0xffffffffu - ${loc.row_bound}(${row('r')}, ${S})) << 32) | r;`);
+        });
+        w.line(`(void)${loc.keep_best}(order, nr, pool->keep);`);
+        w.line('lead = pool->keep;');
+      });
+      const add = () => {
         w.line('const uint32_t r = (uint32_t)order[q];');
-        w.line(`order[q] = ((${loc.cand_t})(0xffffffffu - ${loc.row_bound}(${row('r')}, ${S})) << 32) | r;`);
-      });
-      w.line(`(void)${loc.keep_best}(order, nr, pool->keep);`);
-      w.line('lead = pool->keep;');
-    });
-    const add = () => {
-      w.line('const uint32_t r = (uint32_t)order[q];');
-      if (concat) {
-        w.line(`batch_row[nb] = ${row('r')};`);
-        emitPrefetchRow(w, loc, 'batch_row[nb]', C);
-      } else {
-        w.line(`const float *src = ${row('r')};`);
-        w.line(`for (k = 0u; k < ${C}u; ++k) batch_copy[nb][k] = src[k * hw];`);
-        w.line('batch_row[nb] = batch_copy[nb];');
-      }
-      w.line('batch_anchor[nb] = first_anchor + r;');
-      w.block(`if (++nb == ${BATCH}u)`, () => {
-        w.line(`${loc.score_batch}(batch_row, batch_anchor, nb, pool);`);
-        w.line('nb = 0u;');
-      });
-    };
-    const flush = () => {
-      w.block('if (nb > 0u)', () => {
-        w.line(`${loc.score_batch}(batch_row, batch_anchor, nb, pool);`);
-        w.line('nb = 0u;');
-      });
-    };
-    w.block('for (q = 0u; q < lead; ++q)', add);
-    flush();
-    w.block('if (lead < nr)', () => {
-      w.line(`${loc.pool_finish}(pool);`);
-      w.block('for (q = lead; q < nr; ++q)', () => {
-        w.line(`if (!(0xffffffffu - (uint32_t)(order[q] >> 32) > ${loc.float_key}(pool->reject))) continue;`);
-        w.block('', add);
-      });
+        if (concat) {
+          w.line(`batch_row[nb] = ${row('r')};`);
+          emitPrefetchRow(w, loc, 'batch_row[nb]', C);
+        } else {
+          w.line(`const float *src = ${row('r')};`);
+          w.line(`for (k = 0u; k < ${C}u; ++k) batch_copy[nb][k] = src[k * hw];`);
+          w.line('batch_row[nb] = batch_copy[nb];');
+        }
+        w.line('batch_anchor[nb] = first_anchor + r;');
+        w.block(`if (++nb == ${BATCH}u)`, () => {
+          w.line(`${loc.score_batch}(batch_row, batch_anchor, nb, pool);`);
+          w.line('nb = 0u;');
+        });
+      };
+      const flush = () => {
+        w.block('if (nb > 0u)', () => {
+          w.line(`${loc.score_batch}(batch_row, batch_anchor, nb, pool);`);
+          w.line('nb = 0u;');
+        });
+      };
+      w.block('for (q = 0u; q < lead; ++q)', add);
       flush();
-    });
-  });
+      w.block('if (lead < nr)', () => {
+        w.line(`${loc.pool_finish}(pool);`);
+        w.block('for (q = lead; q < nr; ++q)', () => {
+          w.line(`if (!(0xffffffffu - (uint32_t)(order[q] >> 32) > ${loc.float_key}(pool->reject))) continue;`);
+          w.block('', add);
+        });
+        flush();
+      });
+    },
+  );
   w.line();
 }
 
@@ -284,29 +300,38 @@ function emitPlainRange(w: CodeWriter, L: PlanLayout): void {
   const bound = L.plan.spec.scores === 'sigmoid' ? 'pool->reject' : cFloat(L.scoreThreshold, 'score threshold');
   w.comment(
     'Rows first_anchor .. first_anchor + count - 1 of one range into the pool:',
-    concat ? 'whole blocks of BLOCK_ROWS rows first (one vectorized test rejects a block without a candidate), then the rest.' : 'row q is base + (q % na) * C * hw + q / na (per-level maps, stride hw).',
+    concat
+      ? 'whole blocks of BLOCK_ROWS rows first (one vectorized test rejects a block without a candidate), then the rest.'
+      : 'row q is base + (q % na) * C * hw + q / na (per-level maps, stride hw).',
   );
-  w.block(`static ${loc.HOT} void ${loc.score_range}(const float *base, size_t hw, uint32_t na, uint32_t first_anchor, uint32_t count, ${loc.pool_t} *pool, ${loc.cand_t} *order)`, () => {
-    w.line('uint32_t q = 0u;');
-    w.line('(void)order;');
-    if (concat) {
-      w.line('(void)hw;');
-      w.line('(void)na;');
-      w.block(`for (; q + ${loc.BLOCK_ROWS} <= count; q += ${loc.BLOCK_ROWS})`, () => {
-        w.line('uint32_t r;');
-        w.comment('the next block\'s lines arrive while this one is tested');
-        w.block(`if (q + 2u * ${loc.BLOCK_ROWS} <= count)`, () => {
-          w.line(`const float *ahead = base + (size_t)(q + ${loc.BLOCK_ROWS}) * ${C}u;`);
-          w.line(`for (r = 0u; r < ${loc.BLOCK_ROWS} * ${C}u; r += 16u) ${loc.PREFETCH}(ahead + r);`);
+  w.block(
+    `static ${loc.HOT} void ${loc.score_range}(const float *base, size_t hw, uint32_t na, uint32_t first_anchor, uint32_t count, ${loc.pool_t} *pool, ${loc.cand_t} *order)`,
+    () => {
+      w.line('uint32_t q = 0u;');
+      w.line('(void)order;');
+      if (concat) {
+        w.line('(void)hw;');
+        w.line('(void)na;');
+        w.block(`for (; q + ${loc.BLOCK_ROWS} <= count; q += ${loc.BLOCK_ROWS})`, () => {
+          w.line('uint32_t r;');
+          w.comment("the next block's lines arrive while this one is tested");
+          w.block(`if (q + 2u * ${loc.BLOCK_ROWS} <= count)`, () => {
+            w.line(`const float *ahead = base + (size_t)(q + ${loc.BLOCK_ROWS}) * ${C}u;`);
+            w.line(`for (r = 0u; r < ${loc.BLOCK_ROWS} * ${C}u; r += 16u) ${loc.PREFETCH}(ahead + r);`);
+          });
+          w.line(`if (${loc.block_rejects}(base + (size_t)q * ${C}u, ${bound})) continue;`);
+          w.line(
+            `for (r = 0u; r < ${loc.BLOCK_ROWS}; ++r) ${loc.score_anchor}(base + (size_t)(q + r) * ${C}u, 1u, first_anchor + q + r, pool);`,
+          );
         });
-        w.line(`if (${loc.block_rejects}(base + (size_t)q * ${C}u, ${bound})) continue;`);
-        w.line(`for (r = 0u; r < ${loc.BLOCK_ROWS}; ++r) ${loc.score_anchor}(base + (size_t)(q + r) * ${C}u, 1u, first_anchor + q + r, pool);`);
-      });
-      w.line(`for (; q < count; ++q) ${loc.score_anchor}(base + (size_t)q * ${C}u, 1u, first_anchor + q, pool);`);
-      return;
-    }
-    w.line(`for (; q < count; ++q) ${loc.score_anchor}(base + (size_t)(q % na) * ${C}u * hw + q / na, hw, first_anchor + q, pool);`);
-  });
+        w.line(`for (; q < count; ++q) ${loc.score_anchor}(base + (size_t)q * ${C}u, 1u, first_anchor + q, pool);`);
+        return;
+      }
+      w.line(
+        `for (; q < count; ++q) ${loc.score_anchor}(base + (size_t)(q % na) * ${C}u * hw + q / na, hw, first_anchor + q, pool);`,
+      );
+    },
+  );
   w.line();
 }
 
@@ -332,15 +357,21 @@ function emitStream(w: CodeWriter, L: PlanLayout): void {
     }
     w.block(`for (l = 0u; l < ${L.names.numLevels}; ++l)`, () => {
       levelStart();
-      w.line(`${loc.score_range}(scores + (size_t)${loc.level_offset}[l] * ${C}, 0u, 0u, ${loc.level_offset}[l], ${loc.level_offset}[l + 1u] - ${loc.level_offset}[l], ${pool}, ${order});`);
+      w.line(
+        `${loc.score_range}(scores + (size_t)${loc.level_offset}[l] * ${C}, 0u, 0u, ${loc.level_offset}[l], ${loc.level_offset}[l + 1u] - ${loc.level_offset}[l], ${pool}, ${order});`,
+      );
       levelEnd();
     });
     return;
   }
-  w.comment('anchor n = offset + (y * W + x) * A + a; position p = y * W + x; class k of anchor a is channel a * C + k');
+  w.comment(
+    'anchor n = offset + (y * W + x) * A + a; position p = y * W + x; class k of anchor a is channel a * C + k',
+  );
   w.block(`for (l = 0u; l < ${L.names.numLevels}; ++l)`, () => {
     levelStart();
-    w.line(`${loc.score_range}(cls[l], (size_t)${loc.level_h}[l] * ${loc.level_w}[l], ${loc.level_a}[l], ${loc.level_offset}[l], ${loc.level_offset}[l + 1u] - ${loc.level_offset}[l], ${pool}, ${order});`);
+    w.line(
+      `${loc.score_range}(cls[l], (size_t)${loc.level_h}[l] * ${loc.level_w}[l], ${loc.level_a}[l], ${loc.level_offset}[l], ${loc.level_offset}[l + 1u] - ${loc.level_offset}[l], ${pool}, ${order});`,
+    );
     levelEnd();
   });
 }
@@ -372,13 +403,21 @@ function emitRun(w: CodeWriter, L: PlanLayout): void {
     w.line(`if (count == NULL) return ${N.errArg};`);
     w.line('*count = 0u;');
     if (L.plan.input === 'concat') {
-      w.line(`if (scores == NULL || boxes == NULL || detections == NULL || capacity < ${N.maxDetections}) return ${N.errArg};`);
+      w.line(
+        `if (scores == NULL || boxes == NULL || detections == NULL || capacity < ${N.maxDetections}) return ${N.errArg};`,
+      );
     } else {
-      w.line(`if (cls == NULL || reg == NULL || detections == NULL || capacity < ${N.maxDetections}) return ${N.errArg};`);
+      w.line(
+        `if (cls == NULL || reg == NULL || detections == NULL || capacity < ${N.maxDetections}) return ${N.errArg};`,
+      );
       w.line(`for (l = 0u; l < ${N.numLevels}; ++l)`);
-      w.line(`    if (${loc.level_offset}[l + 1u] > ${loc.level_offset}[l] && (cls[l] == NULL || reg[l] == NULL)) return ${N.errArg};`);
+      w.line(
+        `    if (${loc.level_offset}[l + 1u] > ${loc.level_offset}[l] && (cls[l] == NULL || reg[l] == NULL)) return ${N.errArg};`,
+      );
     }
-    w.line(`if (workspace == NULL || workspace_size < ${N.workspaceMacro} || ((uintptr_t)workspace & 3u) != 0u) return ${N.errWorkspace};`);
+    w.line(
+      `if (workspace == NULL || workspace_size < ${N.workspaceMacro} || ((uintptr_t)workspace & 3u) != 0u) return ${N.errWorkspace};`,
+    );
     w.line();
     w.comment(
       `Workspace regions (bytes, after aligning to 8): candidate pool at 0${L.levelK > 0 ? `, level pool at ${ws.levelPoolOffset}` : ''}${ws.orderRows > 0 ? `, row order at ${ws.orderOffset}` : ''}, kept boxes at ${ws.keptOffset}, ${L.nmsScan === 'scan' ? 'their labels' : 'label heads and links'} at ${ws.nmsOffset}.`,
@@ -406,7 +445,9 @@ function emitRun(w: CodeWriter, L: PlanLayout): void {
     w.line();
     w.comment('2. NMS in rank order, decoding each candidate when it is reached; output in rank order.');
     const inArg = L.plan.input === 'concat' ? 'boxes' : 'reg';
-    w.line(`*count = ${loc.nms}(cp.buf, cp.n, ${inArg}, kb, ${L.nmsScan === 'scan' ? 'klab' : 'head, next'}, detections);`);
+    w.line(
+      `*count = ${loc.nms}(cp.buf, cp.n, ${inArg}, kb, ${L.nmsScan === 'scan' ? 'klab' : 'head, next'}, detections);`,
+    );
     w.line(`return ${N.ok};`);
   });
 }
@@ -414,7 +455,7 @@ function emitRun(w: CodeWriter, L: PlanLayout): void {
 /** #undef every private macro, so that code after this module in one translation unit sees none of them. */
 function emitUndefs(w: CodeWriter, L: PlanLayout): void {
   w.line();
-  w.comment('The module\'s private macros end here (several modules can share one translation unit).');
+  w.comment("The module's private macros end here (several modules can share one translation unit).");
   for (const m of LOCAL_MACROS) w.line(`#undef ${L.names.local[m]}`);
 }
 

@@ -44,7 +44,13 @@ function maskScanUsesIndex(k: number): boolean {
  * bit mask is built by a branch-free loop (it vectorizes), then only its set bits are visited; labels past the last
  * whole group are tested one by one. Declares its own variables; `j` must be declared by the caller.
  */
-export function emitMaskScan(w: CodeWriter, loc: LocalNames, k: number, cond: (j: string) => string, exact: (j: string) => void): void {
+export function emitMaskScan(
+  w: CodeWriter,
+  loc: LocalNames,
+  k: number,
+  cond: (j: string) => string,
+  exact: (j: string) => void,
+): void {
   const [main] = vecSplit(k);
   if (main > 0) {
     w.block('', () => {
@@ -59,7 +65,9 @@ export function emitMaskScan(w: CodeWriter, loc: LocalNames, k: number, cond: (j
             for (let h = 0; h < 64 && g + h < main; h += 16) {
               w.block('', () => {
                 w.line('uint32_t bits = 0u;');
-                w.line(`for (q = 0u; q < 16u; ++q) bits |= ${loc.bit16}[q] & (0u - (uint32_t)(${cond(addU(u(g + h), 'q'))}));`);
+                w.line(
+                  `for (q = 0u; q < 16u; ++q) bits |= ${loc.bit16}[q] & (0u - (uint32_t)(${cond(addU(u(g + h), 'q'))}));`,
+                );
                 w.line(h === 0 ? 'word = bits;' : `word |= (uint64_t)bits << ${h};`);
               });
             }
@@ -81,7 +89,7 @@ export function emitCandidates(w: CodeWriter, L: PlanLayout): void {
   const loc = L.names.local;
   const bar = L.bar.score.length > 0;
   w.comment(
-    'A candidate, one (anchor, label) pair whose score passed the threshold, as one 64-bit rank key: the score\'s bits',
+    "A candidate, one (anchor, label) pair whose score passed the threshold, as one 64-bit rank key: the score's bits",
     'inverted in the high half (scores are > 0, so a higher score has a smaller key) and the pair index',
     'anchor * NUM_LABELS + label in the low half. Ascending keys are the rank order: score descending, then anchor',
     'ascending, then label ascending (a total order: keys are distinct).',
@@ -102,7 +110,9 @@ export function emitCandidates(w: CodeWriter, L: PlanLayout): void {
     w.line('return score;');
   });
   w.line();
-  w.comment('Order-preserving integer key of a float (-Inf lowest, +Inf highest; a NaN beyond one of them, by its sign).');
+  w.comment(
+    'Order-preserving integer key of a float (-Inf lowest, +Inf highest; a NaN beyond one of them, by its sign).',
+  );
   w.block(`static inline uint32_t ${loc.float_key}(float x)`, () => {
     w.line('uint32_t u;');
     w.line('memcpy(&u, &x, sizeof u);');
@@ -112,7 +122,7 @@ export function emitCandidates(w: CodeWriter, L: PlanLayout): void {
   w.comment(
     'Move the k smallest keys of a[0..n-1] (0 < k < n, keys distinct) to a[0..k-1], in no particular order, and',
     'return the largest of them. MSD radix select, 8 bits per pass: each pass counts the digits of the undecided',
-    'keys, keeps those below the digit that holds the k-th key, drops those above it and goes on with that digit\'s',
+    "keys, keeps those below the digit that holds the k-th key, drops those above it and goes on with that digit's",
     'keys only. At most 8 passes over shrinking ranges: O(n), no recursion, 1 KiB of stack.',
   );
   w.block(`static ${loc.cand_t} ${loc.keep_best}(${loc.cand_t} *a, uint32_t n, uint32_t k)`, () => {
@@ -151,22 +161,31 @@ export function emitCandidates(w: CodeWriter, L: PlanLayout): void {
     'A pool keeps the `keep` best candidates offered to it in buf (room for 2 * keep): a candidate ranking after',
     '`bar` (the keep-th best so far) cannot be among them and is dropped at once; when buf is full, keep_best',
     'shrinks it back to the keep best and raises the bar. Amortised O(1) per offer.',
-    ...(bar ? ['`reject` is the cheap test\'s bound for the pool\'s bar (see bar_score), so rows and labels that cannot beat', 'the bar are rejected before any exponential.'] : []),
+    ...(bar
+      ? [
+          "`reject` is the cheap test's bound for the pool's bar (see bar_score), so rows and labels that cannot beat",
+          'the bar are rejected before any exponential.',
+        ]
+      : []),
   );
-  w.block('typedef struct', () => {
-    w.line(`${loc.cand_t} *buf;`);
-    w.line('uint32_t n, keep;');
-    w.line(`${loc.cand_t} bar;`);
-    if (bar) w.line('float reject;');
-  }, ` ${loc.pool_t};`);
+  w.block(
+    'typedef struct',
+    () => {
+      w.line(`${loc.cand_t} *buf;`);
+      w.line('uint32_t n, keep;');
+      w.line(`${loc.cand_t} bar;`);
+      if (bar) w.line('float reject;');
+    },
+    ` ${loc.pool_t};`,
+  );
   w.line();
   if (bar) {
     const n = L.bar.score.length;
     const list = (v: number[], what: string) => v.map((x) => cFloatOrInf(x, what)).join(', ');
     w.comment(
-      'Reject bounds for a rising bar: bar_reject[i] is the cheap test\'s bound proven for a threshold of bar_score[i]',
+      "Reject bounds for a rising bar: bar_reject[i] is the cheap test's bound proven for a threshold of bar_score[i]",
       `(bar_score[0] = the score threshold). No label scoring <= bar_score[i] can enter a pool whose bar scores more, so`,
-      'such a pool rejects with the bound of the largest bar_score[i] below its bar\'s score.',
+      "such a pool rejects with the bound of the largest bar_score[i] below its bar's score.",
     );
     w.line(`static const float ${loc.bar_score}[${n}] = { ${list(L.bar.score, 'bar score')} };`);
     w.line(`static const float ${loc.bar_reject}[${n}] = { ${list(L.bar.reject, 'bar reject bound')} };`);
@@ -190,7 +209,7 @@ export function emitCandidates(w: CodeWriter, L: PlanLayout): void {
     w.block('if (p->n == 2u * p->keep)', raise);
   });
   w.line();
-  w.comment('The pool\'s final content: its keep best candidates (or all it holds), in no particular order.');
+  w.comment("The pool's final content: its keep best candidates (or all it holds), in no particular order.");
   w.block(`static void ${loc.pool_finish}(${loc.pool_t} *p)`, () => {
     w.block('if (p->n > p->keep)', raise);
   });
@@ -215,15 +234,23 @@ export function usesMaskScan(L: PlanLayout): boolean {
 function emitMaskTables(w: CodeWriter, loc: LocalNames): void {
   w.comment(
     'Bit j of a group of 16 labels, and the index of the lowest set bit of a nonzero 64-bit word (de Bruijn',
-    'multiplication): a row\'s cheap tests become one mask per 16 labels (the loop building it vectorizes), four of them',
-    'one word, and only the word\'s set bits are visited.',
+    "multiplication): a row's cheap tests become one mask per 16 labels (the loop building it vectorizes), four of them",
+    "one word, and only the word's set bits are visited.",
   );
-  w.line(`static const uint32_t ${loc.bit16}[16] = { 1u, 2u, 4u, 8u, 16u, 32u, 64u, 128u, 256u, 512u, 1024u, 2048u, 4096u, 8192u, 16384u, 32768u };`);
+  w.line(
+    `static const uint32_t ${loc.bit16}[16] = { 1u, 2u, 4u, 8u, 16u, 32u, 64u, 128u, 256u, 512u, 1024u, 2048u, 4096u, 8192u, 16384u, 32768u };`,
+  );
   w.line(`static const uint8_t ${loc.ctz_debruijn}[64] = {`);
-  w.line('    0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4, 62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,');
-  w.line('    63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11, 46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6');
+  w.line(
+    '    0, 1, 48, 2, 57, 49, 28, 3, 61, 58, 50, 42, 38, 29, 17, 4, 62, 55, 59, 36, 53, 51, 43, 22, 45, 39, 33, 30, 24, 18, 12, 5,',
+  );
+  w.line(
+    '    63, 47, 56, 27, 60, 41, 37, 16, 54, 35, 52, 21, 44, 32, 23, 11, 46, 26, 40, 15, 34, 20, 31, 10, 25, 14, 19, 9, 13, 8, 7, 6',
+  );
   w.line('};');
-  w.line(`#define ${loc.LOWEST_BIT64}(v) ((uint32_t)${loc.ctz_debruijn}[(((v) & (0u - (v))) * UINT64_C(0x03f79d71b4cb0a89)) >> 58])`);
+  w.line(
+    `#define ${loc.LOWEST_BIT64}(v) ((uint32_t)${loc.ctz_debruijn}[(((v) & (0u - (v))) * UINT64_C(0x03f79d71b4cb0a89)) >> 58])`,
+  );
   w.line();
 }
 
@@ -249,7 +276,10 @@ function emitHeapSift(w: CodeWriter, loc: LocalNames): void {
  */
 function rowAccess(L: PlanLayout): { S: string; col: (j: string) => string } {
   const S = L.plan.input === 'concat' ? '1u' : 'stride';
-  return { S, col: (j) => (S === '1u' ? `row[${j}]` : `row[${/^\d+u$/.test(j) ? mulU(j, 'stride') : `(${j}) * stride`}]`) };
+  return {
+    S,
+    col: (j) => (S === '1u' ? `row[${j}]` : `row[${/^\d+u$/.test(j) ? mulU(j, 'stride') : `(${j}) * stride`}]`),
+  };
 }
 
 /**
@@ -281,9 +311,9 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
     ...(mode === 'probabilities'
       ? ['Scores are probabilities already: a label is a candidate iff its score > the threshold (NaN never is).']
       : [
-        'Sigmoid scores. A logit x <= REJECT_LOGIT has 1/(1+expf(-x)) <= the threshold even with expf 2 ulps low, so it is',
-        'skipped without pd_expf (NaN is skipped too); otherwise the score itself decides: candidate iff score > threshold.',
-      ]),
+          'Sigmoid scores. A logit x <= REJECT_LOGIT has 1/(1+expf(-x)) <= the threshold even with expf 2 ulps low, so it is',
+          'skipped without pd_expf (NaN is skipped too); otherwise the score itself decides: candidate iff score > threshold.',
+        ]),
   );
   const exact = (x: string, j: string) => {
     if (mode === 'probabilities') {
@@ -294,16 +324,34 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
     }
   };
   const bound = mode === 'probabilities' ? thr : 'pool->reject';
-  w.block(`static void ${loc.score_anchor}(const float *${S === '1u' ? 'restrict ' : ''}row, size_t stride, uint32_t anchor, ${loc.pool_t} *pool)`, () => {
-    w.line(`const uint32_t pair = ${mulU('anchor', u(L.numLabels))};`);
-    if (S === '1u' ? maskScanUsesIndex(L.numLabels) : loopUsesIndex(0, L.numLabels)) w.line('uint32_t j;');
-    if (S === '1u') {
-      w.line('(void)stride;');
-      emitMaskScan(w, loc, L.numLabels, (j) => `${col(colOf(j))} > ${bound}`, (j) => exact(col(colOf(j)), j));
-      return;
-    }
-    emitFilterFor(w, 'j', 0, L.numLabels, () => `x > ${bound}`, (j) => exact('x', j), (j) => w.line(`const float x = ${col(colOf(j))};`), mode === 'sigmoid' ? ' /* REJECT_LOGIT, or the pool\'s bound for its bar */' : '');
-  });
+  w.block(
+    `static void ${loc.score_anchor}(const float *${S === '1u' ? 'restrict ' : ''}row, size_t stride, uint32_t anchor, ${loc.pool_t} *pool)`,
+    () => {
+      w.line(`const uint32_t pair = ${mulU('anchor', u(L.numLabels))};`);
+      if (S === '1u' ? maskScanUsesIndex(L.numLabels) : loopUsesIndex(0, L.numLabels)) w.line('uint32_t j;');
+      if (S === '1u') {
+        w.line('(void)stride;');
+        emitMaskScan(
+          w,
+          loc,
+          L.numLabels,
+          (j) => `${col(colOf(j))} > ${bound}`,
+          (j) => exact(col(colOf(j)), j),
+        );
+        return;
+      }
+      emitFilterFor(
+        w,
+        'j',
+        0,
+        L.numLabels,
+        () => `x > ${bound}`,
+        (j) => exact('x', j),
+        (j) => w.line(`const float x = ${col(colOf(j))};`),
+        mode === 'sigmoid' ? " /* REJECT_LOGIT, or the pool's bound for its bar */" : '',
+      );
+    },
+  );
   w.line();
 }
 
@@ -329,13 +377,15 @@ function emitBlockReject(w: CodeWriter, L: PlanLayout): void {
     w.line('};');
   }
   w.comment(
-    `Whether any label value of BLOCK_ROWS rows (${n} values) exceeds \`bound\` (${sigmoid ? 'the pool\'s reject logit' : 'the threshold'}): when none`,
+    `Whether any label value of BLOCK_ROWS rows (${n} values) exceeds \`bound\` (${sigmoid ? "the pool's reject logit" : 'the threshold'}): when none`,
     'does, no row of the block has a candidate (NaN compares false). Branch-free, so it vectorizes.',
   );
   w.block(`static int ${loc.block_rejects}(const float *restrict x, float bound)`, () => {
     w.line('int32_t hit = 0;');
     w.line('uint32_t j;');
-    emitRowLoop(w, n, 'j', (j) => (uniform ? `hit |= x[${j}] > bound;` : `hit |= (int32_t)(x[${j}] > bound) & ${loc.block_label}[${j}];`));
+    emitRowLoop(w, n, 'j', (j) =>
+      uniform ? `hit |= x[${j}] > bound;` : `hit |= (int32_t)(x[${j}] > bound) & ${loc.block_label}[${j}];`,
+    );
     w.line('return !hit;');
   });
   w.line();
@@ -353,7 +403,7 @@ function emitBackgroundBound(w: CodeWriter, L: PlanLayout): void {
   const first = L.firstLabelColumn;
   w.comment(
     'u = max_k fl(x_k - bg) of one row, as an order-preserving key. Every foreground probability is <= sigmoid(x_k - bg)',
-    '(bg is one of the columns the softmax sums), so u <= a proven margin (REJECT_MARGIN, or the pool\'s bound for its',
+    "(bg is one of the columns the softmax sums), so u <= a proven margin (REJECT_MARGIN, or the pool's bound for its",
     'bar) means no label the pool would take. A NaN difference (+Inf - +Inf: the row may give 1/count to its +Inf',
     'columns) proves nothing: its key is the largest. Branch-free: it vectorizes.',
   );
@@ -362,7 +412,13 @@ function emitBackgroundBound(w: CodeWriter, L: PlanLayout): void {
     w.line(`uint32_t hi = 0u${rowLoopUsesIndex(L.numLabels) ? ', k' : ''};`);
     if (S !== 'stride') w.line('(void)stride;');
     const x = (k: string) => col(addU(k, u(first)));
-    emitRowLoop(w, L.numLabels, 'k', (k) => `{ const float d = ${x(k)} - bgl; const uint32_t u = ${loc.float_key}(d) | (0u - (uint32_t)(d != d)); hi = u > hi ? u : hi; }`);
+    emitRowLoop(
+      w,
+      L.numLabels,
+      'k',
+      (k) =>
+        `{ const float d = ${x(k)} - bgl; const uint32_t u = ${loc.float_key}(d) | (0u - (uint32_t)(d != d)); hi = u > hi ? u : hi; }`,
+    );
     w.line('return hi;');
   });
   w.line();
@@ -370,14 +426,17 @@ function emitBackgroundBound(w: CodeWriter, L: PlanLayout): void {
     'The same test as one branch-free pass that only says whether any fl(x_k - bg) is not <= margin (NaN included):',
     'cheaper than the bound itself, which is computed only for rows that pass when their order matters.',
   );
-  w.block(`static int ${loc.row_rejects}(const float *${S === '1u' ? 'restrict ' : ''}row, size_t stride, float margin)`, () => {
-    w.line(`const float bgl = ${col(`${L.backgroundColumn}u`)};`);
-    w.line('int32_t hit = 0;');
-    if (rowLoopUsesIndex(L.numLabels)) w.line('uint32_t k;');
-    if (S !== 'stride') w.line('(void)stride;');
-    emitRowLoop(w, L.numLabels, 'k', (k) => `hit |= !((${col(addU(k, u(first)))} - bgl) <= margin);`);
-    w.line('return !hit;');
-  });
+  w.block(
+    `static int ${loc.row_rejects}(const float *${S === '1u' ? 'restrict ' : ''}row, size_t stride, float margin)`,
+    () => {
+      w.line(`const float bgl = ${col(`${L.backgroundColumn}u`)};`);
+      w.line('int32_t hit = 0;');
+      if (rowLoopUsesIndex(L.numLabels)) w.line('uint32_t k;');
+      if (S !== 'stride') w.line('(void)stride;');
+      emitRowLoop(w, L.numLabels, 'k', (k) => `hit |= !((${col(addU(k, u(first)))} - bgl) <= margin);`);
+      w.line('return !hit;');
+    },
+  );
   w.line();
 }
 
@@ -408,7 +467,9 @@ function emitMarginBound(w: CodeWriter, L: PlanLayout): void {
       });
       w.line('if (x > m2) m2 = x;');
     });
-    w.line('if (m1 - m2 != m1 - m2) return 0xffffffffu; /* +Inf - +Inf: 1/count to the +Inf columns; proves nothing */');
+    w.line(
+      'if (m1 - m2 != m1 - m2) return 0xffffffffu; /* +Inf - +Inf: 1/count to the +Inf columns; proves nothing */',
+    );
     w.line(`return ${loc.float_key}(m1 - m2);`);
   });
   w.line();
@@ -448,70 +509,86 @@ function emitSoftmaxBatch(w: CodeWriter, L: PlanLayout): void {
     'e_j = pd_expf(x_j - m) (x_j - m <= 0, so pd_expf_neg), sum = four interleaved partial sums over the first',
     '4*floor(C/4) columns, combined pairwise, then the columns past them in order; score_k = e_k / sum.',
     'A label is tested exactly (one division) only when e_k > t * sum * (1 - 2^-20), t = max(threshold, the score of',
-    'the pool\'s bar), which every label the pool would take satisfies (the division and the product are each within',
+    "the pool's bar), which every label the pool would take satisfies (the division and the product are each within",
     'half an ulp); that cheap test runs over the whole row at once.',
   );
-  w.block(`static ${loc.HOT} void ${loc.score_batch}(const float *const *rows, const uint32_t *anchor_of, uint32_t nb, ${loc.pool_t} *pool)`, () => {
-    w.line(`float e[${BATCH}][${C}];`);
-    w.line(`float m[${BATCH}], sum[${BATCH}];`);
-    w.line(`uint32_t kind[${BATCH}]; /* 0: softmax; 1: no candidates (a NaN, or every logit -Inf); 2: max +Inf */`);
-    w.line(`float t = ${thr};`);
-    w.line('uint32_t r, j;');
-    w.block('for (r = 0u; r < nb; ++r)', () => {
-      w.line('const float *restrict x = rows[r];');
-      w.line('uint32_t hi = 0u, lo = 0xffffffffu;');
-      w.line('float mr;');
-      emitRowLoop(w, C, 'j', (j) => `{ uint32_t u; memcpy(&u, &x[${j}], sizeof u); u ^= (u >> 31) ? 0xffffffffu : 0x80000000u; hi = u > hi ? u : hi; lo = u < lo ? u : lo; }`);
-      w.line('kind[r] = hi > 0xff800000u || lo < 0x007fffffu; /* a NaN sorts beyond the infinities */');
-      w.line('hi ^= (hi >> 31) ? 0x80000000u : 0xffffffffu;');
-      w.line('memcpy(&mr, &hi, sizeof mr);');
-      w.line('if (kind[r] == 0u) kind[r] = mr == INFINITY ? 2u : mr == -INFINITY ? 1u : 0u;');
-      w.comment('special rows subtract +Inf: every x - m is then -Inf or NaN, where pd_expf_neg is defined too');
-      w.line('m[r] = kind[r] == 0u ? mr : INFINITY;');
-    });
-    w.block('for (r = 0u; r < nb; ++r)', () => {
-      w.line('const float *restrict x = rows[r];');
-      w.line('const float mr = m[r];');
-      emitRowLoop(w, C, 'j', (j) => `e[r][${j}] = ${loc.expf_neg}(x[${j}] - mr);`);
-    });
-    const C4 = C - (C % 4);
-    w.block('for (r = 0u; r < nb; ++r)', () => {
-      if (C4 === 0) {
-        w.comment('fewer than 4 columns: the four partial sums would all be +0');
-        w.line('float s = 0.0f;');
-      } else {
-        w.line('float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s;');
-        const sums = (j: string) => ['s0', 's1', 's2', 's3'].forEach((v, i) => w.line(`${v} += e[r][${addU(j, u(i))}];`));
-        if (C4 === 4) sums('0u');
-        else w.block(`for (j = 0u; j < ${C4}u; j += 4u)`, () => sums('j'));
-        w.line('s = (s0 + s1) + (s2 + s3);');
-      }
-      emitForLine(w, 'j', C4, C, (j) => `s += e[r][${j}];`);
-      w.line('sum[r] = s;');
-    });
-    w.comment(
-      'The cheap test\'s bound: a label enters the pool only if its score > the threshold and its key < the pool\'s',
-      'bar, so only if score >= t = max(threshold, the bar\'s score); then e_k > t * sum * (1 - 2^-20).',
-    );
-    w.block(`if (pool->bar != ${loc.NO_CAND})`, () => {
-      w.line(`const float b = ${loc.cand_score}(pool->bar);`);
-      w.line('t = b > t ? b : t;');
-    });
-    w.block('for (r = 0u; r < nb; ++r)', () => {
-      w.line(`const uint32_t pair = ${mulU('anchor_of[r]', u(K))};`);
-      w.line(`const float lim = (t * sum[r]) * ${cFloat(1 - 2 ** -20, 'bound factor')}; /* 1 - 2^-20 */`);
-      w.line('const float *er = e[r];');
-      w.block('if (kind[r] != 0u)', () => {
-        w.line(`if (kind[r] == 2u) ${loc.score_inf_row}(rows[r], pair, pool);`);
-        w.line('continue;');
+  w.block(
+    `static ${loc.HOT} void ${loc.score_batch}(const float *const *rows, const uint32_t *anchor_of, uint32_t nb, ${loc.pool_t} *pool)`,
+    () => {
+      w.line(`float e[${BATCH}][${C}];`);
+      w.line(`float m[${BATCH}], sum[${BATCH}];`);
+      w.line(`uint32_t kind[${BATCH}]; /* 0: softmax; 1: no candidates (a NaN, or every logit -Inf); 2: max +Inf */`);
+      w.line(`float t = ${thr};`);
+      w.line('uint32_t r, j;');
+      w.block('for (r = 0u; r < nb; ++r)', () => {
+        w.line('const float *restrict x = rows[r];');
+        w.line('uint32_t hi = 0u, lo = 0xffffffffu;');
+        w.line('float mr;');
+        emitRowLoop(
+          w,
+          C,
+          'j',
+          (j) =>
+            `{ uint32_t u; memcpy(&u, &x[${j}], sizeof u); u ^= (u >> 31) ? 0xffffffffu : 0x80000000u; hi = u > hi ? u : hi; lo = u < lo ? u : lo; }`,
+        );
+        w.line('kind[r] = hi > 0xff800000u || lo < 0x007fffffu; /* a NaN sorts beyond the infinities */');
+        w.line('hi ^= (hi >> 31) ? 0x80000000u : 0xffffffffu;');
+        w.line('memcpy(&mr, &hi, sizeof mr);');
+        w.line('if (kind[r] == 0u) kind[r] = mr == INFINITY ? 2u : mr == -INFINITY ? 1u : 0u;');
+        w.comment('special rows subtract +Inf: every x - m is then -Inf or NaN, where pd_expf_neg is defined too');
+        w.line('m[r] = kind[r] == 0u ? mr : INFINITY;');
       });
-      const at = (j: string) => `er[${addU(j, u(first))}]`;
-      emitMaskScan(w, loc, K, (j) => `${at(j)} > lim`, (j) => {
-        w.line(`const float s = ${at(j)} / sum[r];`);
-        w.line(`if (s > ${thr}) ${loc.pool_offer}(pool, ${loc.cand_key}(s, ${addU('pair', j)}));`);
+      w.block('for (r = 0u; r < nb; ++r)', () => {
+        w.line('const float *restrict x = rows[r];');
+        w.line('const float mr = m[r];');
+        emitRowLoop(w, C, 'j', (j) => `e[r][${j}] = ${loc.expf_neg}(x[${j}] - mr);`);
       });
-    });
-  });
+      const C4 = C - (C % 4);
+      w.block('for (r = 0u; r < nb; ++r)', () => {
+        if (C4 === 0) {
+          w.comment('fewer than 4 columns: the four partial sums would all be +0');
+          w.line('float s = 0.0f;');
+        } else {
+          w.line('float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f, s;');
+          const sums = (j: string) =>
+            ['s0', 's1', 's2', 's3'].forEach((v, i) => w.line(`${v} += e[r][${addU(j, u(i))}];`));
+          if (C4 === 4) sums('0u');
+          else w.block(`for (j = 0u; j < ${C4}u; j += 4u)`, () => sums('j'));
+          w.line('s = (s0 + s1) + (s2 + s3);');
+        }
+        emitForLine(w, 'j', C4, C, (j) => `s += e[r][${j}];`);
+        w.line('sum[r] = s;');
+      });
+      w.comment(
+        "The cheap test's bound: a label enters the pool only if its score > the threshold and its key < the pool's",
+        "bar, so only if score >= t = max(threshold, the bar's score); then e_k > t * sum * (1 - 2^-20).",
+      );
+      w.block(`if (pool->bar != ${loc.NO_CAND})`, () => {
+        w.line(`const float b = ${loc.cand_score}(pool->bar);`);
+        w.line('t = b > t ? b : t;');
+      });
+      w.block('for (r = 0u; r < nb; ++r)', () => {
+        w.line(`const uint32_t pair = ${mulU('anchor_of[r]', u(K))};`);
+        w.line(`const float lim = (t * sum[r]) * ${cFloat(1 - 2 ** -20, 'bound factor')}; /* 1 - 2^-20 */`);
+        w.line('const float *er = e[r];');
+        w.block('if (kind[r] != 0u)', () => {
+          w.line(`if (kind[r] == 2u) ${loc.score_inf_row}(rows[r], pair, pool);`);
+          w.line('continue;');
+        });
+        const at = (j: string) => `er[${addU(j, u(first))}]`;
+        emitMaskScan(
+          w,
+          loc,
+          K,
+          (j) => `${at(j)} > lim`,
+          (j) => {
+            w.line(`const float s = ${at(j)} / sum[r];`);
+            w.line(`if (s > ${thr}) ${loc.pool_offer}(pool, ${loc.cand_key}(s, ${addU('pair', j)}));`);
+          },
+        );
+      });
+    },
+  );
   w.line();
 }
 
@@ -520,13 +597,17 @@ function emitSoftmaxBatch(w: CodeWriter, L: PlanLayout): void {
  * that cannot change a float: `* 1.0f` and `/ 1.0f` always, `+ 0.0f` (which only turns -0 into +0) for tw and th (exp
  * of either zero is 1) and for tx / ty when no anchor centre coordinate is -0 (cx + aw * (+-0) is then the same float).
  */
-function transforms(dec: Exclude<Decoder, { type: 'none' }>, centers: Float32Array): { doc: string; tx: string; ty: string; tw: string; th: string; clamp?: { c: string; both: boolean } } {
+function transforms(
+  dec: Exclude<Decoder, { type: 'none' }>,
+  centers: Float32Array,
+): { doc: string; tx: string; ty: string; tw: string; th: string; clamp?: { c: string; both: boolean } } {
   const F = (x: number, what: string) => cFloat(Math.fround(x), what);
   const negZeroCentre = [0, 1].map((k) => centers.some((v, i) => i % 4 === k && Object.is(v, -0)));
   const mul = (d: string, v: number, what: string) => (Math.fround(v) === 1 ? d : `${d} * ${F(v, what)}`);
   const div = (d: string, v: number, what: string) => (Math.fround(v) === 1 ? d : `${d} / ${F(v, what)}`);
   // i: 0 tx, 1 ty, 2 tw, 3 th
-  const add = (e: string, v: number, i: number, what: string) => (Math.fround(v) === 0 && (Object.is(v, -0) || i >= 2 || !negZeroCentre[i]) ? e : `${e} + ${F(v, what)}`);
+  const add = (e: string, v: number, i: number, what: string) =>
+    Math.fround(v) === 0 && (Object.is(v, -0) || i >= 2 || !negZeroCentre[i]) ? e : `${e} + ${F(v, what)}`;
   switch (dec.type) {
     case 'ssd': {
       const t = (i: number) => mul(`d${i}`, dec.variances[i < 2 ? 0 : 1], 'variance');
@@ -534,15 +615,35 @@ function transforms(dec: Exclude<Decoder, { type: 'none' }>, centers: Float32Arr
     }
     case 'mmdet-delta-xywh': {
       const t = (i: number) => add(mul(`d${i}`, dec.stds[i]!, 'std'), dec.means[i]!, i, 'mean');
-      return { doc: 'mmdet DeltaXYWH: t = delta*std + mean, tw and th clamped to [-clamp, clamp]', tx: t(0), ty: t(1), tw: t(2), th: t(3), clamp: { c: F(dec.clamp, 'clamp'), both: true } };
+      return {
+        doc: 'mmdet DeltaXYWH: t = delta*std + mean, tw and th clamped to [-clamp, clamp]',
+        tx: t(0),
+        ty: t(1),
+        tw: t(2),
+        th: t(3),
+        clamp: { c: F(dec.clamp, 'clamp'), both: true },
+      };
     }
     case 'torchvision': {
       const t = (i: number) => div(`d${i}`, dec.weights[i]!, 'weight');
-      return { doc: 'torchvision: t = delta / weight, tw and th clamped from above at clamp', tx: t(0), ty: t(1), tw: t(2), th: t(3), clamp: { c: F(dec.clamp, 'clamp'), both: false } };
+      return {
+        doc: 'torchvision: t = delta / weight, tw and th clamped from above at clamp',
+        tx: t(0),
+        ty: t(1),
+        tw: t(2),
+        th: t(3),
+        clamp: { c: F(dec.clamp, 'clamp'), both: false },
+      };
     }
     case 'tflite': {
       const [sy, sx, sh, sw] = dec.scales;
-      return { doc: 'tflite: deltas are (ty, tx, th, tw); t = (tx/sx, ty/sy, tw/sw, th/sh)', tx: div('d1', sx, 'scale'), ty: div('d0', sy, 'scale'), tw: div('d3', sw, 'scale'), th: div('d2', sh, 'scale') };
+      return {
+        doc: 'tflite: deltas are (ty, tx, th, tw); t = (tx/sx, ty/sy, tw/sw, th/sh)',
+        tx: div('d1', sx, 'scale'),
+        ty: div('d0', sy, 'scale'),
+        tw: div('d3', sw, 'scale'),
+        th: div('d2', sh, 'scale'),
+      };
     }
   }
 }
@@ -551,12 +652,16 @@ function transforms(dec: Exclude<Decoder, { type: 'none' }>, centers: Float32Arr
 export function emitDecode(w: CodeWriter, L: PlanLayout): void {
   const loc = L.names.local;
   const spec = L.plan.spec;
-  const clip = spec.clip ? [cFloat(Math.fround(spec.clip[0]), 'clip width'), cFloat(Math.fround(spec.clip[1]), 'clip height')] : undefined;
+  const clip = spec.clip
+    ? [cFloat(Math.fround(spec.clip[0]), 'clip width'), cFloat(Math.fround(spec.clip[1]), 'clip height')]
+    : undefined;
   const dec = spec.decoder;
   const t = dec.type === 'none' ? undefined : transforms(dec, L.centers!);
   w.comment(
     t ? `Decode one box. ${t.doc};` : 'Boxes arrive decoded (x1, y1, x2, y2).',
-    ...(t ? ['cx = acx + aw*tx, cy = acy + ah*ty, w = aw*expf(tw), h = ah*expf(th); box = (cx -+ w/2, cy -+ h/2).'] : []),
+    ...(t
+      ? ['cx = acx + aw*tx, cy = acy + ah*ty, w = aw*expf(tw), h = ah*expf(th); box = (cx -+ w/2, cy -+ h/2).']
+      : []),
     ...(clip ? [`Then clipped to [0, ${spec.clip![0]}] x [0, ${spec.clip![1]}] (NaN stays NaN).`] : []),
   );
   const anchorParam = t ? ', const float *a' : '';
@@ -567,7 +672,8 @@ export function emitDecode(w: CodeWriter, L: PlanLayout): void {
       w.line(`const float ty = ${t.ty};`);
       if (t.clamp) {
         const c = t.clamp.c;
-        const cl = (v: string) => (t.clamp!.both ? `${v} > ${c} ? ${c} : (${v} < -${c} ? -${c} : ${v})` : `${v} > ${c} ? ${c} : ${v}`);
+        const cl = (v: string) =>
+          t.clamp!.both ? `${v} > ${c} ? ${c} : (${v} < -${c} ? -${c} : ${v})` : `${v} > ${c} ? ${c} : ${v}`;
         w.line(`float tw = ${t.tw};`);
         w.line(`float th = ${t.th};`);
         w.line(`tw = ${cl('tw')};`);
@@ -612,10 +718,10 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
   w.comment(
     'Kept boxes, structure of arrays (KEPT_PAD floats each): x1, y1, x2, y2 and the area pos(x2 - x1) * pos(y2 - y1),',
     'NaN for a box with a NaN coordinate and for the slots past the last kept box. IoU as the reference computes it',
-    '(boxes\' units, no +1; negative widths count as 0), kept box first: iw = pos(min(x2) - max(x1)), ih likewise,',
+    "(boxes' units, no +1; negative widths count as 0), kept box first: iw = pos(min(x2) - max(x1)), ih likewise,",
     'inter = iw * ih, union = (area_kept + area_candidate) - inter; a candidate is suppressed iff union > 0 and',
     `inter / union > ${L.plan.spec.iouThreshold}. A NaN area makes union NaN: such a kept box suppresses nothing; a candidate with a NaN`,
-    'coordinate is never compared (the reference\'s IoU is 0 for both).',
+    "coordinate is never compared (the reference's IoU is 0 for both).",
   );
   const lane = (i: string, extra: string) => [
     `float iw = (x2[${i}] < b[2] ? x2[${i}] : b[2]) - (x1[${i}] > b[0] ? x1[${i}] : b[0]);`,
@@ -626,7 +732,8 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
     'ih = ih > 0.0f ? ih : 0.0f;',
     'inter = iw * ih;',
     `uni = (ka[${i}] + barea) - inter;`,
-    '/* den = union > 0 ? union : 1 (the reference divides only then), as a bitwise select: a conditional here', ' * becomes a branch (inter / 1 folded) that stops gcc from vectorizing the loop */',
+    '/* den = union > 0 ? union : 1 (the reference divides only then), as a bitwise select: a conditional here',
+    ' * becomes a branch (inter / 1 folded) that stops gcc from vectorizing the loop */',
     'pos = 0u - (uint32_t)(uni > 0.0f);',
     'memcpy(&ub, &uni, sizeof ub);',
     'ub = (ub & pos) | (0x3f800000u & ~pos);',
@@ -634,29 +741,33 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
     'v = inter / den;',
     `hit |= (int32_t)(uni > 0.0f) & (int32_t)(v > ${thr})${extra};`,
   ];
-  const arrays = (q: string) => `const float *${q}x1 = kb, *${q}y1 = kb + ${loc.KEPT_PAD}, *${q}x2 = kb + 2u * ${loc.KEPT_PAD}, *${q}y2 = kb + 3u * ${loc.KEPT_PAD}, *${q}ka = kb + 4u * ${loc.KEPT_PAD};`;
+  const arrays = (q: string) =>
+    `const float *${q}x1 = kb, *${q}y1 = kb + ${loc.KEPT_PAD}, *${q}x2 = kb + 2u * ${loc.KEPT_PAD}, *${q}y2 = kb + 3u * ${loc.KEPT_PAD}, *${q}ka = kb + 4u * ${loc.KEPT_PAD};`;
   if (scan) {
     w.comment(
-      `Whether a kept box${perClass ? ' of the candidate\'s label' : ''} suppresses box b (area barea): every kept box, 16 at a time in a loop`,
+      `Whether a kept box${perClass ? " of the candidate's label" : ''} suppresses box b (area barea): every kept box, 16 at a time in a loop`,
       'that vectorizes (lanes past the last kept box have a NaN area).',
     );
-    w.block(`static ${loc.HOT} int ${loc.suppressed_by_kept}(const float *restrict kb, const uint32_t *restrict klab, uint32_t kept, const float *b, float barea, uint32_t label)`, () => {
-      w.line(arrays('restrict '));
-      w.line('uint32_t blk, q;');
-      if (!perClass) {
-        w.line('(void)klab;');
-        w.line('(void)label;');
-      }
-      w.block('for (blk = 0u; blk < kept; blk += 16u)', () => {
-        w.line('int32_t hit = 0;');
-        w.block('for (q = 0u; q < 16u; ++q)', () => {
-          w.line('const uint32_t i = blk + q;');
-          for (const l of lane('i', perClass ? ' & (int32_t)(klab[i] == label)' : '')) w.line(l);
+    w.block(
+      `static ${loc.HOT} int ${loc.suppressed_by_kept}(const float *restrict kb, const uint32_t *restrict klab, uint32_t kept, const float *b, float barea, uint32_t label)`,
+      () => {
+        w.line(arrays('restrict '));
+        w.line('uint32_t blk, q;');
+        if (!perClass) {
+          w.line('(void)klab;');
+          w.line('(void)label;');
+        }
+        w.block('for (blk = 0u; blk < kept; blk += 16u)', () => {
+          w.line('int32_t hit = 0;');
+          w.block('for (q = 0u; q < 16u; ++q)', () => {
+            w.line('const uint32_t i = blk + q;');
+            for (const l of lane('i', perClass ? ' & (int32_t)(klab[i] == label)' : '')) w.line(l);
+          });
+          w.line('if (hit) return 1;');
         });
-        w.line('if (hit) return 1;');
-      });
-      w.line('return 0;');
-    });
+        w.line('return 0;');
+      },
+    );
   } else {
     w.comment('Whether kept box i suppresses box b (area barea).');
     w.block(`static int ${loc.kept_suppresses}(const float *kb, uint32_t i, const float *b, float barea)`, () => {
@@ -675,65 +786,76 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
     `${N.maxDetections} outputs, so candidates ranked after the last output are never decoded.`,
     ...(scan
       ? [`Every kept box is checked${perClass ? ' (its label lane by lane)' : ''}; klab[] holds their labels.`]
-      : ['The kept boxes of each label are chained through next[] from head[label]: a candidate meets its own label\'s only.']),
+      : [
+          "The kept boxes of each label are chained through next[] from head[label]: a candidate meets its own label's only.",
+        ]),
   );
   const inArgs = L.plan.input === 'concat' ? 'const float *boxes' : 'const float *const *reg';
-  w.block(`static size_t ${loc.nms}(${loc.cand_t} *heap, uint32_t n, ${inArgs}, float *kb, uint32_t *${scan ? 'klab' : 'head, uint32_t *next'}, ${N.detection} *out)`, () => {
-    w.line('size_t kept = 0u;');
-    w.line('uint32_t i;');
-    if (!scan) w.line(`for (i = 0u; i < ${L.numLabels}u; ++i) head[i] = 0xffffffffu;`);
-    const concat = L.plan.input === 'concat';
-    if (concat || L.centers) {
-      w.comment('the anchor and delta rows NMS may decode, asked for at once: their cache misses overlap');
-      w.block('for (i = 0u; i < n; ++i)', () => {
-        w.line(`const uint32_t a = ${divU('(uint32_t)heap[i]', u(L.numLabels))};`);
-        if (L.centers) w.line(`${loc.PREFETCH}(${loc.anchors}[a]);`);
-        if (concat) w.line(`${loc.PREFETCH}(boxes + (size_t)a * 4u);`);
-      });
-    }
-    w.line(`for (i = n / 2u; i-- > 0u;) ${loc.heap_sift_down}(heap, n, i);`);
-    w.block(`while (n > 0u && kept < ${N.maxDetections})`, () => {
-      w.line(`const ${loc.cand_t} c = heap[0];`);
-      w.line(`const uint32_t anchor = ${divU('(uint32_t)c', u(L.numLabels))}, label = ${modU('(uint32_t)c', u(L.numLabels))};`);
-      w.line('float box[4], barea, bw, bh;');
-      w.line('const uint32_t k = (uint32_t)kept;');
-      w.line('heap[0] = heap[--n];');
-      w.line(`${loc.heap_sift_down}(heap, n, 0u);`);
-      w.line(`${loc.decode_candidate}(${L.plan.input === 'concat' ? 'boxes' : 'reg'}, anchor, box);`);
-      w.line('bw = box[2] - box[0];');
-      w.line('bh = box[3] - box[1];');
-      w.line('barea = (bw > 0.0f ? bw : 0.0f) * (bh > 0.0f ? bh : 0.0f);');
-      w.block('if (box[0] == box[0] && box[1] == box[1] && box[2] == box[2] && box[3] == box[3])', () => {
-        if (scan) {
-          w.line(`if (${loc.suppressed_by_kept}(kb, klab, k, box, barea, label)) continue;`);
-        } else {
-          w.line('int sup = 0;');
-          w.line(`for (i = head[label]; i != 0xffffffffu; i = next[i]) if (${loc.kept_suppresses}(kb, i, box, barea)) { sup = 1; break; }`);
-          w.line('if (sup) continue;');
-        }
-      });
-      w.line('else barea = NAN; /* a NaN coordinate: it suppresses nothing either */');
-      if (scan) {
-        w.block('if (k % 16u == 0u)', () => {
-          w.comment('a new block of 16 slots: past the last kept box they must never suppress');
-          w.line(`for (i = k; i < k + 16u; ++i) { kb[i] = kb[${loc.KEPT_PAD} + i] = kb[2u * ${loc.KEPT_PAD} + i] = kb[3u * ${loc.KEPT_PAD} + i] = 0.0f; kb[4u * ${loc.KEPT_PAD} + i] = NAN; klab[i] = 0xffffffffu; }`);
+  w.block(
+    `static size_t ${loc.nms}(${loc.cand_t} *heap, uint32_t n, ${inArgs}, float *kb, uint32_t *${scan ? 'klab' : 'head, uint32_t *next'}, ${N.detection} *out)`,
+    () => {
+      w.line('size_t kept = 0u;');
+      w.line('uint32_t i;');
+      if (!scan) w.line(`for (i = 0u; i < ${L.numLabels}u; ++i) head[i] = 0xffffffffu;`);
+      const concat = L.plan.input === 'concat';
+      if (concat || L.centers) {
+        w.comment('the anchor and delta rows NMS may decode, asked for at once: their cache misses overlap');
+        w.block('for (i = 0u; i < n; ++i)', () => {
+          w.line(`const uint32_t a = ${divU('(uint32_t)heap[i]', u(L.numLabels))};`);
+          if (L.centers) w.line(`${loc.PREFETCH}(${loc.anchors}[a]);`);
+          if (concat) w.line(`${loc.PREFETCH}(boxes + (size_t)a * 4u);`);
         });
       }
-      w.line(`for (i = 0u; i < 4u; ++i) kb[i * ${loc.KEPT_PAD} + k] = out[k].box[i] = box[i];`);
-      w.line(`kb[4u * ${loc.KEPT_PAD} + k] = barea;`);
-      if (scan) {
-        w.line('klab[k] = label;');
-      } else {
-        w.line('next[k] = head[label];');
-        w.line('head[label] = k;');
-      }
-      w.line(`out[k].score = ${loc.cand_score}(c);`);
-      w.line('out[k].label = label;');
-      w.line('out[k].anchor = anchor;');
-      w.line('++kept;');
-    });
-    w.line('return kept;');
-  });
+      w.line(`for (i = n / 2u; i-- > 0u;) ${loc.heap_sift_down}(heap, n, i);`);
+      w.block(`while (n > 0u && kept < ${N.maxDetections})`, () => {
+        w.line(`const ${loc.cand_t} c = heap[0];`);
+        w.line(
+          `const uint32_t anchor = ${divU('(uint32_t)c', u(L.numLabels))}, label = ${modU('(uint32_t)c', u(L.numLabels))};`,
+        );
+        w.line('float box[4], barea, bw, bh;');
+        w.line('const uint32_t k = (uint32_t)kept;');
+        w.line('heap[0] = heap[--n];');
+        w.line(`${loc.heap_sift_down}(heap, n, 0u);`);
+        w.line(`${loc.decode_candidate}(${L.plan.input === 'concat' ? 'boxes' : 'reg'}, anchor, box);`);
+        w.line('bw = box[2] - box[0];');
+        w.line('bh = box[3] - box[1];');
+        w.line('barea = (bw > 0.0f ? bw : 0.0f) * (bh > 0.0f ? bh : 0.0f);');
+        w.block('if (box[0] == box[0] && box[1] == box[1] && box[2] == box[2] && box[3] == box[3])', () => {
+          if (scan) {
+            w.line(`if (${loc.suppressed_by_kept}(kb, klab, k, box, barea, label)) continue;`);
+          } else {
+            w.line('int sup = 0;');
+            w.line(
+              `for (i = head[label]; i != 0xffffffffu; i = next[i]) if (${loc.kept_suppresses}(kb, i, box, barea)) { sup = 1; break; }`,
+            );
+            w.line('if (sup) continue;');
+          }
+        });
+        w.line('else barea = NAN; /* a NaN coordinate: it suppresses nothing either */');
+        if (scan) {
+          w.block('if (k % 16u == 0u)', () => {
+            w.comment('a new block of 16 slots: past the last kept box they must never suppress');
+            w.line(
+              `for (i = k; i < k + 16u; ++i) { kb[i] = kb[${loc.KEPT_PAD} + i] = kb[2u * ${loc.KEPT_PAD} + i] = kb[3u * ${loc.KEPT_PAD} + i] = 0.0f; kb[4u * ${loc.KEPT_PAD} + i] = NAN; klab[i] = 0xffffffffu; }`,
+            );
+          });
+        }
+        w.line(`for (i = 0u; i < 4u; ++i) kb[i * ${loc.KEPT_PAD} + k] = out[k].box[i] = box[i];`);
+        w.line(`kb[4u * ${loc.KEPT_PAD} + k] = barea;`);
+        if (scan) {
+          w.line('klab[k] = label;');
+        } else {
+          w.line('next[k] = head[label];');
+          w.line('head[label] = k;');
+        }
+        w.line(`out[k].score = ${loc.cand_score}(c);`);
+        w.line('out[k].label = label;');
+        w.line('out[k].anchor = anchor;');
+        w.line('++kept;');
+      });
+      w.line('return kept;');
+    },
+  );
   w.line();
 }
 
@@ -748,14 +870,18 @@ function emitDecodeCandidate(w: CodeWriter, L: PlanLayout): void {
     w.line();
     return;
   }
-  w.comment('Anchor n of level l is position p = (n - offset) / A, anchor a = (n - offset) % A; its delta j is channel a*4 + j.');
+  w.comment(
+    'Anchor n of level l is position p = (n - offset) / A, anchor a = (n - offset) % A; its delta j is channel a*4 + j.',
+  );
   w.block(`static void ${loc.decode_candidate}(const float *const *reg, uint32_t anchor, float *box)`, () => {
     w.line('uint32_t l = 0u, p;');
     w.line('size_t hw;');
     w.line(`while (anchor >= ${loc.level_offset}[l + 1u]) ++l;`);
     w.line(`hw = (size_t)${loc.level_h}[l] * ${loc.level_w}[l];`);
     w.line(`p = anchor - ${loc.level_offset}[l];`);
-    w.line(`${loc.decode_box}(reg[l] + (size_t)(p % ${loc.level_a}[l]) * 4u * hw + p / ${loc.level_a}[l], hw${anchorArg}, box);`);
+    w.line(
+      `${loc.decode_box}(reg[l] + (size_t)(p % ${loc.level_a}[l]) * 4u * hw + p / ${loc.level_a}[l], hw${anchorArg}, box);`,
+    );
   });
   w.line();
 }

@@ -7,7 +7,13 @@ import { declaredType } from '../../onnx/value-info';
 import { PrunedetError } from '../../errors';
 import { levelOffsets } from '../../postprocess/reference';
 import { MIN_OPSET, Ops } from './ops';
-import { OUTPUT_NAMES, addPostprocessStages, checkGraphParams, setDetectionOutputs, type PostprocessGraphParams } from './nms-graph';
+import {
+  OUTPUT_NAMES,
+  addPostprocessStages,
+  checkGraphParams,
+  setDetectionOutputs,
+  type PostprocessGraphParams,
+} from './nms-graph';
 
 export interface AppendParams extends Omit<PostprocessGraphParams, 'opset'> {
   /** Keep the model's scores/boxes outputs before det_* (default: det_* only). */
@@ -30,17 +36,27 @@ export function appendPostprocess(model: Model, p: AppendParams): Model {
   const g = model.graph;
   const opset = model.opset('') ?? 0;
   if (opset < MIN_OPSET) {
-    fail(`the model imports ai.onnx opset ${opset}, the post-processing needs ${MIN_OPSET} or later`, 'use the standalone postprocess.onnx on the model outputs, or convert the model to opset 13 first');
+    fail(
+      `the model imports ai.onnx opset ${opset}, the post-processing needs ${MIN_OPSET} or later`,
+      'use the standalone postprocess.onnx on the model outputs, or convert the model to opset 13 first',
+    );
   }
   const n = checkGraphParams({ ...p, opset }, opset);
   const output = (name: string, cols: number): Value => {
     const v = g.outputs.find((o) => o.name === name);
-    if (!v) fail(`the model has no output "${name}" (outputs: ${g.outputs.map((o) => o.name).join(', ')})`, 'name the concatenated score and box outputs (scoresName, boxesName)');
+    if (!v)
+      fail(
+        `the model has no output "${name}" (outputs: ${g.outputs.map((o) => o.name).join(', ')})`,
+        'name the concatenated score and box outputs (scoresName, boxesName)',
+      );
     const t = declaredType(v);
     if (t && t.dtype !== DataType.FLOAT) fail(`output ${name} is not float32`, 'append to float32 head outputs');
     const want = [1, n, cols];
     if (t?.shape && (t.shape.length !== 3 || t.shape.some((d, i) => typeof d === 'number' && d !== want[i]))) {
-      fail(`output ${name} is [${t.shape.join(', ')}], expected [1, ${n}, ${cols}] for ${levelOffsets(p.levels).length - 1} levels`, 'check the levels and numClasses against the model');
+      fail(
+        `output ${name} is [${t.shape.join(', ')}], expected [1, ${n}, ${cols}] for ${levelOffsets(p.levels).length - 1} levels`,
+        'check the levels and numClasses against the model',
+      );
     }
     return v;
   };
@@ -48,7 +64,12 @@ export function appendPostprocess(model: Model, p: AppendParams): Model {
   const boxes = output(p.boxesName ?? 'boxes', 4);
   const taken = Object.values(OUTPUT_NAMES).filter((name) => g.values.has(name));
   if (taken.length > 0) fail(`the model already has a value named ${taken.join(', ')}`, 'rename it before appending');
-  const det = addPostprocessStages(new Ops(new GraphBuilder(g), opset, APPEND_PREFIX, p.exact === true), p, scores, boxes);
+  const det = addPostprocessStages(
+    new Ops(new GraphBuilder(g), opset, APPEND_PREFIX, p.exact === true),
+    p,
+    scores,
+    boxes,
+  );
   setDetectionOutputs(g, det, p.keepHeadOutputs ? g.outputs.slice() : []);
   g.sortTopologically();
   return model;

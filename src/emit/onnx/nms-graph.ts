@@ -119,7 +119,8 @@ function fail(what: string, hint: string): never {
 
 /** Validate the parameters; returns N (anchors). Throws PrunedetError E_POSTPROCESS. */
 export function checkGraphParams(p: PostprocessGraphParams, opset: number): number {
-  if (!Number.isInteger(opset) || opset < MIN_OPSET) fail(`opset ${opset} is below ${MIN_OPSET}`, `build the graph with opset ${MIN_OPSET} or later`);
+  if (!Number.isInteger(opset) || opset < MIN_OPSET)
+    fail(`opset ${opset} is below ${MIN_OPSET}`, `build the graph with opset ${MIN_OPSET} or later`);
   validatePostprocessSpec(p.spec, p.numClasses);
   p.levels.forEach((l, i) => {
     if (![l.h, l.w, l.anchorsPerLocation].every((v) => Number.isInteger(v) && v >= 0)) {
@@ -128,11 +129,17 @@ export function checkGraphParams(p: PostprocessGraphParams, opset: number): numb
   });
   const n = levelOffsets(p.levels).at(-1)!;
   if (p.spec.decoder.type !== 'none' && p.anchors.length !== n * 4) {
-    fail(`the anchor table has ${p.anchors.length / 4} rows but the levels have ${n} anchors`, 'pass the anchor table of the (pruned) model');
+    fail(
+      `the anchor table has ${p.anchors.length / 4} rows but the levels have ${n} anchors`,
+      'pass the anchor table of the (pruned) model',
+    );
   }
   const bound = candidateBound(p.spec, p.levels, foregroundCount(p.spec, p.numClasses));
   if (bound > MAX_CANDIDATES) {
-    fail(`up to ${bound} candidates, above the ${MAX_CANDIDATES} the graph can rank exactly in float32`, 'set top_k= to bound the candidates before NMS');
+    fail(
+      `up to ${bound} candidates, above the ${MAX_CANDIDATES} the graph can rank exactly in float32`,
+      'set top_k= to bound the candidates before NMS',
+    );
   }
   return n;
 }
@@ -142,7 +149,9 @@ export function candidateBound(spec: PostprocessSpec, levels: LevelShape[], k: n
   const pairs = levels.map((l) => l.h * l.w * l.anchorsPerLocation * k);
   const all = pairs.reduce((a, b) => a + b, 0);
   if (spec.preNmsTopK === 0) return all;
-  return spec.topKScope === 'global' ? Math.min(spec.preNmsTopK, all) : pairs.reduce((s, n) => s + Math.min(spec.preNmsTopK, n), 0);
+  return spec.topKScope === 'global'
+    ? Math.min(spec.preNmsTopK, all)
+    : pairs.reduce((s, n) => s + Math.min(spec.preNmsTopK, n), 0);
 }
 
 interface Candidates {
@@ -164,11 +173,18 @@ function rankCandidates(ops: Ops, spec: PostprocessSpec, pairs: Value, levelPair
   };
   const aboveThreshold = (vals: Value, ids: Value): [Value, Value] => {
     const keep = ops.op('Greater', [vals, thr], [], 'top_k_kept');
-    return [ops.op('Compress', [vals, keep], [A.int('axis', 0)], 'top_k_vals'), ops.op('Compress', [ids, keep], [A.int('axis', 0)], 'top_k_ids')];
+    return [
+      ops.op('Compress', [vals, keep], [A.int('axis', 0)], 'top_k_vals'),
+      ops.op('Compress', [ids, keep], [A.int('axis', 0)], 'top_k_ids'),
+    ];
   };
   const capped = k > 0 && (spec.topKScope === 'global' ? k < total : levelPairs.some((n) => n > k));
   if (!capped) {
-    const ids = ops.reshape(ops.op('NonZero', [ops.op('Greater', [pairs, thr], [], 'is_candidate')], [], 'candidates'), [-1], 'candidate_ids');
+    const ids = ops.reshape(
+      ops.op('NonZero', [ops.op('Greater', [pairs, thr], [], 'is_candidate')], [], 'candidates'),
+      [-1],
+      'candidate_ids',
+    );
     return sortByRank(ops.gather(pairs, ids, 0, 'candidate_scores'), ids);
   }
   if (spec.topKScope === 'global') {
@@ -180,13 +196,18 @@ function rankCandidates(ops: Ops, spec: PostprocessSpec, pairs: Value, levelPair
   let offset = 0;
   levelPairs.forEach((n, l) => {
     if (n > 0) {
-      const [v, i] = ops.topK(ops.slice(pairs, 0, offset, offset + n, `level${l}_pairs`), ops.i64([Math.min(k, n)], `level${l}_k`), `level${l}_top_k`);
+      const [v, i] = ops.topK(
+        ops.slice(pairs, 0, offset, offset + n, `level${l}_pairs`),
+        ops.i64([Math.min(k, n)], `level${l}_k`),
+        `level${l}_top_k`,
+      );
       vals.push(v);
       ids.push(offset === 0 ? i : ops.op('Add', [i, ops.i64(offset, `level${l}_offset`)], [], `level${l}_ids`));
     }
     offset += n;
   });
-  const cat = (xs: Value[], name: string) => (xs.length === 1 ? xs[0]! : ops.op('Concat', xs, [A.int('axis', 0)], name));
+  const cat = (xs: Value[], name: string) =>
+    xs.length === 1 ? xs[0]! : ops.op('Concat', xs, [A.int('axis', 0)], name);
   return sortByRank(...aboveThreshold(cat(vals, 'top_k_vals_all'), cat(ids, 'top_k_ids_all')));
 }
 
@@ -194,7 +215,12 @@ function rankCandidates(ops: Ops, spec: PostprocessSpec, pairs: Value, levelPair
  * Add the post-processing stages to the graph behind `ops`, reading `scoresIn` [1, N, C] and `boxesIn` [1, N, 4];
  * returns the detection values (unnamed, not yet graph outputs). Parameters must have passed checkGraphParams.
  */
-export function addPostprocessStages(ops: Ops, p: PostprocessGraphParams, scoresIn: Value, boxesIn: Value): DetectionValues {
+export function addPostprocessStages(
+  ops: Ops,
+  p: PostprocessGraphParams,
+  scoresIn: Value,
+  boxesIn: Value,
+): DetectionValues {
   const { spec } = p;
   const offsets = levelOffsets(p.levels);
   const n = offsets.at(-1)!;
@@ -208,9 +234,20 @@ export function addPostprocessStages(ops: Ops, p: PostprocessGraphParams, scores
   const pairs = ops.reshape(ops.where(above, s, ops.f32(-1, 'no_candidate'), 'masked_scores'), [-1], 'pair_scores');
 
   // 2. candidates in rank order, their rank scores, anchors and labels
-  const cand = rankCandidates(ops, spec, pairs, p.levels.map((_, l) => (offsets[l + 1]! - offsets[l]!) * k), thr);
+  const cand = rankCandidates(
+    ops,
+    spec,
+    pairs,
+    p.levels.map((_, l) => (offsets[l + 1]! - offsets[l]!) * k),
+    thr,
+  );
   const countF = ops.cast(cand.count, DataType.FLOAT, 'count_f32');
-  const ranks = ops.op('Range', [ops.i64(0, 'range_start'), ops.reshape(cand.count, [], 'count_scalar'), ops.i64(1, 'range_step')], [], 'ranks');
+  const ranks = ops.op(
+    'Range',
+    [ops.i64(0, 'range_start'), ops.reshape(cand.count, [], 'count_scalar'), ops.i64(1, 'range_step')],
+    [],
+    'ranks',
+  );
   const q = ops.op('Sub', [countF, ops.cast(ranks, DataType.FLOAT, 'ranks_f32')], [], 'rank_scores');
   const kV = ops.i64(k, 'labels_per_anchor');
   const anchorOf = ops.op('Div', [cand.ids, kV], [], 'candidate_anchors');
@@ -218,16 +255,28 @@ export function addPostprocessStages(ops: Ops, p: PostprocessGraphParams, scores
 
   // 3. decode only the boxes NMS needs
   const rows = ops.squeeze(boxesIn, [0], 'box_rows');
-  const table = spec.decoder.type === 'none' ? undefined : ops.b.init(`${ops.prefix}anchors_center_size`, Tensor.fromFloat32([n, 4], anchorsCenterSize(p.anchors, spec.anchorFormat)));
-  const decodeAt = (idx: Value) => decode(ops, spec, ops.gather(rows, idx, 0, 'deltas'), table && ops.gather(table, idx, 0, 'anchor_rows'));
+  const table =
+    spec.decoder.type === 'none'
+      ? undefined
+      : ops.b.init(
+          `${ops.prefix}anchors_center_size`,
+          Tensor.fromFloat32([n, 4], anchorsCenterSize(p.anchors, spec.anchorFormat)),
+        );
+  const decodeAt = (idx: Value) =>
+    decode(ops, spec, ops.gather(rows, idx, 0, 'deltas'), table && ops.gather(table, idx, 0, 'anchor_rows'));
   const nms = (boxes: Value, scores: Value) =>
-    ops.op('NonMaxSuppression', [
-      ops.unsqueeze(boxes, [0], 'nms_boxes'),
-      scores,
-      ops.i64([spec.maxDetections], 'max_output_boxes_per_class'),
-      ops.f32([f32(spec.iouThreshold)], 'iou_threshold'),
-      ops.f32([0.5], 'rank_score_threshold'),
-    ], [A.int('center_point_box', 0)], 'nms');
+    ops.op(
+      'NonMaxSuppression',
+      [
+        ops.unsqueeze(boxes, [0], 'nms_boxes'),
+        scores,
+        ops.i64([spec.maxDetections], 'max_output_boxes_per_class'),
+        ops.f32([f32(spec.iouThreshold)], 'iou_threshold'),
+        ops.f32([0.5], 'rank_score_threshold'),
+      ],
+      [A.int('center_point_box', 0)],
+      'nms',
+    );
 
   // 4. NMS on rank scores: `row` = the selected box's row in `boxes`, `selQ` its rank score
   let boxes: Value;
@@ -239,12 +288,30 @@ export function addPostprocessStages(ops: Ops, p: PostprocessGraphParams, scores
     row = ops.gather(sel, ops.i64(2, 'col_box'), 1, 'selected_rows');
     selQ = ops.gather(q, row, 0, 'selected_ranks');
   } else {
-    const none = ops.op('ConstantOfShape', [ops.i64([n * k], 'pairs_shape')], [A.tensor('value', Tensor.fromFloat32([1], Float32Array.of(0)))], 'no_rank');
+    const none = ops.op(
+      'ConstantOfShape',
+      [ops.i64([n * k], 'pairs_shape')],
+      [A.tensor('value', Tensor.fromFloat32([1], Float32Array.of(0)))],
+      'no_rank',
+    );
     const byPair = ops.op('ScatterElements', [none, cand.ids, q], [A.int('axis', 0)], 'rank_by_pair');
     const byAnchor = ops.reshape(byPair, [-1, k], 'rank_by_anchor');
     const best = ops.reduce('ReduceMax', byAnchor, [1], false, 'best_rank');
-    const u = ops.reshape(ops.op('NonZero', [ops.op('Greater', [best, ops.f32(0.5, 'half_rank')], [], 'has_candidate')], [], 'nms_anchor_idx'), [-1], 'nms_anchors');
-    const scoresKU = ops.unsqueeze(ops.op('Transpose', [ops.gather(byAnchor, u, 0, 'rank_rows')], [A.ints('perm', [1, 0])], 'rank_cols'), [0], 'nms_scores');
+    const u = ops.reshape(
+      ops.op(
+        'NonZero',
+        [ops.op('Greater', [best, ops.f32(0.5, 'half_rank')], [], 'has_candidate')],
+        [],
+        'nms_anchor_idx',
+      ),
+      [-1],
+      'nms_anchors',
+    );
+    const scoresKU = ops.unsqueeze(
+      ops.op('Transpose', [ops.gather(byAnchor, u, 0, 'rank_rows')], [A.ints('perm', [1, 0])], 'rank_cols'),
+      [0],
+      'nms_scores',
+    );
     boxes = decodeAt(u);
     const sel = nms(boxes, scoresKU);
     row = ops.gather(sel, ops.i64(2, 'col_box'), 1, 'selected_rows');
@@ -255,7 +322,12 @@ export function addPostprocessStages(ops: Ops, p: PostprocessGraphParams, scores
   }
 
   // 5. rank order, at most maxDetections
-  const kOut = ops.op('Min', [ops.length(selQ, 'selected_count'), ops.i64([spec.maxDetections], 'max_detections')], [], 'output_count');
+  const kOut = ops.op(
+    'Min',
+    [ops.length(selQ, 'selected_count'), ops.i64([spec.maxDetections], 'max_detections')],
+    [],
+    'output_count',
+  );
   const [topQ, order] = ops.topK(selQ, kOut, 'output_order');
   const rank = ops.cast(ops.op('Sub', [countF, topQ], [], 'output_rank_f32'), DataType.INT64, 'output_rank');
   return {
@@ -268,7 +340,8 @@ export function addPostprocessStages(ops: Ops, p: PostprocessGraphParams, scores
 
 /** Name the detection values det_*, make them graph outputs (after `keep`) and declare their types. */
 export function setDetectionOutputs(graph: Graph, det: DetectionValues, keep: Value[] = []): void {
-  for (const role of Object.keys(OUTPUT_NAMES) as (keyof DetectionValues)[]) graph.renameValue(det[role], OUTPUT_NAMES[role]);
+  for (const role of Object.keys(OUTPUT_NAMES) as (keyof DetectionValues)[])
+    graph.renameValue(det[role], OUTPUT_NAMES[role]);
   graph.outputs = [...keep, det.boxes, det.scores, det.labels, det.anchors];
   declareDetectionOutputs(det);
 }
@@ -299,7 +372,11 @@ export function buildPostprocessGraph(p: PostprocessGraphParams): Model {
   const boxes = b.input(p.boxesName ?? 'boxes', DataType.FLOAT, [1, n, 4]);
   const det = addPostprocessStages(new Ops(b, opset, '', p.exact === true), p, scores, boxes);
   setDetectionOutputs(b.graph, det);
-  const model = finishModel(b.graph, { opset, irVersion: irVersionFor(opset), docString: `prunedet post-processing: ${formatPostprocess(p.spec)}` });
+  const model = finishModel(b.graph, {
+    opset,
+    irVersion: irVersionFor(opset),
+    docString: `prunedet post-processing: ${formatPostprocess(p.spec)}`,
+  });
   declareDetectionOutputs(det); // finishModel's inference may have replaced the symbolic dims
   return model;
 }

@@ -71,7 +71,12 @@ export class Ops {
 
   /** x[..., start:end] along `axis` (constant bounds). */
   slice(x: Value, axis: number, start: number, end: number, name = 'slice'): Value {
-    return this.op('Slice', [x, this.i64([start], `${name}_starts`), this.i64([end], `${name}_ends`), this.i64([axis], `${name}_axes`)], [], name);
+    return this.op(
+      'Slice',
+      [x, this.i64([start], `${name}_starts`), this.i64([end], `${name}_ends`), this.i64([axis], `${name}_axes`)],
+      [],
+      name,
+    );
   }
 
   gather(x: Value, indices: Value, axis = 0, name = 'gather'): Value {
@@ -84,7 +89,13 @@ export class Ops {
 
   /** [values, indices] of the k largest along axis 0, sorted descending; ties: lower index first (ONNX TopK-11). */
   topK(x: Value, k: Value, name: string): [Value, Value] {
-    const [values, indices] = this.ops('TopK', [x, k], [A.int('axis', 0), A.int('largest', 1), A.int('sorted', 1)], name, 2);
+    const [values, indices] = this.ops(
+      'TopK',
+      [x, k],
+      [A.int('axis', 0), A.int('largest', 1), A.int('sorted', 1)],
+      name,
+      2,
+    );
     return [values!, indices!];
   }
 
@@ -110,9 +121,19 @@ export class Ops {
     const inRange = this.where(this.op('LessOrEqual', [x, hi], [], `${name}_le_hi`), x, hi, `${name}_min`);
     const xc = this.where(this.op('GreaterOrEqual', [x, lo], [], `${name}_ge_lo`), inRange, lo, `${name}_clamped`);
     const round = k(E.round, 'round');
-    const scaled = this.op('Add', [this.op('Mul', [xc, k(E.log2e, 'log2e')], [], `${name}_log2`), round], [], `${name}_rounding`);
+    const scaled = this.op(
+      'Add',
+      [this.op('Mul', [xc, k(E.log2e, 'log2e')], [], `${name}_log2`), round],
+      [],
+      `${name}_rounding`,
+    );
     const n = this.op('Sub', [scaled, round], [], `${name}_n`);
-    const rHi = this.op('Sub', [xc, this.op('Mul', [n, k(E.ln2Hi, 'ln2_hi')], [], `${name}_n_ln2_hi`)], [], `${name}_r_hi`);
+    const rHi = this.op(
+      'Sub',
+      [xc, this.op('Mul', [n, k(E.ln2Hi, 'ln2_hi')], [], `${name}_n_ln2_hi`)],
+      [],
+      `${name}_r_hi`,
+    );
     const r = this.op('Sub', [rHi, this.op('Mul', [n, k(E.ln2Lo, 'ln2_lo')], [], `${name}_n_ln2_lo`)], [], `${name}_r`);
     let p = k(E.poly[0]!, 'c0');
     E.poly.slice(1).forEach((c, i) => {
@@ -127,12 +148,34 @@ export class Ops {
       `${name}_n1`,
     );
     const n2 = this.op('Sub', [n, n1], [], `${name}_n2`);
-    const table = this.f32(Array.from({ length: 2 * POW2_RANGE + 1 }, (_, i) => 2 ** (i - POW2_RANGE)), `${name}_pow2`);
+    const table = this.f32(
+      Array.from({ length: 2 * POW2_RANGE + 1 }, (_, i) => 2 ** (i - POW2_RANGE)),
+      `${name}_pow2`,
+    );
     const pow2 = (e: Value, what: string) =>
-      this.gather(table, this.cast(this.op('Add', [e, k(POW2_RANGE, 'pow2_bias')], [], `${name}_${what}_biased`), DataType.INT64, `${name}_${what}_index`), 0, `${name}_${what}_pow2`);
-    const y = this.op('Mul', [this.op('Mul', [p, pow2(n1, 'n1')], [], `${name}_scale1`), pow2(n2, 'n2')], [], `${name}_y`);
+      this.gather(
+        table,
+        this.cast(
+          this.op('Add', [e, k(POW2_RANGE, 'pow2_bias')], [], `${name}_${what}_biased`),
+          DataType.INT64,
+          `${name}_${what}_index`,
+        ),
+        0,
+        `${name}_${what}_pow2`,
+      );
+    const y = this.op(
+      'Mul',
+      [this.op('Mul', [p, pow2(n1, 'n1')], [], `${name}_scale1`), pow2(n2, 'n2')],
+      [],
+      `${name}_y`,
+    );
     const under = this.where(this.op('Less', [x, lo], [], `${name}_under`), k(0, 'zero_out'), y, `${name}_y0`);
     const over = this.where(this.op('Greater', [x, hi], [], `${name}_over`), k(Infinity, 'inf'), under, `${name}_y1`);
-    return this.where(this.op('Not', [this.op('Equal', [x, x], [], `${name}_not_nan`)], [], `${name}_is_nan`), x, over, name);
+    return this.where(
+      this.op('Not', [this.op('Equal', [x, x], [], `${name}_not_nan`)], [], `${name}_is_nan`),
+      x,
+      over,
+      name,
+    );
   }
 }

@@ -33,7 +33,16 @@ function softmax(ops: Ops, x: Value, c: number): Value {
   const e = ops.expF(ops.op('Sub', [x, m], [], 'softmax_shift'), 'softmax_exp');
   // the denominator in scoreAnchor's order: four interleaved partial sums over the first 4·floor(C/4) columns,
   // combined pairwise, then the remaining columns one by one (a sum starting at 0 adds its first term exactly)
-  const cols = c === 1 ? [e] : ops.ops('Split', [e, ops.i64(new Array<number>(c).fill(1), 'softmax_split')], [A.int('axis', 1)], 'softmax_col', c);
+  const cols =
+    c === 1
+      ? [e]
+      : ops.ops(
+          'Split',
+          [e, ops.i64(new Array<number>(c).fill(1), 'softmax_split')],
+          [A.int('axis', 1)],
+          'softmax_col',
+          c,
+        );
   const add = (a: Value, b: Value) => ops.op('Add', [a, b], [], 'softmax_sum');
   const c4 = c - (c % 4);
   let sum: Value | undefined;
@@ -50,12 +59,31 @@ function softmax(ops: Ops, x: Value, c: number): Value {
   // a row whose maximum is +Inf: 1/(number of +Inf columns) to those, 0 elsewhere (x - max is NaN there)
   const inf = ops.f32(Infinity, 'inf');
   const isInf = ops.cast(ops.op('Equal', [x, inf], [], 'softmax_is_inf'), DataType.FLOAT, 'softmax_inf_mask');
-  const share = ops.op('Div', [one, ops.reduce('ReduceSum', isInf, [1], true, 'softmax_inf_count')], [], 'softmax_inf_share');
+  const share = ops.op(
+    'Div',
+    [one, ops.reduce('ReduceSum', isInf, [1], true, 'softmax_inf_count')],
+    [],
+    'softmax_inf_share',
+  );
   const special = ops.op('Mul', [isInf, share], [], 'softmax_inf');
   // ... unless the row also has a NaN: no candidate (the normal path gives NaN)
-  const isNaN = ops.cast(ops.op('Not', [ops.op('Equal', [x, x], [], 'softmax_not_nan')]), DataType.FLOAT, 'softmax_nan_mask');
-  const hasNaN = ops.op('Greater', [ops.reduce('ReduceMax', isNaN, [1], true, 'softmax_any_nan'), ops.f32(0, 'zero')], [], 'softmax_has_nan');
-  const infRow = ops.op('And', [ops.op('Equal', [m, inf], [], 'softmax_max_inf'), ops.op('Not', [hasNaN])], [], 'softmax_inf_row');
+  const isNaN = ops.cast(
+    ops.op('Not', [ops.op('Equal', [x, x], [], 'softmax_not_nan')]),
+    DataType.FLOAT,
+    'softmax_nan_mask',
+  );
+  const hasNaN = ops.op(
+    'Greater',
+    [ops.reduce('ReduceMax', isNaN, [1], true, 'softmax_any_nan'), ops.f32(0, 'zero')],
+    [],
+    'softmax_has_nan',
+  );
+  const infRow = ops.op(
+    'And',
+    [ops.op('Equal', [m, inf], [], 'softmax_max_inf'), ops.op('Not', [hasNaN])],
+    [],
+    'softmax_inf_row',
+  );
   return ops.where(infRow, special, p, 'softmax_scores');
 }
 
@@ -71,7 +99,12 @@ function deltaTransform(ops: Ops, dec: Exclude<Decoder, { type: 'none' }>, d: Va
       return ops.op('Mul', [d, ops.f32([v0, v0, v1, v1], 'variances')], [], 'deltas_scaled');
     }
     case 'mmdet-delta-xywh': {
-      const t = ops.op('Add', [ops.op('Mul', [d, ops.f32(dec.stds, 'stds')], [], 'deltas_std'), ops.f32(dec.means, 'means')], [], 'deltas_mean');
+      const t = ops.op(
+        'Add',
+        [ops.op('Mul', [d, ops.f32(dec.stds, 'stds')], [], 'deltas_std'), ops.f32(dec.means, 'means')],
+        [],
+        'deltas_mean',
+      );
       const lo = ops.f32([-Infinity, -Infinity, -f32(dec.clamp), -f32(dec.clamp)], 'clamp_lo');
       // reference order: x > c ? c : x < -c ? -c : x
       return clampAbove(ops.where(ops.op('Less', [t, lo], [], 'clamp_below'), lo, t, 'clamped_lo'), dec.clamp);
@@ -97,7 +130,12 @@ export function decode(ops: Ops, spec: PostprocessSpec, d: Value, a: Value | und
     const ctr = ops.op('Add', [axy, ops.op('Mul', [awh, ops.slice(t, 1, 0, 2, 't_xy')], [], 'offset')], [], 'center');
     const size = ops.op('Mul', [awh, ops.expF(ops.slice(t, 1, 2, 4, 't_wh'), 'size_exp')], [], 'size');
     const half = ops.op('Mul', [size, ops.f32(0.5, 'half')], [], 'half_size');
-    box = ops.op('Concat', [ops.op('Sub', [ctr, half], [], 'corner_lo'), ops.op('Add', [ctr, half], [], 'corner_hi')], [A.int('axis', 1)], 'decoded');
+    box = ops.op(
+      'Concat',
+      [ops.op('Sub', [ctr, half], [], 'corner_lo'), ops.op('Add', [ctr, half], [], 'corner_hi')],
+      [A.int('axis', 1)],
+      'decoded',
+    );
   }
   if (spec.clip) {
     const [w, h] = spec.clip;

@@ -21,28 +21,62 @@ export function medianTable(r: BenchResult): string {
   const peers = peersIn(r);
   return table(
     ['load', 'anchors', 'pairs > thr', 'floor', ...peers],
-    r.results.map((l) => [loadLabel(l), l.anchors, `${fmtInt(l.candidates)} (${pct(l.candidates, l.pairs)})`, l.floor.runs ? us(l.floor.medianUs) : '', ...peers.map((p) => {
-      const t = l.timings.find((v) => v.peer === p);
-      return t ? us(t.medianUs) : '';
-    })]),
+    r.results.map((l) => [
+      loadLabel(l),
+      l.anchors,
+      `${fmtInt(l.candidates)} (${pct(l.candidates, l.pairs)})`,
+      l.floor.runs ? us(l.floor.medianUs) : '',
+      ...peers.map((p) => {
+        const t = l.timings.find((v) => v.peer === p);
+        return t ? us(t.medianUs) : '';
+      }),
+    ]),
   );
 }
 
 /** C over the floor and every peer over the C, from the medians. */
 export function ratioTable(r: BenchResult): string {
   const peers = peersIn(r).filter((p) => p !== 'c');
-  const extra = ['onnx-nms/ort-mmdeploy', 'onnx-nms-exact/ort-mmdeploy'].filter((k) => r.results.some((l) => l.ratios[k] !== undefined));
+  const extra = ['onnx-nms/ort-mmdeploy', 'onnx-nms-exact/ort-mmdeploy'].filter((k) =>
+    r.results.some((l) => l.ratios[k] !== undefined),
+  );
   return table(
     ['load', 'anchors', 'C / floor', ...peers.map((p) => `${p} / C`), ...extra.map((k) => k.replace('/', ' / '))],
-    r.results.map((l) => [loadLabel(l), l.anchors, x(l.ratios['c/floor']), ...peers.map((p) => x(l.ratios[`${p}/c`])), ...extra.map((k) => x(l.ratios[k]))]),
+    r.results.map((l) => [
+      loadLabel(l),
+      l.anchors,
+      x(l.ratios['c/floor']),
+      ...peers.map((p) => x(l.ratios[`${p}/c`])),
+      ...extra.map((k) => x(l.ratios[k])),
+    ]),
   );
 }
 
 export function formatBench(r: BenchResult): string {
   const peers = peersIn(r);
   const spread = r.results.flatMap((l) => [
-    [loadLabel(l), l.anchors, 'floor', l.floor.runs, us(l.floor.minUs), us(l.floor.medianUs), us(l.floor.p90Us), us(l.floor.p99Us), ''],
-    ...l.timings.map((t) => [loadLabel(l), l.anchors, t.peer, t.runs, us(t.minUs), us(t.medianUs), us(t.p90Us), us(t.p99Us), t.detections]),
+    [
+      loadLabel(l),
+      l.anchors,
+      'floor',
+      l.floor.runs,
+      us(l.floor.minUs),
+      us(l.floor.medianUs),
+      us(l.floor.p90Us),
+      us(l.floor.p99Us),
+      '',
+    ],
+    ...l.timings.map((t) => [
+      loadLabel(l),
+      l.anchors,
+      t.peer,
+      t.runs,
+      us(t.minUs),
+      us(t.medianUs),
+      us(t.p90Us),
+      us(t.p99Us),
+      t.detections,
+    ]),
   ]);
   const loads = [...new Set(r.results.map((l) => l.load))];
   const lines = [
@@ -50,7 +84,10 @@ export function formatBench(r: BenchResult): string {
     `(${r.runs} rounds after warm-up; the TypeScript reference and the bit-exact graph up to ${r.slowRuns} runs; onnxruntime on ${r.ortThreads} thread)`,
     '',
     'loads:',
-    ...loads.map((l) => `  ${l.padEnd(7)}${l === 'photos' ? 'the original model\'s head outputs on the given images, cycled' : LOAD_DEFS[l].describe}`),
+    ...loads.map(
+      (l) =>
+        `  ${l.padEnd(7)}${l === 'photos' ? "the original model's head outputs on the given images, cycled" : LOAD_DEFS[l].describe}`,
+    ),
     'peers:',
     '  floor  memcpy of the score tensor (reading the scores once costs at least this)',
     ...peers.map((p) => `  ${p.padEnd(13)}${PEER_DOC[p as keyof typeof PEER_DOC]}`),
@@ -72,11 +109,22 @@ export function formatBench(r: BenchResult): string {
     lines.push(
       '',
       `model latency in onnxruntime (${m.runs} runs each, interleaved)`,
-      table(['model', 'median', 'min', 'p90', ''], [
-        row('original', m.original, ''),
-        row('cleaned-up', m.cleaned, m.cleaned ? 'the graph passes alone, every anchor kept' : `unavailable: ${m.cleanedError ?? ''}`),
-        row('compiled', m.compiled, `head MACs ${fmtSi(m.headMacs.original)} -> ${fmtSi(m.headMacs.compiled)} (${(m.headMacs.original / m.headMacs.compiled).toFixed(2)}x fewer)`),
-      ]),
+      table(
+        ['model', 'median', 'min', 'p90', ''],
+        [
+          row('original', m.original, ''),
+          row(
+            'cleaned-up',
+            m.cleaned,
+            m.cleaned ? 'the graph passes alone, every anchor kept' : `unavailable: ${m.cleanedError ?? ''}`,
+          ),
+          row(
+            'compiled',
+            m.compiled,
+            `head MACs ${fmtSi(m.headMacs.original)} -> ${fmtSi(m.headMacs.compiled)} (${(m.headMacs.original / m.headMacs.compiled).toFixed(2)}x fewer)`,
+          ),
+        ],
+      ),
       m.speedup.cleanUp !== null && m.speedup.head !== null
         ? `speed-up ${x(m.speedup.total)} = ${x(m.speedup.cleanUp)} from graph clean-up x ${x(m.speedup.head)} from the pruned head`
         : `speed-up ${x(m.speedup.total)}`,

@@ -42,11 +42,11 @@ export const PEERS = ['c', 'c-portable', 'ort-nms-op', 'ort-mmdeploy', 'onnx-nms
 export type Peer = (typeof PEERS)[number];
 
 export const PEER_DOC: Readonly<Record<Peer, string>> = {
-  c: 'prunedet fused C, built with its Makefile\'s flags (gcc -O2; x86-64 Linux: hot loops dispatched to the CPU\'s widest SIMD)',
+  c: "prunedet fused C, built with its Makefile's flags (gcc -O2; x86-64 Linux: hot loops dispatched to the CPU's widest SIMD)",
   'c-portable': 'the same module with -DPD_PORTABLE: plain C99 at the baseline ISA (SSE2 on x86-64; no -march)',
   'ort-nms-op': 'onnxruntime NonMaxSuppression op alone (boxes decoded, scores activated beforehand)',
   'ort-mmdeploy': 'onnxruntime, mmdeploy-style graph (activation, decode, pre-top-k, NMS, gather, top-k)',
-  'onnx-nms': 'onnxruntime, prunedet compile --emit onnx-nms graph (the runtime\'s Softmax/Sigmoid/Exp)',
+  'onnx-nms': "onnxruntime, prunedet compile --emit onnx-nms graph (the runtime's Softmax/Sigmoid/Exp)",
   'onnx-nms-exact': 'onnxruntime, prunedet compile --emit onnx-nms-exact graph (bit-exact with the reference)',
   ts: 'prunedet TypeScript reference (src/postprocess/reference.ts)',
 };
@@ -170,7 +170,12 @@ function median(v: number[]): number {
   return s.length ? s[Math.floor((s.length - 1) / 2)]! : 0;
 }
 
-const SESSION = { logSeverityLevel: 3 as const, intraOpNumThreads: ORT_THREADS, interOpNumThreads: 1, graphOptimizationLevel: 'all' as const };
+const SESSION = {
+  logSeverityLevel: 3 as const,
+  intraOpNumThreads: ORT_THREADS,
+  interOpNumThreads: 1,
+  graphOptimizationLevel: 'all' as const,
+};
 
 /** One node-side peer: `once(i)` runs it on input i and returns its detections. */
 interface NodePeer {
@@ -182,7 +187,14 @@ interface NodePeer {
   release(): Promise<void>;
 }
 
-async function ortPeer(peer: Peer, set: AnchorSetName, quota: number, budgetMs: number, model: Uint8Array, feeds: Record<string, ort.Tensor>[]): Promise<NodePeer> {
+async function ortPeer(
+  peer: Peer,
+  set: AnchorSetName,
+  quota: number,
+  budgetMs: number,
+  model: Uint8Array,
+  feeds: Record<string, ort.Tensor>[],
+): Promise<NodePeer> {
   const s = await ort.InferenceSession.create(model, SESSION);
   return {
     peer,
@@ -208,19 +220,31 @@ interface SetData {
 }
 
 /** The head outputs of each load for the original anchor set (the pruned set gathers its rows). */
-async function loadInputs(load: LoadName, o: BenchOptions, originalPath: string, ppOrig: ModelPostprocess, preset: string): Promise<HeadPair[]> {
+async function loadInputs(
+  load: LoadName,
+  o: BenchOptions,
+  originalPath: string,
+  ppOrig: ModelPostprocess,
+  preset: string,
+): Promise<HeadPair[]> {
   if (load !== 'photos') return [loadHeadOutputs(load, ppOrig.spec, ppOrig.numClasses, ppOrig.anchors)];
   if (!o.images) throw new PrunedetError('E_USAGE', 'the photos load needs images', 'pass --images DIR');
   const orig = loadDetector(originalPath);
   const files = listImages(o.images).slice(0, 8);
-  if (files.length === 0) throw new PrunedetError('E_USAGE', `no images in ${o.images}`, 'pass a folder of .jpg or .png files');
+  if (files.length === 0)
+    throw new PrunedetError('E_USAGE', `no images in ${o.images}`, 'pass a folder of .jpg or .png files');
   const s = await ort.InferenceSession.create(originalPath, RUN_SESSION_OPTIONS);
   try {
     const out: HeadPair[] = [];
     for (const f of files) {
       const x = preprocess(decodeImage(f), preprocessOptionsFor(orig.spec, preset));
       const ri = referenceInput(orig.spec, await runOnce(s, orig.spec.input.name, orig.spec.input.shape, x));
-      if (ri.form !== 'concat') throw new PrunedetError('E_USAGE', 'the photos load needs a model with concatenated outputs', 'bench a synthetic load instead');
+      if (ri.form !== 'concat')
+        throw new PrunedetError(
+          'E_USAGE',
+          'the photos load needs a model with concatenated outputs',
+          'bench a synthetic load instead',
+        );
       out.push({ scores: ri.scores, boxes: ri.boxes });
     }
     return out;
@@ -233,11 +257,22 @@ async function loadInputs(load: LoadName, o: BenchOptions, originalPath: string,
 function checkRunCounts(o: BenchOptions): number {
   const runs = o.runs ?? 200;
   if (!(Number.isInteger(runs) && runs >= 1 && runs <= LIMITS.benchRuns)) {
-    throw new PrunedetError('E_USAGE', `--runs ${runs} is not a whole number from 1 to ${LIMITS.benchRuns.toLocaleString('en-US')}`, 'medians and p99 settle within a few thousand runs; pass e.g. --runs 1000');
+    throw new PrunedetError(
+      'E_USAGE',
+      `--runs ${runs} is not a whole number from 1 to ${LIMITS.benchRuns.toLocaleString('en-US')}`,
+      'medians and p99 settle within a few thousand runs; pass e.g. --runs 1000',
+    );
   }
-  for (const [flag, v] of [['--slow-runs', o.slowRuns], ['--model-runs', o.modelRuns]] as const) {
+  for (const [flag, v] of [
+    ['--slow-runs', o.slowRuns],
+    ['--model-runs', o.modelRuns],
+  ] as const) {
     if (v !== undefined && !(Number.isInteger(v) && v >= 1 && v <= LIMITS.benchRuns)) {
-      throw new PrunedetError('E_USAGE', `${flag} ${v} is not a whole number from 1 to ${LIMITS.benchRuns.toLocaleString('en-US')}`, 'medians settle within a few hundred runs; pass e.g. 50');
+      throw new PrunedetError(
+        'E_USAGE',
+        `${flag} ${v} is not a whole number from 1 to ${LIMITS.benchRuns.toLocaleString('en-US')}`,
+        'medians settle within a few hundred runs; pass e.g. 50',
+      );
     }
   }
   return runs;
@@ -247,23 +282,42 @@ function checkRunCounts(o: BenchOptions): number {
  * Per anchor set (original, pruned): its post-processing, the peers' ONNX graphs, and (with gcc) its C modules emitted
  * into `work` (bench's private scratch folder: plain writes are enough).
  */
-function benchSets(o: BenchOptions, peers: ReadonlySet<Peer>, work: string, withC: boolean, pps: { original: ModelPostprocess; pruned: ModelPostprocess }, imageSize: readonly [number, number]): SetData[] {
+function benchSets(
+  o: BenchOptions,
+  peers: ReadonlySet<Peer>,
+  work: string,
+  withC: boolean,
+  pps: { original: ModelPostprocess; pruned: ModelPostprocess },
+  imageSize: readonly [number, number],
+): SetData[] {
   const sets: SetData[] = [];
   for (const name of ['original', 'pruned'] as const) {
     if (o.sets && !o.sets.includes(name)) continue;
     const pp = pps[name];
     const params: PeerParams = { spec: pp.spec, anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses };
-    const ctx = { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses, candidateCap: candidateCapFor(pp) };
+    const ctx = {
+      anchors: pp.anchors,
+      levels: pp.levels,
+      numClasses: pp.numClasses,
+      candidateCap: candidateCapFor(pp),
+    };
     const graphs: SetData['graphs'] = {};
     if (peers.has('ort-mmdeploy')) graphs['ort-mmdeploy'] = modelToBytes(mmdeployStyleGraph(params));
     if (peers.has('ort-nms-op')) graphs['ort-nms-op'] = modelToBytes(nmsOpGraph(params));
     if (peers.has('onnx-nms')) graphs['onnx-nms'] = modelToBytes(buildPostprocessGraph(params));
-    if (peers.has('onnx-nms-exact')) graphs['onnx-nms-exact'] = modelToBytes(buildPostprocessGraph({ ...params, exact: true }));
+    if (peers.has('onnx-nms-exact'))
+      graphs['onnx-nms-exact'] = modelToBytes(buildPostprocessGraph({ ...params, exact: true }));
     let cDirs: SetData['cDirs'];
     if (withC) {
       cDirs = { c: join(work, `${name}-c`), 'c-portable': join(work, `${name}-c-portable`) };
       for (const [peer, dir] of Object.entries(cDirs)) {
-        const plan = emitPlanFor(pp, `${name}_${peer.replace('-', '_')}`, { version: 'bench', modelFile: 'bench', modelSha256: 'bench', config: name }, 'concat', imageSize);
+        const plan = emitPlanFor(
+          pp,
+          `${name}_${peer.replace('-', '_')}`,
+          { version: 'bench', modelFile: 'bench', modelSha256: 'bench', config: name },
+          'concat',
+          imageSize,
+        );
         mkdirSync(dir, { recursive: true });
         for (const f of emitPostprocessC(plan).files) writeFileSync(join(dir, f.name), f.text);
       }
@@ -283,10 +337,20 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
   const loads = checkLoads(o.loads ?? [...SYNTHETIC_LOADS, ...(o.images ? ['photos' as const] : [])]);
   const report = readCompileReport(o.outDir);
   const originalPath = o.original ?? report.model.file;
-  if (!existsSync(originalPath)) throw new PrunedetError('E_FILE_NOT_FOUND', `the original model ${originalPath} is not there`, 'pass it with --original');
+  if (!existsSync(originalPath))
+    throw new PrunedetError(
+      'E_FILE_NOT_FOUND',
+      `the original model ${originalPath} is not there`,
+      'pass it with --original',
+    );
   checkOriginal(report, originalPath, o.outDir);
   const preset = o.postprocess ?? (report.postprocess?.requested as string | undefined);
-  if (!preset) throw new PrunedetError('E_USAGE', 'bench needs the post-processing semantics', 'compile with --emit c --postprocess PRESET, or pass --postprocess');
+  if (!preset)
+    throw new PrunedetError(
+      'E_USAGE',
+      'bench needs the post-processing semantics',
+      'compile with --emit c --postprocess PRESET, or pass --postprocess',
+    );
   const orig = loadDetector(originalPath);
   const comp = loadDetector(join(o.outDir, 'model.onnx'));
   const kept = report.config.kept;
@@ -299,15 +363,33 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
   const idx = keptAnchorIndices(featureMaps, counts, kept);
   const withC = hasGcc() && (peers.has('c') || peers.has('c-portable'));
   if (!hasGcc()) {
-    if (![...peers].some((p) => p !== 'c' && p !== 'c-portable')) throw new PrunedetError('E_TOOLCHAIN', 'gcc is not installed, so the C module cannot be timed and nothing else was asked for', 'install gcc (Debian: apt-get install gcc), or drop --only c');
+    if (![...peers].some((p) => p !== 'c' && p !== 'c-portable'))
+      throw new PrunedetError(
+        'E_TOOLCHAIN',
+        'gcc is not installed, so the C module cannot be timed and nothing else was asked for',
+        'install gcc (Debian: apt-get install gcc), or drop --only c',
+      );
     say('gcc is not installed: the C rows are skipped');
   }
-  const setPairs = [ppOrig, ppPruned].filter((_, i) => !o.sets || o.sets.includes(i === 0 ? 'original' : 'pruned')).map((pp) => (pp.anchors.length / 4) * foregroundCount(pp.spec, pp.numClasses));
+  const setPairs = [ppOrig, ppPruned]
+    .filter((_, i) => !o.sets || o.sets.includes(i === 0 ? 'original' : 'pruned'))
+    .map((pp) => (pp.anchors.length / 4) * foregroundCount(pp.spec, pp.numClasses));
   const estimate = estimateBenchSeconds({
-    pairs: setPairs, loads: loads.length, peers: [...peers].filter((p) => withC || (p !== 'c' && p !== 'c-portable')), runs, warmup, slowRuns, slowBudgetMs, slowPeers: SLOW,
-    modelRuns: o.noModel ? 0 : Math.max(20, o.modelRuns ?? 20), macs: { original: report.before.totalMacs, compiled: report.after.totalMacs }, photos: loads.includes('photos') ? 8 : 0,
+    pairs: setPairs,
+    loads: loads.length,
+    peers: [...peers].filter((p) => withC || (p !== 'c' && p !== 'c-portable')),
+    runs,
+    warmup,
+    slowRuns,
+    slowBudgetMs,
+    slowPeers: SLOW,
+    modelRuns: o.noModel ? 0 : Math.max(20, o.modelRuns ?? 20),
+    macs: { original: report.before.totalMacs, compiled: report.after.totalMacs },
+    photos: loads.includes('photos') ? 8 : 0,
   });
-  say(`this bench will take ${formatEstimate(estimate)} (an estimate from the head size, ${loads.length} load${loads.length > 1 ? 's' : ''}, ${runs} rounds, ${o.noModel ? 'no model latency' : 'model latency'})`);
+  say(
+    `this bench will take ${formatEstimate(estimate)} (an estimate from the head size, ${loads.length} load${loads.length > 1 ? 's' : ''}, ${runs} rounds, ${o.noModel ? 'no model latency' : 'model latency'})`,
+  );
 
   const { dir: work, release } = makeTempDir('bench');
   const results: LoadResult[] = [];
@@ -318,9 +400,18 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
     // every load's inputs first, so that one C process holds them all
     const inputs: { load: LoadName; sets: HeadPair[][] }[] = [];
     for (const load of loads) {
-      say(load === 'photos' ? `photos: running the original model on up to 8 images of ${o.images}` : `load ${load}: ${LOAD_DEFS[load].describe}`);
+      say(
+        load === 'photos'
+          ? `photos: running the original model on up to 8 images of ${o.images}`
+          : `load ${load}: ${LOAD_DEFS[load].describe}`,
+      );
       const origIn = await loadInputs(load, o, originalPath, ppOrig, preset);
-      inputs.push({ load, sets: sets.map((s) => (s.name === 'original' ? origIn : origIn.map((x) => gatherRows(x, idx, ppOrig.numClasses)))) });
+      inputs.push({
+        load,
+        sets: sets.map((s) =>
+          s.name === 'original' ? origIn : origIn.map((x) => gatherRows(x, idx, ppOrig.numClasses)),
+        ),
+      });
     }
     const cPeers = (['c', 'c-portable'] as const).filter((p) => peers.has(p));
     const mods: { set: number; peer: Peer; base: number[] }[] = [];
@@ -333,7 +424,17 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
           let b = 0;
           const base = inputs.map((l) => ((b += l.sets[si]!.length), b - l.sets[si]!.length));
           mods.push({ set: si, peer, base });
-          timed.push({ dir: s.cDirs![peer], shape: { prefix: `pd_${s.name}_${peer.replace('-', '_')}_`, input: 'concat', numClasses: s.pp.numClasses, levels: s.pp.levels }, inputs: all, flags: peer === 'c' ? SHIPPED_FLAGS : PORTABLE_FLAGS });
+          timed.push({
+            dir: s.cDirs![peer],
+            shape: {
+              prefix: `pd_${s.name}_${peer.replace('-', '_')}_`,
+              input: 'concat',
+              numClasses: s.pp.numClasses,
+              levels: s.pp.levels,
+            },
+            inputs: all,
+            flags: peer === 'c' ? SHIPPED_FLAGS : PORTABLE_FLAGS,
+          });
         }
       });
       say(`building the C modules (${cPeers.join(', ')}) for ${sets.map((s) => s.name).join(' and ')} anchors`);
@@ -346,18 +447,34 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
         const ins = setInputs[si]!;
         const feeds = ins.map((x) => {
           const n = x.scores.length / s.pp.numClasses;
-          return { scores: new ort.Tensor('float32', x.scores, [1, n, s.pp.numClasses]), boxes: new ort.Tensor('float32', x.boxes, [1, n, 4]) };
+          return {
+            scores: new ort.Tensor('float32', x.scores, [1, n, s.pp.numClasses]),
+            boxes: new ort.Tensor('float32', x.boxes, [1, n, 4]),
+          };
         });
         for (const peer of ['ort-mmdeploy', 'onnx-nms', 'onnx-nms-exact'] as const) {
           const g = s.graphs[peer];
-          if (g) nodePeers.push(await ortPeer(peer, s.name, SLOW.includes(peer) ? slowRuns : runs, SLOW.includes(peer) ? slowBudgetMs : Infinity, g, feeds));
+          if (g)
+            nodePeers.push(
+              await ortPeer(
+                peer,
+                s.name,
+                SLOW.includes(peer) ? slowRuns : runs,
+                SLOW.includes(peer) ? slowBudgetMs : Infinity,
+                g,
+                feeds,
+              ),
+            );
         }
         if (s.graphs['ort-nms-op']) {
           const k = foregroundCount(s.pp.spec, s.pp.numClasses);
           const opFeeds = ins.map((x) => {
             const n = x.scores.length / s.pp.numClasses;
             const pre = nmsOpInputs(s.params, x.scores, x.boxes);
-            return { boxes: new ort.Tensor('float32', pre.boxes, [1, n, 4]), scores: new ort.Tensor('float32', pre.scores, [1, k, n]) };
+            return {
+              boxes: new ort.Tensor('float32', pre.boxes, [1, n, 4]),
+              scores: new ort.Tensor('float32', pre.scores, [1, k, n]),
+            };
           });
           nodePeers.push(await ortPeer('ort-nms-op', s.name, runs, Infinity, s.graphs['ort-nms-op'], opFeeds));
         }
@@ -378,7 +495,9 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
       const key = (peer: Peer | 'floor', set: AnchorSetName) => `${peer}/${set}`;
       const push = (k: string, v: number) => (times.get(k) ?? times.set(k, []).get(k)!).push(v);
       const state = nodePeers.map(() => ({ done: 0, spentMs: 0 }));
-      say(`load ${load}: ${sets.map((s) => s.name).join(' and ')} anchors, ${[...cPeers, ...new Set(nodePeers.map((p) => p.peer))].join(', ')} (${runs} rounds after ${warmup} warm-up)`);
+      say(
+        `load ${load}: ${sets.map((s) => s.name).join(' and ')} anchors, ${[...cPeers, ...new Set(nodePeers.map((p) => p.peer))].join(', ')} (${runs} rounds after ${warmup} warm-up)`,
+      );
       for (let r = 0; r < warmup + runs; r++) {
         if (timer) {
           const round = await timer.round(mods.map((m) => m.base[li]! + (r % setInputs[m.set]!.length)));
@@ -416,17 +535,31 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
           if (t?.length) timings.push({ peer, detections: dets.get(key(peer, s.name)) ?? 0, ...summarize(t) });
         }
         const floor = summarize(times.get(key('floor', s.name)) ?? []);
-        results.push({ load, anchors: s.name, candidates: median(cands), pairs: (s.pp.anchors.length / 4) * foregroundCount(s.pp.spec, s.pp.numClasses), inputs: ins.length, floor, timings, ratios: ratiosOf(timings, floor) });
+        results.push({
+          load,
+          anchors: s.name,
+          candidates: median(cands),
+          pairs: (s.pp.anchors.length / 4) * foregroundCount(s.pp.spec, s.pp.numClasses),
+          inputs: ins.length,
+          floor,
+          timings,
+          ratios: ratiosOf(timings, floor),
+        });
       }
     }
   } finally {
     timer?.close();
     release();
   }
-  const model = o.noModel ? null : await modelLatency(o, originalPath, report, orig.spec.input.shape, comp.spec.input.shape, say);
+  const model = o.noModel
+    ? null
+    : await modelLatency(o, originalPath, report, orig.spec.input.shape, comp.spec.input.shape, say);
   return {
     preset,
-    cFlags: { c: ['gcc', ...BASE_CFLAGS, ...SHIPPED_FLAGS].join(' '), 'c-portable': ['gcc', ...BASE_CFLAGS, ...PORTABLE_FLAGS].join(' ') },
+    cFlags: {
+      c: ['gcc', ...BASE_CFLAGS, ...SHIPPED_FLAGS].join(' '),
+      'c-portable': ['gcc', ...BASE_CFLAGS, ...PORTABLE_FLAGS].join(' '),
+    },
     boxes: { original: orig.spec.boxes, pruned: idx.length },
     results,
     model,
@@ -451,7 +584,14 @@ export function ratiosOf(timings: PeerTiming[], floor: Summary): Record<string, 
 }
 
 /** Latency of the original, the cleaned-up original and the compiled model, interleaved run by run (>= 20 runs). */
-async function modelLatency(o: BenchOptions, originalPath: string, report: ReturnType<typeof readCompileReport>, origDims: number[], compDims: number[], say: (m: string) => void): Promise<ModelLatency> {
+async function modelLatency(
+  o: BenchOptions,
+  originalPath: string,
+  report: ReturnType<typeof readCompileReport>,
+  origDims: number[],
+  compDims: number[],
+  say: (m: string) => void,
+): Promise<ModelLatency> {
   const runs = Math.max(20, o.modelRuns ?? 20);
   const { dir, release } = makeTempDir('bench-model');
   try {
@@ -467,7 +607,9 @@ async function modelLatency(o: BenchOptions, originalPath: string, report: Retur
     } catch (e) {
       cleanedError = (e as Error).message;
     }
-    say(`model latency in onnxruntime: original, ${cleanedPath ? 'cleaned-up, ' : ''}compiled, interleaved (${runs} runs after 2 warm-up)`);
+    say(
+      `model latency in onnxruntime: original, ${cleanedPath ? 'cleaned-up, ' : ''}compiled, interleaved (${runs} runs after 2 warm-up)`,
+    );
     const models = [originalPath, cleanedPath, join(o.outDir, 'model.onnx')];
     const dims = [origDims, origDims, compDims];
     const opts = { logSeverityLevel: 3 as const, graphOptimizationLevel: 'all' as const };
@@ -483,7 +625,11 @@ async function modelLatency(o: BenchOptions, originalPath: string, report: Retur
       }
     }
     for (const s of sessions) await s?.release();
-    const [original, cleaned, compiled] = t.map((v) => (v.length ? summarize(v) : null)) as [Summary, Summary | null, Summary];
+    const [original, cleaned, compiled] = t.map((v) => (v.length ? summarize(v) : null)) as [
+      Summary,
+      Summary | null,
+      Summary,
+    ];
     return {
       runs,
       original,

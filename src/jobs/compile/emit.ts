@@ -14,7 +14,12 @@ import { MIN_OPSET } from '../../emit/onnx/ops';
 import { loadModel } from '../../onnx/load';
 import { modelToBytes, saveModel } from '../../onnx/save';
 import { cFileNames, sanitizeStem } from '../../emit/c/names';
-import { PRUNEDET_VERSION, type CompileOptions, type CompileReport, type PostprocessRecord } from '../../artefacts/report';
+import {
+  PRUNEDET_VERSION,
+  type CompileOptions,
+  type CompileReport,
+  type PostprocessRecord,
+} from '../../artefacts/report';
 import { compiledPostprocess, emitPlanFor } from '../../artefacts/compiled-postprocess';
 
 export interface EmitContext {
@@ -26,32 +31,52 @@ export interface EmitContext {
   featureMaps: FeatureMap[];
 }
 
-export async function emitArtefacts(stage: string, ctx: EmitContext): Promise<{ files: string[]; postprocess?: PostprocessRecord }> {
+export async function emitArtefacts(
+  stage: string,
+  ctx: EmitContext,
+): Promise<{ files: string[]; postprocess?: PostprocessRecord }> {
   const emit = ctx.options.emit ?? [];
   const preset = ctx.options.postprocess;
   // compile checked the kinds and that a preset is given (checkEmitOptions) before doing any work
   if (emit.length === 0 || !preset) return { files: [] };
   if (ctx.spec.postprocess && !ctx.options.cutHead) {
-    throw new PrunedetError('E_USAGE', `--emit ${emit.join(',')}: ${basename(ctx.options.model)} keeps its own post-processing (${ctx.spec.postprocess.ops.includes('NonMaxSuppression') ? 'NMS' : 'top-k'} in the graph), so no emitted module could read its outputs`, 'add --cut-head to end the model at the head and post-process with the emitted module');
+    throw new PrunedetError(
+      'E_USAGE',
+      `--emit ${emit.join(',')}: ${basename(ctx.options.model)} keeps its own post-processing (${ctx.spec.postprocess.ops.includes('NonMaxSuppression') ? 'NMS' : 'top-k'} in the graph), so no emitted module could read its outputs`,
+      'add --cut-head to end the model at the head and post-process with the emitted module',
+    );
   }
   const pp = compiledPostprocess(ctx, preset, ctx.report.config.kept, ctx.options.cutHead === true);
   const files: string[] = [];
   const record: PostprocessRecord = { requested: preset, preset: formatPostprocess(pp.spec), anchors: pp.anchorSource };
   if (emit.includes('c')) Object.assign(record, emitC(stage, ctx, pp, files));
-  if (emit.includes('onnx-nms') || emit.includes('onnx-nms-exact')) Object.assign(record, emitOnnx(stage, ctx, pp, files, emit.includes('onnx-nms-exact')));
+  if (emit.includes('onnx-nms') || emit.includes('onnx-nms-exact'))
+    Object.assign(record, emitOnnx(stage, ctx, pp, files, emit.includes('onnx-nms-exact')));
   return { files, postprocess: record };
 }
 
-function emitC(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: string[]): Pick<PostprocessRecord, 'input' | 'candidateCap' | 'workspaceBytes' | 'symbolPrefix' | 'cFiles'> {
-  const input: EmitPlan['input'] = ctx.options.cutHead || ctx.spec.outputs.some((o) => o.kind === 'map') ? 'per-level' : 'concat';
+function emitC(
+  stage: string,
+  ctx: EmitContext,
+  pp: ModelPostprocess,
+  files: string[],
+): Pick<PostprocessRecord, 'input' | 'candidateCap' | 'workspaceBytes' | 'symbolPrefix' | 'cFiles'> {
+  const input: EmitPlan['input'] =
+    ctx.options.cutHead || ctx.spec.outputs.some((o) => o.kind === 'map') ? 'per-level' : 'concat';
   // --name gives the symbols and the file names; without it the symbols come from the model's file name, the files are postprocess.c/.h
   const name = ctx.options.name !== undefined ? sanitizeStem(ctx.options.name) : undefined;
-  const plan = emitPlanFor(pp, name ?? sanitizeStem(basename(ctx.options.model).replace(/\.onnx$/i, '')), {
-    version: PRUNEDET_VERSION,
-    modelFile: basename(ctx.options.model),
-    modelSha256: ctx.report.model.sha256.slice(0, 12),
-    config: ctx.report.config.name,
-  }, input, ctx.spec.imageSize);
+  const plan = emitPlanFor(
+    pp,
+    name ?? sanitizeStem(basename(ctx.options.model).replace(/\.onnx$/i, '')),
+    {
+      version: PRUNEDET_VERSION,
+      modelFile: basename(ctx.options.model),
+      modelSha256: ctx.report.model.sha256.slice(0, 12),
+      config: ctx.report.config.name,
+    },
+    input,
+    ctx.spec.imageSize,
+  );
   if (name !== undefined) plan.fileStem = name;
   const emitted = emitPostprocessC(plan);
   const layout = emitted.layout;
@@ -60,7 +85,13 @@ function emitC(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: str
     files.push(f.name);
   }
   const { header, source } = cFileNames(plan.fileStem);
-  return { input, candidateCap: plan.candidateCap, workspaceBytes: layout.workspace.size, symbolPrefix: layout.names.prefix, cFiles: { header, source } };
+  return {
+    input,
+    candidateCap: plan.candidateCap,
+    workspaceBytes: layout.workspace.size,
+    symbolPrefix: layout.names.prefix,
+    cFiles: { header, source },
+  };
 }
 
 /**
@@ -69,11 +100,21 @@ function emitC(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: str
  * Exp. A model below opset 13 gets the standalone graph only, and a note saying so: appending would mean raising the
  * model's opset, which changes what its own ops mean.
  */
-function emitOnnx(stage: string, ctx: EmitContext, pp: ModelPostprocess, files: string[], exact: boolean): { onnxNms: { standalone: string; appended: string | null }; notes?: string[] } {
+function emitOnnx(
+  stage: string,
+  ctx: EmitContext,
+  pp: ModelPostprocess,
+  files: string[],
+  exact: boolean,
+): { onnxNms: { standalone: string; appended: string | null }; notes?: string[] } {
   const scores = ctx.spec.outputs.find((o) => o.kind === 'rows' && o.role === 'scores');
   const boxes = ctx.spec.outputs.find((o) => o.kind === 'rows' && o.role === 'boxes');
   if (ctx.options.cutHead || !scores || !boxes) {
-    throw new PrunedetError('E_USAGE', '--emit onnx-nms needs the model\'s concatenated score and box outputs', 'compile without --cut-head (and from a model with [N, anchors, K] outputs)');
+    throw new PrunedetError(
+      'E_USAGE',
+      "--emit onnx-nms needs the model's concatenated score and box outputs",
+      'compile without --cut-head (and from a model with [N, anchors, K] outputs)',
+    );
   }
   const params = { spec: pp.spec, anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses, exact };
   writeFileAtomic(join(stage, 'postprocess.onnx'), emitOnnxNms(params));

@@ -26,7 +26,10 @@ export function formatCompile(r: CompileReport, outDir: string): string {
   const pp = r.postprocess;
   if (pp) {
     // the C figures only when a C module was emitted (--emit onnx-nms alone has none)
-    const c = typeof pp.workspaceBytes === 'number' ? `; C workspace ${fmtInt(pp.workspaceBytes)} bytes (cap ${pp.candidateCap} candidates)` : '';
+    const c =
+      typeof pp.workspaceBytes === 'number'
+        ? `; C workspace ${fmtInt(pp.workspaceBytes)} bytes (cap ${pp.candidateCap} candidates)`
+        : '';
     lines.push(`post-processing: ${pp.preset}${c}`);
     for (const note of (pp.notes as string[] | undefined) ?? []) lines.push(`note: ${note}`);
   }

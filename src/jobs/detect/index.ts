@@ -167,9 +167,7 @@ function resolveTarget(
     );
     const files = cModuleFiles(report);
     const rec = report.postprocess;
-    const input =
-      rec?.input ??
-      (cut || det.spec.outputs.some((x) => x.kind === 'map') ? 'per-level' : 'concat');
+    const input = rec?.input ?? (cut || det.spec.outputs.some((x) => x.kind === 'map') ? 'per-level' : 'concat');
     return {
       modelPath,
       compiled: true,

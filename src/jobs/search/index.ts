@@ -19,7 +19,14 @@ import type { ParetoLevel } from '../../report/pareto-html';
 import { fmtInt, table } from '../../format/table';
 import { levelCosts } from '../../search/cost';
 import { CandidateEvaluator, type CandidateScore } from '../../search/evaluator';
-import { boxUnitsOf, describePreprocess, preprocessOptionsFor, usage, type BoxUnits, type PreprocessFlags } from '../../image/inputs';
+import {
+  boxUnitsOf,
+  describePreprocess,
+  preprocessOptionsFor,
+  usage,
+  type BoxUnits,
+  type PreprocessFlags,
+} from '../../image/inputs';
 import { checkFidelity, cocoMetric, matchAnnotations } from '../../eval/metric';
 import { oracleDetections, selectParams } from '../../search/oracle';
 import { writeSearchOutputs, type LevelEvidence } from '../../search/output';
@@ -29,7 +36,13 @@ import { runStrategy, STRATEGIES, type StrategyName } from '../../search/strateg
 import { evaluationDriver } from '../../search/driver';
 import { sha256Hex } from '../../search/cache';
 import { denseEvaluatorData } from '../../search/dense-path';
-import { buildCache, recordExpectation, shardIndices, type CacheStats, type PhotoRecord } from '../../search/sparse-cache';
+import {
+  buildCache,
+  recordExpectation,
+  shardIndices,
+  type CacheStats,
+  type PhotoRecord,
+} from '../../search/sparse-cache';
 import { StreamEvaluator, type StreamData, type StreamMetric } from '../../search/stream-eval';
 
 export type { CacheStats };
@@ -99,10 +112,25 @@ export interface SearchResult {
    * points[0] = the full model, then the front by decreasing head MACs. lowEvidence: the levels a point removes
    * anchors from that had fewer than evidence.minDetections reference detections (its score is not evidence there).
    */
-  points: { removed: number[]; keptPerLevel: number[]; map: number; headMacs: number; boxes: number; config: string; lowEvidence: number[] }[];
+  points: {
+    removed: number[];
+    keptPerLevel: number[];
+    map: number;
+    headMacs: number;
+    boxes: number;
+    config: string;
+    lowEvidence: number[];
+  }[];
   /** The full model's detections on the photos per level (the evidence each level's anchors give), and the minimum. */
   evidence: LevelEvidence;
-  stats: { candidates: number; seconds: number; evaluatedThisRun: number; resumed: number; workers: number; exhausted: boolean };
+  stats: {
+    candidates: number;
+    seconds: number;
+    evaluatedThisRun: number;
+    resumed: number;
+    workers: number;
+    exhausted: boolean;
+  };
   cache: CacheStats;
   journalDiscarded?: string;
 }
@@ -120,19 +148,30 @@ export const EVALUATION_CHUNK = 8;
 
 function checkInt(name: string, v: number | undefined, min: number, max: number): void {
   if (v === undefined) return;
-  if (!Number.isInteger(v) || v < min || v > max) usage(`${name} ${v} is out of range`, `use a whole number from ${min} to ${max}`);
+  if (!Number.isInteger(v) || v < min || v > max)
+    usage(`${name} ${v} is out of range`, `use a whole number from ${min} to ${max}`);
 }
 
 /** Check the flags that do not need the model. */
 function checkOptions(o: SearchOptions): void {
-  if (o.strategy !== undefined && !STRATEGIES.includes(o.strategy)) usage(`--strategy ${String(o.strategy)} is unknown`, `use one of ${STRATEGIES.join(', ')}`);
-  if (o.minMap !== undefined && !(Number.isFinite(o.minMap) && o.minMap >= 0 && o.minMap <= 1)) usage(`--min-map ${o.minMap} is out of range`, 'use a number from 0 to 1');
+  if (o.strategy !== undefined && !STRATEGIES.includes(o.strategy))
+    usage(`--strategy ${String(o.strategy)} is unknown`, `use one of ${STRATEGIES.join(', ')}`);
+  if (o.minMap !== undefined && !(Number.isFinite(o.minMap) && o.minMap >= 0 && o.minMap <= 1))
+    usage(`--min-map ${o.minMap} is out of range`, 'use a number from 0 to 1');
   checkInt('--max-candidates', o.maxCandidates, 1, 10_000_000);
   checkInt('--workers', o.workers, 1, 256);
   checkInt('--anchors-per-level', o.anchorsPerLevel, 1, 1_000_000);
   if (o.shard) {
     const { index, count } = o.shard;
-    if (!(Number.isInteger(count) && count >= 1 && count <= 100_000 && Number.isInteger(index) && index >= 1 && index <= count)) usage(`--shard ${index}/${count} is out of range`, 'use i/n with whole numbers 1 <= i <= n, e.g. --shard 2/4');
+    if (!(
+      Number.isInteger(count) &&
+      count >= 1 &&
+      count <= 100_000 &&
+      Number.isInteger(index) &&
+      index >= 1 &&
+      index <= count
+    ))
+      usage(`--shard ${index}/${count} is out of range`, 'use i/n with whole numbers 1 <= i <= n, e.g. --shard 2/4');
   }
   checkInt('--min-level-detections', o.minLevelDetections, 0, 1_000_000_000);
   checkOutput(o.outDir, outputRule(o, []));
@@ -140,19 +179,27 @@ function checkOptions(o: SearchOptions): void {
 
 /** The output rule for search: every input named on the command line, plus `more` (files read). */
 function outputRule(o: SearchOptions, more: readonly string[]): CheckOutputOptions {
-  return { command: 'search', kind: 'dir', inputs: [o.model, o.images, o.annotations, o.headSpec, ...more], ...(o.force ? { force: true } : {}) };
+  return {
+    command: 'search',
+    kind: 'dir',
+    inputs: [o.model, o.images, o.annotations, o.headSpec, ...more],
+    ...(o.force ? { force: true } : {}),
+  };
 }
 
 /** Base-anchor sizes per level in input pixels (for the report's anchor drawings). */
 function reportLevels(det: DetectorSpec, pp: ModelPostprocess, units: BoxUnits): ParetoLevel[] {
   const [H, W] = det.imageSize;
-  const sx = units === 'normalized' ? W : 1, sy = units === 'normalized' ? H : 1;
+  const sx = units === 'normalized' ? W : 1,
+    sy = units === 'normalized' ? H : 1;
   return det.levels.map((l) => {
     const anchors = Array.from({ length: l.anchorsPerLocation }, (_, a) => {
       const n = l.anchorOffset + a;
       if (pp.spec.decoder.type !== 'none') {
         const r = pp.anchors.subarray(4 * n, 4 * n + 4);
-        return pp.spec.anchorFormat === 'cxcywh' ? { w: r[2]! * sx, h: r[3]! * sy } : { w: (r[2]! - r[0]!) * sx, h: (r[3]! - r[1]!) * sy };
+        return pp.spec.anchorFormat === 'cxcywh'
+          ? { w: r[2]! * sx, h: r[3]! * sy }
+          : { w: (r[2]! - r[0]!) * sx, h: (r[3]! - r[1]!) * sy };
       }
       const t = det.anchorTable;
       if (t) {
@@ -179,14 +226,33 @@ export interface PreparedSearch extends SearchInputs {
   referencePerLevel: number[];
 }
 
-export type PrepareOptions = Pick<SearchOptions, 'model' | 'images' | 'outDir' | 'annotations' | 'postprocess' | 'inputShape' | 'headSpec' | 'preprocess' | 'onProgress' | 'strategy' | 'cacheDir' | 'evaluation' | 'photoChunk'> & {
+export type PrepareOptions = Pick<
+  SearchOptions,
+  | 'model'
+  | 'images'
+  | 'outDir'
+  | 'annotations'
+  | 'postprocess'
+  | 'inputShape'
+  | 'headSpec'
+  | 'preprocess'
+  | 'onProgress'
+  | 'strategy'
+  | 'cacheDir'
+  | 'evaluation'
+  | 'photoChunk'
+> & {
   /** Called once the inputs are read and checked, before the first write (the cache): search claims OUTDIR there. */
   beforeWrite?: (det: AnalyzedModel, images: string[]) => void;
 };
 
 /** Read and check the photos, annotations, model and post-processing (cheap checks first). */
 function loadSearchInputs(o: PrepareOptions): SearchInputs {
-  if (!o.postprocess) usage('search needs the post-processing the model is used with', `pass --postprocess with a preset (${Object.keys(PRESETS).join(', ')}) and key=value overrides`);
+  if (!o.postprocess)
+    usage(
+      'search needs the post-processing the model is used with',
+      `pass --postprocess with a preset (${Object.keys(PRESETS).join(', ')}) and key=value overrides`,
+    );
   const images = listImages(o.images);
   for (const img of images) checkImageFile(img); // a bad file fails here, before anything is computed or written
   let matched: ReturnType<typeof matchAnnotations> | undefined;
@@ -196,17 +262,32 @@ function loadSearchInputs(o: PrepareOptions): SearchInputs {
     matched = matchAnnotations(parseCocoAnnotations(bytes, o.annotations), images, o.annotations);
     annotationsSha256 = sha256Hex(bytes);
   }
-  const det = loadDetector(o.model, { ...(o.inputShape ? { inputShape: o.inputShape } : {}), ...(o.headSpec ? { headSpec: o.headSpec } : {}) });
+  const det = loadDetector(o.model, {
+    ...(o.inputShape ? { inputShape: o.inputShape } : {}),
+    ...(o.headSpec ? { headSpec: o.headSpec } : {}),
+  });
   const spec = det.spec;
   const pp = postprocessForModel(spec, o.postprocess);
   const counts = spec.levels.map((l) => l.anchorsPerLocation);
   if (o.strategy === 'shared' && counts.some((c) => c !== counts[0])) {
-    usage(`--strategy shared removes the same anchor on every level, but the levels have ${counts.join(', ')} anchors`, 'use --strategy pareto or layerwise for this model');
+    usage(
+      `--strategy shared removes the same anchor on every level, but the levels have ${counts.join(', ')} anchors`,
+      'use --strategy pareto or layerwise for this model',
+    );
   }
   return {
-    modelPath: o.model, det, pp, preprocess: preprocessOptionsFor(spec, o.postprocess, o.preprocess), images,
-    imageIds: matched ? matched.imageIds : images.map((_, i) => i + 1), matched, annotations: o.annotations, annotationsSha256,
-    units: boxUnitsOf(spec, pp), counts, foreground: foregroundCount(pp.spec, pp.numClasses),
+    modelPath: o.model,
+    det,
+    pp,
+    preprocess: preprocessOptionsFor(spec, o.postprocess, o.preprocess),
+    images,
+    imageIds: matched ? matched.imageIds : images.map((_, i) => i + 1),
+    matched,
+    annotations: o.annotations,
+    annotationsSha256,
+    units: boxUnitsOf(spec, pp),
+    counts,
+    foreground: foregroundCount(pp.spec, pp.numClasses),
     cacheDir: o.cacheDir ?? join(resolve(o.outDir), 'cache'),
   };
 }
@@ -215,9 +296,18 @@ function loadSearchInputs(o: PrepareOptions): SearchInputs {
 function streamData(inp: SearchInputs, photos: PhotoRecord[], metric: StreamMetric, chunk?: number): StreamData {
   const { pp } = inp;
   return {
-    cacheDir: inp.cacheDir, photos, expect: recordExpectation(pp.spec, pp.numClasses, pp.levels), spec: pp.spec, levels: pp.levels,
-    numClasses: pp.numClasses, anchors: pp.anchors, preprocess: inp.preprocess, units: inp.units,
-    select: selectParams(pp.spec, inp.det.spec.levels.length), totalBase: inp.counts.reduce((a, b) => a + b, 0), metric,
+    cacheDir: inp.cacheDir,
+    photos,
+    expect: recordExpectation(pp.spec, pp.numClasses, pp.levels),
+    spec: pp.spec,
+    levels: pp.levels,
+    numClasses: pp.numClasses,
+    anchors: pp.anchors,
+    preprocess: inp.preprocess,
+    units: inp.units,
+    select: selectParams(pp.spec, inp.det.spec.levels.length),
+    totalBase: inp.counts.reduce((a, b) => a + b, 0),
+    metric,
     ...(chunk ? { chunk } : {}),
   };
 }
@@ -226,20 +316,43 @@ function streamData(inp: SearchInputs, photos: PhotoRecord[], metric: StreamMetr
  * Make sure the photos (all, or `indices`) have valid cache records, running the model where they do not. The first
  * record computed is read back and checked against the reference post-processing on that photo's head outputs.
  */
-async function fillCache(inp: SearchInputs, o: Pick<PrepareOptions, 'onProgress'>, indices?: number[]): Promise<{ stats: CacheStats; photos: (PhotoRecord | undefined)[] }> {
+async function fillCache(
+  inp: SearchInputs,
+  o: Pick<PrepareOptions, 'onProgress'>,
+  indices?: number[],
+): Promise<{ stats: CacheStats; photos: (PhotoRecord | undefined)[] }> {
   const { pp, det } = inp;
   let checked = false;
   const res = await buildCache({
-    modelPath: inp.modelPath, modelBytes: det.fileBytes, model: det.model, det: det.spec, images: inp.images, preprocess: inp.preprocess,
-    cacheDir: inp.cacheDir, spec: pp.spec, classes: pp.numClasses, levels: pp.levels, ...(indices ? { indices } : {}),
+    modelPath: inp.modelPath,
+    modelBytes: det.fileBytes,
+    model: det.model,
+    det: det.spec,
+    images: inp.images,
+    preprocess: inp.preprocess,
+    cacheDir: inp.cacheDir,
+    spec: pp.spec,
+    classes: pp.numClasses,
+    levels: pp.levels,
+    ...(indices ? { indices } : {}),
     onProgress: (p) => o.onProgress?.({ phase: 'inference', done: p.done, total: p.total, computed: p.computed }),
     onComputed: (index, input, record) => {
       if (checked) return;
       checked = true;
       const photo = { key: record.key, width: record.width, height: record.height, pairs: record.score.length };
-      const got = new StreamEvaluator(streamData(inp, [photo], { kind: 'fidelity', imageIds: [inp.imageIds[index]!], categoryIds: [], divisor: 1 })).detections([])[0];
-      const want = oracleDetections(pp.spec, input, { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses }, []);
-      if (JSON.stringify(got) !== JSON.stringify(want)) throw new InternalError(`search: the cache record of ${inp.images[index]} disagrees with the post-processing reference on the full model`);
+      const got = new StreamEvaluator(
+        streamData(inp, [photo], { kind: 'fidelity', imageIds: [inp.imageIds[index]!], categoryIds: [], divisor: 1 }),
+      ).detections([])[0];
+      const want = oracleDetections(
+        pp.spec,
+        input,
+        { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses },
+        [],
+      );
+      if (JSON.stringify(got) !== JSON.stringify(want))
+        throw new InternalError(
+          `search: the cache record of ${inp.images[index]} disagrees with the post-processing reference on the full model`,
+        );
     },
   });
   return res;
@@ -259,21 +372,44 @@ export async function prepareSearch(o: PrepareOptions): Promise<PreparedSearch> 
   if (o.evaluation === 'dense') {
     const data = await denseEvaluatorData(inp);
     const referencePerLevel = detectionsPerLevel(new CandidateEvaluator(data).detections([]), inp.pp.levels);
-    return { ...cached, referencePerLevel, source: { kind: 'dense', data }, metric: { kind: data.metric.kind, divisor: data.metric.divisor } };
+    return {
+      ...cached,
+      referencePerLevel,
+      source: { kind: 'dense', data },
+      metric: { kind: data.metric.kind, divisor: data.metric.divisor },
+    };
   }
   // the full model's detections per level (one more pass over the cache, counting only)
-  const base = { ...cached, referencePerLevel: new StreamEvaluator(streamData(inp, records, { kind: 'fidelity', imageIds: inp.imageIds, categoryIds: [], divisor: 1 }, o.photoChunk)).detectionsPerLevel([]) };
+  const base = {
+    ...cached,
+    referencePerLevel: new StreamEvaluator(
+      streamData(inp, records, { kind: 'fidelity', imageIds: inp.imageIds, categoryIds: [], divisor: 1 }, o.photoChunk),
+    ).detectionsPerLevel([]),
+  };
   const categoryIds = Array.from({ length: inp.foreground }, (_, k) => k + 1);
   let metric: StreamMetric;
   if (inp.matched) {
     const m = cocoMetric(inp.matched.gt, inp.imageIds, inp.foreground, inp.annotations!);
     metric = { kind: 'coco', gt: m.gt, imageIds: inp.imageIds, categoryIds: m.categoryIds, divisor: 1 };
   } else {
-    const full = new StreamEvaluator(streamData(inp, records, { kind: 'fidelity', imageIds: inp.imageIds, categoryIds, divisor: 1 }, o.photoChunk)).calibrate();
+    const full = new StreamEvaluator(
+      streamData(inp, records, { kind: 'fidelity', imageIds: inp.imageIds, categoryIds, divisor: 1 }, o.photoChunk),
+    ).calibrate();
     checkFidelity(full.gtObjects, inp.images.length, full.raw);
-    metric = { kind: 'fidelity', imageIds: inp.imageIds, categoryIds, divisor: full.raw, fullKept: full.fullKept, fullStart: full.fullStart };
+    metric = {
+      kind: 'fidelity',
+      imageIds: inp.imageIds,
+      categoryIds,
+      divisor: full.raw,
+      fullKept: full.fullKept,
+      fullStart: full.fullStart,
+    };
   }
-  return { ...base, source: { kind: 'stream', data: streamData(inp, records, metric, o.photoChunk) }, metric: { kind: metric.kind, divisor: metric.divisor } };
+  return {
+    ...base,
+    source: { kind: 'stream', data: streamData(inp, records, metric, o.photoChunk) },
+    metric: { kind: metric.kind, divisor: metric.divisor },
+  };
 }
 
 /** What `search --build-cache-only` did. */
@@ -313,7 +449,14 @@ export async function buildSearchCache(o: SearchOptions): Promise<CacheBuildResu
     claim?.abandon();
     throw e;
   }
-  return { cacheDir: inp.cacheDir, images: inp.images.length, covered: indices?.length ?? inp.images.length, ...(o.shard ? { shard: o.shard } : {}), cache: stats, seconds: (performance.now() - t0) / 1000 };
+  return {
+    cacheDir: inp.cacheDir,
+    images: inp.images.length,
+    covered: indices?.length ?? inp.images.length,
+    ...(o.shard ? { shard: o.shard } : {}),
+    cache: stats,
+    seconds: (performance.now() - t0) / 1000,
+  };
 }
 
 /**
@@ -322,7 +465,10 @@ export async function buildSearchCache(o: SearchOptions): Promise<CacheBuildResu
  * anchors' scores forced to zero (boxes in the model's units; COCO boxes via toImageXywh). Used by the tests to check
  * the scores search reports.
  */
-export function evaluateCandidate(p: PreparedSearch, removed: readonly number[]): CandidateScore & { detections: Detection[][] } {
+export function evaluateCandidate(
+  p: PreparedSearch,
+  removed: readonly number[],
+): CandidateScore & { detections: Detection[][] } {
   const ev = p.source.kind === 'stream' ? new StreamEvaluator(p.source.data) : new CandidateEvaluator(p.source.data);
   return { ...ev.evaluateBatch([removed])[0]!, detections: ev.detections(removed) };
 }
@@ -332,7 +478,11 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
   checkOptions(o);
   const strategy = o.strategy ?? 'pareto';
   const outDir = resolve(o.outDir);
-  if (o.shard) usage('--shard only splits --build-cache-only', 'fill the cache with --build-cache-only --shard i/n in each process, then run the search without --shard');
+  if (o.shard)
+    usage(
+      '--shard only splits --build-cache-only',
+      'fill the cache with --build-cache-only --shard i/n in each process, then run the search without --shard',
+    );
   let claim: ReturnType<typeof claimOutputDir> | undefined;
   try {
     const r = await searchIn(o, outDir, strategy, (det, images) => {
@@ -346,7 +496,12 @@ export async function search(o: SearchOptions): Promise<SearchResult> {
   }
 }
 
-async function searchIn(o: SearchOptions, outDir: string, strategy: StrategyName, beforeWrite: PrepareOptions['beforeWrite']): Promise<SearchResult> {
+async function searchIn(
+  o: SearchOptions,
+  outDir: string,
+  strategy: StrategyName,
+  beforeWrite: PrepareOptions['beforeWrite'],
+): Promise<SearchResult> {
   const prepared = await prepareSearch({ ...o, beforeWrite });
   const { det, pp, counts, cache, cacheKeys } = prepared;
   const spec = det.spec;
@@ -357,7 +512,14 @@ async function searchIn(o: SearchOptions, outDir: string, strategy: StrategyName
 
   // The journal of evaluated candidates, the driver the strategies call, the strategy.
   const postprocessText = formatPostprocess(pp.spec);
-  const journalKey = sha256Hex(JSON.stringify({ cacheKeys, postprocess: postprocessText, metric: metric.kind, annotations: prepared.annotationsSha256 }));
+  const journalKey = sha256Hex(
+    JSON.stringify({
+      cacheKeys,
+      postprocess: postprocessText,
+      metric: metric.kind,
+      annotations: prepared.annotationsSha256,
+    }),
+  );
   const journalPath = join(outDir, 'search-state.json');
   const { journal, discarded } = loadJournal(journalPath, journalKey);
   const resumed = Object.keys(journal.results).length;
@@ -372,7 +534,8 @@ async function searchIn(o: SearchOptions, outDir: string, strategy: StrategyName
     pool,
     journal,
     journalPath,
-    onEvaluated: (n) => o.onProgress?.({ phase: 'search', candidates: n, max: maxCandidates, images: prepared.images.length }),
+    onEvaluated: (n) =>
+      o.onProgress?.({ phase: 'search', candidates: n, max: maxCandidates, images: prepared.images.length }),
   });
   let front;
   try {
@@ -386,16 +549,27 @@ async function searchIn(o: SearchOptions, outDir: string, strategy: StrategyName
 
   // Outputs: points[0] is the full model whether or not it stays on the front.
   const root = driver.get('')!;
-  const points = [root, ...front.points.filter((p) => p.key !== '').sort((a, b) => b.headMacs - a.headMacs || b.map - a.map)];
+  const points = [
+    root,
+    ...front.points.filter((p) => p.key !== '').sort((a, b) => b.headMacs - a.headMacs || b.map - a.map),
+  ];
   const stats = { candidates: driver.total, seconds: Math.round(journal.seconds * 1000) / 1000 };
-  const evidence: LevelEvidence = { referenceDetections: prepared.referencePerLevel, minDetections: o.minLevelDetections ?? MIN_LEVEL_DETECTIONS };
+  const evidence: LevelEvidence = {
+    referenceDetections: prepared.referencePerLevel,
+    minDetections: o.minLevelDetections ?? MIN_LEVEL_DETECTIONS,
+  };
   const file = writeSearchOutputs({
     outDir,
     counts,
     points,
     stats,
     evidence,
-    report: { model: basename(o.model), metric: metric.kind === 'coco' ? 'coco-map' : 'fidelity-map', levels: reportLevels(spec, pp, prepared.units), all: driver.all.map((e) => ({ map: e.map, headMacs: e.headMacs })) },
+    report: {
+      model: basename(o.model),
+      metric: metric.kind === 'coco' ? 'coco-map' : 'fidelity-map',
+      levels: reportLevels(spec, pp, prepared.units),
+      all: driver.all.map((e) => ({ map: e.map, headMacs: e.headMacs })),
+    },
   });
   return {
     model: o.model,
@@ -410,7 +584,13 @@ async function searchIn(o: SearchOptions, outDir: string, strategy: StrategyName
     report: join(outDir, 'report.html'),
     points: file.points.map((p) => ({ ...p, lowEvidence: p.lowEvidence ?? [] })),
     evidence,
-    stats: { ...stats, evaluatedThisRun: driver.evaluatedThisRun, resumed, workers: pool.workers, exhausted: driver.exhausted() },
+    stats: {
+      ...stats,
+      evaluatedThisRun: driver.evaluatedThisRun,
+      resumed,
+      workers: pool.workers,
+      exhausted: driver.exhausted(),
+    },
     cache,
     ...(discarded ? { journalDiscarded: discarded } : {}),
   };
@@ -419,12 +599,19 @@ async function searchIn(o: SearchOptions, outDir: string, strategy: StrategyName
 /** The reference detections per level and, when a front point removes anchors of a weak level, the warning. */
 function evidenceLines(r: SearchResult): string[] {
   const e = r.evidence;
-  const lines = [`reference detections per level (the full model's on these ${r.images} images): ${e.referenceDetections.map((n, l) => `${levelName(l)}: ${fmtInt(n)}`).join(', ')}`];
+  const lines = [
+    `reference detections per level (the full model's on these ${r.images} images): ${e.referenceDetections.map((n, l) => `${levelName(l)}: ${fmtInt(n)}`).join(', ')}`,
+  ];
   const weak = e.referenceDetections.map((n, l) => ({ n, l })).filter((x) => x.n < e.minDetections);
   for (const { n, l } of weak) {
-    const flagged = r.points.map((p, i) => ({ p, i })).filter(({ p }) => p.lowEvidence.includes(l)).map(({ i }) => `#${i}`);
+    const flagged = r.points
+      .map((p, i) => ({ p, i }))
+      .filter(({ p }) => p.lowEvidence.includes(l))
+      .map(({ i }) => `#${i}`);
     if (flagged.length === 0) continue;
-    lines.push(`warning: ${levelName(l)} has ${n} reference detection${n === 1 ? '' : 's'} (< ${e.minDetections}): the scores of ${flagged.join(', ')}, which remove its anchors, are not evidence for that level; add images with objects at its scale (or annotations)`);
+    lines.push(
+      `warning: ${levelName(l)} has ${n} reference detection${n === 1 ? '' : 's'} (< ${e.minDetections}): the scores of ${flagged.join(', ')}, which remove its anchors, are not evidence for that level; add images with objects at its scale (or annotations)`,
+    );
   }
   return [...lines, ''];
 }
@@ -452,7 +639,12 @@ export function formatSearch(r: SearchResult): string {
     '',
     table(['#', 'removed anchors', 'kept/level', metric, 'head MACs', 'boxes', 'fewer boxes', 'config'], rows),
     '',
-    ...(full.map < r.minMap ? [`note: the full model scores ${full.map.toFixed(4)}, below --min-map ${r.minMap}, where branches stop; lower --min-map to search further`, ''] : []),
+    ...(full.map < r.minMap
+      ? [
+          `note: the full model scores ${full.map.toFixed(4)}, below --min-map ${r.minMap}, where branches stop; lower --min-map to search further`,
+          '',
+        ]
+      : []),
     ...evidenceLines(r),
     `wrote ${r.pareto} and ${r.report}`,
   ].join('\n');
@@ -460,13 +652,21 @@ export function formatSearch(r: SearchResult): string {
 
 /** `N reused, M computed (R rebuilt); B MB, K KB per photo`. */
 export function formatCacheStats(c: CacheStats, photos: number): string {
-  const per = photos > 0 ? ` (${(c.bytes / photos / 1e3).toFixed(1)} KB per photo, ${Math.round(c.pairs / photos)} pairs above the threshold)` : '';
+  const per =
+    photos > 0
+      ? ` (${(c.bytes / photos / 1e3).toFixed(1)} KB per photo, ${Math.round(c.pairs / photos)} pairs above the threshold)`
+      : '';
   return `${c.hits} records reused, ${c.computed} computed${c.rebuilt ? ` (${c.rebuilt} rebuilt: older format, other scores or damaged)` : ''}; ${(c.bytes / 1e6).toFixed(1)} MB${per}`;
 }
 
 /** The text `prunedet search --build-cache-only` prints. */
 export function formatCacheBuild(r: CacheBuildResult): string {
-  const which = r.shard ? `shard ${r.shard.index}/${r.shard.count}: ${r.covered} of ${r.images} photos` : `${r.images} photos`;
+  const which = r.shard
+    ? `shard ${r.shard.index}/${r.shard.count}: ${r.covered} of ${r.images} photos`
+    : `${r.images} photos`;
   const rate = r.cache.computed > 0 ? `, ${(r.cache.computed / r.seconds).toFixed(1)} photos/s` : '';
-  return [`cache ${r.cacheDir}, ${which} in ${r.seconds.toFixed(1)} s${rate}`, `  ${formatCacheStats(r.cache, r.covered)}`].join('\n');
+  return [
+    `cache ${r.cacheDir}, ${which} in ${r.seconds.toFixed(1)} s${rate}`,
+    `  ${formatCacheStats(r.cache, r.covered)}`,
+  ].join('\n');
 }

@@ -61,7 +61,14 @@ export function emptyStats(): TensorStats {
  * Accumulate got[i] against want[index(i)] with per-element tolerance tol(i, want) into `s`. Two NaNs are equal; a
  * NaN against a number is a mismatch. The worst element is the one with the largest error / tolerance.
  */
-export function accumulate(s: TensorStats, input: number, got: ArrayLike<number>, want: ArrayLike<number>, index: (i: number) => number, tol: (i: number, want: number) => number): void {
+export function accumulate(
+  s: TensorStats,
+  input: number,
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  index: (i: number) => number,
+  tol: (i: number, want: number) => number,
+): void {
   for (let i = 0; i < got.length; i++) {
     const w = want[index(i)]!;
     const g = got[i]!;
@@ -75,7 +82,15 @@ export function accumulate(s: TensorStats, input: number, got: ArrayLike<number>
     if (abs > s.maxAbs) s.maxAbs = abs;
     if (ratio > s.worstRatio || (ratio === s.worstRatio && ratio > 0 && abs > (s.worst?.absError ?? 0))) {
       s.worstRatio = ratio;
-      s.worst = { input, index: i, expected: w, got: g, absError: abs, relError: w !== 0 ? abs / Math.abs(w) : abs === 0 ? 0 : Infinity, tolerance: t };
+      s.worst = {
+        input,
+        index: i,
+        expected: w,
+        got: g,
+        absError: abs,
+        relError: w !== 0 ? abs / Math.abs(w) : abs === 0 ? 0 : Infinity,
+        tolerance: t,
+      };
     }
   }
   s.elements += got.length;
@@ -93,7 +108,11 @@ export interface DetectionDiff {
  * First difference between detection lists `got` and `want`, bit for bit: per rank the label, the anchor (after
  * mapping got's anchors into want's numbering), the score and the box; then the count.
  */
-export function diffDetections(got: readonly Detection[], want: readonly Detection[], mapAnchor: (a: number) => number): DetectionDiff | undefined {
+export function diffDetections(
+  got: readonly Detection[],
+  want: readonly Detection[],
+  mapAnchor: (a: number) => number,
+): DetectionDiff | undefined {
   const n = Math.min(got.length, want.length);
   const same = (a: number, b: number) => a === b || (Number.isNaN(a) && Number.isNaN(b));
   for (let i = 0; i < n; i++) {
@@ -101,22 +120,39 @@ export function diffDetections(got: readonly Detection[], want: readonly Detecti
     const w = want[i]!;
     const ga = mapAnchor(g.anchor);
     if (g.label !== w.label || ga !== w.anchor) {
-      return { at: i, anchor: w.anchor, detail: `detection ${i}: label ${g.label}, anchor ${ga} vs label ${w.label}, anchor ${w.anchor}` };
+      return {
+        at: i,
+        anchor: w.anchor,
+        detail: `detection ${i}: label ${g.label}, anchor ${ga} vs label ${w.label}, anchor ${w.anchor}`,
+      };
     }
-    if (!same(g.score, w.score)) return { at: i, anchor: w.anchor, detail: `detection ${i} (anchor ${w.anchor}): score ${g.score} vs ${w.score}` };
+    if (!same(g.score, w.score))
+      return { at: i, anchor: w.anchor, detail: `detection ${i} (anchor ${w.anchor}): score ${g.score} vs ${w.score}` };
     if (g.box.some((v, k) => !same(v, w.box[k]!))) {
-      return { at: i, anchor: w.anchor, detail: `detection ${i} (anchor ${w.anchor}): box [${g.box.join(', ')}] vs [${w.box.join(', ')}]` };
+      return {
+        at: i,
+        anchor: w.anchor,
+        detail: `detection ${i} (anchor ${w.anchor}): box [${g.box.join(', ')}] vs [${w.box.join(', ')}]`,
+      };
     }
   }
   if (got.length !== want.length) {
     const extra = got.length > want.length ? got[n]! : want[n]!;
-    return { at: n, anchor: got.length > want.length ? mapAnchor(extra.anchor) : extra.anchor, detail: `${got.length} detections vs ${want.length}` };
+    return {
+      at: n,
+      anchor: got.length > want.length ? mapAnchor(extra.anchor) : extra.anchor,
+      detail: `${got.length} detections vs ${want.length}`,
+    };
   }
   return undefined;
 }
 
 /** How many of `got` have a detection of `want` with the same label and (mapped) anchor, and how many equal it bit for bit. */
-export function matchDetections(got: readonly Detection[], want: readonly Detection[], mapAnchor: (a: number) => number): { matched: number; identical: number } {
+export function matchDetections(
+  got: readonly Detection[],
+  want: readonly Detection[],
+  mapAnchor: (a: number) => number,
+): { matched: number; identical: number } {
   const byKey = new Map(want.map((w) => [`${w.label}/${w.anchor}`, w]));
   let matched = 0;
   let identical = 0;

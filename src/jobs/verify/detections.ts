@@ -18,7 +18,12 @@ export function removedMask(total: number, keptIdx: Int32Array): Uint8Array {
  * `keptIdx` of concatenated outputs, or per level the kept anchors' channels (anchor-major, as PostprocessInput's
  * per-level form is) of each map.
  */
-export function gatherKept(x: PostprocessInput, keptIdx: Int32Array, orig: ModelPostprocess, kept: readonly (readonly number[])[]): PostprocessInput {
+export function gatherKept(
+  x: PostprocessInput,
+  keptIdx: Int32Array,
+  orig: ModelPostprocess,
+  kept: readonly (readonly number[])[],
+): PostprocessInput {
   const c = orig.numClasses;
   if (x.form === 'concat') {
     const scores = new Float32Array(keptIdx.length * c);
@@ -53,7 +58,13 @@ export const PLANTED_SEEDS = [101, 202] as const;
  * that keeps any (spread over the grid, cycling through the kept anchors), in the form of the original's
  * post-processing `orig`; undefined when the anchors' boxes are unknown (decoded in the graph without a recoverable table).
  */
-export function plantedInput(orig: ModelPostprocess, det: DetectorSpec, kept: readonly (readonly number[])[], seed: number, form: PostprocessInput['form']): PostprocessInput | undefined {
+export function plantedInput(
+  orig: ModelPostprocess,
+  det: DetectorSpec,
+  kept: readonly (readonly number[])[],
+  seed: number,
+  form: PostprocessInput['form'],
+): PostprocessInput | undefined {
   let anchors = orig.anchors;
   if (orig.spec.decoder.type === 'none') {
     if (!det.anchorTable) return undefined;

@@ -15,14 +15,26 @@ import { uniformInput } from '../../prng';
 import type { CompileReport } from '../../artefacts/report';
 import { RUN_SESSION_OPTIONS, runOnce } from '../../native/ort-session';
 import { accumulate, describeTolerance, emptyStats, overrideFor, type TensorStats } from './compare';
-import { DEFAULT_SAMPLES, verdict, type CheckStatus, type ComparedTensor, type VerifyOptions, type VerifyResult } from './result';
+import {
+  DEFAULT_SAMPLES,
+  verdict,
+  type CheckStatus,
+  type ComparedTensor,
+  type VerifyOptions,
+  type VerifyResult,
+} from './result';
 
 /** Images in [0, 1] (what a full export's in-graph normalisation expects), seeded. */
 function image(size: number, seed: number): Float32Array {
   return uniformInput(size, seed).map((v) => (v + 1) / 2);
 }
 
-export async function verifyFullExport(o: VerifyOptions, report: CompileReport, orig: AnalyzedModel, comp: AnalyzedModel): Promise<VerifyResult> {
+export async function verifyFullExport(
+  o: VerifyOptions,
+  report: CompileReport,
+  orig: AnalyzedModel,
+  comp: AnalyzedModel,
+): Promise<VerifyResult> {
   const kept = report.config.kept;
   const rerounded = report.passes.some((p) => p.changed && (p.rounding === undefined || p.rounding.length > 0));
   const shapesOf = (m: typeof orig.model) => inferShapes(m, inputShapeOverride(m, o.inputShape));
@@ -39,8 +51,14 @@ export async function verifyFullExport(o: VerifyOptions, report: CompileReport, 
   let compiled = 0;
   let identical = 0;
   for (let i = 0; i < n; i++) {
-    const x = image(shape.reduce((a, b) => a * b, 1), 3000 + i);
-    const [a, b] = [await runOnce(sA, orig.spec.input.name, shape, x), await runOnce(sB, comp.spec.input.name, shape, x)];
+    const x = image(
+      shape.reduce((a, b) => a * b, 1),
+      3000 + i,
+    );
+    const [a, b] = [
+      await runOnce(sA, orig.spec.input.name, shape, x),
+      await runOnce(sB, comp.spec.input.name, shape, x),
+    ];
     let same = true;
     for (const name of Object.keys(a)) {
       const s = stats.get(name) ?? emptyStats();
@@ -58,7 +76,14 @@ export async function verifyFullExport(o: VerifyOptions, report: CompileReport, 
       }
       const user = overrideFor(o.tolerances, name);
       const before = s.mismatches;
-      accumulate(s, i, Array.from(q.data, Number), Array.from(p.data, Number), (j) => j, user ? (_j, w) => user.atol + user.rtol * Math.abs(w) : () => 0);
+      accumulate(
+        s,
+        i,
+        Array.from(q.data, Number),
+        Array.from(p.data, Number),
+        (j) => j,
+        user ? (_j, w) => user.atol + user.rtol * Math.abs(w) : () => 0,
+      );
       if (s.mismatches > before) {
         same = false;
         const w = s.worst!;
@@ -84,8 +109,17 @@ export async function verifyFullExport(o: VerifyOptions, report: CompileReport, 
       name,
       elements: s.elements,
       tolerance: user
-        ? { kind: 'override' as const, max: s.maxTolerance, origin: `--atol/--rtol: ${describeTolerance(user)}`, ...user }
-        : { kind: 'bitwise' as const, max: 0, origin: 'bit for bit: the masked original runs the same in-graph post-processing' },
+        ? {
+            kind: 'override' as const,
+            max: s.maxTolerance,
+            origin: `--atol/--rtol: ${describeTolerance(user)}`,
+            ...user,
+          }
+        : {
+            kind: 'bitwise' as const,
+            max: 0,
+            origin: 'bit for bit: the masked original runs the same in-graph post-processing',
+          },
       maxAbsError: s.maxAbs,
       overTolerance: s.mismatches,
       ...(s.worst && s.worst.absError > 0 ? { worst: { ...s.worst, inputName: names[s.worst.input]! } } : {}),
@@ -96,9 +130,19 @@ export async function verifyFullExport(o: VerifyOptions, report: CompileReport, 
   const tensors = first
     ? check('fail', first)
     : undecided
-      ? check('inconclusive', `${undecided}; a pass re-rounded float arithmetic and no tolerance follows through the graph's NMS: give --atol/--rtol, or compile with --cut-head to verify the head maps with derived tolerances`)
+      ? check(
+          'inconclusive',
+          `${undecided}; a pass re-rounded float arithmetic and no tolerance follows through the graph's NMS: give --atol/--rtol, or compile with --cut-head to verify the head maps with derived tolerances`,
+        )
       : check('pass');
-  const dets = first ? check('fail', first) : detections === 0 ? check('inconclusive', 'no input gave a detection, so nothing was compared: the masked original detects nothing on random images (lower the graph\'s score threshold, or compile with --cut-head)') : tensors;
+  const dets = first
+    ? check('fail', first)
+    : detections === 0
+      ? check(
+          'inconclusive',
+          "no input gave a detection, so nothing was compared: the masked original detects nothing on random images (lower the graph's score threshold, or compile with --cut-head)",
+        )
+      : tensors;
   return {
     schema: 'prunedet.verify/1',
     ...verdict([tensors, dets]),
@@ -106,9 +150,27 @@ export async function verifyFullExport(o: VerifyOptions, report: CompileReport, 
     outDir: o.outDir,
     inputs: { source: 'random', count: n, names },
     checks: {
-      tensors: { ...tensors, parameters: { convs: 0, values: 0, mismatches: 0 }, inputs: n, anchors: kept.reduce((t, k, l) => t + k.length * report.featureMaps[l]![0] * report.featureMaps[l]![1], 0), outputs, features: [] },
-      detections: { ...dets, levels: [], inputs: { count: n, detections, compiled, matched: identical, identical }, planted: { count: 0, detections: 0 } },
-      cModule: { status: 'skipped', reason: 'the compiled model keeps its in-graph post-processing; compile with --cut-head --emit c for a C module', runs: 0, detections: 0 },
+      tensors: {
+        ...tensors,
+        parameters: { convs: 0, values: 0, mismatches: 0 },
+        inputs: n,
+        anchors: kept.reduce((t, k, l) => t + k.length * report.featureMaps[l]![0] * report.featureMaps[l]![1], 0),
+        outputs,
+        features: [],
+      },
+      detections: {
+        ...dets,
+        levels: [],
+        inputs: { count: n, detections, compiled, matched: identical, identical },
+        planted: { count: 0, detections: 0 },
+      },
+      cModule: {
+        status: 'skipped',
+        reason:
+          'the compiled model keeps its in-graph post-processing; compile with --cut-head --emit c for a C module',
+        runs: 0,
+        detections: 0,
+      },
     },
   };
 }

@@ -19,7 +19,14 @@ import { modelToBytes } from '../../onnx/save';
 import { PrunedetError } from '../../errors';
 import { findRegion } from '../../detector/region';
 import { keptChannels } from '../../detector/keep';
-import { asModuleReads, postprocessForModel, referenceInput, referenceInputForm, type ModelPostprocess, type RunOutputs } from '../../postprocess/for-model';
+import {
+  asModuleReads,
+  postprocessForModel,
+  referenceInput,
+  referenceInputForm,
+  type ModelPostprocess,
+  type RunOutputs,
+} from '../../postprocess/for-model';
 import { levelOffsets, postprocess, type PostprocessInput } from '../../postprocess/reference';
 import { listImages, decodeImage } from '../../image/decode';
 import { preprocess, resizeGeometry, type ResizeGeometry } from '../../image/preprocess';
@@ -28,9 +35,30 @@ import { fidelityMetric, scoreDetections } from '../../eval/metric';
 import type { CocoDetection } from '../../eval/coco-data';
 import { foregroundCount, type Detection } from '../../postprocess/spec';
 import { uniformInput } from '../../prng';
-import { accumulate, describeTolerance, diffDetections, emptyStats, matchDetections, overrideFor, type TensorStats, type WorstElement } from './compare';
+import {
+  accumulate,
+  describeTolerance,
+  diffDetections,
+  emptyStats,
+  matchDetections,
+  overrideFor,
+  type TensorStats,
+  type WorstElement,
+} from './compare';
 import { keptAnchorIndices } from '../../detector/kept-anchors';
-import { DEFAULT_SAMPLES, MAX_SAMPLES, verdict, type CCheck, type ComparedTensor, type DetectionCheck, type ElementReport, type LevelCount, type TensorCheck, type VerifyOptions, type VerifyResult } from './result';
+import {
+  DEFAULT_SAMPLES,
+  MAX_SAMPLES,
+  verdict,
+  type CCheck,
+  type ComparedTensor,
+  type DetectionCheck,
+  type ElementReport,
+  type LevelCount,
+  type TensorCheck,
+  type VerifyOptions,
+  type VerifyResult,
+} from './result';
 import { buildRunner, flattenForC, hasGcc, runRunner, BASE_CFLAGS, type CModuleShape } from '../../native/c-runner';
 import { candidateCapFor, compiledPostprocess } from '../../artefacts/compiled-postprocess';
 import { checkOriginal, cModuleFiles, readCompileReport, reportBaselineSet } from '../../artefacts/report';
@@ -42,7 +70,19 @@ import { detectionsPerLevel, levelOfAnchor } from '../../postprocess/per-level';
 import type { CompileReport } from '../../artefacts/report';
 
 export { MAX_SAMPLES, DEFAULT_SAMPLES, VERIFY_EXIT } from './result';
-export type { VerifyOptions, Status, CheckStatus, CheckBase, ElementReport, ComparedTensor, TensorCheck, LevelCount, DetectionCheck, CCheck, VerifyResult } from './result';
+export type {
+  VerifyOptions,
+  Status,
+  CheckStatus,
+  CheckBase,
+  ElementReport,
+  ComparedTensor,
+  TensorCheck,
+  LevelCount,
+  DetectionCheck,
+  CCheck,
+  VerifyResult,
+} from './result';
 export type { ToleranceOverrides } from './compare';
 
 interface Inputs {
@@ -56,13 +96,25 @@ interface Inputs {
 function checkOptions(o: VerifyOptions): void {
   const n = o.samples;
   if (n !== undefined && !(Number.isInteger(n) && n >= 1 && n <= MAX_SAMPLES)) {
-    throw new PrunedetError('E_USAGE', `--samples ${String(n)} is not a whole number from 1 to ${MAX_SAMPLES}`, `give how many inputs to compare, e.g. --samples ${DEFAULT_SAMPLES}`);
+    throw new PrunedetError(
+      'E_USAGE',
+      `--samples ${String(n)} is not a whole number from 1 to ${MAX_SAMPLES}`,
+      `give how many inputs to compare, e.g. --samples ${DEFAULT_SAMPLES}`,
+    );
   }
   const t = o.tolerances;
-  for (const [where, tol] of [['', t?.all] as const, ...Object.entries(t?.byOutput ?? {}).map(([k, v]) => [`${k}:`, v] as const)]) {
+  for (const [where, tol] of [
+    ['', t?.all] as const,
+    ...Object.entries(t?.byOutput ?? {}).map(([k, v]) => [`${k}:`, v] as const),
+  ]) {
     for (const key of ['atol', 'rtol'] as const) {
       const v = tol?.[key];
-      if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new PrunedetError('E_USAGE', `--${key} ${where}${String(v)} is not a number >= 0`, `write e.g. --${key} 1e-5, or --${key} OUTPUT:1e-5 for one output`);
+      if (v !== undefined && !(Number.isFinite(v) && v >= 0))
+        throw new PrunedetError(
+          'E_USAGE',
+          `--${key} ${where}${String(v)} is not a number >= 0`,
+          `write e.g. --${key} 1e-5, or --${key} OUTPUT:1e-5 for one output`,
+        );
     }
   }
 }
@@ -71,7 +123,15 @@ function inputsFor(o: VerifyOptions, orig: AnalyzedModel, preset: string | undef
   const shape = orig.spec.input.shape;
   if (!o.images) {
     const n = o.samples ?? DEFAULT_SAMPLES;
-    return { source: 'random', names: Array.from({ length: n }, (_, i) => `random #${i}`), make: (i) => uniformInput(shape.reduce((a, b) => a * b, 1), 1000 + i) };
+    return {
+      source: 'random',
+      names: Array.from({ length: n }, (_, i) => `random #${i}`),
+      make: (i) =>
+        uniformInput(
+          shape.reduce((a, b) => a * b, 1),
+          1000 + i,
+        ),
+    };
   }
   const files = listImages(o.images);
   const chosen = o.samples ? files.slice(0, o.samples) : files;
@@ -120,8 +180,20 @@ function headPairs(orig: AnalyzedModel, comp: AnalyzedModel, kept: number[][]): 
     const l = levelIndexOf(kept, ci);
     const ol = orig.spec.levels[l]!;
     return cl.convs.flatMap((c) => {
-      const o = ol.convs.find((x) => x.groups[0]!.role === c.groups[0]!.role && x.valuesPerAnchor === c.valuesPerAnchor);
-      return o ? [{ comp: c, orig: o, level: l, compiledLevel: ci, channels: keptChannels(o, ol.anchorsPerLocation, kept[l]!) }] : [];
+      const o = ol.convs.find(
+        (x) => x.groups[0]!.role === c.groups[0]!.role && x.valuesPerAnchor === c.valuesPerAnchor,
+      );
+      return o
+        ? [
+            {
+              comp: c,
+              orig: o,
+              level: l,
+              compiledLevel: ci,
+              channels: keptChannels(o, ol.anchorsPerLocation, kept[l]!),
+            },
+          ]
+        : [];
     });
   });
 }
@@ -139,18 +211,33 @@ interface OutputPlan {
   anchorOf: AnchorOf;
 }
 
-function outputPlans(orig: AnalyzedModel, comp: AnalyzedModel, kept: number[][], keptIdx: Int32Array, pairs: HeadPair[], cut: boolean): OutputPlan[] {
+function outputPlans(
+  orig: AnalyzedModel,
+  comp: AnalyzedModel,
+  kept: number[][],
+  keptIdx: Int32Array,
+  pairs: HeadPair[],
+  cut: boolean,
+): OutputPlan[] {
   const featureMaps = orig.spec.levels.map((l) => l.featureMap);
-  const origOffsets = levelOffsets(orig.spec.levels.map((l) => ({ h: l.featureMap[0], w: l.featureMap[1], anchorsPerLocation: l.anchorsPerLocation })));
+  const origOffsets = levelOffsets(
+    orig.spec.levels.map((l) => ({ h: l.featureMap[0], w: l.featureMap[1], anchorsPerLocation: l.anchorsPerLocation })),
+  );
   const levelOfOrig = (n: number) => levelOfAnchor(origOffsets, n);
-  const compOffsets = levelOffsets(comp.spec.levels.map((l) => ({ h: l.featureMap[0], w: l.featureMap[1], anchorsPerLocation: l.anchorsPerLocation })));
+  const compOffsets = levelOffsets(
+    comp.spec.levels.map((l) => ({ h: l.featureMap[0], w: l.featureMap[1], anchorsPerLocation: l.anchorsPerLocation })),
+  );
   return comp.spec.outputs.map((out): OutputPlan => {
     // rows of the anchors of out.levels (all levels, or one per output as in SCRFD-style exports), in level order; the
     // original's reading wins when the compiled output is ambiguous (one anchor and one value per location reads as a map)
     const origOut = orig.spec.outputs.find((x) => x.name === out.name);
     if (out.kind === 'rows' || origOut?.kind === 'rows') {
       const k = origOut?.valuesPerRow ?? out.valuesPerRow;
-      const anchors = Int32Array.from(out.levels.flatMap((l) => Array.from({ length: compOffsets[l + 1]! - compOffsets[l]! }, (_, i) => compOffsets[l]! + i)));
+      const anchors = Int32Array.from(
+        out.levels.flatMap((l) =>
+          Array.from({ length: compOffsets[l + 1]! - compOffsets[l]! }, (_, i) => compOffsets[l]! + i),
+        ),
+      );
       const origRows = new Map<number, number>();
       let rows = 0;
       for (const l of orig.spec.outputs.find((x) => x.name === out.name)?.levels ?? []) {
@@ -171,14 +258,21 @@ function outputPlans(orig: AnalyzedModel, comp: AnalyzedModel, kept: number[][],
       };
     }
     const pair = pairs.find((p) => p.compiledLevel === out.level && p.comp.groups.some((g) => g.role === out.role));
-    if (!pair) throw new PrunedetError('E_HEAD_AMBIGUOUS', `output ${out.name} of the compiled model has no counterpart in the original`, 'verify against the model that was compiled');
+    if (!pair)
+      throw new PrunedetError(
+        'E_HEAD_AMBIGUOUS',
+        `output ${out.name} of the compiled model has no counterpart in the original`,
+        'verify against the model that was compiled',
+      );
     const l = pair.level;
     const [h, w] = featureMaps[l]!;
     const hw = h * w;
     const A = orig.spec.levels[l]!.anchorsPerLocation;
     const Ak = kept[l]!.length;
     const K = pair.comp.valuesPerAnchor;
-    const src = cut ? pair.orig.node.output().name : (orig.spec.outputs.find((x) => x.kind === 'map' && x.level === l && x.role === out.role)?.name ?? '');
+    const src = cut
+      ? pair.orig.node.output().name
+      : (orig.spec.outputs.find((x) => x.kind === 'map' && x.level === l && x.role === out.role)?.name ?? '');
     return {
       name: out.name,
       got: (b) => b[out.name]!.data,
@@ -188,8 +282,14 @@ function outputPlans(orig: AnalyzedModel, comp: AnalyzedModel, kept: number[][],
       anchorOf: (j) => {
         const ch = Math.floor(j / hw);
         const p = j % hw;
-        const [a, value] = pair.comp.layout === 'anchor-major' ? [Math.floor(ch / K), ch % K] : [ch % Ak, Math.floor(ch / Ak)];
-        return { compiled: compOffsets[pair.compiledLevel]! + p * Ak + a, original: origOffsets[l]! + p * A + kept[l]![a]!, level: l, value };
+        const [a, value] =
+          pair.comp.layout === 'anchor-major' ? [Math.floor(ch / K), ch % K] : [ch % Ak, Math.floor(ch / Ak)];
+        return {
+          compiled: compOffsets[pair.compiledLevel]! + p * Ak + a,
+          original: origOffsets[l]! + p * A + kept[l]![a]!,
+          level: l,
+          value,
+        };
       },
     };
   });
@@ -200,17 +300,28 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   const report = readCompileReport(o.outDir);
   checkOriginal(report, o.original, o.outDir);
   const cFiles = cModuleFiles(report);
-  const missing = cFiles && !o.skipC ? [cFiles.source, cFiles.header].find((f) => !existsSync(join(o.outDir, f))) : undefined;
-  if (missing) throw new PrunedetError('E_REPORT', `${join(o.outDir, 'report.json')} lists the C module but ${join(o.outDir, missing)} is missing`, 'recompile with --emit c, or pass --skip-c');
+  const missing =
+    cFiles && !o.skipC ? [cFiles.source, cFiles.header].find((f) => !existsSync(join(o.outDir, f))) : undefined;
+  if (missing)
+    throw new PrunedetError(
+      'E_REPORT',
+      `${join(o.outDir, 'report.json')} lists the C module but ${join(o.outDir, missing)} is missing`,
+      'recompile with --emit c, or pass --skip-c',
+    );
   const opt = o.inputShape ? { inputShape: o.inputShape } : {};
   const orig = loadDetector(o.original, opt);
   const comp = loadDetector(join(o.outDir, 'model.onnx'), opt);
   // a full export keeps its NMS: its detections are compared with the masked original's, in the graph
-  if (orig.spec.postprocess && report.cutHead === undefined) return (await import('./full-export')).verifyFullExport(o, report, orig, comp);
+  if (orig.spec.postprocess && report.cutHead === undefined)
+    return (await import('./full-export')).verifyFullExport(o, report, orig, comp);
   const kept = report.config.kept;
   const counts = orig.spec.levels.map((l) => l.anchorsPerLocation);
   if (kept.length !== counts.length || kept.some((k, i) => k.some((a) => a >= counts[i]!))) {
-    throw new PrunedetError('E_REPORT', `the kept anchors in ${join(o.outDir, 'report.json')} (${kept.map((k) => k.length).join(',')} per level) do not fit ${o.original} (${counts.join(',')} anchors per level)`, 'verify against the model that was compiled');
+    throw new PrunedetError(
+      'E_REPORT',
+      `the kept anchors in ${join(o.outDir, 'report.json')} (${kept.map((k) => k.length).join(',')} per level) do not fit ${o.original} (${counts.join(',')} anchors per level)`,
+      'verify against the model that was compiled',
+    );
   }
   const featureMaps = orig.spec.levels.map((l) => l.featureMap);
   const keptIdx = keptAnchorIndices(featureMaps, counts, kept);
@@ -224,7 +335,9 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   const changes = report.passes.flatMap((p) => (p.changed ? (p.rounding ?? []) : []));
   const unrecorded = report.passes.filter((p) => p.changed && p.rounding === undefined).map((p) => p.pass);
   const outValues = comp.spec.outputs.map((b) => comp.model.graph.values.get(b.name)!);
-  const sliced = pairs.filter((p) => p.channels.length < p.orig.channels).flatMap((p) => slicedConvs(p).map(([c]) => c));
+  const sliced = pairs
+    .filter((p) => p.channels.length < p.orig.channels)
+    .flatMap((p) => slicedConvs(p).map(([c]) => c));
   const plan = new RoundingPlan(comp.model.graph, comp.shapes, changes, unrecorded, sliced);
   // the exact half of slicing: the sliced convs hold the original's parameters at the kept channels, bit for bit
   const parameters = checkSlicedParameters(pairs, (c) => plan.parametersChanged(c) || !c.inputs[1]?.constant());
@@ -233,13 +346,20 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
     const inC = conv.inputs[1]?.constant()?.dims[1];
     return p && conv.getInt('group', 1)! > 1 && inC === 1 ? Int32Array.from(p.channels) : undefined;
   };
-  const tm = new ToleranceModel(plan, comp.shapes, findRegion(comp.model.graph, comp.shapes, outValues), outValues, inputMap);
+  const tm = new ToleranceModel(
+    plan,
+    comp.shapes,
+    findRegion(comp.model.graph, comp.shapes, outValues),
+    outValues,
+    inputMap,
+  );
   const taps = tm.taps().map((v: Value) => v.name);
   const origTaps = [...taps, ...(cut ? pairs.map((p) => p.orig.node.output().name) : [])];
   const sOrig = await sessionWith(orig, origTaps);
   const sComp = await sessionWith(comp, taps);
 
-  const { ppOrig, ppComp } = typeof preset === 'string' ? postprocessPair(report, orig, comp, preset, kept, keptIdx, cut) : {};
+  const { ppOrig, ppComp } =
+    typeof preset === 'string' ? postprocessPair(report, orig, comp, preset, kept, keptIdx, cut) : {};
   const mask = removedMask(orig.spec.boxes, keptIdx);
   const origInput = (a: RunOutputs): PostprocessInput => originalInput(orig, a, cut);
   const mapAnchor = (an: number) => keptIdx[an]!;
@@ -249,7 +369,13 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   const fullCoco: CocoDetection[] = [];
   const compCoco: CocoDetection[] = [];
   const toCoco = (dets: Detection[], i: number, into: CocoDetection[]) => {
-    for (const d of dets) into.push({ image_id: i + 1, category_id: d.label + 1, bbox: toImageXywh(d.box, units!, inputs.geometry!(i)), score: d.score });
+    for (const d of dets)
+      into.push({
+        image_id: i + 1,
+        category_id: d.label + 1,
+        bbox: toImageXywh(d.box, units!, inputs.geometry!(i)),
+        score: d.score,
+      });
   };
 
   const stats = new Map<string, TensorStats>(plans.map((p) => [p.name, emptyStats()]));
@@ -286,7 +412,11 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
         continue;
       }
       const before = s.mismatches;
-      const tol = user ? (_j: number, w: number) => user.atol + user.rtol * Math.abs(w) : r ? (j: number) => (r as Float32Array)[j]! : () => 0;
+      const tol = user
+        ? (_j: number, w: number) => user.atol + user.rtol * Math.abs(w)
+        : r
+          ? (j: number) => (r as Float32Array)[j]!
+          : () => 0;
       accumulate(s, i, got, want, p.index, tol);
       if (s.mismatches > before && !tensorFirst && s.worst?.input === i) {
         const an = p.anchorOf(s.worst.index)!;
@@ -298,7 +428,8 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
       featureStats.set(f.value, s);
       const before = s.mismatches;
       accumulate(s, i, f.got, f.want, f.index, () => f.tolerance);
-      if (s.mismatches > before && !tensorFirst) tensorFirst = `${name}: the head's input ${f.value} differs by ${s.maxAbs.toExponential(2)} > tolerance ${f.tolerance.toExponential(2)} (${f.ulps.toFixed(0)} ulp of its largest value)`;
+      if (s.mismatches > before && !tensorFirst)
+        tensorFirst = `${name}: the head's input ${f.value} differs by ${s.maxAbs.toExponential(2)} > tolerance ${f.tolerance.toExponential(2)} (${f.ulps.toFixed(0)} ulp of its largest value)`;
     }
     // (b) detections: the oracle on the model's own outputs
     if (ppOrig && ppComp) {
@@ -310,10 +441,12 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
       const compIn = referenceInput(comp.spec, b, ppComp.levels);
       const got = postprocess(ppComp.spec, compIn, cctx);
       const d = diffDetections(ident, want, mapAnchor);
-      if (d && !detFirst) detFirst = `${name}, original anchor ${d.anchor}: the compiled post-processing of the original's kept anchors differs from the oracle: ${d.detail}`;
+      if (d && !detFirst)
+        detFirst = `${name}, original anchor ${d.anchor}: the compiled post-processing of the original's kept anchors differs from the oracle: ${d.detail}`;
       if (tm.exact && !detFirst) {
         const e = diffDetections(got, want, mapAnchor);
-        if (e) detFirst = `${name}, original anchor ${e.anchor}: the compiled model's detections differ from the oracle's although every tensor is bit for bit: ${e.detail}`;
+        if (e)
+          detFirst = `${name}, original anchor ${e.anchor}: the compiled model's detections differ from the oracle's although every tensor is bit for bit: ${e.detail}`;
       }
       det.count++;
       det.detections += want.length;
@@ -335,7 +468,10 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   await sComp.release();
 
   // (b) on planted head outputs: objects on every level that keeps anchors
-  const planted = ppOrig && ppComp ? checkPlanted(orig, ppOrig, ppComp, { kept, keptIdx, mask, cut }) : { count: 0, detections: 0, perLevel: [], inputs: [] };
+  const planted =
+    ppOrig && ppComp
+      ? checkPlanted(orig, ppOrig, ppComp, { kept, keptIdx, mask, cut })
+      : { count: 0, detections: 0, perLevel: [], inputs: [] };
   if (planted.first && !detFirst) detFirst = planted.first;
   planted.perLevel.forEach((c, l) => (levelCounts[l]!.planted += c));
   for (const p of planted.inputs) {
@@ -344,7 +480,20 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   }
 
   // (a) assembled
-  const tensors = tensorCheck({ plans, stats, featureStats, underivable, tm, plan, comp, o, names: inputs.names, tensorFirst, parameters, anchors: keptIdx.length });
+  const tensors = tensorCheck({
+    plans,
+    stats,
+    featureStats,
+    underivable,
+    tm,
+    plan,
+    comp,
+    o,
+    names: inputs.names,
+    tensorFirst,
+    parameters,
+    anchors: keptIdx.length,
+  });
 
   const levels: LevelCount[] = orig.spec.levels.map((_, i) => ({
     level: i,
@@ -355,11 +504,18 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   const silent = levels.filter((l) => l.anchors > 0 && l.detections.inputs + l.detections.planted === 0);
   const detections: DetectionCheck = {
     ...(!ppOrig
-      ? { status: 'inconclusive' as const, reason: 'no post-processing preset is known for OUTDIR, so no detection was compared: pass --postprocess PRESET (or compile with --emit c --postprocess PRESET)' }
+      ? {
+          status: 'inconclusive' as const,
+          reason:
+            'no post-processing preset is known for OUTDIR, so no detection was compared: pass --postprocess PRESET (or compile with --emit c --postprocess PRESET)',
+        }
       : detFirst
         ? { status: 'fail' as const, reason: detFirst }
         : silent.length
-          ? { status: 'inconclusive' as const, reason: `level${silent.length > 1 ? 's' : ''} ${silent.map((l) => l.level).join(', ')} keep anchors but no detection there was compared: give --images where the model detects objects at that scale, or lower score_thr (--postprocess ${String(preset)},score_thr=...)` }
+          ? {
+              status: 'inconclusive' as const,
+              reason: `level${silent.length > 1 ? 's' : ''} ${silent.map((l) => l.level).join(', ')} keep anchors but no detection there was compared: give --images where the model detects objects at that scale, or lower score_thr (--postprocess ${String(preset)},score_thr=...)`,
+            }
           : { status: 'pass' as const }),
     ...(typeof preset === 'string' ? { preset } : {}),
     levels,
@@ -371,7 +527,14 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   let fidelity: number | undefined;
   if (units && ppOrig && fullCoco.length > 0) {
     const foreground = foregroundCount(ppOrig.spec, ppOrig.numClasses);
-    fidelity = scoreDetections(fidelityMetric(fullCoco, inputs.names.map((_, i) => i + 1), foreground), compCoco);
+    fidelity = scoreDetections(
+      fidelityMetric(
+        fullCoco,
+        inputs.names.map((_, i) => i + 1),
+        foreground,
+      ),
+      compCoco,
+    );
   }
   const checks = { tensors, detections, cModule };
   return {
@@ -412,12 +575,23 @@ function tensorCheck(f: TensorFindings): TensorCheck {
       : origin
         ? { kind: 'derived', max: s.maxTolerance, origin: f.underivable.get(p.name) ?? origin }
         : { kind: 'bitwise', max: 0, origin: 'bit for bit: only slicing and removal reach this output' };
-    return { name: p.name, elements: s.elements, tolerance, maxAbsError: s.maxAbs, overTolerance: s.mismatches, ...(s.worst ? { worst: elementReport(s.worst, f.names, p.anchorOf) } : {}) };
+    return {
+      name: p.name,
+      elements: s.elements,
+      tolerance,
+      maxAbsError: s.maxAbs,
+      overTolerance: s.mismatches,
+      ...(s.worst ? { worst: elementReport(s.worst, f.names, p.anchorOf) } : {}),
+    };
   });
   const features: ComparedTensor[] = [...f.featureStats].map(([name, s]) => ({
     name,
     elements: s.elements,
-    tolerance: { kind: 'derived', max: s.maxTolerance, origin: `${f.plan.describe([f.comp.model.graph.values.get(name)!])}: ${LAMBDA}·s = ${s.ulps.toFixed(0)} ulp of max|x| (tolerance.ts step 1)` },
+    tolerance: {
+      kind: 'derived',
+      max: s.maxTolerance,
+      origin: `${f.plan.describe([f.comp.model.graph.values.get(name)!])}: ${LAMBDA}·s = ${s.ulps.toFixed(0)} ulp of max|x| (tolerance.ts step 1)`,
+    },
     maxAbsError: s.maxAbs,
     overTolerance: s.mismatches,
     ...(s.worst ? { worst: elementReport(s.worst, f.names, () => undefined) } : {}),
@@ -428,7 +602,10 @@ function tensorCheck(f: TensorFindings): TensorCheck {
     ...(failure
       ? { status: 'fail' as const, reason: failure }
       : f.underivable.size
-        ? { status: 'inconclusive' as const, reason: `no tolerance follows for output ${[...f.underivable.keys()].join(', ')} (${[...f.underivable.values()][0]}): give one with --atol/--rtol` }
+        ? {
+            status: 'inconclusive' as const,
+            reason: `no tolerance follows for output ${[...f.underivable.keys()].join(', ')} (${[...f.underivable.values()][0]}): give one with --atol/--rtol`,
+          }
         : compared === 0
           ? { status: 'inconclusive' as const, reason: 'no tensor element was compared' }
           : { status: 'pass' as const }),
@@ -445,12 +622,29 @@ function tensorCheck(f: TensorFindings): TensorCheck {
  * A model cut at the head lost the anchor table its graph embedded; compile emitted its C module from the table of
  * the model before the cut: the original's, at the kept anchors.
  */
-function postprocessPair(report: CompileReport, orig: AnalyzedModel, comp: AnalyzedModel, preset: string, kept: number[][], keptIdx: Int32Array, cut: boolean): { ppOrig: ModelPostprocess; ppComp: ModelPostprocess } {
+function postprocessPair(
+  report: CompileReport,
+  orig: AnalyzedModel,
+  comp: AnalyzedModel,
+  preset: string,
+  kept: number[][],
+  keptIdx: Int32Array,
+  cut: boolean,
+): { ppOrig: ModelPostprocess; ppComp: ModelPostprocess } {
   const baseline = reportBaselineSet(report);
-  const ppOrig = postprocessForModel(orig.spec, preset, { ...(baseline ? { baseline } : {}), ...(cut ? { rawHead: true } : {}) });
-  const compSpec = comp.spec.anchorTable || !orig.spec.anchorTable ? comp.spec : { ...comp.spec, anchorTable: keptAnchorTable(orig.spec.anchorTable, keptIdx) };
+  const ppOrig = postprocessForModel(orig.spec, preset, {
+    ...(baseline ? { baseline } : {}),
+    ...(cut ? { rawHead: true } : {}),
+  });
+  const compSpec =
+    comp.spec.anchorTable || !orig.spec.anchorTable
+      ? comp.spec
+      : { ...comp.spec, anchorTable: keptAnchorTable(orig.spec.anchorTable, keptIdx) };
   const featureMaps = orig.spec.levels.map((l) => l.featureMap);
-  return { ppOrig, ppComp: compiledPostprocess({ spec: compSpec, baselineSet: baseline, featureMaps }, preset, kept, cut) };
+  return {
+    ppOrig,
+    ppComp: compiledPostprocess({ spec: compSpec, baselineSet: baseline, featureMaps }, preset, kept, cut),
+  };
 }
 
 /** The original's post-processing input from its outputs `a`; cut: its head maps, per level (none is empty there). */
@@ -462,7 +656,12 @@ function originalInput(orig: AnalyzedModel, a: RunOutputs, cut: boolean): Postpr
       const map = (role: string) => l.convs.find((c) => c.groups.length === 1 && c.groups[0]!.role === role);
       const cls = map('scores');
       const reg = map('boxes');
-      if (!cls || !reg) throw new PrunedetError('E_HEAD_AMBIGUOUS', `level ${i + 1} has no separate score and box convs`, 'compile without --cut-head');
+      if (!cls || !reg)
+        throw new PrunedetError(
+          'E_HEAD_AMBIGUOUS',
+          `level ${i + 1} has no separate score and box convs`,
+          'compile without --cut-head',
+        );
       return { cls: a[cls.node.output().name]!.data, reg: a[reg.node.output().name]!.data };
     }),
   };
@@ -480,17 +679,32 @@ interface PlantedResult {
 }
 
 /** The oracle on planted head outputs (objects on every level that keeps anchors): compiled post-processing of the kept anchors vs the masked original. */
-function checkPlanted(orig: AnalyzedModel, ppOrig: ModelPostprocess, ppComp: ModelPostprocess, k: { kept: number[][]; keptIdx: Int32Array; mask: Uint8Array; cut: boolean }): PlantedResult {
+function checkPlanted(
+  orig: AnalyzedModel,
+  ppOrig: ModelPostprocess,
+  ppComp: ModelPostprocess,
+  k: { kept: number[][]; keptIdx: Int32Array; mask: Uint8Array; cut: boolean },
+): PlantedResult {
   const out: PlantedResult = { count: 0, detections: 0, perLevel: ppOrig.levels.map(() => 0), inputs: [] };
   const form = k.cut ? 'per-level' : referenceInputForm(orig.spec);
   PLANTED_SEEDS.forEach((seed, s) => {
     const x = plantedInput(ppOrig, orig.spec, k.kept, seed, form);
     if (!x) return;
-    const want = postprocess(ppOrig.spec, x, { anchors: ppOrig.anchors, levels: ppOrig.levels, numClasses: ppOrig.numClasses, suppressed: k.mask });
+    const want = postprocess(ppOrig.spec, x, {
+      anchors: ppOrig.anchors,
+      levels: ppOrig.levels,
+      numClasses: ppOrig.numClasses,
+      suppressed: k.mask,
+    });
     const gathered = gatherKept(x, k.keptIdx, ppOrig, k.kept);
-    const got = postprocess(ppComp.spec, gathered, { anchors: ppComp.anchors, levels: ppComp.levels, numClasses: ppComp.numClasses });
+    const got = postprocess(ppComp.spec, gathered, {
+      anchors: ppComp.anchors,
+      levels: ppComp.levels,
+      numClasses: ppComp.numClasses,
+    });
     const d = diffDetections(got, want, (an) => k.keptIdx[an]!);
-    if (d && !out.first) out.first = `planted head outputs #${s}, original anchor ${d.anchor}: the compiled post-processing differs from the oracle: ${d.detail}`;
+    if (d && !out.first)
+      out.first = `planted head outputs #${s}, original anchor ${d.anchor}: the compiled post-processing differs from the oracle: ${d.detail}`;
     out.count++;
     out.detections += want.length;
     detectionsPerLevel([want], ppOrig.levels).forEach((c, l) => (out.perLevel[l]! += c));
@@ -505,17 +719,50 @@ function elementReport(w: WorstElement, names: string[], anchorOf: AnchorOf): El
 }
 
 /** (c): the C module against the reference on the compiled side's inputs, bit for bit. */
-function checkC(o: VerifyOptions, report: CompileReport, pp: ModelPostprocess | undefined, inputs: PostprocessInput[], names: string[]): CCheck {
+function checkC(
+  o: VerifyOptions,
+  report: CompileReport,
+  pp: ModelPostprocess | undefined,
+  inputs: PostprocessInput[],
+  names: string[],
+): CCheck {
   const files = cModuleFiles(report);
-  if (!files) return { status: 'skipped', reason: 'compile emitted no C module (compile --emit c --postprocess PRESET writes one)', runs: 0, detections: 0 };
+  if (!files)
+    return {
+      status: 'skipped',
+      reason: 'compile emitted no C module (compile --emit c --postprocess PRESET writes one)',
+      runs: 0,
+      detections: 0,
+    };
   if (o.skipC) return { status: 'skipped', reason: 'C module not checked (--skip-c)', runs: 0, detections: 0 };
-  if (!pp) return { status: 'inconclusive', reason: 'no post-processing preset to run the C module against: pass --postprocess PRESET', runs: 0, detections: 0 };
-  if (!hasGcc()) return { status: 'inconclusive', reason: 'gcc is not on PATH, so the emitted C module was not built: install gcc (Debian: apt-get install gcc), or pass --skip-c to verify without it', runs: 0, detections: 0 };
+  if (!pp)
+    return {
+      status: 'inconclusive',
+      reason: 'no post-processing preset to run the C module against: pass --postprocess PRESET',
+      runs: 0,
+      detections: 0,
+    };
+  if (!hasGcc())
+    return {
+      status: 'inconclusive',
+      reason:
+        'gcc is not on PATH, so the emitted C module was not built: install gcc (Debian: apt-get install gcc), or pass --skip-c to verify without it',
+      runs: 0,
+      detections: 0,
+    };
   const input = report.postprocess!.input as 'concat' | 'per-level';
-  const shape: CModuleShape = { prefix: report.postprocess!.symbolPrefix as string, files, input, numClasses: pp.numClasses, levels: pp.levels };
+  const shape: CModuleShape = {
+    prefix: report.postprocess!.symbolPrefix as string,
+    files,
+    input,
+    numClasses: pp.numClasses,
+    levels: pp.levels,
+  };
   const cap = (report.postprocess!.candidateCap as number | undefined) ?? candidateCapFor(pp);
   const ctx = { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses, candidateCap: cap };
-  const refs = inputs.map((x) => postprocess(pp.spec, x.form === input ? x : asModuleReads(flattenForC(x), input, pp), ctx));
+  const refs = inputs.map((x) =>
+    postprocess(pp.spec, x.form === input ? x : asModuleReads(flattenForC(x), input, pp), ctx),
+  );
   const runner = buildRunner(o.outDir, shape);
   try {
     const got = runRunner(runner, shape, inputs.map(flattenForC)).detections;
@@ -528,10 +775,16 @@ function checkC(o: VerifyOptions, report: CompileReport, pp: ModelPostprocess | 
     });
     const flags = ['gcc', ...BASE_CFLAGS].join(' ');
     if (first) return { status: 'fail', reason: first, runs: inputs.length, detections: count, flags };
-    if (count === 0) return { status: 'inconclusive', reason: `the C module ran on ${inputs.length} inputs but produced no detection to compare: pass --images with objects the model detects`, runs: inputs.length, detections: 0, flags };
+    if (count === 0)
+      return {
+        status: 'inconclusive',
+        reason: `the C module ran on ${inputs.length} inputs but produced no detection to compare: pass --images with objects the model detects`,
+        runs: inputs.length,
+        detections: 0,
+        flags,
+      };
     return { status: 'pass', runs: inputs.length, detections: count, flags };
   } finally {
     runner.dispose();
   }
 }
-

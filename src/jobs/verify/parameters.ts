@@ -26,7 +26,10 @@ export interface ParameterCheck {
 
 /** The sliced convs of a pair: the head conv and its conv feeders, compiled with original (same position in the chain). */
 export function slicedConvs(p: SlicedConvPair): [Node, Node][] {
-  const feeders = p.comp.feeders.length === p.orig.feeders.length ? p.comp.feeders.map((f, i) => [f, p.orig.feeders[i]!] as [Node, Node]) : [];
+  const feeders =
+    p.comp.feeders.length === p.orig.feeders.length
+      ? p.comp.feeders.map((f, i) => [f, p.orig.feeders[i]!] as [Node, Node])
+      : [];
   return [...feeders.filter(([c]) => c.opType === 'Conv'), [p.comp.node, p.orig.node]];
 }
 

@@ -121,7 +121,14 @@ export interface VerifyResult {
 
 /** The verdict over the checks: mismatch if one failed, else inconclusive if one is, else equivalent; with its line. */
 export function verdict(checks: readonly CheckBase[]): { status: Status; exitCode: number; advice?: string } {
-  const status: Status = checks.some((c) => c.status === 'fail') ? 'mismatch' : checks.some((c) => c.status === 'inconclusive') ? 'inconclusive' : 'equivalent';
-  const advice = status === 'equivalent' ? undefined : checks.find((c) => c.status === (status === 'mismatch' ? 'fail' : 'inconclusive'))!.reason;
+  const status: Status = checks.some((c) => c.status === 'fail')
+    ? 'mismatch'
+    : checks.some((c) => c.status === 'inconclusive')
+      ? 'inconclusive'
+      : 'equivalent';
+  const advice =
+    status === 'equivalent'
+      ? undefined
+      : checks.find((c) => c.status === (status === 'mismatch' ? 'fail' : 'inconclusive'))!.reason;
   return { status, exitCode: VERIFY_EXIT[status], ...(advice ? { advice } : {}) };
 }

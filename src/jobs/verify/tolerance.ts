@@ -31,7 +31,16 @@ import type { Graph, Node, Value } from '../../ir/graph';
 import type { ShapeResult } from '../../shape/infer';
 import type { RoundingChange } from '../../pipeline';
 import { nodesFor, type Region } from '../../detector/region';
-import { LayoutEvalError, UNARY, broadcastShape, broadcastTo, evalNode, input as regionInput, type Arr, type EvalContext } from '../../detector/layout-eval';
+import {
+  LayoutEvalError,
+  UNARY,
+  broadcastShape,
+  broadcastTo,
+  evalNode,
+  input as regionInput,
+  type Arr,
+  type EvalContext,
+} from '../../detector/layout-eval';
 
 /** float32 unit roundoff. */
 export const U = 2 ** -24;
@@ -48,9 +57,35 @@ export function dotUlps(n: number): number {
 
 /** Ops that move, select or clamp values: no rounding, 1-Lipschitz. */
 const MOVES = new Set([
-  'Identity', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Transpose', 'Concat', 'Slice', 'Split', 'Gather', 'Expand',
-  'Tile', 'Pad', 'MaxPool', 'GlobalMaxPool', 'Relu', 'Clip', 'Max', 'Min', 'Abs', 'Neg', 'Dropout', 'Cast',
-  'DepthToSpace', 'SpaceToDepth', 'ReduceMax', 'ReduceMin', 'Shape', 'Size',
+  'Identity',
+  'Reshape',
+  'Flatten',
+  'Squeeze',
+  'Unsqueeze',
+  'Transpose',
+  'Concat',
+  'Slice',
+  'Split',
+  'Gather',
+  'Expand',
+  'Tile',
+  'Pad',
+  'MaxPool',
+  'GlobalMaxPool',
+  'Relu',
+  'Clip',
+  'Max',
+  'Min',
+  'Abs',
+  'Neg',
+  'Dropout',
+  'Cast',
+  'DepthToSpace',
+  'SpaceToDepth',
+  'ReduceMax',
+  'ReduceMin',
+  'Shape',
+  'Size',
 ]);
 /** Ops whose result's error combines both operands' errors. */
 const SUMS = new Set(['Add', 'Sub', 'Sum', 'Mul', 'Div', 'Mean']);
@@ -92,7 +127,9 @@ function fanIn(node: Node, shapes: ShapeResult): number | undefined {
     case 'LRN': {
       const i = dims(0);
       const o = shapes.shape(node.outputs[0]);
-      return i && o && o.every((d) => typeof d === 'number') ? Math.max(1, prod(i) / Math.max(1, prod(o as number[]))) : 1;
+      return i && o && o.every((d) => typeof d === 'number')
+        ? Math.max(1, prod(i) / Math.max(1, prod(o as number[])))
+        : 1;
     }
     default:
       return undefined;
@@ -146,7 +183,9 @@ export class RoundingPlan {
   }
 
   private inputS2(node: Node): number {
-    const ins = node.inputs.map((v) => (v ? (this.s2.get(v) ?? (this.foldedConsts.has(v) ? CONSTANT_FOLD_ULPS ** 2 : 0)) : 0));
+    const ins = node.inputs.map((v) =>
+      v ? (this.s2.get(v) ?? (this.foldedConsts.has(v) ? CONSTANT_FOLD_ULPS ** 2 : 0)) : 0,
+    );
     return SUMS.has(node.opType) ? ins.reduce((a, b) => a + b, 0) : Math.max(0, ...ins);
   }
 
@@ -188,8 +227,19 @@ export class RoundingPlan {
     const bn = this.changes.filter((c) => c.how === 'batchnorm-folded' && reaches(c.value)).length;
     const fc = this.changes.filter((c) => c.how === 'constant-folded' && reaches(c.value)).length;
     const sl = this.sliced.filter((n) => !up || up.has(n.output())).length;
-    return [sl ? `prune-anchors sliced ${sl} conv${sl === 1 ? '' : 's'} (the runtime may sum the kept channels in another order)` : '', bn ? `fold-batchnorm re-rounded ${bn} conv${bn === 1 ? '' : 's'}` : '', fc ? `fold-constants computed ${fc} float value${fc === 1 ? '' : 's'}` : '', this.unresolved ? `${this.unresolved} renamed later (every conv counted)` : '', this.unrecorded.length ? `${this.unrecorded.join(', ')} recorded no rounding changes (report.json of an older prunedet: every conv counted)` : '']
-      .filter(Boolean).join(', ');
+    return [
+      sl
+        ? `prune-anchors sliced ${sl} conv${sl === 1 ? '' : 's'} (the runtime may sum the kept channels in another order)`
+        : '',
+      bn ? `fold-batchnorm re-rounded ${bn} conv${bn === 1 ? '' : 's'}` : '',
+      fc ? `fold-constants computed ${fc} float value${fc === 1 ? '' : 's'}` : '',
+      this.unresolved ? `${this.unresolved} renamed later (every conv counted)` : '',
+      this.unrecorded.length
+        ? `${this.unrecorded.join(', ')} recorded no rounding changes (report.json of an older prunedet: every conv counted)`
+        : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
   }
 }
 
@@ -250,7 +300,12 @@ type Tapped = Record<string, { data: Float32Array; dims: readonly number[] }>;
  * activations it reads (`orig` undefined: the original's are not comparable, and step 1's budget stands in for the
  * difference); undefined when its weights are not constants (the user gives --atol/--rtol).
  */
-export function headConvTolerance(plan: RoundingPlan, h: HeadInput, comp: Float32Array, orig: Float32Array | undefined): Float64Array | undefined {
+export function headConvTolerance(
+  plan: RoundingPlan,
+  h: HeadInput,
+  comp: Float32Array,
+  orig: Float32Array | undefined,
+): Float64Array | undefined {
   const w = h.conv.inputs[1]?.constant();
   if (!w) return undefined;
   const cout = w.dims[0]!;
@@ -316,7 +371,11 @@ export class ToleranceModel {
   ) {
     this.heads = region.boundaries
       .filter((b) => b.kind === 'conv' && plan.differs(b.node!))
-      .map((b) => ({ conv: b.node!, value: b.node!.inputs[0]!, ...(inputMap(b.node!) ? { map: inputMap(b.node!)! } : {}) }));
+      .map((b) => ({
+        conv: b.node!,
+        value: b.node!.inputs[0]!,
+        ...(inputMap(b.node!) ? { map: inputMap(b.node!)! } : {}),
+      }));
   }
 
   /** Whether every output is bit for bit (no rounding change reaches any of the region's inputs). */
@@ -333,7 +392,9 @@ export class ToleranceModel {
     const heads = this.region.boundaries.filter((b) => reads.has(b.value) && this.plan.budget(b.value) > 0);
     if (heads.length === 0) return undefined;
     const ops = [...new Set(nodes.map((n) => n.opType).filter((t) => !MOVES.has(t)))];
-    const at = heads.some((b) => b.kind === 'conv') ? 'per head-conv channel, ‖W‖₁·(input difference + rounding)' : "from the head values' budget";
+    const at = heads.some((b) => b.kind === 'conv')
+      ? 'per head-conv channel, ‖W‖₁·(input difference + rounding)'
+      : "from the head values' budget";
     return `${this.plan.describe([o])}: ${at}${ops.length ? `, through ${ops.join(', ')}` : ''}`;
   }
 
@@ -360,7 +421,16 @@ export class ToleranceModel {
       let X = 0;
       for (const v of want.data) X = Math.max(X, Math.abs(v));
       const ulps = LAMBDA * this.plan.budget(h.value);
-      return [{ value: h.value.name, got: got.data, want: want.data, index: (i: number) => (map ? map[Math.floor(i / per)]! * per + (i % per) : i), tolerance: ulps * U * X, ulps }];
+      return [
+        {
+          value: h.value.name,
+          got: got.data,
+          want: want.data,
+          index: (i: number) => (map ? map[Math.floor(i / per)]! * per + (i % per) : i),
+          tolerance: ulps * U * X,
+          ulps,
+        },
+      ];
     });
   }
 
@@ -384,7 +454,16 @@ export class ToleranceModel {
         const h = this.heads.find((x) => x.conv === b.node);
         const x = h ? comp[h.value.name] : undefined;
         const xo = h ? orig[h.value.name] : undefined;
-        const tol = !h ? new Float64Array(shape[1] ?? 1) : x ? headConvTolerance(this.plan, h, x.data, xo && (h.map || xo.data.length === x.data.length) ? xo.data : undefined) : undefined;
+        const tol = !h
+          ? new Float64Array(shape[1] ?? 1)
+          : x
+            ? headConvTolerance(
+                this.plan,
+                h,
+                x.data,
+                xo && (h.map || xo.data.length === x.data.length) ? xo.data : undefined,
+              )
+            : undefined;
         if (!tol) {
           failed.set(b.value, `head conv ${b.node!.label()} has no constant weights to derive a tolerance from`);
           continue;
@@ -414,7 +493,8 @@ export class ToleranceModel {
         node.outputs.forEach((o, i) => o && radii.set(o, rs?.[i]));
       } catch (e) {
         if (!(e instanceof LayoutEvalError)) throw e;
-        for (const o of node.outputs) if (o) failed.set(o, `cannot follow the tolerance through ${node.label()}: ${e.message}`);
+        for (const o of node.outputs)
+          if (o) failed.set(o, `cannot follow the tolerance through ${node.label()}: ${e.message}`);
       }
     }
     for (const o of this.outputs) {
@@ -454,7 +534,12 @@ function propagate(ctx: EvalContext, node: Node, radii: Map<Value, Arr | undefin
   };
   const bin = (f: (a: number, b: number, ra: number, rb: number) => number) => {
     const shape = broadcastShape(val(0).shape, val(1).shape);
-    const [A, B, RA, RB] = [broadcastTo('value', val(0), shape), broadcastTo('value', val(1), shape), broadcastTo('value', rad(0), shape), broadcastTo('value', rad(1), shape)];
+    const [A, B, RA, RB] = [
+      broadcastTo('value', val(0), shape),
+      broadcastTo('value', val(1), shape),
+      broadcastTo('value', rad(0), shape),
+      broadcastTo('value', rad(1), shape),
+    ];
     for (let i = 0; i < n; i++) r[i] = f(A.data[i]!, B.data[i]!, RA.data[i]!, RB.data[i]!);
   };
   switch (op) {
@@ -478,11 +563,15 @@ function propagate(ctx: EvalContext, node: Node, radii: Map<Value, Arr | undefin
       rounding(ELEMENTWISE_ULPS);
       break;
     case 'Div':
-      bin((a, b, ra, rb) => (Math.abs(b) > rb ? (Math.abs(a) * rb + Math.abs(b) * ra) / (Math.abs(b) * (Math.abs(b) - rb)) : Infinity));
+      bin((a, b, ra, rb) =>
+        Math.abs(b) > rb ? (Math.abs(a) * rb + Math.abs(b) * ra) / (Math.abs(b) * (Math.abs(b) - rb)) : Infinity,
+      );
       rounding(ELEMENTWISE_ULPS);
       break;
     case 'Pow':
-      bin((a, b, ra, rb) => (rb > 0 || (a - ra < 0 && !Number.isInteger(b)) ? Infinity : monotoneRadius((x) => x ** b, a, ra)));
+      bin((a, b, ra, rb) =>
+        rb > 0 || (a - ra < 0 && !Number.isInteger(b)) ? Infinity : monotoneRadius((x) => x ** b, a, ra),
+      );
       rounding(4);
       break;
     case 'Softmax':

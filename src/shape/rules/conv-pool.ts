@@ -35,7 +35,8 @@ function windowOut(size: Dim, i: number, s: Spatial, ceilMode: boolean, ctx: Rul
 export const conv: ShapeRule = (ins, ctx) => {
   const x = shapeOf(ins, 0, 'input X');
   const w = shapeOf(ins, 1, 'weight W');
-  if (x.length < 3 || w.length !== x.length) throw new ShapeRuleError(`Conv input rank ${x.length} and weight rank ${w.length} do not match`);
+  if (x.length < 3 || w.length !== x.length)
+    throw new ShapeRuleError(`Conv input rank ${x.length} and weight rank ${w.length} do not match`);
   const kernel = ctx.node.getInts('kernel_shape') ?? w.slice(2).map((d) => (typeof d === 'number' ? d : NaN));
   if (kernel.some((d) => Number.isNaN(d))) throw new ShapeRuleError('kernel shape unknown');
   const s = spatialAttrs(ctx, kernel);

@@ -1,7 +1,16 @@
 // Shape rules for ops whose output has the input's shape or a broadcast of several inputs, with value propagation
 // for the small integer arithmetic exporters put in shape computations.
 import { DataType } from '../../ir/dtype';
-import { broadcast, numbersOf, numel, shapeOf, ShapeRuleError, type Dim, type ShapeRule, type TensorInfo } from '../types';
+import {
+  broadcast,
+  numbersOf,
+  numel,
+  shapeOf,
+  ShapeRuleError,
+  type Dim,
+  type ShapeRule,
+  type TensorInfo,
+} from '../types';
 
 /** Output = input 0 (type and shape). Values pass through for Identity-like ops. */
 export const sameAsInput: ShapeRule = (ins) => {
@@ -27,7 +36,8 @@ export const batchNorm: ShapeRule = (ins, ctx) => {
   const x = ins[0];
   if (!x) throw new ShapeRuleError('input 0 missing');
   const outs: TensorInfo[] = [{ dtype: x.dtype, shape: x.shape && [...x.shape] }];
-  for (let i = 1; i < ctx.node.outputs.length; i++) outs.push({ dtype: x.dtype, shape: x.shape ? [x.shape[1]!] : undefined });
+  for (let i = 1; i < ctx.node.outputs.length; i++)
+    outs.push({ dtype: x.dtype, shape: x.shape ? [x.shape[1]!] : undefined });
   return outs;
 };
 

@@ -5,7 +5,8 @@ import { broadcast, normAxis, numbersOf, shapeOf, ShapeRuleError, type Dim, type
 export const gemm: ShapeRule = (ins, ctx) => {
   const a = shapeOf(ins, 0, 'A');
   const b = shapeOf(ins, 1, 'B');
-  if (a.length !== 2 || b.length !== 2) throw new ShapeRuleError(`Gemm needs 2-d inputs, got ranks ${a.length} and ${b.length}`);
+  if (a.length !== 2 || b.length !== 2)
+    throw new ShapeRuleError(`Gemm needs 2-d inputs, got ranks ${a.length} and ${b.length}`);
   const m = ctx.node.getInt('transA', 0) ? a[1]! : a[0]!;
   const n = ctx.node.getInt('transB', 0) ? b[0]! : b[1]!;
   return [{ dtype: ins[0]!.dtype, shape: [m, n] }];
@@ -30,12 +31,17 @@ export const topk: ShapeRule = (ins, ctx) => {
   const axis = normAxis(ctx.node.getInt('axis', -1), x.length);
   const k = ctx.node.getInt('k') ?? numbersOf(ins[1])?.[0];
   const shape = x.map((d, i) => (i === axis ? (k ?? ctx.fresh()) : d));
-  return [{ dtype: ins[0]!.dtype, shape }, { dtype: DataType.INT64, shape: [...shape] }];
+  return [
+    { dtype: ins[0]!.dtype, shape },
+    { dtype: DataType.INT64, shape: [...shape] },
+  ];
 };
 
 export const nonMaxSuppression: ShapeRule = (_ins, ctx) => [{ dtype: DataType.INT64, shape: [ctx.fresh(), 3] }];
 
-export const nonZero: ShapeRule = (ins, ctx) => [{ dtype: DataType.INT64, shape: [shapeOf(ins, 0).length, ctx.fresh()] }];
+export const nonZero: ShapeRule = (ins, ctx) => [
+  { dtype: DataType.INT64, shape: [shapeOf(ins, 0).length, ctx.fresh()] },
+];
 
 /** GatherND: indices [..., q] pick slices of data's first batch_dims + q axes. */
 export const gatherNd: ShapeRule = (ins, ctx) => {
@@ -50,15 +56,21 @@ export const gatherNd: ShapeRule = (ins, ctx) => {
 /** GatherElements: the output has the indices' shape. */
 export const gatherElements: ShapeRule = (ins) => [{ dtype: ins[0]!.dtype, shape: [...shapeOf(ins, 1, 'indices')] }];
 
-interface BranchOutput { type?: { tensor_type?: { elem_type?: number; shape?: { dim?: { dim_value?: number | bigint }[] } } } }
+interface BranchOutput {
+  type?: { tensor_type?: { elem_type?: number; shape?: { dim?: { dim_value?: number | bigint }[] } } };
+}
 
 /** If: each output as the then-branch declares it (sizes it leaves open become fresh symbols). */
 export const ifRule: ShapeRule = (_ins, ctx) => {
   const branch = ctx.node.attr('then_branch')?.value;
-  const outs = ((branch?.type === 'opaque' ? (branch.value.g as { output?: BranchOutput[] } | undefined) : undefined)?.output ?? []);
+  const outs =
+    (branch?.type === 'opaque' ? (branch.value.g as { output?: BranchOutput[] } | undefined) : undefined)?.output ?? [];
   return ctx.node.outputs.map((_, i) => {
     const t = outs[i]?.type?.tensor_type;
     const dims = t?.shape?.dim;
-    return { dtype: Number(t?.elem_type ?? 1), ...(dims ? { shape: dims.map((d) => (d.dim_value !== undefined ? Number(d.dim_value) : ctx.fresh())) } : {}) };
+    return {
+      dtype: Number(t?.elem_type ?? 1),
+      ...(dims ? { shape: dims.map((d) => (d.dim_value !== undefined ? Number(d.dim_value) : ctx.fresh())) } : {}),
+    };
   });
 };

@@ -2,8 +2,18 @@
 // the values of the small int64 tensors exporters compute shapes with.
 import { DataType } from '../../ir/dtype';
 import {
-  MAX_TRACKED_ELEMENTS, broadcast, normAxis, numbersOf, numel, shapeOf, sliceArgs, ShapeRuleError,
-  type Dim, type RuleContext, type ShapeRule, type TensorInfo,
+  MAX_TRACKED_ELEMENTS,
+  broadcast,
+  normAxis,
+  numbersOf,
+  numel,
+  shapeOf,
+  sliceArgs,
+  ShapeRuleError,
+  type Dim,
+  type RuleContext,
+  type ShapeRule,
+  type TensorInfo,
 } from '../types';
 
 const BIG = 2 ** 31;
@@ -13,7 +23,12 @@ function withValue(info: TensorInfo, value: Dim[] | undefined): TensorInfo {
 }
 
 /** Axes/values given either as an attribute (old opsets) or as input `i` (new opsets). */
-function attrOrInput(ctx: RuleContext, ins: (TensorInfo | undefined)[], attr: string, i: number): number[] | undefined | 'unknown' {
+function attrOrInput(
+  ctx: RuleContext,
+  ins: (TensorInfo | undefined)[],
+  attr: string,
+  i: number,
+): number[] | undefined | 'unknown' {
   const a = ctx.node.getInts(attr);
   if (a) return a;
   if (!ins[i]) return undefined;
@@ -49,9 +64,18 @@ function symProduct(dims: Dim[]): { num: number; syms: string[] } {
 export const reshape: ShapeRule = (ins, ctx) => {
   const x = shapeOf(ins, 0);
   const target = ins[1]?.value ?? ctx.node.getInts('shape');
-  if (!target) return [{ dtype: ins[0]!.dtype, shape: ins[1]?.shape && typeof ins[1].shape[0] === 'number' ? Array.from({ length: ins[1].shape[0] }, () => ctx.fresh()) : undefined }];
+  if (!target)
+    return [
+      {
+        dtype: ins[0]!.dtype,
+        shape:
+          ins[1]?.shape && typeof ins[1].shape[0] === 'number'
+            ? Array.from({ length: ins[1].shape[0] }, () => ctx.fresh())
+            : undefined,
+      },
+    ];
   const allowZero = ctx.node.getInt('allowzero', 0) === 1;
-  const out: Dim[] = target.map((t, i) => (t === 0 && !allowZero ? x[i] ?? 0 : t));
+  const out: Dim[] = target.map((t, i) => (t === 0 && !allowZero ? (x[i] ?? 0) : t));
   const minus = out.findIndex((d) => d === -1);
   if (minus >= 0) {
     const whole = symProduct(x);
@@ -64,7 +88,8 @@ export const reshape: ShapeRule = (ins, ctx) => {
       else left.splice(k, 1);
     }
     if (ok && left.length === 0 && rest.num !== 0) {
-      if (whole.num % rest.num !== 0) throw new ShapeRuleError(`cannot reshape [${x.join(',')}] to [${target.join(',')}]`);
+      if (whole.num % rest.num !== 0)
+        throw new ShapeRuleError(`cannot reshape [${x.join(',')}] to [${target.join(',')}]`);
       out[minus] = whole.num / rest.num;
     } else if (ok && left.length === 1 && rest.num === whole.num) {
       out[minus] = left[0]!;
@@ -93,7 +118,10 @@ export const flatten: ShapeRule = (ins, ctx) => {
 
 export const transpose: ShapeRule = (ins, ctx) => {
   const x = shapeOf(ins, 0);
-  const perm = ctx.node.getInts('perm', x.map((_, i) => x.length - 1 - i));
+  const perm = ctx.node.getInts(
+    'perm',
+    x.map((_, i) => x.length - 1 - i),
+  );
   if (perm.length !== x.length) throw new ShapeRuleError(`perm [${perm.join(',')}] does not match rank ${x.length}`);
   return [{ dtype: ins[0]!.dtype, shape: perm.map((p) => x[p]!) }];
 };
@@ -190,12 +218,17 @@ export const split: ShapeRule = (ins, ctx) => {
   let sizes = attrOrInput(ctx, ins, 'split', 1);
   if (sizes === 'unknown') return ctx.node.outputs.map(() => ({ dtype: ins[0]!.dtype }));
   if (!sizes) {
-    if (typeof d !== 'number') return ctx.node.outputs.map(() => ({ dtype: ins[0]!.dtype, shape: x.map((e, i) => (i === axis ? ctx.fresh() : e)) }));
+    if (typeof d !== 'number')
+      return ctx.node.outputs.map(() => ({
+        dtype: ins[0]!.dtype,
+        shape: x.map((e, i) => (i === axis ? ctx.fresh() : e)),
+      }));
     const each = Math.ceil(d / n);
     sizes = Array.from({ length: n }, (_, i) => Math.max(0, Math.min(each, d - i * each)));
   }
   if (sizes.length !== n) throw new ShapeRuleError(`split has ${sizes.length} sizes for ${n} outputs`);
-  if (typeof d === 'number' && sizes.reduce((a, b) => a + b, 0) !== d) throw new ShapeRuleError(`split sizes [${sizes.join(',')}] do not add up to ${d}`);
+  if (typeof d === 'number' && sizes.reduce((a, b) => a + b, 0) !== d)
+    throw new ShapeRuleError(`split sizes [${sizes.join(',')}] do not add up to ${d}`);
   return sizes.map((s) => ({ dtype: ins[0]!.dtype, shape: x.map((e, i) => (i === axis ? s : e)) }));
 };
 
@@ -218,10 +251,24 @@ export const constantOfShape: ShapeRule = (ins, ctx) => {
   const dims = ins[0]?.value;
   const t = ctx.node.getTensor('value');
   const dtype = t?.dataType ?? DataType.FLOAT;
-  if (!dims) return [{ dtype, shape: ins[0]?.shape && typeof ins[0].shape[0] === 'number' ? Array.from({ length: ins[0].shape[0] }, () => ctx.fresh()) : undefined }];
-  const fill = t ? t.numbers()[0] ?? 0 : 0;
+  if (!dims)
+    return [
+      {
+        dtype,
+        shape:
+          ins[0]?.shape && typeof ins[0].shape[0] === 'number'
+            ? Array.from({ length: ins[0].shape[0] }, () => ctx.fresh())
+            : undefined,
+      },
+    ];
+  const fill = t ? (t.numbers()[0] ?? 0) : 0;
   const n = numel(dims);
-  return [withValue({ dtype, shape: dims }, typeof n === 'number' && n <= MAX_TRACKED_ELEMENTS ? new Array(n).fill(fill) : undefined)];
+  return [
+    withValue(
+      { dtype, shape: dims },
+      typeof n === 'number' && n <= MAX_TRACKED_ELEMENTS ? new Array(n).fill(fill) : undefined,
+    ),
+  ];
 };
 
 export const expand: ShapeRule = (ins, ctx) => {
@@ -235,7 +282,12 @@ export const tile: ShapeRule = (ins, ctx) => {
   const x = shapeOf(ins, 0);
   const reps = numbersOf(ins[1]);
   if (!reps) return [{ dtype: ins[0]!.dtype, shape: x.map(() => ctx.fresh()) }];
-  return [{ dtype: ins[0]!.dtype, shape: x.map((d, i) => (typeof d === 'number' ? d * reps[i]! : reps[i] === 1 ? d : ctx.fresh())) }];
+  return [
+    {
+      dtype: ins[0]!.dtype,
+      shape: x.map((d, i) => (typeof d === 'number' ? d * reps[i]! : reps[i] === 1 ? d : ctx.fresh())),
+    },
+  ];
 };
 
 export const pad: ShapeRule = (ins, ctx) => {
@@ -268,7 +320,12 @@ export const resize: ShapeRule = (ins, ctx) => {
     return [{ dtype: ins[0]!.dtype, shape: out }];
   }
   if (!scales || scales.length === 0) return [{ dtype: ins[0]!.dtype, shape: x.map(() => ctx.fresh()) }];
-  return [{ dtype: ins[0]!.dtype, shape: x.map((d, i) => (typeof d === 'number' ? Math.floor(d * scales[i]!) : scales[i] === 1 ? d : ctx.fresh())) }];
+  return [
+    {
+      dtype: ins[0]!.dtype,
+      shape: x.map((d, i) => (typeof d === 'number' ? Math.floor(d * scales[i]!) : scales[i] === 1 ? d : ctx.fresh())),
+    },
+  ];
 };
 
 export const range: ShapeRule = (ins, ctx) => {
@@ -283,6 +340,7 @@ export const depthToSpace: ShapeRule = (ins, ctx) => {
   const [nb, c, h, w] = shapeOf(ins, 0);
   const b = ctx.node.getInt('blocksize', 1);
   const mul = (d: Dim | undefined, f: number): Dim => (typeof d === 'number' ? d * f : ctx.fresh());
-  if (ctx.node.opType === 'DepthToSpace') return [{ dtype: ins[0]!.dtype, shape: [nb!, mul(c, 1 / (b * b)), mul(h, b), mul(w, b)] }];
+  if (ctx.node.opType === 'DepthToSpace')
+    return [{ dtype: ins[0]!.dtype, shape: [nb!, mul(c, 1 / (b * b)), mul(h, b), mul(w, b)] }];
   return [{ dtype: ins[0]!.dtype, shape: [nb!, mul(c, b * b), mul(h, 1 / b), mul(w, 1 / b)] }];
 };
