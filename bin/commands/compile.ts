@@ -17,6 +17,7 @@ interface Args {
   postprocess?: string;
   'cut-head': boolean;
   name?: string;
+  anchors?: string;
   json: boolean;
   debug: boolean;
 }
@@ -75,6 +76,12 @@ export const compileCommand: CommandModule<object, Args> = {
         describe:
           "name of the emitted C module: symbols pd_NAME_, files NAME.c and NAME.h (default: symbols from the model's file name, files postprocess.c/.h)",
       })
+      .option('anchors', {
+        type: 'string',
+        requiresArg: true,
+        describe:
+          '--emit c: table (default: every anchor compiled in) or runtime (generated on demand from per-level strides and kept base anchors, bit-identical, a few hundred bytes)',
+      })
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
       .check((a) => {
         if (a.config === undefined && a.remove === undefined) throw new Error('give --config FILE or --remove LIST');
@@ -115,6 +122,7 @@ export const compileCommand: CommandModule<object, Args> = {
           : {}),
         ...(argv.postprocess ? { postprocess: argv.postprocess } : {}),
         ...(argv.name !== undefined ? { name: String(argv.name) } : {}),
+        ...(argv.anchors !== undefined ? { anchors: String(argv.anchors) } : {}),
       });
       emit(argv.json, r, () => formatCompile(r, argv.o));
     }, argv.debug),

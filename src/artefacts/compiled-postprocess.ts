@@ -4,6 +4,8 @@ import type { DetectorSpec } from '../detector/spec';
 import type { AnchorSet, FeatureMap } from '../anchors/types';
 import { postprocessForModel, type ModelPostprocess } from '../postprocess/for-model';
 import type { EmitPlan } from '../emit/c/index';
+import type { RuntimeAnchors } from '../anchors/runtime';
+import { PrunedetError } from '../errors';
 
 /** What the compiled model's post-processing is rebuilt from: its detector analysis, baseline anchors and feature maps. */
 export interface CompiledModelFacts {
@@ -48,6 +50,7 @@ export function emitPlanFor(
   banner: EmitPlan['banner'],
   input: EmitPlan['input'],
   imageSize: readonly [number, number],
+  anchorMode: 'table' | 'runtime' = 'table',
 ): EmitPlan {
   const [H, W] = imageSize;
   return {
@@ -59,5 +62,26 @@ export function emitPlanFor(
     numClasses: pp.numClasses,
     anchors: pp.anchors,
     candidateCap: candidateCapFor(pp),
+    ...(anchorMode === 'runtime' ? { runtimeAnchors: runtimeAnchorsFor(pp) } : {}),
   };
+}
+
+/** The generator parameters of `pp` for --anchors runtime; exit 2 when its table came from no generator. */
+export function runtimeAnchorsFor(pp: ModelPostprocess): RuntimeAnchors {
+  if (pp.spec.decoder.type === 'none') {
+    throw new PrunedetError(
+      'E_USAGE',
+      '--anchors runtime: the model decodes its boxes in the graph, so the module reads no anchors',
+      'use --anchors table (the default)',
+    );
+  }
+  const runtime = pp.runtime?.();
+  if (!runtime) {
+    throw new PrunedetError(
+      'E_USAGE',
+      `--anchors runtime: the anchors come from ${pp.anchorSource}, and no anchor generator prunedet knows gives them bit for bit`,
+      'use --anchors table (the default)',
+    );
+  }
+  return runtime;
 }

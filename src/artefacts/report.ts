@@ -28,6 +28,8 @@ export interface CompileOptions {
   cutHead?: boolean;
   /** --name: the C module's name (symbols pd_<name>_, files <name>.c/.h); default: from the model's file name, postprocess.c/.h. */
   name?: string;
+  /** --anchors (with --emit c): table (default) compiles every anchor in; runtime generates them from the generator's parameters. */
+  anchors?: string;
 }
 
 export interface ModelStats {
@@ -72,6 +74,8 @@ export interface PostprocessRecord {
   candidateCap?: number;
   /** --emit c: bytes of the caller's workspace. */
   workspaceBytes?: number;
+  /** --emit c: how the module gets its anchors (--anchors): the compiled-in table, or generated at run time. */
+  anchorMode?: 'table' | 'runtime';
   /** --emit c: the symbol prefix (`pd_<name>_`). */
   symbolPrefix?: string;
   /** --emit c: the module's header and source file names (compile --name sets them). */

@@ -7,6 +7,7 @@ import { PrunedetError } from '../errors';
 import { requireRoles, type DetectorSpec, type OutputBinding } from '../detector/spec';
 import { allGridAnchors, encodeAnchors, keepAnchors, ssdMinSizePriors } from '../anchors/generate';
 import type { AnchorSet, FeatureMap } from '../anchors/types';
+import { firstBitDifference, runtimeAnchorsOf, type RuntimeAnchors } from '../anchors/runtime';
 import { baselineFromMmdetConfig } from '../anchors/config/index';
 import { parsePostprocess } from './presets';
 import type { PostprocessSpec } from './spec';
@@ -25,6 +26,11 @@ export interface ModelPostprocess {
   anchorSource: string;
   /** [h, w] stride of every level as the anchor generator states it (8, not 300 / 38); absent without a generator. */
   strides?: [number, number][];
+  /**
+   * The generator's per-level parameters (kept base anchors, strides, maps, encoding) for --anchors runtime: when a
+   * generator gave the table, or when one reproduces the graph's embedded table bit for bit; else undefined.
+   */
+  runtime?: () => RuntimeAnchors | undefined;
 }
 
 /** Baseline anchor generators shipped with prunedet, by preset (used when the graph embeds no table). */
@@ -106,21 +112,37 @@ export function postprocessForModel(det: DetectorSpec, text: string, o: AnchorOp
   if (det.anchorTable) {
     // the graph's own table (already pruned with the model), in its own units
     const anchors = encodeAnchors(det.anchorTable.xyxy, { format: spec.anchorFormat });
+    // runtime anchors only from a generator that gives this very table, bit for bit
+    const runtime = (): RuntimeAnchors | undefined => {
+      let gen: GeneratedAnchors;
+      try {
+        gen = generatedAnchors(det, presetName, featureMaps, kept, o.baseline);
+      } catch {
+        return undefined;
+      }
+      if (gen.normalize || gen.clamp) return undefined;
+      const same = encodeAnchors(gen.xyxy, { format: spec.anchorFormat });
+      if (firstBitDifference(same, anchors) >= 0) return undefined;
+      return runtimeAnchorsOf(gen.kept, featureMaps, { format: spec.anchorFormat });
+    };
     return {
       spec,
       anchors,
       levels,
       numClasses: det.classes,
       anchorSource: `the graph's constants ${det.anchorTable.constants.join(', ')}`,
+      runtime,
     };
   }
   const gen = generatedAnchors(det, presetName, featureMaps, kept, o.baseline);
-  const anchors = encodeAnchors(gen.xyxy, {
+  const encoding = {
     format: spec.anchorFormat,
     ...(gen.normalize ? { normalizeBy: gen.normalize } : {}),
     clamp: gen.clamp,
-  });
-  return { spec, anchors, levels, numClasses: det.classes, anchorSource: gen.source, strides: gen.strides };
+  };
+  const anchors = encodeAnchors(gen.xyxy, encoding);
+  const runtime = () => runtimeAnchorsOf(gen.kept, featureMaps, encoding);
+  return { spec, anchors, levels, numClasses: det.classes, anchorSource: gen.source, strides: gen.strides, runtime };
 }
 
 export interface GeneratedAnchors {
@@ -133,6 +155,8 @@ export interface GeneratedAnchors {
   source: string;
   /** [h, w] stride of every level, as the generator uses it. */
   strides: [number, number][];
+  /** The generator's set restricted to the kept anchors (what the table tiles). */
+  kept: AnchorSet;
 }
 
 /**
@@ -176,8 +200,10 @@ export function generatedAnchors(
     );
   }
   const strides = set.levels.map((l): [number, number] => [l.stride[1], l.stride[0]]);
+  const keptSet = keepAnchors(set, kept);
   return {
-    xyxy: allGridAnchors(keepAnchors(set, kept), featureMaps),
+    xyxy: allGridAnchors(keptSet, featureMaps),
+    kept: keptSet,
     ...(normalize ? { normalize } : {}),
     clamp,
     source,

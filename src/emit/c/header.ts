@@ -57,6 +57,7 @@ export function describeSpec(L: PlanLayout): string[] {
       : 'no top-k';
   return [
     `decoder:    ${decoder}${d.type === 'none' ? '' : `; anchors ${s.anchorFormat}`}`,
+    ...(d.type === 'none' ? [] : anchorCosts(L)),
     `scores:     ${s.scores} over ${L.numClasses} column(s), ${bg}; labels 0..${L.numLabels - 1}`,
     `candidates: (anchor, label) pairs with score > ${s.scoreThreshold} (strict); ${topk}, then at most ${L.cap} kept`,
     `            (the highest scoring; ties go to the lower anchor index, then the lower label)`,
@@ -65,6 +66,22 @@ export function describeSpec(L: PlanLayout): string[] {
     `NaN:        a NaN score is never a candidate; a candidate whose box input holds a NaN gets NaN coordinates`,
     `            (${s.clip ? 'clipping leaves NaN as NaN; ' : ''}NMS counts a NaN box as overlapping nothing), as in prunedet's reference`,
   ];
+}
+
+/** Where the anchors come from, and what each --anchors mode costs in read-only data (neither needs RAM). */
+function anchorCosts(L: PlanLayout): string[] {
+  const table = L.numAnchors * 16;
+  const bases = L.levels.reduce((n, l) => n + l.a, 0);
+  const runtime = L.levels.length * (16 + 16) + Math.max(bases, 1) * 32;
+  return L.runtimeAnchors
+    ? [
+        `anchors:    generated on demand (--anchors runtime): ${runtime} B of read-only per-level parameters, no RAM;`,
+        `            the compiled-in table would be ${table} B (${L.numAnchors} x 4 floats), bit for bit the same anchors`,
+      ]
+    : [
+        `anchors:    compiled-in table (--anchors table): ${table} B of read-only data (${L.numAnchors} x 4 floats), no RAM;`,
+        `            --anchors runtime would hold ${runtime} B of per-level parameters instead (same anchors, bit for bit)`,
+      ];
 }
 
 function emitGuardOpen(w: CodeWriter, L: PlanLayout): void {

@@ -12,6 +12,7 @@ import {
   type PostprocessSpec,
 } from '../../postprocess/spec';
 import { cNames, type CNames } from './names';
+import { firstBitDifference, runtimeCenters, type RuntimeAnchors } from '../../anchors/runtime';
 
 export interface EmitPlan {
   /** Symbol stem; sanitised to [a-z0-9_]: functions pd_<name>_, macros PD_<NAME>_. */
@@ -30,6 +31,11 @@ export interface EmitPlan {
   anchors: Float32Array;
   /** Most candidates the workspace holds before NMS (>= preNmsTopK when that is set). */
   candidateCap: number;
+  /**
+   * --anchors runtime: generate each anchor from these per-level parameters instead of compiling in the table (whose
+   * values they must reproduce bit for bit; layoutPlan checks). Absent: the table (--anchors table).
+   */
+  runtimeAnchors?: RuntimeAnchors;
 }
 
 /** Bytes of one workspace candidate: a 64-bit rank key (score bits, anchor * labels + label). */
@@ -96,10 +102,28 @@ export interface PlanLayout {
   bar: { score: number[]; reject: number[] };
   /** Center-size anchor rows (cx, cy, w, h) as the C table holds them; undefined for decoder none. */
   centers: Float32Array | undefined;
+  /** --anchors runtime: the parameters anchor_at() generates the rows from (proven equal to `centers`). */
+  runtimeAnchors: RuntimeAnchors | undefined;
 }
 
 function fail(what: string, hint: string): never {
   throw new PrunedetError('E_POSTPROCESS', `C emit plan: ${what}`, hint);
+}
+
+/** --anchors runtime must give the table's anchors bit for bit, level by level; else the plan cannot be emitted. */
+function checkRuntimeAnchors(plan: EmitPlan, r: RuntimeAnchors, centers: Float32Array | undefined): void {
+  if (!centers)
+    fail('--anchors runtime, but the boxes arrive decoded: the module reads no anchors', 'use --anchors table');
+  const shapes = r.levels.map((l) => `${l.h}x${l.w}x${l.base.length}`).join(',');
+  const want = plan.levels.map((l) => `${l.h}x${l.w}x${l.anchorsPerLocation}`).join(',');
+  if (shapes !== want) fail(`runtime anchor levels ${shapes} do not match the plan's ${want}`, 'use --anchors table');
+  const bad = firstBitDifference(runtimeCenters(r), centers);
+  if (bad >= 0) {
+    fail(
+      `anchor ${Math.floor(bad / 4)} generated at run time differs from the table's (value ${bad % 4})`,
+      'use --anchors table',
+    );
+  }
 }
 
 function isCount(v: unknown): v is number {
@@ -133,6 +157,8 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
       `anchor table has ${plan.anchors.length} values, expected ${numAnchors} x 4`,
       'pass the anchors of the kept levels in level order',
     );
+  const centers = spec.decoder.type === 'none' ? undefined : anchorsCenterSize(plan.anchors, spec.anchorFormat);
+  if (plan.runtimeAnchors) checkRuntimeAnchors(plan, plan.runtimeAnchors, centers);
   if (!isCount(plan.candidateCap) || plan.candidateCap < 1)
     fail(`candidateCap is ${plan.candidateCap}`, 'use a whole number >= 1');
   const numLabels = foregroundCount(spec, plan.numClasses);
@@ -219,6 +245,7 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
     iouThreshold: f32(spec.iouThreshold),
     reject: rejectBound(thr),
     bar: spec.scores === 'probabilities' ? { score: [], reject: [] } : barBounds(thr, rejectBound),
-    centers: spec.decoder.type === 'none' ? undefined : anchorsCenterSize(plan.anchors, spec.anchorFormat),
+    centers,
+    runtimeAnchors: plan.runtimeAnchors,
   };
 }

@@ -1,6 +1,7 @@
 // postprocess.c: constant tables (anchors, levels) and the run function that streams over the anchors and calls the
 // stages from stages.ts. One emitX(writer, layout) per section, called in order by emitSource.
 import { bannerText } from './banner';
+import { PrunedetError } from '../../errors';
 import { cFileNames } from './names';
 import { cFloat } from './floats';
 import { EXP_CONST } from '../../postprocess/float32';
@@ -158,10 +159,106 @@ function emitLevelTables(w: CodeWriter, L: PlanLayout): void {
   w.line();
 }
 
+/**
+ * --anchors runtime: anchor_at(n, c) instead of the table. Per level the map width, anchors per location, first base
+ * anchor and stride; the kept base anchors as doubles (exact literals). The arithmetic is the table's, operation for
+ * operation (src/anchors/runtime.ts runtimeCenters), so c is the table row bit for bit.
+ */
+function emitRuntimeAnchors(w: CodeWriter, L: PlanLayout): void {
+  const loc = L.names.local;
+  const r = L.runtimeAnchors!;
+  const enc = r.encoding;
+  const [nw, nh] = enc.normalizeBy ?? [1, 1];
+  const dbl = (v: number, what: string): string => {
+    if (!Number.isFinite(v))
+      throw new PrunedetError('E_POSTPROCESS', `--anchors runtime: ${what} is ${v}`, 'use --anchors table');
+    const s = String(v);
+    return /[.e]/.test(s) ? s : `${s}.0`;
+  };
+  const firsts: number[] = [];
+  let nb = 0;
+  for (const l of r.levels) {
+    firsts.push(nb);
+    nb += l.base.length;
+  }
+  w.comment(
+    'Anchors generated on demand (--anchors runtime), bit for bit the rows a compiled-in table would hold: per level',
+    '(offset, map width, anchors per location, first base anchor), the stride (x, y) and the kept base anchors (x1, y1,',
+    'x2, y2 pixels) in double. x1 = (float)(base + x * stride) in double, as the generator does; then',
+    enc.format === 'cxcywh'
+      ? `cx = (x1 + x2) / 2, w = x2 - x1 in double${enc.normalizeBy ? `, over the image (${nw} x ${nh})` : ''}${enc.clamp ? ', clamped to [0, 1]' : ''}, rounded to float once.`
+      : `w = x2 - x1, cx = x1 + 0.5f * w in float${enc.normalizeBy ? ` (x1.. over the image ${nw} x ${nh} first)` : ''}.`,
+  );
+  w.line(
+    `static const uint32_t ${loc.anchor_level}[${L.names.numLevels}][4] = { ${L.levels.map((l, i) => `{ ${l.offset}u, ${l.w}u, ${l.a}u, ${firsts[i]}u }`).join(', ')} };`,
+  );
+  w.line(
+    `static const double ${loc.anchor_stride}[${L.names.numLevels}][2] = { ${r.levels.map((l, i) => `{ ${dbl(l.stride[0], `level ${i} stride`)}, ${dbl(l.stride[1], `level ${i} stride`)} }`).join(', ')} };`,
+  );
+  w.line(`static const double ${loc.anchor_base}[${Math.max(nb, 1)}][4] = {`);
+  w.indent();
+  r.levels.forEach((l, i) =>
+    l.base.forEach((b, k) =>
+      w.line(`{ ${b.map((v) => dbl(v, `level ${i} base anchor ${k}`)).join(', ')} }, /* level ${i} */`),
+    ),
+  );
+  w.dedent();
+  w.line('};');
+  const clamp = (v: string) => (enc.clamp ? `(${v} <= 0.0 ? 0.0 : (${v} >= 1.0 ? 1.0 : ${v}))` : v);
+  const over = (v: string, n: number) => (enc.normalizeBy ? `${v} / ${dbl(n, 'image size')}` : v);
+  w.block(`static void ${loc.anchor_at}(uint32_t n, float *c)`, () => {
+    w.line(`uint32_t l = 0u, p, cell, k;`);
+    w.line('double dx, dy, v;');
+    w.line('float x1, y1, x2, y2;');
+    w.line(`while (l + 1u < ${L.names.numLevels} && n >= ${loc.anchor_level}[l + 1u][0]) ++l;`);
+    w.line(`p = n - ${loc.anchor_level}[l][0];`);
+    w.line(`cell = p / ${loc.anchor_level}[l][2];`);
+    w.line(`k = ${loc.anchor_level}[l][3] + p % ${loc.anchor_level}[l][2];`);
+    w.line(`dx = (double)(cell % ${loc.anchor_level}[l][1]) * ${loc.anchor_stride}[l][0];`);
+    w.line(`dy = (double)(cell / ${loc.anchor_level}[l][1]) * ${loc.anchor_stride}[l][1];`);
+    w.line(`x1 = (float)(${loc.anchor_base}[k][0] + dx);`);
+    w.line(`y1 = (float)(${loc.anchor_base}[k][1] + dy);`);
+    w.line(`x2 = (float)(${loc.anchor_base}[k][2] + dx);`);
+    w.line(`y2 = (float)(${loc.anchor_base}[k][3] + dy);`);
+    if (enc.format === 'cxcywh') {
+      const put = (i: number, e: string, n: number) => {
+        w.line(`v = ${over(`(${e})`, n)};`);
+        w.line(`c[${i}] = (float)${clamp('v')};`);
+      };
+      put(0, '((double)x1 + (double)x2) / 2.0', nw);
+      put(1, '((double)y1 + (double)y2) / 2.0', nh);
+      put(2, '(double)x2 - (double)x1', nw);
+      put(3, '(double)y2 - (double)y1', nh);
+    } else {
+      if (enc.normalizeBy || enc.clamp) {
+        const put = (name: string, n: number) => {
+          w.line(`v = ${over(`(double)${name}`, n)};`);
+          w.line(`${name} = (float)${clamp('v')};`);
+        };
+        put('x1', nw);
+        put('y1', nh);
+        put('x2', nw);
+        put('y2', nh);
+      } else {
+        w.line('(void)v;');
+      }
+      w.line('c[2] = x2 - x1;');
+      w.line('c[3] = y2 - y1;');
+      w.line('c[0] = x1 + 0.5f * c[2];');
+      w.line('c[1] = y1 + 0.5f * c[3];');
+    }
+  });
+  w.line();
+}
+
 function emitAnchorTable(w: CodeWriter, L: PlanLayout): void {
   const loc = L.names.local;
   const c = L.centers;
   if (!c) return;
+  if (L.runtimeAnchors) {
+    emitRuntimeAnchors(w, L);
+    return;
+  }
   w.comment(
     `Anchors as center-size rows (cx, cy, w, h)${L.plan.spec.anchorFormat === 'xyxy' ? ", converted from the plan's xyxy rows in float (w = x2 - x1, cx = x1 + 0.5f*w)" : ''}.`,
     'Printed so that each literal reads back as exactly the same float.',

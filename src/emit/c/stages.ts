@@ -798,11 +798,11 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
       w.line('uint32_t i;');
       if (!scan) w.line(`for (i = 0u; i < ${L.numLabels}u; ++i) head[i] = 0xffffffffu;`);
       const concat = L.plan.input === 'concat';
-      if (concat || L.centers) {
+      if (concat || (L.centers && !L.runtimeAnchors)) {
         w.comment('the anchor and delta rows NMS may decode, asked for at once: their cache misses overlap');
         w.block('for (i = 0u; i < n; ++i)', () => {
           w.line(`const uint32_t a = ${divU('(uint32_t)heap[i]', u(L.numLabels))};`);
-          if (L.centers) w.line(`${loc.PREFETCH}(${loc.anchors}[a]);`);
+          if (L.centers && !L.runtimeAnchors) w.line(`${loc.PREFETCH}(${loc.anchors}[a]);`);
           if (concat) w.line(`${loc.PREFETCH}(boxes + (size_t)a * 4u);`);
         });
       }
@@ -862,9 +862,19 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
 /** decode_candidate(): the box of one anchor from the concatenated deltas or the per-level maps. */
 function emitDecodeCandidate(w: CodeWriter, L: PlanLayout): void {
   const loc = L.names.local;
-  const anchorArg = L.centers ? `, ${loc.anchors}[anchor]` : '';
+  const runtime = L.centers !== undefined && L.runtimeAnchors !== undefined;
+  const anchorArg = !L.centers ? '' : runtime ? ', anc' : `, ${loc.anchors}[anchor]`;
+  const generate = (): void => {
+    if (!runtime) return;
+    w.line('float anc[4];');
+  };
+  const call = (): void => {
+    if (runtime) w.line(`${loc.anchor_at}(anchor, anc);`);
+  };
   if (L.plan.input === 'concat') {
     w.block(`static void ${loc.decode_candidate}(const float *boxes, uint32_t anchor, float *box)`, () => {
+      generate();
+      call();
       w.line(`${loc.decode_box}(boxes + (size_t)anchor * 4u, 1u${anchorArg}, box);`);
     });
     w.line();
@@ -876,6 +886,8 @@ function emitDecodeCandidate(w: CodeWriter, L: PlanLayout): void {
   w.block(`static void ${loc.decode_candidate}(const float *const *reg, uint32_t anchor, float *box)`, () => {
     w.line('uint32_t l = 0u, p;');
     w.line('size_t hw;');
+    generate();
+    call();
     w.line(`while (anchor >= ${loc.level_offset}[l + 1u]) ++l;`);
     w.line(`hw = (size_t)${loc.level_h}[l] * ${loc.level_w}[l];`);
     w.line(`p = anchor - ${loc.level_offset}[l];`);

@@ -60,11 +60,12 @@ function emitC(
   ctx: EmitContext,
   pp: ModelPostprocess,
   files: string[],
-): Pick<PostprocessRecord, 'input' | 'candidateCap' | 'workspaceBytes' | 'symbolPrefix' | 'cFiles'> {
+): Pick<PostprocessRecord, 'input' | 'candidateCap' | 'workspaceBytes' | 'anchorMode' | 'symbolPrefix' | 'cFiles'> {
   const input: EmitPlan['input'] =
     ctx.options.cutHead || ctx.spec.outputs.some((o) => o.kind === 'map') ? 'per-level' : 'concat';
   // --name gives the symbols and the file names; without it the symbols come from the model's file name, the files are postprocess.c/.h
   const name = ctx.options.name !== undefined ? sanitizeStem(ctx.options.name) : undefined;
+  const anchorMode = ctx.options.anchors === 'runtime' ? 'runtime' : 'table';
   const plan = emitPlanFor(
     pp,
     name ?? sanitizeStem(basename(ctx.options.model).replace(/\.onnx$/i, '')),
@@ -76,6 +77,7 @@ function emitC(
     },
     input,
     ctx.spec.imageSize,
+    anchorMode,
   );
   if (name !== undefined) plan.fileStem = name;
   const emitted = emitPostprocessC(plan);
@@ -89,6 +91,7 @@ function emitC(
     input,
     candidateCap: plan.candidateCap,
     workspaceBytes: layout.workspace.size,
+    anchorMode,
     symbolPrefix: layout.names.prefix,
     cFiles: { header, source },
   };

@@ -92,6 +92,12 @@ function checkEmitOptions(o: CompileOptions): void {
     );
   }
   if (o.name !== undefined) checkModuleName(o.name, emit);
+  if (o.anchors !== undefined) {
+    if (o.anchors !== 'table' && o.anchors !== 'runtime')
+      throw new PrunedetError('E_USAGE', `unknown --anchors ${o.anchors}`, 'choose table or runtime');
+    if (!emit.includes('c'))
+      throw new PrunedetError('E_USAGE', '--anchors chooses how the C module gets its anchors', 'add --emit c');
+  }
   if (emit.length > 0 && !o.postprocess) {
     throw new PrunedetError(
       'E_USAGE',

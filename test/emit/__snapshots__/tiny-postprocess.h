@@ -14,6 +14,8 @@ extern "C" {
  * \brief Fused detector post-processing "tiny": score filter, top-k, decode, NMS.
  *
  * decoder:    ssd center-size, variances 0.1, 0.2; anchors cxcywh
+ * anchors:    compiled-in table (--anchors table): 224 B of read-only data (14 x 4 floats), no RAM;
+ *             --anchors runtime would hold 192 B of per-level parameters instead (same anchors, bit for bit)
  * scores:     probabilities over 2 column(s), background column 0 (first), not reported; labels 0..0
  * candidates: (anchor, label) pairs with score > 0.7 (strict); top 200 candidates over all levels, then at most 14 kept
  *             (the highest scoring; ties go to the lower anchor index, then the lower label)
