@@ -36,8 +36,8 @@ export const synthCommand: CommandModule<object, Args> = {
       })
       .option('outputs', {
         choices: OUTPUT_STYLES,
-        default: 'concat' as const,
-        describe: 'per-level maps, [N,anchors,K] tensors, or activated scores + decoded boxes',
+        describe:
+          'per-level maps, [N,anchors,K] tensors, or activated scores + decoded boxes (default concat; yolov5: raw, the only one built)',
       })
       .option('reshape', {
         choices: RESHAPE_TARGETS,
@@ -55,7 +55,7 @@ export const synthCommand: CommandModule<object, Args> = {
       const shape = parseInputShape(argv['input-shape']);
       const r = synth(argv.kind, argv.o, {
         backbone: argv.backbone,
-        outputs: argv.outputs,
+        outputs: argv.outputs ?? (argv.kind === 'yolov5' ? 'raw' : 'concat'),
         ...(argv.reshape ? { reshape: argv.reshape } : {}),
         ...(shape ? { inputSize: [shape[2]!, shape[3]!] as [number, number] } : {}),
         ...(argv.seed !== undefined ? { seed: argv.seed } : {}),

@@ -125,7 +125,7 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
   const traced = traceRegion(region, shapes);
   const reads = headTensors(region, traced, convShapes);
   const rowsOuts = reads.filter((r): r is OutputRows => r.kind === 'rows');
-  const { perConv, starts } = countAnchors(reads, region, convShapes);
+  const { perConv, starts, anchorMajorReads } = countAnchors(reads, region, convShapes);
   const { keys, levelMembers } = groupLevels(rowsOuts, region, convShapes);
   if (opts.headSpec?.levels) applyHeadSpec(opts.headSpec, region.convs, convShapes, levelMembers, perConv);
   else inferMapAnchors(keys, levelMembers, convShapes, perConv);
@@ -135,7 +135,14 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
     [...new Set((r.kind === 'rows' ? r.convOrder : [r.conv]).map(levelOfConv))].sort((x, y) => x - y);
   const inRegion = new Set(region.nodes);
   const opsOf = new Map(reads.map((r) => [r, opsOnPath(r.value, inRegion)]));
-  const inferred = assignRoles(reads, starts, perConv, region, { kOf, levelsOf, levelOfConv, opsOf }, opts.headSpec);
+  const inferred = assignRoles(
+    reads,
+    starts,
+    perConv,
+    region,
+    { kOf, levelsOf, levelOfConv, opsOf, anchorMajorReads },
+    opts.headSpec,
+  );
   if (opts.headSpec?.levels) addHeadSpecConvGroups(opts.headSpec, region, convShapes, levelMembers, perConv);
   const imageSize = networkImageSize(input, inputShape, shapes);
   const levels = buildLevels(levelMembers, perConv, region, convShapes, shapes, imageSize);
@@ -152,9 +159,10 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
       graphOutput: r.value.isGraphOutput,
       ops: opsOf.get(r)!,
     };
-    return r.kind === 'rows' ? { ...common, kind: 'rows' } : { ...common, kind: 'map', level: levelOfConv(r.conv) };
+    if (r.kind === 'map') return { ...common, kind: 'map', level: levelOfConv(r.conv) };
+    return { ...common, kind: 'rows', rowOrder: anchorMajorReads.has(r) ? 'anchor-major' : 'location-major' };
   });
-  const scoresOut = outputs.find((o) => o.role === 'scores');
+  const scoresOut = outputs.find((o) => o.columns.some((c) => c.role === 'scores'));
   const boxesOut = outputs.find((o) => o.columns.some((c) => c.role === 'boxes'));
   const activation = !scoresOut
     ? 'none'
@@ -178,7 +186,7 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
     input: { name: input.name, shape: inputShape },
     imageSize,
     levels,
-    classes: scoresOut?.valuesPerRow ?? 0,
+    classes: scoresOut?.columns.find((c) => c.role === 'scores')!.size ?? 0,
     scoreActivation: activation,
     postprocessInGraph,
     outputs,
@@ -253,8 +261,9 @@ function countAnchors(
   reads: Read[],
   region: Region,
   convShapes: number[][],
-): { perConv: ConvAnchors; starts: Start[] } {
+): { perConv: ConvAnchors; starts: Start[]; anchorMajorReads: Set<Read> } {
   const perConv: ConvAnchors = region.convs.map(() => ({ a: 0, step: 1, groups: [] }));
+  const anchorMajorReads = new Set<Read>();
   const starts: Start[] = [];
   for (const r of reads) {
     if (r.kind === 'map') {
@@ -264,7 +273,9 @@ function countAnchors(
     for (const [ci, info] of r.convs) {
       const pc = perConv[ci]!;
       const conv = region.convs[ci]!;
-      if (!info.locationMajor) {
+      // (y, x, a) rows, or (a, y, x) rows as YOLO exports write them (Reshape [B, A, K, H, W] -> Transpose)
+      if (!info.locationMajor && info.channelMajor && info.rowsPerLocation > 1) anchorMajorReads.add(r);
+      else if (!info.locationMajor) {
         throw new PrunedetError(
           'E_HEAD_AMBIGUOUS',
           `output ${r.value.name} does not list the anchors of ${conv.label()} location by location`,
@@ -307,7 +318,7 @@ function countAnchors(
   }
   // rows starts first, then the maps', as the roles are assigned in that order
   starts.sort((x, y) => Number(x.read.kind === 'map') - Number(y.read.kind === 'map'));
-  return { perConv, starts };
+  return { perConv, starts, anchorMajorReads };
 }
 
 /** A conv's level key: its output H x W. */
@@ -336,6 +347,8 @@ interface ReadFacts {
   levelsOf: (r: Read) => number[];
   levelOfConv: (ci: number) => number;
   opsOf: Map<Read, string[]>;
+  /** Rows outputs listing a level's anchors (a, y, x) rather than (y, x, a). */
+  anchorMajorReads: ReadonlySet<Read>;
 }
 
 /** What each head tensor holds, from evidence (and --head-spec), recorded as groups on the convs it reads. */
@@ -358,6 +371,7 @@ function assignRoles(
       k: f.kOf(r),
       ops: f.opsOf.get(r)!,
       levels: f.levelsOf(r),
+      ...(f.anchorMajorReads.has(r) ? { anchorMajorRows: true } : {}),
       ...(given ? { given } : {}),
     };
   });

@@ -28,6 +28,8 @@ export interface RoleInput {
   ops: string[];
   /** Levels whose anchors the output carries. */
   levels: number[];
+  /** Rows list the anchors (a, y, x), as YOLO exports write them. */
+  anchorMajorRows?: boolean;
   /** Imposed by --head-spec. */
   given?: string;
 }
@@ -43,7 +45,7 @@ export const OUTPUT_ROLES = ['scores', 'boxes', 'landmarks', 'objectness', 'extr
 
 const ACTIVATIONS = ['Softmax', 'LogSoftmax', 'Sigmoid'];
 
-type Claim = { role: GroupRole | 'boxes+landmarks'; strength: number; why: string };
+type Claim = { role: GroupRole | 'boxes+landmarks' | 'yolo'; strength: number; why: string };
 
 export function roleFromName(name: string): GroupRole | undefined {
   const n = name.toLowerCase();
@@ -58,6 +60,12 @@ export function roleFromName(name: string): GroupRole | undefined {
 const boxPlusLandmarks = (k: number) => k > 4 && (k - 4) % 2 === 0;
 
 function columnsOf(role: Claim['role'], k: number): RoleColumn[] {
+  if (role === 'yolo')
+    return [
+      { role: 'boxes', offset: 0, size: 4 },
+      { role: 'objectness', offset: 4, size: 1 },
+      { role: 'scores', offset: 5, size: k - 5 },
+    ];
   if (role === 'boxes+landmarks')
     return [
       { role: 'boxes', offset: 0, size: 4 },
@@ -100,7 +108,10 @@ function ownClaim(o: RoleInput): Claim | undefined {
 
 const covers = (o: RoleInput, level: number) => o.levels.includes(level);
 const hasRole = (c: Claim | undefined, r: GroupRole) =>
-  c !== undefined && (c.role === r || (r === 'boxes' && c.role === 'boxes+landmarks'));
+  c !== undefined &&
+  (c.role === r ||
+    (r === 'boxes' && c.role === 'boxes+landmarks') ||
+    (c.role === 'yolo' && (r === 'boxes' || r === 'scores' || r === 'objectness')));
 
 /**
  * Roles of every output. Each level needs exactly one scores and one boxes group among the outputs carrying it; the
@@ -110,6 +121,16 @@ const hasRole = (c: Claim | undefined, r: GroupRole) =>
 export function inferRoles(outs: RoleInput[]): RoleResult {
   const claims = outs.map(ownClaim);
   const levels = [...new Set(outs.flatMap((o) => o.levels))].sort((a, b) => a - b);
+  // YOLO heads: one output per level holding every value of an anchor, rows listed (a, y, x)
+  outs.forEach((o, i) => {
+    const alone = o.levels.every((l) => outs.every((p, j) => j === i || !covers(p, l)));
+    if (!claims[i] && o.anchorMajorRows && alone && o.k > 5)
+      claims[i] = {
+        role: 'yolo',
+        strength: 1,
+        why: `the only output of its levels, rows traced as (a, y, x) through Reshape/Transpose (the YOLO layout), K = ${o.k} = 4 box (x, y, w, h) + 1 objectness + ${o.k - 5} class values`,
+      };
+  });
   const problems: string[] = [];
   const label = (i: number) => `${outs[i]!.name} (K=${outs[i]!.k})`;
   const resolve = (role: 'scores' | 'boxes', fill: (level: number, free: number[]) => void) => {

@@ -19,6 +19,8 @@ export interface ConvRows {
   firstChannels: number[];
   /** Rows ordered location-major, then by first channel (the exporters' (y, x, a) order). */
   locationMajor: boolean;
+  /** Rows ordered by first channel, then location (YOLO exports' (a, y, x) order within a level). */
+  channelMajor: boolean;
 }
 
 export interface OutputRows {
@@ -60,7 +62,10 @@ export function readOutput(v: Value, arr: Arr, convShapes: number[][]): OutputRo
   }
   const rows = d.length / k;
   const convOrder: number[] = [];
-  const convs = new Map<number, ConvRows & { loc0: number; counts: Map<number, number>; lastKey: number }>();
+  const convs = new Map<
+    number,
+    ConvRows & { loc0: number; counts: Map<number, number>; lastKey: number; lastKeyC: number }
+  >();
   for (let r = 0; r < rows; r++) {
     const base = d[r * k]!;
     if (base < 0) {
@@ -107,9 +112,11 @@ export function readOutput(v: Value, arr: Arr, convShapes: number[][]): OutputRo
         rowMin: [],
         rowMax: [],
         locationMajor: true,
+        channelMajor: true,
         loc0: loc,
         counts: new Map(),
         lastKey: -1,
+        lastKeyC: -1,
       };
       convs.set(conv, info);
       convOrder.push(conv);
@@ -128,6 +135,9 @@ export function readOutput(v: Value, arr: Arr, convShapes: number[][]): OutputRo
     const key = loc * C! + lo;
     if (key < info.lastKey) info.locationMajor = false;
     info.lastKey = key;
+    const keyC = (n0 * 65536 + lo) * 2 ** 31 + (flat % hw);
+    if (keyC < info.lastKeyC) info.channelMajor = false;
+    info.lastKeyC = keyC;
   }
   for (const info of convs.values()) {
     const counts = [...info.counts.values()];
@@ -141,7 +151,7 @@ export function readOutput(v: Value, arr: Arr, convShapes: number[][]): OutputRo
     }
   }
   const clean = new Map<number, ConvRows>();
-  for (const [c, { conv, rowsPerLocation, step, firstChannels, rowMin, rowMax, locationMajor }] of convs)
-    clean.set(c, { conv, rowsPerLocation, step, firstChannels, rowMin, rowMax, locationMajor });
+  for (const [c, { conv, rowsPerLocation, step, firstChannels, rowMin, rowMax, locationMajor, channelMajor }] of convs)
+    clean.set(c, { conv, rowsPerLocation, step, firstChannels, rowMin, rowMax, locationMajor, channelMajor });
   return { kind: 'rows', value: v, valuesPerRow: k, convOrder, convs: clean };
 }

@@ -66,6 +66,12 @@ export interface OutputBinding {
   evidence: string[];
   /** Values per row (K of this output). */
   valuesPerRow: number;
+  /**
+   * For rows: the order of a level's anchors on the row axis, traced through the layout ops: location-major (y, x, a),
+   * as SSD/RetinaNet exports write them, or anchor-major (a, y, x), as YOLO exports do (Reshape [B, A, K, H, W] ->
+   * Transpose [B, A, H, W, K]). The anchor index everywhere else in prunedet stays (level, y, x, a).
+   */
+  rowOrder?: 'location-major' | 'anchor-major';
   /** For maps: the level. */
   level?: number;
   /** Levels whose anchors this output carries. */
@@ -129,6 +135,14 @@ export interface DetectorSpec {
  * Throws, naming the outputs in question and the --head-spec that settles them, when analysis could not tell.
  */
 export function requireRoles(spec: DetectorSpec, purpose: string): void {
+  const anchorMajor = spec.outputs.find((o) => o.rowOrder === 'anchor-major');
+  if (anchorMajor) {
+    throw new PrunedetError(
+      'E_HEAD_AMBIGUOUS',
+      `${purpose} is not built yet for outputs listing anchors (a, y, x) as YOLO exports do (${anchorMajor.name})`,
+      'compile and verify without post-processing (verify --skip-c, no --postprocess)',
+    );
+  }
   if (spec.roles.complete) return;
   const names = spec.outputs.map((o) => o.name);
   throw new PrunedetError(

@@ -8,7 +8,7 @@ import { protoDiff } from '../_support/proto-equal';
 import { randomInput, run } from '../_support/ort';
 
 async function expectSameOutputs(a: Uint8Array, b: Uint8Array, dims: number[]): Promise<void> {
-  const feeds = { input: { dims, data: randomInput(dims, 7) } };
+  const feeds = { [loadModel(a).graph.inputs[0]!.name]: { dims, data: randomInput(dims, 7) } };
   const [oa, ob] = [await run(a, feeds), await run(b, feeds)];
   expect(Object.keys(ob)).toEqual(Object.keys(oa));
   for (const k of Object.keys(oa)) {
@@ -20,13 +20,18 @@ async function expectSameOutputs(a: Uint8Array, b: Uint8Array, dims: number[]): 
 
 describe('load/save round trip of the fixtures', () => {
   for (const kind of FIXTURE_KINDS) {
-    for (const outputs of ['raw', 'concat', 'decoded'] as const) {
+    for (const outputs of kind === 'yolov5' ? (['raw'] as const) : (['raw', 'concat', 'decoded'] as const)) {
       it(`${kind} ${outputs}: fields equal, outputs bit-identical`, async () => {
         const opts = kind === 'retinanet' ? { outputs, inputSize: [96, 128] as [number, number] } : { outputs };
         const original = modelToBytes(buildFixture(kind, opts));
         const again = modelToBytes(loadModel(original));
         expect(protoDiff(original, again)).toEqual([]);
-        const dims = kind === 'retinanet' ? [1, 3, 96, 128] : kind === 'ssdlite' ? [1, 3, 320, 320] : [1, 3, 300, 300];
+        const dims = {
+          retinanet: [1, 3, 96, 128],
+          ssdlite: [1, 3, 320, 320],
+          ssd300: [1, 3, 300, 300],
+          yolov5: [1, 3, 640, 640],
+        }[kind];
         await expectSameOutputs(original, again, dims);
       });
     }

@@ -244,15 +244,38 @@ function outputPlans(
         origRows.set(l, rows);
         rows += origOffsets[l + 1]! - origOffsets[l]!;
       }
-      const origRow = (n: number) => origRows.get(levelOfOrig(n))! + n - origOffsets[levelOfOrig(n)]!;
+      // a row's anchor: rows list a level's anchors (y, x, a), or (a, y, x) in YOLO exports
+      const rowOf = (levels: readonly { featureMap: [number, number]; anchorsPerLocation: number }[]) => {
+        const offsets = levels === orig.spec.levels ? origOffsets : compOffsets;
+        return (n: number, l: number) => {
+          const i = n - offsets[l]!;
+          if (out.rowOrder !== 'anchor-major') return i;
+          const A = levels[l]!.anchorsPerLocation;
+          const [h, w] = levels[l]!.featureMap;
+          return (i % A) * h * w + Math.floor(i / A);
+        };
+      };
+      const origRowIn = rowOf(orig.spec.levels);
+      const compRowIn = rowOf(comp.spec.levels);
+      const origRow = (n: number) => origRows.get(levelOfOrig(n))! + origRowIn(n, levelOfOrig(n));
+      // compiled row r -> its anchor (inverse of compRowIn within a level, which is a permutation)
+      const compAnchorAt = new Int32Array(anchors.length);
+      {
+        let base = 0;
+        for (const l of out.levels) {
+          const size = compOffsets[l + 1]! - compOffsets[l]!;
+          for (let i = 0; i < size; i++) compAnchorAt[base + compRowIn(compOffsets[l]! + i, l)] = compOffsets[l]! + i;
+          base += size;
+        }
+      }
       return {
         name: out.name,
         got: (b) => b[out.name]!.data,
         want: (a) => a[out.name]?.data,
-        index: (j) => origRow(keptIdx[anchors[Math.floor(j / k)]!]!) * k + (j % k),
+        index: (j) => origRow(keptIdx[compAnchorAt[Math.floor(j / k)]!]!) * k + (j % k),
         length: anchors.length * k,
         anchorOf: (j) => {
-          const r = anchors[Math.floor(j / k)]!;
+          const r = compAnchorAt[Math.floor(j / k)]!;
           return { compiled: r, original: keptIdx[r]!, level: levelOfOrig(keptIdx[r]!), value: j % k };
         },
       };
