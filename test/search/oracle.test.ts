@@ -12,7 +12,7 @@ import {
   suppressedMask,
 } from '../../src/search/oracle';
 import { mulberry32 } from '../_support/prng';
-import { LEVELS, synthAnchors, synthInput } from './synthetic';
+import { LEVELS, POSTPROCESS_CASES, synthAnchors, synthInput } from './synthetic';
 
 describe('suppressedMask', () => {
   it('marks every grid position of the removed base anchors, level-major global indices', () => {
@@ -26,54 +26,7 @@ describe('suppressedMask', () => {
   });
 });
 
-const CASES: {
-  name: string;
-  text: string;
-  classes: number;
-  form?: 'concat' | 'per-level';
-  quantize?: number;
-  integer?: boolean;
-}[] = [
-  {
-    name: 'softmax, background last, per-level top-k, per-class NMS, clip',
-    text: 'mmdet-ssd300,score_thr=0.05,top_k=12,max_det=30,clip=64/48',
-    classes: 5,
-  },
-  {
-    name: 'probabilities, background first, global top-k, ssd decoder (ultraface)',
-    text: 'ultraface,score_thr=0.3,top_k=25',
-    classes: 3,
-  },
-  {
-    name: 'sigmoid, agnostic NMS, no top-k, max_det 4 (early stop)',
-    text: 'mmdet-retinanet,score_thr=0.2,top_k=0,nms=agnostic,max_det=4',
-    classes: 4,
-  },
-  {
-    name: 'per-level maps, torchvision decoder, global top-k',
-    text: 'torchvision-retinanet,score_thr=0.1,top_k=30,top_k_scope=global,iou_thr=0.3',
-    classes: 3,
-    form: 'per-level',
-  },
-  {
-    name: 'boxes decoded in the graph, tied scores',
-    text: 'mmdet-ssd300,decoder=none,score_thr=0.1,top_k=15,iou_thr=0.4',
-    classes: 4,
-    quantize: 0.25,
-  },
-  {
-    name: 'whole-pixel boxes with IoU exactly at the threshold (suppress only when >)',
-    text: 'mmdet-ssd300,decoder=none,score_thr=0.1,top_k=0,iou_thr=0.5',
-    classes: 3,
-    integer: true,
-  },
-  {
-    name: 'probabilities with tied scores, per-level cut',
-    text: 'ultraface,score_thr=0.2,top_k=6,top_k_scope=per-level,iou_thr=0.45',
-    classes: 3,
-    quantize: 0.05,
-  },
-];
+const CASES = POSTPROCESS_CASES;
 
 describe('candidate lists reproduce the reference oracle', () => {
   for (const c of CASES) {

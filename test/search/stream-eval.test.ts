@@ -19,7 +19,14 @@ import { buildCandidateList, oracleModel, selectParams } from '../../src/search/
 import { buildSparseRecord, pairsAbove, recordScoring, writeSparseRecord } from '../../src/search/sparse-record';
 import { StreamEvaluator, type StreamData, type StreamMetric } from '../../src/search/stream-eval';
 import { mulberry32 } from '../_support/prng';
-import { LEVELS, synthAnchors, synthInput, type SynthLevel } from './synthetic';
+import {
+  LEVELS,
+  POSTPROCESS_CASES,
+  synthAnchors,
+  synthInput,
+  type PostprocessCase,
+  type SynthLevel,
+} from './synthetic';
 
 const root = mkdtempSync(join(tmpdir(), 'pd-stream-eval-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -145,49 +152,8 @@ function batches(total: number, seed: number): number[][][] {
   return out;
 }
 
-const CASES: {
-  name: string;
-  text: string;
-  classes: number;
-  form?: 'concat' | 'per-level';
-  quantize?: number;
-  integer?: boolean;
-  levels?: SynthLevel[];
-  recordThreshold?: number;
-}[] = [
-  {
-    name: 'softmax, background last, per-level top-k, per-class NMS, clip',
-    text: 'mmdet-ssd300,score_thr=0.05,top_k=12,max_det=30,clip=64/48',
-    classes: 5,
-  },
-  {
-    name: 'probabilities, background first, global top-k, ssd decoder (ultraface)',
-    text: 'ultraface,score_thr=0.3,top_k=25',
-    classes: 3,
-  },
-  {
-    name: 'sigmoid, agnostic NMS, no top-k, max_det 4 (early stop)',
-    text: 'mmdet-retinanet,score_thr=0.2,top_k=0,nms=agnostic,max_det=4',
-    classes: 4,
-  },
-  {
-    name: 'per-level maps, torchvision decoder, global top-k',
-    text: 'torchvision-retinanet,score_thr=0.1,top_k=30,top_k_scope=global,iou_thr=0.3',
-    classes: 3,
-    form: 'per-level',
-  },
-  {
-    name: 'boxes decoded in the graph, tied scores',
-    text: 'mmdet-ssd300,decoder=none,score_thr=0.1,top_k=15,iou_thr=0.4',
-    classes: 4,
-    quantize: 0.25,
-  },
-  {
-    name: 'whole-pixel boxes with IoU exactly at the threshold',
-    text: 'mmdet-ssd300,decoder=none,score_thr=0.1,top_k=0,iou_thr=0.5',
-    classes: 3,
-    integer: true,
-  },
+const CASES: (PostprocessCase & { levels?: SynthLevel[]; recordThreshold?: number })[] = [
+  ...POSTPROCESS_CASES,
   { name: 'tflite decoder, softmax, background first', text: 'tflite-ssd,score_thr=0.1,top_k=20', classes: 4 },
   {
     name: 'records made at a lower threshold (the pairs above the search threshold are a prefix)',
