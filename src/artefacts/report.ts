@@ -59,6 +59,7 @@ export interface CompileReport {
 }
 
 export { PRUNEDET_VERSION } from '../version';
+import type { ModuleFootprint } from '../emit/c/footprint';
 
 /** report.json's `postprocess`: the preset as asked and as resolved, where the anchors came from, and (--emit c) the C module's contract. */
 export interface PostprocessRecord {
@@ -80,6 +81,11 @@ export interface PostprocessRecord {
   symbolPrefix?: string;
   /** --emit c: the module's header and source file names (compile --name sets them). */
   cFiles?: { header: string; source: string };
+  /**
+   * --emit c: the module's bytes measured by compiling it, per target (host gcc; arm-none-eabi-gcc Cortex-M4F when
+   * installed): code, read-only data, data, bss, the deepest stack of a run, and the flash they add up to.
+   */
+  footprint?: ModuleFootprint[];
   /** --emit onnx-nms: the standalone graph and the model with it appended (null when the model's opset is too old). */
   onnxNms?: { standalone: string; appended: string | null };
   /** What the user should know about what was (not) emitted. */

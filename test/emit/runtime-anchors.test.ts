@@ -3,6 +3,7 @@
 // module with runtime anchors gives the table module's detections (and the reference's) on bench's loads.
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { emitPostprocessC, layoutPlan, type EmitPlan } from '../../src/emit/c';
 import { allGridAnchors, encodeAnchors, keepAnchors, mmdetAnchors, preciseAnchors } from '../../src/anchors/generate';
 import { ssdMinSizePriors, torchvisionAnchors, torchvisionDefaultBoxes } from '../../src/anchors/generate';
@@ -266,6 +267,16 @@ describe.skipIf(!hasGcc)('--anchors runtime on compiled fixtures: the same detec
         anchors: 'runtime',
       });
       expect(report.postprocess).toMatchObject({ anchorMode: 'runtime' });
+      // issue 16's bar: the footprint report (compiled with host gcc, and arm-none-eabi-gcc Cortex-M4F when installed)
+      // shows at most 8 KB of read-only data; the table the runtime module replaces is N x 16 B
+      const fp = report.postprocess!.footprint!;
+      expect(fp.map((f) => f.target)).toContain('host');
+      const anchors = report.after.boxes;
+      expect(anchors * 16).toBeGreaterThan(8192);
+      for (const f of fp) expect(f.rodataBytes, f.target).toBeLessThanOrEqual(8192);
+      const header = readFileSync(join(outDir, report.postprocess!.cFiles!.header), 'utf8');
+      expect(header).toMatch(/#define PD_\w+_FLASH_BYTES \d+u/);
+      expect(header).toMatch(/#define PD_\w+_RAM_BYTES \(PD_\w+_WORKSPACE_SIZE \+ \d+u\)/);
       const det = loadDetector(join(outDir, 'model.onnx'));
       const pp = compiledPostprocess(
         { spec: det.spec, baselineSet: undefined, featureMaps: report.featureMaps },

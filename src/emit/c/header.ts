@@ -5,6 +5,7 @@ import { bannerText, commentSafe } from './banner';
 import { cFileNames } from './names';
 import type { PlanLayout } from './plan';
 import { CodeWriter } from './writer';
+import { emitFootprint, type ModuleFootprint } from './footprint';
 import { fmtHW, fmtStride } from '../../format/levels';
 
 /** The run function's signature as three lines: the header ends the last with `;`, the source with the body. */
@@ -261,12 +262,13 @@ function emitGuardClose(w: CodeWriter, L: PlanLayout): void {
   w.line(`#endif /* ${L.names.guard} */`);
 }
 
-/** The text of postprocess.h. */
-export function emitHeader(L: PlanLayout): string {
+/** The text of postprocess.h; `footprint` (measured by compiling the source) adds its section and macros. */
+export function emitHeader(L: PlanLayout, footprint: readonly ModuleFootprint[] = []): string {
   const w = new CodeWriter();
   emitGuardOpen(w, L);
   emitOverview(w, L);
   emitSizes(w, L);
+  emitFootprint(w, L.names, footprint);
   emitTypes(w, L);
   emitFunctions(w, L);
   emitGuardClose(w, L);

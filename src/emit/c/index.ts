@@ -8,6 +8,8 @@ import { emitSource } from './source';
 
 export type { EmitPlan, PlanLayout } from './plan';
 export { layoutPlan } from './plan';
+export { emitHeader } from './header';
+export type { ModuleFootprint } from './footprint';
 
 export interface EmittedFile {
   name: string;

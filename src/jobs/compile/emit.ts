@@ -8,7 +8,8 @@ import { PrunedetError } from '../../errors';
 import { writeFileAtomic } from '../../fs';
 import type { ModelPostprocess } from '../../postprocess/for-model';
 import { formatPostprocess } from '../../postprocess/presets';
-import { emitPostprocessC, type EmitPlan } from '../../emit/c/index';
+import { emitHeader, emitPostprocessC, type EmitPlan } from '../../emit/c/index';
+import { measureFootprint } from '../../native/footprint';
 import { appendPostprocess, emitOnnxNms } from '../../emit/onnx/index';
 import { MIN_OPSET } from '../../emit/onnx/ops';
 import { loadModel } from '../../onnx/load';
@@ -49,18 +50,23 @@ export async function emitArtefacts(
   const pp = compiledPostprocess(ctx, preset, ctx.report.config.kept, ctx.options.cutHead === true);
   const files: string[] = [];
   const record: PostprocessRecord = { requested: preset, preset: formatPostprocess(pp.spec), anchors: pp.anchorSource };
-  if (emit.includes('c')) Object.assign(record, emitC(stage, ctx, pp, files));
+  if (emit.includes('c')) Object.assign(record, await emitC(stage, ctx, pp, files));
   if (emit.includes('onnx-nms') || emit.includes('onnx-nms-exact'))
     Object.assign(record, emitOnnx(stage, ctx, pp, files, emit.includes('onnx-nms-exact')));
   return { files, postprocess: record };
 }
 
-function emitC(
+async function emitC(
   stage: string,
   ctx: EmitContext,
   pp: ModelPostprocess,
   files: string[],
-): Pick<PostprocessRecord, 'input' | 'candidateCap' | 'workspaceBytes' | 'anchorMode' | 'symbolPrefix' | 'cFiles'> {
+): Promise<
+  Pick<
+    PostprocessRecord,
+    'input' | 'candidateCap' | 'workspaceBytes' | 'anchorMode' | 'symbolPrefix' | 'cFiles' | 'footprint'
+  >
+> {
   const input: EmitPlan['input'] =
     ctx.options.cutHead || ctx.spec.outputs.some((o) => o.kind === 'map') ? 'per-level' : 'concat';
   // --name gives the symbols and the file names; without it the symbols come from the model's file name, the files are postprocess.c/.h
@@ -87,6 +93,10 @@ function emitC(
     files.push(f.name);
   }
   const { header, source } = cFileNames(plan.fileStem);
+  // measured by compiling the module just written (host gcc, and arm-none-eabi-gcc when installed); the header, which
+  // the object code does not depend on, is then rewritten with the figures and the FLASH/RAM macros
+  const footprint = await measureFootprint(stage, source, layout.names.run);
+  if (footprint.length > 0) writeFileAtomic(join(stage, header), emitHeader(layout, footprint));
   return {
     input,
     candidateCap: plan.candidateCap,
@@ -94,6 +104,7 @@ function emitC(
     anchorMode,
     symbolPrefix: layout.names.prefix,
     cFiles: { header, source },
+    ...(footprint.length > 0 ? { footprint } : {}),
   };
 }
 

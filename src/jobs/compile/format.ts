@@ -31,6 +31,12 @@ export function formatCompile(r: CompileReport, outDir: string): string {
         ? `; C workspace ${fmtInt(pp.workspaceBytes)} bytes (cap ${pp.candidateCap} candidates)`
         : '';
     lines.push(`post-processing: ${pp.preset}${c}`);
+    for (const f of pp.footprint ?? []) {
+      const stack = f.stackBytes === null ? 'unbounded' : fmtInt(f.stackBytes);
+      lines.push(
+        `C footprint (${f.target}, ${f.flags.filter((x) => x !== '-std=c99').join(' ')}): code ${fmtInt(f.textBytes)}, read-only data ${fmtInt(f.rodataBytes)}, data+bss ${fmtInt(f.dataBytes + f.bssBytes)}, stack ${stack} bytes`,
+      );
+    }
     for (const note of (pp.notes as string[] | undefined) ?? []) lines.push(`note: ${note}`);
   }
   if (r.cutHead) lines.push(`--cut-head: the model now ends at ${r.cutHead.join(', ')}`);
