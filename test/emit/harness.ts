@@ -8,6 +8,8 @@ import { cNames } from '../../src/emit/c/names';
 import type { Detection } from '../../src/postprocess/spec';
 import { compile, O2_FLAGS, run, SANITIZE_FLAGS, tempDir, writeFiles } from '../_support/gcc';
 import { toPerLevel, type HeadOutputs } from './fixtures';
+import { elemBytes, elemType } from '../../src/emit/c/quant';
+import type { QuantParams } from '../../src/postprocess/quant';
 
 /**
  * `static int <prefix>harness(const char *path)`: reads the float32 inputs of one run from `path` (in the order the run
@@ -18,25 +20,32 @@ export function harnessRunner(plan: EmitPlan): string {
   const N = cNames(plan.name);
   const P = N.prefix;
   const c = plan.numClasses;
+  const ts = elemType(plan.quant?.scores);
+  const tb = elemType(plan.quant?.boxes);
+  // every input starts on a 4-byte boundary of the file (harnessInput pads): byte lengths rounded up to 4
+  const padded = (n: number, q: QuantParams | undefined) => (n * elemBytes(q) + 3) & ~3;
   const sizes =
     plan.input === 'concat'
       ? ''
-      : `static const size_t ${P}cls_len[] = { ${plan.levels.map((l) => l.h * l.w * l.anchorsPerLocation * c).join(', ')} };\n` +
-        `static const size_t ${P}reg_len[] = { ${plan.levels.map((l) => l.h * l.w * l.anchorsPerLocation * 4).join(', ')} };\n`;
+      : `static const size_t ${P}cls_len[] = { ${plan.levels.map((l) => padded(l.h * l.w * l.anchorsPerLocation * c, plan.quant?.scores)).join(', ')} };\n` +
+        `static const size_t ${P}reg_len[] = { ${plan.levels.map((l) => padded(l.h * l.w * l.anchorsPerLocation * 4, plan.quant?.boxes)).join(', ')} };\n`;
+  const n = plan.levels.reduce((s, l) => s + l.h * l.w * l.anchorsPerLocation, 0);
   const call =
     plan.input === 'concat'
-      ? `const float *scores = data, *boxes = data + (size_t)${N.numAnchors} * ${N.numClasses};
+      ? `const ${ts} *scores = (const ${ts} *)(const void *)data;
+    const ${tb} *boxes = (const ${tb} *)(const void *)(data + ${padded(n * c, plan.quant?.scores)}u);
     st = ${N.run}(scores, boxes, ws, ${N.workspaceSize}(), dets, ${N.maxDetections}, &n);`
-      : `const float *cls[${N.numLevels}], *reg[${N.numLevels}];
+      : `const ${ts} *cls[${N.numLevels}];
+    const ${tb} *reg[${N.numLevels}];
     size_t off = 0, l;
-    for (l = 0; l < ${N.numLevels}; ++l) { cls[l] = ${P}cls_len[l] ? data + off : NULL; off += ${P}cls_len[l]; }
-    for (l = 0; l < ${N.numLevels}; ++l) { reg[l] = ${P}reg_len[l] ? data + off : NULL; off += ${P}reg_len[l]; }
+    for (l = 0; l < ${N.numLevels}; ++l) { cls[l] = ${P}cls_len[l] ? (const ${ts} *)(const void *)(data + off) : NULL; off += ${P}cls_len[l]; }
+    for (l = 0; l < ${N.numLevels}; ++l) { reg[l] = ${P}reg_len[l] ? (const ${tb} *)(const void *)(data + off) : NULL; off += ${P}reg_len[l]; }
     st = ${N.run}(cls, reg, ws, ${N.workspaceSize}(), dets, ${N.maxDetections}, &n);`;
   return `${sizes}
 static int ${P}harness(const char *path) {
     FILE *f;
     long bytes;
-    float *data;
+    unsigned char *data;
     void *ws;
     ${N.detection} *dets;
     size_t n = 0, i;
@@ -45,7 +54,7 @@ static int ${P}harness(const char *path) {
     fseek(f, 0, SEEK_END);
     bytes = ftell(f);
     fseek(f, 0, SEEK_SET);
-    data = (float *)malloc(bytes > 0 ? (size_t)bytes : 1u);
+    data = (unsigned char *)malloc(bytes > 0 ? (size_t)bytes : 1u);
     if (data == NULL || fread(data, 1, (size_t)bytes, f) != (size_t)bytes) return 3;
     fclose(f);
     ws = malloc(${N.workspaceSize}());
@@ -80,22 +89,39 @@ int main(int argc, char **argv) {
 `;
 }
 
-/** The float32 inputs of one run, in the order the run function takes them (what harnessRunner reads). */
+/**
+ * The inputs of one run, in the order the run function takes them (what harnessRunner reads): float32, or for a
+ * quantized input (plan.quant) its values, integers held in the Float32Array, as int8/uint8 bytes; each padded to 4 bytes.
+ */
 export function harnessInput(plan: EmitPlan, outputs: HeadOutputs): Uint8Array {
-  const arrays =
+  const S = plan.quant?.scores;
+  const B = plan.quant?.boxes;
+  const parts: [Float32Array, QuantParams | undefined][] =
     plan.input === 'concat'
-      ? [outputs.scores, outputs.boxes]
+      ? [
+          [outputs.scores, S],
+          [outputs.boxes, B],
+        ]
       : (() => {
           const levels = toPerLevel(plan, outputs);
-          return [...levels.map((l) => l.cls), ...levels.map((l) => l.reg)];
+          return [...levels.map((l) => [l.cls, S] as const), ...levels.map((l) => [l.reg, B] as const)].map(
+            ([a, q]) => [a, q] as [Float32Array, QuantParams | undefined],
+          );
         })();
-  const all = new Float32Array(arrays.reduce((s, a) => s + a.length, 0));
+  const bytes = (a: Float32Array, q: QuantParams | undefined): Uint8Array =>
+    q === undefined
+      ? new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
+      : q.type === 'int8'
+        ? new Uint8Array(Int8Array.from(a).buffer)
+        : Uint8Array.from(a);
+  const chunks = parts.map(([a, q]) => bytes(a, q));
+  const all = new Uint8Array(chunks.reduce((s, c) => s + ((c.length + 3) & ~3), 0));
   let off = 0;
-  for (const a of arrays) {
-    all.set(a, off);
-    off += a.length;
+  for (const c of chunks) {
+    all.set(c, off);
+    off += (c.length + 3) & ~3;
   }
-  return new Uint8Array(all.buffer);
+  return all;
 }
 
 function parseNumber(t: string): number {

@@ -6,15 +6,18 @@ import { cFileNames } from './names';
 import type { PlanLayout } from './plan';
 import { CodeWriter } from './writer';
 import { emitFootprint, type ModuleFootprint } from './footprint';
+import { elemType, quantDoc } from './quant';
 import { fmtHW, fmtStride } from '../../format/levels';
 
 /** The run function's signature as three lines: the header ends the last with `;`, the source with the body. */
 export function runSignature(L: PlanLayout): [string, string, string] {
   const N = L.names;
+  const ts = elemType(L.quant.scores?.params);
+  const tb = elemType(L.quant.boxes);
   const first =
     L.plan.input === 'concat'
-      ? 'const float *scores, const float *boxes,'
-      : 'const float *const *cls, const float *const *reg,';
+      ? `const ${ts} *scores, const ${tb} *boxes,`
+      : `const ${ts} *const *cls, const ${tb} *const *reg,`;
   return [
     `${N.status} ${N.run}(${first}`,
     '    void *workspace, size_t workspace_size,',
@@ -115,19 +118,41 @@ function levelTable(L: PlanLayout): string[] {
   );
 }
 
+/** What the score and box inputs hold when quantized (nothing for float inputs). */
+function quantLines(L: PlanLayout): string[] {
+  const qs = L.quant.scores;
+  const qb = L.quant.boxes;
+  if (!qs && !qb) return [];
+  return [
+    `Element types: scores ${quantDoc(qs?.params)};`,
+    `               boxes ${quantDoc(qb)}.`,
+    ...(qs
+      ? [
+          'Quantized scores are tested as integers against bounds proven over every value (and, for softmax, every pair',
+          'of values); only rows that can hold a candidate are dequantised, and only kept candidates are decoded. The',
+          "detections equal prunedet's reference run on the dequantised tensors.",
+        ]
+      : []),
+  ];
+}
+
 function inputDoc(L: PlanLayout): string[] {
   const N = L.names;
+  const ts = elemType(L.quant.scores?.params);
+  const tb = elemType(L.quant.boxes);
   if (L.plan.input === 'concat') {
     return [
       'Inputs (concat form):',
-      `  scores  float[${N.numAnchors}][${N.numClasses}], row-major, one row per anchor`,
-      `  boxes   float[${N.numAnchors}][4], ${deltaOrder(L.plan.spec)}`,
+      `  scores  ${ts}[${N.numAnchors}][${N.numClasses}], row-major, one row per anchor`,
+      `  boxes   ${tb}[${N.numAnchors}][4], ${deltaOrder(L.plan.spec)}`,
+      ...quantLines(L),
     ];
   }
   return [
     'Inputs (per-level form), NCHW maps with N = 1, one pointer per level (NULL allowed for a level with 0 anchors):',
-    `  cls[l]  float[A*${N.numClasses}][H][W], channel a*${N.numClasses} + k (anchor-major)`,
-    `  reg[l]  float[A*4][H][W], channel a*4 + j: ${deltaOrder(L.plan.spec)}`,
+    `  cls[l]  ${ts}[A*${N.numClasses}][H][W], channel a*${N.numClasses} + k (anchor-major)`,
+    `  reg[l]  ${tb}[A*4][H][W], channel a*4 + j: ${deltaOrder(L.plan.spec)}`,
+    ...quantLines(L),
   ];
 }
 
@@ -222,12 +247,12 @@ function emitFunctions(w: CodeWriter, L: PlanLayout): void {
   const inputs: [string, string, string][] =
     L.plan.input === 'concat'
       ? [
-          ['in', 'scores', 'float[N][C] class scores (see Inputs above)'],
-          ['in', 'boxes', `float[N][4] ${deltaOrder(L.plan.spec)}`],
+          ['in', 'scores', `${elemType(L.quant.scores?.params)}[N][C] class scores (see Inputs above)`],
+          ['in', 'boxes', `${elemType(L.quant.boxes)}[N][4] ${deltaOrder(L.plan.spec)}`],
         ]
       : [
-          ['in', 'cls', `${N.numLevels} pointers to class maps float[A*C][H][W]`],
-          ['in', 'reg', `${N.numLevels} pointers to box maps float[A*4][H][W]`],
+          ['in', 'cls', `${N.numLevels} pointers to class maps ${elemType(L.quant.scores?.params)}[A*C][H][W]`],
+          ['in', 'reg', `${N.numLevels} pointers to box maps ${elemType(L.quant.boxes)}[A*4][H][W]`],
         ];
   const params: [string, string, string][] = [
     ...inputs,

@@ -13,6 +13,15 @@ import {
 } from '../../postprocess/spec';
 import { cNames, type CNames } from './names';
 import { firstBitDifference, runtimeCenters, type RuntimeAnchors } from '../../anchors/runtime';
+import {
+  diffIntBound,
+  identityScore,
+  scoreIntBound,
+  sigmoidScore,
+  validateQuant,
+  type InputQuant,
+  type QuantParams,
+} from '../../postprocess/quant';
 
 export interface EmitPlan {
   /** Symbol stem; sanitised to [a-z0-9_]: functions pd_<name>_, macros PD_<NAME>_. */
@@ -36,6 +45,23 @@ export interface EmitPlan {
    * values they must reproduce bit for bit; layoutPlan checks). Absent: the table (--anchors table).
    */
   runtimeAnchors?: RuntimeAnchors;
+  /**
+   * Quantized head outputs (int8/uint8, one scale and zero point per tensor, shared by the levels of the per-level
+   * form): the run function takes int8_t/uint8_t pointers; absent: float.
+   */
+  quant?: InputQuant;
+}
+
+/** Quantized scores: the integer bounds of the cheap tests (entry i for the pool bar's entry i; one for probabilities). */
+export interface ScoreQuantLayout {
+  params: QuantParams;
+  /**
+   * sigmoid / probabilities: reject q <= bounds[i] (proven: every such q scores <= bar score i); softmax: reject a row
+   * whose integer differences q_k - q_r are all <= bounds[i] (proven over every pair for the margin of entry i).
+   */
+  bounds: number[];
+  /** sigmoid / probabilities: whether q > bounds[0] alone decides the threshold (every such q passes). */
+  exact: boolean;
 }
 
 /** Bytes of one workspace candidate: a 64-bit rank key (score bits, anchor * labels + label). */
@@ -104,6 +130,27 @@ export interface PlanLayout {
   centers: Float32Array | undefined;
   /** --anchors runtime: the parameters anchor_at() generates the rows from (proven equal to `centers`). */
   runtimeAnchors: RuntimeAnchors | undefined;
+  /** Quantized inputs (plan.quant) and the score tests' integer bounds. */
+  quant: { scores?: ScoreQuantLayout; boxes?: QuantParams };
+}
+
+function quantLayout(plan: EmitPlan, thr: number, bar: { score: number[]; reject: number[] }): PlanLayout['quant'] {
+  const q = plan.quant ?? {};
+  if (q.scores) validateQuant(q.scores, 'quantized scores');
+  if (q.boxes) validateQuant(q.boxes, 'quantized boxes');
+  if (!q.scores) return { ...(q.boxes ? { boxes: q.boxes } : {}) };
+  const p = q.scores;
+  const mode = plan.spec.scores;
+  let scores: ScoreQuantLayout;
+  if (mode === 'softmax') {
+    scores = { params: p, bounds: bar.reject.map((m) => diffIntBound(p, m)), exact: false };
+  } else {
+    const score = mode === 'sigmoid' ? sigmoidScore : identityScore;
+    const levels = mode === 'sigmoid' ? bar.score : [thr];
+    const at = levels.map((t) => scoreIntBound(p, t, score));
+    scores = { params: p, bounds: at.map((b) => b.bound), exact: at[0]!.exact };
+  }
+  return { scores, ...(q.boxes ? { boxes: q.boxes } : {}) };
 }
 
 function fail(what: string, hint: string): never {
@@ -227,6 +274,7 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
       : spec.scores === 'softmax'
         ? softmaxRejectMargin(t, plan.numClasses)
         : -Infinity;
+  const bar = spec.scores === 'probabilities' ? { score: [], reject: [] } : barBounds(thr, rejectBound);
   return {
     plan,
     names,
@@ -244,8 +292,9 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
     scoreThreshold: thr,
     iouThreshold: f32(spec.iouThreshold),
     reject: rejectBound(thr),
-    bar: spec.scores === 'probabilities' ? { score: [], reject: [] } : barBounds(thr, rejectBound),
+    bar,
     centers,
     runtimeAnchors: plan.runtimeAnchors,
+    quant: quantLayout(plan, thr, bar),
   };
 }

@@ -10,6 +10,8 @@ import { LOCAL_MACROS, type LocalNames } from './names';
 import type { PlanLayout } from './plan';
 import { BATCH, emitCandidates, emitDecode, emitNms, emitScoreFilter } from './stages';
 import { CodeWriter } from './writer';
+import { elemBytes, elemType, valueOf } from './quant';
+import { rejectKey } from './stages';
 
 function emitPrologue(w: CodeWriter, L: PlanLayout): void {
   w.line(`/* ${bannerText(L.plan)} */`);
@@ -291,16 +293,21 @@ function emitAnchorTable(w: CodeWriter, L: PlanLayout): void {
 /** Rows the softmax scan prefetches ahead of the one it tests. */
 const AHEAD_ROWS = 8;
 
-/** PD_PREFETCH of each 64-byte line a row of n floats at ptr may touch (one per 16 floats, and its last float). */
-function emitPrefetchRow(w: CodeWriter, loc: LocalNames, ptr: string, n: number): void {
-  for (let k = 0; k < n; k += 16) w.line(k === 0 ? `${loc.PREFETCH}(${ptr});` : `${loc.PREFETCH}(${ptr} + ${k});`);
-  if ((n - 1) % 16 !== 0) w.line(`${loc.PREFETCH}(${ptr} + ${n - 1});`);
+/** PD_PREFETCH of each 64-byte line a row of n elements at ptr may touch (one per line, and its last element). */
+function emitPrefetchRow(w: CodeWriter, loc: LocalNames, ptr: string, n: number, bytes = 4): void {
+  const step = 64 / bytes;
+  for (let k = 0; k < n; k += step) w.line(k === 0 ? `${loc.PREFETCH}(${ptr});` : `${loc.PREFETCH}(${ptr} + ${k});`);
+  if ((n - 1) % step !== 0) w.line(`${loc.PREFETCH}(${ptr} + ${n - 1});`);
 }
 
 function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
   const loc = L.names.local;
   const C = L.numClasses;
   const concat = L.plan.input === 'concat';
+  const qp = L.quant.scores?.params;
+  const T = elemType(qp);
+  // float rows in one block are scored in place; strided or quantized rows are copied (dequantised) first
+  const direct = concat && !qp;
   w.comment(
     "Softmax rows first_anchor .. first_anchor + count - 1 of one range, in two rounds: every row's bound first (rows the",
     "pool's bound excludes are dropped), then the pool's keep rows with the largest bound are scored, the pool is",
@@ -309,13 +316,14 @@ function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
     concat
       ? 'Row q is base + q * C (concatenated scores).'
       : 'Row q (position p = q / na, anchor a = q % na) is base + a * C * hw + p, stride hw (per-level maps).',
+    ...(qp ? ['Quantized rows are dequantised into a float copy only when they pass the integer bound.'] : []),
   );
   w.block(
-    `static ${loc.HOT} void ${loc.score_range}(const float *base, size_t hw, uint32_t na, uint32_t first_anchor, uint32_t count, ${loc.pool_t} *pool, ${loc.cand_t} *order)`,
+    `static ${loc.HOT} void ${loc.score_range}(const ${T} *base, size_t hw, uint32_t na, uint32_t first_anchor, uint32_t count, ${loc.pool_t} *pool, ${loc.cand_t} *order)`,
     () => {
       w.line(`const float *batch_row[${BATCH}];`);
       w.line(`uint32_t batch_anchor[${BATCH}], nb = 0u, nr = 0u, q, lead;`);
-      if (!concat) {
+      if (!direct) {
         w.line(`float batch_copy[${BATCH}][${C}];`);
         w.line('uint32_t k;');
       }
@@ -332,8 +340,8 @@ function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
           w.comment(
             `the lines of the row ${AHEAD_ROWS} ahead (the last row near the end) arrive while this one is tested`,
           );
-          w.line(`const float *ahead = ${row(`(q + ${AHEAD_ROWS}u < count ? q + ${AHEAD_ROWS}u : count - 1u)`)};`);
-          emitPrefetchRow(w, loc, 'ahead', C);
+          w.line(`const ${T} *ahead = ${row(`(q + ${AHEAD_ROWS}u < count ? q + ${AHEAD_ROWS}u : count - 1u)`)};`);
+          emitPrefetchRow(w, loc, 'ahead', C, elemBytes(qp));
         }
         w.line('order[nr] = q;');
         w.line(`nr += (uint32_t)!${loc.row_rejects}(${row('q')}, ${S}, pool->reject);`);
@@ -350,12 +358,12 @@ function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
       });
       const add = () => {
         w.line('const uint32_t r = (uint32_t)order[q];');
-        if (concat) {
+        if (direct) {
           w.line(`batch_row[nb] = ${row('r')};`);
           emitPrefetchRow(w, loc, 'batch_row[nb]', C);
         } else {
-          w.line(`const float *src = ${row('r')};`);
-          w.line(`for (k = 0u; k < ${C}u; ++k) batch_copy[nb][k] = src[k * hw];`);
+          w.line(`const ${T} *src = ${row('r')};`);
+          w.line(`for (k = 0u; k < ${C}u; ++k) batch_copy[nb][k] = ${valueOf(qp, concat ? 'src[k]' : 'src[k * hw]')};`);
           w.line('batch_row[nb] = batch_copy[nb];');
         }
         w.line('batch_anchor[nb] = first_anchor + r;');
@@ -375,7 +383,7 @@ function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
       w.block('if (lead < nr)', () => {
         w.line(`${loc.pool_finish}(pool);`);
         w.block('for (q = lead; q < nr; ++q)', () => {
-          w.line(`if (!(0xffffffffu - (uint32_t)(order[q] >> 32) > ${loc.float_key}(pool->reject))) continue;`);
+          w.line(`if (!(0xffffffffu - (uint32_t)(order[q] >> 32) > ${rejectKey(L, 'pool->reject')})) continue;`);
           w.block('', add);
         });
         flush();
@@ -394,7 +402,14 @@ function emitPlainRange(w: CodeWriter, L: PlanLayout): void {
   const loc = L.names.local;
   const C = L.numClasses;
   const concat = L.plan.input === 'concat';
-  const bound = L.plan.spec.scores === 'sigmoid' ? 'pool->reject' : cFloat(L.scoreThreshold, 'score threshold');
+  const qp = L.quant.scores;
+  const bound =
+    L.plan.spec.scores === 'sigmoid'
+      ? 'pool->reject'
+      : qp
+        ? `${qp.bounds[0]}`
+        : cFloat(L.scoreThreshold, 'score threshold');
+  const T = elemType(qp?.params);
   w.comment(
     'Rows first_anchor .. first_anchor + count - 1 of one range into the pool:',
     concat
@@ -402,7 +417,7 @@ function emitPlainRange(w: CodeWriter, L: PlanLayout): void {
       : 'row q is base + (q % na) * C * hw + q / na (per-level maps, stride hw).',
   );
   w.block(
-    `static ${loc.HOT} void ${loc.score_range}(const float *base, size_t hw, uint32_t na, uint32_t first_anchor, uint32_t count, ${loc.pool_t} *pool, ${loc.cand_t} *order)`,
+    `static ${loc.HOT} void ${loc.score_range}(const ${T} *base, size_t hw, uint32_t na, uint32_t first_anchor, uint32_t count, ${loc.pool_t} *pool, ${loc.cand_t} *order)`,
     () => {
       w.line('uint32_t q = 0u;');
       w.line('(void)order;');
@@ -413,8 +428,10 @@ function emitPlainRange(w: CodeWriter, L: PlanLayout): void {
           w.line('uint32_t r;');
           w.comment("the next block's lines arrive while this one is tested");
           w.block(`if (q + 2u * ${loc.BLOCK_ROWS} <= count)`, () => {
-            w.line(`const float *ahead = base + (size_t)(q + ${loc.BLOCK_ROWS}) * ${C}u;`);
-            w.line(`for (r = 0u; r < ${loc.BLOCK_ROWS} * ${C}u; r += 16u) ${loc.PREFETCH}(ahead + r);`);
+            w.line(`const ${T} *ahead = base + (size_t)(q + ${loc.BLOCK_ROWS}) * ${C}u;`);
+            w.line(
+              `for (r = 0u; r < ${loc.BLOCK_ROWS} * ${C}u; r += ${64 / elemBytes(qp?.params)}u) ${loc.PREFETCH}(ahead + r);`,
+            );
           });
           w.line(`if (${loc.block_rejects}(base + (size_t)q * ${C}u, ${bound})) continue;`);
           w.line(

@@ -8,6 +8,17 @@ import { addU, divU, emitFilterFor, emitForLine, loopUsesIndex, modU, mulU, u } 
 import type { LocalNames } from './names';
 import type { PlanLayout } from './plan';
 import type { CodeWriter } from './writer';
+import { DIFF_KEY, elemType, intOf, valueOf } from './quant';
+
+/** The type of a pool's reject bound: a float logit/margin, or its integer form for quantized scores. */
+export function rejectType(L: PlanLayout): string {
+  return L.quant.scores ? 'int32_t' : 'float';
+}
+
+/** An order-preserving unsigned key of a reject bound expression (compared with row_bound's keys). */
+export function rejectKey(L: PlanLayout, e: string): string {
+  return L.quant.scores ? `(uint32_t)(${e} + ${DIFF_KEY})` : `${L.names.local.float_key}(${e})`;
+}
 
 /** Elements of the vector loops: a multiple of 16 (every SIMD width up to 512 bits) so that gcc -O2 vectorizes them. */
 export const VEC = 16;
@@ -174,7 +185,7 @@ export function emitCandidates(w: CodeWriter, L: PlanLayout): void {
       w.line(`${loc.cand_t} *buf;`);
       w.line('uint32_t n, keep;');
       w.line(`${loc.cand_t} bar;`);
-      if (bar) w.line('float reject;');
+      if (bar) w.line(`${rejectType(L)} reject;`);
     },
     ` ${loc.pool_t};`,
   );
@@ -182,15 +193,25 @@ export function emitCandidates(w: CodeWriter, L: PlanLayout): void {
   if (bar) {
     const n = L.bar.score.length;
     const list = (v: number[], what: string) => v.map((x) => cFloatOrInf(x, what)).join(', ');
+    const qs = L.quant.scores;
     w.comment(
       "Reject bounds for a rising bar: bar_reject[i] is the cheap test's bound proven for a threshold of bar_score[i]",
       `(bar_score[0] = the score threshold). No label scoring <= bar_score[i] can enter a pool whose bar scores more, so`,
       "such a pool rejects with the bound of the largest bar_score[i] below its bar's score.",
     );
     w.line(`static const float ${loc.bar_score}[${n}] = { ${list(L.bar.score, 'bar score')} };`);
-    w.line(`static const float ${loc.bar_reject}[${n}] = { ${list(L.bar.reject, 'bar reject bound')} };`);
+    if (qs) {
+      w.comment(
+        'Quantized scores: the bounds in the integer domain, proven by enumerating every value (sigmoid: every q <= the',
+        'bound scores <= bar_score[i]) or every pair of values (softmax: every integer difference <= the bound has a float',
+        'difference <= the float margin of entry i).',
+      );
+      w.line(`static const int32_t ${loc.bar_reject}[${n}] = { ${qs.bounds.join(', ')} };`);
+    } else {
+      w.line(`static const float ${loc.bar_reject}[${n}] = { ${list(L.bar.reject, 'bar reject bound')} };`);
+    }
     w.line();
-    w.block(`static float ${loc.reject_for}(${loc.cand_t} bar)`, () => {
+    w.block(`static ${rejectType(L)} ${loc.reject_for}(${loc.cand_t} bar)`, () => {
       w.line(`const float s = ${loc.cand_score}(bar);`);
       w.line(`uint32_t i = ${n - 1}u;`);
       w.line(`while (i > 0u && !(${loc.bar_score}[i] < s)) --i;`);
@@ -306,7 +327,15 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
   const { S, col } = rowAccess(L);
   const first = L.firstLabelColumn;
   const colOf = (k: string) => addU(k, u(first));
+  const qs = L.quant.scores;
+  const T = elemType(qs?.params);
   if (L.plan.input === 'concat') emitBlockReject(w, L);
+  if (qs)
+    w.comment(
+      `Quantized scores (${qs.params.type}): the cheap test compares the integer q with a bound proven over all 256 values`,
+      `(q <= the bound: score(dequant(q)) <= the threshold, or the pool bar's score); q passing it is dequantised and decided`,
+      `on its score exactly as the reference does${qs.exact ? ' (here every q above the threshold bound passes: the integer test alone decides)' : ''}.`,
+    );
   w.comment(
     ...(mode === 'probabilities'
       ? ['Scores are probabilities already: a label is a candidate iff its score > the threshold (NaN never is).']
@@ -323,9 +352,10 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
       w.line(`if (s > ${thr}) ${loc.pool_offer}(pool, ${loc.cand_key}(s, ${addU('pair', j)}));`);
     }
   };
-  const bound = mode === 'probabilities' ? thr : 'pool->reject';
+  const bound = mode === 'probabilities' ? (qs ? `${qs.bounds[0]}` : thr) : 'pool->reject';
+  const cheap = (e: string) => (qs ? intOf(e) : e);
   w.block(
-    `static void ${loc.score_anchor}(const float *${S === '1u' ? 'restrict ' : ''}row, size_t stride, uint32_t anchor, ${loc.pool_t} *pool)`,
+    `static void ${loc.score_anchor}(const ${T} *${S === '1u' ? 'restrict ' : ''}row, size_t stride, uint32_t anchor, ${loc.pool_t} *pool)`,
     () => {
       w.line(`const uint32_t pair = ${mulU('anchor', u(L.numLabels))};`);
       if (S === '1u' ? maskScanUsesIndex(L.numLabels) : loopUsesIndex(0, L.numLabels)) w.line('uint32_t j;');
@@ -335,8 +365,8 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
           w,
           loc,
           L.numLabels,
-          (j) => `${col(colOf(j))} > ${bound}`,
-          (j) => exact(col(colOf(j)), j),
+          (j) => `${cheap(col(colOf(j)))} > ${bound}`,
+          (j) => exact(valueOf(qs?.params, col(colOf(j))), j),
         );
         return;
       }
@@ -346,8 +376,8 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
         0,
         L.numLabels,
         () => `x > ${bound}`,
-        (j) => exact('x', j),
-        (j) => w.line(`const float x = ${col(colOf(j))};`),
+        (j) => exact(valueOf(qs?.params, 'x'), j),
+        (j) => w.line(`const ${qs ? 'int32_t' : 'float'} x = ${cheap(col(colOf(j)))};`),
         mode === 'sigmoid' ? " /* REJECT_LOGIT, or the pool's bound for its bar */" : '',
       );
     },
@@ -380,11 +410,13 @@ function emitBlockReject(w: CodeWriter, L: PlanLayout): void {
     `Whether any label value of BLOCK_ROWS rows (${n} values) exceeds \`bound\` (${sigmoid ? "the pool's reject logit" : 'the threshold'}): when none`,
     'does, no row of the block has a candidate (NaN compares false). Branch-free, so it vectorizes.',
   );
-  w.block(`static int ${loc.block_rejects}(const float *restrict x, float bound)`, () => {
+  const qs = L.quant.scores;
+  const xj = (j: string) => (qs ? intOf(`x[${j}]`) : `x[${j}]`);
+  w.block(`static int ${loc.block_rejects}(const ${elemType(qs?.params)} *restrict x, ${rejectType(L)} bound)`, () => {
     w.line('int32_t hit = 0;');
     w.line('uint32_t j;');
     emitRowLoop(w, n, 'j', (j) =>
-      uniform ? `hit |= x[${j}] > bound;` : `hit |= (int32_t)(x[${j}] > bound) & ${loc.block_label}[${j}];`,
+      uniform ? `hit |= ${xj(j)} > bound;` : `hit |= (int32_t)(${xj(j)} > bound) & ${loc.block_label}[${j}];`,
     );
     w.line('return !hit;');
   });
@@ -401,6 +433,10 @@ function emitBackgroundBound(w: CodeWriter, L: PlanLayout): void {
   const loc = L.names.local;
   const { S, col } = rowAccess(L);
   const first = L.firstLabelColumn;
+  if (L.quant.scores) {
+    emitQuantBackgroundBound(w, L);
+    return;
+  }
   w.comment(
     'u = max_k fl(x_k - bg) of one row, as an order-preserving key. Every foreground probability is <= sigmoid(x_k - bg)',
     "(bg is one of the columns the softmax sums), so u <= a proven margin (REJECT_MARGIN, or the pool's bound for its",
@@ -440,6 +476,42 @@ function emitBackgroundBound(w: CodeWriter, L: PlanLayout): void {
   w.line();
 }
 
+/**
+ * emitBackgroundBound for quantized scores: u = max_k (q_k - q_bg), an exact integer; the pool's bound is the integer
+ * form of its float margin (src/postprocess/quant.ts diffIntBound), so the test rejects no row the float test keeps.
+ */
+function emitQuantBackgroundBound(w: CodeWriter, L: PlanLayout): void {
+  const loc = L.names.local;
+  const { S, col } = rowAccess(L);
+  const first = L.firstLabelColumn;
+  const T = elemType(L.quant.scores!.params);
+  const restrict = S === '1u' ? 'restrict ' : '';
+  w.comment(
+    'Quantized scores: u = max_k (q_k - q_bg) as integers (exact), as a key (u + DIFF_KEY). A row whose u is <= the',
+    "pool's integer margin has every float difference fl(x_k - bg) <= its float margin (proven over every pair of",
+    'values), so no label the pool would take. Branch-free: it vectorizes.',
+  );
+  const x = (k: string) => intOf(col(addU(k, u(first))));
+  w.block(`static uint32_t ${loc.row_bound}(const ${T} *${restrict}row, size_t stride)`, () => {
+    w.line(`const int32_t bgl = ${intOf(col(`${L.backgroundColumn}u`))};`);
+    w.line(`int32_t hi = -${DIFF_KEY / 2};`);
+    if (rowLoopUsesIndex(L.numLabels)) w.line('uint32_t k;');
+    if (S !== 'stride') w.line('(void)stride;');
+    emitRowLoop(w, L.numLabels, 'k', (k) => `{ const int32_t d = ${x(k)} - bgl; hi = d > hi ? d : hi; }`);
+    w.line(`return (uint32_t)(hi + ${DIFF_KEY});`);
+  });
+  w.line();
+  w.block(`static int ${loc.row_rejects}(const ${T} *${restrict}row, size_t stride, int32_t margin)`, () => {
+    w.line(`const int32_t bgl = ${intOf(col(`${L.backgroundColumn}u`))};`);
+    w.line('int32_t hit = 0;');
+    if (rowLoopUsesIndex(L.numLabels)) w.line('uint32_t k;');
+    if (S !== 'stride') w.line('(void)stride;');
+    emitRowLoop(w, L.numLabels, 'k', (k) => `hit |= (${x(k)} - bgl) > margin;`);
+    w.line('return !hit;');
+  });
+  w.line();
+}
+
 /** Rows of one softmax batch (rows that passed the cheap reject, processed together). */
 export const BATCH = 8;
 
@@ -447,6 +519,34 @@ export const BATCH = 8;
 function emitMarginBound(w: CodeWriter, L: PlanLayout): void {
   const loc = L.names.local;
   const { S, col } = rowAccess(L);
+  const qs = L.quant.scores;
+  if (qs) {
+    w.comment(
+      'Quantized scores, no background column: u = q1 - q2 (the largest two integers; exact), as a key (u + DIFF_KEY);',
+      "a row whose u is <= the pool's integer margin has fl(m1 - m2) <= its float margin (proven over every pair).",
+    );
+    w.block(`static uint32_t ${loc.row_bound}(const ${elemType(qs.params)} *row, size_t stride)`, () => {
+      w.line(`int32_t m1 = -${DIFF_KEY / 2}, m2 = -${DIFF_KEY / 2};`);
+      w.line('uint32_t k;');
+      if (S !== 'stride') w.line('(void)stride;');
+      w.block(`for (k = 0u; k < ${L.numLabels}u; ++k)`, () => {
+        w.line(`const int32_t x = ${intOf(col('k'))};`);
+        w.block('if (x > m1)', () => {
+          w.line('m2 = m1;');
+          w.line('m1 = x;');
+          w.line('continue;');
+        });
+        w.line('if (x > m2) m2 = x;');
+      });
+      w.line(`return (uint32_t)(m1 - m2 + ${DIFF_KEY});`);
+    });
+    w.line();
+    w.block(`static int ${loc.row_rejects}(const ${elemType(qs.params)} *row, size_t stride, int32_t margin)`, () => {
+      w.line(`return !(${loc.row_bound}(row, stride) > ${rejectKey(L, 'margin')});`);
+    });
+    w.line();
+    return;
+  }
   w.comment(
     'Softmax without a background column: with m1 the largest logit and m2 the second largest, every probability is',
     '<= sigmoid(m1 - m2), so u = m1 - m2 <= a proven margin means no candidate; a row with a NaN has none (key 0); a',
@@ -665,8 +765,16 @@ export function emitDecode(w: CodeWriter, L: PlanLayout): void {
     ...(clip ? [`Then clipped to [0, ${spec.clip![0]}] x [0, ${spec.clip![1]}] (NaN stays NaN).`] : []),
   );
   const anchorParam = t ? ', const float *a' : '';
-  w.block(`static void ${loc.decode_box}(const float *d, size_t stride${anchorParam}, float *box)`, () => {
-    w.line('const float d0 = d[0], d1 = d[stride], d2 = d[2u * stride], d3 = d[3u * stride];');
+  const qb = L.quant.boxes;
+  if (qb)
+    w.comment(
+      `Quantized box inputs (${qb.type}): each value dequantised as it is read, as the reference's dequantised tensor holds it.`,
+    );
+  w.block(`static void ${loc.decode_box}(const ${elemType(qb)} *d, size_t stride${anchorParam}, float *box)`, () => {
+    const v = (e: string) => valueOf(qb, e);
+    w.line(
+      `const float d0 = ${v('d[0]')}, d1 = ${v('d[stride]')}, d2 = ${v('d[2u * stride]')}, d3 = ${v('d[3u * stride]')};`,
+    );
     if (t) {
       w.line(`const float tx = ${t.tx};`);
       w.line(`const float ty = ${t.ty};`);
@@ -790,7 +898,8 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
           "The kept boxes of each label are chained through next[] from head[label]: a candidate meets its own label's only.",
         ]),
   );
-  const inArgs = L.plan.input === 'concat' ? 'const float *boxes' : 'const float *const *reg';
+  const TB = elemType(L.quant.boxes);
+  const inArgs = L.plan.input === 'concat' ? `const ${TB} *boxes` : `const ${TB} *const *reg`;
   w.block(
     `static size_t ${loc.nms}(${loc.cand_t} *heap, uint32_t n, ${inArgs}, float *kb, uint32_t *${scan ? 'klab' : 'head, uint32_t *next'}, ${N.detection} *out)`,
     () => {
@@ -872,28 +981,34 @@ function emitDecodeCandidate(w: CodeWriter, L: PlanLayout): void {
     if (runtime) w.line(`${loc.anchor_at}(anchor, anc);`);
   };
   if (L.plan.input === 'concat') {
-    w.block(`static void ${loc.decode_candidate}(const float *boxes, uint32_t anchor, float *box)`, () => {
-      generate();
-      call();
-      w.line(`${loc.decode_box}(boxes + (size_t)anchor * 4u, 1u${anchorArg}, box);`);
-    });
+    w.block(
+      `static void ${loc.decode_candidate}(const ${elemType(L.quant.boxes)} *boxes, uint32_t anchor, float *box)`,
+      () => {
+        generate();
+        call();
+        w.line(`${loc.decode_box}(boxes + (size_t)anchor * 4u, 1u${anchorArg}, box);`);
+      },
+    );
     w.line();
     return;
   }
   w.comment(
     'Anchor n of level l is position p = (n - offset) / A, anchor a = (n - offset) % A; its delta j is channel a*4 + j.',
   );
-  w.block(`static void ${loc.decode_candidate}(const float *const *reg, uint32_t anchor, float *box)`, () => {
-    w.line('uint32_t l = 0u, p;');
-    w.line('size_t hw;');
-    generate();
-    call();
-    w.line(`while (anchor >= ${loc.level_offset}[l + 1u]) ++l;`);
-    w.line(`hw = (size_t)${loc.level_h}[l] * ${loc.level_w}[l];`);
-    w.line(`p = anchor - ${loc.level_offset}[l];`);
-    w.line(
-      `${loc.decode_box}(reg[l] + (size_t)(p % ${loc.level_a}[l]) * 4u * hw + p / ${loc.level_a}[l], hw${anchorArg}, box);`,
-    );
-  });
+  w.block(
+    `static void ${loc.decode_candidate}(const ${elemType(L.quant.boxes)} *const *reg, uint32_t anchor, float *box)`,
+    () => {
+      w.line('uint32_t l = 0u, p;');
+      w.line('size_t hw;');
+      generate();
+      call();
+      w.line(`while (anchor >= ${loc.level_offset}[l + 1u]) ++l;`);
+      w.line(`hw = (size_t)${loc.level_h}[l] * ${loc.level_w}[l];`);
+      w.line(`p = anchor - ${loc.level_offset}[l];`);
+      w.line(
+        `${loc.decode_box}(reg[l] + (size_t)(p % ${loc.level_a}[l]) * 4u * hw + p / ${loc.level_a}[l], hw${anchorArg}, box);`,
+      );
+    },
+  );
   w.line();
 }
