@@ -18,6 +18,8 @@ interface Args {
   'cut-head': boolean;
   name?: string;
   anchors?: string;
+  'input-type'?: string;
+  'input-layout'?: string;
   json: boolean;
   debug: boolean;
 }
@@ -82,6 +84,17 @@ export const compileCommand: CommandModule<object, Args> = {
         describe:
           '--emit c: table (default: every anchor compiled in) or runtime (generated on demand from per-level strides and kept base anchors, bit-identical, a few hundred bytes)',
       })
+      .option('input-type', {
+        type: 'string',
+        requiresArg: true,
+        describe:
+          '--emit c: quantized head inputs, ROLE:TYPE[:SCALE:ZERO_POINT] per role (scores, boxes; int8, uint8, float32), e.g. scores:int8:0.0039:-128,boxes:int8; without scale and zero point they come from the DequantizeLinear producing that output',
+      })
+      .option('input-layout', {
+        type: 'string',
+        requiresArg: true,
+        describe: '--emit c, per-level maps (--cut-head): nchw (default) or nhwc (TFLite / MCU layout)',
+      })
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
       .check((a) => {
         if (a.config === undefined && a.remove === undefined) throw new Error('give --config FILE or --remove LIST');
@@ -123,6 +136,8 @@ export const compileCommand: CommandModule<object, Args> = {
         ...(argv.postprocess ? { postprocess: argv.postprocess } : {}),
         ...(argv.name !== undefined ? { name: String(argv.name) } : {}),
         ...(argv.anchors !== undefined ? { anchors: String(argv.anchors) } : {}),
+        ...(argv['input-type'] !== undefined ? { inputType: String(argv['input-type']) } : {}),
+        ...(argv['input-layout'] !== undefined ? { inputLayout: String(argv['input-layout']) } : {}),
       });
       emit(argv.json, r, () => formatCompile(r, argv.o));
     }, argv.debug),

@@ -30,6 +30,13 @@ export interface CompileOptions {
   name?: string;
   /** --anchors (with --emit c): table (default) compiles every anchor in; runtime generates them from the generator's parameters. */
   anchors?: string;
+  /**
+   * --input-type (with --emit c): the C module's input element types, `scores:int8:SCALE:ZP,boxes:uint8:SCALE:ZP`
+   * (scale and zero point per tensor; left out: from the model's DequantizeLinear).
+   */
+  inputType?: string;
+  /** --input-layout (with --emit c, per-level form): nchw (default) or nhwc maps. */
+  inputLayout?: string;
 }
 
 export interface ModelStats {
@@ -60,6 +67,7 @@ export interface CompileReport {
 
 export { PRUNEDET_VERSION } from '../version';
 import type { ModuleFootprint } from '../emit/c/footprint';
+import type { InputQuant } from '../postprocess/quant';
 
 /** report.json's `postprocess`: the preset as asked and as resolved, where the anchors came from, and (--emit c) the C module's contract. */
 export interface PostprocessRecord {
@@ -86,6 +94,10 @@ export interface PostprocessRecord {
    * installed): code, read-only data, data, bss, the deepest stack of a run, and the flash they add up to.
    */
   footprint?: ModuleFootprint[];
+  /** --emit c: quantized inputs (--input-type): per role its type, scale and zero point; absent roles are float32. */
+  inputQuant?: InputQuant;
+  /** --emit c, per-level form: the maps' layout (--input-layout). */
+  inputLayout?: 'nchw' | 'nhwc';
   /** --emit onnx-nms: the standalone graph and the model with it appended (null when the model's opset is too old). */
   onnxNms?: { standalone: string; appended: string | null };
   /** What the user should know about what was (not) emitted. */

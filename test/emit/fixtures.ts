@@ -184,11 +184,27 @@ export function detectorOutputs(plan: EmitPlan, seed: number, objects = 6): Head
   return { scores, boxes };
 }
 
-/** The same outputs in the per-level NCHW form (channel a·K + k). */
+/**
+ * The same outputs in the plan's per-level form: NCHW (channel a·K + k), or NHWC ([H][W][A·K]: a level's rows of the
+ * concatenated form, as they are).
+ */
 export function toPerLevel(plan: EmitPlan, out: HeadOutputs): { cls: Float32Array; reg: Float32Array }[] {
-  return perLevelMaps(plan.levels, plan.numClasses, out.scores, out.boxes);
+  if (plan.layout !== 'nhwc') return perLevelMaps(plan.levels, plan.numClasses, out.scores, out.boxes);
+  let n = 0;
+  return plan.levels.map((l) => {
+    const count = l.h * l.w * l.anchorsPerLocation;
+    const level = {
+      cls: out.scores.slice(n * plan.numClasses, (n + count) * plan.numClasses),
+      reg: out.boxes.slice(n * 4, (n + count) * 4),
+    };
+    n += count;
+    return level;
+  });
 }
 
+/** The reference's input for the outputs (per-level maps in NCHW, whatever layout the module reads). */
 export function inputOf(plan: EmitPlan, out: HeadOutputs): PostprocessInput {
-  return plan.input === 'concat' ? { form: 'concat', ...out } : { form: 'per-level', levels: toPerLevel(plan, out) };
+  return plan.input === 'concat'
+    ? { form: 'concat', ...out }
+    : { form: 'per-level', levels: perLevelMaps(plan.levels, plan.numClasses, out.scores, out.boxes) };
 }

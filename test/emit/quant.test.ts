@@ -1,7 +1,9 @@
 // Quantized head outputs into the emitted C (issue 16 item 2): int8/uint8 scores and boxes, one scale and zero point
-// per tensor, calibrated on bench's loads. On every load (light to heavy), for softmax, sigmoid and probability presets,
-// in the concatenated and per-level forms, the module's detections equal the reference run on the dequantised
-// tensors, bit for bit, built -O2 and with ASan/UBSan (-DPD_PORTABLE). The score tests run on integers.
+// per tensor, calibrated on bench's loads; and NHWC per-level maps (item 3). On every load (light to heavy), for
+// softmax, sigmoid and probability presets, in the concatenated form and per-level NCHW and NHWC maps, the module's
+// detections equal the reference run on the dequantised tensors, bit for bit, built -O2 and with ASan/UBSan
+// (-DPD_PORTABLE); float NHWC maps give the reference's detections on the float tensors. The score tests run on
+// integers.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EmitPlan } from '../../src/emit/c';
 import { emitPostprocessC, layoutPlan } from '../../src/emit/c';
@@ -12,7 +14,18 @@ import { dequantize, quantize, quantRange, type QuantParams, type QuantType } fr
 import { f32 } from '../../src/postprocess/float32';
 import { hasGcc } from '../_support/gcc';
 import { candidatesAbove, contextOf, inputOf, makePlan, SSD300_LEVELS, type LevelDef } from './fixtures';
-import { buildModule, expectSameDetections, type BuiltModule } from './harness';
+import { buildModule, type BuiltModule } from './harness';
+import type { Detection } from '../../src/postprocess/spec';
+
+/** Detections as one text (label, anchor, score and box bits): equal texts are bit-identical detections. */
+function detText(d: Detection[]): string {
+  const bits = (x: number) => (Object.is(x, NaN) ? 'nan' : new Uint32Array(Float32Array.of(x).buffer)[0]!.toString(16));
+  return d.map((x) => `${x.label}@${x.anchor}:${bits(x.score)}:${x.box.map(bits).join(',')}`).join('\n');
+}
+
+function expectSameDetections(got: Detection[], want: Detection[]): void {
+  expect(detText(got)).toBe(detText(want));
+}
 
 const RETINA_LEVELS: LevelDef[] = [
   { h: 25, w: 20, a: 8, stride: 16 },
@@ -54,11 +67,12 @@ const CASES: { name: string; plan: EmitPlan; types: [QuantType, QuantType] }[] =
     types: ['uint8', 'int8'],
   },
   {
-    name: 'TFLite SSD (probabilities, background first, whole pool out; uint8 scores, uint8 deltas)',
+    name: 'TFLite SSD (probabilities, background first, no suppression; uint8 scores, uint8 deltas)',
     plan: makePlan({
       name: 'qtfl',
-      // the whole pool out (no suppression, room for every candidate): a label lost at the threshold would show
-      spec: { ...PRESETS['tflite-ssd']!, scoreThreshold: 0.02, iouThreshold: 1, maxDetections: 100_000 },
+      // no suppression and 1000 detections: on the light and real loads every candidate is output, so a label lost at
+      // the threshold would show
+      spec: { ...PRESETS['tflite-ssd']!, scoreThreshold: 0.02, iouThreshold: 1, maxDetections: 1000 },
       levels: RETINA_LEVELS.slice(1),
       numClasses: 91,
       candidateCap: 20_000,
@@ -72,7 +86,7 @@ afterAll(() => built.forEach((b) => b.dispose()));
 
 describe.skipIf(!hasGcc)('quantized head outputs into the C module', () => {
   for (const { name, plan: floatPlan, types } of CASES) {
-    it(`${name}: light to heavy, concat and per-level, equal to the reference on the dequantised tensors`, () => {
+    it(`${name}: light to heavy, concat, NCHW and NHWC, equal to the reference on the dequantised tensors`, () => {
       const loads = SYNTHETIC_LOADS.map((l) =>
         loadHeadOutputs(l, floatPlan.spec, floatPlan.numClasses, floatPlan.anchors),
       );
@@ -94,7 +108,9 @@ describe.skipIf(!hasGcc)('quantized head outputs into the C module', () => {
       expect(src).toContain(`const ${types[0]}_t *`);
       const concat = buildModule(plan);
       const perLevel = buildModule({ ...plan, input: 'per-level' });
-      built.push(concat, perLevel);
+      const nhwc = buildModule({ ...plan, input: 'per-level', layout: 'nhwc' });
+      const floatNhwc = buildModule({ ...floatPlan, name: `${floatPlan.name}f`, input: 'per-level', layout: 'nhwc' });
+      built.push(concat, perLevel, nhwc, floatNhwc);
       const above: number[] = [];
       let total = 0;
       for (const out of loads) {
@@ -102,11 +118,13 @@ describe.skipIf(!hasGcc)('quantized head outputs into the C module', () => {
         const deq = { scores: dequantize(quant.scores, q.scores), boxes: dequantize(quant.boxes, q.boxes) };
         above.push(candidatesAbove(plan, deq));
         const want = postprocess(plan.spec, inputOf(plan, deq), contextOf(plan));
-        for (const m of [concat, perLevel]) {
+        for (const m of [concat, perLevel, nhwc]) {
           const got = m.run(q);
           expect(got.status).toBe(0);
           expectSameDetections(got.detections, want);
         }
+        const wantFloat = postprocess(plan.spec, inputOf(plan, out), contextOf(plan));
+        expectSameDetections(floatNhwc.run(out).detections, wantFloat);
         total += want.length;
       }
       // the quantized loads still sweep from light to heavy

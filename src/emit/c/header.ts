@@ -148,6 +148,14 @@ function inputDoc(L: PlanLayout): string[] {
       ...quantLines(L),
     ];
   }
+  if (L.plan.layout === 'nhwc') {
+    return [
+      'Inputs (per-level form), NHWC maps with N = 1, one pointer per level (NULL allowed for a level with 0 anchors):',
+      `  cls[l]  ${ts}[H][W][A*${N.numClasses}], value a*${N.numClasses} + k of position (y, x) (anchor-major)`,
+      `  reg[l]  ${tb}[H][W][A*4], value a*4 + j: ${deltaOrder(L.plan.spec)}`,
+      ...quantLines(L),
+    ];
+  }
   return [
     'Inputs (per-level form), NCHW maps with N = 1, one pointer per level (NULL allowed for a level with 0 anchors):',
     `  cls[l]  ${ts}[A*${N.numClasses}][H][W], channel a*${N.numClasses} + k (anchor-major)`,
@@ -239,6 +247,11 @@ function emitTypes(w: CodeWriter, L: PlanLayout): void {
   w.line();
 }
 
+/** The dimensions of a level's map in the plan's layout. */
+function maps(L: PlanLayout, k: string): string {
+  return L.plan.layout === 'nhwc' ? `[H][W][A*${k}]` : `[A*${k}][H][W]`;
+}
+
 function emitFunctions(w: CodeWriter, L: PlanLayout): void {
   const N = L.names;
   w.doc(`\\return ${N.workspaceMacro}, for callers that size the workspace at run time.`);
@@ -251,8 +264,8 @@ function emitFunctions(w: CodeWriter, L: PlanLayout): void {
           ['in', 'boxes', `${elemType(L.quant.boxes)}[N][4] ${deltaOrder(L.plan.spec)}`],
         ]
       : [
-          ['in', 'cls', `${N.numLevels} pointers to class maps ${elemType(L.quant.scores?.params)}[A*C][H][W]`],
-          ['in', 'reg', `${N.numLevels} pointers to box maps ${elemType(L.quant.boxes)}[A*4][H][W]`],
+          ['in', 'cls', `${N.numLevels} pointers to class maps ${elemType(L.quant.scores?.params)}${maps(L, 'C')}`],
+          ['in', 'reg', `${N.numLevels} pointers to box maps ${elemType(L.quant.boxes)}${maps(L, '4')}`],
         ];
   const params: [string, string, string][] = [
     ...inputs,

@@ -31,6 +31,11 @@ export interface EmitPlan {
   banner: { version: string; modelFile: string; modelSha256: string; config: string };
   spec: PostprocessSpec;
   input: 'concat' | 'per-level';
+  /**
+   * Per-level form only: the maps' layout, NCHW (default: cls[l] is [A*C][H][W]) or NHWC (the TFLite / MCU layout:
+   * [H][W][A*C], so each anchor's C values are contiguous, as in the concatenated form).
+   */
+  layout?: 'nchw' | 'nhwc';
   /** Levels finest first; a level may have 0 anchors (h·w·A = 0). */
   /** Strides are [h, w] in input pixels. */
   levels: { h: number; w: number; anchorsPerLocation: number; stride: [number, number] }[];
@@ -177,6 +182,11 @@ function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
 }
 
+/** Whether each anchor's values are contiguous in its input (concatenated rows, or NHWC per-level maps). */
+export function rowMajor(plan: Pick<EmitPlan, 'input' | 'layout'>): boolean {
+  return plan.input === 'concat' || plan.layout === 'nhwc';
+}
+
 /** Validate a plan and derive its layout; throws PrunedetError E_POSTPROCESS for plans that cannot be emitted. */
 export function layoutPlan(plan: EmitPlan): PlanLayout {
   const names = cNames(plan.name);
@@ -184,6 +194,10 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
   validatePostprocessSpec(spec, plan.numClasses);
   if (plan.input !== 'concat' && plan.input !== 'per-level')
     fail(`input is "${String(plan.input)}"`, 'use concat or per-level');
+  if (plan.layout !== undefined && plan.layout !== 'nchw' && plan.layout !== 'nhwc')
+    fail(`layout is "${String(plan.layout)}"`, 'use nchw or nhwc');
+  if (plan.layout === 'nhwc' && plan.input !== 'per-level')
+    fail('layout nhwc is for per-level maps', 'use input per-level, or no layout for concatenated rows');
   if (!Array.isArray(plan.levels) || plan.levels.length === 0) fail('no levels', 'give at least one level');
   plan.levels.forEach((l, i) => {
     if (!isCount(l.h) || !isCount(l.w) || !isCount(l.anchorsPerLocation))

@@ -7,7 +7,7 @@ import { cFloat } from './floats';
 import { EXP_CONST } from '../../postprocess/float32';
 import { runSignature } from './header';
 import { LOCAL_MACROS, type LocalNames } from './names';
-import type { PlanLayout } from './plan';
+import { rowMajor, type PlanLayout } from './plan';
 import { BATCH, emitCandidates, emitDecode, emitNms, emitScoreFilter } from './stages';
 import { CodeWriter } from './writer';
 import { elemBytes, elemType, valueOf } from './quant';
@@ -303,7 +303,7 @@ function emitPrefetchRow(w: CodeWriter, loc: LocalNames, ptr: string, n: number,
 function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
   const loc = L.names.local;
   const C = L.numClasses;
-  const concat = L.plan.input === 'concat';
+  const concat = rowMajor(L.plan);
   const qp = L.quant.scores?.params;
   const T = elemType(qp);
   // float rows in one block are scored in place; strided or quantized rows are copied (dequantised) first
@@ -314,7 +314,7 @@ function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
     "tightened to its best keep, and the other rows are scored only if their bound still beats its bar's. The result",
     'does not depend on the order (top-k), only the work does. order[] holds one key per row: ~bound, row index.',
     concat
-      ? 'Row q is base + q * C (concatenated scores).'
+      ? `Row q is base + q * C (${L.plan.input === 'concat' ? 'concatenated scores' : 'NHWC maps: the rows of a level are contiguous'}).`
       : 'Row q (position p = q / na, anchor a = q % na) is base + a * C * hw + p, stride hw (per-level maps).',
     ...(qp ? ['Quantized rows are dequantised into a float copy only when they pass the integer bound.'] : []),
   );
@@ -401,7 +401,7 @@ function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
 function emitPlainRange(w: CodeWriter, L: PlanLayout): void {
   const loc = L.names.local;
   const C = L.numClasses;
-  const concat = L.plan.input === 'concat';
+  const concat = rowMajor(L.plan);
   const qp = L.quant.scores;
   const bound =
     L.plan.spec.scores === 'sigmoid'

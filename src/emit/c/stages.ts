@@ -6,7 +6,7 @@ import type { Decoder } from '../../postprocess/spec';
 import { cFloat, cFloatOrInf } from './floats';
 import { addU, divU, emitFilterFor, emitForLine, loopUsesIndex, modU, mulU, u } from './expr';
 import type { LocalNames } from './names';
-import type { PlanLayout } from './plan';
+import { rowMajor, type PlanLayout } from './plan';
 import type { CodeWriter } from './writer';
 import { DIFF_KEY, elemType, intOf, valueOf } from './quant';
 
@@ -249,7 +249,7 @@ export function emitCandidates(w: CodeWriter, L: PlanLayout): void {
 
 /** Whether the score filter visits labels by bit masks (emitMaskScan): rows of at least 16 contiguous labels. */
 export function usesMaskScan(L: PlanLayout): boolean {
-  return vecSplit(L.numLabels)[0] > 0 && (L.plan.spec.scores === 'softmax' || L.plan.input === 'concat');
+  return vecSplit(L.numLabels)[0] > 0 && (L.plan.spec.scores === 'softmax' || rowMajor(L.plan));
 }
 
 function emitMaskTables(w: CodeWriter, loc: LocalNames): void {
@@ -296,7 +296,7 @@ function emitHeapSift(w: CodeWriter, loc: LocalNames): void {
  * contiguous and the hot loops vectorize); per-level maps step by `stride` (the map's H·W).
  */
 function rowAccess(L: PlanLayout): { S: string; col: (j: string) => string } {
-  const S = L.plan.input === 'concat' ? '1u' : 'stride';
+  const S = rowMajor(L.plan) ? '1u' : 'stride';
   return {
     S,
     col: (j) => (S === '1u' ? `row[${j}]` : `row[${/^\d+u$/.test(j) ? mulU(j, 'stride') : `(${j}) * stride`}]`),
@@ -329,7 +329,7 @@ export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
   const colOf = (k: string) => addU(k, u(first));
   const qs = L.quant.scores;
   const T = elemType(qs?.params);
-  if (L.plan.input === 'concat') emitBlockReject(w, L);
+  if (rowMajor(L.plan)) emitBlockReject(w, L);
   if (qs)
     w.comment(
       `Quantized scores (${qs.params.type}): the cheap test compares the integer q with a bound proven over all 256 values`,
@@ -987,6 +987,21 @@ function emitDecodeCandidate(w: CodeWriter, L: PlanLayout): void {
         generate();
         call();
         w.line(`${loc.decode_box}(boxes + (size_t)anchor * 4u, 1u${anchorArg}, box);`);
+      },
+    );
+    w.line();
+    return;
+  }
+  if (L.plan.layout === 'nhwc') {
+    w.comment('NHWC maps: anchor n of level l has its 4 deltas at reg[l] + (n - offset) * 4, contiguous.');
+    w.block(
+      `static void ${loc.decode_candidate}(const ${elemType(L.quant.boxes)} *const *reg, uint32_t anchor, float *box)`,
+      () => {
+        w.line('uint32_t l = 0u;');
+        generate();
+        call();
+        w.line(`while (anchor >= ${loc.level_offset}[l + 1u]) ++l;`);
+        w.line(`${loc.decode_box}(reg[l] + (size_t)(anchor - ${loc.level_offset}[l]) * 4u, 1u${anchorArg}, box);`);
       },
     );
     w.line();

@@ -10,6 +10,7 @@ import type { ModelPostprocess } from '../../postprocess/for-model';
 import { formatPostprocess } from '../../postprocess/presets';
 import { emitHeader, emitPostprocessC, type EmitPlan } from '../../emit/c/index';
 import { measureFootprint } from '../../native/footprint';
+import { parseInputType } from './input-type';
 import { appendPostprocess, emitOnnxNms } from '../../emit/onnx/index';
 import { MIN_OPSET } from '../../emit/onnx/ops';
 import { loadModel } from '../../onnx/load';
@@ -64,7 +65,15 @@ async function emitC(
 ): Promise<
   Pick<
     PostprocessRecord,
-    'input' | 'candidateCap' | 'workspaceBytes' | 'anchorMode' | 'symbolPrefix' | 'cFiles' | 'footprint'
+    | 'input'
+    | 'candidateCap'
+    | 'workspaceBytes'
+    | 'anchorMode'
+    | 'symbolPrefix'
+    | 'cFiles'
+    | 'footprint'
+    | 'inputQuant'
+    | 'inputLayout'
   >
 > {
   const input: EmitPlan['input'] =
@@ -86,6 +95,17 @@ async function emitC(
     anchorMode,
   );
   if (name !== undefined) plan.fileStem = name;
+  const quant = ctx.options.inputType !== undefined ? parseInputType(ctx.options.inputType, ctx.model, ctx.spec) : {};
+  if (quant.scores || quant.boxes) plan.quant = quant;
+  if (ctx.options.inputLayout === 'nhwc') {
+    if (input !== 'per-level')
+      throw new PrunedetError(
+        'E_USAGE',
+        `--input-layout nhwc is for per-level maps, and ${basename(ctx.options.model)}'s module reads concatenated rows`,
+        'add --cut-head to end the model at the per-level head maps, or leave --input-layout out',
+      );
+    plan.layout = 'nhwc';
+  }
   const emitted = emitPostprocessC(plan);
   const layout = emitted.layout;
   for (const f of emitted.files) {
@@ -105,6 +125,8 @@ async function emitC(
     symbolPrefix: layout.names.prefix,
     cFiles: { header, source },
     ...(footprint.length > 0 ? { footprint } : {}),
+    ...(plan.quant ? { inputQuant: plan.quant } : {}),
+    ...(input === 'per-level' ? { inputLayout: plan.layout ?? 'nchw' } : {}),
   };
 }
 

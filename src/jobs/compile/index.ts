@@ -1,5 +1,6 @@
 // `prunedet compile`: resolve a pruned-anchor configuration against the model, run the pass pipeline, and write
 // OUTDIR/model.onnx + report.json (and, asked for, the fused C post-processing) atomically.
+import { parseInputType } from './input-type';
 import { createHash } from 'node:crypto';
 import { basename, extname, join } from 'node:path';
 import type { Model } from '../../ir/graph';
@@ -98,6 +99,17 @@ function checkEmitOptions(o: CompileOptions): void {
     if (!emit.includes('c'))
       throw new PrunedetError('E_USAGE', '--anchors chooses how the C module gets its anchors', 'add --emit c');
   }
+  for (const [flag, v] of [
+    ['--input-type', o.inputType],
+    ['--input-layout', o.inputLayout],
+  ] as const) {
+    if (v !== undefined && !emit.includes('c'))
+      throw new PrunedetError('E_USAGE', `${flag} sets the C module's inputs`, 'add --emit c');
+  }
+  // the syntax now, before any work; parameters taken from the model are looked up when the module is emitted
+  if (o.inputType !== undefined) parseInputType(o.inputType);
+  if (o.inputLayout !== undefined && o.inputLayout !== 'nchw' && o.inputLayout !== 'nhwc')
+    throw new PrunedetError('E_USAGE', `unknown --input-layout ${o.inputLayout}`, 'choose nchw or nhwc');
   if (emit.length > 0 && !o.postprocess) {
     throw new PrunedetError(
       'E_USAGE',
