@@ -258,6 +258,22 @@ export function validateCompileReport(json: Json, path: string): CompileReport {
       r.field(pp, 'input', 'postprocess.', oneOf(['concat', 'per-level']));
       r.field(pp, 'symbolPrefix', 'postprocess.', str);
     }
+    r.field(pp, 'inputLayout', 'postprocess.', oneOf(['nchw', 'nhwc']), true);
+    if (pp.inputQuant !== undefined) {
+      const q = r.object(pp.inputQuant, 'postprocess.inputQuant');
+      for (const role of ['scores', 'boxes']) {
+        if (q[role] === undefined) continue;
+        const at = `postprocess.inputQuant.${role}.`;
+        const o = r.object(q[role], at.slice(0, -1));
+        r.field(o, 'type', at, oneOf(['int8', 'uint8']));
+        r.field(o, 'scale', at, (v) =>
+          typeof v === 'number' && v > 0 && Number.isFinite(v) ? undefined : `is ${kindOf(v)}, not a positive scale`,
+        );
+        r.field(o, 'zeroPoint', at, (v) =>
+          Number.isInteger(v) && Math.abs(v as number) <= 255 ? undefined : `is ${kindOf(v)}, not a zero point`,
+        );
+      }
+    }
   }
   r.list(root, 'cutHead', '', str, true);
   return json as CompileReport;

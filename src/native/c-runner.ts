@@ -10,6 +10,8 @@ import { inputFileError } from '../fs';
 import type { Detection } from '../postprocess/spec';
 import { levelOffsets, type PostprocessInput } from '../postprocess/reference';
 import { CodeWriter } from '../emit/c/writer';
+import type { InputQuant } from '../postprocess/quant';
+import { inputPointersC, packedLength } from './c-inputs';
 
 export interface CModuleShape {
   /** Symbol prefix of the module (`pd_<stem>_`). */
@@ -19,6 +21,10 @@ export interface CModuleShape {
   input: 'concat' | 'per-level';
   numClasses: number;
   levels: { h: number; w: number; anchorsPerLocation: number }[];
+  /** Per-level form: the maps' layout (default nchw). */
+  layout?: 'nchw' | 'nhwc';
+  /** Quantized inputs (compile --input-type): the harness packs them as int8/uint8 (c-inputs.ts). */
+  quant?: InputQuant;
 }
 
 /** A post-processing input flattened in the order a C module's run function takes it (scores, boxes; or cls maps then reg maps). */
@@ -62,36 +68,17 @@ export function gccBuild(cwd: string, exe: string, sources: string[], flags: rea
   }
 }
 
-/**
- * C statements that point `cls[l]` / `reg[l]` at level l's maps inside the flat input `input` (all cls maps, then all
- * reg maps; NULL for a level without anchors); `classes` is the C expression of the score columns. Lines after the
- * first are indented with `indent`.
- */
-export function levelPointersC(m: CModuleShape, input: string, classes: string, indent: string): string {
-  const counts = m.levels.map((l) => l.h * l.w * l.anchorsPerLocation);
-  const L = counts.length;
-  return [
-    `const float *cls[${L}], *reg[${L}];`,
-    'size_t off = 0, l;',
-    `static const size_t count[] = { ${counts.join(', ')} };`,
-    `for (l = 0; l < ${L}; ++l) { cls[l] = count[l] ? ${input} + off : NULL; off += count[l] * ${classes}; }`,
-    `for (l = 0; l < ${L}; ++l) { reg[l] = count[l] ? ${input} + off : NULL; off += count[l] * 4u; }`,
-  ].join(`\n${indent}`);
-}
-
 /** Anchors of a module: the sum of h·w·A over its levels. */
 export function anchorCount(m: Pick<CModuleShape, 'levels'>): number {
   return levelOffsets(m.levels).at(-1)!;
 }
 
-/** Floats of one input in the order the run function takes them: scores then boxes, or cls maps then reg maps. */
+/**
+ * 4-byte words of one input in the order the run function takes them (scores then boxes, or cls maps then reg maps):
+ * floats, or for quantized inputs their bytes four to a word (c-inputs.ts packInputForC).
+ */
 export function inputLength(m: CModuleShape): number {
-  return anchorCount(m) * (m.numClasses + 4);
-}
-
-/** Statements pointing `cls[l]` / `reg[l]` at level l's maps inside the flat input `input` (see levelPointersC). */
-function writeLevelPointers(w: CodeWriter, m: CModuleShape, input: string, classes: string): void {
-  for (const line of levelPointersC(m, input, classes, '').split('\n')) w.line(line);
+  return packedLength(m);
 }
 
 /**
@@ -127,13 +114,9 @@ function harness(m: CModuleShape): string {
       w.line(`${P}status_t st = ${M}OK;`);
       w.line('size_t n = 0, k;');
       w.block('', () => {
-        if (m.input === 'concat') {
-          w.line(`const float *scores = in, *boxes = in + (size_t)${M}NUM_ANCHORS * ${M}NUM_CLASSES;`);
-          w.line(`st = ${P}run(scores, boxes, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`);
-        } else {
-          writeLevelPointers(w, m, 'in', `${M}NUM_CLASSES`);
-          w.line(`st = ${P}run(cls, reg, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`);
-        }
+        const ptrs = inputPointersC(m, 'in', '');
+        for (const line of ptrs.decl.split('\n')) w.line(line);
+        w.line(`st = ${P}run(${ptrs.args}, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`);
       });
       w.line('printf("input %lu\\nstatus %d %lu\\n", (unsigned long)i, (int)st, (unsigned long)n);');
       w.line('for (k = 0; k < n; ++k)');

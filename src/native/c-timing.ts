@@ -10,7 +10,8 @@ import { makeTempDir, onCleanup } from '../cleanup';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { PrunedetError } from '../errors';
-import { anchorCount, BASE_CFLAGS, hasGcc, inputLength, levelPointersC, type CModuleShape } from './c-runner';
+import { BASE_CFLAGS, hasGcc, inputLength, type CModuleShape } from './c-runner';
+import { inputPointersC, packedScoreLength } from './c-inputs';
 
 export interface TimedModule {
   /** Folder holding postprocess.c and postprocess.h. */
@@ -46,11 +47,9 @@ function harness(mods: TimedModule[]): string {
     const P = m.shape.prefix;
     const M = P.toUpperCase();
     const inp = `(in[${i}] + (size_t)(idx[${i}] % cnt[${i}]) * (size_t)len[${i}])`;
-    const call =
-      m.shape.input === 'concat'
-        ? `st = ${P}run(x, x + (size_t)${anchorCount(m.shape)} * ${m.shape.numClasses}u, ws[${i}], ${P}workspace_size(), (${P}detection_t *)dets[${i}], ${M}MAX_DETECTIONS, &n);`
-        : `{ ${levelPointersC(m.shape, 'x', `${m.shape.numClasses}u`, '          ')}
-          st = ${P}run(cls, reg, ws[${i}], ${P}workspace_size(), (${P}detection_t *)dets[${i}], ${M}MAX_DETECTIONS, &n); }`;
+    const ptrs = inputPointersC(m.shape, 'x', '          ');
+    const call = `{ ${ptrs.decl}
+          st = ${P}run(${ptrs.args}, ws[${i}], ${P}workspace_size(), (${P}detection_t *)dets[${i}], ${M}MAX_DETECTIONS, &n); }`;
     return `        {
             const float *x = ${inp};
             size_t n = 0, k;
@@ -87,7 +86,7 @@ static double now_ns(void) {
 
 int main(int argc, char **argv) {
     static const long len[] = { ${mods.map((m) => inputLength(m.shape)).join(', ')} };
-    static const long floor_len[] = { ${mods.map((m) => anchorCount(m.shape) * m.shape.numClasses).join(', ')} };
+    static const long floor_len[] = { ${mods.map((m) => packedScoreLength(m.shape)).join(', ')} };
     static const long cnt[] = { ${mods.map((m) => m.inputs.length).join(', ')} };
     float *in[${mods.length}], *copy[${mods.length}];
     void *ws[${mods.length}], *dets[${mods.length}];

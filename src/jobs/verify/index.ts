@@ -60,6 +60,7 @@ import {
   type VerifyResult,
 } from './result';
 import { buildRunner, flattenForC, hasGcc, runRunner, BASE_CFLAGS, type CModuleShape } from '../../native/c-runner';
+import { asQuantizedInput, packInputForC } from '../../native/c-inputs';
 import { candidateCapFor, compiledPostprocess } from '../../artefacts/compiled-postprocess';
 import { checkOriginal, cModuleFiles, readCompileReport, reportBaselineSet } from '../../artefacts/report';
 import { RUN_SESSION_OPTIONS, runOnce } from '../../native/ort-session';
@@ -774,21 +775,31 @@ function checkC(
       detections: 0,
     };
   const input = report.postprocess!.input as 'concat' | 'per-level';
+  const quant = report.postprocess!.inputQuant;
   const shape: CModuleShape = {
     prefix: report.postprocess!.symbolPrefix as string,
     files,
     input,
     numClasses: pp.numClasses,
     levels: pp.levels,
+    ...(report.postprocess!.inputLayout === 'nhwc' ? { layout: 'nhwc' as const } : {}),
+    ...(quant ? { quant } : {}),
   };
   const cap = (report.postprocess!.candidateCap as number | undefined) ?? candidateCapFor(pp);
   const ctx = { anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses, candidateCap: cap };
-  const refs = inputs.map((x) =>
-    postprocess(pp.spec, x.form === input ? x : asModuleReads(flattenForC(x), input, pp), ctx),
-  );
+  // a quantized module reads the outputs quantized with its scale and zero point: the reference runs on those values
+  // dequantised (a model whose outputs come from that DequantizeLinear gives them back unchanged)
+  const refs = inputs.map((x0) => {
+    const x = asQuantizedInput(x0, quant);
+    return postprocess(pp.spec, x.form === input ? x : asModuleReads(flattenForC(x), input, pp), ctx);
+  });
   const runner = buildRunner(o.outDir, shape);
   try {
-    const got = runRunner(runner, shape, inputs.map(flattenForC)).detections;
+    const got = runRunner(
+      runner,
+      shape,
+      inputs.map((x) => packInputForC(shape, x)),
+    ).detections;
     let first: string | undefined;
     let count = 0;
     got.forEach((g, i) => {
