@@ -63,12 +63,15 @@ export const benchCommand: CommandModule<object, Args> = {
       .option('skip-model', { type: 'boolean', default: false, describe: 'skip the model latency' })
       .option('only', {
         type: 'string',
-        choices: ['c'],
         describe:
-          'time only the C module (shipped flags) and the floor: no onnxruntime or TypeScript peers, no model latency',
+          'time only C builds of the module and the floor, no onnxruntime or TypeScript peers, no model latency: c (shipped flags), or a list of c, c-portable, c-runtime-anchors (--anchors runtime), c-int8 (int8 inputs)',
       })
       .option('json', { type: 'boolean', default: false })
       .check((a) => {
+        const only = a.only === undefined ? [] : String(a.only).split(',');
+        for (const p of only)
+          if (!['c', 'c-portable', 'c-runtime-anchors', 'c-int8'].includes(p.trim()))
+            throw new Error(`--only ${p}: choose from c, c-portable, c-runtime-anchors, c-int8`);
         if (!(Number(a['slow-runs']) >= 5)) throw new Error('--slow-runs must be at least 5');
         if (!(Number(a['model-runs']) >= 20)) throw new Error('--model-runs must be at least 20');
         return true;
@@ -91,8 +94,14 @@ export const benchCommand: CommandModule<object, Args> = {
         runs: argv.runs,
         slowRuns: argv['slow-runs'],
         modelRuns: argv['model-runs'],
-        noModel: argv['skip-model'] || argv.only === 'c',
-        ...(argv.only === 'c' ? { peers: ['c' as const] } : {}),
+        noModel: argv['skip-model'] || argv.only !== undefined,
+        ...(argv.only !== undefined
+          ? {
+              peers: String(argv.only)
+                .split(',')
+                .map((p) => p.trim() as 'c' | 'c-portable' | 'c-runtime-anchors' | 'c-int8'),
+            }
+          : {}),
         ...(loads?.length ? { loads: checkLoads(loads) } : {}),
         ...(argv.anchors && argv.anchors !== 'both' ? { sets: [argv.anchors as 'original' | 'pruned'] } : {}),
         ...(argv.original ? { original: argv.original } : {}),

@@ -10,6 +10,8 @@ const COST: Readonly<Record<Peer | 'floor', { fixedUs: number; nsPerPair: number
   // each C module spins 200 us before its timed run so that it runs on an active core
   c: { fixedUs: 200, nsPerPair: 1.5 },
   'c-portable': { fixedUs: 200, nsPerPair: 3 },
+  'c-runtime-anchors': { fixedUs: 200, nsPerPair: 1.5 },
+  'c-int8': { fixedUs: 200, nsPerPair: 1.5 },
   'ort-nms-op': { fixedUs: 60, nsPerPair: 8 },
   'ort-mmdeploy': { fixedUs: 120, nsPerPair: 15 },
   'onnx-nms': { fixedUs: 120, nsPerPair: 15 },

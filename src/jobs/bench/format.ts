@@ -1,6 +1,6 @@
 // Text form of a bench result: per load and anchor set the median of every peer next to the floor, the ratios that
 // matter (C over the floor, every peer over the C), the spread of each measurement, and the model latency split.
-import { PEERS, PEER_DOC, type BenchResult, type LoadResult } from './index';
+import { ALL_PEERS, PEER_DOC, type BenchResult, type LoadResult } from './index';
 import { LOAD_DEFS } from '../../postprocess/loads';
 import { fmtInt, fmtSi, table } from '../../format/table';
 
@@ -9,7 +9,7 @@ const x = (v: number | undefined) => (v === undefined ? '' : `${v >= 10 ? v.toFi
 const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(2)}%`;
 
 function peersIn(r: BenchResult): string[] {
-  return PEERS.filter((p) => r.results.some((l) => l.timings.some((t) => t.peer === p)));
+  return ALL_PEERS.filter((p) => r.results.some((l) => l.timings.some((t) => t.peer === p)));
 }
 
 function loadLabel(l: LoadResult): string {
@@ -90,7 +90,9 @@ export function formatBench(r: BenchResult): string {
     ),
     'peers:',
     '  floor  memcpy of the score tensor (reading the scores once costs at least this)',
-    ...peers.map((p) => `  ${p.padEnd(13)}${PEER_DOC[p as keyof typeof PEER_DOC]}`),
+    ...peers.map(
+      (p) => `  ${p.padEnd(Math.max(13, ...peers.map((q) => q.length + 2)))}${PEER_DOC[p as keyof typeof PEER_DOC]}`,
+    ),
     `  C flags: c = ${r.cFlags.c}; c-portable = ${r.cFlags['c-portable']}`,
     '',
     'median latency',

@@ -15,6 +15,9 @@ import { compiledPostprocess, emitPlanFor, candidateCapFor } from '../../artefac
 import { postprocessForModel, referenceInput, type ModelPostprocess } from '../../postprocess/for-model';
 import { postprocess, scoreAnchor, type PostprocessContext, type PostprocessInput } from '../../postprocess/reference';
 import { f32 } from '../../postprocess/float32';
+import type { InputQuant, QuantParams } from '../../postprocess/quant';
+import type { CModuleShape } from '../../native/c-runner';
+import { packInputForC } from '../../native/c-inputs';
 import { foregroundCount } from '../../postprocess/spec';
 import { emitPostprocessC } from '../../emit/c/index';
 import { estimateBenchSeconds, formatEstimate } from './estimate';
@@ -39,7 +42,14 @@ export type AnchorSetName = 'original' | 'pruned';
 
 /** The implementations bench times, in the order of its tables. */
 export const PEERS = ['c', 'c-portable', 'ort-nms-op', 'ort-mmdeploy', 'onnx-nms', 'onnx-nms-exact', 'ts'] as const;
-export type Peer = (typeof PEERS)[number];
+/** Peers timed only when asked for (bench --only c,c-runtime-anchors,c-int8): variants of prunedet's own module. */
+export const EXTRA_PEERS = ['c-runtime-anchors', 'c-int8'] as const;
+export const ALL_PEERS = [...PEERS, ...EXTRA_PEERS] as const;
+export type Peer = (typeof ALL_PEERS)[number];
+/** The peers that are builds of the emitted C module (timed in one native process). */
+const C_PEERS = ['c', 'c-portable', 'c-runtime-anchors', 'c-int8'] as const;
+type CPeer = (typeof C_PEERS)[number];
+const isCPeer = (p: Peer): p is CPeer => (C_PEERS as readonly Peer[]).includes(p);
 
 export const PEER_DOC: Readonly<Record<Peer, string>> = {
   c: "prunedet fused C, built with its Makefile's flags (gcc -O2; x86-64 Linux: hot loops dispatched to the CPU's widest SIMD)",
@@ -49,6 +59,9 @@ export const PEER_DOC: Readonly<Record<Peer, string>> = {
   'onnx-nms': "onnxruntime, prunedet compile --emit onnx-nms graph (the runtime's Softmax/Sigmoid/Exp)",
   'onnx-nms-exact': 'onnxruntime, prunedet compile --emit onnx-nms-exact graph (bit-exact with the reference)',
   ts: 'prunedet TypeScript reference (src/postprocess/reference.ts)',
+  'c-runtime-anchors': "the module compiled with --anchors runtime (anchors generated on demand), the c peer's flags",
+  'c-int8':
+    "the module compiled for int8 inputs (--input-type, per-tensor scale and zero point calibrated on the load's min/max), on the same outputs quantized; the c peer's flags",
 };
 
 /** Peers too slow for `runs` rounds: they get `slowRuns` (and a time budget). */
@@ -215,8 +228,8 @@ interface SetData {
   ctx: PostprocessContext;
   params: PeerParams;
   graphs: Partial<Record<Peer, Uint8Array>>;
-  /** The C modules' folders (native, portable). */
-  cDirs: { c: string; 'c-portable': string } | undefined;
+  /** The C modules' folders (native, portable, and the extra C peers asked for). */
+  cDirs: Partial<Record<CPeer, string>> | undefined;
 }
 
 /** The head outputs of each load for the original anchor set (the pruned set gathers its rows). */
@@ -309,14 +322,19 @@ function benchSets(
       graphs['onnx-nms-exact'] = modelToBytes(buildPostprocessGraph({ ...params, exact: true }));
     let cDirs: SetData['cDirs'];
     if (withC) {
-      cDirs = { c: join(work, `${name}-c`), 'c-portable': join(work, `${name}-c-portable`) };
-      for (const [peer, dir] of Object.entries(cDirs)) {
+      cDirs = {};
+      for (const peer of C_PEERS.filter((p) => peers.has(p) || p === 'c' || p === 'c-portable')) {
+        const dir = join(work, `${name}-${peer}`);
+        cDirs[peer] = dir;
+        // c-int8 is written once its inputs are known (its scale and zero point are calibrated on them)
+        if (peer === 'c-int8') continue;
         const plan = emitPlanFor(
           pp,
-          `${name}_${peer.replace('-', '_')}`,
-          { version: 'bench', modelFile: 'bench', modelSha256: 'bench', config: name },
+          cPeerName(name, peer),
+          BENCH_BANNER(name),
           'concat',
           imageSize,
+          peer === 'c-runtime-anchors' ? 'runtime' : 'table',
         );
         mkdirSync(dir, { recursive: true });
         for (const f of emitPostprocessC(plan).files) writeFileSync(join(dir, f.name), f.text);
@@ -325,6 +343,44 @@ function benchSets(
     sets.push({ name, pp, ctx, params, graphs, cDirs });
   }
   return sets;
+}
+
+const BENCH_BANNER = (config: string) => ({ version: 'bench', modelFile: 'bench', modelSha256: 'bench', config });
+const cPeerName = (set: string, peer: CPeer) => `${set}_${peer.replace(/-/g, '_')}`;
+
+/**
+ * c-int8: per-tensor int8 parameters covering every value of the set's inputs (min/max over all loads, as a calibration
+ * pass would), the module emitted for them, and the inputs quantized and packed as it reads them.
+ */
+function int8Peer(
+  dir: string,
+  set: SetData,
+  inputs: { scores: Float32Array; boxes: Float32Array }[],
+  imageSize: readonly [number, number],
+): { quant: InputQuant; packed: Float32Array[] } {
+  const calibrate = (arrays: Float32Array[]): QuantParams => {
+    let lo = 0;
+    let hi = 0;
+    for (const a of arrays) for (const x of a) if (Number.isFinite(x)) [lo, hi] = [Math.min(lo, x), Math.max(hi, x)];
+    const scale = f32((hi - lo) / 255 || 1);
+    return { type: 'int8', scale, zeroPoint: Math.min(127, Math.max(-128, Math.round(-128 - lo / scale))) };
+  };
+  const quant: InputQuant = {
+    scores: calibrate(inputs.map((x) => x.scores)),
+    boxes: calibrate(inputs.map((x) => x.boxes)),
+  };
+  const plan = emitPlanFor(set.pp, cPeerName(set.name, 'c-int8'), BENCH_BANNER(set.name), 'concat', imageSize);
+  plan.quant = quant;
+  mkdirSync(dir, { recursive: true });
+  for (const f of emitPostprocessC(plan).files) writeFileSync(join(dir, f.name), f.text);
+  const shape: CModuleShape = {
+    prefix: '',
+    input: 'concat',
+    numClasses: set.pp.numClasses,
+    levels: set.pp.levels,
+    quant,
+  };
+  return { quant, packed: inputs.map((x) => packInputForC(shape, { form: 'concat', ...x })) };
 }
 
 export async function bench(o: BenchOptions): Promise<BenchResult> {
@@ -361,9 +417,9 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
   const ppOrig = postprocessForModel(orig.spec, preset, { rawHead: true, ...(baseline ? { baseline } : {}) });
   const ppPruned = compiledPostprocess({ spec: comp.spec, baselineSet: baseline, featureMaps }, preset, kept, true);
   const idx = keptAnchorIndices(featureMaps, counts, kept);
-  const withC = hasGcc() && (peers.has('c') || peers.has('c-portable'));
+  const withC = hasGcc() && [...peers].some(isCPeer);
   if (!hasGcc()) {
-    if (![...peers].some((p) => p !== 'c' && p !== 'c-portable'))
+    if (![...peers].some((p) => !isCPeer(p)))
       throw new PrunedetError(
         'E_TOOLCHAIN',
         'gcc is not installed, so the C module cannot be timed and nothing else was asked for',
@@ -377,7 +433,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
   const estimate = estimateBenchSeconds({
     pairs: setPairs,
     loads: loads.length,
-    peers: [...peers].filter((p) => withC || (p !== 'c' && p !== 'c-portable')),
+    peers: [...peers].filter((p) => withC || !isCPeer(p)),
     runs,
     warmup,
     slowRuns,
@@ -413,7 +469,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
         ),
       });
     }
-    const cPeers = (['c', 'c-portable'] as const).filter((p) => peers.has(p));
+    const cPeers = C_PEERS.filter((p) => peers.has(p));
     const mods: { set: number; peer: Peer; base: number[] }[] = [];
     if (withC) {
       const timed: TimedModule[] = [];
@@ -424,16 +480,26 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
           let b = 0;
           const base = inputs.map((l) => ((b += l.sets[si]!.length), b - l.sets[si]!.length));
           mods.push({ set: si, peer, base });
+          const int8 =
+            peer === 'c-int8'
+              ? int8Peer(
+                  s.cDirs![peer]!,
+                  s,
+                  inputs.flatMap((l) => l.sets[si]!),
+                  orig.spec.imageSize,
+                )
+              : undefined;
           timed.push({
-            dir: s.cDirs![peer],
+            dir: s.cDirs![peer]!,
             shape: {
-              prefix: `pd_${s.name}_${peer.replace('-', '_')}_`,
+              prefix: `pd_${cPeerName(s.name, peer)}_`,
               input: 'concat',
               numClasses: s.pp.numClasses,
               levels: s.pp.levels,
+              ...(int8 ? { quant: int8.quant } : {}),
             },
-            inputs: all,
-            flags: peer === 'c' ? SHIPPED_FLAGS : PORTABLE_FLAGS,
+            inputs: int8 ? int8.packed : all,
+            flags: peer === 'c-portable' ? PORTABLE_FLAGS : SHIPPED_FLAGS,
           });
         }
       });
@@ -530,7 +596,7 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
         const ins = setInputs[sets.indexOf(s)]!;
         const cands = ins.map((x) => countCandidates(s.pp, { form: 'concat', ...x }));
         const timings: PeerTiming[] = [];
-        for (const peer of PEERS) {
+        for (const peer of ALL_PEERS) {
           const t = times.get(key(peer, s.name));
           if (t?.length) timings.push({ peer, detections: dets.get(key(peer, s.name)) ?? 0, ...summarize(t) });
         }
