@@ -8,7 +8,7 @@ import { EXP_CONST } from '../../postprocess/float32';
 import { runSignature } from './header';
 import { LOCAL_MACROS, type LocalNames } from './names';
 import { rowMajor, type PlanLayout } from './plan';
-import { BATCH, emitCandidates, emitDecode, emitNms, emitScoreFilter } from './stages';
+import { BATCH, emitCandidates, emitDecode, emitNms, emitRowLoop, emitScoreFilter } from './stages';
 import { CodeWriter } from './writer';
 import { elemBytes, elemType, valueOf } from './quant';
 import { rejectKey } from './stages';
@@ -363,7 +363,14 @@ function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
           emitPrefetchRow(w, loc, 'batch_row[nb]', C);
         } else {
           w.line(`const ${T} *src = ${row('r')};`);
-          w.line(`for (k = 0u; k < ${C}u; ++k) batch_copy[nb][k] = ${valueOf(qp, concat ? 'src[k]' : 'src[k * hw]')};`);
+          if (concat && qp) {
+            // a contiguous quantized row: 16 values at a time (a scalar int-to-float loop stalls on each conversion)
+            emitRowLoop(w, C, 'k', (k) => `batch_copy[nb][${k}] = ${valueOf(qp, `src[${k}]`)};`);
+          } else {
+            w.line(
+              `for (k = 0u; k < ${C}u; ++k) batch_copy[nb][k] = ${valueOf(qp, concat ? 'src[k]' : 'src[k * hw]')};`,
+            );
+          }
           w.line('batch_row[nb] = batch_copy[nb];');
         }
         w.line('batch_anchor[nb] = first_anchor + r;');
