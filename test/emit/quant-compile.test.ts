@@ -68,8 +68,8 @@ describe.skipIf(!hasGcc)('compile --input-type and --input-layout', () => {
       scores: { type: 'int8', scale: SCALES.scores, zeroPoint: ZPS.scores },
       boxes: { type: 'int8', scale: SCALES.boxes, zeroPoint: ZPS.boxes },
     });
-    const r = await verify({ original: model, outDir, samples: 2 });
-    expect(r.checks.cModule).toMatchObject({ status: 'pass', runs: 4 });
+    const r = await verify({ original: model, outDir, samples: 1 });
+    expect(r.checks.cModule).toMatchObject({ status: 'pass', runs: 3 });
     expect(r.checks.cModule.detections).toBeGreaterThan(0);
   });
 
@@ -82,8 +82,8 @@ describe.skipIf(!hasGcc)('compile --input-type and --input-layout', () => {
       inputType: 'scores:uint8:0.05:160',
     });
     expect(report.postprocess).toMatchObject({ inputLayout: 'nhwc', input: 'per-level' });
-    const r = await verify({ original: model, outDir, samples: 2 });
-    expect(r.checks.cModule).toMatchObject({ status: 'pass', runs: 4 });
+    const r = await verify({ original: model, outDir, samples: 1 });
+    expect(r.checks.cModule).toMatchObject({ status: 'pass', runs: 3 });
     expect(r.checks.cModule.detections).toBeGreaterThan(0);
   });
 
