@@ -45,7 +45,7 @@ function calibrate(type: QuantType, values: Float32Array[]): QuantParams {
 
 const CASES: { name: string; plan: EmitPlan; types: [QuantType, QuantType] }[] = [
   {
-    name: 'SSD300 levels 2-4 (softmax, background last; int8 scores, int8 deltas)',
+    name: 'SSD300 levels 2-4 (softmax, background last; uint8 scores, int8 deltas)',
     plan: makePlan({
       name: 'qssd',
       spec: 'mmdet-ssd300',
@@ -53,7 +53,7 @@ const CASES: { name: string; plan: EmitPlan; types: [QuantType, QuantType] }[] =
       numClasses: 81,
       candidateCap: 3000,
     }),
-    types: ['int8', 'int8'],
+    types: ['uint8', 'int8'],
   },
   {
     name: 'RetinaNet-like (sigmoid; uint8 scores, int8 deltas)',
@@ -67,7 +67,7 @@ const CASES: { name: string; plan: EmitPlan; types: [QuantType, QuantType] }[] =
     types: ['uint8', 'int8'],
   },
   {
-    name: 'TFLite SSD (probabilities, background first, no suppression; uint8 scores, uint8 deltas)',
+    name: 'TFLite SSD (probabilities, background first, no suppression; int8 scores, uint8 deltas)',
     plan: makePlan({
       name: 'qtfl',
       // no suppression and 1000 detections: on the light and real loads every candidate is output, so a label lost at
@@ -77,7 +77,7 @@ const CASES: { name: string; plan: EmitPlan; types: [QuantType, QuantType] }[] =
       numClasses: 91,
       candidateCap: 20_000,
     }),
-    types: ['uint8', 'uint8'],
+    types: ['int8', 'uint8'],
   },
 ];
 

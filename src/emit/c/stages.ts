@@ -9,6 +9,7 @@ import type { LocalNames } from './names';
 import { rowMajor, type PlanLayout } from './plan';
 import type { CodeWriter } from './writer';
 import { DIFF_KEY, elemType, intOf, valueOf } from './quant';
+import { quantRange } from '../../postprocess/quant';
 
 /** The type of a pool's reject bound: a float logit/margin, or its integer form for quantized scores. */
 export function rejectType(L: PlanLayout): string {
@@ -501,12 +502,21 @@ function emitQuantBackgroundBound(w: CodeWriter, L: PlanLayout): void {
     w.line(`return (uint32_t)(hi + ${DIFF_KEY});`);
   });
   w.line();
+  const [qmin, qmax] = quantRange(L.quant.scores!.params.type);
+  w.comment(
+    'q_k - q_bg > margin is q_k > t = q_bg + margin: with t in the type range, one comparison of the stored values',
+    `(${T} lanes, the widest the vectorizer has); t >= ${qmax}: no q_k exceeds it; t < ${qmin}: every q_k does.`,
+  );
   w.block(`static int ${loc.row_rejects}(const ${T} *${restrict}row, size_t stride, int32_t margin)`, () => {
-    w.line(`const int32_t bgl = ${intOf(col(`${L.backgroundColumn}u`))};`);
-    w.line('int32_t hit = 0;');
+    w.line(`const int32_t t = ${intOf(col(`${L.backgroundColumn}u`))} + margin;`);
+    w.line(`${T} tq;`);
+    w.line('uint8_t hit = 0u;');
     if (rowLoopUsesIndex(L.numLabels)) w.line('uint32_t k;');
     if (S !== 'stride') w.line('(void)stride;');
-    emitRowLoop(w, L.numLabels, 'k', (k) => `hit |= (${x(k)} - bgl) > margin;`);
+    w.line(`if (t >= ${qmax}) return 1;`);
+    w.line(`if (t < ${qmin}) return 0;`);
+    w.line(`tq = (${T})t;`);
+    emitRowLoop(w, L.numLabels, 'k', (k) => `hit |= (uint8_t)(${col(addU(k, u(first)))} > tq);`);
     w.line('return !hit;');
   });
   w.line();
