@@ -3,9 +3,10 @@
 // function can reach, for the host gcc and, when installed, arm-none-eabi-gcc for a Cortex-M4F. Sections come from the
 // object's ELF section headers (read here, no binutils needed); the stack from gcc's -fcallgraph-info=su call graph.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeTempDir } from '../cleanup';
+import { PrunedetError } from '../errors';
 import type { ModuleFootprint } from '../emit/c/footprint';
 
 export type { ModuleFootprint } from '../emit/c/footprint';
@@ -167,7 +168,8 @@ export async function measureFootprint(
   runSymbol: string,
   targets: readonly FootprintTarget[] = FOOTPRINT_TARGETS,
 ): Promise<ModuleFootprint[]> {
-  const tmp = mkdtempSync(join(tmpdir(), 'prunedet-footprint-'));
+  // removed on every exit path, an interrupt included
+  const { dir: tmp, release } = makeTempDir('footprint');
   try {
     const results = await Promise.all(
       targets.map(async (t, i): Promise<ModuleFootprint | undefined> => {
@@ -177,7 +179,11 @@ export async function measureFootprint(
         const ci = join(tmp, `m${i}.ci`);
         const r = await runTool(t.compiler, [...t.flags, '-fcallgraph-info=su', '-c', source, '-o', obj], dir);
         if (r.status !== 0 || !existsSync(obj))
-          throw new Error(`${t.compiler} could not build ${source}: ${r.out.split('\n').find((l) => /error/.test(l))}`);
+          throw new PrunedetError(
+            'E_TOOLCHAIN',
+            `${t.compiler} could not build ${source} to measure its footprint: ${r.out.split('\n').find((l) => /error/.test(l)) ?? `exit ${r.status}`}`,
+            'report it: an emitted module must compile',
+          );
         const s = elfSections(readFileSync(obj));
         const stack = existsSync(ci) ? deepestStack(readFileSync(ci, 'utf8'), runSymbol) : null;
         return {
@@ -195,6 +201,6 @@ export async function measureFootprint(
     );
     return results.filter((r): r is ModuleFootprint => r !== undefined);
   } finally {
-    rmSync(tmp, { recursive: true, force: true });
+    release();
   }
 }
