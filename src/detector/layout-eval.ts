@@ -59,6 +59,9 @@ export const LAYOUT_OPS = new Set([
   'Max',
   'Min',
   'Dropout',
+  // QDQ: per-tensor (de)quantization of activations is element-wise; trace mode passes provenance through
+  'QuantizeLinear',
+  'DequantizeLinear',
 ]);
 
 const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
@@ -239,6 +242,35 @@ function outShape(ctx: EvalContext, node: Node, i = 0): number[] {
   return s;
 }
 
+/** Round half to even, as QuantizeLinear rounds. */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * QuantizeLinear / DequantizeLinear of an activation on the head path: per tensor only (one scale and zero point
+ * for every element); trace mode passes provenance through, value mode computes the op in float32.
+ */
+function quantOp(ctx: EvalContext, node: Node, a: Arr): Arr {
+  const scale = input(ctx, node, 1);
+  const zp = input(ctx, node, 2);
+  if ((scale && scale.data.length !== 1) || (zp && zp.data.length !== 1))
+    throw new LayoutEvalError(node, 'per-channel quantization of a head activation (prunedet follows per-tensor only)');
+  if (ctx.mode === 'trace') return { shape: a.shape, data: a.data };
+  if (!scale) throw new LayoutEvalError(node, 'scale is computed at run time');
+  const s = scale.data[0]!;
+  const z = zp ? zp.data[0]! : 0;
+  const src = a.data as Float32Array;
+  if (node.opType === 'DequantizeLinear') return { shape: a.shape, data: src.map((v) => Math.fround((v - z) * s)) };
+  const t = zp ? ctx.shapes.get(node.inputs[2]!)?.dtype : 2;
+  const [lo, hi] = t === 3 ? [-128, 127] : [0, 255];
+  return {
+    shape: a.shape,
+    data: src.map((v) => Math.min(hi, Math.max(lo, roundHalfEven(Math.fround(v / s)) + z))),
+  };
+}
+
 /** Evaluate one node; returns its outputs. */
 export function evalNode(ctx: EvalContext, node: Node): Arr[] {
   const mode = ctx.mode;
@@ -317,6 +349,9 @@ export function evalNode(ctx: EvalContext, node: Node): Arr[] {
         return affine(mode, a, shape, st, s0 * st[axis]!);
       });
     }
+    case 'QuantizeLinear':
+    case 'DequantizeLinear':
+      return [quantOp(ctx, node, x())];
     case 'Softmax':
     case 'LogSoftmax': {
       const a = x();

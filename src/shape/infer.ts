@@ -1,6 +1,7 @@
 // Shape inference over a whole graph: the op -> rule table and the driver. Lenient by design: an op it cannot infer
 // leaves its outputs unknown (or as declared in value_info) and is recorded; `require()` then names that node when a
 // caller actually needs a shape it hid.
+import { dequantizeLinear, qlinearConv, quantizeLinear } from './rules/quant';
 import type { Graph, Model, Node, Value } from '../ir/graph';
 import { declaredType } from '../onnx/value-info';
 import { PrunedetError } from '../errors';
@@ -106,6 +107,9 @@ const SHAPE_RULES: Readonly<Record<string, ShapeRule>> = {
   Xor: broadcastOp(true),
   Not: (ins) => [{ dtype: 9, shape: ins[0]?.shape && [...ins[0].shape] }],
   Conv: conv,
+  QLinearConv: qlinearConv,
+  QuantizeLinear: quantizeLinear,
+  DequantizeLinear: dequantizeLinear,
   ConvTranspose: convTranspose,
   MaxPool: pool,
   AveragePool: pool,

@@ -1,0 +1,253 @@
+// prunedet's post-training static quantizer: every float Conv with constant weights becomes quantized, in one of the
+// two forms ONNX runtimes accept, from activation ranges measured by calibration (calibrate.ts).
+//   qdq:       x -> QuantizeLinear -> DequantizeLinear -> Conv(DQ(int8 W, per-channel scales, axis 0), DQ(int32 B))
+//              -> QuantizeLinear -> DequantizeLinear -> y   (runtimes fuse DQ -> Conv -> Q into an integer conv)
+//   qoperator: x -> QuantizeLinear -> QLinearConv(int8 w, per-channel w_scale, int32 B) -> DequantizeLinear -> y
+// Weights: symmetric int8 (zero point 0, scale max|w|/127 per output channel, or per tensor). Activations: asymmetric
+// uint8 or int8 over [min(0, lo), max(0, hi)] (0 exactly representable, as ONNX requires for padding). Bias: int32 with
+// scale x_scale * w_scale[c] and zero point 0, the scale an integer conv accumulates in. Everything else stays float.
+import type { Model, Node, Value } from '../ir/graph';
+import { A } from '../ir/builder';
+import { Tensor } from '../ir/tensor';
+import { DataType } from '../ir/dtype';
+import { PrunedetError } from '../errors';
+import { inferShapes } from '../shape/infer';
+import { upgradeToOpset13 } from './opset';
+import { DEQUANTIZE, QLINEAR_CONV, QUANTIZE } from './ops';
+
+export type QuantFormat = 'qdq' | 'qoperator';
+export type ActivationType = 'uint8' | 'int8';
+
+export interface QuantizeOptions {
+  format: QuantFormat;
+  /** Activation element type (default uint8). */
+  activations?: ActivationType;
+  /** Weight scales per output channel (default) or one per tensor. */
+  perChannel?: boolean;
+}
+
+/** Observed [min, max] of a float value over the calibration inputs. */
+export type Ranges = Map<string, [number, number]>;
+
+export interface QuantizeStats {
+  convsQuantized: number;
+  format: QuantFormat;
+  activations: ActivationType;
+  perChannel: boolean;
+}
+
+/** The convs the quantizer converts: default-domain float Conv with constant float weight (and bias, when present). */
+export function quantizableConvs(m: Model): Node[] {
+  return m.graph.nodes.filter(
+    (n) =>
+      n.domain === '' &&
+      n.opType === 'Conv' &&
+      n.inputs[1]?.constant()?.dataType === DataType.FLOAT &&
+      (!n.inputs[2] || n.inputs[2].constant()?.dataType === DataType.FLOAT),
+  );
+}
+
+/** Values whose ranges calibration must observe: each quantizable conv's input and output. */
+export function calibrationTargets(m: Model): string[] {
+  const names = new Set<string>();
+  for (const c of quantizableConvs(m)) {
+    names.add(c.inputs[0]!.name);
+    names.add(c.output().name);
+  }
+  return [...names];
+}
+
+/** Round half to even (QuantizeLinear's rounding). */
+export function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+interface Affine {
+  scale: number;
+  zeroPoint: number;
+}
+
+/** Asymmetric activation quantization of [lo, hi] (0 representable exactly). */
+export function activationParams(lo: number, hi: number, type: ActivationType): Affine {
+  const [qmin, qmax] = type === 'int8' ? [-128, 127] : [0, 255];
+  const rmin = Math.min(0, lo);
+  const rmax = Math.max(0, hi);
+  let scale = Math.fround((rmax - rmin) / (qmax - qmin));
+  if (!(scale > 0) || !Number.isFinite(scale)) scale = 1;
+  const zeroPoint = Math.min(qmax, Math.max(qmin, roundHalfEven(qmin - rmin / scale)));
+  return { scale, zeroPoint };
+}
+
+/** Symmetric int8 weights, per output channel (axis 0) or per tensor. */
+function quantizeWeight(w: Tensor, perChannel: boolean): { q: Int8Array; scales: Float32Array } {
+  const data = w.float32();
+  const cout = w.dims[0]!;
+  const inner = data.length / cout;
+  const groups = perChannel ? cout : 1;
+  const per = data.length / groups;
+  const scales = new Float32Array(groups);
+  for (let g = 0; g < groups; g++) {
+    let m = 0;
+    for (let i = g * per; i < (g + 1) * per; i++) m = Math.max(m, Math.abs(data[i]!));
+    scales[g] = m > 0 ? Math.fround(m / 127) : 1;
+  }
+  const q = new Int8Array(data.length);
+  for (let i = 0; i < data.length; i++) {
+    const s = scales[perChannel ? Math.floor(i / inner) : 0]!;
+    q[i] = Math.max(-127, Math.min(127, roundHalfEven(data[i]! / s)));
+  }
+  return { q, scales };
+}
+
+/** int32 bias with scale x_scale * w_scale[c] (zero point 0). */
+function quantizeBias(b: Tensor, xScale: number, wScales: Float32Array): { q: number[]; scales: Float32Array } {
+  const data = b.float32();
+  const scales = Float32Array.from(data, (_, c) => Math.fround(xScale * wScales[wScales.length === 1 ? 0 : c]!));
+  const q = Array.from(data, (v, c) => Math.max(-(2 ** 31), Math.min(2 ** 31 - 1, roundHalfEven(v / scales[c]!))));
+  return { q, scales };
+}
+
+/** Quantize `m` in place from calibration `ranges`; returns what it did. */
+export function quantizeModel(m: Model, ranges: Ranges, o: QuantizeOptions): QuantizeStats {
+  const act: ActivationType = o.activations ?? 'uint8';
+  const perChannel = o.perChannel ?? true;
+  const actType = act === 'int8' ? DataType.INT8 : DataType.UINT8;
+  const convs = quantizableConvs(m);
+  if (convs.length === 0)
+    throw new PrunedetError(
+      'E_OP_UNSUPPORTED',
+      'the model has no float Conv with constant weights to quantize',
+      'quantize a float export (its convs read constant float weights)',
+    );
+  upgradeToOpset13(m, inferShapes(m));
+  const g = m.graph;
+  const taken = new Set(g.nodes.map((n) => n.name).filter(Boolean));
+  const nodeName = (base: string): string => {
+    let n = base;
+    for (let i = 1; taken.has(n) || g.values.has(n); i++) n = `${base}_${i}`;
+    taken.add(n);
+    return n;
+  };
+  const params = new Map<string, Affine>();
+  const paramsOf = (v: Value): Affine => {
+    const hit = params.get(v.name);
+    if (hit) return hit;
+    const r = ranges.get(v.name);
+    if (!r)
+      throw new PrunedetError(
+        'E_USAGE',
+        `calibration did not observe ${v.name}`,
+        'calibrate on the model being quantized (the same file)',
+      );
+    const p = activationParams(r[0], r[1], act);
+    params.set(v.name, p);
+    return p;
+  };
+  const scalar = (base: string, s: number) => g.addInitializer(base, Tensor.fromFloat32([], Float32Array.of(s)));
+  const zp = (base: string, z: number) => g.addInitializer(base, Tensor.fromNumbers(actType, [], [z]));
+  const qParams = new Map<string, [Value, Value]>();
+  const qParamValues = (v: Value): [Value, Value] => {
+    let hit = qParams.get(v.name);
+    if (!hit) {
+      const p = paramsOf(v);
+      hit = [scalar(`${v.name}_scale`, p.scale), zp(`${v.name}_zero_point`, p.zeroPoint)];
+      qParams.set(v.name, hit);
+    }
+    return hit;
+  };
+  // One QuantizeLinear (and in QDQ one DequantizeLinear) per quantized activation, shared by its readers.
+  const quantized = new Map<Value, Value>();
+  const quantize = (x: Value, before: Node): Value => {
+    let q = quantized.get(x);
+    if (!q) {
+      const [s, z] = qParamValues(x);
+      q = g.newValue(`${x.name}_quantized`);
+      g.addNode(QUANTIZE, [x, s, z], [q], { name: nodeName(`${x.name}_QuantizeLinear`), before });
+      quantized.set(x, q);
+    }
+    return q;
+  };
+  const dequantizedInputs = new Map<Value, Value>();
+  const qdqInput = (x: Value, before: Node): Value => {
+    let d = dequantizedInputs.get(x);
+    if (!d) {
+      const [s, z] = qParamValues(x);
+      d = g.newValue(`${x.name}_dequantized`);
+      g.addNode(DEQUANTIZE, [quantize(x, before), s, z], [d], { name: nodeName(`${x.name}_DequantizeLinear`), before });
+      dequantizedInputs.set(x, d);
+    }
+    return d;
+  };
+  for (const conv of convs) {
+    const name = conv.name || nodeName(`conv_${convs.indexOf(conv)}`);
+    const x = conv.inputs[0]!;
+    const y = conv.output();
+    const wT = conv.inputs[1]!.constant()!;
+    const bT = conv.inputs[2]?.constant();
+    const xp = paramsOf(x);
+    const { q: wq, scales } = quantizeWeight(wT, perChannel);
+    const cout = wT.dims[0]!;
+    const wScaleDims = perChannel ? [cout] : [];
+    const w = g.addInitializer(
+      `${name}.weight_quantized`,
+      new Tensor(DataType.INT8, wT.dims, { kind: 'raw', bytes: new Uint8Array(wq.buffer) }),
+    );
+    const wScale = g.addInitializer(`${name}.weight_scale`, Tensor.fromFloat32(wScaleDims, scales));
+    const wZero = g.addInitializer(
+      `${name}.weight_zero_point`,
+      Tensor.fromNumbers(DataType.INT8, wScaleDims, new Array(scales.length).fill(0)),
+    );
+    const bias = bT ? quantizeBias(bT, xp.scale, scales) : undefined;
+    const bq = bias && g.addInitializer(`${name}.bias_quantized`, Tensor.fromInt32([cout], bias.q));
+    const yRaw = g.newValue(`${y.name}_${o.format === 'qdq' ? 'float' : 'quantized'}`);
+    const [ys, yz] = qParamValues(y);
+    if (o.format === 'qdq') {
+      conv.setOutput(0, yRaw);
+      conv.setInput(0, qdqInput(x, conv));
+      const wf = g.newValue(`${name}.weight_dequantized`);
+      g.addNode(DEQUANTIZE, [w, wScale, wZero], [wf], {
+        name: nodeName(`${name}.weight_DequantizeLinear`),
+        attributes: perChannel ? [A.int('axis', 0)] : [],
+        before: conv,
+      });
+      conv.setInput(1, wf);
+      if (bias && bq) {
+        const bs = g.addInitializer(
+          `${name}.bias_scale`,
+          Tensor.fromFloat32(perChannel ? [cout] : [], perChannel ? bias.scales : bias.scales.subarray(0, 1)),
+        );
+        const bz = g.addInitializer(
+          `${name}.bias_zero_point`,
+          Tensor.fromInt32(perChannel ? [cout] : [], perChannel ? new Array(cout).fill(0) : [0]),
+        );
+        const bf = g.newValue(`${name}.bias_dequantized`);
+        g.addNode(DEQUANTIZE, [bq, bs, bz], [bf], {
+          name: nodeName(`${name}.bias_DequantizeLinear`),
+          attributes: perChannel ? [A.int('axis', 0)] : [],
+          before: conv,
+        });
+        conv.setInput(2, bf);
+      }
+      const yq = g.newValue(`${y.name}_quantized`);
+      g.addNode(QUANTIZE, [yRaw, ys, yz], [yq], { name: nodeName(`${y.name}_QuantizeLinear`), after: conv });
+      g.addNode(DEQUANTIZE, [yq, ys, yz], [y], { name: nodeName(`${y.name}_DequantizeLinear`), after: yq.producer! });
+      // the conv's quantized output is what its readers dequantize: a later conv re-quantizes with the same params
+      quantized.set(y, yq);
+    } else {
+      const [xs, xz] = qParamValues(x);
+      const xq = quantize(x, conv);
+      const at = g.nodes[g.nodes.indexOf(conv) - 1];
+      g.removeNode(conv);
+      const qc = g.addNode(QLINEAR_CONV, [xq, xs, xz, w, wScale, wZero, ys, yz, ...(bq ? [bq] : [])], [yRaw], {
+        name: conv.name || nodeName('QLinearConv'),
+        attributes: conv.attributes.map((a) => ({ ...a })),
+        ...(at ? { after: at } : {}),
+      });
+      g.addNode(DEQUANTIZE, [yRaw, ys, yz], [y], { name: nodeName(`${y.name}_DequantizeLinear`), after: qc });
+      quantized.set(y, yRaw);
+    }
+  }
+  g.sortTopologically();
+  return { convsQuantized: convs.length, format: o.format, activations: act, perChannel };
+}
