@@ -262,3 +262,81 @@ export function outputQuantization(
     return undefined;
   return { type: dtypeName(t), scale: s.float32()[0]!, zeroPoint: z ? z.numbers()[0]! : 0 };
 }
+
+/** One parameter tensor of a conv: per output channel (axis 0) or per tensor. */
+export interface ConvParameter {
+  role: string;
+  tensor: Tensor;
+  perChannel: boolean;
+}
+
+/**
+ * Every constant parameter of a conv that pruning may slice or must leave alone, in a fixed order: float Conv
+ * (weight, bias), QDQ Conv (int8 weight, its scale and zero point, int32 bias, its scale and zero point), QLinearConv
+ * (x, w and y quantization, w, int32 bias). Undefined when one of them is computed at run time.
+ */
+export function convParameters(conv: Node): ConvParameter[] | undefined {
+  const out: ConvParameter[] = [];
+  const add = (role: string, v: Value | undefined, perChannel: (t: Tensor) => boolean): boolean => {
+    if (!v) return true;
+    const t = v.constant();
+    if (!t) return false;
+    out.push({ role, tensor: t, perChannel: perChannel(t) });
+    return true;
+  };
+  const byChannel = () => true;
+  const ifVector = (t: Tensor) => t.size > 1 || t.dims.length === 1;
+  const perTensor = () => false;
+  if (conv.opType === QLINEAR_CONV) {
+    const ok =
+      add('x scale', conv.inputs[1], perTensor) &&
+      add('x zero point', conv.inputs[2], perTensor) &&
+      add('weights', conv.inputs[3], byChannel) &&
+      add('weight scales', conv.inputs[4], ifVector) &&
+      add('weight zero points', conv.inputs[5], ifVector) &&
+      add('y scale', conv.inputs[6], perTensor) &&
+      add('y zero point', conv.inputs[7], perTensor) &&
+      add('bias', conv.inputs[8], byChannel);
+    return ok ? out : undefined;
+  }
+  for (const [i, name] of [
+    [1, 'weight'],
+    [2, 'bias'],
+  ] as const) {
+    const v = conv.inputs[i];
+    if (!v) continue;
+    const dq = dequantizedConstant(v);
+    if (dq) {
+      const pc = dq.q.axis !== undefined && (dq.q.scale.size > 1 || dq.q.scale.dims.length === 1);
+      out.push({ role: `${name}s`, tensor: dq.data, perChannel: true });
+      out.push({ role: `${name} scales`, tensor: dq.q.scale, perChannel: pc });
+      if (dq.q.zeroPoint) out.push({ role: `${name} zero points`, tensor: dq.q.zeroPoint, perChannel: pc });
+    } else if (!add(i === 1 ? 'weights' : 'bias', v, byChannel)) return undefined;
+  }
+  return out;
+}
+
+/**
+ * A conv computed in integer arithmetic: QLinearConv, or the QDQ node unit runtimes fuse into one (a Conv whose
+ * input and weight are DequantizeLinear of int8/uint8 tensors, bias of int32, output read only by a QuantizeLinear).
+ * Each output channel is an exact int32 sum requantized with its own scale, whatever the conv's channel count.
+ */
+export function isIntegerConv(conv: Node, dtypeOf: (v: Value | undefined) => number | undefined): boolean {
+  if (conv.domain !== '') return false;
+  if (conv.opType === QLINEAR_CONV) return true;
+  if (conv.opType !== 'Conv') return false;
+  const dqOf = (v: Value | undefined, types: number[]) => {
+    const p = v?.producer;
+    return !!p && p.opType === DEQUANTIZE && p.domain === '' && types.includes(dtypeOf(p.inputs[0]) ?? -1);
+  };
+  const q8 = [DataType.INT8, DataType.UINT8];
+  const y = conv.output();
+  return (
+    dqOf(conv.inputs[0], q8) &&
+    dqOf(conv.inputs[1], q8) &&
+    (!conv.inputs[2] || dqOf(conv.inputs[2], [DataType.INT32])) &&
+    !y.isGraphOutput &&
+    y.uses.length === 1 &&
+    y.uses[0]!.node.opType === QUANTIZE
+  );
+}

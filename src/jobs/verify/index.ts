@@ -66,6 +66,7 @@ import { RUN_SESSION_OPTIONS, runOnce } from '../../native/ort-session';
 import { LAMBDA, RoundingPlan, ToleranceModel, type OutputRadii } from './tolerance';
 import { gatherKept, plantedInput, removedMask, PLANTED_SEEDS } from './detections';
 import { checkSlicedParameters, slicedConvs } from './parameters';
+import { isIntegerConv } from '../../quant/ops';
 import { detectionsPerLevel, levelOfAnchor } from '../../postprocess/per-level';
 import type { CompileReport } from '../../artefacts/report';
 
@@ -358,12 +359,16 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   const changes = report.passes.flatMap((p) => (p.changed ? (p.rounding ?? []) : []));
   const unrecorded = report.passes.filter((p) => p.changed && p.rounding === undefined).map((p) => p.pass);
   const outValues = comp.spec.outputs.map((b) => comp.model.graph.values.get(b.name)!);
+  // a conv in integer arithmetic (QLinearConv, a QDQ conv unit) computes each kept channel exactly as the original
+  // (int32 sums, per-channel requantization): with its quantized parameters equal, its output is bit for bit
+  const dtypeOf = (v: Value | undefined) => comp.shapes.get(v!)?.dtype;
   const sliced = pairs
     .filter((p) => p.channels.length < p.orig.channels)
-    .flatMap((p) => slicedConvs(p).map(([c]) => c));
+    .flatMap((p) => slicedConvs(p).map(([c]) => c))
+    .filter((c) => !isIntegerConv(c, dtypeOf));
   const plan = new RoundingPlan(comp.model.graph, comp.shapes, changes, unrecorded, sliced);
   // the exact half of slicing: the sliced convs hold the original's parameters at the kept channels, bit for bit
-  const parameters = checkSlicedParameters(pairs, (c) => plan.parametersChanged(c) || !c.inputs[1]?.constant());
+  const parameters = checkSlicedParameters(pairs, (c) => plan.parametersChanged(c));
   const inputMap = (conv: Node) => {
     const p = pairs.find((x) => x.comp.node === conv);
     const inC = conv.inputs[1]?.constant()?.dims[1];
