@@ -23,6 +23,14 @@ const convMacs: MacRule = (node, shapes) => {
   return prod(y) * prod(w.slice(1));
 };
 
+/** QLinearConv (x, x_scale, x_zp, w, ...): a Conv of x and w, counted alike. */
+const qlinearConvMacs: MacRule = (node, shapes) => {
+  const y = staticShape(shapes, node, 0, true);
+  const w = staticShape(shapes, node, 3);
+  if (!y || !w) return undefined;
+  return prod(y) * prod(w.slice(1));
+};
+
 const convTransposeMacs: MacRule = (node, shapes) => {
   const x = staticShape(shapes, node, 0);
   const w = staticShape(shapes, node, 1);
@@ -48,6 +56,7 @@ const matmulMacs: MacRule = (node, shapes) => {
 
 const MAC_RULES: Readonly<Record<string, MacRule>> = {
   Conv: convMacs,
+  QLinearConv: qlinearConvMacs,
   ConvTranspose: convTransposeMacs,
   Gemm: gemmMacs,
   MatMul: matmulMacs,
