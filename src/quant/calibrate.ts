@@ -10,6 +10,7 @@ import { modelToBytes } from '../onnx/save';
 import { setDeclaredType } from '../onnx/value-info';
 import { inferShapes } from '../shape/infer';
 import { PrunedetError } from '../errors';
+import { uniformInput } from '../prng';
 import { calibrationTargets, type Ranges } from './quantize';
 
 /** One calibration input: the float32 data of the model's image input. */
@@ -60,4 +61,10 @@ export async function calibrate(m: Model, set: CalibrationSet): Promise<Ranges> 
     await session.release();
   }
   return ranges;
+}
+
+/** Seeded uniform [-1, 1] inputs (models without photos: the synthetic detectors, or no --images). */
+export function randomCalibrationSet(inputName: string, dims: number[], count: number): CalibrationSet {
+  const n = dims.reduce((a, b) => a * b, 1);
+  return { inputName, dims, count, make: (i) => uniformInput(n, 1000 + i) };
 }

@@ -12,6 +12,7 @@ import { Tensor } from '../ir/tensor';
 import { DataType } from '../ir/dtype';
 import { PrunedetError } from '../errors';
 import { inferShapes } from '../shape/infer';
+import { removeDead } from '../ir/dce';
 import { upgradeToOpset13 } from './opset';
 import { DEQUANTIZE, QLINEAR_CONV, QUANTIZE } from './ops';
 
@@ -249,5 +250,6 @@ export function quantizeModel(m: Model, ranges: Ranges, o: QuantizeOptions): Qua
     }
   }
   g.sortTopologically();
+  removeDead(g); // the float weights and biases the quantized ones replace
   return { convsQuantized: convs.length, format: o.format, activations: act, perChannel };
 }
