@@ -3,6 +3,7 @@
 //  - 'trace': tensors hold provenance (which head-conv element each element came from), to find the anchor axis;
 //  - 'value': tensors hold float values, to evaluate in-graph decoding with zero deltas (which yields the anchors).
 // It is not a general ONNX runtime: ops outside this set end the head region (see analyze.ts).
+import { roundHalfEven } from '../quant/ops';
 import type { Node, Value } from '../ir/graph';
 import type { ShapeResult } from '../shape/infer';
 import { isStatic, numbersOf, sliceArgs, strides } from '../shape/types';
@@ -240,12 +241,6 @@ function outShape(ctx: EvalContext, node: Node, i = 0): number[] {
   const s = ctx.shapes.shape(node.outputs[i]);
   if (!isStatic(s)) throw new LayoutEvalError(node, `output shape unknown`);
   return s;
-}
-
-/** Round half to even, as QuantizeLinear rounds. */
-function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /**

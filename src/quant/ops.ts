@@ -11,6 +11,12 @@ export const QUANTIZE = 'QuantizeLinear';
 export const DEQUANTIZE = 'DequantizeLinear';
 export const QLINEAR_CONV = 'QLinearConv';
 
+/** Round half to even, as QuantizeLinear rounds. */
+export function roundHalfEven(v: number): number {
+  const r = Math.round(v); // halves go up: step back to the even neighbour
+  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
 /** Element types of quantized activations and weights prunedet follows. */
 export const QUANT_TYPES = new Set<number>([DataType.INT8, DataType.UINT8]);
 
@@ -213,8 +219,11 @@ export function checkQuantizedNodes(
       const scale = n.inputs[1]?.constant();
       const axis = rank !== undefined ? (n.getInt('axis', 1)! + rank) % rank : undefined;
       const zp = n.inputs[2]?.constant();
+      // a DequantizeLinear input typed float comes from an op shape inference could not type (ConvInteger, a
+      // custom op): its type is unknown here, so only its scale and zero point lengths are checked
+      const xType = n.opType === DEQUANTIZE ? (x?.constant()?.dataType ?? dtypeOf(x)) : undefined;
       const qType =
-        n.opType === DEQUANTIZE ? (x?.constant()?.dataType ?? dtypeOf(x)) : (zp?.dataType ?? DataType.UINT8);
+        n.opType === DEQUANTIZE ? (xType === DataType.FLOAT ? undefined : xType) : (zp?.dataType ?? DataType.UINT8);
       if (n.opType === QUANTIZE && zp && !QUANT_TYPES.has(zp.dataType))
         bad(
           n,

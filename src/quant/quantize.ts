@@ -14,7 +14,7 @@ import { PrunedetError } from '../errors';
 import { inferShapes } from '../shape/infer';
 import { removeDead } from '../ir/dce';
 import { upgradeToOpset13 } from './opset';
-import { DEQUANTIZE, QLINEAR_CONV, QUANTIZE } from './ops';
+import { DEQUANTIZE, QLINEAR_CONV, QUANTIZE, roundHalfEven } from './ops';
 
 export type QuantFormat = 'qdq' | 'qoperator';
 export type ActivationType = 'uint8' | 'int8';
@@ -56,12 +56,6 @@ export function calibrationTargets(m: Model): string[] {
     names.add(c.output().name);
   }
   return [...names];
-}
-
-/** Round half to even (QuantizeLinear's rounding). */
-export function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 interface Affine {
@@ -180,6 +174,7 @@ export function quantizeModel(m: Model, ranges: Ranges, o: QuantizeOptions): Qua
     }
     return d;
   };
+  const weights = new Map<Value, { w: Value; scale: Value; zero: Value; scales: Float32Array; dequantized?: Value }>();
   for (const conv of convs) {
     const name = conv.name || nodeName(`conv_${convs.indexOf(conv)}`);
     const x = conv.inputs[0]!;
@@ -187,18 +182,27 @@ export function quantizeModel(m: Model, ranges: Ranges, o: QuantizeOptions): Qua
     const wT = conv.inputs[1]!.constant()!;
     const bT = conv.inputs[2]?.constant();
     const xp = paramsOf(x);
-    const { q: wq, scales } = quantizeWeight(wT, perChannel);
+    // one quantized weight per float weight: RetinaNet's levels share their head convs' weights, and keep sharing
+    let qw = weights.get(conv.inputs[1]!);
+    if (!qw) {
+      const { q: wq, scales } = quantizeWeight(wT, perChannel);
+      const wScaleDims = perChannel ? [wT.dims[0]!] : [];
+      qw = {
+        scales,
+        w: g.addInitializer(
+          `${name}.weight_quantized`,
+          new Tensor(DataType.INT8, wT.dims, { kind: 'raw', bytes: new Uint8Array(wq.buffer) }),
+        ),
+        scale: g.addInitializer(`${name}.weight_scale`, Tensor.fromFloat32(wScaleDims, scales)),
+        zero: g.addInitializer(
+          `${name}.weight_zero_point`,
+          Tensor.fromNumbers(DataType.INT8, wScaleDims, new Array(scales.length).fill(0)),
+        ),
+      };
+      weights.set(conv.inputs[1]!, qw);
+    }
+    const { w, scale: wScale, zero: wZero, scales } = qw;
     const cout = wT.dims[0]!;
-    const wScaleDims = perChannel ? [cout] : [];
-    const w = g.addInitializer(
-      `${name}.weight_quantized`,
-      new Tensor(DataType.INT8, wT.dims, { kind: 'raw', bytes: new Uint8Array(wq.buffer) }),
-    );
-    const wScale = g.addInitializer(`${name}.weight_scale`, Tensor.fromFloat32(wScaleDims, scales));
-    const wZero = g.addInitializer(
-      `${name}.weight_zero_point`,
-      Tensor.fromNumbers(DataType.INT8, wScaleDims, new Array(scales.length).fill(0)),
-    );
     const bias = bT ? quantizeBias(bT, xp.scale, scales) : undefined;
     const bq = bias && g.addInitializer(`${name}.bias_quantized`, Tensor.fromInt32([cout], bias.q));
     const yRaw = g.newValue(`${y.name}_${o.format === 'qdq' ? 'float' : 'quantized'}`);
@@ -206,13 +210,15 @@ export function quantizeModel(m: Model, ranges: Ranges, o: QuantizeOptions): Qua
     if (o.format === 'qdq') {
       conv.setOutput(0, yRaw);
       conv.setInput(0, qdqInput(x, conv));
-      const wf = g.newValue(`${name}.weight_dequantized`);
-      g.addNode(DEQUANTIZE, [w, wScale, wZero], [wf], {
-        name: nodeName(`${name}.weight_DequantizeLinear`),
-        attributes: perChannel ? [A.int('axis', 0)] : [],
-        before: conv,
-      });
-      conv.setInput(1, wf);
+      if (!qw.dequantized) {
+        qw.dequantized = g.newValue(`${name}.weight_dequantized`);
+        g.addNode(DEQUANTIZE, [w, wScale, wZero], [qw.dequantized], {
+          name: nodeName(`${name}.weight_DequantizeLinear`),
+          attributes: perChannel ? [A.int('axis', 0)] : [],
+          before: conv,
+        });
+      }
+      conv.setInput(1, qw.dequantized);
       if (bias && bq) {
         const bs = g.addInitializer(
           `${name}.bias_scale`,
