@@ -5,6 +5,7 @@
 import * as ort from 'onnxruntime-node';
 import { basename } from 'node:path';
 import { analyzeModel } from '../detector/index';
+import { keepEveryAnchor, optimizeModel } from '../optimize';
 import { checkOutput } from '../fs';
 import { decodeImage, listImages } from '../image/decode';
 import { preprocess } from '../image/preprocess';
@@ -83,7 +84,7 @@ export async function quantize(o: QuantizeJobOptions): Promise<QuantizeResult> {
   });
   const loaded = loadModelWithInfo(o.model);
   const model = loaded.model;
-  const { spec } = analyzeModel(model, o.inputShape ? { inputShape: o.inputShape } : {}, loaded.source);
+  const { shapes, spec } = analyzeModel(model, o.inputShape ? { inputShape: o.inputShape } : {}, loaded.source);
   if (spec.quantization?.convs)
     throw new PrunedetError(
       'E_USAGE',
@@ -91,6 +92,13 @@ export async function quantize(o: QuantizeJobOptions): Promise<QuantizeResult> {
       'quantize the float model it came from',
     );
   const set = calibrationSet(o, spec);
+  // quantize the graph compile would run (batch norms folded into their convs, constants folded), as quantizers do:
+  // a batch norm left between a quantized conv and the next one would run in float between two Q/DQ pairs
+  await optimizeModel(model, {
+    kept: keepEveryAnchor(spec),
+    initial: { shapes, spec },
+    ...(o.inputShape ? { inputShape: o.inputShape } : {}),
+  });
   const ranges = await calibrate(model, set);
   const floatBytes = modelToBytes(model);
   const stats = quantizeModel(model, ranges, {
