@@ -82,7 +82,7 @@ describe.skipIf(!hasShared)(
   () => {
     const photos = listImages(FACES);
     const photo = (i: number) => preprocess(decodeImage(photos[i]!), ULTRA_LIGHT_FACE_320);
-    const set: CalibrationSet = { inputName: 'input', dims: [1, 3, 240, 320], count: 8, make: photo };
+    const set: CalibrationSet = { inputName: 'input', dims: [1, 3, 240, 320], count: 4, make: photo };
 
     it.each([
       ['version-slim-320_simplified.onnx', ...FORMS[0]!],
