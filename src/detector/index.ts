@@ -49,14 +49,7 @@ export function analyzeModel(
   label = 'the model',
 ): { shapes: ShapeResult; spec: DetectorSpec } {
   const shapes = inferShapes(model, inputShapeOverride(model, opts.inputShape));
-  checkQuantizedNodes(
-    model.graph.nodes,
-    (v) => {
-      const s = v ? shapes.shape(v) : undefined;
-      return s && s.every((d) => typeof d === 'number') ? (s as number[]) : undefined;
-    },
-    (v) => (v ? shapes.get(v)?.dtype : undefined),
-  );
+  checkQuantizedNodes(model.graph.nodes, shapes);
   const headSpec = !opts.headSpec
     ? undefined
     : typeof opts.headSpec === 'string'

@@ -6,6 +6,8 @@ import type { Node, Value } from '../ir/graph';
 import type { Tensor } from '../ir/tensor';
 import { DataType, dtypeName } from '../ir/dtype';
 import { PrunedetError } from '../errors';
+import type { ShapeResult } from '../shape/infer';
+import { isStatic } from '../shape/types';
 
 export const QUANTIZE = 'QuantizeLinear';
 export const DEQUANTIZE = 'DequantizeLinear';
@@ -202,14 +204,15 @@ export function checkQuantization(
 }
 
 /**
- * Check every Q/DQ and QLinearConv of a graph whose parameters are constants (E_ONNX_INVALID naming the node).
- * `dimsOf`/`dtypeOf`: static shapes and types from shape inference.
+ * Check every Q/DQ and QLinearConv of a graph whose parameters are constants (E_ONNX_INVALID naming the node), with
+ * the static shapes and types of shape inference.
  */
-export function checkQuantizedNodes(
-  nodes: Iterable<Node>,
-  dimsOf: (v: Value | undefined) => readonly number[] | undefined,
-  dtypeOf: (v: Value | undefined) => number | undefined,
-): void {
+export function checkQuantizedNodes(nodes: Iterable<Node>, shapes: ShapeResult): void {
+  const dimsOf = (v: Value | undefined) => {
+    const s = v ? shapes.shape(v) : undefined;
+    return isStatic(s) ? s : undefined;
+  };
+  const dtypeOf = (v: Value | undefined) => (v ? shapes.get(v)?.dtype : undefined);
   for (const n of nodes) {
     if (n.domain !== '') continue;
     if (n.opType === QUANTIZE || n.opType === DEQUANTIZE) {
