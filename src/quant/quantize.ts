@@ -153,27 +153,21 @@ export function quantizeModel(m: Model, ranges: Ranges, o: QuantizeOptions): Qua
   };
   // One QuantizeLinear (and in QDQ one DequantizeLinear) per quantized activation, shared by its readers.
   const quantized = new Map<Value, Value>();
-  const quantize = (x: Value, before: Node): Value => {
-    let q = quantized.get(x);
-    if (!q) {
-      const [s, z] = qParamValues(x);
-      q = g.newValue(`${x.name}_quantized`);
-      g.addNode(QUANTIZE, [x, s, z], [q], { name: nodeName(`${x.name}_QuantizeLinear`), before });
-      quantized.set(x, q);
-    }
-    return q;
-  };
   const dequantizedInputs = new Map<Value, Value>();
-  const qdqInput = (x: Value, before: Node): Value => {
-    let d = dequantizedInputs.get(x);
-    if (!d) {
+  const once = (memo: Map<Value, Value>, x: Value, op: string, input: () => Value, before: Node): Value => {
+    let out = memo.get(x);
+    if (!out) {
       const [s, z] = qParamValues(x);
-      d = g.newValue(`${x.name}_dequantized`);
-      g.addNode(DEQUANTIZE, [quantize(x, before), s, z], [d], { name: nodeName(`${x.name}_DequantizeLinear`), before });
-      dequantizedInputs.set(x, d);
+      const from = input();
+      out = g.newValue(`${x.name}_${op === QUANTIZE ? 'quantized' : 'dequantized'}`);
+      g.addNode(op, [from, s, z], [out], { name: nodeName(`${x.name}_${op}`), before });
+      memo.set(x, out);
     }
-    return d;
+    return out;
   };
+  const quantize = (x: Value, before: Node): Value => once(quantized, x, QUANTIZE, () => x, before);
+  const qdqInput = (x: Value, before: Node): Value =>
+    once(dequantizedInputs, x, DEQUANTIZE, () => quantize(x, before), before);
   const weights = new Map<Value, { w: Value; scale: Value; zero: Value; scales: Float32Array; dequantized?: Value }>();
   for (const conv of convs) {
     const name = conv.name || nodeName(`conv_${convs.indexOf(conv)}`);
