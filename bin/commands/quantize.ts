@@ -8,6 +8,7 @@ interface Args {
   format: 'qdq' | 'qoperator';
   activations: 'uint8' | 'int8';
   'per-tensor': boolean;
+  'qlinear-concat': boolean;
   images?: string;
   samples?: number;
   postprocess?: string;
@@ -40,6 +41,11 @@ export const quantizeCommand: CommandModule<object, Args> = {
         describe: 'activation type (weights are int8, symmetric)',
       })
       .option('per-tensor', { type: 'boolean', default: false, describe: 'one weight scale per conv, not per channel' })
+      .option('qlinear-concat', {
+        type: 'boolean',
+        default: false,
+        describe: "qoperator: head Concats of quantized convs become onnxruntime's com.microsoft QLinearConcat",
+      })
       .option('images', { type: 'string', describe: 'calibration photos (default: seeded random inputs)' })
       .option('samples', { type: 'number', describe: 'calibrate on this many inputs (default: every photo, or 8)' })
       .option('postprocess', {
@@ -61,6 +67,7 @@ export const quantizeCommand: CommandModule<object, Args> = {
         format: argv.format,
         activations: argv.activations,
         perTensor: argv['per-tensor'],
+        qlinearConcat: argv['qlinear-concat'],
         ...(argv.images ? { images: argv.images } : {}),
         ...(argv.samples !== undefined ? { samples: argv.samples } : {}),
         ...(argv.postprocess ? { postprocess: argv.postprocess } : {}),

@@ -266,6 +266,52 @@ function quantOp(ctx: EvalContext, node: Node, a: Arr): Arr {
   };
 }
 
+/** Concat along the node's axis into its output shape. */
+function concatArrs(ctx: EvalContext, node: Node, parts: Arr[]): Arr {
+  const shape = outShape(ctx, node);
+  const axis = (node.getInt('axis', 0)! + shape.length) % shape.length;
+  const outer = prod(shape.slice(0, axis));
+  const out = alloc(ctx.mode, prod(shape));
+  let pos = 0;
+  for (let o = 0; o < outer; o++) {
+    for (const p of parts) {
+      const chunk = prod(p.shape.slice(axis));
+      out.set(p.data.subarray(o * chunk, (o + 1) * chunk), pos);
+      pos += chunk;
+    }
+  }
+  return { shape, data: out };
+}
+
+/**
+ * com.microsoft QLinearConcat (y_scale, y_zero_point, then x, x_scale, x_zero_point per input): trace mode concatenates
+ * the x's; value mode requantizes each to y's scale and zero point (dequantize in float32, round half to even, clamp).
+ */
+function qlinearConcat(ctx: EvalContext, node: Node): Arr {
+  const xs: number[] = [];
+  for (let i = 2; i < node.inputs.length; i += 3) xs.push(i);
+  const parts = xs.map((i) => need(ctx, node, i));
+  if (ctx.mode === 'trace') return concatArrs(ctx, node, parts);
+  const scalar = (i: number) => {
+    const a = need(ctx, node, i);
+    if (a.data.length !== 1) throw new LayoutEvalError(node, `input ${i} is not a per-tensor scale or zero point`);
+    return a.data[0]!;
+  };
+  const ys = scalar(0);
+  const yz = node.inputs[1] ? scalar(1) : 0;
+  const [lo, hi] = ctx.shapes.get(node.outputs[0]!)?.dtype === 3 ? [-128, 127] : [0, 255];
+  const requantized = parts.map((p, k) => {
+    const s = scalar(xs[k]! + 1);
+    const z = node.inputs[xs[k]! + 2] ? scalar(xs[k]! + 2) : 0;
+    const data = (p.data as Float32Array).map((v) => {
+      const real = Math.fround((v - z) * s);
+      return Math.min(hi, Math.max(lo, roundHalfEven(Math.fround(real / ys)) + yz));
+    });
+    return { shape: p.shape, data };
+  });
+  return concatArrs(ctx, node, requantized);
+}
+
 /** Evaluate one node; returns its outputs. */
 export function evalNode(ctx: EvalContext, node: Node): Arr[] {
   const mode = ctx.mode;
@@ -313,22 +359,16 @@ export function evalNode(ctx: EvalContext, node: Node): Arr[] {
       const st = strides(a.shape);
       return [remap(mode, a, shape, (idx) => idx.reduce((k, v, d) => k + (v % a.shape[d]!) * st[d]!, 0))];
     }
-    case 'Concat': {
-      const parts = node.inputs.map((_, i) => need(ctx, node, i));
-      const shape = outShape(ctx, node);
-      const axis = (node.getInt('axis', 0) + shape.length) % shape.length;
-      const outer = prod(shape.slice(0, axis));
-      const out = alloc(mode, prod(shape));
-      let pos = 0;
-      for (let o = 0; o < outer; o++) {
-        for (const p of parts) {
-          const chunk = prod(p.shape.slice(axis));
-          out.set(p.data.subarray(o * chunk, (o + 1) * chunk), pos);
-          pos += chunk;
-        }
-      }
-      return [{ shape, data: out }];
-    }
+    case 'Concat':
+      return [
+        concatArrs(
+          ctx,
+          node,
+          node.inputs.map((_, i) => need(ctx, node, i)),
+        ),
+      ];
+    case 'QLinearConcat':
+      return [qlinearConcat(ctx, node)];
     case 'Slice':
     case 'Gather':
       return [selectAlongAxes(ctx, node, x())];

@@ -6,7 +6,7 @@ import type { ShapeResult } from '../shape/infer';
 import { PrunedetError } from '../errors';
 import { LAYOUT_OPS, LayoutEvalError, evalNode, type Arr } from './layout-eval';
 import { StaticValues } from './static-values';
-import { isConvLike, isUnhandledQuantOp } from '../quant/ops';
+import { isConvLike, isQLinearConcat, isUnhandledQuantOp } from '../quant/ops';
 
 export interface Boundary {
   /** The value where the walk stopped. */
@@ -105,7 +105,7 @@ export function findRegion(
       boundaries.push({ value: v, kind: 'conv', node: p });
       continue;
     }
-    if (p.domain === '' && (LAYOUT_OPS.has(p.opType) || POSTPROCESS_OPS.has(p.opType))) {
+    if ((p.domain === '' && (LAYOUT_OPS.has(p.opType) || POSTPROCESS_OPS.has(p.opType))) || isQLinearConcat(p)) {
       visited.add(p);
       const next = [...p.inputs, ...p.captures].filter((i): i is Value => i !== undefined);
       for (let i = next.length - 1; i >= 0; i--) stack.push(next[i]!);
@@ -127,7 +127,7 @@ export function findRegion(
     if (!visited.has(n)) continue;
     const fed =
       n.captures.length === 0 &&
-      LAYOUT_OPS.has(n.opType) &&
+      (LAYOUT_OPS.has(n.opType) || isQLinearConcat(n)) &&
       n.inputs.every((i) => !i || inRegion.has(i) || statics.has(i)) &&
       n.inputs.some((i) => i && inRegion.has(i));
     if (fed) {

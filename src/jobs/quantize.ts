@@ -27,6 +27,8 @@ export interface QuantizeJobOptions {
   format: QuantFormat;
   activations?: ActivationType;
   perTensor?: boolean;
+  /** qoperator: head Concats of dequantized conv outputs become com.microsoft QLinearConcat. */
+  qlinearConcat?: boolean;
   /** Folder of calibration photos; without it, `samples` seeded random inputs. */
   images?: string;
   /** Inputs to calibrate on (default: every photo, or 8 random inputs). */
@@ -45,6 +47,8 @@ export interface QuantizeResult {
   activations: ActivationType;
   perChannel: boolean;
   convs: number;
+  /** Concats written as QLinearConcat. */
+  concats: number;
   calibration: { source: 'images' | 'random'; inputs: number; first?: string };
   bytes: { before: number; after: number };
   quantization: HeadQuantization | null;
@@ -73,6 +77,8 @@ function calibrationSet(
 }
 
 export async function quantize(o: QuantizeJobOptions): Promise<QuantizeResult> {
+  if (o.qlinearConcat && o.format !== 'qoperator')
+    throw new PrunedetError('E_USAGE', '--qlinear-concat needs --format qoperator', 'add --format qoperator');
   if (o.samples !== undefined && !(Number.isInteger(o.samples) && o.samples >= 1 && o.samples <= 100_000))
     throw new PrunedetError('E_USAGE', `--samples ${o.samples} is not a count of inputs`, 'pass --samples 1 or more');
   const target = checkOutput(o.output, {
@@ -105,6 +111,7 @@ export async function quantize(o: QuantizeJobOptions): Promise<QuantizeResult> {
     format: o.format,
     activations: o.activations ?? 'uint8',
     perChannel: !o.perTensor,
+    ...(o.qlinearConcat ? { qlinearConcat: true } : {}),
   });
   const after = analyzeModel(model, { inputShape: spec.input.shape }, `the quantized ${o.model}`);
   stampProvenance(model, 'prunedet', PRUNEDET_VERSION, {
@@ -121,6 +128,7 @@ export async function quantize(o: QuantizeJobOptions): Promise<QuantizeResult> {
     activations: stats.activations,
     perChannel: stats.perChannel,
     convs: stats.convsQuantized,
+    concats: stats.concatsQuantized,
     calibration: {
       source: o.images ? 'images' : 'random',
       inputs: set.count,
@@ -161,7 +169,7 @@ export function formatQuantize(r: QuantizeResult): string {
       ? `${fmtInt(r.calibration.inputs)} images (min/max)`
       : `${fmtInt(r.calibration.inputs)} seeded random inputs in [-1, 1] (min/max; pass --images for real ranges)`;
   return [
-    `wrote ${r.output}: ${r.format === 'qdq' ? 'QDQ' : 'QOperator (QLinearConv)'}, ${r.convs} convs, ${r.activations} activations, int8 weights ${r.perChannel ? 'per channel' : 'per tensor'}`,
+    `wrote ${r.output}: ${r.format === 'qdq' ? 'QDQ' : 'QOperator (QLinearConv)'}, ${r.convs} convs${r.concats ? `, ${r.concats} QLinearConcat` : ''}, ${r.activations} activations, int8 weights ${r.perChannel ? 'per channel' : 'per tensor'}`,
     `calibrated on ${cal}`,
     `file size ${fmtBytes(r.bytes.before)} -> ${fmtBytes(r.bytes.after)}`,
     ...(r.quantization ? [describeHeadQuantization(r.quantization)] : []),

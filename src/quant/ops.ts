@@ -25,7 +25,7 @@ export const QUANT_TYPES = new Set<number>([DataType.INT8, DataType.UINT8]);
 /**
  * Quantized ops prunedet does not follow or slice: met between the head convs and the outputs, analysis refuses them
  * by name (they would otherwise end the head region silently). Any op of the com.microsoft domain whose name starts
- * with QLinear or that is a Q/DQ is refused too.
+ * with QLinear or that is a Q/DQ is refused too, except QLinearConcat (followed like a Concat).
  */
 export const UNHANDLED_QUANT_OPS = new Set([
   'ConvInteger',
@@ -33,7 +33,6 @@ export const UNHANDLED_QUANT_OPS = new Set([
   'QLinearMatMul',
   'QLinearAdd',
   'QLinearMul',
-  'QLinearConcat',
   'QLinearSigmoid',
   'QLinearSoftmax',
   'QLinearLeakyRelu',
@@ -51,8 +50,14 @@ export function isConvLike(n: Node): boolean {
   return n.domain === '' && (n.opType === 'Conv' || n.opType === QLINEAR_CONV);
 }
 
+/** onnxruntime's QLinearConcat (com.microsoft): a Concat that requantizes each input to its output's scale. */
+export function isQLinearConcat(n: Node): boolean {
+  return n.domain === 'com.microsoft' && n.opType === 'QLinearConcat';
+}
+
 /** A quantized op prunedet does not handle (named in refusals). */
 export function isUnhandledQuantOp(n: Node): boolean {
+  if (isQLinearConcat(n)) return false;
   if (UNHANDLED_QUANT_OPS.has(n.opType)) return true;
   return n.domain !== '' && (n.opType.startsWith('QLinear') || n.opType === QUANTIZE || n.opType === DEQUANTIZE);
 }

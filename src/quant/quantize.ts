@@ -25,6 +25,12 @@ export interface QuantizeOptions {
   activations?: ActivationType;
   /** Weight scales per output channel (default) or one per tensor. */
   perChannel?: boolean;
+  /**
+   * qoperator only: a Concat all of whose inputs are dequantized conv outputs (through Transpose/Reshape, as a
+   * detection head concatenates its levels) becomes onnxruntime's com.microsoft QLinearConcat, as onnxruntime's own
+   * QOperator quantizer writes it: QuantizeLinear per input (the conv's own scale), QLinearConcat, DequantizeLinear.
+   */
+  qlinearConcat?: boolean;
 }
 
 /** Observed [min, max] of a float value over the calibration inputs. */
@@ -35,6 +41,8 @@ export interface QuantizeStats {
   format: QuantFormat;
   activations: ActivationType;
   perChannel: boolean;
+  /** Concats turned into QLinearConcat (qoperator with qlinearConcat). */
+  concatsQuantized: number;
 }
 
 /** The convs the quantizer converts: default-domain float Conv with constant float weight (and bias, when present). */
@@ -117,13 +125,7 @@ export function quantizeModel(m: Model, ranges: Ranges, o: QuantizeOptions): Qua
     );
   upgradeToOpset13(m, inferShapes(m));
   const g = m.graph;
-  const taken = new Set(g.nodes.map((n) => n.name).filter(Boolean));
-  const nodeName = (base: string): string => {
-    let n = base;
-    for (let i = 1; taken.has(n) || g.values.has(n); i++) n = `${base}_${i}`;
-    taken.add(n);
-    return n;
-  };
+  const nodeName = nodeNamer(g);
   const params = new Map<string, Affine>();
   const paramsOf = (v: Value): Affine => {
     const hit = params.get(v.name);
@@ -249,7 +251,82 @@ export function quantizeModel(m: Model, ranges: Ranges, o: QuantizeOptions): Qua
       quantized.set(y, yRaw);
     }
   }
+  const concats = o.format === 'qoperator' && o.qlinearConcat ? quantizeConcats(m, act) : 0;
   g.sortTopologically();
   removeDead(g); // the float weights and biases the quantized ones replace
-  return { convsQuantized: convs.length, format: o.format, activations: act, perChannel };
+  return { convsQuantized: convs.length, format: o.format, activations: act, perChannel, concatsQuantized: concats };
+}
+
+/** Fresh node names (unique among nodes and values) derived from a base. */
+function nodeNamer(g: Model['graph']): (base: string) => string {
+  const taken = new Set(g.nodes.map((n) => n.name).filter(Boolean));
+  return (base) => {
+    let n = base;
+    for (let i = 1; taken.has(n) || g.values.has(n); i++) n = `${base}_${i}`;
+    taken.add(n);
+    return n;
+  };
+}
+
+/** Ops that move values without changing them, between a conv's DequantizeLinear and a head Concat. */
+const MOVES = new Set(['Transpose', 'Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity']);
+
+/** The per-tensor DequantizeLinear `v` is a moved copy of, if any. */
+function dequantizedSource(v: Value): Node | undefined {
+  let p = v.producer;
+  while (p && p.domain === '' && MOVES.has(p.opType)) p = p.inputs[0]?.producer;
+  if (!p || p.domain !== '' || p.opType !== DEQUANTIZE) return undefined;
+  return p.inputs[1]?.constant()?.size === 1 && p.inputs[2]?.constant()?.size === 1 ? p : undefined;
+}
+
+/** Concats of dequantized values -> Q per input, com.microsoft QLinearConcat, DequantizeLinear. Returns how many. */
+function quantizeConcats(m: Model, act: ActivationType): number {
+  const g = m.graph;
+  const [qmin, qmax] = act === 'int8' ? [-128, 127] : [0, 255];
+  const nodeName = nodeNamer(g);
+  let count = 0;
+  for (const n of [...g.nodes]) {
+    if (n.domain !== '' || n.opType !== 'Concat' || n.inputs.length < 2) continue;
+    const sources = n.inputs.map((x) => (x ? dequantizedSource(x) : undefined));
+    if (sources.some((s) => !s)) continue;
+    let lo = 0;
+    let hi = 0;
+    for (const s of sources) {
+      const sc = s!.inputs[1]!.constant()!.float32()[0]!;
+      const z = s!.inputs[2]!.constant()!.numbers()[0]!;
+      lo = Math.min(lo, (qmin - z) * sc);
+      hi = Math.max(hi, (qmax - z) * sc);
+    }
+    const y = n.output();
+    const p = activationParams(lo, hi, act);
+    const ys = g.addInitializer(`${y.name}_scale`, Tensor.fromFloat32([], Float32Array.of(p.scale)));
+    const yz = g.addInitializer(
+      `${y.name}_zero_point`,
+      Tensor.fromNumbers(act === 'int8' ? DataType.INT8 : DataType.UINT8, [], [p.zeroPoint]),
+    );
+    const ins: Value[] = [ys, yz];
+    n.inputs.forEach((x, i) => {
+      const [s, z] = [sources[i]!.inputs[1]!, sources[i]!.inputs[2]!];
+      const q = g.newValue(`${x!.name}_quantized`);
+      g.addNode(QUANTIZE, [x, s, z], [q], { name: nodeName(`${x!.name}_QuantizeLinear`), before: n });
+      ins.push(q, s, z);
+    });
+    const yq = g.newValue(`${y.name}_quantized`);
+    const axis = n.getInt('axis', 0)!;
+    const at = g.nodes[g.nodes.indexOf(n) - 1];
+    g.removeNode(n);
+    const qc = g.addNode('QLinearConcat', ins, [yq], {
+      name: n.name || nodeName('QLinearConcat'),
+      domain: 'com.microsoft',
+      attributes: [A.int('axis', axis)],
+      ...(at ? { after: at } : {}),
+    });
+    g.addNode(DEQUANTIZE, [yq, ys, yz], [y], { name: nodeName(`${y.name}_DequantizeLinear`), after: qc });
+    count++;
+  }
+  if (count) {
+    const list = m.extra.opset_import as { domain?: string; version?: unknown }[];
+    if (!list.some((e) => e.domain === 'com.microsoft')) list.push({ domain: 'com.microsoft', version: 1 });
+  }
+  return count;
 }

@@ -1,7 +1,7 @@
 // Shape inference over a whole graph: the op -> rule table and the driver. Lenient by design: an op it cannot infer
 // leaves its outputs unknown (or as declared in value_info) and is recorded; `require()` then names that node when a
 // caller actually needs a shape it hid.
-import { dequantizeLinear, qlinearConv, quantizeLinear } from './rules/quant';
+import { dequantizeLinear, qlinearConcat, qlinearConv, quantizeLinear } from './rules/quant';
 import type { Graph, Model, Node, Value } from '../ir/graph';
 import { declaredType } from '../onnx/value-info';
 import { PrunedetError } from '../errors';
@@ -74,6 +74,9 @@ const UNARY = [
   'Sin',
   'Cos',
 ];
+
+/** onnxruntime's contrib ops (com.microsoft) prunedet follows on a head path. */
+const MICROSOFT_RULES: Readonly<Record<string, ShapeRule>> = { QLinearConcat: qlinearConcat };
 
 /** The op table: ONNX op type (default domain) -> shape rule. */
 const SHAPE_RULES: Readonly<Record<string, ShapeRule>> = {
@@ -271,7 +274,12 @@ export function inferShapes(model: Model | Graph, opts: InferOptions = {}): Shap
   for (const node of graph.topoOrder()) {
     const ins = node.inputs.map((v) => (v ? info.get(v) : undefined));
     let outs: TensorInfo[] | undefined;
-    const rule = node.domain === '' ? SHAPE_RULES[node.opType] : undefined;
+    const rule =
+      node.domain === ''
+        ? SHAPE_RULES[node.opType]
+        : node.domain === 'com.microsoft'
+          ? MICROSOFT_RULES[node.opType]
+          : undefined;
     if (!rule) {
       failures.push({
         node,

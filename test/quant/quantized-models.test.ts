@@ -116,6 +116,50 @@ describe.skipIf(!hasShared)(
   },
 );
 
+describe.skipIf(!hasShared)('QLinearConcat (com.microsoft) on the head path of a QOperator ultraface', () => {
+  it('one anchor per level: bit for bit, verify; a whole level removed: its QLinearConcat inputs go', async () => {
+    const photos = listImages(FACES);
+    const photo = (i: number) => preprocess(decodeImage(photos[i]!), ULTRA_LIGHT_FACE_320);
+    const set: CalibrationSet = { inputName: 'input', dims: [1, 3, 240, 320], count: 4, make: photo };
+    const model = await quantizeWith(loadModel(ultraface('version-slim-320_simplified.onnx')), set, {
+      format: 'qoperator',
+      qlinearConcat: true,
+    });
+    expect(model.graph.nodes.filter((n) => n.opType === 'QLinearConcat' && n.domain === 'com.microsoft').length).toBe(
+      2,
+    );
+    const r = await pruneAndCompare(model, [photo(8)], 'ultraface');
+    expect(r.diff).toEqual({ disabled: 0, extended: 0 });
+    // the boxes are DequantizeLinear(QLinearConcat): report.json tells an int8-input module their quantization
+    expect(readCompileReport(r.outDir).quantization!.outputs.boxes).toMatchObject({ type: 'uint8' });
+    const v = await verify({
+      original: r.path,
+      outDir: r.outDir,
+      images: FACES,
+      samples: 2,
+      skipC: true,
+      postprocess: 'ultraface',
+    });
+    expect(v.status).toBe('equivalent');
+    for (const o of v.checks.tensors.outputs) expect(o.maxAbsError, o.name).toBe(0);
+    const { outDir } = await compileTemp(r.path, { remove: '0,7,8,9' }); // level 3 emptied
+    const compiled = loadModel(join(outDir, 'model.onnx'));
+    for (const n of compiled.graph.nodes.filter((x) => x.opType === 'QLinearConcat'))
+      expect(n.inputs.length).toBe(2 + 3 * 3);
+    const w = await verify({
+      original: r.path,
+      outDir,
+      images: FACES,
+      samples: 2,
+      skipC: true,
+      postprocess: 'ultraface',
+    });
+    expect(w.checks.tensors.status).toBe('pass');
+    for (const o of w.checks.tensors.outputs)
+      expect([o.name, o.maxAbsError, o.elements > 0]).toEqual([o.name, 0, true]);
+  });
+});
+
 describe('quantized SSD300 and RetinaNet fixtures (calibrated on random inputs): prune, equal bit for bit, verify', () => {
   it.each([
     ['ssd300', 'mmdet-ssd300', {}, ...FORMS[0]!],

@@ -3,6 +3,7 @@
 import { DataType } from '../../ir/dtype';
 import { ShapeRuleError, type ShapeRule } from '../types';
 import { conv } from './conv-pool';
+import { concat } from './tensor-ops';
 
 export const quantizeLinear: ShapeRule = (ins, ctx) => {
   const x = ins[0];
@@ -15,6 +16,13 @@ export const dequantizeLinear: ShapeRule = (ins) => {
   const x = ins[0];
   if (!x) throw new ShapeRuleError('input 0 missing');
   return [{ dtype: ins[1]?.dtype ?? DataType.FLOAT, shape: x.shape && [...x.shape] }];
+};
+
+/** com.microsoft QLinearConcat (y_scale, y_zp, then (x, x_scale, x_zp) per input): a Concat typed like y_zp. */
+export const qlinearConcat: ShapeRule = (ins, ctx) => {
+  const xs = ins.filter((_, i) => i >= 2 && (i - 2) % 3 === 0);
+  const [out] = concat(xs, ctx);
+  return [{ ...out!, dtype: ins[1]?.dtype ?? xs[0]?.dtype ?? DataType.UINT8 }];
 };
 
 export const qlinearConv: ShapeRule = (ins, ctx) => {
