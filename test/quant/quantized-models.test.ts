@@ -106,7 +106,7 @@ describe.skipIf(!hasShared)(
       });
       expect(v.status).toBe('equivalent');
       const t = v.checks.tensors;
-      expect(t.parameters).toMatchObject({ convs: 8, quantized: 8, mismatches: 0 });
+      expect(t.parameters).toMatchObject({ convs: 8, quantized: 8, integer: 8, mismatches: 0 });
       for (const o of t.outputs) {
         expect(o.maxAbsError, o.name).toBe(0);
         expect(o.elements, o.name).toBeGreaterThan(0);
@@ -211,5 +211,34 @@ describe('quantized SSD300 and RetinaNet fixtures (calibrated on random inputs):
     expect(v.checks.tensors.outputs.length).toBe(10);
     for (const o of v.checks.tensors.outputs)
       expect([o.name, o.maxAbsError, o.elements > 0]).toEqual([o.name, 0, true]);
+  });
+
+  it('QDQ head convs whose outputs are not re-quantized run in float: a derived tolerance, its origin stated', async () => {
+    const model = await buildQuantizedFixture('retinanet', { inputSize: [96, 128], format: 'qdq', samples: 2 });
+    // drop the Q -> DQ after every head conv: the runtime then runs DQ(x), DQ(W) -> Conv in float
+    for (const conv of analyzeModel(model).spec.head.region.convs) {
+      const q = conv.output().uses[0]!.node;
+      const dq = q.output().uses[0]!.node;
+      const y = dq.output();
+      model.graph.removeNode(dq);
+      model.graph.removeNode(q);
+      conv.setOutput(0, y);
+    }
+    const r = await pruneAndCompare(model, [], 'mmdet-retinanet');
+    const v = await verify({
+      original: r.path,
+      outDir: r.outDir,
+      samples: 1,
+      skipC: true,
+      postprocess: 'mmdet-retinanet',
+    });
+    expect(v.status).toBe('equivalent');
+    expect(v.checks.tensors.parameters).toMatchObject({ quantized: 10, mismatches: 0 });
+    expect(v.checks.tensors.parameters.integer).toBeUndefined();
+    for (const o of v.checks.tensors.outputs) {
+      expect(o.tolerance.kind, o.name).toBe('derived');
+      expect(o.tolerance.max, o.name).toBeGreaterThan(0);
+      expect(o.tolerance.origin, o.name).toMatch(/prune-anchors sliced \d+ convs .*‖W‖₁/);
+    }
   });
 });

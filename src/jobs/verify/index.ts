@@ -66,7 +66,7 @@ import { RUN_SESSION_OPTIONS, runOnce } from '../../native/ort-session';
 import { LAMBDA, RoundingPlan, ToleranceModel, type OutputRadii } from './tolerance';
 import { gatherKept, plantedInput, removedMask, PLANTED_SEEDS } from './detections';
 import { checkSlicedParameters, slicedConvs } from './parameters';
-import { isIntegerConv } from '../../quant/ops';
+import { convWeight, isIntegerConv } from '../../quant/ops';
 import { detectionsPerLevel, levelOfAnchor } from '../../postprocess/per-level';
 import type { CompileReport } from '../../artefacts/report';
 
@@ -362,16 +362,18 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   // a conv in integer arithmetic (QLinearConv, a QDQ conv unit) computes each kept channel exactly as the original
   // (int32 sums, per-channel requantization): with its quantized parameters equal, its output is bit for bit
   const dtypeOf = (v: Value | undefined) => comp.shapes.get(v!)?.dtype;
-  const sliced = pairs
+  const slicedAll = pairs
     .filter((p) => p.channels.length < p.orig.channels)
-    .flatMap((p) => slicedConvs(p).map(([c]) => c))
-    .filter((c) => !isIntegerConv(c, dtypeOf));
+    .flatMap((p) => slicedConvs(p).map(([c]) => c));
+  const sliced = slicedAll.filter((c) => !isIntegerConv(c, dtypeOf));
   const plan = new RoundingPlan(comp.model.graph, comp.shapes, changes, unrecorded, sliced);
   // the exact half of slicing: the sliced convs hold the original's parameters at the kept channels, bit for bit
   const parameters = checkSlicedParameters(pairs, (c) => plan.parametersChanged(c));
+  const integer = slicedAll.length - sliced.length;
+  if (integer) parameters.integer = integer;
   const inputMap = (conv: Node) => {
     const p = pairs.find((x) => x.comp.node === conv);
-    const inC = conv.inputs[1]?.constant()?.dims[1];
+    const inC = comp.shapes.shape(convWeight(conv))?.[1];
     return p && conv.getInt('group', 1)! > 1 && inC === 1 ? Int32Array.from(p.channels) : undefined;
   };
   const tm = new ToleranceModel(

@@ -27,8 +27,10 @@ export interface ParameterCheck {
   mismatches: number;
   /** The first difference, in words. */
   first?: string;
-  /** Compared convs computed in integer arithmetic (QLinearConv or QDQ). */
+  /** Compared convs with quantized parameters (QLinearConv or QDQ). */
   quantized?: number;
+  /** Sliced convs computed in integer arithmetic (QLinearConv, or a QDQ unit the runtime fuses): compared bit for bit. */
+  integer?: number;
 }
 
 /** The sliced convs of a pair: the head conv and its conv feeders, compiled with original (same position in the chain). */
