@@ -89,8 +89,12 @@ export class SliceCache {
       const zp = perChannel && n.inputs[2] ? this.take(n.inputs[2], 0, indices, user) : n.inputs[2];
       if (data === n.inputs[0]) return v;
       out = this.graph.newValue(`${v.name}_pruned`);
+      // node names are their own namespace: the new value's (unique) name, made unique among nodes
+      const names = new Set(this.graph.nodes.map((x) => x.name));
+      let name = out.name;
+      for (let i = 1; names.has(name); i++) name = `${out.name}_${i}`;
       this.graph.addNode(DEQUANTIZE, [data, scale, ...(zp ? [zp] : [])], [out], {
-        name: this.graph.uniqueName(`${n.name || 'dequantize'}_pruned`),
+        name,
         attributes: n.attributes.map((a) => ({ ...a })),
         before: user,
       });

@@ -23,14 +23,18 @@ import { maxRowsDiff } from '../_support/gather';
 import { randomInput, type Outputs } from '../_support/ort';
 import { FACES, hasShared, ultraface } from '../_support/shared';
 
-/** Remove the first anchor of every level: the global anchor numbers --remove takes. */
-function firstOfEachLevel(spec: DetectorSpec): { remove: string; kept: number[][] } {
+/**
+ * Remove one anchor per level, anchor (level mod A) of level `level`: the global numbers --remove takes. Levels that
+ * share head weights (RetinaNet) then keep different channels of the same quantized weights.
+ */
+function oneAnchorPerLevel(spec: DetectorSpec): { remove: string; kept: number[][] } {
   let base = 0;
   const remove: number[] = [];
-  const kept = spec.levels.map((l) => {
-    remove.push(base);
-    base += l.anchorsPerLocation;
-    return Array.from({ length: l.anchorsPerLocation - 1 }, (_, i) => i + 1);
+  const kept = spec.levels.map((l, li) => {
+    const a = l.anchorsPerLocation;
+    remove.push(base + (li % a));
+    base += a;
+    return Array.from({ length: a }, (_, i) => i).filter((i) => i !== li % a);
   });
   return { remove: remove.join(','), kept };
 }
@@ -56,7 +60,7 @@ async function pruneAndCompare(
 ): Promise<{ path: string; outDir: string; spec: DetectorSpec; diff: Record<string, number>; compared: number }> {
   const path = saveTemp(model);
   const { spec } = analyzeModel(loadModel(path));
-  const { remove, kept } = firstOfEachLevel(spec);
+  const { remove, kept } = oneAnchorPerLevel(spec);
   const { outDir } = await compileTemp(path, { remove, postprocess });
   const diff: Record<string, number> = {};
   let compared = 0;
