@@ -104,7 +104,7 @@ describe.skipIf(!hasShared)(
         original: r.path,
         outDir: r.outDir,
         images: FACES,
-        samples: 3,
+        samples: 2,
         skipC: true,
         postprocess: 'ultraface',
       });
@@ -171,7 +171,7 @@ describe('quantized SSD300 and RetinaNet fixtures (calibrated on random inputs):
     ['retinanet', 'mmdet-retinanet', { inputSize: [96, 128] as [number, number] }, ...FORMS[1]!],
     ['retinanet', 'mmdet-retinanet', { inputSize: [96, 128] as [number, number] }, ...FORMS[0]!],
   ] as const)('%s (%s), %s', async (kind, preset, size, _form, q) => {
-    const model = await buildQuantizedFixture(kind, { ...size, ...q, samples: 3 });
+    const model = await buildQuantizedFixture(kind, { ...size, ...q, samples: 2 });
     // one input through both ORT levels here; verify's tensor check (at 'extended') covers its own inputs
     const dims = kind === 'ssd300' ? [1, 3, 300, 300] : [1, 3, 96, 128];
     const r = await pruneAndCompare(model, kind === 'retinanet' ? [randomInput(dims, 7)] : [], preset);
