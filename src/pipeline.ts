@@ -2,6 +2,7 @@
 // shape inference, optionally onnxruntime accepting the model) and refreshes declared output types. The detector
 // analysis is computed once per model state: redone only after a pass that says it invalidated it, and only when a
 // pass (or the caller) reads it. A broken invariant is an InternalError naming the pass and the ones before it.
+import { checkQuantizedNodes } from './quant/ops';
 import type { Graph, Model } from './ir/graph';
 import { verifyGraph } from './ir/verify';
 import { inferShapes, type ShapeResult } from './shape/infer';
@@ -183,6 +184,13 @@ export async function runPipeline(
       throw new InternalError(
         `after pass ${step.name}, shape inference fails at ${first.node.label()}: ${first.reason}; passes run: ${before}`,
       );
+    // every Q/DQ pair and QLinearConv still valid (per-channel scales as long as the channels they quantize)
+    try {
+      checkQuantizedNodes(model.graph.nodes, shapes);
+    } catch (e) {
+      if (!(e instanceof PrunedetError)) throw e;
+      throw new InternalError(`pass ${step.name} left invalid quantization (${e.message}); passes run: ${before}`);
+    }
     refreshDeclaredTypes(model.graph, shapes);
     if (result.analysis !== 'preserved') current = undefined;
     opts.after?.(step.name, model);

@@ -13,7 +13,7 @@ import {
   valueImports,
 } from './_support/imports';
 
-const JOBS = ['bench', 'compile', 'demo', 'detect', 'inspect', 'search', 'synth', 'verify'];
+const JOBS = ['bench', 'compile', 'demo', 'detect', 'inspect', 'quantize', 'search', 'synth', 'verify'];
 
 describe('architecture', () => {
   const graph = importGraph();

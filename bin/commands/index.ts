@@ -6,6 +6,7 @@ import { demoCommand } from './demo';
 import { detectCommand } from './detect';
 import { inspectCommand } from './inspect';
 import { passesCommand } from './passes';
+import { quantizeCommand } from './quantize';
 import { searchCommand } from './search';
 import { synthCommand } from './synth';
 import { verifyCommand } from './verify';
@@ -18,6 +19,7 @@ export const commands: CommandModule<object, never>[] = [
   detectCommand,
   inspectCommand,
   synthCommand,
+  quantizeCommand,
   passesCommand,
   searchCommand,
 ] as never;

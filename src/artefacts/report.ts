@@ -1,6 +1,7 @@
 // The compile report: what `prunedet compile` leaves in OUTDIR for verify and bench (typed, versioned, with the
 // source's sha256 and the post-processing actually emitted), its reader and validator (field by field, since verify and
 // bench act on it), the baseline anchors it names, and the check that an ORIGINAL is the model that was compiled.
+import type { HeadQuantization } from '../quant/head';
 import { closeSync, existsSync, openSync, readFileSync, readSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -63,6 +64,11 @@ export interface CompileReport {
   postprocess?: PostprocessRecord;
   /** With --cut-head: the per-level head outputs the compiled model ends at. */
   cutHead?: string[];
+  /**
+   * A quantized head (QDQ / QLinearConv), as the compiled model has it; `quantization.outputs[name]` gives, for each
+   * output DequantizeLinear computes from an int8/uint8 tensor, that tensor's type, scale and zero point (per tensor).
+   */
+  quantization?: HeadQuantization;
 }
 
 export { PRUNEDET_VERSION } from '../version';
@@ -276,6 +282,7 @@ export function validateCompileReport(json: Json, path: string): CompileReport {
     }
   }
   r.list(root, 'cutHead', '', str, true);
+  if (root.quantization !== undefined) r.object(root.quantization, 'quantization');
   return json as CompileReport;
 }
 

@@ -1,9 +1,20 @@
 // Cost model with the convention of the anchor-pruning paper's tables: conv MACs = N·Hout·Wout·Cout·(Cin/groups)·kH·kW;
 // bias, activations, pooling and data movement count zero. Matrix products count M·N·K.
-import type { Graph, Node } from '../ir/graph';
+import type { Graph, Node, Value } from '../ir/graph';
 import { isFloatType } from '../ir/dtype';
 import type { ShapeResult } from '../shape/infer';
 import { isStatic } from '../shape/types';
+
+/** A float initializer, or integer weights / bias of a quantized conv (DequantizeLinear's x, QLinearConv's w and B). */
+function isParameter(v: Value): boolean {
+  if (isFloatType(v.initializer!.dataType)) return true;
+  return v.uses.some(
+    (u) =>
+      u.node.domain === '' &&
+      ((u.node.opType === 'DequantizeLinear' && u.index === 0) ||
+        (u.node.opType === 'QLinearConv' && (u.index === 3 || u.index === 8))),
+  );
+}
 
 type MacRule = (node: Node, shapes: ShapeResult) => number | undefined;
 
@@ -20,6 +31,14 @@ const convMacs: MacRule = (node, shapes) => {
   const w = staticShape(shapes, node, 1);
   if (!y || !w) return undefined;
   // W = [Cout, Cin/groups, k...]; Y = [N, Cout, spatial...]
+  return prod(y) * prod(w.slice(1));
+};
+
+/** QLinearConv (x, x_scale, x_zp, w, ...): a Conv of x and w, counted alike. */
+const qlinearConvMacs: MacRule = (node, shapes) => {
+  const y = staticShape(shapes, node, 0, true);
+  const w = staticShape(shapes, node, 3);
+  if (!y || !w) return undefined;
   return prod(y) * prod(w.slice(1));
 };
 
@@ -48,6 +67,7 @@ const matmulMacs: MacRule = (node, shapes) => {
 
 const MAC_RULES: Readonly<Record<string, MacRule>> = {
   Conv: convMacs,
+  QLinearConv: qlinearConvMacs,
   ConvTranspose: convTransposeMacs,
   Gemm: gemmMacs,
   MatMul: matmulMacs,
@@ -64,7 +84,10 @@ export interface CostSummary {
   /** Nodes whose MACs could not be computed (unknown shapes); their cost is missing from the total. */
   unknown: Node[];
   perNode: Map<Node, number>;
-  /** Elements of floating-point initializers (weights, biases, BN statistics, embedded anchor tables). */
+  /**
+   * Elements of floating-point initializers (weights, biases, BN statistics, embedded anchor tables) and of quantized
+   * weights and biases (the integer data a DequantizeLinear or a QLinearConv reads as w or B).
+   */
   params: number;
 }
 
@@ -81,6 +104,6 @@ export function summarizeCost(graph: Graph, shapes: ShapeResult): CostSummary {
     }
   }
   let params = 0;
-  for (const v of graph.initializers) if (isFloatType(v.initializer!.dataType)) params += v.initializer!.size;
+  for (const v of graph.initializers) if (isParameter(v)) params += v.initializer!.size;
   return { totalMacs, unknown, perNode, params };
 }

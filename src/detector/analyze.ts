@@ -3,6 +3,8 @@
 // Method: walk back from the outputs through layout ops (and through in-graph NMS/top-k, which full exports end
 // with) to the head convs (region.ts), trace element provenance through that region (layout-eval.ts), read anchors
 // and values per row off the traced head tensors (rows.ts), then tell what each holds from evidence (roles.ts).
+import { headQuantization } from '../quant/head';
+import { isConvLike } from '../quant/ops';
 import type { Graph, Model, Node, Value } from '../ir/graph';
 import type { ShapeResult } from '../shape/infer';
 import { isStatic } from '../shape/types';
@@ -197,6 +199,12 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
     ...(post ? { postprocess: post } : {}),
     head: { region, trace: traced },
   };
+  const quantization = headQuantization(
+    region.convs,
+    outputs.map((o) => graph.values.get(o.name)!).filter((v) => v?.isGraphOutput),
+    (v) => (v ? shapes.get(v)?.dtype : undefined),
+  );
+  if (quantization) spec.quantization = quantization;
   if (decodedInRegion && boxesOut)
     spec.anchorTable = recoverAnchorTable(graph.values.get(boxesOut.name)!, region, shapes, spec.boxes);
   else if (post?.anchorIndexed.length)
@@ -440,7 +448,7 @@ function buildLevels(
       };
     });
     const headNodes = [...new Set(members.flatMap((ci, mi) => [region.convs[ci]!, ...branches[mi]!.nodes]))].filter(
-      (n) => n.opType === 'Conv',
+      (n) => isConvLike(n),
     );
     const level: LevelSpec = {
       index: li,

@@ -4,6 +4,12 @@
 import type { Node, Value } from '../ir/graph';
 import type { ShapeResult } from '../shape/infer';
 import { PrunedetError } from '../errors';
+import { convWeight, isConvLike, isQuantDequant } from '../quant/ops';
+
+/** Per-tensor QuantizeLinear / DequantizeLinear: element-wise, no per-channel parameter to slice. */
+function perTensorQdq(n: Node): boolean {
+  return isQuantDequant(n) && [n.inputs[1], n.inputs[2]].every((v) => !v || v.constant()?.size === 1);
+}
 
 /** Ops that act per channel (their parameters, if any, are indexed by channel) and keep the shape. */
 const PER_CHANNEL_OPS = new Set([
@@ -27,7 +33,7 @@ function spatial(shapes: ShapeResult, v: Value | undefined): string {
 }
 
 function isDepthwise(conv: Node, shapes: ShapeResult): boolean {
-  const w = shapes.shape(conv.inputs[1]);
+  const w = shapes.shape(convWeight(conv));
   const group = conv.getInt('group', 1);
   return group > 1 && w?.[1] === 1 && w?.[0] === group;
 }
@@ -49,7 +55,7 @@ export function headBranch(conv: Node, shapes: ShapeResult): HeadBranch {
   for (;;) {
     const p = v.producer;
     if (!p || v.uses.length !== 1 || v.isGraphOutput || spatial(shapes, v) !== size) break;
-    if (p.opType === 'Conv' || PER_CHANNEL_OPS.has(p.opType)) {
+    if (isConvLike(p) || PER_CHANNEL_OPS.has(p.opType) || perTensorQdq(p)) {
       nodes.push(p);
       v = p.inputs[0]!;
       continue;
@@ -74,7 +80,7 @@ function depthwiseFeeders(conv: Node, shapes: ShapeResult): Node[] {
       );
     }
     chain.unshift(p);
-    if (p.opType === 'Conv') {
+    if (isConvLike(p)) {
       if (isDepthwise(p, shapes)) {
         throw new PrunedetError(
           'E_HEAD_AMBIGUOUS',
@@ -84,7 +90,7 @@ function depthwiseFeeders(conv: Node, shapes: ShapeResult): Node[] {
       }
       return chain;
     }
-    if (!PER_CHANNEL_OPS.has(p.opType)) {
+    if (!PER_CHANNEL_OPS.has(p.opType) && !perTensorQdq(p)) {
       throw new PrunedetError(
         'E_HEAD_AMBIGUOUS',
         `depthwise head conv ${conv.label()} is fed through ${p.label()}, which prunedet cannot slice per channel`,

@@ -1,4 +1,5 @@
 // Entry point of detector analysis for commands: load, infer shapes (with an input-shape override), analyse.
+import { checkQuantizedNodes } from '../quant/ops';
 import type { Dim, Model } from '../ir/graph';
 import { declaredType } from '../onnx/value-info';
 import { loadModelWithInfo } from '../onnx/load';
@@ -48,6 +49,7 @@ export function analyzeModel(
   label = 'the model',
 ): { shapes: ShapeResult; spec: DetectorSpec } {
   const shapes = inferShapes(model, inputShapeOverride(model, opts.inputShape));
+  checkQuantizedNodes(model.graph.nodes, shapes);
   const headSpec = !opts.headSpec
     ? undefined
     : typeof opts.headSpec === 'string'

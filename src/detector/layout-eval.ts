@@ -3,6 +3,7 @@
 //  - 'trace': tensors hold provenance (which head-conv element each element came from), to find the anchor axis;
 //  - 'value': tensors hold float values, to evaluate in-graph decoding with zero deltas (which yields the anchors).
 // It is not a general ONNX runtime: ops outside this set end the head region (see analyze.ts).
+import { roundHalfEven } from '../quant/ops';
 import type { Node, Value } from '../ir/graph';
 import type { ShapeResult } from '../shape/infer';
 import { isStatic, numbersOf, sliceArgs, strides } from '../shape/types';
@@ -59,6 +60,9 @@ export const LAYOUT_OPS = new Set([
   'Max',
   'Min',
   'Dropout',
+  // QDQ: per-tensor (de)quantization of activations is element-wise; trace mode passes provenance through
+  'QuantizeLinear',
+  'DequantizeLinear',
 ]);
 
 const prod = (s: readonly number[]) => s.reduce((a, b) => a * b, 1);
@@ -239,6 +243,75 @@ function outShape(ctx: EvalContext, node: Node, i = 0): number[] {
   return s;
 }
 
+/**
+ * QuantizeLinear / DequantizeLinear of an activation on the head path: per tensor only (one scale and zero point
+ * for every element); trace mode passes provenance through, value mode computes the op in float32.
+ */
+function quantOp(ctx: EvalContext, node: Node, a: Arr): Arr {
+  const scale = input(ctx, node, 1);
+  const zp = input(ctx, node, 2);
+  if ((scale && scale.data.length !== 1) || (zp && zp.data.length !== 1))
+    throw new LayoutEvalError(node, 'per-channel quantization of a head activation (prunedet follows per-tensor only)');
+  if (ctx.mode === 'trace') return { shape: a.shape, data: a.data };
+  if (!scale) throw new LayoutEvalError(node, 'scale is computed at run time');
+  const s = scale.data[0]!;
+  const z = zp ? zp.data[0]! : 0;
+  const src = a.data as Float32Array;
+  if (node.opType === 'DequantizeLinear') return { shape: a.shape, data: src.map((v) => Math.fround((v - z) * s)) };
+  const t = zp ? ctx.shapes.get(node.inputs[2]!)?.dtype : 2;
+  const [lo, hi] = t === 3 ? [-128, 127] : [0, 255];
+  return {
+    shape: a.shape,
+    data: src.map((v) => Math.min(hi, Math.max(lo, roundHalfEven(Math.fround(v / s)) + z))),
+  };
+}
+
+/** Concat along the node's axis into its output shape. */
+function concatArrs(ctx: EvalContext, node: Node, parts: Arr[]): Arr {
+  const shape = outShape(ctx, node);
+  const axis = (node.getInt('axis', 0)! + shape.length) % shape.length;
+  const outer = prod(shape.slice(0, axis));
+  const out = alloc(ctx.mode, prod(shape));
+  let pos = 0;
+  for (let o = 0; o < outer; o++) {
+    for (const p of parts) {
+      const chunk = prod(p.shape.slice(axis));
+      out.set(p.data.subarray(o * chunk, (o + 1) * chunk), pos);
+      pos += chunk;
+    }
+  }
+  return { shape, data: out };
+}
+
+/**
+ * com.microsoft QLinearConcat (y_scale, y_zero_point, then x, x_scale, x_zero_point per input): trace mode concatenates
+ * the x's; value mode requantizes each to y's scale and zero point (dequantize in float32, round half to even, clamp).
+ */
+function qlinearConcat(ctx: EvalContext, node: Node): Arr {
+  const xs: number[] = [];
+  for (let i = 2; i < node.inputs.length; i += 3) xs.push(i);
+  const parts = xs.map((i) => need(ctx, node, i));
+  if (ctx.mode === 'trace') return concatArrs(ctx, node, parts);
+  const scalar = (i: number) => {
+    const a = need(ctx, node, i);
+    if (a.data.length !== 1) throw new LayoutEvalError(node, `input ${i} is not a per-tensor scale or zero point`);
+    return a.data[0]!;
+  };
+  const ys = scalar(0);
+  const yz = node.inputs[1] ? scalar(1) : 0;
+  const [lo, hi] = ctx.shapes.get(node.outputs[0]!)?.dtype === 3 ? [-128, 127] : [0, 255];
+  const requantized = parts.map((p, k) => {
+    const s = scalar(xs[k]! + 1);
+    const z = node.inputs[xs[k]! + 2] ? scalar(xs[k]! + 2) : 0;
+    const data = (p.data as Float32Array).map((v) => {
+      const real = Math.fround((v - z) * s);
+      return Math.min(hi, Math.max(lo, roundHalfEven(Math.fround(real / ys)) + yz));
+    });
+    return { shape: p.shape, data };
+  });
+  return concatArrs(ctx, node, requantized);
+}
+
 /** Evaluate one node; returns its outputs. */
 export function evalNode(ctx: EvalContext, node: Node): Arr[] {
   const mode = ctx.mode;
@@ -286,22 +359,16 @@ export function evalNode(ctx: EvalContext, node: Node): Arr[] {
       const st = strides(a.shape);
       return [remap(mode, a, shape, (idx) => idx.reduce((k, v, d) => k + (v % a.shape[d]!) * st[d]!, 0))];
     }
-    case 'Concat': {
-      const parts = node.inputs.map((_, i) => need(ctx, node, i));
-      const shape = outShape(ctx, node);
-      const axis = (node.getInt('axis', 0) + shape.length) % shape.length;
-      const outer = prod(shape.slice(0, axis));
-      const out = alloc(mode, prod(shape));
-      let pos = 0;
-      for (let o = 0; o < outer; o++) {
-        for (const p of parts) {
-          const chunk = prod(p.shape.slice(axis));
-          out.set(p.data.subarray(o * chunk, (o + 1) * chunk), pos);
-          pos += chunk;
-        }
-      }
-      return [{ shape, data: out }];
-    }
+    case 'Concat':
+      return [
+        concatArrs(
+          ctx,
+          node,
+          node.inputs.map((_, i) => need(ctx, node, i)),
+        ),
+      ];
+    case 'QLinearConcat':
+      return [qlinearConcat(ctx, node)];
     case 'Slice':
     case 'Gather':
       return [selectAlongAxes(ctx, node, x())];
@@ -317,6 +384,9 @@ export function evalNode(ctx: EvalContext, node: Node): Arr[] {
         return affine(mode, a, shape, st, s0 * st[axis]!);
       });
     }
+    case 'QuantizeLinear':
+    case 'DequantizeLinear':
+      return [quantOp(ctx, node, x())];
     case 'Softmax':
     case 'LogSoftmax': {
       const a = x();

@@ -6,6 +6,7 @@ import type { ShapeResult } from '../shape/infer';
 import { PrunedetError } from '../errors';
 import { LAYOUT_OPS, LayoutEvalError, evalNode, type Arr } from './layout-eval';
 import { StaticValues } from './static-values';
+import { isConvLike, isQLinearConcat, isUnhandledQuantOp } from '../quant/ops';
 
 export interface Boundary {
   /** The value where the walk stopped. */
@@ -99,16 +100,23 @@ export function findRegion(
       boundaries.push({ value: v, kind: 'input' });
       continue;
     }
-    if (p.opType === 'Conv' && p.domain === '') {
+    if (isConvLike(p)) {
       if (!convs.includes(p)) convs.push(p);
       boundaries.push({ value: v, kind: 'conv', node: p });
       continue;
     }
-    if (p.domain === '' && (LAYOUT_OPS.has(p.opType) || POSTPROCESS_OPS.has(p.opType))) {
+    if ((p.domain === '' && (LAYOUT_OPS.has(p.opType) || POSTPROCESS_OPS.has(p.opType))) || isQLinearConcat(p)) {
       visited.add(p);
       const next = [...p.inputs, ...p.captures].filter((i): i is Value => i !== undefined);
       for (let i = next.length - 1; i >= 0; i--) stack.push(next[i]!);
       continue;
+    }
+    if (isUnhandledQuantOp(p)) {
+      throw new PrunedetError(
+        'E_OP_UNSUPPORTED',
+        `quantized op ${p.label()}${p.domain ? ` of domain ${p.domain}` : ''} sits between the head convs and the outputs; prunedet follows QuantizeLinear, DequantizeLinear and QLinearConv only`,
+        'quantize the head in QDQ form (Q/DQ around float convs) or with QLinearConv, then compile again',
+      );
     }
     boundaries.push({ value: v, kind: 'other', node: p });
   }
@@ -119,7 +127,7 @@ export function findRegion(
     if (!visited.has(n)) continue;
     const fed =
       n.captures.length === 0 &&
-      LAYOUT_OPS.has(n.opType) &&
+      (LAYOUT_OPS.has(n.opType) || isQLinearConcat(n)) &&
       n.inputs.every((i) => !i || inRegion.has(i) || statics.has(i)) &&
       n.inputs.some((i) => i && inRegion.has(i));
     if (fed) {

@@ -63,6 +63,7 @@ export function rewriteRegion(
     const emptied = (k: ValueKeep | undefined) => k?.some((a) => keptCount(a) === 0) === true;
     if (
       n.opType !== 'Concat' &&
+      n.opType !== 'QLinearConcat' &&
       emptied(ko) &&
       (n.inputs[0] === undefined || emptied(keep.get(n.inputs[0])) || !keep.has(n.inputs[0]))
     )
@@ -96,6 +97,26 @@ export function rewriteRegion(
           }
         }
         if (n.inputs.length === 0)
+          throw new PrunedetError(
+            'E_CONFIG_MISMATCH',
+            `pruning leaves nothing for ${n.label()} to concatenate`,
+            'keep at least one anchor',
+          );
+        break;
+      }
+      case 'QLinearConcat': {
+        // (y_scale, y_zero_point, then x, x_scale, x_zero_point per input): an emptied x goes with its scale and zero point
+        const axis = (n.getInt('axis', 0)! + ko.length) % ko.length;
+        for (let i = n.inputs.length - 3; i >= 2; i -= 3) {
+          const k = keep.get(n.inputs[i]!);
+          if (k && keptCount(k[axis]!) === 0) {
+            const rest = n.inputs.slice(i + 3);
+            n.truncateInputs(i);
+            rest.forEach((v) => n.addInput(v));
+            stats.concatInputsDropped++;
+          }
+        }
+        if (n.inputs.length <= 2)
           throw new PrunedetError(
             'E_CONFIG_MISMATCH',
             `pruning leaves nothing for ${n.label()} to concatenate`,

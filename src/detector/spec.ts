@@ -1,5 +1,6 @@
 // DetectorSpec: what prunedet knows about a detector's head after analysis. Every later stage (compile passes,
 // post-processing emitter, verify, bench, search) reads this one typed object instead of re-discovering the head.
+import type { HeadQuantization } from '../quant/head';
 import type { Node, Value } from '../ir/graph';
 import { PrunedetError } from '../errors';
 import { levelName } from '../format/levels';
@@ -128,6 +129,8 @@ export interface DetectorSpec {
    * head-conv elements), kept so that no later step of the same model state finds or traces them again. Not in JSON.
    */
   head: { region: Region; trace: ReadonlyMap<Value, Arr> };
+  /** Quantized head convs (QDQ / QLinearConv) and head outputs dequantized from int8/uint8 tensors; absent: float. */
+  quantization?: HeadQuantization;
 }
 
 /**
@@ -214,5 +217,6 @@ export function detectorJson(spec: DetectorSpec): Record<string, unknown> {
     input: spec.input,
     imageSize: spec.imageSize,
     source: spec.source,
+    quantization: spec.quantization ?? null,
   };
 }

@@ -1,5 +1,6 @@
 // `prunedet inspect`: what a model is (I/O, opsets, ops, parameters, MACs); the detector view is added by
 // src/detector once the head is analysed.
+import { describeHeadQuantization, type HeadQuantization } from '../quant/head';
 import { dtypeName } from '../ir/dtype';
 import type { Model, Value } from '../ir/graph';
 import { loadModelWithInfo } from '../onnx/load';
@@ -274,6 +275,7 @@ function formatDetector(d: Record<string, unknown>): string {
     table(['level', 'feature map', 'stride', 'anchors/loc', 'boxes', 'head MACs'], rows),
     '',
     table(['head output', 'carries', 'K', 'holds', 'evidence'], outs),
+    ...(d.quantization ? [describeHeadQuantization(d.quantization as HeadQuantization)] : []),
     ...(roles.complete
       ? []
       : [

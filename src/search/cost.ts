@@ -6,6 +6,7 @@
 //   (K = valuesPerAnchor of A·K) and in that conv's depthwise feeders; conv MACs are proportional to output channels,
 //   so each such conv costs exactly MACs_full / A per anchor. Towers (convs before the output convs) do not shrink.
 // - a level with no kept anchor loses its whole head: towers, feeders and output convs (level.headMacs).
+import { convWeight, dequantizedConstant, isConvLike } from '../quant/ops';
 import type { Node } from '../ir/graph';
 import { nodeMacs } from '../cost/macs';
 import type { ShapeResult } from '../shape/infer';
@@ -29,8 +30,8 @@ export interface LevelCost {
 
 /** MACs of a conv from its weight dims and the level's map, when no shape inference result is at hand. */
 function convMacsFromWeights(node: Node, level: LevelSpec, batch: number): number {
-  if (node.opType !== 'Conv') return 0;
-  const w = node.inputs[1]?.constant();
+  if (!isConvLike(node)) return 0;
+  const w = convWeight(node)?.constant() ?? dequantizedConstant(convWeight(node))?.data;
   if (!w) throw new InternalError(`head conv ${node.label()} has no constant weight; pass shapes to candidateCost`);
   const [cout, ...rest] = w.dims;
   const [h, wd] = level.featureMap;

@@ -1,6 +1,7 @@
 // Shape inference over a whole graph: the op -> rule table and the driver. Lenient by design: an op it cannot infer
 // leaves its outputs unknown (or as declared in value_info) and is recorded; `require()` then names that node when a
 // caller actually needs a shape it hid.
+import { dequantizeLinear, qlinearConcat, qlinearConv, quantizeLinear } from './rules/quant';
 import type { Graph, Model, Node, Value } from '../ir/graph';
 import { declaredType } from '../onnx/value-info';
 import { PrunedetError } from '../errors';
@@ -74,6 +75,9 @@ const UNARY = [
   'Cos',
 ];
 
+/** onnxruntime's contrib ops (com.microsoft) prunedet follows on a head path. */
+const MICROSOFT_RULES: Readonly<Record<string, ShapeRule>> = { QLinearConcat: qlinearConcat };
+
 /** The op table: ONNX op type (default domain) -> shape rule. */
 const SHAPE_RULES: Readonly<Record<string, ShapeRule>> = {
   ...Object.fromEntries(UNARY.map((op) => [op, sameAsInput])),
@@ -106,6 +110,9 @@ const SHAPE_RULES: Readonly<Record<string, ShapeRule>> = {
   Xor: broadcastOp(true),
   Not: (ins) => [{ dtype: 9, shape: ins[0]?.shape && [...ins[0].shape] }],
   Conv: conv,
+  QLinearConv: qlinearConv,
+  QuantizeLinear: quantizeLinear,
+  DequantizeLinear: dequantizeLinear,
   ConvTranspose: convTranspose,
   MaxPool: pool,
   AveragePool: pool,
@@ -267,7 +274,12 @@ export function inferShapes(model: Model | Graph, opts: InferOptions = {}): Shap
   for (const node of graph.topoOrder()) {
     const ins = node.inputs.map((v) => (v ? info.get(v) : undefined));
     let outs: TensorInfo[] | undefined;
-    const rule = node.domain === '' ? SHAPE_RULES[node.opType] : undefined;
+    const rule =
+      node.domain === ''
+        ? SHAPE_RULES[node.opType]
+        : node.domain === 'com.microsoft'
+          ? MICROSOFT_RULES[node.opType]
+          : undefined;
     if (!rule) {
       failures.push({
         node,

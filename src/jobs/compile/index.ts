@@ -221,6 +221,7 @@ export async function compile(o: CompileOptions): Promise<CompileReport> {
     passes: after.passes,
     files: ['model.onnx', 'report.json'],
   };
+  if (after.spec.quantization) report.quantization = after.spec.quantization;
   if (o.cutHead) {
     const { cutAtHead } = await import('../../detector/cut-head');
     report.cutHead = cutAtHead(model, after.spec, after.shapes);

@@ -60,7 +60,7 @@ export function formatVerify(r: VerifyResult): string {
     ...origins(t.outputs),
     ...(t.parameters.convs
       ? [
-          `    sliced parameters: ${plural(t.parameters.convs, 'conv')}, ${fmtInt(t.parameters.values)} weights and biases vs the original's kept channels, bit for bit: ${t.parameters.mismatches ? `${fmtInt(t.parameters.mismatches)} DIFFER` : 'equal'}`,
+          `    sliced parameters: ${plural(t.parameters.convs, 'conv')}${t.parameters.quantized ? ` (${t.parameters.quantized} quantized: integer weights and biases, their scales and zero points${t.parameters.integer ? `; ${t.parameters.integer} in integer arithmetic, int32 sums requantized per channel, so their kept channels compute exactly as the original's` : ''})` : ''}, ${fmtInt(t.parameters.values)} ${t.parameters.quantized ? 'parameters' : 'weights and biases'} vs the original's kept channels, bit for bit: ${t.parameters.mismatches ? `${fmtInt(t.parameters.mismatches)} DIFFER` : 'equal'}`,
         ]
       : []),
   ];

@@ -67,6 +67,7 @@ import { RUN_SESSION_OPTIONS, runOnce } from '../../native/ort-session';
 import { LAMBDA, RoundingPlan, ToleranceModel, type OutputRadii } from './tolerance';
 import { gatherKept, plantedInput, removedMask, PLANTED_SEEDS } from './detections';
 import { checkSlicedParameters, slicedConvs } from './parameters';
+import { convWeight, isIntegerConv } from '../../quant/ops';
 import { detectionsPerLevel, levelOfAnchor } from '../../postprocess/per-level';
 import type { CompileReport } from '../../artefacts/report';
 
@@ -359,15 +360,21 @@ export async function verify(o: VerifyOptions): Promise<VerifyResult> {
   const changes = report.passes.flatMap((p) => (p.changed ? (p.rounding ?? []) : []));
   const unrecorded = report.passes.filter((p) => p.changed && p.rounding === undefined).map((p) => p.pass);
   const outValues = comp.spec.outputs.map((b) => comp.model.graph.values.get(b.name)!);
-  const sliced = pairs
+  // a conv in integer arithmetic (QLinearConv, a QDQ conv unit) computes each kept channel exactly as the original
+  // (int32 sums, per-channel requantization): with its quantized parameters equal, its output is bit for bit
+  const dtypeOf = (v: Value | undefined) => comp.shapes.get(v!)?.dtype;
+  const slicedAll = pairs
     .filter((p) => p.channels.length < p.orig.channels)
     .flatMap((p) => slicedConvs(p).map(([c]) => c));
+  const sliced = slicedAll.filter((c) => !isIntegerConv(c, dtypeOf));
   const plan = new RoundingPlan(comp.model.graph, comp.shapes, changes, unrecorded, sliced);
   // the exact half of slicing: the sliced convs hold the original's parameters at the kept channels, bit for bit
-  const parameters = checkSlicedParameters(pairs, (c) => plan.parametersChanged(c) || !c.inputs[1]?.constant());
+  const parameters = checkSlicedParameters(pairs, (c) => plan.parametersChanged(c));
+  const integer = slicedAll.length - sliced.length;
+  if (integer) parameters.integer = integer;
   const inputMap = (conv: Node) => {
     const p = pairs.find((x) => x.comp.node === conv);
-    const inC = conv.inputs[1]?.constant()?.dims[1];
+    const inC = comp.shapes.shape(convWeight(conv))?.[1];
     return p && conv.getInt('group', 1)! > 1 && inC === 1 ? Int32Array.from(p.channels) : undefined;
   };
   const tm = new ToleranceModel(

@@ -67,7 +67,14 @@ export interface TensorCheck extends CheckBase {
   /** Kept anchors compared per input. */
   anchors: number;
   /** The sliced head convs' weights and biases compared with the original's kept channels, bit for bit. */
-  parameters: { convs: number; values: number; mismatches: number; first?: string };
+  parameters: {
+    convs: number;
+    values: number;
+    mismatches: number;
+    first?: string;
+    quantized?: number;
+    integer?: number;
+  };
   outputs: ComparedTensor[];
   /** The feature maps the head reads, when a rounding change reaches them (tolerance: step 1 of tolerance.ts). */
   features: ComparedTensor[];

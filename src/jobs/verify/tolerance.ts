@@ -27,6 +27,7 @@
 //     interval ends; Softmax: p·(e^{2R} − 1), R the row's largest radius), plus the op's own rounding (2 ulps of the
 //     result; 4 for exp-like functions; 2(k + 2) for a k-way Softmax). The result is the output's tolerance.
 // A user's --atol/--rtol replaces the derived tolerance (|got − expected| <= atol + rtol·|expected|).
+import { convBiasFloat, convWeightFloat } from '../../quant/ops';
 import type { Graph, Node, Value } from '../../ir/graph';
 import type { ShapeResult } from '../../shape/infer';
 import type { RoundingChange } from '../../pipeline';
@@ -306,7 +307,8 @@ export function headConvTolerance(
   comp: Float32Array,
   orig: Float32Array | undefined,
 ): Float64Array | undefined {
-  const w = h.conv.inputs[1]?.constant();
+  // float weights, or a QDQ conv's dequantized ones (a quantized conv that runs in float: no Q after it)
+  const w = convWeightFloat(h.conv);
   if (!w) return undefined;
   const cout = w.dims[0]!;
   const out = new Float64Array(cout);
@@ -334,8 +336,8 @@ export function headConvTolerance(
     D = new Float64Array(channels).fill(s);
   }
   const own = U * dotUlps(n);
-  const wd = w.float32();
-  const bias = h.conv.inputs[2]?.constant()?.float32();
+  const wd = w.data;
+  const bias = convBiasFloat(h.conv);
   const outPerGroup = cout / group;
   for (let c = 0; c < cout; c++) {
     const g = Math.floor(c / outPerGroup);
