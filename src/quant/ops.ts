@@ -265,13 +265,31 @@ export interface OutputQuantization {
   zeroPoint: number;
 }
 
-/** When `v` is DequantizeLinear(int8/uint8 tensor) with per-tensor constant scale and zero point, its quantization. */
+/** Ops that move a tensor's elements without changing them: a dequantized value keeps its parameters through them. */
+const LAYOUT_OPS = new Set(['Reshape', 'Transpose', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity']);
+
+/**
+ * The quantization behind head output `v`: DequantizeLinear of an int8/uint8 tensor with constant per-tensor scale
+ * and zero point, reached through layout ops and Concats whose inputs all carry the same parameters (the concatenated
+ * form of a per-level head). Undefined when the value is not such a dequantization.
+ */
 export function outputQuantization(
   v: Value,
   dtypeOf: (v: Value | undefined) => number | undefined,
+  depth = 0,
 ): OutputQuantization | undefined {
   const p = v.producer;
-  if (!p || p.domain !== '' || p.opType !== DEQUANTIZE) return undefined;
+  if (!p || p.domain !== '' || depth > 32) return undefined;
+  if (LAYOUT_OPS.has(p.opType)) return p.inputs[0] && outputQuantization(p.inputs[0], dtypeOf, depth + 1);
+  if (p.opType === 'Concat') {
+    const all = p.inputs.map((i) => (i ? outputQuantization(i, dtypeOf, depth + 1) : undefined));
+    const first = all[0];
+    const same = all.every(
+      (q) => q && first && q.type === first.type && q.scale === first.scale && q.zeroPoint === first.zeroPoint,
+    );
+    return same ? first : undefined;
+  }
+  if (p.opType !== DEQUANTIZE) return undefined;
   const t = dtypeOf(p.inputs[0]);
   const s = p.inputs[1]?.constant();
   const z = p.inputs[2]?.constant();

@@ -2,8 +2,7 @@
 // per-level module (--cut-head) compiled from the ssd300 fixture; verify builds each with gcc and finds the reference's
 // detections, bit for bit, on the outputs quantized as the module reads them. The scale and zero point of `scores:int8`
 // are read from the DequantizeLinear before an output (a fixture whose outputs go through QuantizeLinear ->
-// DequantizeLinear, as a QDQ export's last ops do; analysis does not see through Q/DQ yet, so that part is checked on
-// the parser). Refusals.
+// DequantizeLinear, as a QDQ export's last ops do: analysis records them, compile reads the record). Refusals.
 import { describe, expect, it } from 'vitest';
 import { buildFixture } from '../../fixtures/index';
 import { DataType } from '../../src/ir/dtype';
@@ -12,15 +11,13 @@ import type { Model } from '../../src/ir/graph';
 import { verify } from '../../src/jobs/verify/index';
 import { compileTemp, saveTemp } from '../_support/compile';
 import { hasGcc } from '../_support/gcc';
-import { parseInputType } from '../../src/jobs/compile/input-type';
-import type { DetectorSpec } from '../../src/detector/spec';
 
 const SCALES = { scores: 0.0625, boxes: 0.015625 };
 const ZPS = { scores: -20, boxes: 3 };
 
 /** The ssd300 fixture (concat outputs) with a per-tensor int8 Q/DQ pair before each output. */
 function withOutputQdq(): Model {
-  const m = buildFixture('ssd300', { outputs: 'concat' });
+  const m = buildFixture('ssd300', { outputs: 'concat', backbone: 'tiny' });
   const g = m.graph;
   for (const name of ['scores', 'boxes'] as const) {
     const out = g.outputs.find((v) => v.name === name)!;
@@ -41,21 +38,20 @@ function withOutputQdq(): Model {
 const base = { config: 'configs/ssd300/config_b.py', postprocess: 'mmdet-ssd300', emit: ['c'] };
 
 describe.skipIf(!hasGcc)('compile --input-type and --input-layout', () => {
-  it('scale and zero point left out are read from the DequantizeLinear before each output', () => {
-    const m = withOutputQdq();
-    const spec = {
-      outputs: [
-        { name: 'scores', role: 'scores' },
-        { name: 'boxes', role: 'boxes' },
-      ],
-    } as DetectorSpec;
-    expect(parseInputType('scores:int8,boxes:int8', m, spec)).toEqual({
+  it('scale and zero point left out are read from the DequantizeLinear before each output', async () => {
+    const model = saveTemp(withOutputQdq());
+    const { report } = await compileTemp(model, { ...base, inputType: 'scores:int8,boxes:int8' });
+    expect(report.postprocess!.inputQuant).toEqual({
       scores: { type: 'int8', scale: SCALES.scores, zeroPoint: ZPS.scores },
       boxes: { type: 'int8', scale: SCALES.boxes, zeroPoint: ZPS.boxes },
     });
-    expect(() => parseInputType('scores:uint8', m, spec)).toThrow(/DequantizeLinear reads int8/);
-    const plain = buildFixture('ssd300', { outputs: 'concat', backbone: 'tiny' });
-    expect(() => parseInputType('boxes:int8', plain, spec)).toThrow(/no single per-tensor DequantizeLinear/);
+    await expect(compileTemp(model, { ...base, inputType: 'scores:uint8' })).rejects.toThrow(
+      /DequantizeLinear reads int8/,
+    );
+    const plain = saveTemp(buildFixture('ssd300', { outputs: 'concat', backbone: 'tiny' }));
+    await expect(compileTemp(plain, { ...base, inputType: 'boxes:int8' })).rejects.toThrow(
+      /no single per-tensor DequantizeLinear/,
+    );
   });
 
   it('int8 scores and boxes, concatenated rows: verify runs the int8 module bit for bit', async () => {

@@ -95,7 +95,7 @@ async function emitC(
     anchorMode,
   );
   if (name !== undefined) plan.fileStem = name;
-  const quant = ctx.options.inputType !== undefined ? parseInputType(ctx.options.inputType, ctx.model, ctx.spec) : {};
+  const quant = ctx.options.inputType !== undefined ? parseInputType(ctx.options.inputType, ctx.spec) : {};
   if (quant.scores || quant.boxes) plan.quant = quant;
   if (ctx.options.inputLayout === 'nhwc') {
     if (input !== 'per-level')

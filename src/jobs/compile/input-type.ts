@@ -2,66 +2,26 @@
 // zero point (`scores:int8:0.0039:-128,boxes:uint8:0.05:128`), or the type alone (`scores:int8`) to take them from the
 // DequantizeLinear that produces that output in the model (through layout ops and a Concat of equal parameters).
 import { PrunedetError } from '../../errors';
-import type { Model, Value } from '../../ir/graph';
 import type { DetectorSpec } from '../../detector/spec';
-import { DataType } from '../../ir/dtype';
 import { validateQuant, type InputQuant, type QuantParams } from '../../postprocess/quant';
 
 const ROLES = ['scores', 'boxes'] as const;
-const LAYOUT_OPS = new Set(['Reshape', 'Transpose', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity']);
 const FORMAT = 'ROLE:TYPE[:SCALE:ZERO_POINT] with ROLE scores or boxes, TYPE int8, uint8 or float32';
 
 function usage(what: string, fix: string): never {
   throw new PrunedetError('E_USAGE', `--input-type ${what}`, fix);
 }
 
-/** The DequantizeLinear parameters behind `v` (per tensor), through layout ops and Concat; undefined if none. */
-function dequantOf(v: Value | undefined, depth = 0): QuantParams | undefined | 'mixed' {
-  const p = v?.producer;
-  if (!p || p.domain !== '' || depth > 32) return undefined;
-  if (LAYOUT_OPS.has(p.opType)) return dequantOf(p.inputs[0], depth + 1);
-  if (p.opType === 'Concat') {
-    const all = p.inputs.map((i) => dequantOf(i, depth + 1));
-    const first = all[0];
-    if (first === undefined || first === 'mixed') return first;
-    const same = all.every(
-      (q) =>
-        q !== undefined &&
-        q !== 'mixed' &&
-        q.type === first.type &&
-        q.scale === first.scale &&
-        q.zeroPoint === first.zeroPoint,
-    );
-    return same ? first : 'mixed';
-  }
-  if (p.opType !== 'DequantizeLinear') return undefined;
-  const scale = p.inputs[1]?.constant();
-  const zp = p.inputs[2]?.constant();
-  if (!scale || scale.size !== 1) return 'mixed';
-  // the quantized type is the zero point's (without one, x's: known here only when x is a constant)
-  const t = zp?.dataType ?? p.inputs[0]?.constant()?.dataType;
-  const type = t === DataType.UINT8 ? 'uint8' : t === DataType.INT8 ? 'int8' : undefined;
-  if (!type) return 'mixed';
-  if (zp && zp.size !== 1) return 'mixed';
-  return { type, scale: scale.numbers()[0]!, zeroPoint: zp ? zp.numbers()[0]! : 0 };
-}
-
 /** The quantization of the model's `role` outputs (all of them: the concat output or every level's map). */
-function fromModel(model: Model, spec: DetectorSpec, role: (typeof ROLES)[number], type: string): QuantParams {
+function fromModel(spec: DetectorSpec, role: (typeof ROLES)[number], type: string): QuantParams {
   const outs = spec.outputs.filter((o) => o.role === role);
-  const found = outs.map((o) => dequantOf(model.graph.values.get(o.name)));
+  const found = outs.map((o) => spec.quantization?.outputs[o.name] as QuantParams | undefined);
   const q = found[0];
   const same = found.every(
     (f) =>
-      f !== undefined &&
-      f !== 'mixed' &&
-      q !== undefined &&
-      q !== 'mixed' &&
-      f.scale === q.scale &&
-      f.zeroPoint === q.zeroPoint &&
-      f.type === q.type,
+      f !== undefined && q !== undefined && f.scale === q.scale && f.zeroPoint === q.zeroPoint && f.type === q.type,
   );
-  if (outs.length === 0 || q === undefined || q === 'mixed' || !same)
+  if (outs.length === 0 || q === undefined || !same)
     usage(
       `${role}:${type}: no single per-tensor DequantizeLinear produces the model's ${role} output${outs.length > 1 ? 's' : ''}`,
       `give the scale and zero point: --input-type ${role}:${type}:SCALE:ZERO_POINT`,
@@ -78,7 +38,7 @@ function fromModel(model: Model, spec: DetectorSpec, role: (typeof ROLES)[number
  * Parse --input-type; scale and zero point left out come from the model's DequantizeLinear (without a model, such an
  * entry is only checked and left out of the result).
  */
-export function parseInputType(text: string, model?: Model, spec?: DetectorSpec): InputQuant {
+export function parseInputType(text: string, spec?: DetectorSpec): InputQuant {
   const out: InputQuant = {};
   const seen = new Set<string>();
   for (const entry of text.split(',').map((s) => s.trim())) {
@@ -91,8 +51,8 @@ export function parseInputType(text: string, model?: Model, spec?: DetectorSpec)
     if (type !== 'int8' && type !== 'uint8') usage(`"${entry}": type ${type}`, `write ${FORMAT}`);
     let q: QuantParams;
     if (parts.length === 2) {
-      if (!model || !spec) continue;
-      q = fromModel(model, spec, role as (typeof ROLES)[number], type);
+      if (!spec) continue;
+      q = fromModel(spec, role as (typeof ROLES)[number], type);
     } else if (parts.length === 4) {
       const scale = Number(parts[2]);
       const zp = Number(parts[3]);
