@@ -26,7 +26,9 @@ export function flattenForC(input: PostprocessInput): Float32Array {
   const parts =
     input.form === 'concat'
       ? [input.scores, input.boxes]
-      : [...input.levels.map((l) => l.cls), ...input.levels.map((l) => l.reg)];
+      : input.form === 'yolo'
+        ? input.levels
+        : [...input.levels.map((l) => l.cls), ...input.levels.map((l) => l.reg)];
   const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
   for (const p of parts) {

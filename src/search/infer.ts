@@ -10,7 +10,7 @@ import type { DetectorSpec } from '../detector/spec';
 import { decodeImageBytes } from '../image/decode';
 import { preprocess, resizeGeometry, type PreprocessOptions, type ResizeGeometry } from '../image/preprocess';
 import { referenceInput, type RunOutputs } from '../postprocess/for-model';
-import type { PostprocessInput } from '../postprocess/reference';
+import { levelMaps, type PostprocessInput } from '../postprocess/reference';
 
 /** Batch size used for models whose input batch dimension is symbolic. */
 export const DYNAMIC_BATCH = 8;
@@ -160,5 +160,5 @@ export async function forEachHeadOutput(
 /** Own copies of the arrays (referenceInput returns views into onnxruntime's buffers). */
 function copyInput(input: PostprocessInput): PostprocessInput {
   if (input.form === 'concat') return { form: 'concat', scores: input.scores.slice(), boxes: input.boxes.slice() };
-  return { form: 'per-level', levels: input.levels.map((l) => ({ cls: l.cls.slice(), reg: l.reg.slice() })) };
+  return { form: 'per-level', levels: levelMaps(input, 'search').map((l) => ({ cls: l.cls.slice(), reg: l.reg.slice() })) };
 }

@@ -21,13 +21,20 @@ export function harnessRunner(plan: EmitPlan): string {
   const sizes =
     plan.input === 'concat'
       ? ''
-      : `static const size_t ${P}cls_len[] = { ${plan.levels.map((l) => l.h * l.w * l.anchorsPerLocation * c).join(', ')} };\n` +
-        `static const size_t ${P}reg_len[] = { ${plan.levels.map((l) => l.h * l.w * l.anchorsPerLocation * 4).join(', ')} };\n`;
+      : plan.input === 'yolo'
+        ? `static const size_t ${P}rows_len[] = { ${plan.levels.map((l) => l.h * l.w * l.anchorsPerLocation * (c + 4)).join(', ')} };\n`
+        : `static const size_t ${P}cls_len[] = { ${plan.levels.map((l) => l.h * l.w * l.anchorsPerLocation * c).join(', ')} };\n` +
+          `static const size_t ${P}reg_len[] = { ${plan.levels.map((l) => l.h * l.w * l.anchorsPerLocation * 4).join(', ')} };\n`;
   const call =
-    plan.input === 'concat'
-      ? `const float *scores = data, *boxes = data + (size_t)${N.numAnchors} * ${N.numClasses};
+    plan.input === 'yolo'
+      ? `const float *rows[${N.numLevels}];
+    size_t off = 0, l;
+    for (l = 0; l < ${N.numLevels}; ++l) { rows[l] = ${P}rows_len[l] ? data + off : NULL; off += ${P}rows_len[l]; }
+    st = ${N.run}(rows, ws, ${N.workspaceSize}(), dets, ${N.maxDetections}, &n);`
+      : plan.input === 'concat'
+        ? `const float *scores = data, *boxes = data + (size_t)${N.numAnchors} * ${N.numClasses};
     st = ${N.run}(scores, boxes, ws, ${N.workspaceSize}(), dets, ${N.maxDetections}, &n);`
-      : `const float *cls[${N.numLevels}], *reg[${N.numLevels}];
+        : `const float *cls[${N.numLevels}], *reg[${N.numLevels}];
     size_t off = 0, l;
     for (l = 0; l < ${N.numLevels}; ++l) { cls[l] = ${P}cls_len[l] ? data + off : NULL; off += ${P}cls_len[l]; }
     for (l = 0; l < ${N.numLevels}; ++l) { reg[l] = ${P}reg_len[l] ? data + off : NULL; off += ${P}reg_len[l]; }
@@ -83,12 +90,14 @@ int main(int argc, char **argv) {
 /** The float32 inputs of one run, in the order the run function takes them (what harnessRunner reads). */
 export function harnessInput(plan: EmitPlan, outputs: HeadOutputs): Uint8Array {
   const arrays =
-    plan.input === 'concat'
-      ? [outputs.scores, outputs.boxes]
-      : (() => {
-          const levels = toPerLevel(plan, outputs);
-          return [...levels.map((l) => l.cls), ...levels.map((l) => l.reg)];
-        })();
+    plan.input === 'yolo'
+      ? [outputs.scores] // YOLO rows of every level, one after another
+      : plan.input === 'concat'
+        ? [outputs.scores, outputs.boxes]
+        : (() => {
+            const levels = toPerLevel(plan, outputs);
+            return [...levels.map((l) => l.cls), ...levels.map((l) => l.reg)];
+          })();
   const all = new Float32Array(arrays.reduce((s, a) => s + a.length, 0));
   let off = 0;
   for (const a of arrays) {

@@ -13,7 +13,9 @@ export function runSignature(L: PlanLayout): [string, string, string] {
   const first =
     L.plan.input === 'concat'
       ? 'const float *scores, const float *boxes,'
-      : 'const float *const *cls, const float *const *reg,';
+      : L.plan.input === 'yolo'
+        ? 'const float *const *rows,'
+        : 'const float *const *cls, const float *const *reg,';
   return [
     `${N.status} ${N.run}(${first}`,
     '    void *workspace, size_t workspace_size,',
@@ -28,6 +30,11 @@ export function deltaOrder(spec: PostprocessSpec): string {
       return 'decoded boxes (x1, y1, x2, y2)';
     case 'tflite':
       return 'box deltas (ty, tx, th, tw)';
+    case 'xywh':
+      return 'decoded boxes (cx, cy, w, h)';
+    case 'yolov5':
+    case 'yolov3':
+      return 'raw box values (tx, ty, tw, th)';
     default:
       return 'box deltas (dx, dy, dw, dh)';
   }
@@ -46,7 +53,13 @@ export function describeSpec(L: PlanLayout): string[] {
           ? `mmdet DeltaXYWH, means ${d.means.join(', ')}, stds ${d.stds.join(', ')}, dw/dh clamped to +-${d.clamp}`
           : d.type === 'torchvision'
             ? `torchvision BoxCoder, weights ${d.weights.join(', ')}, dw/dh clamped above at ${d.clamp}`
-            : `tflite center-size, scales (y, x, h, w) ${d.scales.join(', ')}`;
+            : d.type === 'tflite'
+              ? `tflite center-size, scales (y, x, h, w) ${d.scales.join(', ')}`
+              : d.type === 'xywh'
+                ? 'xywh (the graph outputs decoded centre-size boxes)'
+                : d.type === 'yolov5'
+                  ? 'yolov5 grid: xy = (2 sigmoid - 0.5 + grid) * stride, wh = (2 sigmoid)^2 * anchor'
+                  : 'yolov3 grid: xy = (sigmoid + grid) * stride, wh = exp * anchor';
   const bg =
     s.background === 'none'
       ? 'no background column'
@@ -116,6 +129,13 @@ function levelTable(L: PlanLayout): string[] {
 
 function inputDoc(L: PlanLayout): string[] {
   const N = L.names;
+  if (L.plan.input === 'yolo') {
+    return [
+      'Inputs (YOLO rows), one pointer per level (NULL allowed for a level with 0 anchors); a fused output',
+      '[sum A*H*W][K] is the levels one after another (rows[l] = base + level offset * K):',
+      `  rows[l] float[A][H][W][4 + ${N.numClasses}]: ${deltaOrder(L.plan.spec)}, objectness, ${L.numLabels} classes`,
+    ];
+  }
   if (L.plan.input === 'concat') {
     return [
       'Inputs (concat form):',
@@ -135,7 +155,9 @@ function emitOverview(w: CodeWriter, L: PlanLayout): void {
   const call =
     L.plan.input === 'concat'
       ? `${N.run}(scores, boxes, workspace, sizeof workspace,`
-      : `${N.run}(cls_maps, reg_maps, workspace, sizeof workspace,`;
+      : L.plan.input === 'yolo'
+        ? `${N.run}(rows, workspace, sizeof workspace,`
+        : `${N.run}(cls_maps, reg_maps, workspace, sizeof workspace,`;
   w.doc(
     `\\file ${cFileNames(L.plan.fileStem).header}`,
     `\\brief Fused detector post-processing "${commentSafe(L.plan.name)}": score filter, top-k, decode, NMS.`,
@@ -219,15 +241,17 @@ function emitFunctions(w: CodeWriter, L: PlanLayout): void {
   w.line(`size_t ${N.workspaceSize}(void);`);
   w.line();
   const inputs: [string, string, string][] =
-    L.plan.input === 'concat'
-      ? [
-          ['in', 'scores', 'float[N][C] class scores (see Inputs above)'],
-          ['in', 'boxes', `float[N][4] ${deltaOrder(L.plan.spec)}`],
-        ]
-      : [
-          ['in', 'cls', `${N.numLevels} pointers to class maps float[A*C][H][W]`],
-          ['in', 'reg', `${N.numLevels} pointers to box maps float[A*4][H][W]`],
-        ];
+    L.plan.input === 'yolo'
+      ? [['in', 'rows', `${N.numLevels} pointers to YOLO rows float[A][H][W][4 + C] (see Inputs above)`]]
+      : L.plan.input === 'concat'
+        ? [
+            ['in', 'scores', 'float[N][C] class scores (see Inputs above)'],
+            ['in', 'boxes', `float[N][4] ${deltaOrder(L.plan.spec)}`],
+          ]
+        : [
+            ['in', 'cls', `${N.numLevels} pointers to class maps float[A*C][H][W]`],
+            ['in', 'reg', `${N.numLevels} pointers to box maps float[A*4][H][W]`],
+          ];
   const params: [string, string, string][] = [
     ...inputs,
     ['in,out', 'workspace', `caller memory, 4-byte aligned, at least ${N.workspaceMacro} bytes, written as scratch`],

@@ -7,6 +7,8 @@ import { anchorsCenterSize, levelOffsets } from '../../postprocess/reference';
 import {
   backgroundColumn,
   foregroundCount,
+  isDecodedInput,
+  isYoloDecoder,
   labelColumn,
   validatePostprocessSpec,
   type PostprocessSpec,
@@ -21,7 +23,8 @@ export interface EmitPlan {
   fileStem?: string;
   banner: { version: string; modelFile: string; modelSha256: string; config: string };
   spec: PostprocessSpec;
-  input: 'concat' | 'per-level';
+  /** concat: scores [N][C] + boxes [N][4]; per-level: NCHW maps; yolo: per level rows [A][H][W][4 + C] (objectness). */
+  input: 'concat' | 'per-level' | 'yolo';
   /** Levels finest first; a level may have 0 anchors (h·w·A = 0). */
   /** Strides are [h, w] in input pixels. */
   levels: { h: number; w: number; anchorsPerLocation: number; stride: [number, number] }[];
@@ -104,6 +107,35 @@ export interface PlanLayout {
   centers: Float32Array | undefined;
   /** --anchors runtime: the parameters anchor_at() generates the rows from (proven equal to `centers`). */
   runtimeAnchors: RuntimeAnchors | undefined;
+  /** yolov5 / yolov3 decoders: the kept anchors' (w, h) per level, float (the table rows they are proven to give). */
+  yolo: { anchors: [number, number][][] } | undefined;
+}
+
+/**
+ * The per-level anchor sizes of a grid decoder's table, proven to give it bit for bit: row n (level l, position p,
+ * anchor a) must be (p % W, floor(p / W), w_la, h_la). Fails naming the first row that does not fit.
+ */
+function yoloAnchorSizes(plan: EmitPlan, offsets: number[]): [number, number][][] {
+  return plan.levels.map((l, li) => {
+    const sizes: [number, number][] = [];
+    for (let a = 0; a < l.anchorsPerLocation; a++) {
+      const n = offsets[li]! + a;
+      sizes.push([plan.anchors[n * 4 + 2]!, plan.anchors[n * 4 + 3]!]);
+    }
+    for (let p = 0; p < l.h * l.w; p++) {
+      for (let a = 0; a < l.anchorsPerLocation; a++) {
+        const n = offsets[li]! + p * l.anchorsPerLocation + a;
+        const want = [p % l.w, Math.floor(p / l.w), sizes[a]![0], sizes[a]![1]];
+        if (want.some((v, j) => !Object.is(Math.fround(v), plan.anchors[n * 4 + j]))) {
+          fail(
+            `anchor ${n} is (${Array.from(plan.anchors.subarray(n * 4, n * 4 + 4)).join(', ')}), not the grid row (${want.join(', ')})`,
+            'give yolov5/yolov3 anchor rows as (grid x, grid y, anchor w, anchor h)',
+          );
+        }
+      }
+    }
+    return sizes;
+  });
 }
 
 function fail(what: string, hint: string): never {
@@ -135,8 +167,12 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
   const names = cNames(plan.name);
   const spec = plan.spec;
   validatePostprocessSpec(spec, plan.numClasses);
-  if (plan.input !== 'concat' && plan.input !== 'per-level')
-    fail(`input is "${String(plan.input)}"`, 'use concat or per-level');
+  if (plan.input !== 'concat' && plan.input !== 'per-level' && plan.input !== 'yolo')
+    fail(`input is "${String(plan.input)}"`, 'use concat, per-level or yolo');
+  if ((plan.input === 'yolo') !== !!spec.objectness)
+    fail(`input ${plan.input} with objectness ${spec.objectness ? 'on' : 'off'}`, 'YOLO rows go with objectness=on');
+  if (isYoloDecoder(spec.decoder) && plan.input !== 'yolo')
+    fail(`decoder ${spec.decoder.type} on ${plan.input} input`, 'the grid decoders read YOLO rows (input yolo)');
   if (!Array.isArray(plan.levels) || plan.levels.length === 0) fail('no levels', 'give at least one level');
   plan.levels.forEach((l, i) => {
     if (!isCount(l.h) || !isCount(l.w) || !isCount(l.anchorsPerLocation))
@@ -157,7 +193,11 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
       `anchor table has ${plan.anchors.length} values, expected ${numAnchors} x 4`,
       'pass the anchors of the kept levels in level order',
     );
-  const centers = spec.decoder.type === 'none' ? undefined : anchorsCenterSize(plan.anchors, spec.anchorFormat);
+  const centers =
+    isDecodedInput(spec.decoder) || isYoloDecoder(spec.decoder)
+      ? undefined
+      : anchorsCenterSize(plan.anchors, spec.anchorFormat);
+  const yolo = isYoloDecoder(spec.decoder) ? { anchors: yoloAnchorSizes(plan, offsets) } : undefined;
   if (plan.runtimeAnchors) checkRuntimeAnchors(plan, plan.runtimeAnchors, centers);
   if (!isCount(plan.candidateCap) || plan.candidateCap < 1)
     fail(`candidateCap is ${plan.candidateCap}`, 'use a whole number >= 1');
@@ -221,7 +261,7 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
   ].join('\n');
 
   const thr = f32(spec.scoreThreshold);
-  const rejectBound = (t: number) =>
+  const rejectBound = (t: number): number =>
     spec.scores === 'sigmoid'
       ? sigmoidRejectLogit(t)
       : spec.scores === 'softmax'
@@ -244,8 +284,9 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
     scoreThreshold: thr,
     iouThreshold: f32(spec.iouThreshold),
     reject: rejectBound(thr),
-    bar: spec.scores === 'probabilities' ? { score: [], reject: [] } : barBounds(thr, rejectBound),
+    bar: spec.scores === 'probabilities' || spec.objectness ? { score: [], reject: [] } : barBounds(thr, rejectBound),
     centers,
     runtimeAnchors: plan.runtimeAnchors,
+    yolo,
   };
 }

@@ -71,7 +71,14 @@ import { PrunedetError } from '../../errors';
 import { f32 } from '../../postprocess/float32';
 import { formatPostprocess } from '../../postprocess/presets';
 import { anchorsCenterSize, levelOffsets, type LevelShape } from '../../postprocess/reference';
-import { foregroundCount, validatePostprocessSpec, type PostprocessSpec } from '../../postprocess/spec';
+import {
+  foregroundCount,
+  isDecodedInput,
+  isYoloDecoder,
+  validatePostprocessSpec,
+  type PostprocessSpec,
+} from '../../postprocess/spec';
+import { objectnessScores, strideTable, yoloRowsInOrder } from './yolo';
 import { MIN_OPSET, Ops } from './ops';
 import { activate, decode } from './stages';
 
@@ -128,7 +135,7 @@ export function checkGraphParams(p: PostprocessGraphParams, opset: number): numb
     }
   });
   const n = levelOffsets(p.levels).at(-1)!;
-  if (p.spec.decoder.type !== 'none' && p.anchors.length !== n * 4) {
+  if (!isDecodedInput(p.spec.decoder) && p.anchors.length !== n * 4) {
     fail(
       `the anchor table has ${p.anchors.length / 4} rows but the levels have ${n} anchors`,
       'pass the anchor table of the (pruned) model',
@@ -229,7 +236,8 @@ export function addPostprocessStages(
   const thr = ops.f32(f32(spec.scoreThreshold), 'score_threshold');
 
   // 1. scores -> pair scores P [N·K], -1 where not above the threshold (NaN included)
-  const s = activate(ops, spec, ops.squeeze(scoresIn, [0], 'score_rows'), c, k);
+  const scoreRows = ops.squeeze(scoresIn, [0], 'score_rows');
+  const s = spec.objectness ? objectnessScores(ops, spec, scoreRows, k, thr) : activate(ops, spec, scoreRows, c, k);
   const above = ops.op('Greater', [s, thr], [], 'above_threshold');
   const pairs = ops.reshape(ops.where(above, s, ops.f32(-1, 'no_candidate'), 'masked_scores'), [-1], 'pair_scores');
 
@@ -255,15 +263,23 @@ export function addPostprocessStages(
 
   // 3. decode only the boxes NMS needs
   const rows = ops.squeeze(boxesIn, [0], 'box_rows');
-  const table =
-    spec.decoder.type === 'none'
-      ? undefined
-      : ops.b.init(
-          `${ops.prefix}anchors_center_size`,
-          Tensor.fromFloat32([n, 4], anchorsCenterSize(p.anchors, spec.anchorFormat)),
-        );
+  const table = isDecodedInput(spec.decoder)
+    ? undefined
+    : ops.b.init(
+        `${ops.prefix}anchors_center_size`,
+        Tensor.fromFloat32([n, 4], anchorsCenterSize(p.anchors, spec.anchorFormat)),
+      );
+  const strides = isYoloDecoder(spec.decoder)
+    ? ops.b.init(`${ops.prefix}anchor_strides`, Tensor.fromFloat32([n, 2], strideTable(p.levels)))
+    : undefined;
   const decodeAt = (idx: Value) =>
-    decode(ops, spec, ops.gather(rows, idx, 0, 'deltas'), table && ops.gather(table, idx, 0, 'anchor_rows'));
+    decode(
+      ops,
+      spec,
+      ops.gather(rows, idx, 0, 'deltas'),
+      table && ops.gather(table, idx, 0, 'anchor_rows'),
+      strides && ops.gather(strides, idx, 0, 'anchor_strides'),
+    );
   const nms = (boxes: Value, scores: Value) =>
     ops.op(
       'NonMaxSuppression',
@@ -368,9 +384,26 @@ export function buildPostprocessGraph(p: PostprocessGraphParams): Model {
   const opset = p.opset ?? MIN_OPSET;
   const n = checkGraphParams(p, opset);
   const b = new GraphBuilder();
-  const scores = b.input(p.scoresName ?? 'scores', DataType.FLOAT, [1, n, p.numClasses]);
-  const boxes = b.input(p.boxesName ?? 'boxes', DataType.FLOAT, [1, n, 4]);
-  const det = addPostprocessStages(new Ops(b, opset, '', p.exact === true), p, scores, boxes);
+  const ops = new Ops(b, opset, '', p.exact === true);
+  let scores: Value;
+  let boxes: Value;
+  if (p.spec.objectness) {
+    // YOLO rows: one input per level with anchors, [1, A, H, W, 4 + C] as the head writes them
+    const k = p.numClasses + 4;
+    const live = p.levels.filter((l) => l.h * l.w * l.anchorsPerLocation > 0);
+    const inputs = p.levels.flatMap((l, i) =>
+      l.h * l.w * l.anchorsPerLocation > 0
+        ? [b.input(`${p.scoresName ?? 'rows'}${i}`, DataType.FLOAT, [1, l.anchorsPerLocation, l.h, l.w, k])]
+        : [],
+    );
+    const ordered = yoloRowsInOrder(ops, inputs, live, k);
+    scores = ops.unsqueeze(ops.slice(ordered, 1, 4, k, 'score_cols'), [0], 'scores_in');
+    boxes = ops.unsqueeze(ops.slice(ordered, 1, 0, 4, 'box_cols'), [0], 'boxes_in');
+  } else {
+    scores = b.input(p.scoresName ?? 'scores', DataType.FLOAT, [1, n, p.numClasses]);
+    boxes = b.input(p.boxesName ?? 'boxes', DataType.FLOAT, [1, n, 4]);
+  }
+  const det = addPostprocessStages(ops, p, scores, boxes);
   setDetectionOutputs(b.graph, det);
   const model = finishModel(b.graph, {
     opset,

@@ -2,7 +2,7 @@
 // anchors gathered), the oracle's mask, head outputs with objects planted on every level, and per-level counts.
 import type { DetectorSpec } from '../../detector/spec';
 import type { ModelPostprocess } from '../../postprocess/for-model';
-import { levelOffsets, type PostprocessInput } from '../../postprocess/reference';
+import { levelMaps, levelOffsets, type PostprocessInput } from '../../postprocess/reference';
 import { encodeAnchors } from '../../anchors/generate';
 import { perLevelMaps, syntheticHeadOutputs } from '../../postprocess/synthetic-heads';
 
@@ -36,7 +36,7 @@ export function gatherKept(
   }
   return {
     form: 'per-level',
-    levels: x.levels.map((m, l) => {
+    levels: levelMaps(x, 'the kept-anchor gather').map((m, l) => {
       const hw = orig.levels[l]!.h * orig.levels[l]!.w;
       const pick = (src: Float32Array, K: number) => {
         const out = new Float32Array(kept[l]!.length * K * hw);

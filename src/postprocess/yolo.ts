@@ -1,0 +1,161 @@
+// YOLO rows for the post-processing: the anchor rows the grid decoders read ((grid x, grid y, anchor w, anchor h) per
+// anchor, prunedet's (level, y, x, a) order), the presets' standard anchor sizes, and seeded synthetic YOLO rows
+// (light to heavy loads) for tests and benchmarks.
+import { PrunedetError } from '../errors';
+import { f32 } from './float32';
+import type { LevelShape } from './reference';
+
+/** Anchor sizes [w, h] in pixels per level (P3, P4, P5), as the projects' model configs give them. */
+export const YOLO_STANDARD_ANCHORS: Readonly<Record<string, readonly (readonly [number, number])[][]>> = {
+  // yolov5s.yaml .. yolov5x.yaml; yolov3.cfg / ultralytics yolov3.yaml list the same nine
+  yolov5: [
+    [
+      [10, 13],
+      [16, 30],
+      [33, 23],
+    ],
+    [
+      [30, 61],
+      [62, 45],
+      [59, 119],
+    ],
+    [
+      [116, 90],
+      [156, 198],
+      [373, 326],
+    ],
+  ],
+  yolov3: [
+    [
+      [10, 13],
+      [16, 30],
+      [33, 23],
+    ],
+    [
+      [30, 61],
+      [62, 45],
+      [59, 119],
+    ],
+    [
+      [116, 90],
+      [156, 198],
+      [373, 326],
+    ],
+  ],
+  // yolov7.yaml
+  yolov7: [
+    [
+      [12, 16],
+      [19, 36],
+      [40, 28],
+    ],
+    [
+      [36, 75],
+      [76, 55],
+      [72, 146],
+    ],
+    [
+      [142, 110],
+      [192, 243],
+      [459, 401],
+    ],
+  ],
+};
+
+/**
+ * The grid decoders' anchor table: row n = (level l, position p = y·W + x, anchor a) is (x, y, w_la, h_la), float.
+ * `sizes[l][a]` are the kept anchors' [w, h] of level l, in the order the head lists them.
+ */
+export function yoloAnchorRows(
+  levels: readonly LevelShape[],
+  sizes: readonly (readonly (readonly [number, number])[])[],
+): Float32Array {
+  if (sizes.length !== levels.length || levels.some((l, i) => sizes[i]!.length !== l.anchorsPerLocation)) {
+    throw new PrunedetError(
+      'E_CONFIG_MISMATCH',
+      `the YOLO anchor sizes (${sizes.map((s) => s.length).join(',')} per level) do not fit the head (${levels.map((l) => l.anchorsPerLocation).join(',')})`,
+      'give one [w, h] per kept anchor of every level',
+    );
+  }
+  const n = levels.reduce((s, l) => s + l.h * l.w * l.anchorsPerLocation, 0);
+  const out = new Float32Array(n * 4);
+  let o = 0;
+  levels.forEach((l, li) => {
+    for (let y = 0; y < l.h; y++)
+      for (let x = 0; x < l.w; x++)
+        for (const [w, h] of sizes[li]!) {
+          out[o++] = x;
+          out[o++] = y;
+          out[o++] = w;
+          out[o++] = h;
+        }
+  });
+  return out;
+}
+
+/**
+ * Seeded YOLO rows per level [A, H, W, 5 + C] like a trained head's: background rows with low objectness logits,
+ * `objects` objects each lighting up a few neighbouring rows of one level with high objectness and one dominant class
+ * (plus a few runner-up classes near the threshold). `decoded` gives the probabilities-and-pixels form a decoded
+ * export outputs (sigmoid applied, boxes xywh centre in pixels). Load: more objects = more candidates.
+ */
+export function syntheticYoloRows(
+  levels: readonly LevelShape[],
+  classes: number,
+  o: { seed: number; objects: number; decoded?: boolean; background?: number },
+): Float32Array[] {
+  let s = o.seed >>> 0 || 1;
+  const rand = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const K = 5 + classes;
+  const bg = o.background ?? -6;
+  const rows = levels.map((l) => {
+    const r = new Float32Array(l.h * l.w * l.anchorsPerLocation * K);
+    for (let i = 0; i < r.length; i += K) {
+      for (let j = 0; j < 4; j++) r[i + j] = f32((rand() - 0.5) * 2);
+      r[i + 4] = f32(bg + (rand() - 0.5) * 4);
+      for (let j = 5; j < K; j++) r[i + j] = f32(-4 + (rand() - 0.5) * 6);
+    }
+    return r;
+  });
+  const live = levels.map((l, i) => [i, l] as const).filter(([, l]) => l.h * l.w * l.anchorsPerLocation > 0);
+  for (let k = 0; k < o.objects && live.length; k++) {
+    const [li, l] = live[Math.floor(rand() * live.length)]!;
+    const cls = Math.floor(rand() * classes);
+    const cx = Math.floor(rand() * l.w);
+    const cy = Math.floor(rand() * l.h);
+    for (let dy = -1; dy <= 1; dy++)
+      for (let dx = -1; dx <= 1; dx++) {
+        const x = cx + dx;
+        const y = cy + dy;
+        if (x < 0 || y < 0 || x >= l.w || y >= l.h) continue;
+        const a = Math.floor(rand() * l.anchorsPerLocation);
+        const i = ((a * l.h + y) * l.w + x) * K;
+        const r = rows[li]!;
+        r[i + 4] = f32(1 + rand() * 4);
+        r[i + 5 + cls] = f32(1 + rand() * 4);
+        for (let m = 0; m < 3; m++) r[i + 5 + Math.floor(rand() * classes)] = f32(-1.5 + rand() * 2);
+      }
+  }
+  if (o.decoded) {
+    const sig = (x: number) => f32(1 / (1 + Math.exp(-x)));
+    levels.forEach((l, li) => {
+      const r = rows[li]!;
+      const stride = l.pixelStride ?? [8, 8];
+      for (let i = 0; i < r.length; i += K) {
+        const p = (i / K) % (l.h * l.w);
+        r[i] = f32(((p % l.w) + 0.5 + r[i]!) * stride[1]);
+        r[i + 1] = f32((Math.floor(p / l.w) + 0.5 + r[i + 1]!) * stride[0]);
+        r[i + 2] = f32(stride[1] * (3 + 2 * r[i + 2]!));
+        r[i + 3] = f32(stride[0] * (3 + 2 * r[i + 3]!));
+        for (let j = 4; j < K; j++) r[i + j] = sig(r[i + j]!);
+      }
+    });
+  }
+  return rows;
+}
