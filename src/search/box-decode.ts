@@ -59,7 +59,11 @@ export function boxDecoder(spec: PostprocessSpec): BoxDecoder {
     case 'xywh':
     case 'yolov5':
     case 'yolov3':
-      throw new PrunedetError('E_POSTPROCESS', `search does not decode ${dec.type} boxes yet`, 'verify and compile YOLO heads');
+      throw new PrunedetError(
+        'E_POSTPROCESS',
+        `search does not decode ${dec.type} boxes yet`,
+        'verify and compile YOLO heads',
+      );
     case 'none':
       return (d0, d1, d2, d3, _a, _ai, out, oi) => put(out, oi, f32(d0), f32(d1), f32(d2), f32(d3));
     case 'ssd': {

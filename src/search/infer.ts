@@ -160,5 +160,8 @@ export async function forEachHeadOutput(
 /** Own copies of the arrays (referenceInput returns views into onnxruntime's buffers). */
 function copyInput(input: PostprocessInput): PostprocessInput {
   if (input.form === 'concat') return { form: 'concat', scores: input.scores.slice(), boxes: input.boxes.slice() };
-  return { form: 'per-level', levels: levelMaps(input, 'search').map((l) => ({ cls: l.cls.slice(), reg: l.reg.slice() })) };
+  return {
+    form: 'per-level',
+    levels: levelMaps(input, 'search').map((l) => ({ cls: l.cls.slice(), reg: l.reg.slice() })),
+  };
 }
