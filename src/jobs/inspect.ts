@@ -11,6 +11,7 @@ import { loadHeadSpec } from '../detector/head-spec';
 import { detectorJson, type DetectorSpec } from '../detector/spec';
 import { isPrunedetError } from '../errors';
 import { anchorTableDifference, generatedAnchors } from '../postprocess/for-model';
+import { yoloAnchorSizesFor, yoloRowOutputs } from '../postprocess/yolo';
 import { baselineFromMmdetConfig } from '../anchors/config/index';
 import { summarizeCost } from '../cost/macs';
 import { fmtBytes, fmtInt, fmtSi, table } from '../format/table';
@@ -167,8 +168,19 @@ function anchorSizeSource(
       normalized: spec.anchorTable.normalized,
       source: `the graph's anchor table (${spec.anchorTable.constants.slice(0, 3).join(', ')}${spec.anchorTable.constants.length > 3 ? ', ...' : ''})`,
     };
+  if (spec.yoloAnchors) return { kind: 'sizes', sizes: spec.yoloAnchors.sizes, source: spec.yoloAnchors.source };
   if (baseline) return { kind: 'set', set: baseline, source: opts.baselineConfig! };
   if (!opts.postprocess) return undefined;
+  if (yoloRowOutputs(spec)) {
+    try {
+      const all = spec.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i));
+      const y = yoloAnchorSizesFor(spec, opts.postprocess.split(',')[0]!.trim(), all);
+      return { kind: 'sizes', sizes: y.sizes, source: y.source };
+    } catch (e) {
+      if (isPrunedetError(e)) return undefined;
+      throw e;
+    }
+  }
   try {
     const all = spec.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i));
     const gen = generatedAnchors(

@@ -16,7 +16,7 @@ export interface CModuleShape {
   prefix: string;
   /** The module's header and source file names (default postprocess.h, postprocess.c; compile --name changes them). */
   files?: { header: string; source: string };
-  input: 'concat' | 'per-level';
+  input: 'concat' | 'per-level' | 'yolo';
   numClasses: number;
   levels: { h: number; w: number; anchorsPerLocation: number }[];
 }
@@ -129,7 +129,16 @@ function harness(m: CModuleShape): string {
       w.line(`${P}status_t st = ${M}OK;`);
       w.line('size_t n = 0, k;');
       w.block('', () => {
-        if (m.input === 'concat') {
+        if (m.input === 'yolo') {
+          const counts = m.levels.map((l) => l.h * l.w * l.anchorsPerLocation);
+          w.line(`const float *rows[${counts.length}];`);
+          w.line('size_t off = 0, l;');
+          w.line(`static const size_t count[] = { ${counts.join(', ')} };`);
+          w.line(
+            `for (l = 0; l < ${counts.length}; ++l) { rows[l] = count[l] ? in + off : NULL; off += count[l] * (${M}NUM_CLASSES + 4u); }`,
+          );
+          w.line(`st = ${P}run(rows, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`);
+        } else if (m.input === 'concat') {
           w.line(`const float *scores = in, *boxes = in + (size_t)${M}NUM_ANCHORS * ${M}NUM_CLASSES;`);
           w.line(`st = ${P}run(scores, boxes, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`);
         } else {

@@ -3,7 +3,8 @@
 // (light to heavy loads) for tests and benchmarks.
 import { PrunedetError } from '../errors';
 import { f32 } from './float32';
-import type { LevelShape } from './reference';
+import type { LevelShape, PostprocessInput } from './reference';
+import type { DetectorSpec, OutputBinding } from '../detector/spec';
 
 /** Anchor sizes [w, h] in pixels per level (P3, P4, P5), as the projects' model configs give them. */
 export const YOLO_STANDARD_ANCHORS: Readonly<Record<string, readonly (readonly [number, number])[][]>> = {
@@ -102,7 +103,7 @@ export function yoloAnchorRows(
 export function syntheticYoloRows(
   levels: readonly LevelShape[],
   classes: number,
-  o: { seed: number; objects: number; decoded?: boolean; background?: number },
+  o: { seed: number; objects: number; decoded?: boolean; background?: number; at?: readonly number[] },
 ): Float32Array[] {
   let s = o.seed >>> 0 || 1;
   const rand = () => {
@@ -142,6 +143,20 @@ export function syntheticYoloRows(
         for (let m = 0; m < 3; m++) r[i + 5 + Math.floor(rand() * classes)] = f32(-1.5 + rand() * 2);
       }
   }
+  // objects at given anchors (prunedet's (level, y, x, a) index): confident objectness and one class
+  let first = 0;
+  levels.forEach((l, li) => {
+    const count = l.h * l.w * l.anchorsPerLocation;
+    for (const n of o.at ?? []) {
+      if (n < first || n >= first + count) continue;
+      const p = Math.floor((n - first) / l.anchorsPerLocation);
+      const a = (n - first) % l.anchorsPerLocation;
+      const i = (a * l.h * l.w + p) * K;
+      rows[li]![i + 4] = f32(2 + rand() * 3);
+      rows[li]![i + 5 + ((n * 7 + o.seed) % classes)] = f32(2 + rand() * 3);
+    }
+    first += count;
+  });
   if (o.decoded) {
     const sig = (x: number) => f32(1 / (1 + Math.exp(-x)));
     levels.forEach((l, li) => {
@@ -158,4 +173,103 @@ export function syntheticYoloRows(
     });
   }
   return rows;
+}
+
+/** Whether `det`'s outputs are YOLO rows: (a, y, x) rows holding box 4 + objectness 1 + classes. */
+export function yoloRowOutputs(det: DetectorSpec): OutputBinding[] | undefined {
+  const rows = det.outputs.filter((o) => o.kind === 'rows' && o.rowOrder === 'anchor-major');
+  const yolo = (o: OutputBinding) =>
+    o.columns.some((c) => c.role === 'boxes' && c.offset === 0 && c.size === 4) &&
+    o.columns.some((c) => c.role === 'objectness' && c.offset === 4 && c.size === 1) &&
+    o.columns.some((c) => c.role === 'scores' && c.offset === 5);
+  if (rows.length === 0 || !rows.every(yolo)) return undefined;
+  return rows.sort((a, b) => (a.levels[0] ?? 0) - (b.levels[0] ?? 0));
+}
+
+/** Whether the graph decodes the YOLO boxes itself (arithmetic between the head conv and the rows output). */
+export function yoloDecodedInGraph(outs: readonly OutputBinding[]): boolean {
+  return outs.some((o) => o.ops.some((op) => ['Sigmoid', 'Mul', 'Add', 'Pow', 'Exp'].includes(op)));
+}
+
+/**
+ * The kept anchors' sizes per level: the graph's anchor_grid (analysis) when it has one, else the preset's standard
+ * anchors (the baseline's, restricted to `kept`).
+ */
+export function yoloAnchorSizesFor(
+  det: DetectorSpec,
+  presetName: string,
+  kept: readonly (readonly number[])[],
+): { sizes: [number, number][][]; source: string } {
+  if (det.yoloAnchors)
+    return { sizes: det.yoloAnchors.sizes.map((l) => l.map(([w, h]) => [w, h])), source: det.yoloAnchors.source };
+  const std = YOLO_STANDARD_ANCHORS[presetName];
+  if (!std || std.length !== kept.length || kept.some((k, l) => k.some((a) => a >= std[l]!.length))) {
+    throw new PrunedetError(
+      'E_POSTPROCESS',
+      `the model's raw YOLO rows need anchor sizes: its graph has no anchor_grid and ${std ? `preset ${presetName}'s ${std.length} levels x 3 standard anchors do not fit its ${kept.length} levels` : `preset ${presetName} has no standard anchors`}`,
+      'use the preset the model was trained with (yolov5, yolov7, yolov3), or export it with the decode in the graph',
+    );
+  }
+  return {
+    sizes: kept.map((k, l) => k.map((a) => [std[l]![a]![0], std[l]![a]![1]] as [number, number])),
+    source: `preset ${presetName}'s standard anchors`,
+  };
+}
+
+/** The reference's YOLO input from a run: per level the rows of the model's outputs (a fused output split by level). */
+export function yoloInput(
+  det: DetectorSpec,
+  outs: readonly OutputBinding[],
+  outputs: Record<string, { data: Float32Array }>,
+  levels: readonly LevelShape[],
+  k: number,
+): PostprocessInput {
+  const parts: Float32Array[] = [];
+  for (const o of outs) {
+    const got = outputs[o.name];
+    if (!got)
+      throw new PrunedetError(
+        'E_POSTPROCESS',
+        `the head output ${o.name} is missing from the run`,
+        'run the whole model',
+      );
+    let off = 0;
+    for (const l of o.levels) {
+      const n = det.levels[l]!.boxes * k;
+      parts.push(got.data.subarray(off, off + n));
+      off += n;
+    }
+  }
+  let next = 0;
+  return {
+    form: 'yolo',
+    levels: levels.map((l) => (l.h * l.w * l.anchorsPerLocation === 0 ? new Float32Array(0) : parts[next++]!)),
+  };
+}
+
+/** YOLO rows of the kept anchors only (per level, the kept anchors' planes in order). */
+export function gatherKeptYolo(
+  x: Extract<PostprocessInput, { form: 'yolo' }>,
+  levels: readonly LevelShape[],
+  kept: readonly (readonly number[])[],
+  k: number,
+): PostprocessInput {
+  return {
+    form: 'yolo',
+    levels: x.levels.map((rows, l) => {
+      const plane = levels[l]!.h * levels[l]!.w * k;
+      const out = new Float32Array(kept[l]!.length * plane);
+      kept[l]!.forEach((a, j) => out.set(rows.subarray(a * plane, (a + 1) * plane), j * plane));
+      return out;
+    }),
+  };
+}
+
+/** A flat YOLO input (levels one after another) split back into levels. */
+export function splitYoloRows(x: Float32Array, levels: readonly LevelShape[], k: number): PostprocessInput {
+  let off = 0;
+  return {
+    form: 'yolo',
+    levels: levels.map((l) => x.subarray(off, (off += l.h * l.w * l.anchorsPerLocation * k))),
+  };
 }

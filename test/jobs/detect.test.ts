@@ -80,7 +80,10 @@ function runOnDevice(
   for (const f of [r.module.header!, r.module.header!.replace(/\.h$/, '.c')])
     writeFileSync(join(dir, f), readFileSync(join(compiled, f)));
   writeFileSync(join(dir, 'test_vectors.h'), readFileSync(join(detected, 'test_vectors.h')));
-  writeFileSync(join(dir, 'main.c'), mainC(r.module.prefix, r.module.header!, r.module.input));
+  writeFileSync(
+    join(dir, 'main.c'),
+    mainC(r.module.prefix, r.module.header!, r.module.input as 'concat' | 'per-level'),
+  );
   execFileSync('gcc', [...STRICT_FLAGS, '-O2', '-o', 'main', 'main.c', r.module.header!.replace(/\.h$/, '.c'), '-lm'], {
     cwd: dir,
     stdio: 'pipe',

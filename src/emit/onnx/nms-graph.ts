@@ -92,6 +92,11 @@ export interface PostprocessGraphParams {
   /** Graph input names (default `scores`, `boxes`). */
   scoresName?: string;
   boxesName?: string;
+  /**
+   * YOLO rows (spec.objectness): the graph's inputs, one per model output, each carrying these levels (one level:
+   * [1, A, H, W, 4 + C]; several: a fused [1, rows, 4 + C]). Default: one input `rows<l>` per level with anchors.
+   */
+  yoloInputs?: { name: string; levels: number[] }[];
   /** ai.onnx opset of the graph, >= 13 (default 13). */
   opset?: number;
   /**
@@ -391,11 +396,15 @@ export function buildPostprocessGraph(p: PostprocessGraphParams): Model {
     // YOLO rows: one input per level with anchors, [1, A, H, W, 4 + C] as the head writes them
     const k = p.numClasses + 4;
     const live = p.levels.filter((l) => l.h * l.w * l.anchorsPerLocation > 0);
-    const inputs = p.levels.flatMap((l, i) =>
-      l.h * l.w * l.anchorsPerLocation > 0
-        ? [b.input(`${p.scoresName ?? 'rows'}${i}`, DataType.FLOAT, [1, l.anchorsPerLocation, l.h, l.w, k])]
-        : [],
-    );
+    const groups = p.yoloInputs ?? live.map((_, i) => ({ name: `rows${p.levels.indexOf(live[i]!)}`, levels: [i] }));
+    const inputs = groups.map((g) => {
+      const ls = g.levels.map((i) => live[i]!);
+      const dims =
+        ls.length === 1
+          ? [1, ls[0]!.anchorsPerLocation, ls[0]!.h, ls[0]!.w, k]
+          : [1, ls.reduce((s, l) => s + l.h * l.w * l.anchorsPerLocation, 0), k];
+      return b.input(g.name, DataType.FLOAT, dims);
+    });
     const ordered = yoloRowsInOrder(ops, inputs, live, k);
     scores = ops.unsqueeze(ops.slice(ordered, 1, 4, k, 'score_cols'), [0], 'scores_in');
     boxes = ops.unsqueeze(ops.slice(ordered, 1, 0, 4, 'box_cols'), [0], 'boxes_in');

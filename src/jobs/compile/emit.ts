@@ -8,6 +8,7 @@ import { PrunedetError } from '../../errors';
 import { writeFileAtomic } from '../../fs';
 import type { ModelPostprocess } from '../../postprocess/for-model';
 import { formatPostprocess } from '../../postprocess/presets';
+import { yoloRowOutputs } from '../../postprocess/yolo';
 import { emitPostprocessC, type EmitPlan } from '../../emit/c/index';
 import { appendPostprocess, emitOnnxNms } from '../../emit/onnx/index';
 import { MIN_OPSET } from '../../emit/onnx/ops';
@@ -61,8 +62,11 @@ function emitC(
   pp: ModelPostprocess,
   files: string[],
 ): Pick<PostprocessRecord, 'input' | 'candidateCap' | 'workspaceBytes' | 'anchorMode' | 'symbolPrefix' | 'cFiles'> {
-  const input: EmitPlan['input'] =
-    ctx.options.cutHead || ctx.spec.outputs.some((o) => o.kind === 'map') ? 'per-level' : 'concat';
+  const input: EmitPlan['input'] = pp.spec.objectness
+    ? 'yolo'
+    : ctx.options.cutHead || ctx.spec.outputs.some((o) => o.kind === 'map')
+      ? 'per-level'
+      : 'concat';
   // --name gives the symbols and the file names; without it the symbols come from the model's file name, the files are postprocess.c/.h
   const name = ctx.options.name !== undefined ? sanitizeStem(ctx.options.name) : undefined;
   const anchorMode = ctx.options.anchors === 'runtime' ? 'runtime' : 'table';
@@ -110,6 +114,7 @@ function emitOnnx(
   files: string[],
   exact: boolean,
 ): { onnxNms: { standalone: string; appended: string | null }; notes?: string[] } {
+  if (pp.spec.objectness) return emitOnnxYolo(stage, ctx, pp, files, exact);
   const scores = ctx.spec.outputs.find((o) => o.kind === 'rows' && o.role === 'scores');
   const boxes = ctx.spec.outputs.find((o) => o.kind === 'rows' && o.role === 'boxes');
   if (ctx.options.cutHead || !scores || !boxes) {
@@ -132,4 +137,34 @@ function emitOnnx(
   saveModel(copy, join(stage, 'model_nms.onnx'));
   files.push('model_nms.onnx');
   return { onnxNms: { standalone: 'postprocess.onnx', appended: 'model_nms.onnx' } };
+}
+
+/**
+ * postprocess.onnx for YOLO rows: one input per output of the model (named as the model's outputs, shaped as they are:
+ * [1, A, H, W, K] per level, or one fused [1, N, K]); appending it to the model is not built for YOLO rows yet.
+ */
+function emitOnnxYolo(
+  stage: string,
+  ctx: EmitContext,
+  pp: ModelPostprocess,
+  files: string[],
+  exact: boolean,
+): { onnxNms: { standalone: string; appended: string | null }; notes?: string[] } {
+  const outs = yoloRowOutputs(ctx.spec)!;
+  const params = {
+    spec: pp.spec,
+    anchors: pp.anchors,
+    levels: pp.levels,
+    numClasses: pp.numClasses,
+    exact,
+    yoloInputs: outs.map((o) => ({ name: o.name, levels: o.levels })),
+  };
+  writeFileAtomic(join(stage, 'postprocess.onnx'), emitOnnxNms(params));
+  files.push('postprocess.onnx');
+  return {
+    onnxNms: { standalone: 'postprocess.onnx', appended: null },
+    notes: [
+      `model_nms.onnx not written: appending post-processing to YOLO rows is not built yet; run postprocess.onnx on model.onnx's ${outs.map((o) => o.name).join(', ')}`,
+    ],
+  };
 }

@@ -71,7 +71,7 @@ export interface DetectResult {
   module: {
     prefix: string;
     header: string | null;
-    input: 'concat' | 'per-level';
+    input: 'concat' | 'per-level' | 'yolo';
     inputLength: number;
     candidateCap: number;
     vectors: number;
@@ -127,7 +127,7 @@ interface Target {
   pp: ModelPostprocess;
   prefix: string;
   moduleHeader: string | undefined;
-  input: 'concat' | 'per-level';
+  input: 'concat' | 'per-level' | 'yolo';
   candidateCap: number;
 }
 

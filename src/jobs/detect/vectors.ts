@@ -18,7 +18,7 @@ export interface VectorHeader {
   prefix: string;
   /** The module's header file, named in the usage comment. */
   moduleHeader: string;
-  input: 'concat' | 'per-level';
+  input: 'concat' | 'per-level' | 'yolo';
   levels: readonly LevelShape[];
   numClasses: number;
   banner: string;

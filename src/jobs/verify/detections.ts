@@ -1,5 +1,6 @@
 // The pieces of verify's detection check (b): the compiled side's view of the original's head outputs (the kept
 // anchors gathered), the oracle's mask, head outputs with objects planted on every level, and per-level counts.
+import { gatherKeptYolo, syntheticYoloRows } from '../../postprocess/yolo';
 import type { DetectorSpec } from '../../detector/spec';
 import type { ModelPostprocess } from '../../postprocess/for-model';
 import { levelMaps, levelOffsets, type PostprocessInput } from '../../postprocess/reference';
@@ -25,6 +26,7 @@ export function gatherKept(
   kept: readonly (readonly number[])[],
 ): PostprocessInput {
   const c = orig.numClasses;
+  if (x.form === 'yolo') return gatherKeptYolo(x, orig.levels, kept, c + 4);
   if (x.form === 'concat') {
     const scores = new Float32Array(keptIdx.length * c);
     const boxes = new Float32Array(keptIdx.length * 4);
@@ -66,6 +68,7 @@ export function plantedInput(
   form: PostprocessInput['form'],
 ): PostprocessInput | undefined {
   let anchors = orig.anchors;
+  if (form === 'yolo') return plantedYolo(orig, kept, seed);
   if (orig.spec.decoder.type === 'none') {
     if (!det.anchorTable) return undefined;
     anchors = encodeAnchors(det.anchorTable.xyxy, { format: orig.spec.anchorFormat });
@@ -84,4 +87,22 @@ export function plantedInput(
   const syn = syntheticHeadOutputs(orig.spec, orig.numClasses, anchors, seed, at);
   if (form === 'concat') return { form, scores: syn.scores, boxes: syn.boxes };
   return { form: 'per-level', levels: perLevelMaps(orig.levels, orig.numClasses, syn.scores, syn.boxes) };
+}
+
+/** Planted YOLO rows: PLANTED_PER_LEVEL objects at kept anchors of every level that keeps any, in the original's form. */
+function plantedYolo(orig: ModelPostprocess, kept: readonly (readonly number[])[], seed: number): PostprocessInput {
+  const offsets = levelOffsets(orig.levels);
+  const at: number[] = [];
+  orig.levels.forEach((l, i) => {
+    const k = kept[i]!;
+    if (k.length === 0) return;
+    const hw = l.h * l.w;
+    for (let o = 0; o < PLANTED_PER_LEVEL; o++) {
+      const p = Math.min(hw - 1, Math.floor(((o + 0.5) / PLANTED_PER_LEVEL) * hw + (seed % 7) * l.w * 0.07));
+      at.push(offsets[i]! + p * l.anchorsPerLocation + k[(o + seed) % k.length]!);
+    }
+  });
+  const decoded = orig.spec.decoder.type === 'xywh';
+  const rows = syntheticYoloRows(orig.levels, orig.numClasses - 1, { seed, objects: 0, at, decoded });
+  return { form: 'yolo', levels: rows };
 }

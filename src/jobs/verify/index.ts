@@ -773,7 +773,7 @@ function checkC(
       runs: 0,
       detections: 0,
     };
-  const input = report.postprocess!.input as 'concat' | 'per-level';
+  const input = report.postprocess!.input as 'concat' | 'per-level' | 'yolo';
   const shape: CModuleShape = {
     prefix: report.postprocess!.symbolPrefix as string,
     files,
