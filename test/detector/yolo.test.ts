@@ -98,8 +98,15 @@ describe('YOLOv5 raw export', () => {
 
 describe('YOLOv5 decoded in the graph (640, the paper accounting)', () => {
   it('analysis: 3 levels x 3 anchors, 25,200 boxes, exact head MACs, YOLO rows, anchor sizes from anchor_grid', () => {
-    for (const yolo of [{}, { anchorGrid: 'expanded' as const, split: true }, { decode: 'v3' as const }]) {
-      const { spec } = analyzeModel(buildFixture('yolov5', { outputs: 'decoded', yolo }));
+    const styles: SynthOptions[] = [
+      { outputs: 'decoded' },
+      { outputs: 'decoded', yolo: { anchorGrid: 'expanded', split: true } },
+      { outputs: 'decoded', yolo: { decode: 'v3' } },
+      // YOLOv5s-like backbone: SiLU (x * Sigmoid(x)) everywhere before the head does not confuse the head analysis
+      { outputs: 'decoded', backbone: 'full' },
+    ];
+    for (const o of styles) {
+      const { spec } = analyzeModel(buildFixture('yolov5', o));
       expect(spec.levels.map((l) => l.anchorsPerLocation)).toEqual([3, 3, 3]);
       expect(spec.boxes).toBe(25_200);
       expect(spec.headMacs).toBe(HEAD_MACS);
