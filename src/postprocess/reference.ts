@@ -351,21 +351,31 @@ export function objectnessCandidates(
   k: number,
   thr: number,
 ): { score: number; label: number }[] {
+  return objectnessScores(spec, col, k, thr).filter((c) => c.score > thr);
+}
+
+/**
+ * Every label's act(o)·act(class) score of one YOLO row that the objectness rule (and labels=best) lets through,
+ * whether or not it passes the threshold (the rest are no candidates whatever the threshold).
+ */
+export function objectnessScores(
+  spec: PostprocessSpec,
+  col: (j: number) => number,
+  k: number,
+  thr: number,
+): { score: number; label: number }[] {
   const act = spec.scores === 'sigmoid' ? sigmoidF : (x: number) => x;
   const o = act(col(0));
   if (!(o > thr)) return [];
-  const out: { score: number; label: number }[] = [];
-  let best = -1;
-  let bestScore = -Infinity;
-  for (let i = 0; i < k; i++) {
-    const s = f32(o * act(col(i + 1)));
-    if (spec.bestLabel) {
-      if (Number.isNaN(s)) return [];
-      if (s > bestScore) [best, bestScore] = [i, s];
-    } else if (s > thr) out.push({ score: s, label: i });
+  const all: { score: number; label: number }[] = [];
+  for (let i = 0; i < k; i++) all.push({ score: f32(o * act(col(i + 1))), label: i });
+  if (!spec.bestLabel) return all;
+  let best: { score: number; label: number } | undefined;
+  for (const c of all) {
+    if (Number.isNaN(c.score)) return [];
+    if (!best || c.score > best.score) best = c;
   }
-  if (spec.bestLabel && best >= 0 && bestScore > thr) out.push({ score: bestScore, label: best });
-  return out;
+  return best ? [best] : [];
 }
 
 function topK(list: Candidate[], k: number): Candidate[] {

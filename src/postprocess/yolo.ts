@@ -3,7 +3,14 @@
 // (light to heavy loads) for tests and benchmarks.
 import { PrunedetError } from '../errors';
 import { f32 } from './float32';
-import type { LevelShape, PostprocessInput } from './reference';
+import {
+  decodeBox,
+  levelOffsets as levelOffsetsOf,
+  objectnessScores,
+  type LevelShape,
+  type PostprocessInput,
+} from './reference';
+import type { PostprocessSpec } from './spec';
 import type { DetectorSpec, OutputBinding } from '../detector/spec';
 
 /** Anchor sizes [w, h] in pixels per level (P3, P4, P5), as the projects' model configs give them. */
@@ -272,4 +279,58 @@ export function splitYoloRows(x: Float32Array, levels: readonly LevelShape[], k:
     form: 'yolo',
     levels: levels.map((l) => x.subarray(off, (off += l.h * l.w * l.anchorsPerLocation * k))),
   };
+}
+
+/**
+ * The same post-processing on precomputed (scores, boxes): for search, whose evaluators read concatenated rows. Each
+ * anchor's label scores are act(o)·act(class), 0 where the objectness rule or labels=best excludes the pair (0 never
+ * passes a threshold >= 0), and its box decoded (unclipped: decoder none clips as the YOLO decoders would). The
+ * result's detections equal the YOLO post-processing's on every input and every suppressed-anchor mask.
+ */
+export function yoloAsScoresAndBoxes(pp: {
+  spec: PostprocessSpec;
+  anchors: Float32Array;
+  levels: LevelShape[];
+  numClasses: number;
+}): {
+  spec: PostprocessSpec;
+  numClasses: number;
+  toInput: (x: PostprocessInput) => PostprocessInput;
+} {
+  const src = pp.spec;
+  const k = pp.numClasses - 1;
+  const spec: PostprocessSpec = { ...src, decoder: { type: 'none' }, scores: 'probabilities', anchorFormat: 'xyxy' };
+  delete spec.objectness;
+  delete spec.bestLabel;
+  const noClip: PostprocessSpec = { ...src };
+  delete noClip.clip;
+  const thr = f32(src.scoreThreshold);
+  const toInput = (x: PostprocessInput): PostprocessInput => {
+    if (x.form !== 'yolo') throw new PrunedetError('E_POSTPROCESS', 'expected YOLO rows', 'run a YOLO preset');
+    const offsets = levelOffsetsOf(pp.levels);
+    const n = offsets.at(-1)!;
+    const scores = new Float32Array(n * k);
+    const boxes = new Float32Array(n * 4);
+    const K = pp.numClasses + 4;
+    pp.levels.forEach((l, li) => {
+      const hw = l.h * l.w;
+      const rows = x.levels[li]!;
+      for (let p = 0; p < hw; p++)
+        for (let a = 0; a < l.anchorsPerLocation; a++) {
+          const anchor = offsets[li]! + p * l.anchorsPerLocation + a;
+          const base = (a * hw + p) * K;
+          const col = (j: number) => rows[base + 4 + j]!;
+          for (const c of objectnessScores(src, col, k, thr)) scores[anchor * k + c.label] = c.score;
+          const d = [rows[base]!, rows[base + 1]!, rows[base + 2]!, rows[base + 3]!] as [
+            number,
+            number,
+            number,
+            number,
+          ];
+          boxes.set(decodeBox(noClip, d, pp.anchors.subarray(anchor * 4, anchor * 4 + 4), l.pixelStride), anchor * 4);
+        }
+    });
+    return { form: 'concat', scores, boxes };
+  };
+  return { spec, numClasses: k, toInput };
 }

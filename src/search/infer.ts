@@ -30,6 +30,8 @@ export interface HeadRunOptions {
   want?: (index: number, bytes: Uint8Array) => boolean;
   /** After each photo (skipped or run): how many of the considered photos are done. */
   onProgress?: (p: { done: number; total: number }) => void;
+  /** Turns a run's reference input into what the evaluators read (YOLO rows -> scores and boxes); default a copy. */
+  toInput?: (x: PostprocessInput) => PostprocessInput;
 }
 
 export interface ImageHeadOutputs {
@@ -116,7 +118,13 @@ export async function forEachHeadOutput(
       }
       computed++;
       done++;
-      visit({ index: p.index, path: p.path, geometry: p.geometry, input: copyInput(referenceInput(det, outs)) });
+      const input = referenceInput(det, outs);
+      visit({
+        index: p.index,
+        path: p.path,
+        geometry: p.geometry,
+        input: o.toInput ? o.toInput(input) : copyInput(input),
+      });
     });
     pending.length = 0;
     report();
