@@ -3,6 +3,7 @@
 // on YOLO rows from light to heavy loads, labels=best and labels=all.
 import { afterAll, describe, expect, it } from 'vitest';
 import type { EmitPlan } from '../../src/emit/c/plan';
+import { emitPostprocessC } from '../../src/emit/c';
 import { layoutPlan } from '../../src/emit/c/plan';
 import { parsePostprocess } from '../../src/postprocess/presets';
 import { postprocess, type LevelShape } from '../../src/postprocess/reference';
@@ -43,7 +44,6 @@ describe.skipIf(!hasGcc)('YOLO post-processing: C module == reference', () => {
   const cases: [string, string, boolean][] = [
     ['yolov5', 'yolov5', false],
     ['yolov5,labels=all', 'yolov5', false],
-    ['yolov7', 'yolov7', false],
     ['yolov3,labels=all', 'yolov3', false],
     ['yolov5,decoder=xywh,scores=probabilities', 'yolov5', true],
     ['yolov5,labels=all,score_thr=0.02', 'yolov5', false],
@@ -118,6 +118,17 @@ describe('YOLO post-processing semantics', () => {
     // v3: cx = (0.5 + 1)·16 = 24, w = e^0·20 = 20
     expect(run('yolov3').box).toEqual([14, 4, 34, 44]);
     expect(run('yolov5').anchor).toBe(3);
+  });
+
+  it('the header states the YOLO semantics and the module holds no anchor table', () => {
+    const { files } = emitPostprocessC(planOf('yolov5', 'yolov5'));
+    const h = files.find((f) => f.name.endsWith('.h'))!.text;
+    const c = files.find((f) => f.name.endsWith('.c'))!.text;
+    expect(h).toMatch(/anchors: +no table: per level the stride and the kept anchors' sizes \(96 B read-only\)/);
+    expect(h).toMatch(/candidates: rows with o > 0\.25, then the row's best label/);
+    expect(h).toContain('const float *const *rows');
+    expect(c).not.toMatch(/_anchors\[1575\]/);
+    expect(c).toMatch(/_yolo_anchor\[9\]\[2\]/);
   });
 
   it('the C plan refuses an anchor table that is not the grid', () => {

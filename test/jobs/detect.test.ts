@@ -31,13 +31,15 @@ function photos(): string {
 }
 
 /** A main that runs every vector through the module and prints its detections, exit 1 when one differs from the header's. */
-function mainC(prefix: string, header: string, input: 'concat' | 'per-level'): string {
+function mainC(prefix: string, header: string, input: 'concat' | 'per-level' | 'yolo'): string {
   const P = prefix;
   const M = P.toUpperCase();
   const call =
-    input === 'concat'
-      ? `st = ${P}run(in, in + (size_t)${M}NUM_ANCHORS * ${M}NUM_CLASSES, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`
-      : `{ const float *cls[${M}NUM_LEVELS], *reg[${M}NUM_LEVELS]; ${P}tv_levels(in, cls, reg); st = ${P}run(cls, reg, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n); }`;
+    input === 'yolo'
+      ? `{ const float *rows[${M}NUM_LEVELS]; ${P}tv_levels(in, rows); st = ${P}run(rows, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n); }`
+      : input === 'concat'
+        ? `st = ${P}run(in, in + (size_t)${M}NUM_ANCHORS * ${M}NUM_CLASSES, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`
+        : `{ const float *cls[${M}NUM_LEVELS], *reg[${M}NUM_LEVELS]; ${P}tv_levels(in, cls, reg); st = ${P}run(cls, reg, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n); }`;
   return `#include <stdio.h>
 #include <stdlib.h>
 #include "${header}"
@@ -80,10 +82,7 @@ function runOnDevice(
   for (const f of [r.module.header!, r.module.header!.replace(/\.h$/, '.c')])
     writeFileSync(join(dir, f), readFileSync(join(compiled, f)));
   writeFileSync(join(dir, 'test_vectors.h'), readFileSync(join(detected, 'test_vectors.h')));
-  writeFileSync(
-    join(dir, 'main.c'),
-    mainC(r.module.prefix, r.module.header!, r.module.input as 'concat' | 'per-level'),
-  );
+  writeFileSync(join(dir, 'main.c'), mainC(r.module.prefix, r.module.header!, r.module.input));
   execFileSync('gcc', [...STRICT_FLAGS, '-O2', '-o', 'main', 'main.c', r.module.header!.replace(/\.h$/, '.c'), '-lm'], {
     cwd: dir,
     stdio: 'pipe',
@@ -171,6 +170,38 @@ describe('prunedet detect on a compiled folder', () => {
       if (hasGcc) expectSameDetections(runOnDevice(compiled, out, r), r);
     });
   }
+});
+
+describe('prunedet detect on a compiled YOLOv5 (raw rows, one anchor removed per level)', () => {
+  it('yolo module: detections with the yolov5 preset, test vectors the module reproduces bit for bit', () => {
+    const model = saveTemp(buildFixture('yolov5', { outputs: 'raw', inputSize: [160, 160] }), 'y5.onnx');
+    const compiled = join(tempDir(), 'compiled');
+    const c = prunedet([
+      'compile',
+      model,
+      '--remove',
+      '0,4,8',
+      '--emit',
+      'c',
+      '--postprocess',
+      'yolov5',
+      '--name',
+      'det',
+      '-o',
+      compiled,
+    ]);
+    expect(c.code, c.stderr).toBe(0);
+    const out = join(tempDir(), 'detected');
+    const d = prunedet(['detect', compiled, photos(), '-o', out, '--vectors', '2', '--json']);
+    expect(d.code, d.stderr).toBe(0);
+    const r = JSON.parse(d.stdout) as DetectResult;
+    expect(r.module).toMatchObject({ prefix: 'pd_det_', header: 'det.h', input: 'yolo', vectors: 2 });
+    expect(r.postprocess).toMatch(/^decoder=yolov5,.*objectness=on,labels=best/);
+    const scores = r.images.flatMap((i) => i.detections.map((b) => b.score));
+    expect(scores.length).toBeGreaterThan(0);
+    expect(scores.every((s) => s > 0.25 && s <= 1)).toBe(true);
+    if (hasGcc) expectSameDetections(runOnDevice(compiled, out, r), r);
+  });
 });
 
 describe.skipIf(!hasGcc)('prunedet detect on a full export compiled with --cut-head', () => {

@@ -68,11 +68,28 @@ export function describeSpec(L: PlanLayout): string[] {
     s.preNmsTopK > 0
       ? `top ${s.preNmsTopK} candidates ${s.topKScope === 'per-level' ? 'per level' : 'over all levels'}`
       : 'no top-k';
+  const yolo = L.yolo;
+  const objectness = s.objectness
+    ? [
+        `scores:     YOLO: o = ${s.scores === 'sigmoid' ? 'sigmoid(objectness)' : 'objectness'}, score = o * ${s.scores === 'sigmoid' ? 'sigmoid(class)' : 'class'}; labels 0..${L.numLabels - 1}`,
+        `candidates: rows with o > ${s.scoreThreshold}, then ${s.bestLabel ? "the row's best label (lowest on ties; none if a score is NaN)" : 'every label'} with score > ${s.scoreThreshold} (strict);`,
+        `            ${topk}, then at most ${L.cap} kept`,
+      ]
+    : [
+        `scores:     ${s.scores} over ${L.numClasses} column(s), ${bg}; labels 0..${L.numLabels - 1}`,
+        `candidates: (anchor, label) pairs with score > ${s.scoreThreshold} (strict); ${topk}, then at most ${L.cap} kept`,
+      ];
   return [
-    `decoder:    ${decoder}${d.type === 'none' ? '' : `; anchors ${s.anchorFormat}`}`,
-    ...(d.type === 'none' ? [] : anchorCosts(L)),
-    `scores:     ${s.scores} over ${L.numClasses} column(s), ${bg}; labels 0..${L.numLabels - 1}`,
-    `candidates: (anchor, label) pairs with score > ${s.scoreThreshold} (strict); ${topk}, then at most ${L.cap} kept`,
+    `decoder:    ${decoder}${d.type === 'none' || d.type === 'xywh' || yolo ? '' : `; anchors ${s.anchorFormat}`}`,
+    ...(yolo
+      ? [
+          `anchors:    no table: per level the stride and the kept anchors' sizes (${(L.levels.length * 2 + yolo.anchors.flat().length * 2) * 4} B read-only);`,
+          `            the grid cell comes from the anchor index`,
+        ]
+      : d.type === 'none' || d.type === 'xywh'
+        ? []
+        : anchorCosts(L)),
+    ...objectness,
     `            (the highest scoring; ties go to the lower anchor index, then the lower label)`,
     `nms:        greedy, ${s.nms === 'per-class' ? 'per class' : 'class-agnostic'}, suppress when IoU > ${s.iouThreshold} (no +1 on widths)`,
     `output:     at most ${L.maxDetections} detections by score (ties: anchor, label)${s.clip ? `; boxes clipped to [0, ${s.clip[0]}] x [0, ${s.clip[1]}]` : ''}`,
