@@ -20,6 +20,7 @@ interface Args {
   'anchor-grid'?: 'broadcast' | 'expanded';
   split?: boolean;
   fused?: boolean;
+  'computed-grid'?: boolean;
   seed?: number;
   o: string;
   force: boolean;
@@ -61,6 +62,10 @@ export const synthCommand: CommandModule<object, Args> = {
       })
       .option('split', { type: 'boolean', describe: 'yolov5 --outputs decoded: cut columns with Split, not Slice' })
       .option('fused', { type: 'boolean', describe: 'yolov5 --outputs raw: one fused output of all levels' })
+      .option('computed-grid', {
+        type: 'boolean',
+        describe: 'yolov5 --outputs decoded: the grid computed from the map Shape (Range, Expand), not a constant',
+      })
       .option('seed', { type: 'number' })
       .option('o', { alias: 'output', type: 'string', demandOption: true, describe: 'output .onnx file' })
       .option('force', FORCE_OPTION)
@@ -81,6 +86,7 @@ export const synthCommand: CommandModule<object, Args> = {
           ...(argv['anchor-grid'] ? { anchorGrid: argv['anchor-grid'] } : {}),
           ...(argv.split ? { split: true } : {}),
           ...(argv.fused ? { fused: true } : {}),
+          ...(argv['computed-grid'] ? { computedGrid: true } : {}),
         },
         force: argv.force,
       });

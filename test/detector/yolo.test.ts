@@ -133,7 +133,12 @@ const VARIANTS: { name: string; o: SynthOptions; preset: string; decoded: boolea
     preset: 'yolov7',
     decoded: true,
   },
-  { name: 'decoded v3 (exp)', o: { outputs: 'decoded', yolo: { decode: 'v3' } }, preset: 'yolov3', decoded: true },
+  {
+    name: 'decoded v3 (exp), grid computed from Shape (Range, Expand)',
+    o: { outputs: 'decoded', yolo: { decode: 'v3', computedGrid: true } },
+    preset: 'yolov3',
+    decoded: true,
+  },
 ];
 
 describe('YOLO exports compiled with one anchor removed per level and verified', () => {
