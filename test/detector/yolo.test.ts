@@ -143,7 +143,7 @@ const VARIANTS: { name: string; o: SynthOptions; preset: string; decoded: boolea
 
 describe('YOLO exports compiled with one anchor removed per level and verified', () => {
   for (const v of VARIANTS) {
-    it(`${v.name}: equivalent at the kept anchors; C and onnx-nms give the reference's detections`, async () => {
+    it(`${v.name}: equivalent at the kept anchors; C, postprocess.onnx and model_nms.onnx give the reference's detections`, async () => {
       const path = saveTemp(buildFixture('yolov5', { ...v.o, inputSize: SMALL }));
       const { report, outDir } = await compileTemp(path, {
         remove: '0,4,8',
@@ -177,6 +177,10 @@ describe('YOLO exports compiled with one anchor removed per level and verified',
       const got = toRun(await g.run(feeds)).detections;
       expect(want.length).toBeGreaterThan(0);
       expectSameDetections(got, want, true);
+      // and appended to the model (model_nms.onnx): image in, the same detections out
+      const m = await session(join(outDir, 'model_nms.onnx'));
+      const whole = await m.run({ images: new ort.Tensor('float32', randomInput(dims, 3), dims) });
+      expectSameDetections(toRun(whole).detections, want, true);
     }, 120_000);
   }
 

@@ -359,6 +359,34 @@ export function addPostprocessStages(
   };
 }
 
+/** The YOLO row tensors the stages read, by name, with their shapes (p.yoloInputs, or one `rows<l>` per level). */
+export function yoloInputGroups(p: PostprocessGraphParams): { name: string; dims: number[] }[] {
+  const k = p.numClasses + 4;
+  const live = p.levels.filter((l) => l.h * l.w * l.anchorsPerLocation > 0);
+  const groups = p.yoloInputs ?? live.map((_, i) => ({ name: `rows${p.levels.indexOf(live[i]!)}`, levels: [i] }));
+  return groups.map((g) => {
+    const ls = g.levels.map((i) => live[i]!);
+    return {
+      name: g.name,
+      dims:
+        ls.length === 1
+          ? [1, ls[0]!.anchorsPerLocation, ls[0]!.h, ls[0]!.w, k]
+          : [1, ls.reduce((s, l) => s + l.h * l.w * l.anchorsPerLocation, 0), k],
+    };
+  });
+}
+
+/** scores [1, N, C] and boxes [1, N, 4] in prunedet's anchor order from the YOLO row tensors (yoloInputGroups' order). */
+export function yoloStageInputs(ops: Ops, p: PostprocessGraphParams, rows: Value[]): [Value, Value] {
+  const k = p.numClasses + 4;
+  const live = p.levels.filter((l) => l.h * l.w * l.anchorsPerLocation > 0);
+  const ordered = yoloRowsInOrder(ops, rows, live, k);
+  return [
+    ops.unsqueeze(ops.slice(ordered, 1, 4, k, 'score_cols'), [0], 'scores_in'),
+    ops.unsqueeze(ops.slice(ordered, 1, 0, 4, 'box_cols'), [0], 'boxes_in'),
+  ];
+}
+
 /** Name the detection values det_*, make them graph outputs (after `keep`) and declare their types. */
 export function setDetectionOutputs(graph: Graph, det: DetectionValues, keep: Value[] = []): void {
   for (const role of Object.keys(OUTPUT_NAMES) as (keyof DetectionValues)[])
@@ -393,21 +421,9 @@ export function buildPostprocessGraph(p: PostprocessGraphParams): Model {
   let scores: Value;
   let boxes: Value;
   if (p.spec.objectness) {
-    // YOLO rows: one input per level with anchors, [1, A, H, W, 4 + C] as the head writes them
-    const k = p.numClasses + 4;
-    const live = p.levels.filter((l) => l.h * l.w * l.anchorsPerLocation > 0);
-    const groups = p.yoloInputs ?? live.map((_, i) => ({ name: `rows${p.levels.indexOf(live[i]!)}`, levels: [i] }));
-    const inputs = groups.map((g) => {
-      const ls = g.levels.map((i) => live[i]!);
-      const dims =
-        ls.length === 1
-          ? [1, ls[0]!.anchorsPerLocation, ls[0]!.h, ls[0]!.w, k]
-          : [1, ls.reduce((s, l) => s + l.h * l.w * l.anchorsPerLocation, 0), k];
-      return b.input(g.name, DataType.FLOAT, dims);
-    });
-    const ordered = yoloRowsInOrder(ops, inputs, live, k);
-    scores = ops.unsqueeze(ops.slice(ordered, 1, 4, k, 'score_cols'), [0], 'scores_in');
-    boxes = ops.unsqueeze(ops.slice(ordered, 1, 0, 4, 'box_cols'), [0], 'boxes_in');
+    // YOLO rows: one input per model output, [1, A, H, W, 4 + C] per level or one fused [1, rows, 4 + C]
+    const inputs = yoloInputGroups(p).map((g) => b.input(g.name, DataType.FLOAT, g.dims));
+    [scores, boxes] = yoloStageInputs(ops, p, inputs);
   } else {
     scores = b.input(p.scoresName ?? 'scores', DataType.FLOAT, [1, n, p.numClasses]);
     boxes = b.input(p.boxesName ?? 'boxes', DataType.FLOAT, [1, n, 4]);

@@ -141,7 +141,7 @@ function emitOnnx(
 
 /**
  * postprocess.onnx for YOLO rows: one input per output of the model (named as the model's outputs, shaped as they are:
- * [1, A, H, W, K] per level, or one fused [1, N, K]); appending it to the model is not built for YOLO rows yet.
+ * [1, A, H, W, K] per level, or one fused [1, N, K]); model_nms.onnx: the same stages appended to the model.
  */
 function emitOnnxYolo(
   stage: string,
@@ -161,10 +161,14 @@ function emitOnnxYolo(
   };
   writeFileAtomic(join(stage, 'postprocess.onnx'), emitOnnxNms(params));
   files.push('postprocess.onnx');
-  return {
-    onnxNms: { standalone: 'postprocess.onnx', appended: null },
-    notes: [
-      `model_nms.onnx not written: appending post-processing to YOLO rows is not built yet; run postprocess.onnx on model.onnx's ${outs.map((o) => o.name).join(', ')}`,
-    ],
-  };
+  const opset = ctx.model.opset('') ?? 0;
+  if (opset < MIN_OPSET) {
+    const note = `model_nms.onnx not written: ${basename(ctx.options.model)} imports ai.onnx opset ${opset} and the appended post-processing needs ${MIN_OPSET}; run postprocess.onnx (opset ${MIN_OPSET}, a separate graph) on model.onnx's ${outs.map((o) => o.name).join(', ')}`;
+    return { onnxNms: { standalone: 'postprocess.onnx', appended: null }, notes: [note] };
+  }
+  const copy = loadModel(modelToBytes(ctx.model));
+  appendPostprocess(copy, params);
+  saveModel(copy, join(stage, 'model_nms.onnx'));
+  files.push('model_nms.onnx');
+  return { onnxNms: { standalone: 'postprocess.onnx', appended: 'model_nms.onnx' } };
 }
