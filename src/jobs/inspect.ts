@@ -294,7 +294,9 @@ function formatDetector(d: Record<string, unknown>): string {
     '',
     at
       ? `anchor table: embedded in ${at.constants.join(', ')} (${at.normalized ? 'normalized' : 'pixel'} corners, read off ${at.output})`
-      : 'anchor table: not in the graph (give a baseline config or preset for decoding)',
+      : d.yoloAnchors
+        ? 'anchor table: none (YOLO grid decode in the graph: anchor sizes per level from its anchor_grid, below)'
+        : 'anchor table: not in the graph (give a baseline config or preset for decoding)',
     ...(at?.check
       ? [`anchor table vs ${at.check.generator}: max difference ${at.check.maxDifference.toExponential(2)}`]
       : []),

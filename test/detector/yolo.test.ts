@@ -11,6 +11,8 @@ import { Tensor } from '../../src/ir/tensor';
 import { saveModel } from '../../src/onnx/save';
 import { postprocessForModel, referenceInput } from '../../src/postprocess/for-model';
 import { postprocess } from '../../src/postprocess/reference';
+import { YOLO_STANDARD_ANCHORS } from '../../src/postprocess/yolo';
+import { formatInspect, inspectModel } from '../../src/jobs/inspect';
 import { expectSameDetections, toRun } from '../emit-onnx/support';
 import { YOLOV5 } from '../../fixtures/yolov5';
 import { analyzeModel } from '../../src/detector/index';
@@ -202,4 +204,17 @@ describe('YOLO exports compiled with one anchor removed per level and verified',
     expect(r.exitCode).toBe(1);
     expect(r.checks.tensors.status).toBe('fail');
   }, 60_000);
+});
+
+describe('inspect shows YOLO anchor sizes', () => {
+  it("from a decoded export's anchor_grid, and from a YOLO preset's standard anchors for raw rows", () => {
+    const decoded = inspectModel(saveTemp(buildFixture('yolov5', { outputs: 'decoded', inputSize: SMALL })));
+    expect(decoded.anchors!.map((a) => [a.w, a.h])).toEqual(YOLOV5.anchors.flat());
+    expect(formatInspect(decoded)).toMatch(/sizes in input pixels from the graph's anchor_grid constants/);
+    const raw = saveTemp(buildFixture('yolov5', { outputs: 'raw', inputSize: SMALL }));
+    expect(inspectModel(raw).anchors!.every((a) => a.w === null)).toBe(true);
+    const v7 = inspectModel(raw, { postprocess: 'yolov7' });
+    expect(v7.anchors!.map((a) => [a.w, a.h])).toEqual(YOLO_STANDARD_ANCHORS.yolov7!.flat());
+    expect(v7.anchorSizes).toBe("preset yolov7's standard anchors");
+  });
 });
