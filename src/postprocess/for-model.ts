@@ -96,17 +96,7 @@ export function postprocessForModel(det: DetectorSpec, text: string, o: AnchorOp
   if (activated) spec.scores = 'probabilities';
   else if (spec.scores === 'probabilities')
     spec.scores = det.scoreActivation === 'sigmoid' || det.classes === 1 ? 'sigmoid' : 'softmax';
-  const featureMaps = o.featureMaps ?? det.levels.map((l) => l.featureMap);
-  const kept = o.kept ?? det.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i));
-  const levels: LevelShape[] = featureMaps.map(([h, w], i) => ({ h, w, anchorsPerLocation: kept[i]!.length }));
-  const boxes = levelOffsets(levels).at(-1)!;
-  if (boxes !== det.boxes) {
-    throw new PrunedetError(
-      'E_CONFIG_MISMATCH',
-      `the kept anchors give ${boxes} boxes but the model has ${det.boxes}`,
-      'pass the config the model was compiled with',
-    );
-  }
+  const { featureMaps, kept, levels, boxes } = keptLevels(det, o);
   // boxes decoded in the head tensors the reference reads (a full export decodes after its top-k: not these)
   const decoded = det.outputs.some((out) => out.columns.some((c) => c.role === 'boxes') && out.ops.includes('Exp'));
   if (decoded && !o.rawHead) {
@@ -155,6 +145,25 @@ export function postprocessForModel(det: DetectorSpec, text: string, o: AnchorOp
   return { spec, anchors, levels, numClasses: det.classes, anchorSource: gen.source, strides: gen.strides, runtime };
 }
 
+/** Every baseline level (feature map, anchors per location the model keeps) and the boxes they give: the model's. */
+function keptLevels(
+  det: DetectorSpec,
+  o: AnchorOptions,
+): { featureMaps: FeatureMap[]; kept: number[][]; levels: LevelShape[]; boxes: number } {
+  const featureMaps = o.featureMaps ?? det.levels.map((l) => l.featureMap);
+  const kept = o.kept ?? det.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i));
+  const levels: LevelShape[] = featureMaps.map(([h, w], i) => ({ h, w, anchorsPerLocation: kept[i]!.length }));
+  const boxes = levelOffsets(levels).at(-1)!;
+  if (boxes !== det.boxes) {
+    throw new PrunedetError(
+      'E_CONFIG_MISMATCH',
+      `the kept anchors give ${boxes} boxes but the model has ${det.boxes}`,
+      'pass the config the model was compiled with',
+    );
+  }
+  return { featureMaps, kept, levels, boxes };
+}
+
 /** The post-processing of a YOLO head (rows box 4 + objectness 1 + classes, anchors (a, y, x)) under a YOLO preset. */
 function yoloForModel(
   det: DetectorSpec,
@@ -173,22 +182,9 @@ function yoloForModel(
     );
   }
   const [H, W] = det.imageSize;
-  const featureMaps = o.featureMaps ?? det.levels.map((l) => l.featureMap);
-  const kept = o.kept ?? det.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i));
-  const levels: LevelShape[] = featureMaps.map(([h, w], i) => ({
-    h,
-    w,
-    anchorsPerLocation: kept[i]!.length,
-    pixelStride: [H / h, W / w],
-  }));
-  const boxes = levelOffsets(levels).at(-1)!;
-  if (boxes !== det.boxes) {
-    throw new PrunedetError(
-      'E_CONFIG_MISMATCH',
-      `the kept anchors give ${boxes} boxes but the model has ${det.boxes}`,
-      'pass the config the model was compiled with',
-    );
-  }
+  const k = keptLevels(det, o);
+  const { kept, boxes } = k;
+  const levels = k.levels.map((l): LevelShape => ({ ...l, pixelStride: [H / l.h, W / l.w] }));
   const strides = levels.map((l) => l.pixelStride!);
   const numClasses = det.classes + 1;
   if (det.scoreActivation !== 'none' && !o.rawHead) spec.scores = 'probabilities';

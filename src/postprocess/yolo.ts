@@ -14,42 +14,29 @@ import type { PostprocessSpec } from './spec';
 import type { DetectorSpec, OutputBinding } from '../detector/spec';
 
 /** Anchor sizes [w, h] in pixels per level (P3, P4, P5), as the projects' model configs give them. */
+/** yolov5s.yaml .. yolov5x.yaml's P3-P5 anchors [w, h]; yolov3.cfg / ultralytics yolov3.yaml list the same nine. */
+const V5_ANCHORS: readonly (readonly [number, number])[][] = [
+  [
+    [10, 13],
+    [16, 30],
+    [33, 23],
+  ],
+  [
+    [30, 61],
+    [62, 45],
+    [59, 119],
+  ],
+  [
+    [116, 90],
+    [156, 198],
+    [373, 326],
+  ],
+];
+
+/** Anchor sizes [w, h] in pixels per level (P3, P4, P5), as the projects' model configs give them. */
 export const YOLO_STANDARD_ANCHORS: Readonly<Record<string, readonly (readonly [number, number])[][]>> = {
-  // yolov5s.yaml .. yolov5x.yaml; yolov3.cfg / ultralytics yolov3.yaml list the same nine
-  yolov5: [
-    [
-      [10, 13],
-      [16, 30],
-      [33, 23],
-    ],
-    [
-      [30, 61],
-      [62, 45],
-      [59, 119],
-    ],
-    [
-      [116, 90],
-      [156, 198],
-      [373, 326],
-    ],
-  ],
-  yolov3: [
-    [
-      [10, 13],
-      [16, 30],
-      [33, 23],
-    ],
-    [
-      [30, 61],
-      [62, 45],
-      [59, 119],
-    ],
-    [
-      [116, 90],
-      [156, 198],
-      [373, 326],
-    ],
-  ],
+  yolov5: V5_ANCHORS,
+  yolov3: V5_ANCHORS,
   // yolov7.yaml
   yolov7: [
     [

@@ -124,32 +124,30 @@ function deltaTransform(ops: Ops, dec: Exclude<Decoder, { type: 'none' }>, d: Va
   }
 }
 
+/** xyxy [R, 4] from centres and sizes [R, 2]: (c - 0.5·s, c + 0.5·s), the reference's float steps. */
+function corners(ops: Ops, ctr: Value, size: Value): Value {
+  const half = ops.op('Mul', [size, ops.f32(0.5, 'half')], [], 'half_size');
+  return ops.op(
+    'Concat',
+    [ops.op('Sub', [ctr, half], [], 'corner_lo'), ops.op('Add', [ctr, half], [], 'corner_hi')],
+    [A.int('axis', 1)],
+    'decoded',
+  );
+}
+
 /** Boxes xyxy [R, 4] (clipped) from deltas d [R, 4] and center-size anchor rows a [R, 4]. */
 export function decode(ops: Ops, spec: PostprocessSpec, d: Value, a: Value | undefined, s?: Value): Value {
   let box = d;
   const t = spec.decoder.type;
   if (t === 'xywh' || t === 'yolov5' || t === 'yolov3') {
-    const [ctr, size] = yoloCentreSize(ops, spec, d, a, s);
-    const half = ops.op('Mul', [size, ops.f32(0.5, 'half')], [], 'half_size');
-    box = ops.op(
-      'Concat',
-      [ops.op('Sub', [ctr, half], [], 'corner_lo'), ops.op('Add', [ctr, half], [], 'corner_hi')],
-      [A.int('axis', 1)],
-      'decoded',
-    );
+    box = corners(ops, ...yoloCentreSize(ops, spec, d, a, s));
   } else if (spec.decoder.type !== 'none') {
     const t = deltaTransform(ops, spec.decoder, d);
     const axy = ops.slice(a!, 1, 0, 2, 'anchor_xy');
     const awh = ops.slice(a!, 1, 2, 4, 'anchor_wh');
     const ctr = ops.op('Add', [axy, ops.op('Mul', [awh, ops.slice(t, 1, 0, 2, 't_xy')], [], 'offset')], [], 'center');
     const size = ops.op('Mul', [awh, ops.expF(ops.slice(t, 1, 2, 4, 't_wh'), 'size_exp')], [], 'size');
-    const half = ops.op('Mul', [size, ops.f32(0.5, 'half')], [], 'half_size');
-    box = ops.op(
-      'Concat',
-      [ops.op('Sub', [ctr, half], [], 'corner_lo'), ops.op('Add', [ctr, half], [], 'corner_hi')],
-      [A.int('axis', 1)],
-      'decoded',
-    );
+    box = corners(ops, ctr, size);
   }
   if (spec.clip) {
     const [w, h] = spec.clip;

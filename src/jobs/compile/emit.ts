@@ -102,8 +102,8 @@ function emitC(
 }
 
 /**
- * postprocess.onnx (decode + NonMaxSuppression on the scores/boxes tensors, its own opset 13 graph) and model_nms.onnx
- * (appended); `exact`: the bit-exact variant (the reference's float arithmetic) instead of the runtime's Softmax/Sigmoid/
+ * postprocess.onnx (decode + NonMaxSuppression on the scores/boxes tensors, or on a YOLO head's row outputs as they
+ * are; its own opset 13 graph) and model_nms.onnx (appended); `exact`: the bit-exact variant (the reference's float arithmetic) instead of the runtime's Softmax/Sigmoid/
  * Exp. A model below opset 13 gets the standalone graph only, and a note saying so: appending would mean raising the
  * model's opset, which changes what its own ops mean.
  */
@@ -114,56 +114,36 @@ function emitOnnx(
   files: string[],
   exact: boolean,
 ): { onnxNms: { standalone: string; appended: string | null }; notes?: string[] } {
-  if (pp.spec.objectness) return emitOnnxYolo(stage, ctx, pp, files, exact);
+  // what the graph reads: the YOLO row outputs as they are, or the concatenated score and box outputs
+  const yolo = pp.spec.objectness ? yoloRowOutputs(ctx.spec) : undefined;
   const scores = ctx.spec.outputs.find((o) => o.kind === 'rows' && o.role === 'scores');
   const boxes = ctx.spec.outputs.find((o) => o.kind === 'rows' && o.role === 'boxes');
-  if (ctx.options.cutHead || !scores || !boxes) {
+  if (!yolo && (ctx.options.cutHead || !scores || !boxes)) {
     throw new PrunedetError(
       'E_USAGE',
       "--emit onnx-nms needs the model's concatenated score and box outputs",
       'compile without --cut-head (and from a model with [N, anchors, K] outputs)',
     );
   }
-  const params = { spec: pp.spec, anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses, exact };
-  writeFileAtomic(join(stage, 'postprocess.onnx'), emitOnnxNms(params));
-  files.push('postprocess.onnx');
-  const opset = ctx.model.opset('') ?? 0;
-  if (opset < MIN_OPSET) {
-    const note = `model_nms.onnx not written: ${basename(ctx.options.model)} imports ai.onnx opset ${opset} and the appended post-processing needs ${MIN_OPSET}; run postprocess.onnx (opset ${MIN_OPSET}, a separate graph) on model.onnx's ${scores.name} and ${boxes.name} outputs, or convert the model to opset ${MIN_OPSET} and recompile`;
-    return { onnxNms: { standalone: 'postprocess.onnx', appended: null }, notes: [note] };
-  }
-  const copy = loadModel(modelToBytes(ctx.model));
-  appendPostprocess(copy, { ...params, scoresName: scores.name, boxesName: boxes.name });
-  saveModel(copy, join(stage, 'model_nms.onnx'));
-  files.push('model_nms.onnx');
-  return { onnxNms: { standalone: 'postprocess.onnx', appended: 'model_nms.onnx' } };
-}
-
-/**
- * postprocess.onnx for YOLO rows: one input per output of the model (named as the model's outputs, shaped as they are:
- * [1, A, H, W, K] per level, or one fused [1, N, K]); model_nms.onnx: the same stages appended to the model.
- */
-function emitOnnxYolo(
-  stage: string,
-  ctx: EmitContext,
-  pp: ModelPostprocess,
-  files: string[],
-  exact: boolean,
-): { onnxNms: { standalone: string; appended: string | null }; notes?: string[] } {
-  const outs = yoloRowOutputs(ctx.spec)!;
   const params = {
     spec: pp.spec,
     anchors: pp.anchors,
     levels: pp.levels,
     numClasses: pp.numClasses,
     exact,
-    yoloInputs: outs.map((o) => ({ name: o.name, levels: o.levels })),
+    ...(yolo
+      ? { yoloInputs: yolo.map((o) => ({ name: o.name, levels: o.levels })) }
+      : { scoresName: scores!.name, boxesName: boxes!.name }),
   };
-  writeFileAtomic(join(stage, 'postprocess.onnx'), emitOnnxNms(params));
+  const inputs = yolo ? yolo.map((o) => o.name).join(', ') : `${scores!.name} and ${boxes!.name}`;
+  writeFileAtomic(
+    join(stage, 'postprocess.onnx'),
+    emitOnnxNms({ ...params, scoresName: undefined, boxesName: undefined }),
+  );
   files.push('postprocess.onnx');
   const opset = ctx.model.opset('') ?? 0;
   if (opset < MIN_OPSET) {
-    const note = `model_nms.onnx not written: ${basename(ctx.options.model)} imports ai.onnx opset ${opset} and the appended post-processing needs ${MIN_OPSET}; run postprocess.onnx (opset ${MIN_OPSET}, a separate graph) on model.onnx's ${outs.map((o) => o.name).join(', ')}`;
+    const note = `model_nms.onnx not written: ${basename(ctx.options.model)} imports ai.onnx opset ${opset} and the appended post-processing needs ${MIN_OPSET}; run postprocess.onnx (opset ${MIN_OPSET}, a separate graph) on model.onnx's ${inputs} outputs, or convert the model to opset ${MIN_OPSET} and recompile`;
     return { onnxNms: { standalone: 'postprocess.onnx', appended: null }, notes: [note] };
   }
   const copy = loadModel(modelToBytes(ctx.model));

@@ -73,24 +73,14 @@ export function plantedInput(
     if (!det.anchorTable) return undefined;
     anchors = encodeAnchors(det.anchorTable.xyxy, { format: orig.spec.anchorFormat });
   }
-  const offsets = levelOffsets(orig.levels);
-  const at: number[] = [];
-  orig.levels.forEach((l, i) => {
-    const k = kept[i]!;
-    if (k.length === 0) return;
-    const hw = l.h * l.w;
-    for (let o = 0; o < PLANTED_PER_LEVEL; o++) {
-      const p = Math.min(hw - 1, Math.floor(((o + 0.5) / PLANTED_PER_LEVEL) * hw + (seed % 7) * l.w * 0.07));
-      at.push(offsets[i]! + p * l.anchorsPerLocation + k[(o + seed) % k.length]!);
-    }
-  });
+  const at = plantedAnchors(orig, kept, seed);
   const syn = syntheticHeadOutputs(orig.spec, orig.numClasses, anchors, seed, at);
   if (form === 'concat') return { form, scores: syn.scores, boxes: syn.boxes };
   return { form: 'per-level', levels: perLevelMaps(orig.levels, orig.numClasses, syn.scores, syn.boxes) };
 }
 
-/** Planted YOLO rows: PLANTED_PER_LEVEL objects at kept anchors of every level that keeps any, in the original's form. */
-function plantedYolo(orig: ModelPostprocess, kept: readonly (readonly number[])[], seed: number): PostprocessInput {
+/** The anchors objects are planted at: PLANTED_PER_LEVEL per level that keeps any, spread over the grid. */
+function plantedAnchors(orig: ModelPostprocess, kept: readonly (readonly number[])[], seed: number): number[] {
   const offsets = levelOffsets(orig.levels);
   const at: number[] = [];
   orig.levels.forEach((l, i) => {
@@ -102,6 +92,12 @@ function plantedYolo(orig: ModelPostprocess, kept: readonly (readonly number[])[
       at.push(offsets[i]! + p * l.anchorsPerLocation + k[(o + seed) % k.length]!);
     }
   });
+  return at;
+}
+
+/** Planted YOLO rows: PLANTED_PER_LEVEL objects at kept anchors of every level that keeps any, in the original's form. */
+function plantedYolo(orig: ModelPostprocess, kept: readonly (readonly number[])[], seed: number): PostprocessInput {
+  const at = plantedAnchors(orig, kept, seed);
   const decoded = orig.spec.decoder.type === 'xywh';
   const rows = syntheticYoloRows(orig.levels, orig.numClasses - 1, { seed, objects: 0, at, decoded });
   return { form: 'yolo', levels: rows };
