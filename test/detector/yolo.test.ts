@@ -18,6 +18,7 @@ import { YOLOV5 } from '../../fixtures/yolov5';
 import { analyzeModel } from '../../src/detector/index';
 import { loadModel } from '../../src/onnx/load';
 import { verify } from '../../src/jobs/verify/index';
+import { bench } from '../../src/jobs/bench/index';
 import { compileTemp, saveTemp } from '../_support/compile';
 import { randomInput, run, session } from '../_support/ort';
 
@@ -156,6 +157,9 @@ describe('YOLO exports compiled with one anchor removed per level and verified',
       expect(report.postprocess?.input).toBe('yolo');
       const r = await verify({ original: path, outDir, samples: 2 });
       expect(r.status).toBe('equivalent');
+      // bench has no YOLO loads yet: it says so in one line instead of timing the wrong layout
+      if (v.name === 'raw per level')
+        await expect(bench({ outDir, runs: 200 })).rejects.toThrow(/bench does not time YOLO/);
       expect(r.checks.tensors.outputs.every((o) => o.maxAbsError === 0 && o.elements > 0)).toBe(true);
       expect(r.checks.detections.status).toBe('pass');
       expect(r.checks.cModule).toMatchObject({ status: 'pass' });
