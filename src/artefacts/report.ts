@@ -84,7 +84,7 @@ export interface PostprocessRecord {
   /** Where the anchor table came from (generated, the graph's constants, decoded in the graph). */
   anchors: string;
   /** --emit c: the run function's input form. */
-  input?: 'concat' | 'per-level';
+  input?: 'concat' | 'per-level' | 'yolo';
   /** --emit c: candidates the workspace holds. */
   candidateCap?: number;
   /** --emit c: bytes of the caller's workspace. */
@@ -239,7 +239,7 @@ export function validateCompileReport(json: Json, path: string): CompileReport {
     const pp = r.object(root.postprocess, 'postprocess');
     r.field(pp, 'preset', 'postprocess.', str);
     r.field(pp, 'requested', 'postprocess.', str, true);
-    r.field(pp, 'input', 'postprocess.', oneOf(['concat', 'per-level']), true);
+    r.field(pp, 'input', 'postprocess.', oneOf(['concat', 'per-level', 'yolo']), true);
     r.field(pp, 'candidateCap', 'postprocess.', count(1), true);
     r.field(
       pp,
@@ -261,7 +261,7 @@ export function validateCompileReport(json: Json, path: string): CompileReport {
       r.field(f, 'source', 'postprocess.cFiles.', listed);
     }
     if (files.includes('postprocess.c') || pp.cFiles !== undefined) {
-      r.field(pp, 'input', 'postprocess.', oneOf(['concat', 'per-level']));
+      r.field(pp, 'input', 'postprocess.', oneOf(['concat', 'per-level', 'yolo']));
       r.field(pp, 'symbolPrefix', 'postprocess.', str);
     }
     r.field(pp, 'inputLayout', 'postprocess.', oneOf(['nchw', 'nhwc']), true);

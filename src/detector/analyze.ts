@@ -15,6 +15,7 @@ import { analysisRuns, findRegion, traceRegion, provenanceConv, provenanceFlat, 
 import { readOutput, type OutputMap, type OutputRows } from './rows';
 import { headBranch } from './head-chain';
 import { anchorTableFromIndexed, recoverAnchorTable } from './anchor-table';
+import { yoloAnchorGrid } from './yolo-anchors';
 import { applyHeadSpec, type HeadSpecFile } from './head-spec';
 import { inferRoles, type RoleInput } from './roles';
 import { analyzePostRegion } from './post-region';
@@ -211,6 +212,8 @@ export function analyzeDetector(model: Model, shapes: ShapeResult, opts: Analyze
     spec.anchorTable = anchorTableFromIndexed(post.anchorIndexed, region, traced, (code: number) =>
       anchorOfCode(code, spec, region, convShapes),
     );
+  const yolo = outputs.some((o) => o.rowOrder === 'anchor-major') ? yoloAnchorGrid(graph.nodes, spec) : undefined;
+  if (yolo) spec.yoloAnchors = yolo;
   return spec;
 }
 

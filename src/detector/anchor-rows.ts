@@ -19,7 +19,9 @@ export interface AnchorRow {
 
 export type AnchorSizeSource =
   | { kind: 'table'; xyxy: Float32Array; normalized: boolean; source: string }
-  | { kind: 'set'; set: AnchorSet; source: string };
+  | { kind: 'set'; set: AnchorSet; source: string }
+  /** [w, h] per level and anchor (YOLO anchors: the graph's anchor_grid or a preset's standard anchors). */
+  | { kind: 'sizes'; sizes: readonly (readonly (readonly [number, number])[])[]; source: string };
 
 const round = (v: number, d: number) => Math.round(v * 10 ** d) / 10 ** d;
 
@@ -40,6 +42,9 @@ export function anchorRows(spec: DetectorSpec, from?: AnchorSizeSource): AnchorR
           w = (r[2]! - r[0]!) * (from.normalized ? W : 1);
           h = (r[3]! - r[1]!) * (from.normalized ? H : 1);
         }
+      } else if (from?.kind === 'sizes') {
+        const s = from.sizes[li]?.[a];
+        if (s) [w, h] = s;
       } else if (from?.kind === 'set') {
         const b = from.set.levels[li]?.base[a];
         if (b) {

@@ -124,11 +124,14 @@ export function inferRoles(outs: RoleInput[]): RoleResult {
   // YOLO heads: one output per level holding every value of an anchor, rows listed (a, y, x)
   outs.forEach((o, i) => {
     const alone = o.levels.every((l) => outs.every((p, j) => j === i || !covers(p, l)));
-    if (!claims[i] && o.anchorMajorRows && alone && o.k > 5)
+    // a decoded export activates every column in the graph (Sigmoid) and decodes xywh with arithmetic: still YOLO rows
+    const activated = claims[i]?.role === 'scores' && ACTIVATIONS.some((a) => o.ops.includes(a));
+    const decoded = activated && ['Mul', 'Add', 'Pow', 'Exp'].some((op) => o.ops.includes(op));
+    if ((!claims[i] || decoded) && o.anchorMajorRows && alone && o.k > 5)
       claims[i] = {
         role: 'yolo',
-        strength: 1,
-        why: `the only output of its levels, rows traced as (a, y, x) through Reshape/Transpose (the YOLO layout), K = ${o.k} = 4 box (x, y, w, h) + 1 objectness + ${o.k - 5} class values`,
+        strength: decoded ? 3 : 1,
+        why: `the only output of its levels, rows traced as (a, y, x) through Reshape/Transpose (the YOLO layout), K = ${o.k} = 4 box (x, y, w, h) + 1 objectness + ${o.k - 5} class values${decoded ? `; decoded in the graph (${o.ops.filter((op) => ['Sigmoid', 'Mul', 'Add', 'Pow', 'Exp'].includes(op)).join(', ')})` : ''}`,
       };
   });
   const problems: string[] = [];

@@ -115,6 +115,11 @@ export interface DetectorSpec {
   scoreActivation: 'softmax' | 'sigmoid' | 'none';
   postprocessInGraph: string[];
   anchorTable?: AnchorTable;
+  /**
+   * YOLO heads decoded in the graph: the anchor sizes [w, h] in pixels per level, per anchor, read from the graph's
+   * anchor_grid constants (`source` names them). Absent for raw exports (the preset's standard anchors apply).
+   */
+  yoloAnchors?: { sizes: [number, number][][]; source: string };
   outputs: OutputBinding[];
   boxes: number;
   headMacs: number;
@@ -138,14 +143,6 @@ export interface DetectorSpec {
  * Throws, naming the outputs in question and the --head-spec that settles them, when analysis could not tell.
  */
 export function requireRoles(spec: DetectorSpec, purpose: string): void {
-  const anchorMajor = spec.outputs.find((o) => o.rowOrder === 'anchor-major');
-  if (anchorMajor) {
-    throw new PrunedetError(
-      'E_HEAD_AMBIGUOUS',
-      `${purpose} is not built yet for outputs listing anchors (a, y, x) as YOLO exports do (${anchorMajor.name})`,
-      'compile and verify without post-processing (verify --skip-c, no --postprocess)',
-    );
-  }
   if (spec.roles.complete) return;
   const names = spec.outputs.map((o) => o.name);
   throw new PrunedetError(
@@ -191,6 +188,7 @@ export function detectorJson(spec: DetectorSpec): Record<string, unknown> {
           boxes: spec.anchorTable.xyxy.length / 4,
         }
       : null,
+    ...(spec.yoloAnchors ? { yoloAnchors: spec.yoloAnchors } : {}),
     outputs: spec.outputs.map((o) => ({
       name: o.name,
       kind: o.kind,

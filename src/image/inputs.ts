@@ -32,6 +32,10 @@ const PRESET_NORMALISATION: Record<string, Normalisation> = {
   'mmdet-ssd300': { mean: [123.675, 116.28, 103.53], std: [1, 1, 1], channelOrder: 'rgb' },
   'mmdet-retinanet': { mean: [123.675, 116.28, 103.53], std: [58.395, 57.12, 57.375], channelOrder: 'rgb' },
   'tflite-ssd': { mean: [127.5, 127.5, 127.5], std: [127.5, 127.5, 127.5], channelOrder: 'rgb' },
+  // YOLOv5 / v7 / v3 (ultralytics): RGB scaled to [0, 1]
+  yolov5: { mean: [0, 0, 0], std: [255, 255, 255], channelOrder: 'rgb' },
+  yolov7: { mean: [0, 0, 0], std: [255, 255, 255], channelOrder: 'rgb' },
+  yolov3: { mean: [0, 0, 0], std: [255, 255, 255], channelOrder: 'rgb' },
 };
 
 const RAW: Normalisation = { mean: [0, 0, 0], std: [1, 1, 1], channelOrder: 'rgb' };

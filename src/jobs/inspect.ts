@@ -12,6 +12,7 @@ import { loadHeadSpec } from '../detector/head-spec';
 import { detectorJson, type DetectorSpec } from '../detector/spec';
 import { isPrunedetError } from '../errors';
 import { anchorTableDifference, generatedAnchors } from '../postprocess/for-model';
+import { yoloAnchorSizesFor, yoloRowOutputs } from '../postprocess/yolo';
 import { baselineFromMmdetConfig } from '../anchors/config/index';
 import { summarizeCost } from '../cost/macs';
 import { fmtBytes, fmtInt, fmtSi, table } from '../format/table';
@@ -168,8 +169,19 @@ function anchorSizeSource(
       normalized: spec.anchorTable.normalized,
       source: `the graph's anchor table (${spec.anchorTable.constants.slice(0, 3).join(', ')}${spec.anchorTable.constants.length > 3 ? ', ...' : ''})`,
     };
+  if (spec.yoloAnchors) return { kind: 'sizes', sizes: spec.yoloAnchors.sizes, source: spec.yoloAnchors.source };
   if (baseline) return { kind: 'set', set: baseline, source: opts.baselineConfig! };
   if (!opts.postprocess) return undefined;
+  if (yoloRowOutputs(spec)) {
+    try {
+      const all = spec.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i));
+      const y = yoloAnchorSizesFor(spec, opts.postprocess.split(',')[0]!.trim(), all);
+      return { kind: 'sizes', sizes: y.sizes, source: y.source };
+    } catch (e) {
+      if (isPrunedetError(e)) return undefined;
+      throw e;
+    }
+  }
   try {
     const all = spec.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i));
     const gen = generatedAnchors(
@@ -284,7 +296,9 @@ function formatDetector(d: Record<string, unknown>): string {
     '',
     at
       ? `anchor table: embedded in ${at.constants.join(', ')} (${at.normalized ? 'normalized' : 'pixel'} corners, read off ${at.output})`
-      : 'anchor table: not in the graph (give a baseline config or preset for decoding)',
+      : d.yoloAnchors
+        ? 'anchor table: none (YOLO grid decode in the graph: anchor sizes per level from its anchor_grid, below)'
+        : 'anchor table: not in the graph (give a baseline config or preset for decoding)',
     ...(at?.check
       ? [`anchor table vs ${at.check.generator}: max difference ${at.check.maxDifference.toExponential(2)}`]
       : []),

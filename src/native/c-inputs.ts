@@ -2,7 +2,8 @@
 // of 4-byte words, each tensor (scores, boxes; or each level's cls map, then each level's reg map) starting on a word.
 // Float modules read float32 words; a quantized module (compile --input-type) reads int8/uint8 bytes packed four to a
 // word (the buffer is still a Float32Array: only its bytes matter); an NHWC module (--input-layout nhwc) reads each
-// level's [H][W][A*K] map, which is the level's rows of the concatenated form.
+// level's [H][W][A*K] map, which is the level's rows of the concatenated form; a YOLO module reads each level's float
+// rows [A][H][W][4 + C], one level after another.
 import { elemBytes, elemType } from '../emit/c/quant';
 import { dequantize, quantize, type InputQuant, type QuantParams } from '../postprocess/quant';
 import type { PostprocessInput } from '../postprocess/reference';
@@ -24,6 +25,7 @@ export function packedLength(m: CModuleShape): number {
   const n = counts.reduce((a, b) => a + b, 0);
   const s = m.quant?.scores;
   const b = m.quant?.boxes;
+  if (m.input === 'yolo') return n * (m.numClasses + 4);
   if (m.input === 'concat') return words(n * m.numClasses, s) + words(n * 4, b);
   return counts.reduce((t, c) => t + words(c * m.numClasses, s) + words(c * 4, b), 0);
 }
@@ -39,6 +41,7 @@ export function packedScoreLength(m: CModuleShape): number {
 /** The concatenated rows of a per-level NCHW input (or the input itself): scores [N][C], boxes [N][4]. */
 function concatOf(x: PostprocessInput, m: CModuleShape): { scores: Float32Array; boxes: Float32Array } {
   if (x.form === 'concat') return x;
+  if (x.form === 'yolo') throw new Error('YOLO rows are not scores and boxes');
   const n = levelCounts(m).reduce((a, b) => a + b, 0);
   const scores = new Float32Array(n * m.numClasses);
   const boxes = new Float32Array(n * 4);
@@ -59,6 +62,17 @@ function concatOf(x: PostprocessInput, m: CModuleShape): { scores: Float32Array;
 
 /** One run's input packed for the module: its tensors in order, quantized when the module is, each on a word. */
 export function packInputForC(m: CModuleShape, x: PostprocessInput): Float32Array {
+  if (m.input === 'yolo') {
+    // float rows of every level, one after another (quantized YOLO rows are refused when the module is emitted)
+    if (x.form !== 'yolo') throw new Error('a YOLO-row module is given a scores/boxes input');
+    const out = new Float32Array(packedLength(m));
+    let o = 0;
+    for (const l of x.levels) {
+      out.set(l, o);
+      o += l.length;
+    }
+    return out;
+  }
   const c = concatOf(x, m);
   const parts: [Float32Array, QuantParams | undefined][] = [];
   if (m.input === 'concat') {
@@ -99,7 +113,7 @@ export function packInputForC(m: CModuleShape, x: PostprocessInput): Float32Arra
 export function asQuantizedInput(x: PostprocessInput, quant: InputQuant | undefined): PostprocessInput {
   const s = quant?.scores;
   const b = quant?.boxes;
-  if (!s && !b) return x;
+  if ((!s && !b) || x.form === 'yolo') return x;
   const rt = (a: Float32Array, q: QuantParams | undefined) => (q ? dequantize(q, quantize(q, a)) : a);
   return x.form === 'concat'
     ? { form: 'concat', scores: rt(x.scores, s), boxes: rt(x.boxes, b) }
@@ -107,9 +121,9 @@ export function asQuantizedInput(x: PostprocessInput, quant: InputQuant | undefi
 }
 
 /**
- * C statements declaring the run function's two input arguments from the packed input `input` (a `const float *`):
- * `scores`/`boxes` (concat) or `cls[l]`/`reg[l]` (per level, NULL for a level without anchors), typed as the module
- * takes them. Lines after the first are indented with `indent`.
+ * C statements declaring the run function's input arguments from the packed input `input` (a `const float *`):
+ * `scores`/`boxes` (concat), `cls[l]`/`reg[l]` (per level, NULL for a level without anchors), typed as the module
+ * takes them, or `rows[l]` (YOLO rows). Lines after the first are indented with `indent`.
  */
 export function inputPointersC(m: CModuleShape, input: string, indent: string): { decl: string; args: string } {
   const ts = elemType(m.quant?.scores);
@@ -117,6 +131,17 @@ export function inputPointersC(m: CModuleShape, input: string, indent: string): 
   const at = (t: string, off: string) =>
     t === 'float' ? `${input} + ${off}` : `(const ${t} *)(const void *)(${input} + ${off})`;
   const counts = levelCounts(m);
+  if (m.input === 'yolo') {
+    return {
+      decl: [
+        `const float *rows[${counts.length}];`,
+        'size_t off = 0, l;',
+        `static const size_t count[] = { ${counts.join(', ')} };`,
+        `for (l = 0; l < ${counts.length}; ++l) { rows[l] = count[l] ? ${input} + off : NULL; off += count[l] * ${m.numClasses + 4}u; }`,
+      ].join(`\n${indent}`),
+      args: 'rows',
+    };
+  }
   if (m.input === 'concat') {
     const n = counts.reduce((a, b) => a + b, 0);
     return {

@@ -18,7 +18,7 @@ export interface CModuleShape {
   prefix: string;
   /** The module's header and source file names (default postprocess.h, postprocess.c; compile --name changes them). */
   files?: { header: string; source: string };
-  input: 'concat' | 'per-level';
+  input: 'concat' | 'per-level' | 'yolo';
   numClasses: number;
   levels: { h: number; w: number; anchorsPerLocation: number }[];
   /** Per-level form: the maps' layout (default nchw). */
@@ -32,7 +32,9 @@ export function flattenForC(input: PostprocessInput): Float32Array {
   const parts =
     input.form === 'concat'
       ? [input.scores, input.boxes]
-      : [...input.levels.map((l) => l.cls), ...input.levels.map((l) => l.reg)];
+      : input.form === 'yolo'
+        ? input.levels
+        : [...input.levels.map((l) => l.cls), ...input.levels.map((l) => l.reg)];
   const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
   let o = 0;
   for (const p of parts) {

@@ -9,7 +9,15 @@ import { allGridAnchors, encodeAnchors, keepAnchors, ssdMinSizePriors } from '..
 import type { AnchorSet, FeatureMap } from '../anchors/types';
 import { firstBitDifference, runtimeAnchorsOf, type RuntimeAnchors } from '../anchors/runtime';
 import { baselineFromMmdetConfig } from '../anchors/config/index';
-import { parsePostprocess } from './presets';
+import { parsePostprocess, YOLO_PRESETS } from './presets';
+import {
+  splitYoloRows,
+  yoloAnchorRows,
+  yoloAnchorSizesFor,
+  yoloDecodedInGraph,
+  yoloInput,
+  yoloRowOutputs,
+} from './yolo';
 import type { PostprocessSpec } from './spec';
 import { levelOffsets, type LevelShape, type PostprocessInput } from './reference';
 import { levelName } from '../format/levels';
@@ -82,21 +90,13 @@ export function postprocessForModel(det: DetectorSpec, text: string, o: AnchorOp
   const preset = parsePostprocess(text);
   const presetName = text.split(',')[0]!.trim();
   const spec: PostprocessSpec = { ...preset };
+  const yoloRows = yoloRowOutputs(det);
+  if (yoloRows || spec.objectness) return yoloForModel(det, spec, presetName, yoloRows, o);
   const activated = det.scoreActivation !== 'none' && !o.rawHead;
   if (activated) spec.scores = 'probabilities';
   else if (spec.scores === 'probabilities')
     spec.scores = det.scoreActivation === 'sigmoid' || det.classes === 1 ? 'sigmoid' : 'softmax';
-  const featureMaps = o.featureMaps ?? det.levels.map((l) => l.featureMap);
-  const kept = o.kept ?? det.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i));
-  const levels: LevelShape[] = featureMaps.map(([h, w], i) => ({ h, w, anchorsPerLocation: kept[i]!.length }));
-  const boxes = levelOffsets(levels).at(-1)!;
-  if (boxes !== det.boxes) {
-    throw new PrunedetError(
-      'E_CONFIG_MISMATCH',
-      `the kept anchors give ${boxes} boxes but the model has ${det.boxes}`,
-      'pass the config the model was compiled with',
-    );
-  }
+  const { featureMaps, kept, levels, boxes } = keptLevels(det, o);
   // boxes decoded in the head tensors the reference reads (a full export decodes after its top-k: not these)
   const decoded = det.outputs.some((out) => out.columns.some((c) => c.role === 'boxes') && out.ops.includes('Exp'));
   if (decoded && !o.rawHead) {
@@ -143,6 +143,64 @@ export function postprocessForModel(det: DetectorSpec, text: string, o: AnchorOp
   const anchors = encodeAnchors(gen.xyxy, encoding);
   const runtime = () => runtimeAnchorsOf(gen.kept, featureMaps, encoding);
   return { spec, anchors, levels, numClasses: det.classes, anchorSource: gen.source, strides: gen.strides, runtime };
+}
+
+/** Every baseline level (feature map, anchors per location the model keeps) and the boxes they give: the model's. */
+function keptLevels(
+  det: DetectorSpec,
+  o: AnchorOptions,
+): { featureMaps: FeatureMap[]; kept: number[][]; levels: LevelShape[]; boxes: number } {
+  const featureMaps = o.featureMaps ?? det.levels.map((l) => l.featureMap);
+  const kept = o.kept ?? det.levels.map((l) => Array.from({ length: l.anchorsPerLocation }, (_, i) => i));
+  const levels: LevelShape[] = featureMaps.map(([h, w], i) => ({ h, w, anchorsPerLocation: kept[i]!.length }));
+  const boxes = levelOffsets(levels).at(-1)!;
+  if (boxes !== det.boxes) {
+    throw new PrunedetError(
+      'E_CONFIG_MISMATCH',
+      `the kept anchors give ${boxes} boxes but the model has ${det.boxes}`,
+      'pass the config the model was compiled with',
+    );
+  }
+  return { featureMaps, kept, levels, boxes };
+}
+
+/** The post-processing of a YOLO head (rows box 4 + objectness 1 + classes, anchors (a, y, x)) under a YOLO preset. */
+function yoloForModel(
+  det: DetectorSpec,
+  spec: PostprocessSpec,
+  presetName: string,
+  rows: OutputBinding[] | undefined,
+  o: AnchorOptions,
+): ModelPostprocess {
+  if (!rows || !spec.objectness) {
+    throw new PrunedetError(
+      'E_POSTPROCESS',
+      rows
+        ? `the model's outputs are YOLO rows (box 4 + objectness 1 + classes, anchors (a, y, x)), and preset ${presetName} does not read them`
+        : `preset ${presetName} reads YOLO rows (box 4 + objectness 1 + classes), and the model's outputs are not`,
+      rows ? `use --postprocess ${YOLO_PRESETS.join(', ')}` : 'use a preset for this head (inspect shows its outputs)',
+    );
+  }
+  const [H, W] = det.imageSize;
+  const k = keptLevels(det, o);
+  const { kept, boxes } = k;
+  const levels = k.levels.map((l): LevelShape => ({ ...l, pixelStride: [H / l.h, W / l.w] }));
+  const strides = levels.map((l) => l.pixelStride!);
+  const numClasses = det.classes + 1;
+  if (det.scoreActivation !== 'none' && !o.rawHead) spec.scores = 'probabilities';
+  if (yoloDecodedInGraph(rows)) {
+    spec.decoder = { type: 'xywh' };
+    return {
+      spec,
+      anchors: new Float32Array(boxes * 4),
+      levels,
+      numClasses,
+      anchorSource: 'decoded in the graph',
+      strides,
+    };
+  }
+  const { sizes, source } = yoloAnchorSizesFor(det, presetName, kept);
+  return { spec, anchors: yoloAnchorRows(levels, sizes), levels, numClasses, anchorSource: source, strides };
 }
 
 export interface GeneratedAnchors {
@@ -253,7 +311,7 @@ function rowOutputs(det: DetectorSpec): { scores: OutputBinding[]; boxes: Output
 
 /** The form referenceInput produces for this detector. */
 export function referenceInputForm(det: DetectorSpec): PostprocessInput['form'] {
-  return rowOutputs(det) ? 'concat' : 'per-level';
+  return yoloRowOutputs(det) ? 'yolo' : rowOutputs(det) ? 'concat' : 'per-level';
 }
 
 /** Rows of image 0 of `outs` in anchor order, columns [offset, offset + size) of each (no copy for one whole output). */
@@ -297,6 +355,13 @@ export function referenceInput(
   levels?: readonly LevelShape[],
 ): PostprocessInput {
   requireRoles(det, 'post-processing');
+  const yolo = yoloRowOutputs(det);
+  if (yolo) {
+    const all =
+      levels ??
+      det.levels.map((l) => ({ h: l.featureMap[0], w: l.featureMap[1], anchorsPerLocation: l.anchorsPerLocation }));
+    return yoloInput(det, yolo, outputs, all, det.classes + 5);
+  }
   const rows = rowOutputs(det);
   if (rows) {
     const box = rows.boxes[0]!.columns.find((c) => c.role === 'boxes')!;
@@ -333,7 +398,12 @@ export function referenceInput(
  * The floats `x` as a module taking `input` reads them. Only for a model whose outputs are in the other form than the
  * module's (concatenated rows next to per-level maps): the C and the reference then see the same floats.
  */
-export function asModuleReads(x: Float32Array, input: 'concat' | 'per-level', pp: ModelPostprocess): PostprocessInput {
+export function asModuleReads(
+  x: Float32Array,
+  input: 'concat' | 'per-level' | 'yolo',
+  pp: ModelPostprocess,
+): PostprocessInput {
+  if (input === 'yolo') return splitYoloRows(x, pp.levels, pp.numClasses + 4);
   const n = levelOffsets(pp.levels).at(-1)!;
   if (input === 'concat')
     return { form: 'concat', scores: x.subarray(0, n * pp.numClasses), boxes: x.subarray(n * pp.numClasses) };

@@ -17,6 +17,28 @@ import {
 /** |log(16/1000)| = log(1000/16): the dw/dh clamp of mmdetection (both sides) and torchvision (upper side only). */
 export const LOG_1000_OVER_16 = Math.log(1000 / 16);
 
+// YOLOv5 (ultralytics utils/general.py non_max_suppression defaults): sigmoid objectness and classes, score =
+// objectness x class; a box needs objectness > conf_thres=0.25 first, then its best class's product > 0.25
+// (multi_label=False; labels=all gives val.py's multi_label=True pairs); max_nms=30000 highest-scoring candidates
+// (global top-k) into NMS at iou_thres=0.45 per class (the reference offsets boxes by class x max_wh 7680: the same
+// set for boxes inside 7680 px, prunedet compares labels instead), max_det=300. Boxes xywh centre, decoded
+// xy = (2σ - 0.5 + grid)·stride, wh = (2σ)²·anchor; no clipping (detect.py clips after scaling to the image).
+// Anchor rows are (grid x, grid y, anchor w, anchor h) pixels: the graph's anchor_grid or the preset's anchors.
+const YOLOV5_NMS: PostprocessSpec = {
+  decoder: { type: 'yolov5' },
+  anchorFormat: 'cxcywh',
+  scores: 'sigmoid',
+  background: 'none',
+  scoreThreshold: 0.25,
+  preNmsTopK: 30000,
+  topKScope: 'global',
+  nms: 'per-class',
+  iouThreshold: 0.45,
+  maxDetections: 300,
+  objectness: true,
+  bestLabel: true,
+};
+
 /**
  * Presets. Where prunedet's fixed semantics (strict `>`, ties by anchor index, (anchor, class) candidates) differ from
  * the project, the comment says how.
@@ -116,7 +138,21 @@ export const PRESETS: Readonly<Record<string, PostprocessSpec>> = {
     iouThreshold: 0.6,
     maxDetections: 10,
   },
+  yolov5: { ...YOLOV5_NMS, decoder: { type: 'yolov5' } },
+  // YOLOv7 (WongKinYiu/yolov7 utils/general.py): the same decode and non_max_suppression defaults as YOLOv5.
+  yolov7: { ...YOLOV5_NMS, decoder: { type: 'yolov5' } },
+  // YOLOv3 (darknet decode, as ultralytics/yolov3 and the paper write it): xy = (σ + grid)·stride, wh = exp·anchor,
+  // sigmoid objectness and classes; ultralytics/yolov3's non_max_suppression has YOLOv5's defaults (0.25, 0.45, 300).
+  yolov3: { ...YOLOV5_NMS, decoder: { type: 'yolov3' } },
 };
+
+/** Presets whose rows are YOLO rows (box 4, objectness 1, classes). */
+export const YOLO_PRESETS = ['yolov5', 'yolov7', 'yolov3'] as const;
+
+/** Presets that read separate score and box tensors (concatenated rows or per-level maps): every other one. */
+export const TENSOR_PRESETS: readonly string[] = Object.keys(PRESETS).filter(
+  (n) => !(YOLO_PRESETS as readonly string[]).includes(n),
+);
 
 /** Default parameters when `decoder=<type>` switches the decoder. */
 const DECODER_DEFAULTS: Record<DecoderType, Decoder> = {
@@ -125,6 +161,9 @@ const DECODER_DEFAULTS: Record<DecoderType, Decoder> = {
   'mmdet-delta-xywh': { type: 'mmdet-delta-xywh', means: [0, 0, 0, 0], stds: [1, 1, 1, 1], clamp: LOG_1000_OVER_16 },
   torchvision: { type: 'torchvision', weights: [1, 1, 1, 1], clamp: LOG_1000_OVER_16 },
   tflite: { type: 'tflite', scales: [10, 10, 5, 5] },
+  xywh: { type: 'xywh' },
+  yolov5: { type: 'yolov5' },
+  yolov3: { type: 'yolov3' },
 };
 
 type Partial2 = Partial<Omit<PostprocessSpec, 'clip'>> & { clip?: [number, number] | undefined };
@@ -303,6 +342,18 @@ const KEYS: KeyDef[] = [
     format: (s) => fmt(s.maxDetections),
   },
   {
+    names: ['objectness'],
+    form: 'on|off',
+    apply: (s, v, k) => void (s.objectness = pick(k, v, ['on', 'off'] as const) === 'on'),
+    format: (s) => (s.objectness === undefined ? undefined : s.objectness ? 'on' : 'off'),
+  },
+  {
+    names: ['labels'],
+    form: 'best|all',
+    apply: (s, v, k) => void (s.bestLabel = pick(k, v, ['best', 'all'] as const) === 'best'),
+    format: (s) => (s.bestLabel === undefined ? undefined : s.bestLabel ? 'best' : 'all'),
+  },
+  {
     names: ['clip'],
     form: 'w/h or none',
     apply: (s, v, k) => void (s.clip = v === 'none' ? undefined : (list(k, v, 2) as [number, number])),
@@ -379,6 +430,8 @@ export function parsePostprocess(text: string): PostprocessSpec {
   }
   const full = spec as PostprocessSpec;
   if (full.clip === undefined) delete full.clip;
+  if (full.objectness === undefined) delete full.objectness;
+  if (full.bestLabel === undefined) delete full.bestLabel;
   validatePostprocessSpec(full);
   return full;
 }

@@ -22,6 +22,8 @@ import { PrunedetError } from '../errors';
 import { expF, f32, sigmoidF } from './float32';
 import {
   foregroundCount,
+  isDecodedInput,
+  isYoloDecoder,
   labelColumn,
   validatePostprocessSpec,
   type Decoder,
@@ -33,12 +35,29 @@ export type PostprocessInput =
   /** scores [N, C] row-major; boxes [N, 4] (deltas, or xyxy boxes for decoder none). */
   | { form: 'concat'; scores: Float32Array; boxes: Float32Array }
   /** Per level l, NCHW with N = 1: cls [A·C, H, W], reg [A·4, H, W]; channel c = a·K + k (anchor-major). */
-  | { form: 'per-level'; levels: { cls: Float32Array; reg: Float32Array }[] };
+  | { form: 'per-level'; levels: { cls: Float32Array; reg: Float32Array }[] }
+  /**
+   * YOLO rows, per level [A, H, W, 4 + C] (anchors listed (a, y, x), as YOLO exports write them): box values 0..3,
+   * then the C score columns (objectness first). A fused output [Σ A·H·W, 4 + C] is the levels one after another.
+   */
+  | { form: 'yolo'; levels: Float32Array[] };
+
+/** The per-level maps of a maps input; YOLO rows are refused by the callers that read only maps or concat rows. */
+export function levelMaps(input: PostprocessInput, purpose: string): { cls: Float32Array; reg: Float32Array }[] {
+  if (input.form === 'per-level') return input.levels;
+  throw new PrunedetError(
+    'E_POSTPROCESS',
+    `${purpose} does not read ${input.form === 'yolo' ? 'YOLO rows' : 'concatenated rows as maps'} yet`,
+    'use verify and compile for YOLO heads',
+  );
+}
 
 export interface LevelShape {
   h: number;
   w: number;
   anchorsPerLocation: number;
+  /** [h, w] in input pixels: what the yolov5 / yolov3 decoders scale grid offsets by. */
+  pixelStride?: [number, number];
 }
 
 export interface PostprocessContext {
@@ -129,8 +148,42 @@ export function deltaTransform(dec: Decoder, d: [number, number, number, number]
       return [f32(d1 / sx), f32(d0 / sy), f32(d3 / sw), f32(d2 / sh)];
     }
     case 'none':
+    case 'xywh':
+    case 'yolov5':
+    case 'yolov3':
       return d;
   }
+}
+
+/**
+ * The YOLO grid decode of raw (tx, ty, tw, th) with anchor row (grid x, grid y, anchor w, anchor h) and the level's
+ * stride [h, w], to centre-size (cx, cy, w, h). yolov5: cx = ((2σ(tx) - 0.5) + gx)·sx, w = (2σ(tw))²·aw (as
+ * (2σ)·(2σ)·aw); yolov3: cx = (σ(tx) + gx)·sx, w = expf(tw)·aw. Float, in this order.
+ */
+export function yoloCentreSize(
+  type: 'yolov5' | 'yolov3',
+  d: [number, number, number, number],
+  a: ArrayLike<number>,
+  stride: readonly [number, number],
+): [number, number, number, number] {
+  const [sy, sx] = [f32(stride[0]), f32(stride[1])];
+  if (type === 'yolov5') {
+    const xy = (t: number, g: number, s: number) => f32(f32(f32(f32(2 * sigmoidF(t)) - 0.5) + g) * s);
+    const wh = (t: number, an: number) => {
+      const v = f32(2 * sigmoidF(t));
+      return f32(f32(v * v) * an);
+    };
+    return [xy(d[0], a[0]!, sx), xy(d[1], a[1]!, sy), wh(d[2], a[2]!), wh(d[3], a[3]!)];
+  }
+  const xy = (t: number, g: number, s: number) => f32(f32(sigmoidF(t) + g) * s);
+  return [xy(d[0], a[0]!, sx), xy(d[1], a[1]!, sy), f32(expF(d[2]) * a[2]!), f32(expF(d[3]) * a[3]!)];
+}
+
+/** Centre-size (cx, cy, w, h) to xyxy: (cx - 0.5w, cy - 0.5h, cx + 0.5w, cy + 0.5h), in float. */
+function centreToCorners(c: [number, number, number, number]): [number, number, number, number] {
+  const hw = f32(0.5 * c[2]);
+  const hh = f32(0.5 * c[3]);
+  return [f32(c[0] - hw), f32(c[1] - hh), f32(c[0] + hw), f32(c[1] + hh)];
 }
 
 /** Decode one box (xyxy) from deltas and a center-size anchor row, clip included. */
@@ -138,10 +191,18 @@ export function decodeBox(
   spec: PostprocessSpec,
   d: [number, number, number, number],
   a: ArrayLike<number>,
+  stride?: readonly [number, number],
 ): [number, number, number, number] {
   let box: [number, number, number, number];
-  if (spec.decoder.type === 'none') {
+  const dec = spec.decoder;
+  if (dec.type === 'none') {
     box = [f32(d[0]), f32(d[1]), f32(d[2]), f32(d[3])];
+  } else if (dec.type === 'xywh') {
+    box = centreToCorners([f32(d[0]), f32(d[1]), f32(d[2]), f32(d[3])]);
+  } else if (dec.type === 'yolov5' || dec.type === 'yolov3') {
+    if (!stride)
+      throw new PrunedetError('E_POSTPROCESS', `decoder ${dec.type} needs level strides`, 'give levels[].pixelStride');
+    box = centreToCorners(yoloCentreSize(dec.type, d, a, stride));
   } else {
     const [tx, ty, tw, th] = deltaTransform(spec.decoder, d);
     const cx = f32(a[0]! + f32(a[2]! * tx));
@@ -228,6 +289,17 @@ function checkInput(spec: PostprocessSpec, input: PostprocessInput, ctx: Postpro
     if (input.scores.length !== n * c)
       bad(`scores has ${input.scores.length} values, expected ${n} anchors x ${c} columns`);
     if (input.boxes.length !== n * 4) bad(`boxes has ${input.boxes.length} values, expected ${n} anchors x 4`);
+  } else if (input.form === 'yolo') {
+    if (input.levels.length !== ctx.levels.length)
+      bad(`${input.levels.length} levels given, expected ${ctx.levels.length}`);
+    ctx.levels.forEach((l, i) => {
+      const rows = l.h * l.w * l.anchorsPerLocation;
+      if (input.levels[i]!.length !== rows * (c + 4))
+        bad(`level ${i} rows have ${input.levels[i]!.length} values, expected ${rows} x ${c + 4}`);
+      if (isYoloDecoder(spec.decoder) && !l.pixelStride)
+        bad(`level ${i} has no stride for decoder ${spec.decoder.type}`);
+    });
+    if (!spec.objectness) bad('YOLO rows need objectness=on');
   } else {
     if (input.levels.length !== ctx.levels.length)
       bad(`${input.levels.length} levels given, expected ${ctx.levels.length}`);
@@ -238,7 +310,7 @@ function checkInput(spec: PostprocessSpec, input: PostprocessInput, ctx: Postpro
       if (got.reg.length !== hwa * 4) bad(`level ${i} reg has ${got.reg.length} values, expected ${hwa * 4}`);
     });
   }
-  if (spec.decoder.type !== 'none' && ctx.anchors.length !== n * 4)
+  if (!isDecodedInput(spec.decoder) && ctx.anchors.length !== n * 4)
     bad(`anchor table has ${ctx.anchors.length / 4} rows, expected ${n}`);
   if (ctx.suppressed && ctx.suppressed.length !== n)
     bad(`suppressed mask has ${ctx.suppressed.length} entries, expected ${n}`);
@@ -259,8 +331,51 @@ function anchorView(
   const p = n - offsets[level]!;
   const a = p % l.anchorsPerLocation;
   const yx = (p - a) / l.anchorsPerLocation;
+  if (input.form === 'yolo') {
+    const row = (a * hw + yx) * (c + 4);
+    const rows = input.levels[level]!;
+    return { s: rows, sBase: row + 4, sStride: 1, b: rows, bBase: row, bStride: 1 };
+  }
   const maps = input.levels[level]!;
   return { s: maps.cls, sBase: a * c * hw + yx, sStride: hw, b: maps.reg, bBase: a * 4 * hw + yx, bStride: hw };
+}
+
+/**
+ * YOLO scoring of one row (column 0 the objectness, label i in column i + 1): o = act(col 0); nothing unless o > thr;
+ * score_i = o·act(class i) in float; candidates are the labels with score > thr, or with bestLabel only the best label
+ * (highest score, lowest label on ties) when it passes and no score is NaN.
+ */
+export function objectnessCandidates(
+  spec: PostprocessSpec,
+  col: (j: number) => number,
+  k: number,
+  thr: number,
+): { score: number; label: number }[] {
+  return objectnessScores(spec, col, k, thr).filter((c) => c.score > thr);
+}
+
+/**
+ * Every label's act(o)·act(class) score of one YOLO row that the objectness rule (and labels=best) lets through,
+ * whether or not it passes the threshold (the rest are no candidates whatever the threshold).
+ */
+export function objectnessScores(
+  spec: PostprocessSpec,
+  col: (j: number) => number,
+  k: number,
+  thr: number,
+): { score: number; label: number }[] {
+  const act = spec.scores === 'sigmoid' ? sigmoidF : (x: number) => x;
+  const o = act(col(0));
+  if (!(o > thr)) return [];
+  const all: { score: number; label: number }[] = [];
+  for (let i = 0; i < k; i++) all.push({ score: f32(o * act(col(i + 1))), label: i });
+  if (!spec.bestLabel) return all;
+  let best: { score: number; label: number } | undefined;
+  for (const c of all) {
+    if (Number.isNaN(c.score)) return [];
+    if (!best || c.score > best.score) best = c;
+  }
+  return best ? [best] : [];
 }
 
 function topK(list: Candidate[], k: number): Candidate[] {
@@ -285,7 +400,12 @@ export function postprocess(spec: PostprocessSpec, input: PostprocessInput, ctx:
     for (let a = offsets[l]!; a < offsets[l + 1]!; a++) {
       if (ctx.suppressed?.[a]) continue;
       const v = anchorView(input, ctx, offsets, l, a);
-      scoreAnchor(spec, ctx.numClasses, (j) => v.s[v.sBase + j * v.sStride]!, scores);
+      const col = (j: number) => v.s[v.sBase + j * v.sStride]!;
+      if (spec.objectness) {
+        for (const c of objectnessCandidates(spec, col, k, thr)) found.push({ ...c, anchor: a });
+        continue;
+      }
+      scoreAnchor(spec, ctx.numClasses, col, scores);
       for (let i = 0; i < k; i++) if (scores[i]! > thr) found.push({ score: scores[i]!, anchor: a, label: i });
     }
     perLevel.push(found);
@@ -297,12 +417,12 @@ export function postprocess(spec: PostprocessSpec, input: PostprocessInput, ctx:
   if (ctx.candidateCap !== undefined) cands = cands.slice(0, ctx.candidateCap);
 
   // 3. decode the survivors
-  const centers = spec.decoder.type === 'none' ? ctx.anchors : anchorsCenterSize(ctx.anchors, spec.anchorFormat);
+  const centers = isDecodedInput(spec.decoder) ? ctx.anchors : anchorsCenterSize(ctx.anchors, spec.anchorFormat);
   const boxes = cands.map((c) => {
     const level = offsets.findIndex((o, i) => c.anchor >= o && c.anchor < offsets[i + 1]!);
     const v = anchorView(input, ctx, offsets, level, c.anchor);
     const d = [0, 1, 2, 3].map((j) => v.b[v.bBase + j * v.bStride]!) as [number, number, number, number];
-    return decodeBox(spec, d, centers.subarray(c.anchor * 4, c.anchor * 4 + 4));
+    return decodeBox(spec, d, centers.subarray(c.anchor * 4, c.anchor * 4 + 4), ctx.levels[level]!.pixelStride);
   });
 
   // 4. greedy NMS in rank order, stopping at maxDetections

@@ -18,7 +18,16 @@ export type Decoder =
   /** torchvision BoxCoder: d = delta / weight; dw, dh clamped from above only at clamp (log(1000/16)). */
   | { type: 'torchvision'; weights: [number, number, number, number]; clamp: number }
   /** TFLite detection_postprocess: deltas in (ty, tx, th, tw) order, scales (y, x, h, w); no clamp. */
-  | { type: 'tflite'; scales: [number, number, number, number] };
+  | { type: 'tflite'; scales: [number, number, number, number] }
+  /** Boxes decoded in the graph as centre-size (cx, cy, w, h), as YOLO exports write them; anchors are not used. */
+  | { type: 'xywh' }
+  /**
+   * YOLOv5 / YOLOv7 grid decode of raw (t_x, t_y, t_w, t_h): xy = (2σ(t) − 0.5 + grid)·stride, wh = (2σ(t))²·anchor.
+   * The anchor row is (grid x, grid y, anchor w, anchor h) in cells and pixels; the stride is the level's.
+   */
+  | { type: 'yolov5' }
+  /** YOLOv3 (darknet) grid decode: xy = (σ(t) + grid)·stride, wh = exp(t)·anchor; anchor rows as for yolov5. */
+  | { type: 'yolov3' };
 
 export type DecoderType = Decoder['type'];
 
@@ -43,6 +52,18 @@ export interface PostprocessSpec {
   maxDetections: number;
   /** Clip decoded boxes to [0, w] x [0, h], in the boxes' units. */
   clip?: [number, number];
+  /**
+   * YOLO objectness: score column 0 is the objectness o, the labels are columns 1..C-1, and a pair (anchor, label k)
+   * is a candidate iff act(o) > thr and act(o)·act(class k) > thr (YOLOv5's non_max_suppression: objectness first,
+   * then the product). Needs background none and sigmoid or probabilities scores. Absent = off.
+   */
+  objectness?: boolean;
+  /**
+   * With objectness: true = each anchor offers only its best label (highest act(o)·act(class), lowest label on ties;
+   * none when a product is NaN), as YOLOv5's non_max_suppression does by default (multi_label=False); false/absent =
+   * every (anchor, label) pair above the threshold (multi_label=True, as its val.py runs it).
+   */
+  bestLabel?: boolean;
 }
 
 export interface Detection {
@@ -55,7 +76,35 @@ export interface Detection {
   anchor: number;
 }
 
-export const DECODER_TYPES: readonly DecoderType[] = ['none', 'ssd', 'mmdet-delta-xywh', 'torchvision', 'tflite'];
+export const DECODER_TYPES: readonly DecoderType[] = [
+  'none',
+  'ssd',
+  'mmdet-delta-xywh',
+  'torchvision',
+  'tflite',
+  'xywh',
+  'yolov5',
+  'yolov3',
+];
+
+/** Decoders of separate box tensors (concatenated rows or per-level maps); the others read YOLO rows. */
+export const TENSOR_DECODER_TYPES: readonly DecoderType[] = [
+  'none',
+  'ssd',
+  'mmdet-delta-xywh',
+  'torchvision',
+  'tflite',
+];
+
+/** Decoders that need the level's stride and anchor rows (grid x, grid y, anchor w, anchor h). */
+export function isYoloDecoder(d: Decoder): d is { type: 'yolov5' } | { type: 'yolov3' } {
+  return d.type === 'yolov5' || d.type === 'yolov3';
+}
+
+/** Decoders that read no anchors (the graph decoded the boxes). */
+export function isDecodedInput(d: Decoder): d is { type: 'none' } | { type: 'xywh' } {
+  return d.type === 'none' || d.type === 'xywh';
+}
 export const ANCHOR_FORMATS: readonly PostprocessSpec['anchorFormat'][] = ['xyxy', 'cxcywh'];
 export const SCORE_MODES: readonly PostprocessSpec['scores'][] = ['softmax', 'sigmoid', 'probabilities'];
 export const BACKGROUND_POSITIONS: readonly PostprocessSpec['background'][] = ['first', 'last', 'none'];
@@ -63,13 +112,13 @@ export const TOP_K_SCOPES: readonly PostprocessSpec['topKScope'][] = ['per-level
 export const NMS_MODES: readonly PostprocessSpec['nms'][] = ['per-class', 'agnostic'];
 
 /** Number of foreground labels for `numClasses` score columns. */
-export function foregroundCount(spec: Pick<PostprocessSpec, 'background'>, numClasses: number): number {
-  return spec.background === 'none' ? numClasses : numClasses - 1;
+export function foregroundCount(spec: Pick<PostprocessSpec, 'background' | 'objectness'>, numClasses: number): number {
+  return spec.background === 'none' && !spec.objectness ? numClasses : numClasses - 1;
 }
 
-/** Score column of foreground label k. */
-export function labelColumn(spec: Pick<PostprocessSpec, 'background'>, label: number): number {
-  return spec.background === 'first' ? label + 1 : label;
+/** Score column of foreground label k (after the objectness column, when there is one). */
+export function labelColumn(spec: Pick<PostprocessSpec, 'background' | 'objectness'>, label: number): number {
+  return spec.background === 'first' || spec.objectness ? label + 1 : label;
 }
 
 /** Score column of the background, or -1. */
@@ -113,6 +162,9 @@ export function validatePostprocessSpec(spec: PostprocessSpec, numClasses?: numb
   oneOf('decoder', d.type, DECODER_TYPES);
   switch (d.type) {
     case 'none':
+    case 'xywh':
+    case 'yolov5':
+    case 'yolov3':
       break;
     case 'ssd':
       tuple('variances', d.variances, 2, true);
@@ -152,11 +204,24 @@ export function validatePostprocessSpec(spec: PostprocessSpec, numClasses?: numb
     if (!(spec.clip[0] > 0 && spec.clip[1] > 0))
       fail(`clip is ${spec.clip.join('/')}`, 'clip needs a positive width and height, or clip=none');
   }
+  if (spec.objectness !== undefined && typeof spec.objectness !== 'boolean')
+    fail(`objectness is ${String(spec.objectness)}`, 'use objectness=on or objectness=off');
+  if (spec.objectness) {
+    if (spec.background !== 'none')
+      fail(`objectness with background "${spec.background}"`, 'YOLO heads have no background column: background=none');
+    if (spec.scores === 'softmax')
+      fail('objectness with softmax scores', 'YOLO scores are sigmoids: scores=sigmoid (or probabilities)');
+  }
+  if (spec.bestLabel !== undefined && typeof spec.bestLabel !== 'boolean')
+    fail(`labels is ${String(spec.bestLabel)}`, 'use labels=best or labels=all');
+  if (spec.bestLabel && !spec.objectness) fail('labels=best without objectness', 'labels=best applies to YOLO heads');
+  if (isYoloDecoder(spec.decoder) && spec.anchorFormat !== 'cxcywh')
+    fail(`decoder ${spec.decoder.type} with anchor_format ${spec.anchorFormat}`, 'its anchor rows are cxcywh');
   if (numClasses !== undefined) {
     count('number of score columns', numClasses, 1);
     if (foregroundCount(spec, numClasses) < 1) {
       fail(
-        `${numClasses} score column(s) with background "${spec.background}" leaves no foreground class`,
+        `${numClasses} score column(s) with background "${spec.background}"${spec.objectness ? ' and an objectness column' : ''} leaves no foreground class`,
         'check background= against the model head (background=none for sigmoid heads)',
       );
     }

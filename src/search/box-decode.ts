@@ -3,6 +3,7 @@
 // rounded once. Proven equal to decodeBox bit for bit on every decoder, with and without clip, NaN and infinite deltas
 // included (test/search/box-decode.test.ts).
 import { expF, f32 } from '../postprocess/float32';
+import { PrunedetError } from '../errors';
 import type { PostprocessSpec } from '../postprocess/spec';
 
 /** Decode deltas d0..d3 with the center-size anchor row a[ai..ai+3] into out[oi..oi+3] (xyxy). */
@@ -55,6 +56,14 @@ export function boxDecoder(spec: PostprocessSpec): BoxDecoder {
   };
   const dec = spec.decoder;
   switch (dec.type) {
+    case 'xywh':
+    case 'yolov5':
+    case 'yolov3':
+      throw new PrunedetError(
+        'E_POSTPROCESS',
+        `search does not decode ${dec.type} boxes yet`,
+        'verify and compile YOLO heads',
+      );
     case 'none':
       return (d0, d1, d2, d3, _a, _ai, out, oi) => put(out, oi, f32(d0), f32(d1), f32(d2), f32(d3));
     case 'ssd': {

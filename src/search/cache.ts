@@ -15,6 +15,8 @@ export function cacheKey(parts: {
   preprocess: unknown;
   inputShape: readonly number[];
   outputs: readonly string[];
+  /** YOLO heads: the YOLO post-processing the records were derived with (absent otherwise: older keys unchanged). */
+  yolo?: string;
 }): string {
   const canonical = JSON.stringify({ format: KEY_SCHEME, ...parts }, (_, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)

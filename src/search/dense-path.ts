@@ -22,7 +22,14 @@ export async function denseEvaluatorData(inp: SearchInputs): Promise<EvaluatorDa
   const coco: Float64Array[] = new Array(inp.images.length);
   let check: Detection[] | undefined;
   await forEachHeadOutput(
-    { modelPath: inp.modelPath, model: det.model, det: spec, images: inp.images, preprocess: inp.preprocess },
+    {
+      modelPath: inp.modelPath,
+      model: det.model,
+      det: spec,
+      images: inp.images,
+      preprocess: inp.preprocess,
+      ...(inp.yolo ? { toInput: inp.yolo.toInput } : {}),
+    },
     (img) => {
       const list = buildCandidateList(om, img.input);
       lists[img.index] = list;

@@ -10,7 +10,7 @@ import type { DetectorSpec } from '../detector/spec';
 import { decodeImageBytes } from '../image/decode';
 import { preprocess, resizeGeometry, type PreprocessOptions, type ResizeGeometry } from '../image/preprocess';
 import { referenceInput, type RunOutputs } from '../postprocess/for-model';
-import type { PostprocessInput } from '../postprocess/reference';
+import { levelMaps, type PostprocessInput } from '../postprocess/reference';
 
 /** Batch size used for models whose input batch dimension is symbolic. */
 export const DYNAMIC_BATCH = 8;
@@ -30,6 +30,8 @@ export interface HeadRunOptions {
   want?: (index: number, bytes: Uint8Array) => boolean;
   /** After each photo (skipped or run): how many of the considered photos are done. */
   onProgress?: (p: { done: number; total: number }) => void;
+  /** Turns a run's reference input into what the evaluators read (YOLO rows -> scores and boxes); default a copy. */
+  toInput?: (x: PostprocessInput) => PostprocessInput;
 }
 
 export interface ImageHeadOutputs {
@@ -116,7 +118,13 @@ export async function forEachHeadOutput(
       }
       computed++;
       done++;
-      visit({ index: p.index, path: p.path, geometry: p.geometry, input: copyInput(referenceInput(det, outs)) });
+      const input = referenceInput(det, outs);
+      visit({
+        index: p.index,
+        path: p.path,
+        geometry: p.geometry,
+        input: o.toInput ? o.toInput(input) : copyInput(input),
+      });
     });
     pending.length = 0;
     report();
@@ -160,5 +168,8 @@ export async function forEachHeadOutput(
 /** Own copies of the arrays (referenceInput returns views into onnxruntime's buffers). */
 function copyInput(input: PostprocessInput): PostprocessInput {
   if (input.form === 'concat') return { form: 'concat', scores: input.scores.slice(), boxes: input.boxes.slice() };
-  return { form: 'per-level', levels: input.levels.map((l) => ({ cls: l.cls.slice(), reg: l.reg.slice() })) };
+  return {
+    form: 'per-level',
+    levels: levelMaps(input, 'search').map((l) => ({ cls: l.cls.slice(), reg: l.reg.slice() })),
+  };
 }

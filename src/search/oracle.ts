@@ -21,6 +21,7 @@ import {
   type LevelShape,
   type PostprocessContext,
   type PostprocessInput,
+  levelMaps,
 } from '../postprocess/reference';
 import { InternalError } from '../errors';
 
@@ -143,7 +144,7 @@ export function buildCandidateList(m: OracleModel, input: PostprocessInput): Can
       } else {
         const p = n - offsets[li]!;
         const a = p % A;
-        const s = input.levels[li]!.cls,
+        const s = levelMaps(input, 'search')[li]!.cls,
           o = a * C * hw + (p - a) / A;
         col = (j) => s[o + j * hw]!;
       }
@@ -194,7 +195,7 @@ function deltas(input: PostprocessInput, m: OracleModel, level: number, n: numbe
   const hw = l.h * l.w;
   const p = n - m.offsets[level]!;
   const a = p % l.anchorsPerLocation;
-  const r = input.levels[level]!.reg,
+  const r = levelMaps(input, 'search')[level]!.reg,
     o = a * 4 * hw + (p - a) / l.anchorsPerLocation;
   return [r[o]!, r[o + hw]!, r[o + 2 * hw]!, r[o + 3 * hw]!];
 }

@@ -65,6 +65,8 @@ export interface CacheBuildOptions {
   onProgress?: (p: { done: number; total: number; computed: number }) => void;
   /** Told each computed photo's dense outputs and record (search checks the first against the reference). */
   onComputed?: (index: number, input: PostprocessInput, record: SparseRecord) => void;
+  /** YOLO heads: the run's rows -> scores and boxes, and what that depends on (hashed into the key). */
+  yolo?: { toInput: (x: PostprocessInput) => PostprocessInput; cacheTag: string };
 }
 
 export function recordExpectation(
@@ -100,6 +102,7 @@ export async function buildCache(
       images: o.images,
       preprocess: o.preprocess,
       ...(o.indices ? { indices: o.indices } : {}),
+      ...(o.yolo ? { toInput: o.yolo.toInput } : {}),
       onProgress: (p) => o.onProgress?.({ ...p, computed }),
       want: (index, bytes) => {
         const key = cacheKey({
@@ -108,6 +111,7 @@ export async function buildCache(
           preprocess: o.preprocess,
           inputShape,
           outputs,
+          ...(o.yolo ? { yolo: o.yolo.cacheTag } : {}),
         });
         const read = readSparseRecord(o.cacheDir, key, expect);
         if (read.status === 'hit') {

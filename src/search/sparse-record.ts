@@ -21,7 +21,7 @@ import { crc32 } from 'node:zlib';
 import { PrunedetError } from '../errors';
 import { writeFileAtomic } from '../fs';
 import { expF, f32, sigmoidF } from '../postprocess/float32';
-import type { LevelShape, PostprocessInput } from '../postprocess/reference';
+import { levelMaps, type LevelShape, type PostprocessInput } from '../postprocess/reference';
 import { foregroundCount, labelColumn, type PostprocessSpec } from '../postprocess/spec';
 import { OrderScratch } from '../sort';
 import { cachePath } from './cache';
@@ -154,7 +154,7 @@ export function buildSparseRecord(
         src = input.scores.subarray(n * C, n * C + C);
       } else {
         const a = p % A;
-        const s = input.levels[li]!.cls,
+        const s = levelMaps(input, 'search')[li]!.cls,
           o = a * C * hw + (p - a) / A;
         for (let j = 0; j < C; j++) row[j] = s[o + j * hw]!;
         src = row;
@@ -289,7 +289,7 @@ function assemble(
     const hw = l.h * l.w;
     const p = n - offsets[li]!;
     const a = p % l.anchorsPerLocation;
-    const r = input.levels[li]!.reg,
+    const r = levelMaps(input, 'search')[li]!.reg,
       base = a * 4 * hw + (p - a) / l.anchorsPerLocation;
     for (let j = 0; j < 4; j++) deltas[4 * u + j] = r[base + j * hw]!;
   }

@@ -5,8 +5,8 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { buildPostprocessGraph, emitOnnxNms, MAX_CANDIDATES } from '../../src/emit/onnx';
 import { PrunedetError } from '../../src/errors';
-import { PRESETS } from '../../src/postprocess/presets';
-import { DECODER_TYPES, type Decoder, type PostprocessSpec } from '../../src/postprocess/spec';
+import { PRESETS, TENSOR_PRESETS } from '../../src/postprocess/presets';
+import { TENSOR_DECODER_TYPES, type Decoder, type PostprocessSpec } from '../../src/postprocess/spec';
 import { f32 } from '../../src/postprocess/float32';
 import { declaredType } from '../../src/onnx/value-info';
 import { candidatesAbove, detectorOutputs, numAnchors } from '../emit/fixtures';
@@ -24,10 +24,13 @@ const DECODER_PARAMS: Record<Decoder['type'], Decoder> = {
   },
   torchvision: { type: 'torchvision', weights: [10, 10, 5, 5], clamp: Math.log(1000 / 16) },
   tflite: { type: 'tflite', scales: [10, 10, 5, 5] },
+  xywh: { type: 'xywh' },
+  yolov5: { type: 'yolov5' },
+  yolov3: { type: 'yolov3' },
 };
 
 describe('onnx-nms graph agrees with the reference', () => {
-  for (const name of Object.keys(PRESETS)) {
+  for (const name of TENSOR_PRESETS) {
     it(`preset ${name}`, async () => {
       const plan = planFor(structuredClone(PRESETS[name]!));
       const outputs = [1, 2, 3].map((seed) => detectorOutputs(plan, seed * 101 + name.length));
@@ -36,7 +39,7 @@ describe('onnx-nms graph agrees with the reference', () => {
     });
   }
 
-  for (const type of DECODER_TYPES) {
+  for (const type of TENSOR_DECODER_TYPES) {
     it(`decoder ${type}, both anchor formats, per-class and agnostic NMS, clip on and off`, async () => {
       let total = 0;
       for (const anchorFormat of ['xyxy', 'cxcywh'] as const) {

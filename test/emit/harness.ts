@@ -27,15 +27,22 @@ export function harnessRunner(plan: EmitPlan): string {
   const sizes =
     plan.input === 'concat'
       ? ''
-      : `static const size_t ${P}cls_len[] = { ${plan.levels.map((l) => padded(l.h * l.w * l.anchorsPerLocation * c, plan.quant?.scores)).join(', ')} };\n` +
-        `static const size_t ${P}reg_len[] = { ${plan.levels.map((l) => padded(l.h * l.w * l.anchorsPerLocation * 4, plan.quant?.boxes)).join(', ')} };\n`;
+      : plan.input === 'yolo'
+        ? `static const size_t ${P}rows_len[] = { ${plan.levels.map((l) => padded(l.h * l.w * l.anchorsPerLocation * (c + 4), undefined)).join(', ')} };\n`
+        : `static const size_t ${P}cls_len[] = { ${plan.levels.map((l) => padded(l.h * l.w * l.anchorsPerLocation * c, plan.quant?.scores)).join(', ')} };\n` +
+          `static const size_t ${P}reg_len[] = { ${plan.levels.map((l) => padded(l.h * l.w * l.anchorsPerLocation * 4, plan.quant?.boxes)).join(', ')} };\n`;
   const n = plan.levels.reduce((s, l) => s + l.h * l.w * l.anchorsPerLocation, 0);
   const call =
-    plan.input === 'concat'
-      ? `const ${ts} *scores = (const ${ts} *)(const void *)data;
+    plan.input === 'yolo'
+      ? `const float *rows[${N.numLevels}];
+    size_t off = 0, l;
+    for (l = 0; l < ${N.numLevels}; ++l) { rows[l] = ${P}rows_len[l] ? (const float *)(const void *)(data + off) : NULL; off += ${P}rows_len[l]; }
+    st = ${N.run}(rows, ws, ${N.workspaceSize}(), dets, ${N.maxDetections}, &n);`
+      : plan.input === 'concat'
+        ? `const ${ts} *scores = (const ${ts} *)(const void *)data;
     const ${tb} *boxes = (const ${tb} *)(const void *)(data + ${padded(n * c, plan.quant?.scores)}u);
     st = ${N.run}(scores, boxes, ws, ${N.workspaceSize}(), dets, ${N.maxDetections}, &n);`
-      : `const ${ts} *cls[${N.numLevels}];
+        : `const ${ts} *cls[${N.numLevels}];
     const ${tb} *reg[${N.numLevels}];
     size_t off = 0, l;
     for (l = 0; l < ${N.numLevels}; ++l) { cls[l] = ${P}cls_len[l] ? (const ${ts} *)(const void *)(data + off) : NULL; off += ${P}cls_len[l]; }
@@ -97,17 +104,19 @@ export function harnessInput(plan: EmitPlan, outputs: HeadOutputs): Uint8Array {
   const S = plan.quant?.scores;
   const B = plan.quant?.boxes;
   const parts: [Float32Array, QuantParams | undefined][] =
-    plan.input === 'concat'
-      ? [
-          [outputs.scores, S],
-          [outputs.boxes, B],
-        ]
-      : (() => {
-          const levels = toPerLevel(plan, outputs);
-          return [...levels.map((l) => [l.cls, S] as const), ...levels.map((l) => [l.reg, B] as const)].map(
-            ([a, q]) => [a, q] as [Float32Array, QuantParams | undefined],
-          );
-        })();
+    plan.input === 'yolo'
+      ? [[outputs.scores, undefined]] // YOLO rows of every level, one after another
+      : plan.input === 'concat'
+        ? [
+            [outputs.scores, S],
+            [outputs.boxes, B],
+          ]
+        : (() => {
+            const levels = toPerLevel(plan, outputs);
+            return [...levels.map((l) => [l.cls, S] as const), ...levels.map((l) => [l.reg, B] as const)].map(
+              ([a, q]) => [a, q] as [Float32Array, QuantParams | undefined],
+            );
+          })();
   const bytes = (a: Float32Array, q: QuantParams | undefined): Uint8Array =>
     q === undefined
       ? new Uint8Array(a.buffer, a.byteOffset, a.byteLength)

@@ -2,7 +2,7 @@
 // of a tiny header that only makes generator changes visible in review.
 import { describe, expect, it } from 'vitest';
 import { emitPostprocessC, layoutPlan, type EmitPlan } from '../../src/emit/c';
-import { PRESETS } from '../../src/postprocess/presets';
+import { TENSOR_PRESETS } from '../../src/postprocess/presets';
 import { makePlan, SSD300_LEVELS } from './fixtures';
 
 export const TINY: EmitPlan = makePlan({
@@ -86,7 +86,7 @@ describe('emitted module files', () => {
   });
 
   it('source: no allocation, no stdio, no writable globals, float-only literals', () => {
-    for (const spec of Object.keys(PRESETS)) {
+    for (const spec of TENSOR_PRESETS) {
       for (const input of ['concat', 'per-level'] as const) {
         const plan = makePlan({
           spec,
@@ -130,7 +130,7 @@ describe('emitted module files', () => {
 
   it('source: no identity arithmetic (* 1u, + 0u, / 1u, * 1.0f, + 0.0f...), no loop of 0 or 1 iterations', () => {
     let files = 0;
-    for (const spec of Object.keys(PRESETS)) {
+    for (const spec of TENSOR_PRESETS) {
       for (const input of ['concat', 'per-level'] as const) {
         for (const numClasses of [2, 3, 5, 17, 21, 81]) {
           const plan = makePlan({ spec, levels: SSD300_LEVELS.slice(3), numClasses, input, candidateCap: 1000 });
@@ -144,11 +144,11 @@ describe('emitted module files', () => {
         }
       }
     }
-    expect(files).toBe(Object.keys(PRESETS).length * 12);
+    expect(files).toBe(TENSOR_PRESETS.length * 12);
   });
 
   it('every file: indentation in whole writer units (4 spaces); only a block comment\'s " * " lines sit one further', () => {
-    for (const spec of Object.keys(PRESETS)) {
+    for (const spec of TENSOR_PRESETS) {
       for (const input of ['concat', 'per-level'] as const) {
         const plan = makePlan({
           spec,

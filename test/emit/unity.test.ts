@@ -6,14 +6,14 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { emitPostprocessC, type EmitPlan } from '../../src/emit/c';
 import { cNames } from '../../src/emit/c/names';
-import { PRESETS } from '../../src/postprocess/presets';
+import { TENSOR_PRESETS } from '../../src/postprocess/presets';
 import { postprocess } from '../../src/postprocess/reference';
 import { compile, hasGcc, O2_FLAGS, run, SANITIZE_FLAGS, tempDir } from '../_support/gcc';
 import { contextOf, detectorOutputs, inputOf, makePlan, SSD300_LEVELS } from './fixtures';
 import { expectSameDetections, harnessInput, harnessRunner, parseHarnessOutput } from './harness';
 
 /** One module per preset, alternating the input form; 21 columns (>= 16 labels: bit masks, per-label NMS lists). */
-const PLANS: EmitPlan[] = Object.keys(PRESETS).map((preset, i) =>
+const PLANS: EmitPlan[] = TENSOR_PRESETS.map((preset, i) =>
   makePlan({
     name: `m${i}_${preset}`,
     spec: preset,

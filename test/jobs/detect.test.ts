@@ -31,13 +31,15 @@ function photos(): string {
 }
 
 /** A main that runs every vector through the module and prints its detections, exit 1 when one differs from the header's. */
-function mainC(prefix: string, header: string, input: 'concat' | 'per-level'): string {
+function mainC(prefix: string, header: string, input: 'concat' | 'per-level' | 'yolo'): string {
   const P = prefix;
   const M = P.toUpperCase();
   const call =
-    input === 'concat'
-      ? `st = ${P}run(in, in + (size_t)${M}NUM_ANCHORS * ${M}NUM_CLASSES, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`
-      : `{ const float *cls[${M}NUM_LEVELS], *reg[${M}NUM_LEVELS]; ${P}tv_levels(in, cls, reg); st = ${P}run(cls, reg, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n); }`;
+    input === 'yolo'
+      ? `{ const float *rows[${M}NUM_LEVELS]; ${P}tv_levels(in, rows); st = ${P}run(rows, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n); }`
+      : input === 'concat'
+        ? `st = ${P}run(in, in + (size_t)${M}NUM_ANCHORS * ${M}NUM_CLASSES, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n);`
+        : `{ const float *cls[${M}NUM_LEVELS], *reg[${M}NUM_LEVELS]; ${P}tv_levels(in, cls, reg); st = ${P}run(cls, reg, ws, ws_size, dets, ${M}MAX_DETECTIONS, &n); }`;
   return `#include <stdio.h>
 #include <stdlib.h>
 #include "${header}"
@@ -97,6 +99,17 @@ function runOnDevice(
     }
   }
   return out;
+}
+
+/** compile MODEL --emit c ARGS, then detect on two photos with 2 test vectors: the folders and detect's JSON. */
+function compileAndDetect(model: string, args: string[]): { compiled: string; out: string; r: DetectResult } {
+  const compiled = join(tempDir(), 'compiled');
+  const c = prunedet(['compile', model, '--emit', 'c', ...args, '-o', compiled]);
+  expect(c.code, c.stderr).toBe(0);
+  const out = join(tempDir(), 'detected');
+  const d = prunedet(['detect', compiled, photos(), '-o', out, '--vectors', '2', '--json']);
+  expect(d.code, d.stderr).toBe(0);
+  return { compiled, out, r: JSON.parse(d.stdout) as DetectResult };
 }
 
 /** The module's detections are detect's, field for field (the %.9g print of a float reads back as that float). */
@@ -170,30 +183,38 @@ describe('prunedet detect on a compiled folder', () => {
   }
 });
 
+describe('prunedet detect on a compiled YOLOv5 (raw rows, one anchor removed per level)', () => {
+  it('yolo module: detections with the yolov5 preset, test vectors the module reproduces bit for bit', () => {
+    const model = saveTemp(buildFixture('yolov5', { outputs: 'raw', inputSize: [160, 160] }), 'y5.onnx');
+    const { compiled, out, r } = compileAndDetect(model, [
+      '--remove',
+      '0,4,8',
+      '--postprocess',
+      'yolov5',
+      '--name',
+      'det',
+    ]);
+    expect(r.module).toMatchObject({ prefix: 'pd_det_', header: 'det.h', input: 'yolo', vectors: 2 });
+    expect(r.postprocess).toMatch(/^decoder=yolov5,.*objectness=on,labels=best/);
+    const scores = r.images.flatMap((i) => i.detections.map((b) => b.score));
+    expect(scores.length).toBeGreaterThan(0);
+    expect(scores.every((s) => s > 0.25 && s <= 1)).toBe(true);
+    if (hasGcc) expectSameDetections(runOnDevice(compiled, out, r), r);
+  });
+});
+
 describe.skipIf(!hasGcc)('prunedet detect on a full export compiled with --cut-head', () => {
   it("the module's anchor table is the original graph's at the kept anchors: the vectors still match the module", () => {
     const model = saveTemp(buildFullExport({ style: 'retinanet' }), 'full.onnx');
-    const compiled = join(tempDir(), 'cut');
-    const c = prunedet([
-      'compile',
-      model,
+    const { compiled, out, r } = compileAndDetect(model, [
       '--remove',
       '0,9',
       '--cut-head',
-      '--emit',
-      'c',
       '--postprocess',
       'torchvision-retinanet,score_thr=0.001',
       '--name',
       'full',
-      '-o',
-      compiled,
     ]);
-    expect(c.code, c.stderr).toBe(0);
-    const out = join(tempDir(), 'detected');
-    const d = prunedet(['detect', compiled, photos(), '-o', out, '--vectors', '2', '--json']);
-    expect(d.code, d.stderr).toBe(0);
-    const r = JSON.parse(d.stdout) as DetectResult;
     expect(r.module.input).toBe('per-level');
     expect(r.images.reduce((s, i) => s + i.detections.length, 0)).toBeGreaterThan(0);
     expectSameDetections(runOnDevice(compiled, out, r), r);

@@ -23,7 +23,33 @@ describe('presets', () => {
       'torchvision-retinanet',
       'torchvision-ssd',
       'ultraface',
+      'yolov3',
+      'yolov5',
+      'yolov7',
     ]);
+    // YOLOv5's non_max_suppression defaults: conf 0.25 (objectness first, then obj x best class), IoU 0.45 per class,
+    // max_nms 30000, max_det 300; v7 the same; v3 the darknet decode
+    const v5 = PRESETS.yolov5!;
+    expect([v5.scoreThreshold, v5.iouThreshold, v5.preNmsTopK, v5.topKScope, v5.maxDetections, v5.nms]).toEqual([
+      0.25,
+      0.45,
+      30000,
+      'global',
+      300,
+      'per-class',
+    ]);
+    expect([v5.objectness, v5.bestLabel, v5.scores, v5.background, v5.decoder.type]).toEqual([
+      true,
+      true,
+      'sigmoid',
+      'none',
+      'yolov5',
+    ]);
+    expect(PRESETS.yolov7).toEqual(v5);
+    expect({ ...PRESETS.yolov3, decoder: v5.decoder }).toEqual(v5);
+    expect(PRESETS.yolov3!.decoder.type).toBe('yolov3');
+    expect(() => parsePostprocess('mmdet-ssd300,labels=best')).toThrow(/labels=best without objectness/);
+    expect(() => parsePostprocess('yolov5,background=first')).toThrow(/objectness with background/);
     const ssd = PRESETS['mmdet-ssd300']!;
     expect(ssd.decoder).toEqual({
       type: 'mmdet-delta-xywh',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { f32, nextUpF } from '../../src/postprocess/float32';
-import { PRESETS } from '../../src/postprocess/presets';
+import { TENSOR_PRESETS } from '../../src/postprocess/presets';
 import {
   anchorsCenterSize,
   decodeBox,
@@ -337,7 +337,7 @@ describe('input forms', () => {
   });
 
   it('every preset runs on synthetic outputs', () => {
-    for (const name of Object.keys(PRESETS)) {
+    for (const name of TENSOR_PRESETS) {
       const plan = makePlan({
         spec: name,
         levels: [

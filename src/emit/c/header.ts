@@ -17,7 +17,9 @@ export function runSignature(L: PlanLayout): [string, string, string] {
   const first =
     L.plan.input === 'concat'
       ? `const ${ts} *scores, const ${tb} *boxes,`
-      : `const ${ts} *const *cls, const ${tb} *const *reg,`;
+      : L.plan.input === 'yolo'
+        ? 'const float *const *rows,'
+        : `const ${ts} *const *cls, const ${tb} *const *reg,`;
   return [
     `${N.status} ${N.run}(${first}`,
     '    void *workspace, size_t workspace_size,',
@@ -32,6 +34,11 @@ export function deltaOrder(spec: PostprocessSpec): string {
       return 'decoded boxes (x1, y1, x2, y2)';
     case 'tflite':
       return 'box deltas (ty, tx, th, tw)';
+    case 'xywh':
+      return 'decoded boxes (cx, cy, w, h)';
+    case 'yolov5':
+    case 'yolov3':
+      return 'raw box values (tx, ty, tw, th)';
     default:
       return 'box deltas (dx, dy, dw, dh)';
   }
@@ -50,7 +57,13 @@ export function describeSpec(L: PlanLayout): string[] {
           ? `mmdet DeltaXYWH, means ${d.means.join(', ')}, stds ${d.stds.join(', ')}, dw/dh clamped to +-${d.clamp}`
           : d.type === 'torchvision'
             ? `torchvision BoxCoder, weights ${d.weights.join(', ')}, dw/dh clamped above at ${d.clamp}`
-            : `tflite center-size, scales (y, x, h, w) ${d.scales.join(', ')}`;
+            : d.type === 'tflite'
+              ? `tflite center-size, scales (y, x, h, w) ${d.scales.join(', ')}`
+              : d.type === 'xywh'
+                ? 'xywh (the graph outputs decoded centre-size boxes)'
+                : d.type === 'yolov5'
+                  ? 'yolov5 grid: xy = (2 sigmoid - 0.5 + grid) * stride, wh = (2 sigmoid)^2 * anchor'
+                  : 'yolov3 grid: xy = (sigmoid + grid) * stride, wh = exp * anchor';
   const bg =
     s.background === 'none'
       ? 'no background column'
@@ -59,11 +72,28 @@ export function describeSpec(L: PlanLayout): string[] {
     s.preNmsTopK > 0
       ? `top ${s.preNmsTopK} candidates ${s.topKScope === 'per-level' ? 'per level' : 'over all levels'}`
       : 'no top-k';
+  const yolo = L.yolo;
+  const objectness = s.objectness
+    ? [
+        `scores:     YOLO: o = ${s.scores === 'sigmoid' ? 'sigmoid(objectness)' : 'objectness'}, score = o * ${s.scores === 'sigmoid' ? 'sigmoid(class)' : 'class'}; labels 0..${L.numLabels - 1}`,
+        `candidates: rows with o > ${s.scoreThreshold}, then ${s.bestLabel ? "the row's best label (lowest on ties; none if a score is NaN)" : 'every label'} with score > ${s.scoreThreshold} (strict);`,
+        `            ${topk}, then at most ${L.cap} kept`,
+      ]
+    : [
+        `scores:     ${s.scores} over ${L.numClasses} column(s), ${bg}; labels 0..${L.numLabels - 1}`,
+        `candidates: (anchor, label) pairs with score > ${s.scoreThreshold} (strict); ${topk}, then at most ${L.cap} kept`,
+      ];
   return [
-    `decoder:    ${decoder}${d.type === 'none' ? '' : `; anchors ${s.anchorFormat}`}`,
-    ...(d.type === 'none' ? [] : anchorCosts(L)),
-    `scores:     ${s.scores} over ${L.numClasses} column(s), ${bg}; labels 0..${L.numLabels - 1}`,
-    `candidates: (anchor, label) pairs with score > ${s.scoreThreshold} (strict); ${topk}, then at most ${L.cap} kept`,
+    `decoder:    ${decoder}${d.type === 'none' || d.type === 'xywh' || yolo ? '' : `; anchors ${s.anchorFormat}`}`,
+    ...(yolo
+      ? [
+          `anchors:    no table: per level the stride and the kept anchors' sizes (${(L.levels.length * 2 + yolo.anchors.flat().length * 2) * 4} B read-only);`,
+          `            the grid cell comes from the anchor index`,
+        ]
+      : d.type === 'none' || d.type === 'xywh'
+        ? []
+        : anchorCosts(L)),
+    ...objectness,
     `            (the highest scoring; ties go to the lower anchor index, then the lower label)`,
     `nms:        greedy, ${s.nms === 'per-class' ? 'per class' : 'class-agnostic'}, suppress when IoU > ${s.iouThreshold} (no +1 on widths)`,
     `output:     at most ${L.maxDetections} detections by score (ties: anchor, label)${s.clip ? `; boxes clipped to [0, ${s.clip[0]}] x [0, ${s.clip[1]}]` : ''}`,
@@ -138,6 +168,13 @@ function quantLines(L: PlanLayout): string[] {
 
 function inputDoc(L: PlanLayout): string[] {
   const N = L.names;
+  if (L.plan.input === 'yolo') {
+    return [
+      'Inputs (YOLO rows), one pointer per level (NULL allowed for a level with 0 anchors); a fused output',
+      '[sum A*H*W][K] is the levels one after another (rows[l] = base + level offset * K):',
+      `  rows[l] float[A][H][W][4 + ${N.numClasses}]: ${deltaOrder(L.plan.spec)}, objectness, ${L.numLabels} classes`,
+    ];
+  }
   const ts = elemType(L.quant.scores?.params);
   const tb = elemType(L.quant.boxes);
   if (L.plan.input === 'concat') {
@@ -169,7 +206,9 @@ function emitOverview(w: CodeWriter, L: PlanLayout): void {
   const call =
     L.plan.input === 'concat'
       ? `${N.run}(scores, boxes, workspace, sizeof workspace,`
-      : `${N.run}(cls_maps, reg_maps, workspace, sizeof workspace,`;
+      : L.plan.input === 'yolo'
+        ? `${N.run}(rows, workspace, sizeof workspace,`
+        : `${N.run}(cls_maps, reg_maps, workspace, sizeof workspace,`;
   w.doc(
     `\\file ${cFileNames(L.plan.fileStem).header}`,
     `\\brief Fused detector post-processing "${commentSafe(L.plan.name)}": score filter, top-k, decode, NMS.`,
@@ -258,15 +297,17 @@ function emitFunctions(w: CodeWriter, L: PlanLayout): void {
   w.line(`size_t ${N.workspaceSize}(void);`);
   w.line();
   const inputs: [string, string, string][] =
-    L.plan.input === 'concat'
-      ? [
-          ['in', 'scores', `${elemType(L.quant.scores?.params)}[N][C] class scores (see Inputs above)`],
-          ['in', 'boxes', `${elemType(L.quant.boxes)}[N][4] ${deltaOrder(L.plan.spec)}`],
-        ]
-      : [
-          ['in', 'cls', `${N.numLevels} pointers to class maps ${elemType(L.quant.scores?.params)}${maps(L, 'C')}`],
-          ['in', 'reg', `${N.numLevels} pointers to box maps ${elemType(L.quant.boxes)}${maps(L, '4')}`],
-        ];
+    L.plan.input === 'yolo'
+      ? [['in', 'rows', `${N.numLevels} pointers to YOLO rows float[A][H][W][4 + C] (see Inputs above)`]]
+      : L.plan.input === 'concat'
+        ? [
+            ['in', 'scores', `${elemType(L.quant.scores?.params)}[N][C] class scores (see Inputs above)`],
+            ['in', 'boxes', `${elemType(L.quant.boxes)}[N][4] ${deltaOrder(L.plan.spec)}`],
+          ]
+        : [
+            ['in', 'cls', `${N.numLevels} pointers to class maps ${elemType(L.quant.scores?.params)}${maps(L, 'C')}`],
+            ['in', 'reg', `${N.numLevels} pointers to box maps ${elemType(L.quant.boxes)}${maps(L, '4')}`],
+          ];
   const params: [string, string, string][] = [
     ...inputs,
     ['in,out', 'workspace', `caller memory, 4-byte aligned, at least ${N.workspaceMacro} bytes, written as scratch`],

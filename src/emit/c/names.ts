@@ -66,6 +66,8 @@ export const LOCAL_IDENTIFIERS = [
   'anchor_level',
   'anchor_stride',
   'anchor_base',
+  'yolo_anchor',
+  'level_stride',
   'cand_t',
   'cand_key',
   'cand_score',

@@ -7,6 +7,8 @@ import { anchorsCenterSize, levelOffsets } from '../../postprocess/reference';
 import {
   backgroundColumn,
   foregroundCount,
+  isDecodedInput,
+  isYoloDecoder,
   labelColumn,
   validatePostprocessSpec,
   type PostprocessSpec,
@@ -30,7 +32,11 @@ export interface EmitPlan {
   fileStem?: string;
   banner: { version: string; modelFile: string; modelSha256: string; config: string };
   spec: PostprocessSpec;
-  input: 'concat' | 'per-level';
+  /**
+   * concat: scores [N][C] + boxes [N][4]; per-level: maps per level (see layout); yolo: per level rows
+   * [A][H][W][4 + C] (objectness).
+   */
+  input: 'concat' | 'per-level' | 'yolo';
   /**
    * Per-level form only: the maps' layout, NCHW (default: cls[l] is [A*C][H][W]) or NHWC (the TFLite / MCU layout:
    * [H][W][A*C], so each anchor's C values are contiguous, as in the concatenated form).
@@ -137,6 +143,35 @@ export interface PlanLayout {
   runtimeAnchors: RuntimeAnchors | undefined;
   /** Quantized inputs (plan.quant) and the score tests' integer bounds. */
   quant: { scores?: ScoreQuantLayout; boxes?: QuantParams };
+  /** yolov5 / yolov3 decoders: the kept anchors' (w, h) per level, float (the table rows they are proven to give). */
+  yolo: { anchors: [number, number][][] } | undefined;
+}
+
+/**
+ * The per-level anchor sizes of a grid decoder's table, proven to give it bit for bit: row n (level l, position p,
+ * anchor a) must be (p % W, floor(p / W), w_la, h_la). Fails naming the first row that does not fit.
+ */
+function yoloAnchorSizes(plan: EmitPlan, offsets: number[]): [number, number][][] {
+  return plan.levels.map((l, li) => {
+    const sizes: [number, number][] = [];
+    for (let a = 0; a < l.anchorsPerLocation; a++) {
+      const n = offsets[li]! + a;
+      sizes.push([plan.anchors[n * 4 + 2]!, plan.anchors[n * 4 + 3]!]);
+    }
+    for (let p = 0; p < l.h * l.w; p++) {
+      for (let a = 0; a < l.anchorsPerLocation; a++) {
+        const n = offsets[li]! + p * l.anchorsPerLocation + a;
+        const want = [p % l.w, Math.floor(p / l.w), sizes[a]![0], sizes[a]![1]];
+        if (want.some((v, j) => !Object.is(Math.fround(v), plan.anchors[n * 4 + j]))) {
+          fail(
+            `anchor ${n} is (${Array.from(plan.anchors.subarray(n * 4, n * 4 + 4)).join(', ')}), not the grid row (${want.join(', ')})`,
+            'give yolov5/yolov3 anchor rows as (grid x, grid y, anchor w, anchor h)',
+          );
+        }
+      }
+    }
+    return sizes;
+  });
 }
 
 function quantLayout(plan: EmitPlan, thr: number, bar: { score: number[]; reject: number[] }): PlanLayout['quant'] {
@@ -192,12 +227,18 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
   const names = cNames(plan.name);
   const spec = plan.spec;
   validatePostprocessSpec(spec, plan.numClasses);
-  if (plan.input !== 'concat' && plan.input !== 'per-level')
-    fail(`input is "${String(plan.input)}"`, 'use concat or per-level');
+  if (plan.input !== 'concat' && plan.input !== 'per-level' && plan.input !== 'yolo')
+    fail(`input is "${String(plan.input)}"`, 'use concat, per-level or yolo');
   if (plan.layout !== undefined && plan.layout !== 'nchw' && plan.layout !== 'nhwc')
     fail(`layout is "${String(plan.layout)}"`, 'use nchw or nhwc');
   if (plan.layout === 'nhwc' && plan.input !== 'per-level')
     fail('layout nhwc is for per-level maps', 'use input per-level, or no layout for concatenated rows');
+  if (plan.input === 'yolo' && (plan.quant?.scores || plan.quant?.boxes))
+    fail('quantized inputs with YOLO rows', 'give the YOLO rows as float (quantized YOLO rows are not supported yet)');
+  if ((plan.input === 'yolo') !== !!spec.objectness)
+    fail(`input ${plan.input} with objectness ${spec.objectness ? 'on' : 'off'}`, 'YOLO rows go with objectness=on');
+  if (isYoloDecoder(spec.decoder) && plan.input !== 'yolo')
+    fail(`decoder ${spec.decoder.type} on ${plan.input} input`, 'the grid decoders read YOLO rows (input yolo)');
   if (!Array.isArray(plan.levels) || plan.levels.length === 0) fail('no levels', 'give at least one level');
   plan.levels.forEach((l, i) => {
     if (!isCount(l.h) || !isCount(l.w) || !isCount(l.anchorsPerLocation))
@@ -218,7 +259,11 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
       `anchor table has ${plan.anchors.length} values, expected ${numAnchors} x 4`,
       'pass the anchors of the kept levels in level order',
     );
-  const centers = spec.decoder.type === 'none' ? undefined : anchorsCenterSize(plan.anchors, spec.anchorFormat);
+  const centers =
+    isDecodedInput(spec.decoder) || isYoloDecoder(spec.decoder)
+      ? undefined
+      : anchorsCenterSize(plan.anchors, spec.anchorFormat);
+  const yolo = isYoloDecoder(spec.decoder) ? { anchors: yoloAnchorSizes(plan, offsets) } : undefined;
   if (plan.runtimeAnchors) checkRuntimeAnchors(plan, plan.runtimeAnchors, centers);
   if (!isCount(plan.candidateCap) || plan.candidateCap < 1)
     fail(`candidateCap is ${plan.candidateCap}`, 'use a whole number >= 1');
@@ -282,13 +327,14 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
   ].join('\n');
 
   const thr = f32(spec.scoreThreshold);
-  const rejectBound = (t: number) =>
+  const rejectBound = (t: number): number =>
     spec.scores === 'sigmoid'
       ? sigmoidRejectLogit(t)
       : spec.scores === 'softmax'
         ? softmaxRejectMargin(t, plan.numClasses)
         : -Infinity;
-  const bar = spec.scores === 'probabilities' ? { score: [], reject: [] } : barBounds(thr, rejectBound);
+  const bar =
+    spec.scores === 'probabilities' || spec.objectness ? { score: [], reject: [] } : barBounds(thr, rejectBound);
   return {
     plan,
     names,
@@ -310,5 +356,6 @@ export function layoutPlan(plan: EmitPlan): PlanLayout {
     centers,
     runtimeAnchors: plan.runtimeAnchors,
     quant: quantLayout(plan, thr, bar),
+    yolo,
   };
 }

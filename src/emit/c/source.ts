@@ -1,5 +1,6 @@
 // postprocess.c: constant tables (anchors, levels) and the run function that streams over the anchors and calls the
 // stages from stages.ts. One emitX(writer, layout) per section, called in order by emitSource.
+import { emitYoloRange, emitYoloStream, emitYoloTables } from './yolo';
 import { bannerText } from './banner';
 import { PrunedetError } from '../../errors';
 import { cFileNames } from './names';
@@ -8,7 +9,8 @@ import { EXP_CONST } from '../../postprocess/float32';
 import { runSignature } from './header';
 import { LOCAL_MACROS, type LocalNames } from './names';
 import { rowMajor, type PlanLayout } from './plan';
-import { BATCH, emitCandidates, emitDecode, emitNms, emitRowLoop, emitScoreFilter } from './stages';
+import { BATCH, emitCandidates, emitDecode, emitNms, emitRowLoop, emitScoreFilter, inputArg } from './stages';
+import { isDecodedInput } from '../../postprocess/spec';
 import { CodeWriter } from './writer';
 import { elemBytes, elemType, valueOf } from './quant';
 import { rejectKey } from './stages';
@@ -67,7 +69,7 @@ function emitPrologue(w: CodeWriter, L: PlanLayout): void {
   w.line('#endif');
   w.line();
   const spec = L.plan.spec;
-  if (spec.decoder.type !== 'none' || spec.scores === 'sigmoid') emitExp(w, L.names.local);
+  if (!isDecodedInput(spec.decoder) || spec.scores === 'sigmoid') emitExp(w, L.names.local);
   if (spec.scores === 'softmax') emitExpNeg(w, L.names.local);
 }
 
@@ -145,7 +147,7 @@ function emitExpNeg(w: CodeWriter, loc: LocalNames): void {
 
 function emitLevelTables(w: CodeWriter, L: PlanLayout): void {
   const loc = L.names.local;
-  const perLevelInput = L.plan.input === 'per-level';
+  const perLevelInput = L.plan.input !== 'concat';
   const needOffsets = perLevelInput || L.levelK > 0;
   if (!needOffsets) return;
   const N = L.names;
@@ -406,6 +408,7 @@ function emitSoftmaxRange(w: CodeWriter, L: PlanLayout): void {
  * calls either alike; it is a function of its own so that the hot loop can be cloned for wider SIMD (PD_HOT).
  */
 function emitPlainRange(w: CodeWriter, L: PlanLayout): void {
+  if (L.plan.input === 'yolo') return emitYoloRange(w, L);
   const loc = L.names.local;
   const C = L.numClasses;
   const concat = rowMajor(L.plan);
@@ -471,6 +474,7 @@ function emitStream(w: CodeWriter, L: PlanLayout): void {
     w.line(`${loc.pool_finish}(&lp);`);
     w.line(`for (i = 0u; i < lp.n; ++i) ${loc.pool_offer}(&cp, lp.buf[i]);`);
   };
+  if (L.plan.input === 'yolo') return emitYoloStream(w, L, pool, levelStart, levelEnd);
   if (L.plan.input === 'concat') {
     if (!perLevelPool) {
       w.line(`${loc.score_range}(scores, 0u, 0u, 0u, ${L.names.numAnchors}, &cp, ${order});`);
@@ -518,7 +522,7 @@ function emitRun(w: CodeWriter, L: PlanLayout): void {
     w.line(L.nmsScan === 'scan' ? 'uint32_t *klab;' : 'uint32_t *head, *next;');
     w.line('char *base;');
     if (L.levelK > 0) w.line('uint32_t i;');
-    if (L.plan.input === 'per-level' || L.levelK > 0) w.line('uint32_t l;');
+    if (L.plan.input !== 'concat' || L.levelK > 0) w.line('uint32_t l;');
     w.line();
     w.comment('Argument checks come first: nothing is read or written before they pass.');
     w.line(`if (count == NULL) return ${N.errArg};`);
@@ -527,6 +531,10 @@ function emitRun(w: CodeWriter, L: PlanLayout): void {
       w.line(
         `if (scores == NULL || boxes == NULL || detections == NULL || capacity < ${N.maxDetections}) return ${N.errArg};`,
       );
+    } else if (L.plan.input === 'yolo') {
+      w.line(`if (rows == NULL || detections == NULL || capacity < ${N.maxDetections}) return ${N.errArg};`);
+      w.line(`for (l = 0u; l < ${N.numLevels}; ++l)`);
+      w.line(`    if (${loc.level_offset}[l + 1u] > ${loc.level_offset}[l] && rows[l] == NULL) return ${N.errArg};`);
     } else {
       w.line(
         `if (cls == NULL || reg == NULL || detections == NULL || capacity < ${N.maxDetections}) return ${N.errArg};`,
@@ -565,7 +573,7 @@ function emitRun(w: CodeWriter, L: PlanLayout): void {
     w.line(`${loc.pool_finish}(&cp);`);
     w.line();
     w.comment('2. NMS in rank order, decoding each candidate when it is reached; output in rank order.');
-    const inArg = L.plan.input === 'concat' ? 'boxes' : 'reg';
+    const inArg = inputArg(L);
     w.line(
       `*count = ${loc.nms}(cp.buf, cp.n, ${inArg}, kb, ${L.nmsScan === 'scan' ? 'klab' : 'head, next'}, detections);`,
     );
@@ -586,6 +594,7 @@ export function emitSource(L: PlanLayout): string {
   emitPrologue(w, L);
   emitLevelTables(w, L);
   emitAnchorTable(w, L);
+  emitYoloTables(w, L);
   emitCandidates(w, L);
   emitScoreFilter(w, L);
   if (L.plan.spec.scores === 'softmax') emitSoftmaxRange(w, L);

@@ -2,6 +2,7 @@
 // the score filter (one variant per score mode, with vectorizable fast rejects), decode (one row of transforms per
 // decoder), IoU and NMS. Each mirrors a step of src/postprocess/reference.ts so that the two agree exactly; the
 // comments state the semantics the C reader needs.
+import { emitObjectnessFilter, emitYoloDecode } from './yolo';
 import type { Decoder } from '../../postprocess/spec';
 import { cFloat, cFloatOrInf } from './floats';
 import { addU, divU, emitFilterFor, emitForLine, loopUsesIndex, modU, mulU, u } from './expr';
@@ -318,6 +319,7 @@ export function blockRows(numClasses: number): number {
 export function emitScoreFilter(w: CodeWriter, L: PlanLayout): void {
   const loc = L.names.local;
   const mode = L.plan.spec.scores;
+  if (L.plan.spec.objectness) return emitObjectnessFilter(w, L);
   if (mode === 'softmax') {
     if (L.backgroundColumn >= 0) emitBackgroundBound(w, L);
     else emitMarginBound(w, L);
@@ -708,7 +710,7 @@ function emitSoftmaxBatch(w: CodeWriter, L: PlanLayout): void {
  * of either zero is 1) and for tx / ty when no anchor centre coordinate is -0 (cx + aw * (+-0) is then the same float).
  */
 function transforms(
-  dec: Exclude<Decoder, { type: 'none' }>,
+  dec: Exclude<Decoder, { type: 'none' | 'xywh' | 'yolov5' | 'yolov3' }>,
   centers: Float32Array,
 ): { doc: string; tx: string; ty: string; tw: string; th: string; clamp?: { c: string; both: boolean } } {
   const F = (x: number, what: string) => cFloat(Math.fround(x), what);
@@ -758,15 +760,24 @@ function transforms(
   }
 }
 
+/** The run function's box input: boxes, reg or rows. */
+export function inputArg(L: PlanLayout): string {
+  return L.plan.input === 'concat' ? 'boxes' : L.plan.input === 'yolo' ? 'rows' : 'reg';
+}
+
 /** decode_box(): deltas (with a stride) + center-size anchor -> clipped xyxy box. */
 export function emitDecode(w: CodeWriter, L: PlanLayout): void {
+  if (L.plan.input === 'yolo') return; // emitted with decode_candidate (yolo.ts)
   const loc = L.names.local;
   const spec = L.plan.spec;
   const clip = spec.clip
     ? [cFloat(Math.fround(spec.clip[0]), 'clip width'), cFloat(Math.fround(spec.clip[1]), 'clip height')]
     : undefined;
   const dec = spec.decoder;
-  const t = dec.type === 'none' ? undefined : transforms(dec, L.centers!);
+  const t =
+    dec.type === 'none' || dec.type === 'xywh' || dec.type === 'yolov5' || dec.type === 'yolov3'
+      ? undefined
+      : transforms(dec, L.centers!);
   w.comment(
     t ? `Decode one box. ${t.doc};` : 'Boxes arrive decoded (x1, y1, x2, y2).',
     ...(t
@@ -896,7 +907,8 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
     });
   }
   w.line();
-  emitDecodeCandidate(w, L);
+  if (L.plan.input === 'yolo') emitYoloDecode(w, L);
+  else emitDecodeCandidate(w, L);
   w.comment(
     'Greedy NMS in rank order, candidates taken from the heap one at a time and decoded only then: a candidate is',
     `output unless an already output box${perClass ? ' of its label' : ''} has IoU > ${L.plan.spec.iouThreshold} with it (the reference\'s greedy`,
@@ -909,7 +921,12 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
         ]),
   );
   const TB = elemType(L.quant.boxes);
-  const inArgs = L.plan.input === 'concat' ? `const ${TB} *boxes` : `const ${TB} *const *reg`;
+  const inArgs =
+    L.plan.input === 'concat'
+      ? `const ${TB} *boxes`
+      : L.plan.input === 'yolo'
+        ? 'const float *const *rows'
+        : `const ${TB} *const *reg`;
   w.block(
     `static size_t ${loc.nms}(${loc.cand_t} *heap, uint32_t n, ${inArgs}, float *kb, uint32_t *${scan ? 'klab' : 'head, uint32_t *next'}, ${N.detection} *out)`,
     () => {
@@ -935,7 +952,7 @@ export function emitNms(w: CodeWriter, L: PlanLayout): void {
         w.line('const uint32_t k = (uint32_t)kept;');
         w.line('heap[0] = heap[--n];');
         w.line(`${loc.heap_sift_down}(heap, n, 0u);`);
-        w.line(`${loc.decode_candidate}(${L.plan.input === 'concat' ? 'boxes' : 'reg'}, anchor, box);`);
+        w.line(`${loc.decode_candidate}(${inputArg(L)}, anchor, box);`);
         w.line('bw = box[2] - box[0];');
         w.line('bh = box[3] - box[1];');
         w.line('barea = (bw > 0.0f ? bw : 0.0f) * (bh > 0.0f ? bh : 0.0f);');

@@ -11,6 +11,8 @@ import {
   OUTPUT_NAMES,
   addPostprocessStages,
   checkGraphParams,
+  yoloInputGroups,
+  yoloStageInputs,
   setDetectionOutputs,
   type PostprocessGraphParams,
 } from './nms-graph';
@@ -60,16 +62,34 @@ export function appendPostprocess(model: Model, p: AppendParams): Model {
     }
     return v;
   };
-  const scores = output(p.scoresName ?? 'scores', p.numClasses);
-  const boxes = output(p.boxesName ?? 'boxes', 4);
+  const ops = new Ops(new GraphBuilder(g), opset, APPEND_PREFIX, p.exact === true);
+  let scores: Value;
+  let boxes: Value;
+  if (p.spec.objectness) {
+    // YOLO rows: the model's row outputs as they are (per level or fused)
+    const rows = yoloInputGroups(p).map(({ name, dims }) => {
+      const v = g.outputs.find((o) => o.name === name);
+      if (!v) fail(`the model has no output "${name}"`, 'name the YOLO row outputs (yoloInputs)');
+      const t = declaredType(v);
+      if (t && t.dtype !== DataType.FLOAT) fail(`output ${name} is not float32`, 'append to float32 head outputs');
+      if (
+        t?.shape &&
+        (t.shape.length !== dims.length || t.shape.some((d, i) => typeof d === 'number' && d !== dims[i]))
+      )
+        fail(
+          `output ${name} is [${t.shape.join(', ')}], expected [${dims.join(', ')}]`,
+          'check the levels and numClasses',
+        );
+      return v;
+    });
+    [scores, boxes] = yoloStageInputs(ops, p, rows);
+  } else {
+    scores = output(p.scoresName ?? 'scores', p.numClasses);
+    boxes = output(p.boxesName ?? 'boxes', 4);
+  }
   const taken = Object.values(OUTPUT_NAMES).filter((name) => g.values.has(name));
   if (taken.length > 0) fail(`the model already has a value named ${taken.join(', ')}`, 'rename it before appending');
-  const det = addPostprocessStages(
-    new Ops(new GraphBuilder(g), opset, APPEND_PREFIX, p.exact === true),
-    p,
-    scores,
-    boxes,
-  );
+  const det = addPostprocessStages(ops, p, scores, boxes);
   setDetectionOutputs(g, det, p.keepHeadOutputs ? g.outputs.slice() : []);
   g.sortTopologically();
   return model;

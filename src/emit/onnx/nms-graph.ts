@@ -71,7 +71,14 @@ import { PrunedetError } from '../../errors';
 import { f32 } from '../../postprocess/float32';
 import { formatPostprocess } from '../../postprocess/presets';
 import { anchorsCenterSize, levelOffsets, type LevelShape } from '../../postprocess/reference';
-import { foregroundCount, validatePostprocessSpec, type PostprocessSpec } from '../../postprocess/spec';
+import {
+  foregroundCount,
+  isDecodedInput,
+  isYoloDecoder,
+  validatePostprocessSpec,
+  type PostprocessSpec,
+} from '../../postprocess/spec';
+import { objectnessScores, strideTable, yoloRowsInOrder } from './yolo';
 import { MIN_OPSET, Ops } from './ops';
 import { activate, decode } from './stages';
 
@@ -85,6 +92,11 @@ export interface PostprocessGraphParams {
   /** Graph input names (default `scores`, `boxes`). */
   scoresName?: string;
   boxesName?: string;
+  /**
+   * YOLO rows (spec.objectness): the graph's inputs, one per model output, each carrying these levels (one level:
+   * [1, A, H, W, 4 + C]; several: a fused [1, rows, 4 + C]). Default: one input `rows<l>` per level with anchors.
+   */
+  yoloInputs?: { name: string; levels: number[] }[];
   /** ai.onnx opset of the graph, >= 13 (default 13). */
   opset?: number;
   /**
@@ -128,7 +140,7 @@ export function checkGraphParams(p: PostprocessGraphParams, opset: number): numb
     }
   });
   const n = levelOffsets(p.levels).at(-1)!;
-  if (p.spec.decoder.type !== 'none' && p.anchors.length !== n * 4) {
+  if (!isDecodedInput(p.spec.decoder) && p.anchors.length !== n * 4) {
     fail(
       `the anchor table has ${p.anchors.length / 4} rows but the levels have ${n} anchors`,
       'pass the anchor table of the (pruned) model',
@@ -229,7 +241,8 @@ export function addPostprocessStages(
   const thr = ops.f32(f32(spec.scoreThreshold), 'score_threshold');
 
   // 1. scores -> pair scores P [N·K], -1 where not above the threshold (NaN included)
-  const s = activate(ops, spec, ops.squeeze(scoresIn, [0], 'score_rows'), c, k);
+  const scoreRows = ops.squeeze(scoresIn, [0], 'score_rows');
+  const s = spec.objectness ? objectnessScores(ops, spec, scoreRows, k, thr) : activate(ops, spec, scoreRows, c, k);
   const above = ops.op('Greater', [s, thr], [], 'above_threshold');
   const pairs = ops.reshape(ops.where(above, s, ops.f32(-1, 'no_candidate'), 'masked_scores'), [-1], 'pair_scores');
 
@@ -255,15 +268,23 @@ export function addPostprocessStages(
 
   // 3. decode only the boxes NMS needs
   const rows = ops.squeeze(boxesIn, [0], 'box_rows');
-  const table =
-    spec.decoder.type === 'none'
-      ? undefined
-      : ops.b.init(
-          `${ops.prefix}anchors_center_size`,
-          Tensor.fromFloat32([n, 4], anchorsCenterSize(p.anchors, spec.anchorFormat)),
-        );
+  const table = isDecodedInput(spec.decoder)
+    ? undefined
+    : ops.b.init(
+        `${ops.prefix}anchors_center_size`,
+        Tensor.fromFloat32([n, 4], anchorsCenterSize(p.anchors, spec.anchorFormat)),
+      );
+  const strides = isYoloDecoder(spec.decoder)
+    ? ops.b.init(`${ops.prefix}anchor_strides`, Tensor.fromFloat32([n, 2], strideTable(p.levels)))
+    : undefined;
   const decodeAt = (idx: Value) =>
-    decode(ops, spec, ops.gather(rows, idx, 0, 'deltas'), table && ops.gather(table, idx, 0, 'anchor_rows'));
+    decode(
+      ops,
+      spec,
+      ops.gather(rows, idx, 0, 'deltas'),
+      table && ops.gather(table, idx, 0, 'anchor_rows'),
+      strides && ops.gather(strides, idx, 0, 'anchor_strides'),
+    );
   const nms = (boxes: Value, scores: Value) =>
     ops.op(
       'NonMaxSuppression',
@@ -338,6 +359,34 @@ export function addPostprocessStages(
   };
 }
 
+/** The YOLO row tensors the stages read, by name, with their shapes (p.yoloInputs, or one `rows<l>` per level). */
+export function yoloInputGroups(p: PostprocessGraphParams): { name: string; dims: number[] }[] {
+  const k = p.numClasses + 4;
+  const live = p.levels.filter((l) => l.h * l.w * l.anchorsPerLocation > 0);
+  const groups = p.yoloInputs ?? live.map((_, i) => ({ name: `rows${p.levels.indexOf(live[i]!)}`, levels: [i] }));
+  return groups.map((g) => {
+    const ls = g.levels.map((i) => live[i]!);
+    return {
+      name: g.name,
+      dims:
+        ls.length === 1
+          ? [1, ls[0]!.anchorsPerLocation, ls[0]!.h, ls[0]!.w, k]
+          : [1, ls.reduce((s, l) => s + l.h * l.w * l.anchorsPerLocation, 0), k],
+    };
+  });
+}
+
+/** scores [1, N, C] and boxes [1, N, 4] in prunedet's anchor order from the YOLO row tensors (yoloInputGroups' order). */
+export function yoloStageInputs(ops: Ops, p: PostprocessGraphParams, rows: Value[]): [Value, Value] {
+  const k = p.numClasses + 4;
+  const live = p.levels.filter((l) => l.h * l.w * l.anchorsPerLocation > 0);
+  const ordered = yoloRowsInOrder(ops, rows, live, k);
+  return [
+    ops.unsqueeze(ops.slice(ordered, 1, 4, k, 'score_cols'), [0], 'scores_in'),
+    ops.unsqueeze(ops.slice(ordered, 1, 0, 4, 'box_cols'), [0], 'boxes_in'),
+  ];
+}
+
 /** Name the detection values det_*, make them graph outputs (after `keep`) and declare their types. */
 export function setDetectionOutputs(graph: Graph, det: DetectionValues, keep: Value[] = []): void {
   for (const role of Object.keys(OUTPUT_NAMES) as (keyof DetectionValues)[])
@@ -368,9 +417,18 @@ export function buildPostprocessGraph(p: PostprocessGraphParams): Model {
   const opset = p.opset ?? MIN_OPSET;
   const n = checkGraphParams(p, opset);
   const b = new GraphBuilder();
-  const scores = b.input(p.scoresName ?? 'scores', DataType.FLOAT, [1, n, p.numClasses]);
-  const boxes = b.input(p.boxesName ?? 'boxes', DataType.FLOAT, [1, n, 4]);
-  const det = addPostprocessStages(new Ops(b, opset, '', p.exact === true), p, scores, boxes);
+  const ops = new Ops(b, opset, '', p.exact === true);
+  let scores: Value;
+  let boxes: Value;
+  if (p.spec.objectness) {
+    // YOLO rows: one input per model output, [1, A, H, W, 4 + C] per level or one fused [1, rows, 4 + C]
+    const inputs = yoloInputGroups(p).map((g) => b.input(g.name, DataType.FLOAT, g.dims));
+    [scores, boxes] = yoloStageInputs(ops, p, inputs);
+  } else {
+    scores = b.input(p.scoresName ?? 'scores', DataType.FLOAT, [1, n, p.numClasses]);
+    boxes = b.input(p.boxesName ?? 'boxes', DataType.FLOAT, [1, n, 4]);
+  }
+  const det = addPostprocessStages(ops, p, scores, boxes);
   setDetectionOutputs(b.graph, det);
   const model = finishModel(b.graph, {
     opset,

@@ -5,8 +5,10 @@
 import { A, DataType } from '../../ir/builder';
 import type { Value } from '../../ir/graph';
 import { f32 } from '../../postprocess/float32';
+import { PrunedetError } from '../../errors';
 import { labelColumn, type Decoder, type PostprocessSpec } from '../../postprocess/spec';
 import type { Ops } from './ops';
+import { yoloCentreSize } from './yolo';
 
 /** Foreground scores [N, K] from the score rows x [N, C]. */
 export function activate(ops: Ops, spec: PostprocessSpec, x: Value, c: number, k: number): Value {
@@ -89,6 +91,8 @@ function softmax(ops: Ops, x: Value, c: number): Value {
 
 /** (tx, ty, tw, th) [R, 4] from deltas d [R, 4] in input order. */
 function deltaTransform(ops: Ops, dec: Exclude<Decoder, { type: 'none' }>, d: Value): Value {
+  if (dec.type === 'xywh' || dec.type === 'yolov5' || dec.type === 'yolov3')
+    throw new PrunedetError('E_POSTPROCESS', `onnx-nms: decoder ${dec.type} is not built yet`, 'use --emit c');
   const clampAbove = (t: Value, c: number) => {
     const hi = ops.f32([Infinity, Infinity, f32(c), f32(c)], 'clamp_hi');
     return ops.where(ops.op('Greater', [t, hi], [], 'clamp_above'), hi, t, 'clamped_hi');
@@ -120,22 +124,30 @@ function deltaTransform(ops: Ops, dec: Exclude<Decoder, { type: 'none' }>, d: Va
   }
 }
 
+/** xyxy [R, 4] from centres and sizes [R, 2]: (c - 0.5·s, c + 0.5·s), the reference's float steps. */
+function corners(ops: Ops, ctr: Value, size: Value): Value {
+  const half = ops.op('Mul', [size, ops.f32(0.5, 'half')], [], 'half_size');
+  return ops.op(
+    'Concat',
+    [ops.op('Sub', [ctr, half], [], 'corner_lo'), ops.op('Add', [ctr, half], [], 'corner_hi')],
+    [A.int('axis', 1)],
+    'decoded',
+  );
+}
+
 /** Boxes xyxy [R, 4] (clipped) from deltas d [R, 4] and center-size anchor rows a [R, 4]. */
-export function decode(ops: Ops, spec: PostprocessSpec, d: Value, a: Value | undefined): Value {
+export function decode(ops: Ops, spec: PostprocessSpec, d: Value, a: Value | undefined, s?: Value): Value {
   let box = d;
-  if (spec.decoder.type !== 'none') {
+  const t = spec.decoder.type;
+  if (t === 'xywh' || t === 'yolov5' || t === 'yolov3') {
+    box = corners(ops, ...yoloCentreSize(ops, spec, d, a, s));
+  } else if (spec.decoder.type !== 'none') {
     const t = deltaTransform(ops, spec.decoder, d);
     const axy = ops.slice(a!, 1, 0, 2, 'anchor_xy');
     const awh = ops.slice(a!, 1, 2, 4, 'anchor_wh');
     const ctr = ops.op('Add', [axy, ops.op('Mul', [awh, ops.slice(t, 1, 0, 2, 't_xy')], [], 'offset')], [], 'center');
     const size = ops.op('Mul', [awh, ops.expF(ops.slice(t, 1, 2, 4, 't_wh'), 'size_exp')], [], 'size');
-    const half = ops.op('Mul', [size, ops.f32(0.5, 'half')], [], 'half_size');
-    box = ops.op(
-      'Concat',
-      [ops.op('Sub', [ctr, half], [], 'corner_lo'), ops.op('Add', [ctr, half], [], 'corner_hi')],
-      [A.int('axis', 1)],
-      'decoded',
-    );
+    box = corners(ops, ctr, size);
   }
   if (spec.clip) {
     const [w, h] = spec.clip;

@@ -415,6 +415,13 @@ export async function bench(o: BenchOptions): Promise<BenchResult> {
   const baseline = reportBaselineSet(report);
   // both anchor sets read the same kind of input: the raw head (concat), as a fused post-processing would
   const ppOrig = postprocessForModel(orig.spec, preset, { rawHead: true, ...(baseline ? { baseline } : {}) });
+  if (ppOrig.spec.objectness) {
+    throw new PrunedetError(
+      'E_USAGE',
+      `bench does not time YOLO post-processing (${preset.split(',')[0]}) yet: its loads and peers read score and box tensors`,
+      'verify checks the YOLO C module; time it on the device with the test vectors of prunedet detect',
+    );
+  }
   const ppPruned = compiledPostprocess({ spec: comp.spec, baselineSet: baseline, featureMaps }, preset, kept, true);
   const idx = keptAnchorIndices(featureMaps, counts, kept);
   const withC = hasGcc() && [...peers].some(isCPeer);

@@ -8,6 +8,7 @@ import { PrunedetError } from '../../errors';
 import { writeFileAtomic } from '../../fs';
 import type { ModelPostprocess } from '../../postprocess/for-model';
 import { formatPostprocess } from '../../postprocess/presets';
+import { yoloRowOutputs } from '../../postprocess/yolo';
 import { emitHeader, emitPostprocessC, type EmitPlan } from '../../emit/c/index';
 import { measureFootprint } from '../../native/footprint';
 import { parseInputType } from './input-type';
@@ -76,8 +77,11 @@ async function emitC(
     | 'inputLayout'
   >
 > {
-  const input: EmitPlan['input'] =
-    ctx.options.cutHead || ctx.spec.outputs.some((o) => o.kind === 'map') ? 'per-level' : 'concat';
+  const input: EmitPlan['input'] = pp.spec.objectness
+    ? 'yolo'
+    : ctx.options.cutHead || ctx.spec.outputs.some((o) => o.kind === 'map')
+      ? 'per-level'
+      : 'concat';
   // --name gives the symbols and the file names; without it the symbols come from the model's file name, the files are postprocess.c/.h
   const name = ctx.options.name !== undefined ? sanitizeStem(ctx.options.name) : undefined;
   const anchorMode = ctx.options.anchors === 'runtime' ? 'runtime' : 'table';
@@ -131,8 +135,8 @@ async function emitC(
 }
 
 /**
- * postprocess.onnx (decode + NonMaxSuppression on the scores/boxes tensors, its own opset 13 graph) and model_nms.onnx
- * (appended); `exact`: the bit-exact variant (the reference's float arithmetic) instead of the runtime's Softmax/Sigmoid/
+ * postprocess.onnx (decode + NonMaxSuppression on the scores/boxes tensors, or on a YOLO head's row outputs as they
+ * are; its own opset 13 graph) and model_nms.onnx (appended); `exact`: the bit-exact variant (the reference's float arithmetic) instead of the runtime's Softmax/Sigmoid/
  * Exp. A model below opset 13 gets the standalone graph only, and a note saying so: appending would mean raising the
  * model's opset, which changes what its own ops mean.
  */
@@ -143,25 +147,40 @@ function emitOnnx(
   files: string[],
   exact: boolean,
 ): { onnxNms: { standalone: string; appended: string | null }; notes?: string[] } {
+  // what the graph reads: the YOLO row outputs as they are, or the concatenated score and box outputs
+  const yolo = pp.spec.objectness ? yoloRowOutputs(ctx.spec) : undefined;
   const scores = ctx.spec.outputs.find((o) => o.kind === 'rows' && o.role === 'scores');
   const boxes = ctx.spec.outputs.find((o) => o.kind === 'rows' && o.role === 'boxes');
-  if (ctx.options.cutHead || !scores || !boxes) {
+  if (!yolo && (ctx.options.cutHead || !scores || !boxes)) {
     throw new PrunedetError(
       'E_USAGE',
       "--emit onnx-nms needs the model's concatenated score and box outputs",
       'compile without --cut-head (and from a model with [N, anchors, K] outputs)',
     );
   }
-  const params = { spec: pp.spec, anchors: pp.anchors, levels: pp.levels, numClasses: pp.numClasses, exact };
-  writeFileAtomic(join(stage, 'postprocess.onnx'), emitOnnxNms(params));
+  const params = {
+    spec: pp.spec,
+    anchors: pp.anchors,
+    levels: pp.levels,
+    numClasses: pp.numClasses,
+    exact,
+    ...(yolo
+      ? { yoloInputs: yolo.map((o) => ({ name: o.name, levels: o.levels })) }
+      : { scoresName: scores!.name, boxesName: boxes!.name }),
+  };
+  const inputs = yolo ? yolo.map((o) => o.name).join(', ') : `${scores!.name} and ${boxes!.name}`;
+  writeFileAtomic(
+    join(stage, 'postprocess.onnx'),
+    emitOnnxNms({ ...params, scoresName: undefined, boxesName: undefined }),
+  );
   files.push('postprocess.onnx');
   const opset = ctx.model.opset('') ?? 0;
   if (opset < MIN_OPSET) {
-    const note = `model_nms.onnx not written: ${basename(ctx.options.model)} imports ai.onnx opset ${opset} and the appended post-processing needs ${MIN_OPSET}; run postprocess.onnx (opset ${MIN_OPSET}, a separate graph) on model.onnx's ${scores.name} and ${boxes.name} outputs, or convert the model to opset ${MIN_OPSET} and recompile`;
+    const note = `model_nms.onnx not written: ${basename(ctx.options.model)} imports ai.onnx opset ${opset} and the appended post-processing needs ${MIN_OPSET}; run postprocess.onnx (opset ${MIN_OPSET}, a separate graph) on model.onnx's ${inputs} outputs, or convert the model to opset ${MIN_OPSET} and recompile`;
     return { onnxNms: { standalone: 'postprocess.onnx', appended: null }, notes: [note] };
   }
   const copy = loadModel(modelToBytes(ctx.model));
-  appendPostprocess(copy, { ...params, scoresName: scores.name, boxesName: boxes.name });
+  appendPostprocess(copy, params);
   saveModel(copy, join(stage, 'model_nms.onnx'));
   files.push('model_nms.onnx');
   return { onnxNms: { standalone: 'postprocess.onnx', appended: 'model_nms.onnx' } };

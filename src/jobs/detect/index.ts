@@ -71,7 +71,7 @@ export interface DetectResult {
   module: {
     prefix: string;
     header: string | null;
-    input: 'concat' | 'per-level';
+    input: 'concat' | 'per-level' | 'yolo';
     inputLength: number;
     candidateCap: number;
     vectors: number;
@@ -127,7 +127,7 @@ interface Target {
   pp: ModelPostprocess;
   prefix: string;
   moduleHeader: string | undefined;
-  input: 'concat' | 'per-level';
+  input: 'concat' | 'per-level' | 'yolo';
   candidateCap: number;
 }
 
@@ -167,7 +167,9 @@ function resolveTarget(
     );
     const files = cModuleFiles(report);
     const rec = report.postprocess;
-    const input = rec?.input ?? (cut || det.spec.outputs.some((x) => x.kind === 'map') ? 'per-level' : 'concat');
+    const input =
+      rec?.input ??
+      (pp.spec.objectness ? 'yolo' : cut || det.spec.outputs.some((x) => x.kind === 'map') ? 'per-level' : 'concat');
     return {
       modelPath,
       compiled: true,
@@ -190,7 +192,7 @@ function resolveTarget(
     preset,
     pp,
     moduleHeader: undefined,
-    input: det.spec.outputs.some((x) => x.kind === 'map') ? 'per-level' : 'concat',
+    input: pp.spec.objectness ? 'yolo' : det.spec.outputs.some((x) => x.kind === 'map') ? 'per-level' : 'concat',
     prefix: `pd_${sanitizeStem(basename(modelPath).replace(/\.onnx$/i, ''))}_`,
     candidateCap: candidateCapFor(pp),
   };

@@ -18,7 +18,7 @@ export interface VectorHeader {
   prefix: string;
   /** The module's header file, named in the usage comment. */
   moduleHeader: string;
-  input: 'concat' | 'per-level';
+  input: 'concat' | 'per-level' | 'yolo';
   levels: readonly LevelShape[];
   numClasses: number;
   banner: string;
@@ -58,7 +58,9 @@ export function emitTestVectors(h: VectorHeader): string {
     `Test vectors for ${h.moduleHeader}: ${M}COUNT inputs of ${M}INPUT_LENGTH floats each, in the order ${h.prefix}run takes them`,
     h.input === 'concat'
       ? '(scores [anchors][classes], then boxes [anchors][4]),'
-      : "(every level's cls map, then every level's reg map; point cls[l]/reg[l] with " + `${P}levels),`,
+      : h.input === 'yolo'
+        ? `(every level's YOLO rows [A][H][W][4 + classes], one level after another; point rows[l] with ${P}levels),`
+        : "(every level's cls map, then every level's reg map; point cls[l]/reg[l] with " + `${P}levels),`,
     `and the detections ${h.prefix}run must return for each, in order: ${P}expected[${P}begin[i] .. ${P}begin[i + 1]).`,
     'The module computes them bit for bit (built with -ffp-contract=off, without -ffast-math): compare with ==.',
   );
@@ -120,6 +122,20 @@ export function emitTestVectors(h: VectorHeader): string {
     },
     ';',
   );
+  if (h.input === 'yolo') {
+    const counts = h.levels.map((l) => l.h * l.w * l.anchorsPerLocation);
+    w.line();
+    w.comment(
+      `Point rows[l] (${counts.length} levels) at level l's rows inside one input (NULL for a level without anchors).`,
+    );
+    w.block(`static inline void ${P}levels(const float *input, const float *rows[${counts.length}])`, () => {
+      w.line(`static const size_t count[${counts.length}] = { ${counts.map((c) => `${c}u`).join(', ')} };`);
+      w.line('size_t off = 0, l;');
+      w.line(
+        `for (l = 0; l < ${counts.length}u; ++l) { rows[l] = count[l] ? input + off : NULL; off += count[l] * ${h.numClasses + 4}u; }`,
+      );
+    });
+  }
   if (h.input === 'per-level') {
     const counts = h.levels.map((l) => l.h * l.w * l.anchorsPerLocation);
     w.line();

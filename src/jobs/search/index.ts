@@ -14,6 +14,7 @@ import { checkImageFile, listImages } from '../../image/decode';
 import { parseCocoAnnotations, readCocoAnnotations } from '../../eval/coco-data';
 import { postprocessForModel, type ModelPostprocess } from '../../postprocess/for-model';
 import { formatPostprocess, PRESETS } from '../../postprocess/presets';
+import { yoloAsScoresAndBoxes } from '../../postprocess/yolo';
 import { foregroundCount, type Detection } from '../../postprocess/spec';
 import type { ParetoLevel } from '../../report/pareto-html';
 import { fmtInt, table } from '../../format/table';
@@ -188,7 +189,18 @@ function outputRule(o: SearchOptions, more: readonly string[]): CheckOutputOptio
 }
 
 /** Base-anchor sizes per level in input pixels (for the report's anchor drawings). */
-function reportLevels(det: DetectorSpec, pp: ModelPostprocess, units: BoxUnits): ParetoLevel[] {
+function reportLevels(
+  det: DetectorSpec,
+  pp: ModelPostprocess,
+  units: BoxUnits,
+  yoloSizes?: [number, number][][],
+): ParetoLevel[] {
+  if (yoloSizes)
+    return det.levels.map((l, i) => ({
+      featureMap: l.featureMap,
+      stride: l.stride,
+      anchors: yoloSizes[i]!.map(([w, h]) => ({ w, h })),
+    }));
   const [H, W] = det.imageSize;
   const sx = units === 'normalized' ? W : 1,
     sy = units === 'normalized' ? H : 1;
@@ -267,7 +279,10 @@ function loadSearchInputs(o: PrepareOptions): SearchInputs {
     ...(o.headSpec ? { headSpec: o.headSpec } : {}),
   });
   const spec = det.spec;
-  const pp = postprocessForModel(spec, o.postprocess);
+  const full = postprocessForModel(spec, o.postprocess);
+  // YOLO rows: scored as the equivalent precomputed scores and boxes (the evaluators read concatenated rows)
+  const y = full.spec.objectness ? yoloAsScoresAndBoxes(full) : undefined;
+  const pp: ModelPostprocess = y ? { ...full, spec: y.spec, numClasses: y.numClasses } : full;
   const counts = spec.levels.map((l) => l.anchorsPerLocation);
   if (o.strategy === 'shared' && counts.some((c) => c !== counts[0])) {
     usage(
@@ -289,6 +304,18 @@ function loadSearchInputs(o: PrepareOptions): SearchInputs {
     counts,
     foreground: foregroundCount(pp.spec, pp.numClasses),
     cacheDir: o.cacheDir ?? join(resolve(o.outDir), 'cache'),
+    ...(y
+      ? {
+          yolo: {
+            toInput: y.toInput,
+            cacheTag: sha256Hex(
+              `${formatPostprocess(full.spec)}|${sha256Hex(new Uint8Array(full.anchors.buffer, full.anchors.byteOffset, full.anchors.byteLength))}`,
+            ),
+            anchorSizes: yoloLevelSizes(spec, full),
+            postprocess: formatPostprocess(full.spec),
+          },
+        }
+      : {}),
   };
 }
 
@@ -335,6 +362,7 @@ async function fillCache(
     classes: pp.numClasses,
     levels: pp.levels,
     ...(indices ? { indices } : {}),
+    ...(inp.yolo ? { yolo: inp.yolo } : {}),
     onProgress: (p) => o.onProgress?.({ phase: 'inference', done: p.done, total: p.total, computed: p.computed }),
     onComputed: (index, input, record) => {
       if (checked) return;
@@ -511,7 +539,7 @@ async function searchIn(
   const workers = o.workers ?? Math.max(1, availableParallelism());
 
   // The journal of evaluated candidates, the driver the strategies call, the strategy.
-  const postprocessText = formatPostprocess(pp.spec);
+  const postprocessText = prepared.yolo?.postprocess ?? formatPostprocess(pp.spec);
   const journalKey = sha256Hex(
     JSON.stringify({
       cacheKeys,
@@ -567,7 +595,7 @@ async function searchIn(
     report: {
       model: basename(o.model),
       metric: metric.kind === 'coco' ? 'coco-map' : 'fidelity-map',
-      levels: reportLevels(spec, pp, prepared.units),
+      levels: reportLevels(spec, pp, prepared.units, prepared.yolo?.anchorSizes),
       all: driver.all.map((e) => ({ map: e.map, headMacs: e.headMacs })),
     },
   });
@@ -669,4 +697,15 @@ export function formatCacheBuild(r: CacheBuildResult): string {
     `cache ${r.cacheDir}, ${which} in ${r.seconds.toFixed(1)} s${rate}`,
     `  ${formatCacheStats(r.cache, r.covered)}`,
   ].join('\n');
+}
+
+/** Anchor sizes [w, h] per level of a YOLO head: the graph's anchor_grid, else the YOLO table's first location. */
+function yoloLevelSizes(det: DetectorSpec, pp: ModelPostprocess): [number, number][][] {
+  if (det.yoloAnchors) return det.yoloAnchors.sizes;
+  return det.levels.map((l) =>
+    Array.from({ length: l.anchorsPerLocation }, (_, a): [number, number] => {
+      const n = l.anchorOffset + a;
+      return [pp.anchors[4 * n + 2]!, pp.anchors[4 * n + 3]!];
+    }),
+  );
 }

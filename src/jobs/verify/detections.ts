@@ -1,8 +1,9 @@
 // The pieces of verify's detection check (b): the compiled side's view of the original's head outputs (the kept
 // anchors gathered), the oracle's mask, head outputs with objects planted on every level, and per-level counts.
+import { gatherKeptYolo, syntheticYoloRows } from '../../postprocess/yolo';
 import type { DetectorSpec } from '../../detector/spec';
 import type { ModelPostprocess } from '../../postprocess/for-model';
-import { levelOffsets, type PostprocessInput } from '../../postprocess/reference';
+import { levelMaps, levelOffsets, type PostprocessInput } from '../../postprocess/reference';
 import { encodeAnchors } from '../../anchors/generate';
 import { perLevelMaps, syntheticHeadOutputs } from '../../postprocess/synthetic-heads';
 
@@ -25,6 +26,7 @@ export function gatherKept(
   kept: readonly (readonly number[])[],
 ): PostprocessInput {
   const c = orig.numClasses;
+  if (x.form === 'yolo') return gatherKeptYolo(x, orig.levels, kept, c + 4);
   if (x.form === 'concat') {
     const scores = new Float32Array(keptIdx.length * c);
     const boxes = new Float32Array(keptIdx.length * 4);
@@ -36,7 +38,7 @@ export function gatherKept(
   }
   return {
     form: 'per-level',
-    levels: x.levels.map((m, l) => {
+    levels: levelMaps(x, 'the kept-anchor gather').map((m, l) => {
       const hw = orig.levels[l]!.h * orig.levels[l]!.w;
       const pick = (src: Float32Array, K: number) => {
         const out = new Float32Array(kept[l]!.length * K * hw);
@@ -66,10 +68,19 @@ export function plantedInput(
   form: PostprocessInput['form'],
 ): PostprocessInput | undefined {
   let anchors = orig.anchors;
+  if (form === 'yolo') return plantedYolo(orig, kept, seed);
   if (orig.spec.decoder.type === 'none') {
     if (!det.anchorTable) return undefined;
     anchors = encodeAnchors(det.anchorTable.xyxy, { format: orig.spec.anchorFormat });
   }
+  const at = plantedAnchors(orig, kept, seed);
+  const syn = syntheticHeadOutputs(orig.spec, orig.numClasses, anchors, seed, at);
+  if (form === 'concat') return { form, scores: syn.scores, boxes: syn.boxes };
+  return { form: 'per-level', levels: perLevelMaps(orig.levels, orig.numClasses, syn.scores, syn.boxes) };
+}
+
+/** The anchors objects are planted at: PLANTED_PER_LEVEL per level that keeps any, spread over the grid. */
+function plantedAnchors(orig: ModelPostprocess, kept: readonly (readonly number[])[], seed: number): number[] {
   const offsets = levelOffsets(orig.levels);
   const at: number[] = [];
   orig.levels.forEach((l, i) => {
@@ -81,7 +92,13 @@ export function plantedInput(
       at.push(offsets[i]! + p * l.anchorsPerLocation + k[(o + seed) % k.length]!);
     }
   });
-  const syn = syntheticHeadOutputs(orig.spec, orig.numClasses, anchors, seed, at);
-  if (form === 'concat') return { form, scores: syn.scores, boxes: syn.boxes };
-  return { form: 'per-level', levels: perLevelMaps(orig.levels, orig.numClasses, syn.scores, syn.boxes) };
+  return at;
+}
+
+/** Planted YOLO rows: PLANTED_PER_LEVEL objects at kept anchors of every level that keeps any, in the original's form. */
+function plantedYolo(orig: ModelPostprocess, kept: readonly (readonly number[])[], seed: number): PostprocessInput {
+  const at = plantedAnchors(orig, kept, seed);
+  const decoded = orig.spec.decoder.type === 'xywh';
+  const rows = syntheticYoloRows(orig.levels, orig.numClasses - 1, { seed, objects: 0, at, decoded });
+  return { form: 'yolo', levels: rows };
 }

@@ -781,7 +781,7 @@ function checkC(
       runs: 0,
       detections: 0,
     };
-  const input = report.postprocess!.input as 'concat' | 'per-level';
+  const input = report.postprocess!.input as 'concat' | 'per-level' | 'yolo';
   const quant = report.postprocess!.inputQuant;
   const shape: CModuleShape = {
     prefix: report.postprocess!.symbolPrefix as string,
