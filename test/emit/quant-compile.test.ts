@@ -9,7 +9,11 @@ import { DataType } from '../../src/ir/dtype';
 import { Tensor } from '../../src/ir/tensor';
 import type { Model } from '../../src/ir/graph';
 import { verify } from '../../src/jobs/verify/index';
-import { compileTemp, saveTemp } from '../_support/compile';
+import { detect } from '../../src/jobs/detect/index';
+import { encodePng } from '../../src/image/png-encode';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { compileTemp, saveTemp, tempDir } from '../_support/compile';
 import { hasGcc } from '../_support/gcc';
 
 const SCALES = { scores: 0.0625, boxes: 0.015625 };
@@ -67,6 +71,16 @@ describe.skipIf(!hasGcc)('compile --input-type and --input-layout', () => {
     const r = await verify({ original: model, outDir, samples: 1 });
     expect(r.checks.cModule).toMatchObject({ status: 'pass', runs: 3 });
     expect(r.checks.cModule.detections).toBeGreaterThan(0);
+    // detect writes no float test vectors the int8 module could not read: none by default, a refusal when asked
+    const images = tempDir();
+    const px = new Uint8Array(300 * 300 * 3).map((_, i) => (i * 37) % 251);
+    writeFileSync(join(images, 'a.png'), encodePng({ width: 300, height: 300, data: px }));
+    const d = await detect({ model: outDir, images, outDir: join(tempDir(), 'det') });
+    expect(d.module).toMatchObject({ vectors: 0, noVectors: expect.stringMatching(/int8\/uint8 inputs/) });
+    expect(d.files).not.toContain('test_vectors.h');
+    await expect(detect({ model: outDir, images, outDir: join(tempDir(), 'det2'), vectors: 1 })).rejects.toThrow(
+      /test_vectors.h is not written for this module yet/,
+    );
   });
 
   it('NHWC per-level maps with uint8 scores given on the command line (--cut-head): verify passes', async () => {

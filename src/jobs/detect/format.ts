@@ -13,7 +13,9 @@ export function formatDetect(r: DetectResult, outDir: string): string {
   const vec =
     r.module.vectors > 0
       ? `; test_vectors.h: ${r.module.vectors} input${r.module.vectors > 1 ? 's' : ''} for ${r.module.prefix}run (${r.module.input}, ${r.module.inputLength.toLocaleString('en-US')} floats each)`
-      : '';
+      : r.module.noVectors !== undefined
+        ? `; no test_vectors.h: ${r.module.noVectors}`
+        : '';
   lines.push(`wrote ${outDir}: detections.json, ${r.images.length} PNG${r.images.length > 1 ? 's' : ''}${vec}`);
   return lines.join('\n');
 }

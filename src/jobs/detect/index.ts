@@ -75,6 +75,8 @@ export interface DetectResult {
     inputLength: number;
     candidateCap: number;
     vectors: number;
+    /** Why no test vectors were written although none were refused (a module whose inputs they cannot hold). */
+    noVectors?: string;
   };
   images: { file: string; width: number; height: number; png: string; detections: DetectBox[] }[];
   files: string[];
@@ -129,6 +131,8 @@ interface Target {
   moduleHeader: string | undefined;
   input: 'concat' | 'per-level' | 'yolo';
   candidateCap: number;
+  /** Why test_vectors.h cannot be written for this module (its inputs are not float32 rows or NCHW maps). */
+  noVectors?: string;
 }
 
 /** What to run and how to post-process: from report.json for a compiled folder, from the preset for a plain model. */
@@ -182,6 +186,11 @@ function resolveTarget(
           : `pd_${sanitizeStem(basename(report.model.file).replace(/\.onnx$/i, ''))}_`,
       moduleHeader: files?.header,
       candidateCap: rec?.candidateCap ?? candidateCapFor(pp),
+      ...(rec?.inputQuant
+        ? { noVectors: 'the module reads int8/uint8 inputs (compile --input-type)' }
+        : rec?.inputLayout === 'nhwc'
+          ? { noVectors: 'the module reads NHWC maps (compile --input-layout nhwc)' }
+          : {}),
     };
   }
   const pp = postprocessForModel(det.spec, preset);
@@ -199,7 +208,7 @@ function resolveTarget(
 }
 
 export async function detect(o: DetectOptions): Promise<DetectResult> {
-  const nVectors = o.vectors ?? 1;
+  let nVectors = o.vectors ?? 1;
   if (!(Number.isInteger(nVectors) && nVectors >= 0 && nVectors <= MAX_VECTORS))
     usage(
       `--vectors ${String(o.vectors)} is not a whole number from 0 to ${MAX_VECTORS}`,
@@ -219,6 +228,15 @@ export async function detect(o: DetectOptions): Promise<DetectResult> {
   });
   const det = loadDetector(modelPath, o.inputShape ? { inputShape: o.inputShape } : {});
   const t = resolveTarget(o, det, modelPath, isDir);
+  if (t.noVectors !== undefined) {
+    // test vectors are float tables in the concatenated or NCHW layout: never write ones this module does not read
+    if (o.vectors !== undefined && o.vectors > 0)
+      usage(
+        `--vectors ${o.vectors}: test_vectors.h is not written for this module yet: ${t.noVectors}`,
+        'pass --vectors 0 (detections.json and the PNGs are still written)',
+      );
+    nVectors = 0;
+  }
   const { pp } = t;
   const opts = preprocessOptionsFor(det.spec, t.preset, o.preprocess ?? {});
   // a model that resizes in the graph (a full export, also cut at the head) takes its own input size; the boxes are in
@@ -287,6 +305,7 @@ export async function detect(o: DetectOptions): Promise<DetectResult> {
           inputLength,
           candidateCap: t.candidateCap,
           vectors: vectors.length,
+          ...(t.noVectors !== undefined ? { noVectors: t.noVectors } : {}),
         },
         images,
         files,
