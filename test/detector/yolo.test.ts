@@ -155,6 +155,10 @@ describe('YOLO exports compiled with one anchor removed per level and verified',
       });
       expect(report.after.boxes).toBe(1050);
       expect(report.postprocess?.input).toBe('yolo');
+      // raw rows carry no anchor sizes: compile says it decodes with the preset's standard anchors; decoded exports
+      // have their anchor_grid read and no such note
+      const anchorNote = (report.postprocess?.notes ?? []).filter((n) => /standard anchors/.test(n));
+      expect(anchorNote.length).toBe(v.decoded ? 0 : 1);
       const r = await verify({ original: path, outDir, samples: 2 });
       expect(r.status).toBe('equivalent');
       // bench has no YOLO loads yet: it says so in one line instead of timing the wrong layout
