@@ -32,6 +32,8 @@ export interface ModelPostprocess {
   numClasses: number;
   /** Where the anchors came from, for reports. */
   anchorSource: string;
+  /** YOLO rows decoded with a preset's standard anchor sizes, because the graph has no anchor_grid to read them from. */
+  standardYoloAnchors?: true;
   /** [h, w] stride of every level as the anchor generator states it (8, not 300 / 38); absent without a generator. */
   strides?: [number, number][];
   /**
@@ -199,8 +201,16 @@ function yoloForModel(
       strides,
     };
   }
-  const { sizes, source } = yoloAnchorSizesFor(det, presetName, kept);
-  return { spec, anchors: yoloAnchorRows(levels, sizes), levels, numClasses, anchorSource: source, strides };
+  const { sizes, source, standard } = yoloAnchorSizesFor(det, presetName, kept);
+  return {
+    spec,
+    anchors: yoloAnchorRows(levels, sizes),
+    levels,
+    numClasses,
+    anchorSource: source,
+    strides,
+    ...(standard ? { standardYoloAnchors: true as const } : {}),
+  };
 }
 
 export interface GeneratedAnchors {

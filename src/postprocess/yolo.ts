@@ -193,9 +193,13 @@ export function yoloAnchorSizesFor(
   det: DetectorSpec,
   presetName: string,
   kept: readonly (readonly number[])[],
-): { sizes: [number, number][][]; source: string } {
+): { sizes: [number, number][][]; source: string; standard: boolean } {
   if (det.yoloAnchors)
-    return { sizes: det.yoloAnchors.sizes.map((l) => l.map(([w, h]) => [w, h])), source: det.yoloAnchors.source };
+    return {
+      sizes: det.yoloAnchors.sizes.map((l) => l.map(([w, h]) => [w, h])),
+      source: det.yoloAnchors.source,
+      standard: false,
+    };
   const std = YOLO_STANDARD_ANCHORS[presetName];
   if (!std || std.length !== kept.length || kept.some((k, l) => k.some((a) => a >= std[l]!.length))) {
     throw new PrunedetError(
@@ -207,6 +211,7 @@ export function yoloAnchorSizesFor(
   return {
     sizes: kept.map((k, l) => k.map((a) => [std[l]![a]![0], std[l]![a]![1]] as [number, number])),
     source: `preset ${presetName}'s standard anchors`,
+    standard: true,
   };
 }
 

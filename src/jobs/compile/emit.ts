@@ -55,7 +55,7 @@ export async function emitArtefacts(
   if (emit.includes('c')) Object.assign(record, await emitC(stage, ctx, pp, files));
   if (emit.includes('onnx-nms') || emit.includes('onnx-nms-exact'))
     Object.assign(record, emitOnnx(stage, ctx, pp, files, emit.includes('onnx-nms-exact')));
-  if (pp.spec.objectness && / standard anchors$/.test(pp.anchorSource)) {
+  if (pp.standardYoloAnchors) {
     // raw YOLO rows carry no anchor sizes: say which ones the emitted post-processing decodes with
     const note = `the YOLO anchor sizes are ${pp.anchorSource} (the graph has no anchor_grid): a model trained with other anchors (autoanchor) decodes wrongly with them; export it with its Detect decode in the graph so prunedet reads its anchor_grid`;
     record.notes = [...((record.notes as string[] | undefined) ?? []), note];
