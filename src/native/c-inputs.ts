@@ -60,18 +60,29 @@ function concatOf(x: PostprocessInput, m: CModuleShape): { scores: Float32Array;
   return { scores, boxes };
 }
 
+/** A post-processing input flattened in the order a C module's run function takes it (scores, boxes; or cls maps then reg maps). */
+export function flattenForC(input: PostprocessInput): Float32Array {
+  const parts =
+    input.form === 'concat'
+      ? [input.scores, input.boxes]
+      : input.form === 'yolo'
+        ? input.levels
+        : [...input.levels.map((l) => l.cls), ...input.levels.map((l) => l.reg)];
+  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
 /** One run's input packed for the module: its tensors in order, quantized when the module is, each on a word. */
 export function packInputForC(m: CModuleShape, x: PostprocessInput): Float32Array {
   if (m.input === 'yolo') {
     // float rows of every level, one after another (quantized YOLO rows are refused when the module is emitted)
     if (x.form !== 'yolo') throw new Error('a YOLO-row module is given a scores/boxes input');
-    const out = new Float32Array(packedLength(m));
-    let o = 0;
-    for (const l of x.levels) {
-      out.set(l, o);
-      o += l.length;
-    }
-    return out;
+    return flattenForC(x);
   }
   const c = concatOf(x, m);
   const parts: [Float32Array, QuantParams | undefined][] = [];

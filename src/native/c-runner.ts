@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { PrunedetError } from '../errors';
 import { inputFileError } from '../fs';
 import type { Detection } from '../postprocess/spec';
-import { levelOffsets, type PostprocessInput } from '../postprocess/reference';
+import { levelOffsets } from '../postprocess/reference';
 import { CodeWriter } from '../emit/c/writer';
 import type { InputQuant } from '../postprocess/quant';
 import { inputPointersC, packedLength } from './c-inputs';
@@ -25,23 +25,6 @@ export interface CModuleShape {
   layout?: 'nchw' | 'nhwc';
   /** Quantized inputs (compile --input-type): the harness packs them as int8/uint8 (c-inputs.ts). */
   quant?: InputQuant;
-}
-
-/** A post-processing input flattened in the order a C module's run function takes it (scores, boxes; or cls maps then reg maps). */
-export function flattenForC(input: PostprocessInput): Float32Array {
-  const parts =
-    input.form === 'concat'
-      ? [input.scores, input.boxes]
-      : input.form === 'yolo'
-        ? input.levels
-        : [...input.levels.map((l) => l.cls), ...input.levels.map((l) => l.reg)];
-  const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 let gccFound: boolean | undefined;

@@ -17,11 +17,11 @@ import { postprocess, scoreAnchor, type PostprocessContext, type PostprocessInpu
 import { f32 } from '../../postprocess/float32';
 import type { InputQuant, QuantParams } from '../../postprocess/quant';
 import type { CModuleShape } from '../../native/c-runner';
-import { packInputForC } from '../../native/c-inputs';
+import { flattenForC, packInputForC } from '../../native/c-inputs';
 import { foregroundCount } from '../../postprocess/spec';
 import { emitPostprocessC } from '../../emit/c/index';
 import { estimateBenchSeconds, formatEstimate } from './estimate';
-import { BASE_CFLAGS, flattenForC, hasGcc } from '../../native/c-runner';
+import { BASE_CFLAGS, hasGcc } from '../../native/c-runner';
 import { checkOriginal, readCompileReport, reportBaselineSet } from '../../artefacts/report';
 import { RUN_SESSION_OPTIONS, runOnce } from '../../native/ort-session';
 import { startCTimer, type CTimer, type TimedModule } from '../../native/c-timing';

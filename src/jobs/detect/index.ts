@@ -24,7 +24,7 @@ import {
 } from '../../image/inputs';
 import { sanitizeStem } from '../../emit/c/names';
 import { candidateCapFor, compiledPostprocess } from '../../artefacts/compiled-postprocess';
-import { flattenForC } from '../../native/c-runner';
+import { flattenForC } from '../../native/c-inputs';
 import { cModuleFiles, readCompileReport, reportBaselineSet, sha256OfFile } from '../../artefacts/report';
 import { keptAnchorIndices } from '../../detector/kept-anchors';
 import { keptAnchorTable } from '../../detector/anchor-table';

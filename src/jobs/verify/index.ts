@@ -59,8 +59,8 @@ import {
   type VerifyOptions,
   type VerifyResult,
 } from './result';
-import { buildRunner, flattenForC, hasGcc, runRunner, BASE_CFLAGS, type CModuleShape } from '../../native/c-runner';
-import { asQuantizedInput, packInputForC } from '../../native/c-inputs';
+import { buildRunner, hasGcc, runRunner, BASE_CFLAGS, type CModuleShape } from '../../native/c-runner';
+import { asQuantizedInput, flattenForC, packInputForC } from '../../native/c-inputs';
 import { candidateCapFor, compiledPostprocess } from '../../artefacts/compiled-postprocess';
 import { checkOriginal, cModuleFiles, readCompileReport, reportBaselineSet } from '../../artefacts/report';
 import { RUN_SESSION_OPTIONS, runOnce } from '../../native/ort-session';
